@@ -1,0 +1,95 @@
+import type { CloudEvent } from "../events/event.js";
+
+/**
+ * The one interface every store of events goes through (memory, Redis Streams, NATS JetStream,
+ * Kafka). Brokers and channels each own one stream; every trigger or subscription is one named
+ * consumer of that stream with its own position.
+ *
+ * Delivery, retries and filtering never import an implementation: they see only this file.
+ */
+export interface Backing {
+  /** "memory" | "redis" | "nats" | "kafka" */
+  readonly kind: string;
+
+  /**
+   * Stores the events on `stream`, in order. Resolves only once the backing has them (memory:
+   * queued in this process; durable: acknowledged by the engine). Rejects with
+   * BackingUnavailableError when the engine cannot be reached in time, so ingress can answer 503.
+   */
+  publish(stream: string, events: readonly CloudEvent[]): Promise<void>;
+
+  /**
+   * Starts one named consumer on `stream`. Consumers with the same (stream, name) in several
+   * processes share the work (each event goes to one of them); consumers with different names
+   * each see every event published after the consumer first existed.
+   *
+   * The handler's promise resolving is the acknowledgement: nothing is acked before it resolves.
+   * A handler that rejects is treated as not delivered: the event is redelivered later.
+   */
+  subscribe(
+    stream: string,
+    name: string,
+    handler: ConsumeHandler,
+    options: SubscribeOptions,
+  ): Promise<Subscription>;
+
+  /** True when the engine answers (used by /readyz). */
+  ready(): Promise<boolean>;
+
+  /** Stops every subscription (draining in-flight handlers) and disconnects. */
+  close(): Promise<void>;
+}
+
+export type ConsumeHandler = (event: CloudEvent, meta: ConsumeMeta) => Promise<void>;
+
+export interface ConsumeMeta {
+  /** 1 on first delivery; higher when the backing redelivers (crash, reclaim, handler failure). */
+  readonly deliveryCount: number;
+  /**
+   * Long-running handlers call this now and then so the engine does not hand the event to
+   * another consumer while it is still being worked on (NATS `working()`, Redis XCLAIM touch).
+   */
+  readonly keepAlive: () => void;
+}
+
+export interface SubscribeOptions {
+  /** In-flight handler bound for this consumer (unordered mode). */
+  readonly concurrency: number;
+  /**
+   * Ordered mode: one event at a time per `partitionkey` extension value (per consumer when the
+   * extension is absent).
+   */
+  readonly ordered: boolean;
+}
+
+export interface Subscription {
+  /** Stops taking new events and waits for in-flight handlers, up to `graceMs`. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export class BackingUnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly backing: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "BackingUnavailableError";
+  }
+}
+
+/** What a Broker's ConfigMap (or a channel template) says about its backing. */
+export interface BackingConfig {
+  readonly kind: "memory" | "redis" | "nats" | "kafka";
+  /** redis/nats: `url`; kafka: `bootstrap.servers`; and any other engine-specific keys. */
+  readonly settings: Readonly<Record<string, string>>;
+}
+
+/** Stream names are shared by every process on the same engine, so they are derived from identity. */
+export function brokerStream(namespace: string, broker: string): string {
+  return `broker.${namespace}.${broker}`;
+}
+
+export function channelStream(namespace: string, channel: string): string {
+  return `channel.${namespace}.${channel}`;
+}

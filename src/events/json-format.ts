@@ -1,0 +1,155 @@
+import {
+  type AttributeValue,
+  type CloudEvent,
+  createEvent,
+  EventValidationError,
+  validateEvent,
+} from "./event.js";
+
+/**
+ * The CloudEvents JSON event format (structured mode, batches, and the form durable backings
+ * store). Decoding validates; encoding never fails.
+ */
+
+/** `application/json`, `text/json`, and every `+json` suffix count as JSON. */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  if (contentType === undefined || contentType === "") return true;
+  const mediaType = contentType.split(";", 1)[0]!.trim().toLowerCase();
+  return (
+    mediaType === "application/json" || mediaType === "text/json" || mediaType.endsWith("+json")
+  );
+}
+
+function isTextContentType(contentType: string): boolean {
+  const mediaType = contentType.split(";", 1)[0]!.trim().toLowerCase();
+  return (
+    mediaType.startsWith("text/") ||
+    mediaType.endsWith("+xml") ||
+    mediaType === "application/xml" ||
+    mediaType === "application/x-www-form-urlencoded"
+  );
+}
+
+/** Builds the JSON object for one event (data inlined when JSON or text, else data_base64). */
+export function toJsonObject(event: CloudEvent): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...event.attributes };
+  const data = event.data;
+  if (data === undefined) return out;
+  const contentType = event.attributes["datacontenttype"] as string | undefined;
+  if (isJsonContentType(contentType)) {
+    try {
+      out["data"] = JSON.parse(data.toString("utf8"));
+      return out;
+    } catch {
+      // Not valid JSON despite the content type: carry the bytes exactly.
+    }
+  } else if (contentType !== undefined && isTextContentType(contentType)) {
+    const text = data.toString("utf8");
+    if (Buffer.byteLength(text) === data.length) {
+      out["data"] = text;
+      return out;
+    }
+  }
+  out["data_base64"] = data.toString("base64");
+  return out;
+}
+
+export function encodeStructured(event: CloudEvent): string {
+  return JSON.stringify(toJsonObject(event));
+}
+
+export function encodeBatch(events: readonly CloudEvent[]): string {
+  return JSON.stringify(events.map(toJsonObject));
+}
+
+/**
+ * Decodes one event from its JSON object form. Throws EventValidationError naming the field.
+ */
+export function fromJsonObject(value: unknown, where = "event"): CloudEvent {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new EventValidationError(`${where} must be a JSON object`, where);
+  }
+  const attributes: Record<string, AttributeValue> = {};
+  let data: Buffer | undefined;
+  const input = value as Record<string, unknown>;
+  const hasData = Object.hasOwn(input, "data");
+  const hasBase64 = Object.hasOwn(input, "data_base64");
+  if (hasData && hasBase64) {
+    throw new EventValidationError(`${where} has both data and data_base64`, "data_base64");
+  }
+  for (const [name, raw] of Object.entries(input)) {
+    if (name === "data" || name === "data_base64") continue;
+    if (raw === null) continue; // JSON format: null means the attribute is absent.
+    if (typeof raw === "string" || typeof raw === "boolean") attributes[name] = raw;
+    else if (typeof raw === "number" && Number.isInteger(raw)) attributes[name] = raw;
+    else {
+      throw new EventValidationError(
+        `attribute ${name} must be a string, boolean or integer`,
+        name,
+      );
+    }
+  }
+  if (hasBase64) {
+    const raw = input["data_base64"];
+    if (typeof raw !== "string") {
+      throw new EventValidationError("data_base64 must be a string", "data_base64");
+    }
+    data = Buffer.from(raw, "base64");
+  } else if (hasData && input["data"] !== null) {
+    const raw = input["data"];
+    const contentType = attributes["datacontenttype"] as string | undefined;
+    if (attributes["datacontentencoding"] === "base64" && typeof raw === "string") {
+      // CloudEvents 0.3 carried binary data as base64 text in `data`.
+      data = Buffer.from(raw, "base64");
+      delete attributes["datacontentencoding"];
+    } else if (typeof raw === "string" && !isJsonContentType(contentType)) {
+      data = Buffer.from(raw, "utf8");
+    } else {
+      data = Buffer.from(JSON.stringify(raw), "utf8");
+      if (contentType === undefined) attributes["datacontenttype"] = "application/json";
+    }
+  }
+  const event = createEvent(attributes, data);
+  validateEvent(event);
+  return event;
+}
+
+export function decodeStructured(body: Buffer | string): CloudEvent {
+  return fromJsonObject(parseJson(body), "event");
+}
+
+export function decodeBatch(body: Buffer | string): CloudEvent[] {
+  const parsed = parseJson(body);
+  if (!Array.isArray(parsed)) {
+    throw new EventValidationError("a batch must be a JSON array of events", "body");
+  }
+  return parsed.map((item, index) => fromJsonObject(item, `batch[${index}]`));
+}
+
+function parseJson(body: Buffer | string): unknown {
+  try {
+    return JSON.parse(typeof body === "string" ? body : body.toString("utf8"));
+  } catch (error) {
+    throw new EventValidationError(`body is not valid JSON: ${(error as Error).message}`, "body");
+  }
+}
+
+/**
+ * The storage form durable backings write: attributes plus base64 data, no content sniffing, so
+ * encode/decode is exact and cheap.
+ */
+export function encodeForStorage(event: CloudEvent): string {
+  if (event.data === undefined) return JSON.stringify(event.attributes);
+  return JSON.stringify({ ...event.attributes, data_base64: event.data.toString("base64") });
+}
+
+export function decodeFromStorage(text: string | Buffer): CloudEvent {
+  const parsed = JSON.parse(typeof text === "string" ? text : text.toString("utf8")) as Record<
+    string,
+    AttributeValue
+  >;
+  const base64 = parsed["data_base64"];
+  if (base64 === undefined) return createEvent(parsed);
+  delete parsed["data_base64"];
+  return createEvent(parsed, Buffer.from(String(base64), "base64"));
+}
