@@ -1,0 +1,33 @@
+import { type CloudEvent, withAttributes } from "../events/event.js";
+import { HttpError } from "../server/errors.js";
+
+export const TTL_ATTRIBUTE = "knativebrokerttl";
+export const ARRIVAL_ATTRIBUTE = "knativearrivaltime";
+export const DEFAULT_TTL = 255;
+
+/**
+ * What broker ingress does to every event: stamp the arrival time and count one hop of TTL.
+ * A producer's event starts at 255; a reply comes back carrying its trigger event's TTL and costs
+ * one more. An event whose TTL is already 0 has used up its hops (a reply loop) and is refused.
+ */
+export function stampBrokerIngress(event: CloudEvent, arrival: string): CloudEvent {
+  const raw = event.attributes[TTL_ATTRIBUTE];
+  let ttl = DEFAULT_TTL;
+  if (raw !== undefined) {
+    const parsed = typeof raw === "number" ? raw : Number.parseInt(String(raw), 10);
+    if (!Number.isInteger(parsed) || parsed < 0) {
+      throw new HttpError("INVALID_EVENT", `${TTL_ATTRIBUTE} must be a non-negative integer`);
+    }
+    if (parsed === 0) {
+      throw new HttpError("TTL_EXHAUSTED", `${TTL_ATTRIBUTE} is already 0: the event has used up its hops`);
+    }
+    ttl = parsed - 1;
+  }
+  return withAttributes(event, { [TTL_ATTRIBUTE]: ttl, [ARRIVAL_ATTRIBUTE]: arrival });
+}
+
+/** The reply re-enters the broker with the TTL of the event it answers. */
+export function replyWithTtlOf(reply: CloudEvent, original: CloudEvent): CloudEvent {
+  const ttl = original.attributes[TTL_ATTRIBUTE];
+  return withAttributes(reply, { [TTL_ATTRIBUTE]: ttl === undefined ? undefined : ttl });
+}

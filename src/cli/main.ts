@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { Command, InvalidArgumentError } from "commander";
+import { displayCommand } from "./display.js";
+import { runCommand } from "./run.js";
+import { sendCommand } from "./send.js";
+import { validateCommand } from "./validate.js";
+
+const version = (
+  JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  }
+).version;
+
+function port(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) {
+    throw new InvalidArgumentError("must be a port number (0-65535)");
+  }
+  return parsed;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+const program = new Command()
+  .name("eventail")
+  .description("A Knative-Eventing-compatible event broker and trigger mesh")
+  .version(version)
+  .exitOverride((error) => {
+    // Commander's own help/version exits are 0; every usage error is 2 (CONTRACT §1).
+    process.exit(error.exitCode === 0 ? 0 : 2);
+  });
+
+program
+  .command("run")
+  .description("serve the brokers, triggers, channels and sources in the manifests")
+  .requiredOption("-f, --filename <path>", "manifest file or folder (repeatable)", collect)
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option("--port <port>", "port to listen on", port, 8080)
+  .action(async (options: { filename: string[]; host: string; port: number }) => {
+    process.exitCode = await runCommand(options.filename, options.host, options.port);
+  });
+
+program
+  .command("validate")
+  .description("check manifests and print every problem (exit 2 when any)")
+  .requiredOption("-f, --filename <path>", "manifest file or folder (repeatable)", collect)
+  .action(async (options: { filename: string[] }) => {
+    process.exitCode = await validateCommand(options.filename, process.stdout, process.stderr);
+  });
+
+program
+  .command("send")
+  .description("post one CloudEvent and print the HTTP status (and a reply event, if any)")
+  .argument("<url>", "where to send it, e.g. http://127.0.0.1:8080/default/default")
+  .requiredOption("--type <type>", "ce-type")
+  .requiredOption("--source <source>", "ce-source")
+  .option("--id <id>", "ce-id (default: a random UUID)")
+  .option("--data <json>", "the event data, inline")
+  .option("--data-file <file>", "read the event data from a file")
+  .option("--content-type <type>", "datacontenttype (default application/json with data)")
+  .option("--mode <mode>", "binary or structured", "binary")
+  .option("--extension <key=value>", "an extension attribute (repeatable)", collect)
+  .action(async (url: string, options: Parameters<typeof sendCommand>[1]) => {
+    process.exitCode = await sendCommand(url, options);
+  });
+
+program
+  .command("display")
+  .description("a sink that prints every CloudEvent it receives (answers 202)")
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option("--port <port>", "port to listen on", port, 8081)
+  .action(async (options: { host: string; port: number }) => {
+    process.exitCode = await displayCommand(options.host, options.port);
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,39 @@
+import { DEFAULT_DELIVERY, type DeliveryOptions } from "../delivery/options.js";
+import { resolveDestination } from "../resources/addresses.js";
+import { parseIsoDuration } from "../resources/duration.js";
+
+/** `spec.delivery` as written in a manifest (Knative's DeliverySpec). */
+export interface DeliverySpec {
+  retry?: number;
+  backoffPolicy?: "linear" | "exponential";
+  backoffDelay?: string;
+  timeout?: string;
+  retryAfterMax?: string;
+  deadLetterSink?: Parameters<typeof resolveDestination>[0];
+  format?: "json" | "binary";
+}
+
+function duration(text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  return parseIsoDuration(text) ?? fallback;
+}
+
+/** Fills the defaults of CONTRACT §4 and resolves the dead-letter sink to a URL. */
+export function resolveDelivery(
+  spec: DeliverySpec | undefined,
+  namespace: string,
+  baseUrl: string,
+): DeliveryOptions {
+  if (!spec) return DEFAULT_DELIVERY;
+  return {
+    retry: spec.retry ?? DEFAULT_DELIVERY.retry,
+    backoffPolicy: spec.backoffPolicy ?? DEFAULT_DELIVERY.backoffPolicy,
+    backoffDelayMs: duration(spec.backoffDelay, DEFAULT_DELIVERY.backoffDelayMs),
+    timeoutMs: duration(spec.timeout, DEFAULT_DELIVERY.timeoutMs),
+    retryAfterMaxMs: duration(spec.retryAfterMax, DEFAULT_DELIVERY.retryAfterMaxMs),
+    format: spec.format === "json" ? "json" : "binary",
+    ...(spec.deadLetterSink
+      ? { deadLetterSink: resolveDestination(spec.deadLetterSink, namespace, baseUrl) }
+      : {}),
+  };
+}

@@ -1,0 +1,143 @@
+import type { FastifyInstance } from "fastify";
+import type { Backing, BackingConfig } from "../channels/backing.js";
+import { createBacking } from "../channels/registry.js";
+import { Dispatcher } from "../delivery/dispatcher.js";
+import { createLogger, type Logger } from "../observability/logger.js";
+import { Metrics } from "../observability/metrics.js";
+import { formatIssue, type ValidationIssue } from "../resources/issue.js";
+import { loadManifests } from "../resources/loader.js";
+import { ResourceStore } from "../resources/store.js";
+import type { Resource } from "../resources/types.js";
+import { validateResources } from "../resources/validate.js";
+import { watchManifests } from "../resources/watch.js";
+import { buildServer } from "../server/app.js";
+import { Reconciler } from "./reconciler.js";
+
+export interface EventailOptions {
+  /** Manifest files or folders (eventail run -f). */
+  paths?: string[];
+  /** Resources given directly (tests), instead of or in addition to paths. */
+  resources?: Resource[];
+  host?: string;
+  port?: number;
+  logger?: Logger;
+  /** Re-read the files when they change (default true when paths are given). */
+  watch?: boolean;
+  maxInFlight?: number;
+  drainMs?: number;
+  createBacking?: (config: BackingConfig, logger: Logger) => Promise<Backing>;
+}
+
+export interface RunningEventail {
+  /** Base URL of the HTTP surface, e.g. http://127.0.0.1:8080 */
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly store: ResourceStore;
+  readonly reconciler: Reconciler;
+  readonly metrics: Metrics;
+  /** Re-reads the manifests; keeps the running config when they are invalid. */
+  reload(): Promise<ValidationIssue[]>;
+  /** Replaces the resources directly (tests). */
+  apply(resources: Resource[]): Promise<ValidationIssue[]>;
+  /** Stops ingress, drains in-flight deliveries up to drainMs, disconnects. */
+  close(): Promise<void>;
+}
+
+export class InvalidManifestsError extends Error {
+  constructor(readonly issues: ValidationIssue[]) {
+    super(`${issues.length} problem(s) in the manifests:\n${issues.map(formatIssue).join("\n")}`);
+    this.name = "InvalidManifestsError";
+  }
+}
+
+async function loadAndValidate(
+  paths: string[],
+  extra: Resource[],
+): Promise<{ resources: Resource[]; issues: ValidationIssue[] }> {
+  const loaded = paths.length > 0 ? await loadManifests(paths) : { resources: [], issues: [] };
+  const resources = [...loaded.resources, ...extra];
+  const issues = [...loaded.issues, ...validateResources(resources)];
+  return { resources, issues };
+}
+
+/** Starts a whole Eventail: store, reconciler, dispatcher, HTTP surface, file watching. */
+export async function startEventail(options: EventailOptions): Promise<RunningEventail> {
+  const logger = options.logger ?? createLogger();
+  const paths = options.paths ?? [];
+  const initial = await loadAndValidate(paths, options.resources ?? []);
+  if (initial.issues.length > 0) throw new InvalidManifestsError(initial.issues);
+
+  const metrics = new Metrics({ processMetrics: true });
+  const store = new ResourceStore();
+  store.replaceAll(initial.resources);
+  const dispatcher = new Dispatcher({ metrics, logger });
+  const makeBacking = options.createBacking ?? ((config, log) => createBacking(config, { logger: log }));
+  const reconciler = new Reconciler({
+    store,
+    dispatcher,
+    logger,
+    metrics,
+    createBacking: (config) => makeBacking(config, logger),
+    ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}),
+  });
+  const app = buildServer({
+    dataPlane: reconciler,
+    metrics,
+    logger,
+    ...(options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}),
+  });
+  const host = options.host ?? "127.0.0.1";
+  await app.listen({ host, port: options.port ?? 8080 });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : (options.port ?? 8080);
+  const selfHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  const url = `http://${selfHost.includes(":") ? `[${selfHost}]` : selfHost}:${port}`;
+  await reconciler.start(url);
+
+  const apply = async (resources: Resource[]): Promise<ValidationIssue[]> => {
+    const issues = validateResources(resources);
+    if (issues.length === 0) {
+      store.replaceAll(resources);
+      await reconciler.reconcile();
+    }
+    return issues;
+  };
+
+  const reload = async (): Promise<ValidationIssue[]> => {
+    const next = await loadAndValidate(paths, options.resources ?? []);
+    if (next.issues.length > 0) {
+      for (const issue of next.issues) logger.error({ issue: formatIssue(issue) }, "invalid manifest");
+      logger.warn({ problems: next.issues.length }, "reload refused: keeping the running config");
+      return next.issues;
+    }
+    store.replaceAll(next.resources);
+    await reconciler.reconcile();
+    logger.info({ resources: next.resources.length }, "manifests reloaded");
+    return [];
+  };
+
+  const watcher =
+    paths.length > 0 && options.watch !== false
+      ? watchManifests(paths, () => {
+          void reload();
+        })
+      : undefined;
+
+  logger.info({ url, resources: initial.resources.length }, "eventail is serving");
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      watcher?.close();
+      // Ingress answers 503 from now on, but the server stays up while triggers drain: their
+      // subscribers may be this process's own sinks, brokers and channels.
+      reconciler.stopAccepting();
+      await reconciler.close(options.drainMs);
+      await app.close();
+      await dispatcher.close();
+    })();
+    return closing;
+  };
+
+  return { url, app, store, reconciler, metrics, reload, apply, close };
+}

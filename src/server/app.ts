@@ -1,0 +1,128 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import { decodeHttpRequest } from "../events/http-binding.js";
+import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { DataPlane } from "./data-plane.js";
+import { errorBody, HttpError } from "./errors.js";
+import { InFlightLimit, registerIngressRoute, rejectionLogFields, toHttpError } from "./ingress.js";
+
+export interface ServerOptions {
+  dataPlane: DataPlane;
+  metrics: Metrics;
+  logger: Logger;
+  /** Events being accepted at once before ingress answers 429 (default 10,000). */
+  maxInFlight?: number;
+}
+
+/**
+ * Builds the HTTP surface without listening: broker, channel and flow ingress; webhook sources;
+ * IntegrationSinks; health, readiness and metrics. Tests drive it with inject().
+ */
+export function buildServer(options: ServerOptions): FastifyInstance {
+  const { dataPlane, metrics, logger } = options;
+  const app = Fastify({
+    loggerInstance: logger,
+    disableRequestLogging: true,
+    // The 1 MiB limit is per target and enforced by the ingress itself (413 with our JSON body).
+    bodyLimit: Number.MAX_SAFE_INTEGER,
+    return503OnClosing: true,
+    forceCloseConnections: false,
+  });
+  const capacity = new InFlightLimit(options.maxInFlight ?? 10_000);
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
+
+  app.setErrorHandler((error, request, reply) => {
+    const httpError = toHttpError(error);
+    const fields = { ...rejectionLogFields(request), url: request.url, code: httpError.code };
+    if (httpError.statusCode >= 500 && httpError.code === "INTERNAL") {
+      logger.error({ ...fields, err: error }, "request failed");
+    } else {
+      logger.warn({ ...fields, reason: httpError.message }, "request rejected");
+    }
+    reply
+      .code(httpError.statusCode)
+      .headers(httpError.headers)
+      .send(errorBody(httpError.code, httpError.message));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply
+      .code(404)
+      .send(errorBody("NOT_FOUND", `nothing is served at ${request.method} ${request.url}`));
+  });
+
+  registerIngressRoute(app, {
+    url: "/channels/:namespace/:name",
+    lookup: (p) => dataPlane.channel(p["namespace"]!, p["name"]!),
+    what: "channel",
+    isAccepting: () => dataPlane.isAccepting(),
+    metrics,
+    capacity,
+  });
+  registerIngressRoute(app, {
+    url: "/flows/:namespace/sequences/:name",
+    lookup: (p) => dataPlane.flow(p["namespace"]!, "sequences", p["name"]!),
+    what: "sequence",
+    isAccepting: () => dataPlane.isAccepting(),
+    metrics,
+    capacity,
+  });
+  registerIngressRoute(app, {
+    url: "/flows/:namespace/parallels/:name",
+    lookup: (p) => dataPlane.flow(p["namespace"]!, "parallels", p["name"]!),
+    what: "parallel",
+    isAccepting: () => dataPlane.isAccepting(),
+    metrics,
+    capacity,
+  });
+
+  app.post("/sinks/:namespace/:name", async (request, reply) => {
+    const { namespace, name } = request.params as { namespace: string; name: string };
+    const sink = dataPlane.sink(namespace, name);
+    if (!sink) throw new HttpError("NOT_FOUND", `sink ${namespace}/${name} does not exist`);
+    const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+    for (const event of decodeHttpRequest(request.headers, body).events) {
+      await sink.receive(event);
+    }
+    reply.code(202).send();
+  });
+
+  app.post("/sources/:namespace/:name", async (request, reply) => {
+    const { namespace, name } = request.params as { namespace: string; name: string };
+    const source = dataPlane.webhook(namespace, name);
+    if (!source) throw new HttpError("NOT_FOUND", `source ${namespace}/${name} does not exist`);
+    const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+    if (body.length > source.bodyLimit) {
+      throw new HttpError("PAYLOAD_TOO_LARGE", `request body exceeds ${source.bodyLimit} bytes`);
+    }
+    const result = await source.handle({ headers: request.headers, body });
+    reply.code(result.status).send(result.body);
+  });
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+
+  app.get("/readyz", async (_request, reply) => {
+    const checks = await dataPlane.readiness();
+    const ready = Object.values(checks).every(Boolean);
+    reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
+  });
+
+  app.get("/metrics", async (_request, reply) => {
+    reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  // Broker ingress last: `/:namespace/:name` would otherwise shadow nothing, but keeping the
+  // reserved prefixes registered first makes the intent plain.
+  registerIngressRoute(app, {
+    url: "/:namespace/:name",
+    lookup: (p) => dataPlane.broker(p["namespace"]!, p["name"]!),
+    what: "broker",
+    isAccepting: () => dataPlane.isAccepting(),
+    metrics,
+    capacity,
+  });
+
+  return app;
+}

@@ -1,0 +1,187 @@
+import { Transform } from "node:stream";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { BackingUnavailableError } from "../channels/backing.js";
+import { type CloudEvent, EventValidationError, eventLogFields } from "../events/event.js";
+import { decodeHttpRequest, UnsupportedFormatError } from "../events/http-binding.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { IngressTarget } from "./data-plane.js";
+import { errorBody, HttpError } from "./errors.js";
+
+export interface IngressRouteOptions {
+  /** URL pattern with :namespace and :name parameters. */
+  url: string;
+  lookup(params: Record<string, string>): IngressTarget | undefined;
+  isAccepting(): boolean;
+  /** What the 404 says is missing, e.g. "broker". */
+  what: string;
+  metrics: Metrics;
+  capacity: InFlightLimit;
+}
+
+/** Bounds the events being accepted at once across every ingress of the process. */
+export class InFlightLimit {
+  private current = 0;
+  constructor(readonly max: number) {}
+  tryAcquire(): boolean {
+    if (this.current >= this.max) return false;
+    this.current++;
+    return true;
+  }
+  release(): void {
+    this.current--;
+  }
+}
+
+const WEBHOOK_HEADERS = {
+  allow: "POST, OPTIONS",
+  "webhook-allowed-origin": "*",
+  "webhook-allowed-rate": "*",
+};
+
+declare module "fastify" {
+  interface FastifyRequest {
+    ingressTarget?: IngressTarget;
+  }
+}
+
+/** Fails the body stream with 413 as soon as it passes the target's limit. */
+function limitBody(payload: NodeJS.ReadableStream, limit: number): NodeJS.ReadableStream {
+  let seen = 0;
+  const limiter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      if (seen > limit) {
+        callback(new HttpError("PAYLOAD_TOO_LARGE", `request body exceeds ${limit} bytes`));
+      } else callback(null, chunk);
+    },
+  });
+  payload.on("error", (error) => limiter.destroy(error as Error));
+  return payload.pipe(limiter);
+}
+
+/**
+ * One ingress surface (broker, channel or flow): binary, structured and batched CloudEvents over
+ * HTTP POST, the webhook OPTIONS handshake, and every status of CONTRACT §3.
+ */
+export function registerIngressRoute(app: FastifyInstance, options: IngressRouteOptions): void {
+  const { metrics, capacity } = options;
+
+  const count = (request: FastifyRequest, code: number) => {
+    const params = request.params as Record<string, string>;
+    metrics.ingressEvents.inc({
+      namespace: params["namespace"] ?? "",
+      broker: params["name"] ?? "",
+      code: String(code),
+    });
+  };
+  const onResponse = async (request: FastifyRequest, reply: FastifyReply) => {
+    count(request, reply.statusCode);
+  };
+
+  app.route({
+    method: "POST",
+    url: options.url,
+    bodyLimit: Number.MAX_SAFE_INTEGER,
+    onResponse,
+    onRequest: async (request) => {
+      if (!options.isAccepting()) {
+        throw new HttpError("BACKING_UNAVAILABLE", "shutting down; send to another instance", {
+          "retry-after": "1",
+        });
+      }
+      const target = options.lookup(request.params as Record<string, string>);
+      if (!target) {
+        const params = request.params as Record<string, string>;
+        throw new HttpError(
+          "NOT_FOUND",
+          `${options.what} ${params["namespace"]}/${params["name"]} does not exist`,
+        );
+      }
+      request.ingressTarget = target;
+      const length = Number(request.headers["content-length"]);
+      if (Number.isFinite(length) && length > target.bodyLimit) {
+        throw new HttpError(
+          "PAYLOAD_TOO_LARGE",
+          `request body of ${length} bytes exceeds the limit of ${target.bodyLimit} bytes`,
+        );
+      }
+    },
+    preParsing: async (request, _reply, payload) => {
+      const target = request.ingressTarget!;
+      return limitBody(payload, target.bodyLimit) as typeof payload;
+    },
+    handler: async (request: FastifyRequest, reply: FastifyReply) => {
+      const target = request.ingressTarget!;
+      if (!capacity.tryAcquire()) {
+        throw new HttpError("OVER_CAPACITY", "too many events in flight; retry later", {
+          "retry-after": "1",
+        });
+      }
+      let events: CloudEvent[] = [];
+      try {
+        const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+        events = decodeHttpRequest(request.headers, body).events;
+        await target.ingest(events);
+      } catch (error) {
+        if (events.length > 0) (request as { rejectedEvent?: CloudEvent }).rejectedEvent = events[0];
+        throw error;
+      } finally {
+        capacity.release();
+      }
+      reply.code(202).send();
+    },
+  });
+
+  app.route({
+    method: "OPTIONS",
+    url: options.url,
+    handler: async (_request, reply) => {
+      reply.code(200).headers(WEBHOOK_HEADERS).send();
+    },
+  });
+
+  app.route({
+    method: ["GET", "PUT", "DELETE", "PATCH", "HEAD"],
+    url: options.url,
+    onResponse,
+    handler: async (request, reply) => {
+      reply
+        .code(405)
+        .header("allow", "POST, OPTIONS")
+        .send(errorBody("METHOD_NOT_ALLOWED", `method ${request.method} is not allowed; use POST`));
+    },
+  });
+}
+
+/** Maps any error thrown by an ingress route to the catalogue's status and JSON body. */
+export function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  if (error instanceof EventValidationError) return new HttpError("INVALID_EVENT", error.message);
+  if (error instanceof UnsupportedFormatError) {
+    return new HttpError("UNSUPPORTED_FORMAT", error.message);
+  }
+  if (error instanceof BackingUnavailableError) {
+    return new HttpError("BACKING_UNAVAILABLE", `backing unavailable: ${error.message}`, {
+      "retry-after": "1",
+    });
+  }
+  const fastifyError = error as { code?: string; statusCode?: number; message?: string };
+  if (fastifyError.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+    return new HttpError("PAYLOAD_TOO_LARGE", "request body too large");
+  }
+  if (fastifyError.statusCode === 413) {
+    return new HttpError("PAYLOAD_TOO_LARGE", fastifyError.message ?? "request body too large");
+  }
+  if (fastifyError.statusCode === 415) {
+    return new HttpError("UNSUPPORTED_FORMAT", fastifyError.message ?? "unsupported media type");
+  }
+  if (fastifyError.statusCode !== undefined && fastifyError.statusCode < 500) {
+    return new HttpError("INVALID_EVENT", fastifyError.message ?? "bad request");
+  }
+  return new HttpError("INTERNAL", "internal error");
+}
+
+export function rejectionLogFields(request: FastifyRequest): Record<string, unknown> {
+  const event = (request as { rejectedEvent?: CloudEvent }).rejectedEvent;
+  return event ? eventLogFields(event) : {};
+}
