@@ -1,0 +1,180 @@
+import {
+  type AttributeValue,
+  type CloudEvent,
+  createEvent,
+  EventValidationError,
+  validateEvent,
+} from "./event.js";
+import { decodeBatch, decodeStructured, encodeStructured } from "./json-format.js";
+import { percentDecodeHeaderValue, percentEncodeHeaderValue } from "./percent.js";
+
+/**
+ * The CloudEvents HTTP protocol binding (1.0, and 0.3 which maps the same way): binary,
+ * structured and batched modes for requests, and the reply rule of CONTRACT §4 for responses.
+ */
+
+export type HttpHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;
+
+export type HttpMode = "binary" | "structured" | "batch";
+
+export const STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8";
+export const BATCH_CONTENT_TYPE = "application/cloudevents-batch+json; charset=utf-8";
+
+/** A structured or batched event format other than JSON: ingress answers 415. */
+export class UnsupportedFormatError extends Error {
+  readonly status = 415;
+  readonly code = "UNSUPPORTED_FORMAT";
+  constructor(readonly contentType: string) {
+    super(
+      `unsupported CloudEvents format ${JSON.stringify(contentType)} (only +json is supported)`,
+    );
+    this.name = "UnsupportedFormatError";
+  }
+}
+
+function headerValue(headers: HttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  if (value === undefined || typeof value === "string") return value;
+  return value.join(", ");
+}
+
+/** The media type of a Content-Type value, lower-cased, parameters dropped. */
+function mediaType(contentType: string): string {
+  const semicolon = contentType.indexOf(";");
+  return (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
+}
+
+type ContentMode = "binary" | "structured" | "batch" | "unsupported";
+
+function contentMode(contentType: string | undefined): ContentMode {
+  if (contentType === undefined) return "binary";
+  const type = mediaType(contentType);
+  if (!type.startsWith("application/cloudevents")) return "binary";
+  if (type === "application/cloudevents+json") return "structured";
+  if (type === "application/cloudevents-batch+json") return "batch";
+  return "unsupported";
+}
+
+const CE_PREFIX = "ce-";
+const BINARY_REQUIRED = ["id", "source", "type"] as const;
+
+/** Binary mode: `ce-*` headers are the attributes, Content-Type the datacontenttype, body the data. */
+function decodeBinary(headers: HttpHeaders, body: Buffer | undefined): CloudEvent {
+  const attributes: Record<string, AttributeValue> = {};
+  for (const name of Object.keys(headers)) {
+    if (!name.startsWith(CE_PREFIX)) continue;
+    const value = headerValue(headers, name);
+    if (value === undefined) continue;
+    const attribute = name.slice(CE_PREFIX.length);
+    if (!/^[a-z0-9]+$/.test(attribute)) {
+      throw new EventValidationError(
+        `invalid header ${name}: attribute names are lower-case letters and digits`,
+        name,
+      );
+    }
+    attributes[attribute] = percentDecodeHeaderValue(value);
+  }
+  for (const name of BINARY_REQUIRED) {
+    if (!attributes[name]) {
+      throw new EventValidationError(`missing required header ce-${name}`, `ce-${name}`);
+    }
+  }
+  const contentType = headerValue(headers, "content-type");
+  if (contentType !== undefined) attributes["datacontenttype"] = contentType;
+  const hasData = body !== undefined && (body.length > 0 || contentType !== undefined);
+  const event = createEvent(attributes, hasData ? body : undefined);
+  try {
+    validateEvent(event);
+  } catch (error) {
+    if (error instanceof EventValidationError && error.field !== "datacontenttype") {
+      const header = `ce-${error.field}`;
+      const message = error.message.replace(`attribute ${error.field}`, `header ${header}`);
+      throw new EventValidationError(message, header);
+    }
+    throw error;
+  }
+  return event;
+}
+
+/**
+ * Decodes an incoming request into its events. Throws UnsupportedFormatError (415) for a
+ * non-JSON CloudEvents format and EventValidationError (400) naming the header or field for
+ * everything else that is not a valid CloudEvent.
+ */
+export function decodeHttpRequest(
+  headers: HttpHeaders,
+  body: Buffer,
+): { mode: HttpMode; events: CloudEvent[] } {
+  const contentType = headerValue(headers, "content-type");
+  const mode = contentMode(contentType);
+  if (mode === "unsupported") throw new UnsupportedFormatError(contentType ?? "");
+  if (mode === "structured") return { mode, events: [decodeStructured(body)] };
+  if (mode === "batch") return { mode, events: decodeBatch(body) };
+  if (headerValue(headers, "ce-specversion") === undefined) {
+    throw new EventValidationError(
+      "not a CloudEvent: missing ce-specversion header",
+      "ce-specversion",
+    );
+  }
+  return { mode, events: [decodeBinary(headers, body)] };
+}
+
+export interface EncodedHttpMessage {
+  headers: Record<string, string>;
+  body: Buffer | undefined;
+}
+
+/** Encodes one event as a request (or response) body and headers; never fails. */
+export function encodeHttpRequest(
+  event: CloudEvent,
+  mode: "binary" | "structured",
+): EncodedHttpMessage {
+  if (mode === "structured") {
+    return {
+      headers: { "content-type": STRUCTURED_CONTENT_TYPE },
+      body: Buffer.from(encodeStructured(event), "utf8"),
+    };
+  }
+  const headers: Record<string, string> = {};
+  const attributes = event.attributes;
+  for (const name in attributes) {
+    const value = String(attributes[name]);
+    if (name === "datacontenttype") headers["content-type"] = value;
+    else headers[CE_PREFIX + name] = percentEncodeHeaderValue(value);
+  }
+  return { headers, body: event.data };
+}
+
+/** What a response to a delivery carried: a reply event, nothing, or something that claimed to be one. */
+export interface HttpReply {
+  /** The reply event, when the response is a 2xx carrying a valid CloudEvent. */
+  event?: CloudEvent;
+  /** Why a response that claimed to carry an event (ce-specversion, or a CloudEvents content type) was not used; for logs. */
+  invalid?: string;
+}
+
+const NO_REPLY: HttpReply = Object.freeze({});
+
+/**
+ * CONTRACT §4: a 2xx is a reply when it carries a CloudEvent — binary mode by `ce-specversion`
+ * plus the other required `ce-` headers whatever the body (empty included), structured mode by
+ * a CloudEvents content type. Anything else is no reply. Never throws.
+ */
+export function decodeHttpResponse(
+  status: number,
+  headers: HttpHeaders,
+  body: Buffer | undefined,
+): HttpReply {
+  if (status < 200 || status > 299) return NO_REPLY;
+  const contentType = headerValue(headers, "content-type");
+  const mode = contentMode(contentType);
+  if (mode === "binary" && headers["ce-specversion"] === undefined) return NO_REPLY;
+  try {
+    if (mode === "structured") return { event: decodeStructured(body ?? Buffer.alloc(0)) };
+    if (mode === "binary") return { event: decodeBinary(headers, body) };
+    if (mode === "batch") return { invalid: "a reply must be one event, not a batch" };
+    return { invalid: new UnsupportedFormatError(contentType ?? "").message };
+  } catch (error) {
+    return { invalid: `reply is not a valid CloudEvent: ${(error as Error).message}` };
+  }
+}

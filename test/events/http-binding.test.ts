@@ -1,0 +1,523 @@
+import { Agent, request } from "undici";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CloudEvent, createEvent, EventValidationError } from "../../src/events/event.js";
+import {
+  decodeHttpRequest,
+  decodeHttpResponse,
+  encodeHttpRequest,
+  UnsupportedFormatError,
+} from "../../src/events/http-binding.js";
+import { isJsonContentType } from "../../src/events/json-format.js";
+import { type BindingServer, type DecodeResult, startBindingServer } from "./binding-server.js";
+import { loadConformanceVectors, loadFeatureRequests } from "./conformance-vectors.js";
+
+let server: BindingServer;
+const agent = new Agent();
+
+beforeAll(async () => {
+  server = await startBindingServer();
+});
+
+afterAll(async () => {
+  await agent.close();
+  await server.close();
+});
+
+async function post(headers: Record<string, string>, body: Buffer | undefined) {
+  const response = await request(server.url, {
+    method: "POST",
+    headers,
+    body,
+    dispatcher: agent,
+  });
+  return server.parse(await response.body.text());
+}
+
+function decoded(result: DecodeResult): { mode: string; events: CloudEvent[] } {
+  if (!result.ok) throw new Error(`server rejected the request: ${result.message}`);
+  return result;
+}
+
+const base = { specversion: "1.0", id: "e-1", source: "/test", type: "com.example.test" };
+
+/** Structured mode re-serialises JSON data, so compare JSON data by value and the rest by bytes. */
+function expectSameEvent(got: CloudEvent, want: CloudEvent, mode: "binary" | "structured") {
+  if (mode === "binary") {
+    expect(got.attributes).toEqual(want.attributes);
+    expect(got.data).toEqual(want.data);
+    return;
+  }
+  const { datacontenttype: gotType, ...gotRest } = got.attributes;
+  const { datacontenttype: wantType, ...wantRest } = want.attributes;
+  expect(gotRest).toEqual(wantRest);
+  // The JSON format implies application/json for JSON data that names no content type.
+  expect(gotType).toBe(wantType ?? (want.data === undefined ? undefined : "application/json"));
+  const contentType = wantType as string | undefined;
+  if (want.data !== undefined && isJsonContentType(contentType)) {
+    expect(JSON.parse(got.data!.toString("utf8"))).toEqual(JSON.parse(want.data.toString("utf8")));
+  } else {
+    expect(got.data).toEqual(want.data);
+  }
+}
+
+describe("conformance vectors (cloudevents/conformance yaml/**) over a real socket", () => {
+  const vectors = loadConformanceVectors();
+  const cases = vectors.flatMap((vector) =>
+    (["binary", "structured"] as const).map((mode) => ({ ...vector, sendMode: mode })),
+  );
+
+  it("finds every event of the vector files", () => {
+    expect(vectors.map((v) => v.name.split(" ")[0])).toEqual([
+      "yaml/v0.3/v03_minimum.yaml#1",
+      "yaml/v0.3/v03_minimum.yaml#2",
+      "yaml/v0.3/v03_minimum.yaml#3",
+      "yaml/v0.3/v03_minimum.yaml#4",
+      "yaml/v0.3/v03_minimum.yaml#5",
+      "yaml/v0.3/v03_minimum.yaml#6",
+      "yaml/v03.yaml#1",
+      "yaml/v1.0/v1_minimum.yaml#1",
+      "yaml/v1.0/v1_minimum.yaml#2",
+      "yaml/v1.0/v1_minimum.yaml#3",
+      "yaml/v1.0/v1_minimum.yaml#4",
+      "yaml/v1.0/v1_minimum.yaml#5",
+      "yaml/v1.0/v1_minimum.yaml#6",
+      "yaml/v1.yaml#1",
+      "yaml/v1.yaml#2",
+    ]);
+    expect(new Set(vectors.map((v) => v.event.attributes["specversion"]))).toEqual(
+      new Set(["1.0", "0.3"]),
+    );
+  });
+
+  it.each(cases)("$name round-trips in $sendMode mode", async (vector) => {
+    const { headers, body } = encodeHttpRequest(vector.event, vector.sendMode);
+    const result = decoded(await post({ ...vector.transportHeaders, ...headers }, body));
+    expect(result.mode).toBe(vector.sendMode);
+    expect(result.events).toHaveLength(1);
+    expectSameEvent(result.events[0]!, vector.event, vector.sendMode);
+  });
+});
+
+describe("features/http-protocol-binding.feature requests, sent as raw bytes", () => {
+  const requests = loadFeatureRequests();
+
+  it("finds the four scenario examples", () => {
+    expect(requests.map((r) => r.name)).toEqual([
+      "Binary content mode (application/json)",
+      "Binary content mode (application/json; charset=utf-8)",
+      "Structured content mode (application/cloudevents+json)",
+      "Structured content mode (application/cloudevents+json; charset=utf-8)",
+    ]);
+  });
+
+  it.each(requests)("$name gives the expected attributes and data", async (req) => {
+    expect(req.body.length).toBe(Number(req.headers["content-length"]));
+    const head = [`${req.method} ${req.path} HTTP/1.1`]
+      .concat(Object.entries(req.headers).map(([name, value]) => `${name}: ${value}`))
+      .join("\r\n");
+    const result = decoded(await server.sendRaw(`${head}\r\n\r\n${req.body.toString("utf8")}`));
+    const event = result.events[0]!;
+    expect(event.attributes).toEqual(req.expectedAttributes);
+    expect(JSON.parse(event.data!.toString("utf8"))).toEqual(req.expectedData);
+  });
+});
+
+describe("percent-encoding of ce- header values", () => {
+  it.each([
+    {
+      name: "plain ASCII is untouched",
+      value: "com.example/a-b_c:d?e=f&g",
+      wire: "com.example/a-b_c:d?e=f&g",
+    },
+    { name: "space becomes %20", value: "a b", wire: "a%20b" },
+    { name: "double quote becomes %22", value: 'say "hi"', wire: "say%20%22hi%22" },
+    { name: "percent becomes %25", value: "100%", wire: "100%25" },
+    { name: "an already encoded-looking value is encoded again", value: "%41", wire: "%2541" },
+    {
+      name: "non-ASCII is encoded as its UTF-8 bytes",
+      value: "Euro € 😀",
+      wire: "Euro%20%E2%82%AC%20%F0%9F%98%80",
+    },
+    { name: "control characters are encoded", value: "a\nb\tc\u007f", wire: "a%0Ab%09c%7F" },
+  ])("$name", async ({ value, wire }) => {
+    const event = createEvent({ ...base, subject: value, comexample: value });
+    const { headers, body } = encodeHttpRequest(event, "binary");
+    expect(headers["ce-subject"]).toBe(wire);
+    expect(headers["ce-comexample"]).toBe(wire);
+    const result = decoded(await post(headers, body));
+    expect(result.events[0]!.attributes["subject"]).toBe(value);
+    expect(result.events[0]!.attributes["comexample"]).toBe(value);
+  });
+
+  it.each([
+    { name: "lower-case hex decodes", wire: "%e2%82%ac", value: "€" },
+    { name: "a percent without two hex digits is kept", wire: "50%zz", value: "50%zz" },
+    { name: "a trailing percent is kept", wire: "100%", value: "100%" },
+    { name: "a lone raw space is accepted", wire: "a b", value: "a b" },
+  ])("decoding is lenient: $name", ({ wire, value }) => {
+    const { events } = decodeHttpRequest(
+      { ...prefixed(base), "ce-subject": wire },
+      Buffer.alloc(0),
+    );
+    expect(events[0]!.attributes["subject"]).toBe(value);
+  });
+});
+
+function prefixed(attributes: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(attributes).map(([k, v]) => [`ce-${k}`, v]));
+}
+
+const binary = prefixed(base);
+const structured = { "content-type": "application/cloudevents+json" };
+const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+
+describe("decodeHttpRequest modes", () => {
+  it.each([
+    {
+      name: "binary: Content-Type becomes datacontenttype and the body the data",
+      headers: { ...binary, "content-type": "text/plain" },
+      body: Buffer.from("hi"),
+      mode: "binary",
+      attributes: { ...base, datacontenttype: "text/plain" },
+      data: Buffer.from("hi"),
+    },
+    {
+      name: "binary: an empty body without Content-Type carries no data",
+      headers: binary,
+      body: Buffer.alloc(0),
+      mode: "binary",
+      attributes: base,
+      data: undefined,
+    },
+    {
+      name: "binary: an empty body with Content-Type carries empty data",
+      headers: { ...binary, "content-type": "application/octet-stream" },
+      body: Buffer.alloc(0),
+      mode: "binary",
+      attributes: { ...base, datacontenttype: "application/octet-stream" },
+      data: Buffer.alloc(0),
+    },
+    {
+      name: "binary 0.3 maps the same way",
+      headers: { ...binary, "ce-specversion": "0.3", "ce-schemaurl": "http://s" },
+      body: Buffer.from("x"),
+      mode: "binary",
+      attributes: { ...base, specversion: "0.3", schemaurl: "http://s" },
+      data: Buffer.from("x"),
+    },
+    {
+      name: "structured: charset parameter and upper-case media type are accepted",
+      headers: { "content-type": "Application/CloudEvents+JSON;charset=UTF-8" },
+      body: json({ ...base, datacontenttype: "text/plain", data: "hi" }),
+      mode: "structured",
+      attributes: { ...base, datacontenttype: "text/plain" },
+      data: Buffer.from("hi"),
+    },
+    {
+      name: "structured wins over ce- headers",
+      headers: { ...structured, "ce-id": "from-header" },
+      body: json(base),
+      mode: "structured",
+      attributes: base,
+      data: undefined,
+    },
+    {
+      name: "structured 0.3 base64 data",
+      headers: structured,
+      body: json({ ...base, specversion: "0.3", datacontentencoding: "base64", data: "AAEC" }),
+      mode: "structured",
+      attributes: { ...base, specversion: "0.3" },
+      data: Buffer.from([0, 1, 2]),
+    },
+  ])("$name", ({ headers, body, mode, attributes, data }) => {
+    const result = decodeHttpRequest(headers, body);
+    expect(result.mode).toBe(mode);
+    expect(result.events[0]!.attributes).toEqual(attributes);
+    expect(result.events[0]!.data).toEqual(data);
+  });
+
+  it("batch: every element becomes one event, in order", () => {
+    const body = json([
+      { ...base, id: "a" },
+      { ...base, id: "b", data: { n: 1 } },
+    ]);
+    const result = decodeHttpRequest(
+      { "content-type": "application/cloudevents-batch+json" },
+      body,
+    );
+    expect(result.mode).toBe("batch");
+    expect(result.events.map((e) => e.attributes["id"])).toEqual(["a", "b"]);
+    expect(result.events[1]!.data?.toString()).toBe('{"n":1}');
+  });
+});
+
+describe("decodeHttpRequest rejections", () => {
+  it.each([
+    "application/cloudevents+xml",
+    "application/cloudevents+avro; charset=utf-8",
+    "application/cloudevents-batch+protobuf",
+    "application/cloudevents",
+  ])("415 UNSUPPORTED_FORMAT for %s", (contentType) => {
+    const attempt = () => decodeHttpRequest({ "content-type": contentType }, Buffer.from("{}"));
+    expect(attempt).toThrow(UnsupportedFormatError);
+    try {
+      attempt();
+    } catch (error) {
+      expect(error).toMatchObject({ status: 415, code: "UNSUPPORTED_FORMAT" });
+      expect((error as Error).message).toContain(contentType);
+    }
+  });
+
+  const bin = (patch: Record<string, string | undefined>) => {
+    const headers: Record<string, string> = { ...binary };
+    for (const [name, value] of Object.entries(patch)) {
+      if (value === undefined) delete headers[name];
+      else headers[name] = value;
+    }
+    return headers;
+  };
+
+  it.each([
+    {
+      name: "a plain JSON request is not a CloudEvent",
+      headers: { "content-type": "application/json" },
+      body: json({ id: "x" }),
+      field: "ce-specversion",
+      message: "not a CloudEvent: missing ce-specversion header",
+    },
+    {
+      name: "binary without ce-id",
+      headers: bin({ "ce-id": undefined }),
+      body: Buffer.alloc(0),
+      field: "ce-id",
+      message: "missing required header ce-id",
+    },
+    {
+      name: "binary without ce-source",
+      headers: bin({ "ce-source": undefined }),
+      body: Buffer.alloc(0),
+      field: "ce-source",
+      message: "missing required header ce-source",
+    },
+    {
+      name: "binary without ce-type",
+      headers: bin({ "ce-type": undefined }),
+      body: Buffer.alloc(0),
+      field: "ce-type",
+      message: "missing required header ce-type",
+    },
+    {
+      name: "binary with an empty ce-id",
+      headers: bin({ "ce-id": "" }),
+      body: Buffer.alloc(0),
+      field: "ce-id",
+      message: "missing required header ce-id",
+    },
+    {
+      name: "binary with an unknown specversion",
+      headers: bin({ "ce-specversion": "2.0" }),
+      body: Buffer.alloc(0),
+      field: "ce-specversion",
+      message: "unsupported specversion",
+    },
+    {
+      name: "binary with an invalid attribute name",
+      headers: bin({ "ce-bad_name": "x" }),
+      body: Buffer.alloc(0),
+      field: "ce-bad_name",
+      message: "invalid header ce-bad_name",
+    },
+    {
+      name: "binary with a bad time",
+      headers: bin({ "ce-time": "yesterday" }),
+      body: Buffer.alloc(0),
+      field: "ce-time",
+      message: "header ce-time must be an RFC 3339 timestamp",
+    },
+    {
+      name: "structured with bad JSON",
+      headers: structured,
+      body: Buffer.from("{"),
+      field: "body",
+      message: "body is not valid JSON",
+    },
+    {
+      name: "structured without id",
+      headers: structured,
+      body: json({ ...base, id: undefined }),
+      field: "id",
+      message: "missing required attribute id",
+    },
+    {
+      name: "structured that is an array",
+      headers: structured,
+      body: json([base]),
+      field: "event",
+      message: "must be a JSON object",
+    },
+    {
+      name: "batch that is not an array",
+      headers: { "content-type": "application/cloudevents-batch+json" },
+      body: json(base),
+      field: "body",
+      message: "JSON array",
+    },
+    {
+      name: "batch element without type",
+      headers: { "content-type": "application/cloudevents-batch+json" },
+      body: json([base, { ...base, type: undefined }]),
+      field: "type",
+      message: "missing required attribute type",
+    },
+  ])("400: $name", ({ headers, body, field, message }) => {
+    let caught: unknown;
+    try {
+      decodeHttpRequest(headers, body);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(EventValidationError);
+    expect((caught as EventValidationError).field).toBe(field);
+    expect((caught as Error).message).toContain(message);
+  });
+});
+
+describe("encodeHttpRequest", () => {
+  const event = createEvent(
+    { ...base, datacontenttype: "application/json", comexamplecount: 3, comexampleflag: true },
+    Buffer.from('{"a":1}'),
+  );
+
+  it("binary: datacontenttype is Content-Type, everything else a ce- header, data the body", () => {
+    const { headers, body } = encodeHttpRequest(event, "binary");
+    expect(headers).toEqual({
+      "ce-specversion": "1.0",
+      "ce-id": "e-1",
+      "ce-source": "/test",
+      "ce-type": "com.example.test",
+      "ce-comexamplecount": "3",
+      "ce-comexampleflag": "true",
+      "content-type": "application/json",
+    });
+    expect(body).toBe(event.data);
+  });
+
+  it("structured: one JSON object with the data inlined", () => {
+    const { headers, body } = encodeHttpRequest(event, "structured");
+    expect(headers).toEqual({ "content-type": "application/cloudevents+json; charset=utf-8" });
+    expect(JSON.parse(body!.toString())).toEqual({
+      ...base,
+      datacontenttype: "application/json",
+      comexamplecount: 3,
+      comexampleflag: true,
+      data: { a: 1 },
+    });
+  });
+});
+
+describe("decodeHttpResponse (CONTRACT §4 reply rule)", () => {
+  const full = { ...binary };
+  it.each([
+    {
+      name: "2xx binary with every required ce- header and an empty body is a reply",
+      status: 200,
+      headers: full,
+      body: Buffer.alloc(0),
+      reply: true,
+      invalid: false,
+    },
+    {
+      name: "202 binary with a body is a reply carrying the data",
+      status: 202,
+      headers: { ...full, "content-type": "text/plain" },
+      body: Buffer.from("r"),
+      reply: true,
+      invalid: false,
+    },
+    {
+      name: "2xx structured is a reply",
+      status: 200,
+      headers: structured,
+      body: json(base),
+      reply: true,
+      invalid: false,
+    },
+    {
+      name: "2xx plain JSON is no reply",
+      status: 200,
+      headers: { "content-type": "application/json" },
+      body: json(base),
+      reply: false,
+      invalid: false,
+    },
+    {
+      name: "204 empty is no reply",
+      status: 204,
+      headers: {},
+      body: Buffer.alloc(0),
+      reply: false,
+      invalid: false,
+    },
+    {
+      name: "ce- headers without ce-specversion are no reply",
+      status: 200,
+      headers: { "ce-id": "x", "ce-type": "t", "ce-source": "s" },
+      body: Buffer.alloc(0),
+      reply: false,
+      invalid: false,
+    },
+    {
+      name: "200 with partial ce- headers is not a reply (and says why)",
+      status: 200,
+      headers: { "ce-specversion": "1.0", "ce-id": "x" },
+      body: Buffer.alloc(0),
+      reply: false,
+      invalid: true,
+    },
+    {
+      name: "500 with every ce- header is not a reply",
+      status: 500,
+      headers: full,
+      body: Buffer.alloc(0),
+      reply: false,
+      invalid: false,
+    },
+    {
+      name: "302 with every ce- header is not a reply",
+      status: 302,
+      headers: full,
+      body: Buffer.alloc(0),
+      reply: false,
+      invalid: false,
+    },
+    {
+      name: "2xx structured with bad JSON is not a reply (and says why)",
+      status: 200,
+      headers: structured,
+      body: Buffer.from("nope"),
+      reply: false,
+      invalid: true,
+    },
+    {
+      name: "2xx batch is not a reply (and says why)",
+      status: 200,
+      headers: { "content-type": "application/cloudevents-batch+json" },
+      body: json([base]),
+      reply: false,
+      invalid: true,
+    },
+    {
+      name: "2xx unknown structured format is not a reply (and says why)",
+      status: 200,
+      headers: { "content-type": "application/cloudevents+xml" },
+      body: Buffer.from("<x/>"),
+      reply: false,
+      invalid: true,
+    },
+  ])("$name", ({ status, headers, body, reply, invalid }) => {
+    const result = decodeHttpResponse(status, headers, body);
+    expect(result.event !== undefined).toBe(reply);
+    expect(result.invalid !== undefined).toBe(invalid);
+    if (reply) expect(result.event!.attributes["id"]).toBe("e-1");
+  });
+});
