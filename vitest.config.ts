@@ -1,12 +1,33 @@
 import { defineConfig } from "vitest/config";
 
+// Unit tests need no engine; integration tests get Redis, NATS and a Kafka peer from the global
+// setup (which starts local binaries when nothing answers, and fails in CI when it cannot).
+const UNIT = [
+  "test/events/**/*.test.ts",
+  "test/triggers/**/*.test.ts",
+  "test/resources/**/*.test.ts",
+  "test/delivery/**/*.test.ts",
+  "test/server/**/*.test.ts",
+  "test/broker/**/*.test.ts",
+  "test/sources/ping/**/*.test.ts",
+];
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Integration tests bind real ports and talk to shared engines; keep files in separate workers.
     pool: "forks",
-    globalSetup: ["test/support/global-setup.ts"],
+    projects: [
+      { extends: true, test: { name: "unit", include: UNIT } },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["test/**/*.test.ts"],
+          exclude: UNIT,
+          globalSetup: ["test/support/global-setup.ts"],
+        },
+      },
+    ],
   },
 });
