@@ -1,0 +1,97 @@
+import { Redis, type RedisOptions } from "ioredis";
+import type { Logger } from "../../observability/logger.js";
+import { BackingUnavailableError } from "../backing.js";
+import type { RedisSettings } from "./settings.js";
+
+/**
+ * Connections that fail fast: while Redis is unreachable, commands reject at once instead of
+ * queueing (no offline queue, nothing resent after a reconnect, in-flight commands failed when
+ * the socket drops), and a server that stops answering is cut off by commandTimeout. Reconnects
+ * go on forever in the background, so everything recovers by itself.
+ */
+export function createRedisConnection(
+  settings: RedisSettings,
+  logger: Logger,
+  role: "commands" | "fetch",
+): Redis {
+  const options: RedisOptions = {
+    connectionName: `eventail-${role}`,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: settings.commandTimeoutMs,
+    // The fetch connection blocks in XREADGROUP for blockMs before Redis answers.
+    commandTimeout:
+      role === "fetch" ? settings.blockMs + settings.commandTimeoutMs : settings.commandTimeoutMs,
+    // Commands issued in the same tick (XADDs of concurrent publishes, XACKs) share one round trip.
+    enableAutoPipelining: role === "commands",
+    retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+  };
+  const redis = new Redis(settings.url, options);
+  let reported = false;
+  redis.on("error", (error: Error) => {
+    if (reported) return;
+    reported = true;
+    logger.warn({ err: error, role }, "redis backing: connection lost; reconnecting");
+  });
+  redis.on("ready", () => {
+    if (!reported) return;
+    reported = false;
+    logger.info({ role }, "redis backing: connection restored");
+  });
+  return redis;
+}
+
+/** Resolves true once the connection is ready, false when it is not within `timeoutMs`. */
+export function waitUntilReady(redis: Redis, timeoutMs: number): Promise<boolean> {
+  if (redis.status === "ready") return Promise.resolve(true);
+  if (redis.status === "end") return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      redis.off("ready", onReady);
+      redis.off("end", onEnd);
+      resolve(ok);
+    };
+    const onReady = () => done(true);
+    const onEnd = () => done(false);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    redis.once("ready", onReady);
+    redis.once("end", onEnd);
+  });
+}
+
+/** Rejects with BackingUnavailableError when `work` has not settled within `timeoutMs`. */
+export function withDeadline<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new BackingUnavailableError(`redis: ${what} timed out after ${timeoutMs} ms`, "redis"),
+        ),
+      timeoutMs,
+    );
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+export function unavailable(what: string, error: unknown): BackingUnavailableError {
+  if (error instanceof BackingUnavailableError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new BackingUnavailableError(`redis: ${what}: ${reason}`, "redis", { cause: error });
+}
+
+/** Closes a connection politely when Redis answers, and at once when it does not. */
+export async function closeConnection(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === "end") return;
+  if (redis.status !== "ready") {
+    redis.disconnect();
+    return;
+  }
+  try {
+    await withDeadline(redis.quit(), timeoutMs, "quit");
+  } catch {
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,128 @@
+import type { CloudEvent } from "../../events/event.js";
+import { encodeForStorage } from "../../events/json-format.js";
+import type { Logger } from "../../observability/logger.js";
+import type { Backing, ConsumeHandler, SubscribeOptions, Subscription } from "../backing.js";
+import {
+  closeConnection,
+  createRedisConnection,
+  unavailable,
+  waitUntilReady,
+  withDeadline,
+} from "./connection.js";
+import { EVENT_FIELD, groupName, streamKey } from "./keys.js";
+import { type ScriptedRedis, withScripts } from "./scripts.js";
+import type { RedisSettings } from "./settings.js";
+import { RedisSubscription } from "./subscription.js";
+
+/**
+ * Redis Streams backing: one stream per broker or channel (`eventail:<stream>`), one consumer
+ * group per trigger or subscription, one group member per subscription of each process.
+ */
+export class RedisBacking implements Backing {
+  readonly kind = "redis";
+  private readonly commands: ScriptedRedis;
+  private readonly subscriptions = new Set<RedisSubscription>();
+  /** Stream keys this process uses; it trims them now and then. */
+  private readonly streams = new Set<string>();
+  private readonly maintenance: NodeJS.Timeout;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly settings: RedisSettings,
+    private readonly logger: Logger,
+  ) {
+    this.commands = withScripts(createRedisConnection(settings, logger, "commands"));
+    this.maintenance = setInterval(() => void this.maintain(), settings.trimIntervalMs);
+    this.maintenance.unref();
+  }
+
+  /** Waits (bounded) for the first connection, so a fresh backing can publish at once. */
+  async connect(): Promise<void> {
+    await waitUntilReady(this.commands, this.settings.commandTimeoutMs);
+  }
+
+  async publish(stream: string, events: readonly CloudEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const key = streamKey(stream);
+    this.streams.add(key);
+    const what = `storing ${events.length} event(s) on ${key}`;
+    if (this.closing !== undefined) throw unavailable(what, new Error("backing closed"));
+    try {
+      await withDeadline(this.append(key, events), this.settings.commandTimeoutMs + 500, what);
+    } catch (error) {
+      throw unavailable(what, error);
+    }
+  }
+
+  async subscribe(
+    stream: string,
+    name: string,
+    handler: ConsumeHandler,
+    options: SubscribeOptions,
+  ): Promise<Subscription> {
+    if (this.closing !== undefined) throw unavailable(`subscribing ${name}`, "backing closed");
+    const key = streamKey(stream);
+    this.streams.add(key);
+    const subscription = await RedisSubscription.start(
+      {
+        commands: this.commands,
+        createFetchConnection: () => createRedisConnection(this.settings, this.logger, "fetch"),
+        settings: this.settings,
+        logger: this.logger,
+      },
+      key,
+      groupName(name),
+      handler,
+      options,
+      () => this.subscriptions.delete(subscription),
+    );
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async ready(): Promise<boolean> {
+    if (this.closing !== undefined || this.commands.status !== "ready") return false;
+    try {
+      await withDeadline(this.commands.ping(), 1_000, "PING");
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.maintenance);
+      await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
+      await closeConnection(this.commands, this.settings.commandTimeoutMs);
+    })();
+    return this.closing;
+  }
+
+  /** Trims entries every group has acknowledged; see the MAINTAIN script for the rule. */
+  async maintain(): Promise<void> {
+    if (this.commands.status !== "ready") return;
+    for (const key of this.streams) {
+      try {
+        await this.commands.eventailMaintain(key, this.settings.consumerExpiryMs);
+      } catch (error) {
+        this.logger.debug({ err: error, stream: key }, "redis backing: trimming failed");
+      }
+    }
+  }
+
+  /** One XADD, or MULTI/EXEC for a batch so it is stored whole or not at all. */
+  private async append(key: string, events: readonly CloudEvent[]): Promise<void> {
+    if (events.length === 1) {
+      await this.commands.xadd(key, "*", EVENT_FIELD, encodeForStorage(events[0]!));
+      return;
+    }
+    const transaction = this.commands.multi();
+    for (const event of events) transaction.xadd(key, "*", EVENT_FIELD, encodeForStorage(event));
+    const results = await transaction.exec();
+    const failed = results?.find(([error]) => error !== null);
+    if (results === null || failed !== undefined) {
+      throw failed?.[0] ?? new Error("transaction discarded");
+    }
+  }
+}

@@ -1,0 +1,151 @@
+import type { Redis } from "ioredis";
+
+/**
+ * The Lua scripts of the Redis backing. They live here as string constants rather than .lua
+ * files because tsc does not copy .lua files to dist/, and the scripts must ship with the build.
+ * Each runs atomically, which is what makes "claim only if still mine" and "trim below every
+ * group's oldest unacknowledged entry" free of races between processes.
+ */
+
+/**
+ * Input: KEYS[1] stream; ARGV[1] group, ARGV[2] member, ARGV[3] idle ms, ARGV[4..] entry ids.
+ * Output: the ids this member no longer owns (acked, or reclaimed by another member).
+ * Sets the idle time of every id the member still owns: 0 keeps reclaim away from a live
+ * handler's entry; the reclaim threshold hands an entry back for others to take at once.
+ */
+const TOUCH = `
+local lost = {}
+for i = 4, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if p[1] and p[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'IDLE', ARGV[3], 'JUSTID')
+  else
+    lost[#lost + 1] = ARGV[i]
+  end
+end
+return lost
+`;
+
+/**
+ * Input: KEYS[1] stream; ARGV[1] group, ARGV[2] member, ARGV[3] entry id.
+ * Output: the entry's new delivery count, or 0 when the member no longer owns it.
+ * Counts one more delivery in the pending list, so a process that later reclaims the entry
+ * sees the attempts already made.
+ */
+const REDELIVER = `
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
+if not p[1] or p[1][2] ~= ARGV[2] then return 0 end
+local count = p[1][4] + 1
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'RETRYCOUNT', count, 'JUSTID')
+return count
+`;
+
+/**
+ * Input: KEYS[1] stream; ARGV[1] group, ARGV[2] member, ARGV[3] min idle ms, ARGV[4] cursor,
+ * ARGV[5] count.
+ * Output: { next cursor, { id, { field, value, ... }, delivery count }, ... }.
+ * XAUTOCLAIM does not return delivery counts; the pending list has them.
+ */
+const RECLAIM = `
+local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
+local out = { r[1] }
+for _, entry in ipairs(r[2]) do
+  if entry[2] then
+    local p = redis.call('XPENDING', KEYS[1], ARGV[1], entry[1], entry[1], 1)
+    local count = 1
+    if p[1] then count = p[1][4] end
+    out[#out + 1] = { entry[1], entry[2], count }
+  end
+end
+return out
+`;
+
+/**
+ * Input: KEYS[1] stream; ARGV[1] member expiry ms.
+ * Output: the number of entries trimmed.
+ * Retention: an entry may go once every group has acknowledged it, i.e. below the smallest of
+ * each group's oldest pending id (or its last-delivered id when nothing is pending). A stream
+ * with no group is emptied: groups start at "$", so no future consumer could read those entries.
+ * Members with nothing pending that have been silent longer than the expiry are removed.
+ */
+const MAINTAIN = `
+local function before(a, b)
+  local am, as = string.match(a, '(%d+)-(%d+)')
+  local bm, bs = string.match(b, '(%d+)-(%d+)')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+local function fields(list)
+  local map = {}
+  for i = 1, #list, 2 do map[list[i]] = list[i + 1] end
+  return map
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local expiry = tonumber(ARGV[1])
+local floor = nil
+for _, raw in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local group = fields(raw)
+  local mark = group['last-delivered-id']
+  if group['pending'] > 0 then
+    mark = redis.call('XPENDING', KEYS[1], group['name'])[2]
+  end
+  if floor == nil or before(mark, floor) then floor = mark end
+  for _, rawMember in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], group['name'])) do
+    local member = fields(rawMember)
+    if member['pending'] == 0 and member['idle'] > expiry then
+      redis.call('XGROUP', 'DELCONSUMER', KEYS[1], group['name'], member['name'])
+    end
+  end
+end
+if floor == nil then return redis.call('XTRIM', KEYS[1], 'MAXLEN', 0) end
+return redis.call('XTRIM', KEYS[1], 'MINID', floor)
+`;
+
+/**
+ * Input: KEYS[1] stream; ARGV[1] group, ARGV[2] member.
+ * Output: 1 when the member was removed, 0 when it still owns entries (left for reclaim).
+ */
+const RETIRE = `
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;
+
+/** A reclaimed entry as RECLAIM returns it. */
+export type ReclaimedEntry = [id: string, fields: string[], deliveryCount: number];
+
+export interface ScriptedRedis extends Redis {
+  eventailTouch(
+    stream: string,
+    group: string,
+    member: string,
+    idleMs: string,
+    ...ids: string[]
+  ): Promise<string[]>;
+  eventailRedeliver(stream: string, group: string, member: string, id: string): Promise<number>;
+  eventailReclaim(
+    stream: string,
+    group: string,
+    member: string,
+    minIdleMs: number,
+    cursor: string,
+    count: number,
+  ): Promise<[cursor: string, ...entries: ReclaimedEntry[]]>;
+  eventailMaintain(stream: string, memberExpiryMs: number): Promise<number>;
+  eventailRetire(stream: string, group: string, member: string): Promise<number>;
+}
+
+/** Registers the scripts (EVALSHA, falling back to EVAL after a server restart lost them). */
+export function withScripts(redis: Redis): ScriptedRedis {
+  const scripts = {
+    eventailTouch: TOUCH,
+    eventailRedeliver: REDELIVER,
+    eventailReclaim: RECLAIM,
+    eventailMaintain: MAINTAIN,
+    eventailRetire: RETIRE,
+  };
+  for (const [name, lua] of Object.entries(scripts)) {
+    redis.defineCommand(name, { numberOfKeys: 1, lua });
+  }
+  return redis as ScriptedRedis;
+}
