@@ -1,0 +1,251 @@
+import type { CloudEvent } from "../../events/event.js";
+import type { ConsumeHandler, SubscribeOptions } from "../backing.js";
+import type { Delivery, Lane, Pending } from "./delivery.js";
+import { Fifo } from "./fifo.js";
+import { type DeliveryOwner, MemorySubscription } from "./memory-subscription.js";
+import type { StreamLog } from "./stream-log.js";
+
+export interface ConsumerGroupOptions {
+  readonly redeliveryDelayMs: number;
+  readonly maxRedeliveryDelayMs: number;
+  readonly retainIdleConsumerMs: number;
+  readonly closeGraceMs: number;
+}
+
+/** What a consumer group needs from its stream. */
+export interface GroupHost {
+  readonly log: StreamLog;
+  /** Pump `group` again once more events are published. */
+  awaitEvents(group: ConsumerGroup): void;
+  /** The group had no subscription for too long: drop it and its position. */
+  forget(group: ConsumerGroup): void;
+}
+
+/** Ordered mode reads ahead past busy keys; this bounds how far. */
+const MAX_PARKED = 4096;
+
+/**
+ * One named consumer of a stream (a trigger or subscription): its position in the stream log,
+ * the events waiting for redelivery, and, in ordered mode, one lane per partitionkey. Its
+ * subscriptions share the work, like members of a Kafka consumer group.
+ */
+export class ConsumerGroup implements DeliveryOwner {
+  /** Set while the group sits in its stream's list of groups to wake on publish. */
+  awaiting = false;
+  private cursor: number;
+  private readonly members: MemorySubscription[] = [];
+  private turn = 0;
+  private readonly redeliveries = new Fifo<Pending>();
+  /** Present in ordered mode only. */
+  private lanes: Map<string | undefined, Lane> | undefined;
+  private readonly readyLanes = new Fifo<Lane>();
+  private parked = 0;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private pumping = false;
+
+  constructor(
+    readonly name: string,
+    private readonly host: GroupHost,
+    private readonly options: ConsumerGroupOptions,
+  ) {
+    this.cursor = host.log.addReader();
+  }
+
+  /**
+   * Adds a subscription. The group's mode follows its newest subscription; switching applies to
+   * events not yet in flight.
+   */
+  attach(handler: ConsumeHandler, options: SubscribeOptions): MemorySubscription {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    this.setOrdered(options.ordered);
+    const member = new MemorySubscription(
+      this,
+      handler,
+      options.concurrency,
+      this.options.closeGraceMs,
+    );
+    this.members.push(member);
+    this.pump();
+    return member;
+  }
+
+  get subscriptions(): readonly MemorySubscription[] {
+    return this.members;
+  }
+
+  /** Events this consumer has yet to take (in flight excluded). */
+  get depth(): number {
+    return this.host.log.tail - this.cursor + this.redeliveries.length + this.parked;
+  }
+
+  /** Hands events to subscriptions until none can take more or none are left. */
+  pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (;;) {
+        const member = this.pickMember();
+        if (member === undefined) return;
+        if (!this.deliverNext(member)) {
+          if (this.cursor === this.host.log.tail) this.host.awaitEvents(this);
+          return;
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  settle(delivery: Delivery, ok: boolean): void {
+    const lane = this.liveLane(delivery.lane);
+    if (ok) {
+      if (lane !== undefined) this.releaseLane(lane);
+    } else {
+      // The lane stays busy until the retry, so later events of its key wait behind it.
+      const retry = { event: delivery.event, deliveryCount: delivery.deliveryCount + 1 };
+      this.later(this.backoff(delivery.deliveryCount), () => this.requeue(retry, lane));
+    }
+    this.pump();
+  }
+
+  detach(member: MemorySubscription, unfinished: Delivery[]): void {
+    const index = this.members.indexOf(member);
+    if (index >= 0) this.members.splice(index, 1);
+    for (const delivery of unfinished) {
+      const retry = { event: delivery.event, deliveryCount: delivery.deliveryCount + 1 };
+      this.requeue(retry, this.liveLane(delivery.lane));
+    }
+    if (this.members.length > 0) {
+      this.pump();
+    } else if (this.idleTimer === undefined) {
+      // Keep the position a while: a hot reload re-subscribes and must not lose what came between.
+      this.idleTimer = setTimeout(() => this.host.forget(this), this.options.retainIdleConsumerMs);
+      this.idleTimer.unref();
+    }
+  }
+
+  /** Releases everything the group holds (timers, its place in the log). */
+  stop(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.host.log.removeReader(this.cursor);
+    this.cursor = Number.POSITIVE_INFINITY;
+    this.members.length = 0;
+  }
+
+  private pickMember(): MemorySubscription | undefined {
+    const members = this.members;
+    const count = members.length;
+    if (count === 1) return members[0]!.canTake() ? members[0] : undefined;
+    for (let i = 0; i < count; i++) {
+      const member = members[(this.turn + i) % count]!;
+      if (member.canTake()) {
+        this.turn = (this.turn + i + 1) % count;
+        return member;
+      }
+    }
+    return undefined;
+  }
+
+  private deliverNext(member: MemorySubscription): boolean {
+    const redelivery = this.redeliveries.shift();
+    if (redelivery !== undefined) {
+      member.deliver(redelivery.event, redelivery.deliveryCount, undefined);
+      return true;
+    }
+    if (this.lanes !== undefined) return this.deliverOrdered(member, this.lanes);
+    if (this.cursor >= this.host.log.tail) return false;
+    member.deliver(this.take(), 1, undefined);
+    return true;
+  }
+
+  private deliverOrdered(
+    member: MemorySubscription,
+    lanes: Map<string | undefined, Lane>,
+  ): boolean {
+    const ready = this.readyLanes.shift();
+    if (ready !== undefined) {
+      const next = ready.parked.shift()!;
+      this.parked--;
+      ready.busy = true;
+      member.deliver(next.event, next.deliveryCount, ready);
+      return true;
+    }
+    while (this.cursor < this.host.log.tail && this.parked < MAX_PARKED) {
+      const event = this.take();
+      const raw = event.attributes["partitionkey"];
+      const key = raw === undefined ? undefined : String(raw);
+      const busy = lanes.get(key);
+      if (busy === undefined) {
+        const lane: Lane = { key, busy: true, parked: new Fifo() };
+        lanes.set(key, lane);
+        member.deliver(event, 1, lane);
+        return true;
+      }
+      // With no lane ready, every existing lane is busy: the event waits its turn in its lane.
+      busy.parked.push({ event, deliveryCount: 1 });
+      this.parked++;
+    }
+    return false;
+  }
+
+  private take(): CloudEvent {
+    const event = this.host.log.at(this.cursor);
+    this.cursor++;
+    this.host.log.advanced(this.cursor);
+    return event;
+  }
+
+  private liveLane(lane: Lane | undefined): Lane | undefined {
+    return lane !== undefined && this.lanes?.get(lane.key) === lane ? lane : undefined;
+  }
+
+  private requeue(retry: Pending, lane: Lane | undefined): void {
+    if (lane !== undefined && this.liveLane(lane) === lane) {
+      lane.parked.unshift(retry);
+      this.parked++;
+      this.releaseLane(lane);
+    } else {
+      this.redeliveries.push(retry);
+    }
+  }
+
+  private releaseLane(lane: Lane): void {
+    lane.busy = false;
+    if (lane.parked.length > 0) this.readyLanes.push(lane);
+    else this.lanes?.delete(lane.key);
+  }
+
+  private setOrdered(ordered: boolean): void {
+    if (ordered === (this.lanes !== undefined)) return;
+    if (ordered) {
+      this.lanes = new Map();
+      return;
+    }
+    for (const lane of this.lanes!.values()) {
+      for (const pending of lane.parked.drain()) this.redeliveries.push(pending);
+    }
+    this.readyLanes.clear();
+    this.parked = 0;
+    this.lanes = undefined;
+  }
+
+  private backoff(deliveryCount: number): number {
+    const delay = this.options.redeliveryDelayMs * 2 ** Math.min(deliveryCount - 1, 30);
+    return Math.min(delay, this.options.maxRedeliveryDelayMs);
+  }
+
+  private later(delayMs: number, action: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      action();
+      this.pump();
+    }, delayMs);
+    timer.unref();
+    this.timers.add(timer);
+  }
+}

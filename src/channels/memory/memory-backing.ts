@@ -1,0 +1,102 @@
+import type { CloudEvent } from "../../events/event.js";
+import {
+  type Backing,
+  BackingUnavailableError,
+  type ConsumeHandler,
+  type SubscribeOptions,
+  type Subscription,
+} from "../backing.js";
+import type { ConsumerGroupOptions } from "./consumer-group.js";
+import { MemoryStream } from "./memory-stream.js";
+
+export interface MemoryBackingOptions {
+  /** Delay before redelivering an event whose handler rejected; doubles with each attempt. */
+  readonly redeliveryDelayMs?: number;
+  readonly maxRedeliveryDelayMs?: number;
+  /** How long a consumer with no subscription keeps its position and the events it has not read. */
+  readonly retainIdleConsumerMs?: number;
+  /** Grace for in-flight handlers when a subscription or the backing closes without one. */
+  readonly closeGraceMs?: number;
+}
+
+const DONE = Promise.resolve();
+
+/**
+ * The embedded backing (InMemoryChannel semantics): at-most-once across a crash, but no accepted
+ * event is lost while the process lives — a rejected or abandoned event is redelivered.
+ */
+export class MemoryBacking implements Backing {
+  readonly kind = "memory";
+  private readonly streams = new Map<string, MemoryStream>();
+  private readonly options: ConsumerGroupOptions;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: MemoryBackingOptions = {}) {
+    this.options = {
+      redeliveryDelayMs: options.redeliveryDelayMs ?? 100,
+      maxRedeliveryDelayMs: options.maxRedeliveryDelayMs ?? 10_000,
+      retainIdleConsumerMs: options.retainIdleConsumerMs ?? 60_000,
+      closeGraceMs: options.closeGraceMs ?? 30_000,
+    };
+  }
+
+  /** Resolves once the events are queued; it never waits for a consumer. */
+  publish(stream: string, events: readonly CloudEvent[]): Promise<void> {
+    if (this.closing !== undefined) return Promise.reject(this.closedError());
+    const target = this.streams.get(stream);
+    // With no consumer there is nobody to keep the events for, as with a broker without triggers.
+    if (target === undefined || target.log.readers === 0 || events.length === 0) return DONE;
+    for (const event of events) target.log.append(event);
+    target.published();
+    return DONE;
+  }
+
+  async subscribe(
+    stream: string,
+    name: string,
+    handler: ConsumeHandler,
+    options: SubscribeOptions,
+  ): Promise<Subscription> {
+    if (this.closing !== undefined) throw this.closedError();
+    if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
+      throw new RangeError(
+        `options.concurrency must be a positive integer, got ${options.concurrency}`,
+      );
+    }
+    let target = this.streams.get(stream);
+    if (target === undefined) {
+      target = new MemoryStream(this.options, (empty) => {
+        if (this.streams.get(stream) === empty) this.streams.delete(stream);
+      });
+      this.streams.set(stream, target);
+    }
+    return target.group(name).attach(handler, options);
+  }
+
+  /** Events the consumer `name` of `stream` has yet to take (not counting those in flight). */
+  depth(stream: string, name: string): number {
+    return this.streams.get(stream)?.groups.get(name)?.depth ?? 0;
+  }
+
+  async ready(): Promise<boolean> {
+    return this.closing === undefined;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.drain();
+    return this.closing;
+  }
+
+  private async drain(): Promise<void> {
+    const subscriptions = [...this.streams.values()].flatMap((stream) =>
+      [...stream.groups.values()].flatMap((group) => [...group.subscriptions]),
+    );
+    await Promise.all(subscriptions.map((subscription) => subscription.close()));
+    for (const stream of this.streams.values()) stream.stop();
+    this.streams.clear();
+  }
+
+  private closedError(): BackingUnavailableError {
+    return new BackingUnavailableError("the memory backing is closed", this.kind);
+  }
+}

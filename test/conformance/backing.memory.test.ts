@@ -1,0 +1,6 @@
+import { MemoryBacking } from "../../src/channels/memory/memory-backing.js";
+import { describeBackingConformance } from "./backing-suite.js";
+
+describeBackingConformance("memory", async () => ({ backing: new MemoryBacking() }), {
+  redeliveryTimeoutMs: 2_000,
+});
