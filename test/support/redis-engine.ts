@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -78,4 +78,14 @@ async function launch(port: number, dir: string): Promise<ChildProcess> {
   }
   child.kill("SIGKILL");
   throw new Error(`redis-server did not open port ${port}`);
+}
+
+/** True when a redis-server binary can be started here (CI installs one). */
+export function canStartRedisEngine(): boolean {
+  try {
+    execFileSync("redis-server", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
 }

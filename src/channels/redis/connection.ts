@@ -42,22 +42,31 @@ export function createRedisConnection(
   return redis;
 }
 
-/** Resolves true once the connection is ready, false when it is not within `timeoutMs`. */
-export function waitUntilReady(redis: Redis, timeoutMs: number): Promise<boolean> {
+/**
+ * Resolves true once the connection is ready, false when it is not within `timeoutMs` (or, with
+ * `untilError`, as soon as a connection attempt fails).
+ */
+export function waitUntilReady(
+  redis: Redis,
+  timeoutMs: number,
+  options: { untilError?: boolean } = {},
+): Promise<boolean> {
   if (redis.status === "ready") return Promise.resolve(true);
   if (redis.status === "end") return Promise.resolve(false);
   return new Promise((resolve) => {
     const done = (ok: boolean) => {
       clearTimeout(timer);
       redis.off("ready", onReady);
-      redis.off("end", onEnd);
+      redis.off("end", onFailure);
+      redis.off("error", onFailure);
       resolve(ok);
     };
     const onReady = () => done(true);
-    const onEnd = () => done(false);
-    const timer = setTimeout(() => done(false), timeoutMs);
+    const onFailure = () => done(false);
+    const timer = setTimeout(onFailure, timeoutMs);
     redis.once("ready", onReady);
-    redis.once("end", onEnd);
+    redis.once("end", onFailure);
+    if (options.untilError) redis.once("error", onFailure);
   });
 }
 

@@ -36,9 +36,12 @@ export class RedisBacking implements Backing {
     this.maintenance.unref();
   }
 
-  /** Waits (bounded) for the first connection, so a fresh backing can publish at once. */
+  /**
+   * Waits for the first connection attempt, so a fresh backing can publish at once; a server
+   * that is down is not an error here (reconnects continue in the background).
+   */
   async connect(): Promise<void> {
-    await waitUntilReady(this.commands, this.settings.commandTimeoutMs);
+    await waitUntilReady(this.commands, this.settings.commandTimeoutMs, { untilError: true });
   }
 
   async publish(stream: string, events: readonly CloudEvent[]): Promise<void> {

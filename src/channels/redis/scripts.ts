@@ -41,23 +41,28 @@ return count
 `;
 
 /**
- * Input: KEYS[1] stream; ARGV[1] group, ARGV[2] member, ARGV[3] min idle ms, ARGV[4] cursor,
- * ARGV[5] count.
- * Output: { next cursor, { id, { field, value, ... }, delivery count }, ... }.
- * XAUTOCLAIM does not return delivery counts; the pending list has them.
+ * Input: KEYS[1] stream; ARGV[1] group, ARGV[2] member, ARGV[3] min idle ms, ARGV[4] cursor
+ * ("-" to start, else an exclusive "(<id>"), ARGV[5] count.
+ * Output: { next cursor ("-" when the pending list was walked to its end),
+ *           { { id, { field, value, ... }, delivery count }, ... } claimed from other members,
+ *           { { id, delivery count }, ... } of the caller's own idle entries, not claimed }.
+ * The caller's own entries are left alone: it knows which of them it still works on (claiming
+ * those would count a delivery that never happened) and claims only the ones it lost track of.
  */
 const RECLAIM = `
-local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
-local out = { r[1] }
-for _, entry in ipairs(r[2]) do
-  if entry[2] then
-    local p = redis.call('XPENDING', KEYS[1], ARGV[1], entry[1], entry[1], 1)
-    local count = 1
-    if p[1] then count = p[1][4] end
-    out[#out + 1] = { entry[1], entry[2], count }
+local rows = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[3], ARGV[4], '+', ARGV[5])
+local cursor = '-'
+if #rows == tonumber(ARGV[5]) then cursor = '(' .. rows[#rows][1] end
+local claimed, own = {}, {}
+for _, row in ipairs(rows) do
+  if row[2] == ARGV[2] then
+    own[#own + 1] = { row[1], row[4] }
+  else
+    local entry = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], row[1])[1]
+    if entry and entry[2] then claimed[#claimed + 1] = { entry[1], entry[2], row[4] + 1 } end
   end
 end
-return out
+return { cursor, claimed, own }
 `;
 
 /**
@@ -111,8 +116,12 @@ redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `;
 
-/** A reclaimed entry as RECLAIM returns it. */
-export type ReclaimedEntry = [id: string, fields: string[], deliveryCount: number];
+/** What one RECLAIM pass returns. */
+export type ReclaimPass = [
+  cursor: string,
+  claimed: Array<[id: string, fields: string[], deliveryCount: number]>,
+  own: Array<[id: string, deliveryCount: number]>,
+];
 
 export interface ScriptedRedis extends Redis {
   eventailTouch(
@@ -130,7 +139,7 @@ export interface ScriptedRedis extends Redis {
     minIdleMs: number,
     cursor: string,
     count: number,
-  ): Promise<[cursor: string, ...entries: ReclaimedEntry[]]>;
+  ): Promise<ReclaimPass>;
   eventailMaintain(stream: string, memberExpiryMs: number): Promise<number>;
   eventailRetire(stream: string, group: string, member: string): Promise<number>;
 }

@@ -35,7 +35,7 @@ export class RedisSubscription implements Subscription {
   private readonly touches: TickBatch<string>;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly log: Logger;
-  private reclaimCursor = "0-0";
+  private reclaimCursor = "-";
   private closing: Promise<void> | undefined;
   private fetching: Promise<void> = Promise.resolve();
   private readonly stopped = new AbortController();
@@ -154,8 +154,13 @@ export class RedisSubscription implements Subscription {
             "0",
             this.deps.settings.commandTimeoutMs,
           ).catch(() => undefined);
-        } else if (failures === 1) {
-          this.log.warn({ err: error }, "redis backing: reading the stream failed; retrying");
+        } else {
+          if (failures === 1) {
+            this.log.warn({ err: error }, "redis backing: reading the stream failed; retrying");
+          }
+          // A read that timed out may still be queued behind a hung server: drop the socket so
+          // stale blocking reads do not pile up in front of the next one.
+          if (this.fetcher.status === "ready") this.fetcher.disconnect(true);
         }
         await this.sleep(Math.min(100 * 2 ** failures, 2_000));
       }
@@ -236,7 +241,7 @@ export class RedisSubscription implements Subscription {
     const { reclaimIdleMs, batchSize } = this.deps.settings;
     try {
       for (let pass = 0; pass < 10 && this.closing === undefined && this.window.room > 0; pass++) {
-        const [cursor, ...entries] = await this.deps.commands.eventailReclaim(
+        const [cursor, claimed, own] = await this.deps.commands.eventailReclaim(
           this.key,
           this.group,
           this.member,
@@ -245,13 +250,28 @@ export class RedisSubscription implements Subscription {
           Math.min(this.window.room, batchSize),
         );
         this.reclaimCursor = cursor;
-        for (const [id, fields, count] of entries) this.accept(id, fields, count);
-        if (cursor === "0-0") break;
+        for (const [id, fields, count] of claimed) this.accept(id, fields, count);
+        for (const [id, count] of own) {
+          if (this.window.get(id) === undefined) await this.reclaimOwn(id, count);
+        }
+        if (cursor === "-") break;
       }
     } catch (error) {
       if (isNoGroup(error)) return;
       this.log.debug({ err: error }, "redis backing: reclaim pass failed");
     }
+  }
+
+  /** An entry Redis says this member holds but this process lost (a read that timed out). */
+  private async reclaimOwn(id: string, deliveryCount: number): Promise<void> {
+    const [entry] = (await this.deps.commands.xclaim(
+      this.key,
+      this.group,
+      this.member,
+      0,
+      id,
+    )) as RawEntry[];
+    if (entry?.[1]) this.accept(id, entry[1], deliveryCount + 1);
   }
 
   private async holdIdleEntries(): Promise<void> {
