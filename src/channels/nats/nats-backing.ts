@@ -1,0 +1,100 @@
+import type { CloudEvent } from "../../events/event.js";
+import type { Logger } from "../../observability/logger.js";
+import type { Backing, ConsumeHandler, SubscribeOptions, Subscription } from "../backing.js";
+import { NatsConnector } from "./connection.js";
+import { JetStreamProvisioning } from "./provisioning.js";
+import { JetStreamPublisher } from "./publisher.js";
+import type { NatsSettings } from "./settings.js";
+import { DEFAULT_GRACE_MS, JetStreamSubscription } from "./subscription.js";
+
+const READY_TIMEOUT_MS = 1_500;
+
+/**
+ * The NATS JetStream backing: one stream per broker or channel, one durable pull consumer per
+ * trigger or subscription, all over one connection.
+ */
+export class NatsBacking implements Backing {
+  readonly kind = "nats";
+  readonly #connector: NatsConnector;
+  readonly #provisioning: JetStreamProvisioning;
+  readonly #publisher: JetStreamPublisher;
+  readonly #subscriptions = new Set<JetStreamSubscription>();
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly settings: NatsSettings,
+    private readonly logger: Logger,
+  ) {
+    this.#connector = new NatsConnector(settings, logger);
+    this.#provisioning = new JetStreamProvisioning(settings, logger);
+    this.#publisher = new JetStreamPublisher(this.#connector, this.#provisioning, settings);
+  }
+
+  publish(stream: string, events: readonly CloudEvent[]): Promise<void> {
+    if (this.#closing) return Promise.reject(new Error("the NATS backing is closed"));
+    return this.#publisher.publish(stream, events);
+  }
+
+  async subscribe(
+    stream: string,
+    name: string,
+    handler: ConsumeHandler,
+    options: SubscribeOptions,
+  ): Promise<Subscription> {
+    if (this.#closing) throw new Error("the NATS backing is closed");
+    if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
+      throw new Error(`options.concurrency must be an integer >= 1, got ${options.concurrency}`);
+    }
+    const subscription = new JetStreamSubscription({
+      connector: this.#connector,
+      provisioning: this.#provisioning,
+      settings: this.settings,
+      logger: this.logger.child({ stream, consumer: name }),
+      stream,
+      consumer: name,
+      handler,
+      options,
+    });
+    await subscription.start();
+    this.#subscriptions.add(subscription);
+    return {
+      close: async (graceMs?: number) => {
+        await subscription.close(graceMs);
+        this.#subscriptions.delete(subscription);
+      },
+    };
+  }
+
+  async ready(): Promise<boolean> {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    // Right after start-up the first connection may still be on its way: worth a short wait.
+    const link =
+      this.#connector.current() ??
+      (this.#connector.everConnected
+        ? undefined
+        : await this.#connector.connected({ timeoutMs: READY_TIMEOUT_MS }).catch(() => undefined));
+    if (!link) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), Math.max(deadline - Date.now(), 0));
+    });
+    const answered = link.jsm.getAccountInfo().then(
+      () => true,
+      () => false,
+    );
+    try {
+      return await Promise.race([answered, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.all([...this.#subscriptions].map((s) => s.close(DEFAULT_GRACE_MS)));
+      this.#subscriptions.clear();
+      await this.#connector.close();
+    })();
+    return this.#closing;
+  }
+}

@@ -1,0 +1,143 @@
+import {
+  AckPolicy,
+  type ConsumerConfig,
+  DeliverPolicy,
+  DiscardPolicy,
+  nanos,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "nats";
+import type { Logger } from "../../observability/logger.js";
+import type { NatsLink } from "./connection.js";
+import { durableName, jetStreamName, jetStreamSubject } from "./naming.js";
+import type { NatsSettings } from "./settings.js";
+
+/** JetStream API error codes this file reacts to. */
+const STREAM_NAME_IN_USE = 10058;
+const STREAM_NOT_FOUND = 10059;
+const CONSUMER_NOT_FOUND = 10014;
+
+/** Publishes retried within this window with the same msgID are stored once. */
+export const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
+
+/** Several Eventail processes share one durable consumer; leave room for all their windows. */
+const MAX_ACK_PENDING_FLOOR = 1_000;
+const SHARING_PROCESSES = 16;
+
+export function apiErrorCode(error: unknown): number | undefined {
+  return (error as { api_error?: { err_code?: number } } | undefined)?.api_error?.err_code;
+}
+
+/**
+ * Creates (or brings up to date) the JetStream stream behind an Eventail stream and the durable
+ * pull consumer behind each trigger or subscription. Both are idempotent, so every process may
+ * run them; streams are remembered per connection so publishing costs no extra round trip.
+ */
+export class JetStreamProvisioning {
+  readonly #streams = new WeakMap<NatsLink, Map<string, Promise<void>>>();
+
+  constructor(
+    private readonly settings: NatsSettings,
+    private readonly logger: Logger,
+  ) {}
+
+  ensureStream(link: NatsLink, stream: string): Promise<void> {
+    let known = this.#streams.get(link);
+    if (!known) {
+      known = new Map();
+      this.#streams.set(link, known);
+    }
+    let ensured = known.get(stream);
+    if (!ensured) {
+      ensured = this.#createOrUpdateStream(link, stream);
+      known.set(stream, ensured);
+      ensured.catch(() => known.delete(stream));
+    }
+    return ensured;
+  }
+
+  /** Forgets that a stream exists (it was deleted under us, or the engine lost its state). */
+  forgetStream(link: NatsLink, stream: string): void {
+    this.#streams.get(link)?.delete(stream);
+  }
+
+  /**
+   * Makes sure the durable consumer exists. A new one starts at the next event published
+   * (DeliverPolicy new), so once this resolves the consumer is positioned.
+   */
+  async ensureConsumer(
+    link: NatsLink,
+    stream: string,
+    consumer: string,
+    window: number,
+  ): Promise<void> {
+    await this.ensureStream(link, stream);
+    const name = jetStreamName(stream);
+    const durable = durableName(consumer);
+    const maxAckPending = Math.max(MAX_ACK_PENDING_FLOOR, window * SHARING_PROCESSES);
+    const ackWait = nanos(this.settings.ackWaitMs);
+    let existing: ConsumerConfig | undefined;
+    try {
+      existing = (await link.jsm.consumers.info(name, durable)).config;
+    } catch (error) {
+      const code = apiErrorCode(error);
+      if (code === STREAM_NOT_FOUND) this.forgetStream(link, stream);
+      if (code !== CONSUMER_NOT_FOUND) throw error;
+    }
+    if (!existing) {
+      const config: Partial<ConsumerConfig> = {
+        durable_name: durable,
+        description: `Eventail consumer ${consumer} of ${stream}`,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.New,
+        ack_wait: ackWait,
+        max_deliver: -1,
+        max_ack_pending: maxAckPending,
+      };
+      await link.jsm.consumers.add(name, config);
+      this.logger.info({ stream: name, durable }, "created JetStream consumer");
+      return;
+    }
+    // Only ever raise max_ack_pending: processes with different windows must not flap it.
+    if (existing.ack_wait !== ackWait || (existing.max_ack_pending ?? 0) < maxAckPending) {
+      await link.jsm.consumers.update(name, durable, {
+        ack_wait: ackWait,
+        max_ack_pending: Math.max(existing.max_ack_pending ?? 0, maxAckPending),
+      });
+      this.logger.info({ stream: name, durable }, "updated JetStream consumer");
+    }
+  }
+
+  async #createOrUpdateStream(link: NatsLink, stream: string): Promise<void> {
+    const config: Partial<StreamConfig> = {
+      name: jetStreamName(stream),
+      subjects: [jetStreamSubject(stream)],
+      description: `Eventail ${stream}`,
+      // Interest retention: an event leaves the stream once every consumer (trigger) acked it;
+      // max_age bounds what consumers that no longer run would otherwise pin forever.
+      retention: RetentionPolicy.Interest,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(this.settings.maxAgeMs),
+      duplicate_window: nanos(Math.min(DUPLICATE_WINDOW_MS, this.settings.maxAgeMs)),
+      num_replicas: this.settings.replicas,
+    };
+    try {
+      await link.jsm.streams.add(config);
+      return;
+    } catch (error) {
+      if (apiErrorCode(error) !== STREAM_NAME_IN_USE) throw error;
+    }
+    try {
+      await link.jsm.streams.update(config.name!, config);
+      this.logger.info({ stream: config.name }, "updated JetStream stream");
+    } catch (error) {
+      // Retention and storage cannot change in place; the stream still takes our events.
+      this.logger.warn(
+        { err: error, stream: config.name },
+        "JetStream stream differs from the wanted configuration and cannot be updated; using it as is",
+      );
+    }
+  }
+}
