@@ -1,12 +1,27 @@
 import { Broker } from "../broker/broker.js";
 import type { Backing, BackingConfig } from "../channels/backing.js";
+import { ChannelRuntime, CHANNEL_KINDS, channelBackingConfig } from "../channels/channel.js";
+import {
+  expandParallel,
+  expandSequence,
+  parallelIngressChannelName,
+  sequenceChannelName,
+} from "../channels/flows.js";
 import { backingKey } from "../channels/registry.js";
+import { type SubscriptionConfig, SubscriptionRuntime } from "../channels/subscription.js";
 import type { Dispatcher } from "../delivery/dispatcher.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { resolveDestination } from "../resources/addresses.js";
 import type { ResourceStore } from "../resources/store.js";
-import type { Resource } from "../resources/types.js";
+import type {
+  ChannelSpec,
+  Destination,
+  ParallelResource,
+  Resource,
+  SequenceResource,
+  SubscriptionSpec,
+} from "../resources/types.js";
 import {
   DEFAULT_BODY_LIMIT,
   type DataPlane,
@@ -16,8 +31,9 @@ import {
   type WebhookTarget,
 } from "../server/data-plane.js";
 import { LogSink } from "../sinks/log-sink.js";
-import { PingSource, type PingSourceSpec } from "../sources/ping/ping-source.js";
-import { dispatcherSink, type Source } from "../sources/source.js";
+import { SOURCE_KINDS } from "../sources/kinds.js";
+import type { RunnableSource, SourceKind } from "../sources/registry.js";
+import { dispatcherSink } from "../sources/source.js";
 import { compileFilter, type TriggerFilterSpec } from "../triggers/filter.js";
 import { type TriggerConfig, TriggerRuntime } from "../triggers/trigger.js";
 import { compileCesqlPredicate } from "../triggers/cesql-filter.js";
@@ -44,8 +60,15 @@ interface RunningBroker {
   readonly delivery?: DeliverySpec;
 }
 
+interface RunningChannel {
+  readonly channel: ChannelRuntime;
+  readonly backingKey: string;
+  readonly delivery?: DeliverySpec;
+}
+
 interface RunningSource {
-  readonly source: Source;
+  readonly source: RunnableSource;
+  readonly webhook?: WebhookTarget;
   readonly fingerprint: string;
   readonly abort: AbortController;
 }
@@ -59,6 +82,10 @@ const key = (namespace: string, name: string) => `${namespace}/${name}`;
 export class Reconciler implements DataPlane {
   private readonly brokers = new Map<string, RunningBroker>();
   private readonly triggers = new Map<string, TriggerRuntime>();
+  private readonly channels = new Map<string, RunningChannel>();
+  private readonly subscriptions = new Map<string, SubscriptionRuntime>();
+  /** Channels and subscriptions that Sequences and Parallels stand for. */
+  private synthetic: Resource[] = [];
   private readonly sinks = new Map<string, SinkTarget>();
   private readonly sources = new Map<string, RunningSource>();
   private readonly backings = new Map<string, Promise<Backing>>();
@@ -102,19 +129,27 @@ export class Reconciler implements DataPlane {
     return this.brokers.get(key(namespace, name))?.broker;
   }
 
-  channel(): IngressTarget | undefined {
-    return undefined;
+  channel(namespace: string, name: string): IngressTarget | undefined {
+    return this.channels.get(key(namespace, name))?.channel;
   }
 
-  flow(_namespace: string, _kind: FlowKind, _name: string): IngressTarget | undefined {
-    return undefined;
+  flow(namespace: string, kind: FlowKind, name: string): IngressTarget | undefined {
+    const exists = this.deps.store.get(kind === "sequences" ? "Sequence" : "Parallel", namespace, name);
+    if (!exists) return undefined;
+    const channel =
+      kind === "sequences" ? sequenceChannelName(name, 0) : parallelIngressChannelName(name);
+    return this.channel(namespace, channel);
   }
 
   sink(namespace: string, name: string): SinkTarget | undefined {
     return this.sinks.get(key(namespace, name));
   }
 
-  webhook(): WebhookTarget | undefined {
+  webhook(namespace: string, name: string): WebhookTarget | undefined {
+    for (const running of this.sources.values()) {
+      const webhook = running.webhook;
+      if (webhook && webhook.namespace === namespace && webhook.name === name) return webhook;
+    }
     return undefined;
   }
 
@@ -134,18 +169,35 @@ export class Reconciler implements DataPlane {
     await this.queue.catch(() => undefined);
     await Promise.all([...this.sources.values()].map((s) => stopSource(s)));
     this.sources.clear();
-    await Promise.all([...this.triggers.values()].map((t) => t.stop(graceMs)));
+    await Promise.all(
+      [...this.triggers.values(), ...this.subscriptions.values()].map((t) => t.stop(graceMs)),
+    );
     this.triggers.clear();
+    this.subscriptions.clear();
+    this.channels.clear();
     this.brokers.clear();
     const backings = [...this.backings.values()];
     this.backings.clear();
     await Promise.all(backings.map((b) => b.then((x) => x.close()).catch(() => undefined)));
   }
 
+  /** The resources of a kind: from the store, plus those flows stand for. */
+  private list(kind: string): Resource[] {
+    const stored = this.deps.store.list(kind) as Resource[];
+    const derived = this.synthetic.filter((r) => r.kind === kind);
+    return derived.length === 0 ? stored : [...stored, ...derived];
+  }
+
   private async reconcileOnce(): Promise<void> {
+    this.synthetic = [
+      ...this.deps.store.list("Sequence").flatMap((s) => expandSequence(s as SequenceResource)),
+      ...this.deps.store.list("Parallel").flatMap((p) => expandParallel(p as ParallelResource)),
+    ];
     await this.reconcileSinks();
     await this.reconcileBrokers();
+    await this.reconcileChannels();
     await this.reconcileTriggers();
+    await this.reconcileSubscriptions();
     await this.reconcileSources();
     await this.releaseUnusedBackings();
   }
@@ -315,51 +367,235 @@ export class Reconciler implements DataPlane {
     }
   }
 
-  private async reconcileSources(): Promise<void> {
+  private channelResources(): Map<string, Resource> {
     const desired = new Map<string, Resource>();
-    for (const source of this.deps.store.list("PingSource")) {
-      desired.set(`PingSource/${key(source.metadata.namespace, source.metadata.name)}`, source);
+    for (const kind of ["Channel", ...Object.keys(CHANNEL_KINDS)]) {
+      for (const channel of this.list(kind)) {
+        desired.set(key(channel.metadata.namespace, channel.metadata.name), channel);
+      }
+    }
+    return desired;
+  }
+
+  private channelBacking(resource: Resource): BackingConfig {
+    const kind =
+      resource.kind === "Channel"
+        ? ((resource.spec as ChannelSpec | undefined)?.channelTemplate?.kind ?? "InMemoryChannel")
+        : resource.kind;
+    return channelBackingConfig(kind);
+  }
+
+  private async reconcileChannels(): Promise<void> {
+    const desired = this.channelResources();
+    for (const [name, running] of this.channels) {
+      const resource = desired.get(name);
+      if (!resource || backingKey(this.channelBacking(resource)) !== running.backingKey) {
+        this.channels.delete(name);
+        for (const [subName, sub] of this.subscriptions) {
+          if (sub.channel !== running.channel) continue;
+          this.subscriptions.delete(subName);
+          await sub.stop(this.deps.drainMs ?? 10_000);
+        }
+      }
+    }
+    for (const [name, resource] of desired) {
+      const spec = (resource.spec ?? {}) as { delivery?: DeliverySpec };
+      const bodyLimit = Number(
+        resource.metadata.annotations?.[BODY_LIMIT_ANNOTATION] ?? DEFAULT_BODY_LIMIT,
+      );
+      const existing = this.channels.get(name);
+      if (existing) {
+        existing.channel.bodyLimit = bodyLimit;
+        this.channels.set(name, {
+          channel: existing.channel,
+          backingKey: existing.backingKey,
+          ...(spec.delivery ? { delivery: spec.delivery } : {}),
+        });
+        continue;
+      }
+      const config = this.channelBacking(resource);
+      try {
+        const { key: id, backing } = this.acquireBacking(config);
+        const channel = new ChannelRuntime(
+          resource.metadata.namespace,
+          resource.metadata.name,
+          await backing,
+          bodyLimit,
+        );
+        this.channels.set(name, {
+          channel,
+          backingKey: id,
+          ...(spec.delivery ? { delivery: spec.delivery } : {}),
+        });
+      } catch (error) {
+        this.deps.logger.error({ err: error, channel: name }, "channel could not start");
+      }
+    }
+  }
+
+  private subscriptionConfig(resource: Resource, channel: RunningChannel): SubscriptionConfig {
+    const spec = resource.spec as SubscriptionSpec;
+    const namespace = resource.metadata.namespace;
+    const annotations = resource.metadata.annotations ?? {};
+    return {
+      namespace,
+      name: resource.metadata.name,
+      ...(spec.subscriber
+        ? { subscriberUrl: resolveDestination(spec.subscriber, namespace, this.baseUrl) }
+        : {}),
+      ...(spec.reply ? { replyUrl: resolveDestination(spec.reply, namespace, this.baseUrl) } : {}),
+      // A Subscription's delivery defaults from its channel's as a whole.
+      delivery: resolveDelivery(spec.delivery ?? channel.delivery, namespace, this.baseUrl),
+      ordered: annotations[ORDER_ANNOTATION] === "ordered",
+      concurrency: Math.max(1, Number(annotations[CONCURRENCY_ANNOTATION] ?? DEFAULT_CONCURRENCY)),
+    };
+  }
+
+  private async reconcileSubscriptions(): Promise<void> {
+    const desired = new Map<string, Resource>();
+    for (const sub of this.list("Subscription")) {
+      desired.set(key(sub.metadata.namespace, sub.metadata.name), sub);
+    }
+    const channelOf = (resource: Resource) => {
+      const ref = (resource.spec as SubscriptionSpec).channel;
+      return this.channels.get(key(ref.namespace ?? resource.metadata.namespace, ref.name));
+    };
+    for (const [name, running] of this.subscriptions) {
+      const resource = desired.get(name);
+      if (!resource || channelOf(resource)?.channel !== running.channel) {
+        this.subscriptions.delete(name);
+        await running.stop(this.deps.drainMs ?? 10_000);
+      }
+    }
+    for (const [name, resource] of desired) {
+      const channel = channelOf(resource);
+      if (!channel) {
+        this.deps.logger.warn({ subscription: name }, "subscription waits for its channel");
+        continue;
+      }
+      let config: SubscriptionConfig;
+      try {
+        config = this.subscriptionConfig(resource, channel);
+      } catch (error) {
+        this.deps.logger.error({ err: error, subscription: name }, "subscription is invalid");
+        continue;
+      }
+      const running = this.subscriptions.get(name);
+      if (running?.update(config)) continue;
+      if (running) {
+        this.subscriptions.delete(name);
+        await running.stop(this.deps.drainMs ?? 10_000);
+      }
+      const subscription = new SubscriptionRuntime(this.deps, channel.channel, config);
+      try {
+        await subscription.start();
+        this.subscriptions.set(name, subscription);
+      } catch (error) {
+        this.deps.logger.error({ err: error, subscription: name }, "subscription could not subscribe");
+      }
+    }
+  }
+
+  private async reconcileSources(): Promise<void> {
+    const desired = new Map<string, { resource: Resource; kind: SourceKind }>();
+    for (const kind of SOURCE_KINDS) {
+      for (const resource of this.deps.store.list(kind.kind)) {
+        desired.set(`${kind.kind}/${key(resource.metadata.namespace, resource.metadata.name)}`, {
+          resource,
+          kind,
+        });
+      }
     }
     for (const [name, running] of this.sources) {
-      const resource = desired.get(name);
-      if (!resource || fingerprint(resource) !== running.fingerprint) {
+      const wanted = desired.get(name);
+      // Secrets can change a source's behaviour (tokens), so they are part of its fingerprint.
+      if (!wanted || this.sourceFingerprint(wanted.resource) !== running.fingerprint) {
         this.sources.delete(name);
         await stopSource(running);
       }
     }
-    for (const [name, resource] of desired) {
+    for (const [name, { resource, kind }] of desired) {
       if (this.sources.has(name)) continue;
-      const spec = resource.spec as PingSourceSpec & {
-        sink: Parameters<typeof resolveDestination>[0];
-        delivery?: DeliverySpec;
-      };
-      const namespace = resource.metadata.namespace;
-      const abort = new AbortController();
-      const source = new PingSource(namespace, resource.metadata.name, spec, this.deps.logger);
-      const sink = dispatcherSink(
-        this.deps.dispatcher,
-        resolveDestination(spec.sink, namespace, this.baseUrl),
-        resolveDelivery(spec.delivery, namespace, this.baseUrl),
-        { namespace, trigger: `pingsource/${resource.metadata.name}` },
-        abort.signal,
-      );
-      await source.start(sink);
-      this.sources.set(name, { source, fingerprint: fingerprint(resource), abort });
+      try {
+        await this.startSource(name, resource, kind);
+      } catch (error) {
+        this.deps.logger.error({ err: error, source: name }, "source could not start");
+      }
     }
   }
 
+  private async startSource(id: string, resource: Resource, kind: SourceKind): Promise<void> {
+    const namespace = resource.metadata.namespace;
+    const name = resource.metadata.name;
+    const spec = (resource.spec ?? {}) as { sink?: unknown; delivery?: unknown };
+    const abort = new AbortController();
+    const resolveDest = (destination: unknown) =>
+      resolveDestination(destination as Destination, namespace, this.baseUrl);
+    const resolveDeliverySpec = (delivery: unknown) =>
+      resolveDelivery(delivery as DeliverySpec | undefined, namespace, this.baseUrl);
+    const sinkUrl = spec.sink ? resolveDest(spec.sink) : undefined;
+    const delivery = resolveDeliverySpec(spec.delivery);
+    const source = kind.create(resource, {
+      namespace,
+      name,
+      logger: this.deps.logger.child({ source: `${kind.kind}/${namespace}/${name}` }),
+      metrics: this.deps.metrics,
+      dispatcher: this.deps.dispatcher,
+      ...(sinkUrl ? { sinkUrl } : {}),
+      delivery,
+      baseUrl: this.baseUrl,
+      resolveDestination: resolveDest,
+      resolveDelivery: resolveDeliverySpec,
+      secretValue: (ns, secret, field) => this.secretValue(ns, secret, field),
+      signal: abort.signal,
+    });
+    const sink = sinkUrl
+      ? dispatcherSink(
+          this.deps.dispatcher,
+          sinkUrl,
+          delivery,
+          { namespace, trigger: `${kind.kind.toLowerCase()}/${name}` },
+          abort.signal,
+        )
+      : async () => ({ kind: "dropped" as const, attempts: 0, reason: "no-sink" });
+    await source.start(sink);
+    this.sources.set(id, {
+      source,
+      fingerprint: this.sourceFingerprint(resource),
+      abort,
+      ...(source.webhook ? { webhook: source.webhook } : {}),
+    });
+  }
+
+  private secretValue(namespace: string, name: string, field: string): string | undefined {
+    const secret = this.deps.store.get("Secret", namespace, name) as
+      | (Resource & { stringData?: Record<string, string> })
+      | undefined;
+    if (!secret) return undefined;
+    const plain = secret.stringData?.[field];
+    if (plain !== undefined) return plain;
+    const encoded = secret.data?.[field];
+    return encoded === undefined ? undefined : Buffer.from(encoded, "base64").toString("utf8");
+  }
+
+  private sourceFingerprint(resource: Resource): string {
+    const secrets = this.deps.store
+      .list("Secret")
+      .filter((s: Resource) => s.metadata.namespace === resource.metadata.namespace)
+      .map((s: Resource) => [s.metadata.name, s.data ?? {}, (s as { stringData?: unknown }).stringData ?? {}]);
+    return JSON.stringify([resource.metadata.annotations ?? {}, resource.spec ?? {}, secrets, this.baseUrl]);
+  }
+
   private async releaseUnusedBackings(): Promise<void> {
-    const used = new Set([...this.brokers.values()].map((b) => b.backingKey));
+    const used = new Set(
+      [...this.brokers.values(), ...this.channels.values()].map((b) => b.backingKey),
+    );
     for (const [id, backing] of this.backings) {
       if (used.has(id)) continue;
       this.backings.delete(id);
       await backing.then((b) => b.close()).catch(() => undefined);
     }
   }
-}
-
-function fingerprint(resource: Resource): string {
-  return JSON.stringify([resource.metadata.annotations ?? {}, resource.spec ?? {}]);
 }
 
 async function stopSource(running: RunningSource): Promise<void> {

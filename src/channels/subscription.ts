@@ -1,0 +1,48 @@
+import { type ConsumerConfig, StreamConsumer } from "../delivery/consumer.js";
+import type { Dispatcher } from "../delivery/dispatcher.js";
+import { type CloudEvent, eventLogFields } from "../events/event.js";
+import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { ConsumeMeta } from "./backing.js";
+import type { ChannelRuntime } from "./channel.js";
+
+export interface SubscriptionConfig extends ConsumerConfig {
+  /** Absent: the event itself goes on to `replyUrl` (how Parallel branches without filter pass). */
+  readonly subscriberUrl?: string;
+  readonly replyUrl?: string;
+}
+
+/**
+ * One Subscription: every event of its channel goes to its subscriber; a reply goes on to
+ * `spec.reply` (dropped, and counted, when there is none).
+ */
+export class SubscriptionRuntime extends StreamConsumer<SubscriptionConfig> {
+  protected readonly consumerPrefix = "subscription";
+
+  constructor(
+    private readonly deps: { dispatcher: Dispatcher; logger: Logger; metrics: Metrics },
+    readonly channel: ChannelRuntime,
+    config: SubscriptionConfig,
+  ) {
+    super(deps.dispatcher, channel.backing, channel.stream, config);
+  }
+
+  protected async handle(event: CloudEvent, meta: ConsumeMeta): Promise<void> {
+    const config = this.config;
+    let reply: CloudEvent | undefined = event;
+    if (config.subscriberUrl !== undefined) {
+      const outcome = await this.deliver(event, config.subscriberUrl, meta);
+      reply = outcome.kind === "replied" ? outcome.reply : undefined;
+    }
+    if (reply === undefined) return;
+    if (config.replyUrl === undefined) {
+      this.deps.metrics.droppedEvents.inc({ namespace: config.namespace, reason: "no-reply-destination" });
+      this.deps.logger.info(
+        { ...eventLogFields(reply), subscription: config.name },
+        "reply dropped: the subscription has no spec.reply",
+      );
+      return;
+    }
+    await this.deliver(reply, config.replyUrl, meta);
+  }
+}

@@ -1,0 +1,228 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../support/services.js";
+import { startSink } from "../support/sink.js";
+
+const CLI = path.resolve("dist/src/cli/main.js");
+
+function run(args: string[], timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`eventail ${args.join(" ")} timed out`));
+    }, timeoutMs);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A long-running eventail process whose stdout is collected. */
+function serve(args: string[]): { child: ChildProcess; output: () => string } {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, EVENTAIL_LOG_LEVEL: "warn" },
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  return { child, output: () => output };
+}
+
+async function waitForText(read: () => string, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(read())) {
+    if (Date.now() > deadline) throw new Error(`never saw ${pattern} in:\n${read()}`);
+    await sleep(50);
+  }
+  return read();
+}
+
+async function waitReady(url: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(`${url}/readyz`);
+      if (response.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} never became ready`);
+}
+
+describe.skipIf(!existsSync(CLI))("the eventail command", () => {
+  it("prints its version and help, exit 0", async () => {
+    const version = await run(["--version"]);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const help = await run(["--help"]);
+    expect(help.code).toBe(0);
+    for (const command of ["run", "validate", "send", "display"]) expect(help.stdout).toContain(command);
+    expect((await run(["send", "--help"])).stdout).toContain("--extension");
+  });
+
+  it("exits 2 on bad usage", async () => {
+    expect((await run(["frobnicate"])).code).toBe(2);
+    expect((await run(["run"])).code).toBe(2);
+    expect((await run(["send", "http://127.0.0.1:1/x", "--type", "t"])).code).toBe(2);
+  });
+
+  it("validate prints every problem as file:line kind/ns/name path: message and exits 2", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "eventail-cli-"));
+    const file = path.join(dir, "broken.yaml");
+    writeFileSync(
+      file,
+      `apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata:
+  name: default
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: broken
+spec:
+  broker: default
+  filter:
+    attributes:
+      Bad_Name: x
+  filters:
+    - exact: {type: a}
+      prefix: {type: b}
+  subscriber:
+    uri: http://127.0.0.1:9/
+  delivery:
+    retry: -1
+    backoffDelay: soon
+`,
+    );
+    const result = await run(["validate", "-f", dir]);
+    expect(result.code).toBe(2);
+    const out = result.stdout + result.stderr;
+    const lines = out.split("\n").filter((line) => line.includes("Trigger/default/broken"));
+    expect(lines.length).toBeGreaterThanOrEqual(4);
+    for (const line of lines) expect(line).toMatch(/^.*broken\.yaml:\d+ Trigger\/default\/broken spec\.[\w.[\]]+: .+/);
+    expect(out).toContain("spec.filter.attributes");
+    expect(out).toContain("spec.filters[0]");
+    expect(out).toContain("spec.delivery.retry");
+    expect(out).toContain("spec.delivery.backoffDelay");
+  });
+
+  it("validate accepts the quickstart", async () => {
+    const result = await run(["validate", "-f", "examples/quickstart"]);
+    expect(result.code).toBe(0);
+  });
+
+  describe("run + send on the quickstart", () => {
+    let server: ReturnType<typeof serve>;
+    let url: string;
+
+    beforeAll(async () => {
+      const port = await freePort();
+      url = `http://127.0.0.1:${port}`;
+      server = serve(["run", "-f", "examples/quickstart", "--port", String(port)]);
+      await waitReady(url);
+    });
+
+    afterAll(async () => {
+      server.child.kill("SIGTERM");
+      await new Promise((resolve) => server.child.once("exit", resolve));
+    });
+
+    it("send prints 202 and the log sink prints the event", async () => {
+      const sent = await run(["send", `${url}/default/default`, "--type", "dev.example.hello", "--source", "cli", "--id", "cli-1", "--data", '{"msg":"hi"}']);
+      expect(sent.code).toBe(0);
+      expect(sent.stdout.trim()).toBe("202");
+      const output = await waitForText(server.output, /id=cli-1/);
+      expect(output).toContain('[default/log] id=cli-1 type=dev.example.hello source=cli data={"msg":"hi"}');
+    });
+
+    it("send in structured mode with an extension", async () => {
+      const sent = await run(["send", `${url}/default/default`, "--type", "dev.example.hello", "--source", "cli", "--id", "cli-2", "--mode", "structured", "--extension", "team=a", "--data", '{"n":2}']);
+      expect(sent.stdout.trim()).toBe("202");
+      await waitForText(server.output, /id=cli-2/);
+    });
+
+    it("send reports a rejected event with its status and exits 1", async () => {
+      const sent = await run(["send", `${url}/default/missing`, "--type", "t", "--source", "s"]);
+      expect(sent.code).toBe(1);
+      expect(sent.stdout).toContain("404");
+    });
+
+    it("exits 0 on SIGTERM after draining", async () => {
+      const port = await freePort();
+      const other = serve(["run", "-f", "examples/quickstart", "--port", String(port)]);
+      await waitReady(`http://127.0.0.1:${port}`);
+      other.child.kill("SIGTERM");
+      const code = await new Promise((resolve) => other.child.once("exit", resolve));
+      expect(code).toBe(0);
+    });
+  });
+
+  it("display prints received events and answers 202", async () => {
+    const port = await freePort();
+    const display = serve(["display", "--port", String(port)]);
+    try {
+      await waitForText(display.output, /listening/);
+      const sent = await run(["send", `http://127.0.0.1:${port}/`, "--type", "dev.example.shown", "--source", "cli", "--id", "d-1", "--data", '{"a":1}']);
+      expect(sent.stdout.trim()).toBe("202");
+      const output = await waitForText(display.output, /dev\.example\.shown/);
+      expect(output).toContain("id: d-1");
+      expect(output).toContain('"a": 1');
+    } finally {
+      display.child.kill("SIGTERM");
+    }
+  });
+
+  it("run refuses invalid manifests with exit 2", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "eventail-cli-"));
+    writeFileSync(path.join(dir, "t.yaml"), "apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata:\n  name: x\nspec: {}\n");
+    const result = await run(["run", "-f", dir, "--port", "0"]);
+    expect(result.code).toBe(2);
+  });
+
+  it("a real sink receives from a trigger on a running process", async () => {
+    const sink = await startSink();
+    try {
+      const dir = mkdtempSync(path.join(tmpdir(), "eventail-cli-"));
+      writeFileSync(
+        path.join(dir, "m.yaml"),
+        `apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: {name: default}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: t}
+spec:
+  broker: default
+  subscriber: {uri: "${sink.url}"}
+`,
+      );
+      const port = await freePort();
+      const server = serve(["run", "-f", dir, "--port", String(port)]);
+      try {
+        await waitReady(`http://127.0.0.1:${port}`);
+        await run(["send", `http://127.0.0.1:${port}/default/default`, "--type", "t", "--source", "s", "--id", "x1"]);
+        const [received] = await sink.waitFor(1);
+        expect(received!.event!.attributes["id"]).toBe("x1");
+      } finally {
+        server.child.kill("SIGTERM");
+      }
+    } finally {
+      await sink.close();
+    }
+  });
+});
