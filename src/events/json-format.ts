@@ -105,8 +105,9 @@ export function fromJsonObject(value: unknown, where = "event"): CloudEvent {
     } else if (typeof raw === "string" && !isJsonContentType(contentType)) {
       data = Buffer.from(raw, "utf8");
     } else {
+      // An absent datacontenttype stays absent: structured mode implies JSON, and attributes
+      // must reach subscribers as they were sent.
       data = Buffer.from(JSON.stringify(raw), "utf8");
-      if (contentType === undefined) attributes["datacontenttype"] = "application/json";
     }
   }
   const event = createEvent(attributes, data);

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { decodeHttpRequest } from "../events/http-binding.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
@@ -21,7 +21,7 @@ export interface ServerOptions {
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { dataPlane, metrics, logger } = options;
   const app = Fastify({
-    loggerInstance: logger,
+    loggerInstance: logger as unknown as FastifyBaseLogger,
     disableRequestLogging: true,
     // The 1 MiB limit is per target and enforced by the ingress itself (413 with our JSON body).
     bodyLimit: Number.MAX_SAFE_INTEGER,

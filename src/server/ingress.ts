@@ -1,7 +1,12 @@
 import { Transform } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { BackingUnavailableError } from "../channels/backing.js";
-import { type CloudEvent, EventValidationError, eventLogFields } from "../events/event.js";
+import {
+  type CloudEvent,
+  EventValidationError,
+  eventLogFields,
+  withAttributes,
+} from "../events/event.js";
 import { decodeHttpRequest, UnsupportedFormatError } from "../events/http-binding.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { IngressTarget } from "./data-plane.js";
@@ -120,7 +125,7 @@ export function registerIngressRoute(app: FastifyInstance, options: IngressRoute
       let events: CloudEvent[] = [];
       try {
         const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
-        events = decodeHttpRequest(request.headers, body).events;
+        events = withTraceContext(decodeHttpRequest(request.headers, body).events, request.headers);
         await target.ingest(events);
       } catch (error) {
         if (events.length > 0) (request as { rejectedEvent?: CloudEvent }).rejectedEvent = events[0];
@@ -151,6 +156,27 @@ export function registerIngressRoute(app: FastifyInstance, options: IngressRoute
         .send(errorBody("METHOD_NOT_ALLOWED", `method ${request.method} is not allowed; use POST`));
     },
   });
+}
+
+/**
+ * W3C trace context arrives as transport headers; keeping it on the event as the distributed
+ * tracing extension lets every later hop (backing, dispatcher) pass it on.
+ */
+function withTraceContext(
+  events: CloudEvent[],
+  headers: Record<string, string | string[] | undefined>,
+): CloudEvent[] {
+  const traceparent = headers["traceparent"];
+  if (typeof traceparent !== "string") return events;
+  const tracestate = headers["tracestate"];
+  return events.map((event) =>
+    event.attributes["traceparent"] !== undefined
+      ? event
+      : withAttributes(event, {
+          traceparent,
+          ...(typeof tracestate === "string" ? { tracestate } : {}),
+        }),
+  );
 }
 
 /** Maps any error thrown by an ingress route to the catalogue's status and JSON body. */
