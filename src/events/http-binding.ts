@@ -155,6 +155,13 @@ export interface HttpReply {
 
 const NO_REPLY: HttpReply = Object.freeze({});
 
+/** Cheap pre-check on response headers: could this response carry an event at all? */
+export function mayCarryEvent(headers: HttpHeaders): boolean {
+  if (headers["ce-specversion"] !== undefined) return true;
+  const contentType = headerValue(headers, "content-type");
+  return contentType !== undefined && contentMode(contentType) !== "binary";
+}
+
 /**
  * CONTRACT §4: a 2xx is a reply when it carries a CloudEvent — binary mode by `ce-specversion`
  * plus the other required `ce-` headers whatever the body (empty included), structured mode by

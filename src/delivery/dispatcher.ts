@@ -1,0 +1,390 @@
+import type { IncomingHttpHeaders } from "node:http";
+import { performance } from "node:perf_hooks";
+import { Agent } from "undici";
+import { type CloudEvent, eventLogFields, withAttributes } from "../events/event.js";
+import { decodeHttpResponse, encodeHttpRequest, mayCarryEvent } from "../events/http-binding.js";
+import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
+import {
+  type AttemptRequest,
+  type AttemptResult,
+  type AttemptTarget,
+  attempt,
+  type WatchCancel,
+} from "./attempt.js";
+import { CancelGroups } from "./cancel-group.js";
+import { deadLetterDelivery, deadLetterEvent, ERROR_DATA_BYTES } from "./dead-letter.js";
+import type {
+  DeliveryControl,
+  DeliveryLabels,
+  DeliveryOptions,
+  DeliveryOutcome,
+  DropReason,
+} from "./options.js";
+import { isRetryableStatus, retryDelayMs } from "./retry-policy.js";
+
+export interface DispatcherOptions {
+  metrics: Metrics;
+  logger: Logger;
+  /** Keep-alive connections per subscriber origin; default 128. */
+  connectionsPerOrigin?: number;
+  /** Largest reply body read; a longer one is ignored (logged). Default 1 MiB, the ingress limit. */
+  maxReplyBytes?: number;
+  /** How often control.keepAlive is called while a delivery runs; default 5000 ms. */
+  keepAliveIntervalMs?: number;
+}
+
+export interface SendResult {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  reply?: CloudEvent;
+}
+
+/** Past this much response body the connection is cut rather than drained for reuse. */
+const DRAIN_BYTES = 4 * 1024 * 1024;
+const NO_CONTROL: DeliveryControl = Object.freeze({});
+
+function isSuccess(result: AttemptResult): boolean {
+  return result.error === undefined && result.status! >= 200 && result.status! < 300;
+}
+
+function isRetryable(result: AttemptResult): boolean {
+  if (result.error === "error" || result.error === "timeout") return true;
+  return result.error === undefined && isRetryableStatus(result.status!);
+}
+
+/**
+ * The one way Eventail delivers an event over HTTP (triggers, subscriptions, flows, sources, dead
+ * letters): CONTRACT §4's encoding, retries, backoff, Retry-After, timeouts and dead letters,
+ * over one keep-alive connection pool.
+ *
+ * On the wire: binary mode (structured when `format: json`), `Prefer: reply`, the
+ * `traceparent`/`tracestate` extensions also as the W3C headers (they stay `ce-` headers too, so
+ * the subscriber sees the same event), and no `knativebrokerttl` (deliver only; send sends the
+ * event as given).
+ */
+export class Dispatcher {
+  private readonly agent: Agent;
+  private readonly metrics: Metrics;
+  private readonly logger: Logger;
+  private readonly maxReplyBytes: number;
+  private readonly targets = new Map<string, AttemptTarget | undefined>();
+  private readonly closing = new AbortController();
+  private readonly cancels = new CancelGroups();
+  private readonly alive = new Set<DeliveryControl>();
+  private readonly ticker: NodeJS.Timeout;
+  private closed: Promise<void> | undefined;
+
+  constructor(options: DispatcherOptions) {
+    this.metrics = options.metrics;
+    this.logger = options.logger;
+    this.maxReplyBytes = options.maxReplyBytes ?? 1024 * 1024;
+    this.agent = new Agent({ connections: options.connectionsPerOrigin ?? 128, pipelining: 1 });
+    this.ticker = setInterval(() => {
+      for (const control of this.alive) {
+        try {
+          control.keepAlive!();
+        } catch (error) {
+          this.logger.warn({ err: error }, "keepAlive callback failed");
+        }
+      }
+    }, options.keepAliveIntervalMs ?? 5000);
+    this.ticker.unref();
+  }
+
+  /** Full delivery: attempts, retries with backoff, Retry-After, per-attempt timeout, dead letter. Never throws. */
+  async deliver(
+    event: CloudEvent,
+    url: string,
+    options: DeliveryOptions,
+    labels: DeliveryLabels,
+    control: DeliveryControl = NO_CONTROL,
+  ): Promise<DeliveryOutcome> {
+    const started = performance.now();
+    if (control.keepAlive) this.alive.add(control);
+    try {
+      return await this.run(event, url, options, labels, control);
+    } catch (error) {
+      // Only a bug gets here; the contract is that deliver never throws.
+      this.logger.error({ ...eventLogFields(event), url, err: error }, "delivery crashed");
+      return { kind: "dropped", attempts: 0, reason: "delivery-failed" };
+    } finally {
+      if (control.keepAlive) this.alive.delete(control);
+      this.metrics.deliveryLatency.observe(
+        { namespace: labels.namespace, trigger: labels.trigger },
+        (performance.now() - started) / 1000,
+      );
+    }
+  }
+
+  /**
+   * One attempt, no retry (eventail send, sources that report status). Rejects when no response
+   * came back (connection error, timeout).
+   */
+  async send(
+    event: CloudEvent,
+    url: string,
+    options: {
+      timeoutMs?: number;
+      format?: "binary" | "json";
+      headers?: Record<string, string>;
+    } = {},
+  ): Promise<SendResult> {
+    const target = this.target(url);
+    if (target === undefined) throw new Error(`invalid destination URL ${JSON.stringify(url)}`);
+    const request = this.prepare(event, options.format ?? "binary", {
+      keepBrokerTtl: true,
+      headers: options.headers,
+    });
+    const maxReplyBytes = this.maxReplyBytes;
+    const result = await attempt(
+      this.agent,
+      target,
+      request,
+      {
+        timeoutMs: options.timeoutMs ?? 30_000,
+        drainBytes: DRAIN_BYTES,
+        keepBytes: () => maxReplyBytes,
+      },
+      this.watcher(undefined),
+    );
+    if (result.error !== undefined) {
+      throw new Error(`POST ${url} failed (${result.error}): ${result.message}`);
+    }
+    const reply = result.truncated
+      ? undefined
+      : decodeHttpResponse(result.status!, result.headers, result.body).event;
+    return { status: result.status!, headers: result.headers, body: result.body, reply };
+  }
+
+  /** Cancels in-flight attempts and backoff waits (their outcome: dropped, "shutdown") and closes the pool. */
+  close(): Promise<void> {
+    if (this.closed === undefined) {
+      clearInterval(this.ticker);
+      this.closing.abort();
+      this.closed = this.agent.close();
+    }
+    return this.closed;
+  }
+
+  private async run(
+    event: CloudEvent,
+    url: string,
+    options: DeliveryOptions,
+    labels: DeliveryLabels,
+    control: DeliveryControl,
+  ): Promise<DeliveryOutcome> {
+    const request = this.prepare(event, options.format, control);
+    const { last, attempts } = await this.attempts(url, request, options, control, labels);
+    if (last.error === "shutdown") {
+      return { kind: "dropped", attempts, reason: "shutdown", status: last.status };
+    }
+    if (!isSuccess(last)) return this.giveUp(event, url, options, labels, control, last, attempts);
+    const status = last.status!;
+    if (last.body.length === 0 && !mayCarryEvent(last.headers)) {
+      return { kind: "delivered", status, attempts };
+    }
+    const reply = last.truncated
+      ? { invalid: `reply body over ${this.maxReplyBytes} bytes` }
+      : decodeHttpResponse(status, last.headers, last.body);
+    if (reply.event) return { kind: "replied", status, attempts, reply: reply.event };
+    if (reply.invalid) {
+      this.logger.warn(
+        { ...eventLogFields(event), ...labels, url, status, reason: reply.invalid },
+        "subscriber reply ignored",
+      );
+    }
+    return { kind: "delivered", status, attempts };
+  }
+
+  /** Attempts until success, a status not worth retrying, shutdown, or options.retry runs out. */
+  private async attempts(
+    url: string,
+    request: AttemptRequest,
+    options: DeliveryOptions,
+    control: DeliveryControl,
+    countFor: DeliveryLabels | undefined,
+  ): Promise<{ last: AttemptResult; attempts: number }> {
+    const target = this.target(url);
+    const watch = this.watcher(control.signal);
+    const maxReplyBytes = this.maxReplyBytes;
+    const limits = {
+      timeoutMs: options.timeoutMs,
+      drainBytes: DRAIN_BYTES,
+      keepBytes: (status: number, headers: IncomingHttpHeaders) => {
+        if (status < 200 || status > 299) return ERROR_DATA_BYTES;
+        return mayCarryEvent(headers) ? maxReplyBytes : 0;
+      },
+    };
+    const total = options.retry + 1;
+    for (let n = 1; ; n++) {
+      const last =
+        target === undefined
+          ? invalidUrl(url)
+          : await attempt(this.agent, target, request, limits, watch);
+      if (countFor !== undefined && last.error !== "shutdown") {
+        this.metrics.deliveryAttempts.inc({
+          namespace: countFor.namespace,
+          trigger: countFor.trigger,
+          code:
+            last.error === undefined
+              ? last.status!
+              : last.error === "timeout"
+                ? "timeout"
+                : "error",
+        });
+      }
+      if (n >= total || isSuccess(last) || !isRetryable(last)) return { last, attempts: n };
+      control.keepAlive?.();
+      const delay = retryDelayMs(options, n, last.status, last.headers["retry-after"]);
+      if (!(await this.wait(delay, watch))) {
+        return { last: { ...last, error: "shutdown", message: "delivery aborted" }, attempts: n };
+      }
+    }
+  }
+
+  private async giveUp(
+    event: CloudEvent,
+    url: string,
+    options: DeliveryOptions,
+    labels: DeliveryLabels,
+    control: DeliveryControl,
+    last: AttemptResult,
+    attempts: number,
+  ): Promise<DeliveryOutcome> {
+    const status = last.status;
+    const error = last.message ?? `HTTP ${status}`;
+    const sink = options.deadLetterSink;
+    if (sink === undefined) {
+      return this.drop(event, labels, "delivery-failed", { url, status, attempts, error });
+    }
+    const letter = deadLetterEvent(event, { url, status, body: last.body });
+    const request = this.prepare(letter, options.format, NO_CONTROL);
+    const dead = await this.attempts(
+      sink,
+      request,
+      deadLetterDelivery(options),
+      control,
+      undefined,
+    );
+    if (dead.last.error === "shutdown")
+      return { kind: "dropped", attempts, reason: "shutdown", status };
+    if (!isSuccess(dead.last)) {
+      return this.drop(event, labels, "dead-letter-failed", {
+        url,
+        status,
+        attempts,
+        error,
+        deadLetterSink: sink,
+        deadLetterStatus: dead.last.status,
+        deadLetterError: dead.last.message ?? `HTTP ${dead.last.status}`,
+      });
+    }
+    this.metrics.deadLetters.inc({ namespace: labels.namespace, trigger: labels.trigger });
+    this.logger.warn(
+      { ...eventLogFields(event), ...labels, url, status, attempts, error, deadLetterSink: sink },
+      "delivery failed: event sent to the dead-letter sink",
+    );
+    return { kind: "dead-lettered", attempts, status };
+  }
+
+  private drop(
+    event: CloudEvent,
+    labels: DeliveryLabels,
+    reason: DropReason,
+    details: { url: string; status?: number; attempts: number; error: string } & Record<
+      string,
+      unknown
+    >,
+  ): DeliveryOutcome {
+    this.metrics.droppedEvents.inc({ namespace: labels.namespace, reason });
+    this.logger.error(
+      { ...eventLogFields(event), ...labels, reason, ...details },
+      "delivery failed: event dropped",
+    );
+    return { kind: "dropped", attempts: details.attempts, reason, status: details.status };
+  }
+
+  /** Encodes once per delivery; every attempt reuses the same headers and body. */
+  private prepare(
+    event: CloudEvent,
+    format: "binary" | "json",
+    control: DeliveryControl,
+  ): AttemptRequest {
+    const attributes = event.attributes;
+    const stripTtl = attributes["knativebrokerttl"] !== undefined && control.keepBrokerTtl !== true;
+    const structured = format === "json";
+    const source =
+      stripTtl && structured ? withAttributes(event, { knativebrokerttl: undefined }) : event;
+    const { headers, body } = encodeHttpRequest(source, structured ? "structured" : "binary");
+    if (stripTtl && !structured) delete headers["ce-knativebrokerttl"];
+    headers["prefer"] = "reply";
+    const traceparent = attributes["traceparent"];
+    if (traceparent !== undefined) headers["traceparent"] = String(traceparent);
+    const tracestate = attributes["tracestate"];
+    if (tracestate !== undefined) headers["tracestate"] = String(tracestate);
+    if (control.headers) Object.assign(headers, control.headers);
+    return { headers, body };
+  }
+
+  private target(url: string): AttemptTarget | undefined {
+    if (this.targets.has(url)) return this.targets.get(url);
+    let target: AttemptTarget | undefined;
+    try {
+      const parsed = new URL(url);
+      if (parsed.protocol === "http:" || parsed.protocol === "https:") {
+        target = { origin: parsed.origin, path: parsed.pathname + parsed.search };
+      }
+    } catch {
+      target = undefined;
+    }
+    // Subscriber URLs come from manifests: a bounded cache only guards against unbounded churn.
+    if (this.targets.size >= 10_000) this.targets.clear();
+    this.targets.set(url, target);
+    return target;
+  }
+
+  /** Cancels on the caller's signal and on close(), with one listener per signal. */
+  private watcher(signal: AbortSignal | undefined): WatchCancel {
+    const closing = this.closing.signal;
+    const cancels = this.cancels;
+    if (signal === undefined) return (cancel) => cancels.watch(closing, cancel);
+    return (cancel) => {
+      const own = cancels.watch(closing, cancel);
+      const theirs = cancels.watch(signal, cancel);
+      return () => {
+        own();
+        theirs();
+      };
+    };
+  }
+
+  /** Resolves true after `ms`, false as soon as the delivery is cancelled. */
+  private wait(ms: number, watch: WatchCancel): Promise<boolean> {
+    return new Promise((resolve) => {
+      let cancelled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const unwatch = watch(() => {
+        cancelled = true;
+        clearTimeout(timer);
+        resolve(false);
+      });
+      if (cancelled) return;
+      timer = setTimeout(() => {
+        unwatch();
+        resolve(true);
+      }, ms);
+    });
+  }
+}
+
+function invalidUrl(url: string): AttemptResult {
+  return {
+    error: "invalid-request",
+    message: `invalid destination URL ${JSON.stringify(url)}`,
+    headers: {},
+    body: Buffer.alloc(0),
+    truncated: false,
+  };
+}
