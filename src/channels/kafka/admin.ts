@@ -1,0 +1,97 @@
+import type { Admin, Kafka } from "kafkajs";
+import type { Logger } from "../../observability/logger.js";
+import { withDeadline } from "./deadline.js";
+import type { KafkaSettings } from "./settings.js";
+
+/**
+ * The backing's one admin connection: topic creation, readiness probes, and the offset look-ups
+ * a consumer group needs when it is positioned. Connects on first use and again after a failure.
+ */
+export class KafkaAdmin {
+  private readonly admin: Admin;
+  private connecting: Promise<void> | undefined;
+  private readonly topics = new Map<string, Promise<void>>();
+
+  constructor(
+    kafka: Kafka,
+    private readonly settings: KafkaSettings,
+    private readonly logger: Logger,
+  ) {
+    this.admin = kafka.admin({ retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 500 } });
+    this.admin.on(this.admin.events.DISCONNECT, () => {
+      this.connecting = undefined;
+    });
+  }
+
+  /** Runs `work` on a connected admin client, within `ms`. */
+  async use<T>(
+    work: (admin: Admin) => Promise<T>,
+    ms = this.settings.requestTimeoutMs,
+  ): Promise<T> {
+    const run = async () => {
+      this.connecting ??= this.admin.connect().catch((error: unknown) => {
+        this.connecting = undefined;
+        throw error;
+      });
+      await this.connecting;
+      return work(this.admin);
+    };
+    return withDeadline(run(), ms, () => new Error(`Kafka admin request timed out after ${ms} ms`));
+  }
+
+  /**
+   * Creates the topic with Eventail's partition count when the cluster allows it. Clusters that
+   * refuse CreateTopics (librdkafka's mock among them) auto-create topics on first use instead,
+   * so a refusal is not an error; an unreachable cluster is retried on the next call.
+   */
+  ensureTopic(topic: string): Promise<void> {
+    let created = this.topics.get(topic);
+    if (created === undefined) {
+      created = this.createTopic(topic);
+      this.topics.set(topic, created);
+    }
+    return created;
+  }
+
+  private async createTopic(topic: string): Promise<void> {
+    try {
+      await this.use((admin) =>
+        admin.createTopics({
+          topics: [
+            {
+              topic,
+              numPartitions: this.settings.numPartitions,
+              replicationFactor: this.settings.replicationFactor,
+            },
+          ],
+          waitForLeaders: true,
+          timeout: this.settings.requestTimeoutMs,
+        }),
+      );
+    } catch (error) {
+      if (isUnreachable(error)) this.topics.delete(topic);
+      this.logger.debug(
+        { topic, err: error },
+        "Kafka refused CreateTopics; relying on topic auto-creation",
+      );
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    await this.admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** Connection-level failures, as opposed to the cluster answering "no". */
+export function isUnreachable(error: unknown): boolean {
+  const name = (error as { name?: string } | undefined)?.name ?? "";
+  const message = (error as { message?: string } | undefined)?.message ?? "";
+  return (
+    name === "KafkaJSConnectionError" ||
+    name === "KafkaJSConnectionClosedError" ||
+    name === "KafkaJSRequestTimeoutError" ||
+    name === "KafkaJSNumberOfRetriesExceeded" ||
+    name === "KafkaJSNoBrokerAvailableError" ||
+    message.includes("timed out")
+  );
+}

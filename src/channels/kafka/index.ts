@@ -1,0 +1,106 @@
+import type { Kafka } from "kafkajs";
+import type { CloudEvent } from "../../events/event.js";
+import type { Logger } from "../../observability/logger.js";
+import {
+  type Backing,
+  type BackingConfig,
+  BackingUnavailableError,
+  type ConsumeHandler,
+  type SubscribeOptions,
+  type Subscription,
+} from "../backing.js";
+import { KafkaAdmin } from "./admin.js";
+import { createKafkaClient } from "./client.js";
+import { groupId, topicName } from "./naming.js";
+import { KafkaPublisher } from "./publisher.js";
+import { type KafkaSettings, readKafkaSettings } from "./settings.js";
+import { KafkaSubscription } from "./subscription.js";
+
+export { type KafkaSettings, KafkaSettingsError, readKafkaSettings } from "./settings.js";
+
+/**
+ * Kafka as a backing: one topic per broker or channel, one consumer group per trigger or
+ * subscription. Connects lazily, so a cluster that is down at start-up only makes publish() and
+ * ready() fail until it answers.
+ */
+export async function createBacking(
+  config: BackingConfig,
+  deps: { logger: Logger },
+): Promise<Backing> {
+  return new KafkaBacking(readKafkaSettings(config), deps.logger.child({ backing: "kafka" }));
+}
+
+export class KafkaBacking implements Backing {
+  readonly kind = "kafka";
+  private readonly kafka: Kafka;
+  private readonly admin: KafkaAdmin;
+  private readonly publisher: KafkaPublisher;
+  private readonly subscriptions = new Set<KafkaSubscription>();
+  private closed = false;
+
+  constructor(
+    private readonly settings: KafkaSettings,
+    private readonly logger: Logger,
+  ) {
+    this.kafka = createKafkaClient(settings, logger);
+    this.admin = new KafkaAdmin(this.kafka, settings, logger);
+    this.publisher = new KafkaPublisher(this.kafka, this.admin, settings);
+  }
+
+  publish(stream: string, events: readonly CloudEvent[]): Promise<void> {
+    if (this.closed) {
+      return Promise.reject(new BackingUnavailableError("the Kafka backing is closed", "kafka"));
+    }
+    return this.publisher.publish(topicName(this.settings.namePrefix, stream), events);
+  }
+
+  async subscribe(
+    stream: string,
+    name: string,
+    handler: ConsumeHandler,
+    options: SubscribeOptions,
+  ): Promise<Subscription> {
+    if (this.closed) throw new BackingUnavailableError("the Kafka backing is closed", "kafka");
+    const prefix = this.settings.namePrefix;
+    const subscription = new KafkaSubscription(
+      this.kafka,
+      this.admin,
+      this.settings,
+      this.logger.child({ stream, consumer: name }),
+      topicName(prefix, stream),
+      groupId(prefix, stream, name),
+      handler,
+      options,
+    );
+    this.subscriptions.add(subscription);
+    try {
+      await subscription.start();
+    } catch (error) {
+      this.subscriptions.delete(subscription);
+      throw error;
+    }
+    return {
+      close: async (graceMs?: number) => {
+        await subscription.close(graceMs);
+        this.subscriptions.delete(subscription);
+      },
+    };
+  }
+
+  async ready(): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      await this.admin.use((admin) => admin.describeCluster(), this.settings.readyTimeoutMs);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
+    this.subscriptions.clear();
+    await Promise.all([this.publisher.disconnect(), this.admin.disconnect()]);
+  }
+}
