@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -12,16 +12,25 @@ import { freePort, portOpen } from "./services.js";
  */
 export interface NatsEngine {
   readonly url: string;
-  /** SIGSTOP: the socket stays open but nothing answers. */
-  hang(): void;
+  /** SIGSTOP, resolved once the process is stopped: the socket stays open but nothing answers. */
+  hang(): Promise<void>;
   /** SIGCONT after hang(). */
   resume(): void;
   /** SIGKILL: connections drop and are refused until start(). */
   kill(): Promise<void>;
-  /** Starts the server again on the same port and store directory. */
+  /** Starts the server again on the same port and store directory (no-op while it runs). */
   start(): Promise<void>;
   /** Kills the server and removes its store. */
   stop(): Promise<void>;
+}
+
+/** The one-letter state in /proc/<pid>/stat ("T" once stopped). */
+function processState(pid: number): string | undefined {
+  try {
+    return /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, "utf8"))?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
 function findBinary(): string | undefined {
@@ -48,7 +57,9 @@ export async function startNatsEngine(): Promise<NatsEngine | undefined> {
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
 
+  const alive = () => child !== undefined && child.exitCode === null && child.signalCode === null;
   const start = async () => {
+    if (alive()) return;
     const process_ = spawn(binary, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], {
       stdio: "ignore",
     });
@@ -64,7 +75,7 @@ export async function startNatsEngine(): Promise<NatsEngine | undefined> {
     throw new Error(`nats-server did not open port ${port}`);
   };
   const signal = (name: NodeJS.Signals) => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill(name);
+    if (alive()) child!.kill(name);
   };
   const kill = async () => {
     signal("SIGKILL");
@@ -74,7 +85,11 @@ export async function startNatsEngine(): Promise<NatsEngine | undefined> {
   await start();
   return {
     url: `nats://127.0.0.1:${port}`,
-    hang: () => signal("SIGSTOP"),
+    hang: async () => {
+      signal("SIGSTOP");
+      // The signal lands asynchronously; until then the server may still answer.
+      while (alive() && processState(child!.pid!) !== "T") await sleep(5);
+    },
     resume: () => signal("SIGCONT"),
     kill,
     start,

@@ -29,7 +29,7 @@ export class NatsConnector {
   #link: NatsLink | undefined;
   #up = false;
   #closed = false;
-  #everConnected = false;
+  #firstAttemptDone = false;
   readonly #stop = new AbortController();
   readonly #waiters = new Set<() => void>();
   readonly #run: Promise<void>;
@@ -41,9 +41,17 @@ export class NatsConnector {
     this.#run = this.#keepConnected();
   }
 
-  /** False until the first connection succeeded (the process is still starting). */
-  get everConnected(): boolean {
-    return this.#everConnected;
+  /**
+   * The link if NATS is connected now. Right after start-up, while the very first connection
+   * attempt is still under way, waits for its outcome (at most `timeoutMs`) instead of
+   * reporting the engine missing before it was even tried.
+   */
+  async linkNow(timeoutMs: number): Promise<NatsLink | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#firstAttemptDone && !this.#closed && Date.now() < deadline) {
+      await this.#changed(deadline - Date.now());
+    }
+    return this.current();
   }
 
   /** The link when NATS is connected right now, else undefined. */
@@ -106,6 +114,8 @@ export class NatsConnector {
           noAsyncTraces: true,
         });
       } catch (error) {
+        this.#firstAttemptDone = true;
+        this.#wake();
         if (attempts++ === 0) {
           this.logger.warn(
             { err: error, servers: this.settings.servers },
@@ -126,7 +136,7 @@ export class NatsConnector {
         js: nc.jetstream({ timeout }),
         jsm: await nc.jetstreamManager({ checkAPI: false, timeout }),
       };
-      this.#everConnected = true;
+      this.#firstAttemptDone = true;
       this.#setUp(true);
       this.logger.info({ servers: this.settings.servers }, "connected to NATS");
       void this.#followStatus(nc);

@@ -67,12 +67,7 @@ export class NatsBacking implements Backing {
 
   async ready(): Promise<boolean> {
     const deadline = Date.now() + READY_TIMEOUT_MS;
-    // Right after start-up the first connection may still be on its way: worth a short wait.
-    const link =
-      this.#connector.current() ??
-      (this.#connector.everConnected
-        ? undefined
-        : await this.#connector.connected({ timeoutMs: READY_TIMEOUT_MS }).catch(() => undefined));
+    const link = await this.#connector.linkNow(READY_TIMEOUT_MS);
     if (!link) return false;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<boolean>((resolve) => {

@@ -54,12 +54,7 @@ export class JetStreamPublisher {
     const streamName = jetStreamName(stream);
     const payloads = events.map((event) => Buffer.from(encodeForStorage(event), "utf8"));
     // While NATS is away the client would buffer; answer 503 now rather than after the timeout.
-    // Only the very first connection (process start-up) is worth waiting for.
-    const link =
-      this.connector.current() ??
-      (this.connector.everConnected
-        ? undefined
-        : await this.connector.connected({ timeoutMs }).catch(() => undefined));
+    const link = await this.connector.linkNow(timeoutMs);
     if (!link) throw new BackingUnavailableError("NATS is not connected", "nats");
     const limit = link.nc.info?.max_payload;
     for (const [index, payload] of payloads.entries()) {

@@ -1,0 +1,314 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  AckPolicy,
+  type ConsumerInfo,
+  DeliverPolicy,
+  nanos,
+  RetentionPolicy,
+  StorageType,
+  type StreamInfo,
+} from "nats";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Backing, ConsumeMeta } from "../../../src/channels/backing.js";
+import { createBacking } from "../../../src/channels/nats/index.js";
+import { durableName, jetStreamName } from "../../../src/channels/nats/naming.js";
+import { PayloadTooLargeError } from "../../../src/channels/nats/publisher.js";
+import { type CloudEvent, withAttributes } from "../../../src/events/event.js";
+import { silentLogger } from "../../../src/observability/logger.js";
+import {
+  Gate,
+  idOf,
+  Recorder,
+  testEvent,
+  testEvents,
+  uniqueName,
+  uniqueStream,
+  waitFor,
+} from "../../conformance/conformance-support.js";
+import { serviceUrl } from "../../support/services.js";
+import { JetStreamFixture } from "./jetstream-fixture.js";
+import { startTcpProxy } from "./tcp-proxy.js";
+
+const url = serviceUrl("nats");
+const UNORDERED = { concurrency: 8, ordered: false } as const;
+const DELIVERY_MS = 10_000;
+const QUIET_MS = 500;
+
+describe.skipIf(!url)("NATS JetStream backing", () => {
+  describe("provisioning", () => {
+    const fixture = new JetStreamFixture(url!);
+    const stream = uniqueStream("provision");
+    const consumer = `trigger.default.${uniqueName("provision")}`;
+    let streamInfo: StreamInfo;
+    let consumerInfo: ConsumerInfo;
+    const early = new Recorder();
+
+    beforeAll(async () => {
+      const backing = await fixture.backing({ ackWaitMs: "7000" });
+      await backing.publish(stream, [testEvent("before-any-consumer")]);
+      await backing.subscribe(stream, consumer, early.handler, { concurrency: 5, ordered: false });
+      [streamInfo, consumerInfo] = await fixture.inspect(async (nc) => {
+        const jsm = await nc.jetstreamManager();
+        return [
+          await jsm.streams.info(jetStreamName(stream)),
+          await jsm.consumers.info(jetStreamName(stream), durableName(consumer)),
+        ] as const;
+      });
+    });
+    afterAll(() => fixture.cleanup());
+
+    it.each<[string, () => unknown, unknown]>([
+      [
+        "the stream captures exactly its one subject",
+        () => streamInfo.config.subjects,
+        [`eventail.${stream}`],
+      ],
+      [
+        "events leave once every consumer acked them",
+        () => streamInfo.config.retention,
+        RetentionPolicy.Interest,
+      ],
+      ["events survive an engine restart", () => streamInfo.config.storage, StorageType.File],
+      [
+        "producer retries within two minutes are stored once",
+        () => streamInfo.config.duplicate_window,
+        nanos(120_000),
+      ],
+      [
+        "the consumer is durable under the mapped trigger name",
+        () => consumerInfo.config.durable_name,
+        durableName(consumer),
+      ],
+      ["each event is acked on its own", () => consumerInfo.config.ack_policy, AckPolicy.Explicit],
+      [
+        "a new consumer starts at events published after it",
+        () => consumerInfo.config.deliver_policy,
+        DeliverPolicy.New,
+      ],
+      ["the ack wait comes from the settings", () => consumerInfo.config.ack_wait, nanos(7_000)],
+      ["redelivery never gives up", () => consumerInfo.config.max_deliver, -1],
+      ["the consumer is pulled, not pushed", () => consumerInfo.config.deliver_subject, undefined],
+    ])("%s", (_, actual, expected) => {
+      expect(actual()).toEqual(expected);
+    });
+
+    it("leaves room in max_ack_pending for several processes' windows", () => {
+      expect(consumerInfo.config.max_ack_pending).toBeGreaterThanOrEqual(5 * 2);
+    });
+
+    it("does not deliver what was published before the consumer existed", async () => {
+      await sleep(QUIET_MS);
+      expect(early.ids()).toEqual([]);
+    });
+  });
+
+  describe("with a fresh stream", () => {
+    let fixture: JetStreamFixture;
+    let stream: string;
+
+    beforeEach(() => {
+      fixture = new JetStreamFixture(url!);
+      stream = uniqueStream("nats");
+    });
+    afterEach(async () => {
+      Gate.releaseAll();
+      await fixture.cleanup();
+    });
+
+    it("lets two processes provision the same consumer at once and share it", async () => {
+      const [a, b] = [await fixture.backing(), await fixture.backing()];
+      const name = uniqueName("both");
+      const ra = new Recorder();
+      const rb = new Recorder();
+      await Promise.all([
+        a.subscribe(stream, name, ra.handler, UNORDERED),
+        b.subscribe(stream, name, rb.handler, UNORDERED),
+      ]);
+      const events = testEvents("e", 30);
+      await a.publish(stream, events);
+      await waitFor(() => ra.received.length + rb.received.length >= 30, DELIVERY_MS, "all events");
+      await sleep(QUIET_MS);
+      expect([...ra.ids(), ...rb.ids()].sort()).toEqual(events.map(idOf).sort());
+      const consumers = await fixture.inspect(async (nc) => {
+        const jsm = await nc.jetstreamManager();
+        return (await jsm.consumers.list(jetStreamName(stream)).next()).map((c) => c.name);
+      });
+      expect(consumers).toEqual([durableName(name)]);
+    });
+
+    const original = testEvent("dup", {
+      knativebrokerttl: 255,
+      knativearrivaltime: "2024-01-01T00:00:00Z",
+    });
+    it.each<[string, CloudEvent, number]>([
+      [
+        "a producer retry (same event, later arrival time) is stored once",
+        withAttributes(original, { knativearrivaltime: "2024-01-01T00:00:09Z" }),
+        1,
+      ],
+      [
+        "an echoed reply (same source and id, one hop less TTL) is stored again",
+        withAttributes(original, { knativebrokerttl: 254 }),
+        2,
+      ],
+      [
+        "the event's dead letter sent back to the broker is stored again",
+        withAttributes(original, { knativeerrorcode: 500 }),
+        2,
+      ],
+    ])("deduplicates publishes: %s", async (_, second, stored) => {
+      const backing = await fixture.backing();
+      const recorder = new Recorder();
+      await backing.subscribe(stream, uniqueName("dedupe"), recorder.handler, UNORDERED);
+      await backing.publish(stream, [original]);
+      await backing.publish(stream, [second]);
+      await backing.publish(stream, [testEvent("marker")]);
+      await waitFor(() => recorder.ids().includes("marker"), DELIVERY_MS, "the marker event");
+      await sleep(QUIET_MS);
+      expect(recorder.ids().filter((id) => id === "dup")).toHaveLength(stored);
+    });
+
+    it.each([
+      ["keeps its event while it calls keepAlive: no other process receives it", true],
+      [
+        "loses its event to another process after the ack wait when it never calls keepAlive",
+        false,
+      ],
+    ])("a live but slow handler %s", async (_, keepAlive) => {
+      const ackWaitMs = 1_000;
+      const a = await fixture.backing({ ackWaitMs: String(ackWaitMs) });
+      const b = await fixture.backing({ ackWaitMs: String(ackWaitMs) });
+      const name = uniqueName("slow");
+      const slow = new Recorder(async (_event, meta: ConsumeMeta) => {
+        for (let waited = 0; waited < 3.5 * ackWaitMs; waited += 250) {
+          if (keepAlive) meta.keepAlive();
+          await sleep(250);
+        }
+      });
+      await a.subscribe(stream, name, slow.handler, { concurrency: 1, ordered: false });
+      await a.publish(stream, [testEvent("slow-one")]);
+      await waitFor(() => slow.inFlight === 1, DELIVERY_MS, "the slow delivery");
+      const other = new Recorder();
+      await b.subscribe(stream, name, other.handler, UNORDERED);
+      await waitFor(() => slow.completed === 1, DELIVERY_MS, "the slow handler to finish");
+      await sleep(QUIET_MS);
+      if (keepAlive) {
+        expect(other.received).toEqual([]);
+        expect(slow.received.map((r) => r.deliveryCount)).toEqual([1]);
+      } else {
+        expect(other.ids()).toContain("slow-one");
+        expect(other.received[0]!.deliveryCount).toBeGreaterThanOrEqual(2);
+      }
+    });
+
+    it("gives the events a vanished process held to another process after the ack wait", async () => {
+      const ackWaitMs = 2_000;
+      const proxy = await startTcpProxy(url!);
+      const doomed = fixture.track(
+        await createBacking(
+          { kind: "nats", settings: { url: proxy.url, ackWaitMs: String(ackWaitMs) } },
+          { logger: silentLogger() },
+        ),
+      );
+      const survivor = await fixture.backing({ ackWaitMs: String(ackWaitMs) });
+      const name = uniqueName("crash");
+      const never = new Gate();
+      const held = new Recorder(() => never.promise);
+      await doomed.subscribe(stream, name, held.handler, UNORDERED);
+      const events = testEvents("held", 3);
+      await survivor.publish(stream, events);
+      await waitFor(() => held.inFlight === 3, DELIVERY_MS, "the doomed process to hold all three");
+      const cutAt = Date.now();
+      await proxy.cut();
+      const heir = new Recorder();
+      await survivor.subscribe(stream, name, heir.handler, UNORDERED);
+      await waitFor(
+        () => heir.hasAll(events.map(idOf)),
+        DELIVERY_MS + ackWaitMs,
+        "the held events at the survivor",
+        () => heir.ids(),
+      );
+      expect(Date.now() - cutAt).toBeLessThan(ackWaitMs + 5_000);
+      expect(heir.received.every((r) => r.deliveryCount === 2)).toBe(true);
+      never.release();
+      await doomed.close();
+    });
+
+    it("keeps pulling only what it can run, leaving the rest to other processes", async () => {
+      const a = await fixture.backing();
+      const b = await fixture.backing();
+      const name = uniqueName("window");
+      const stuck = new Gate();
+      const busy = new Recorder(() => stuck.promise);
+      await a.subscribe(stream, name, busy.handler, { concurrency: 2, ordered: false });
+      const events = testEvents("w", 10);
+      await a.publish(stream, events);
+      await waitFor(() => busy.inFlight === 2, DELIVERY_MS, "a full window");
+      const state = await fixture.inspect(async (nc) => {
+        const jsm = await nc.jetstreamManager();
+        return jsm.consumers.info(jetStreamName(stream), durableName(name));
+      });
+      expect(state.num_ack_pending).toBe(2);
+      expect(state.num_pending).toBe(8);
+      const helper = new Recorder();
+      await b.subscribe(stream, name, helper.handler, UNORDERED);
+      await waitFor(
+        () => helper.received.length === 8,
+        DELIVERY_MS,
+        "the other process to take the rest",
+      );
+      expect(new Set([...busy.ids(), ...helper.ids()]).size).toBe(10);
+    });
+
+    it("ordered: retries a rejected event in place so later events of its key wait, others go on", async () => {
+      const backing = await fixture.backing({ redeliveryDelayMs: "300" });
+      let failed = false;
+      const recorder = new Recorder(async (event) => {
+        if (idOf(event) === "o-0" && !failed) {
+          failed = true;
+          throw new Error("subscriber down");
+        }
+      });
+      await backing.subscribe(stream, uniqueName("ordered"), recorder.handler, {
+        concurrency: 4,
+        ordered: true,
+      });
+      const events = testEvents("o", 8, (i) => ({ partitionkey: `k${i % 2}` }));
+      await backing.publish(stream, events);
+      await waitFor(
+        () => recorder.completed >= 9,
+        DELIVERY_MS,
+        "every event and the retry",
+        () => recorder.ids(),
+      );
+      const seen = recorder.received.map((r) => `${idOf(r.event)}#${r.deliveryCount}`);
+      expect(seen.filter((s) => /^o-[0246]#/.test(s))).toEqual([
+        "o-0#1",
+        "o-0#2",
+        "o-2#1",
+        "o-4#1",
+        "o-6#1",
+      ]);
+      expect(seen.indexOf("o-1#1")).toBeLessThan(seen.indexOf("o-0#2"));
+    });
+
+    it.each<[string, number, boolean]>([
+      ["an event whose stored form fits the server's max_payload is accepted", 512 * 1024, true],
+      ["an event over the server's max_payload is refused naming data", 900 * 1024, false],
+    ])("%s", async (_, bytes, accepted) => {
+      const backing: Backing = await fixture.backing();
+      const event = testEvent(
+        "big",
+        { datacontenttype: "application/octet-stream" },
+        Buffer.alloc(bytes, 7),
+      );
+      const outcome = backing.publish(stream, [event]);
+      if (accepted) await expect(outcome).resolves.toBeUndefined();
+      else
+        await expect(outcome).rejects.toMatchObject({
+          name: PayloadTooLargeError.name,
+          field: "data",
+        });
+    });
+  });
+});
