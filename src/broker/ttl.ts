@@ -19,7 +19,10 @@ export function stampBrokerIngress(event: CloudEvent, arrival: string): CloudEve
       throw new HttpError("INVALID_EVENT", `${TTL_ATTRIBUTE} must be a non-negative integer`);
     }
     if (parsed === 0) {
-      throw new HttpError("TTL_EXHAUSTED", `${TTL_ATTRIBUTE} is already 0: the event has used up its hops`);
+      throw new HttpError(
+        "TTL_EXHAUSTED",
+        `${TTL_ATTRIBUTE} is already 0: the event has used up its hops`,
+      );
     }
     ttl = parsed - 1;
   }

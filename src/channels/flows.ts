@@ -42,12 +42,20 @@ function channel(owner: Resource, name: string, template: ChannelTemplate | unde
   };
 }
 
-function channelRef(owner: Resource, name: string, template: ChannelTemplate | undefined): KReference {
+function channelRef(
+  owner: Resource,
+  name: string,
+  template: ChannelTemplate | undefined,
+): KReference {
   const t = template ?? DEFAULT_TEMPLATE;
   return { apiVersion: t.apiVersion, kind: t.kind, name, namespace: owner.metadata.namespace };
 }
 
-function subscription(owner: Resource, name: string, spec: SubscriptionSpec): Resource<SubscriptionSpec> {
+function subscription(
+  owner: Resource,
+  name: string,
+  spec: SubscriptionSpec,
+): Resource<SubscriptionSpec> {
   return {
     apiVersion: "messaging.knative.dev/v1",
     kind: "Subscription",

@@ -5,7 +5,10 @@ import type { Backing, BackingConfig } from "./backing.js";
  * Creates the backing a ConfigMap or channel template asks for. Engines are imported on demand,
  * so a memory-only run never loads a Kafka, NATS or Redis client.
  */
-export async function createBacking(config: BackingConfig, deps: { logger: Logger }): Promise<Backing> {
+export async function createBacking(
+  config: BackingConfig,
+  deps: { logger: Logger },
+): Promise<Backing> {
   switch (config.kind) {
     case "memory": {
       const { MemoryBacking } = await import("./memory/memory-backing.js");

@@ -36,7 +36,10 @@ export class SubscriptionRuntime extends StreamConsumer<SubscriptionConfig> {
     }
     if (reply === undefined) return;
     if (config.replyUrl === undefined) {
-      this.deps.metrics.droppedEvents.inc({ namespace: config.namespace, reason: "no-reply-destination" });
+      this.deps.metrics.droppedEvents.inc({
+        namespace: config.namespace,
+        reason: "no-reply-destination",
+      });
       this.deps.logger.info(
         { ...eventLogFields(reply), subscription: config.name },
         "reply dropped: the subscription has no spec.reply",

@@ -5,7 +5,16 @@ import { decodeHttpRequest } from "../events/http-binding.js";
 /** Prints an event the way Knative's event-display does: attributes, extensions, then data. */
 export function describeEvent(event: CloudEvent): string {
   const lines = ["☁️  cloudevents.Event", "Context Attributes,"];
-  const core = ["specversion", "type", "source", "subject", "id", "time", "dataschema", "datacontenttype"];
+  const core = [
+    "specversion",
+    "type",
+    "source",
+    "subject",
+    "id",
+    "time",
+    "dataschema",
+    "datacontenttype",
+  ];
   for (const name of core) {
     const value = event.attributes[name];
     if (value !== undefined) lines.push(`  ${name}: ${value}`);

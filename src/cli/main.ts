@@ -1,10 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
-import { displayCommand } from "./display.js";
-import { runCommand } from "./run.js";
-import { sendCommand } from "./send.js";
-import { validateCommand } from "./validate.js";
+import type { SendOptions } from "./send.js";
 
 const version = (
   JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
@@ -40,6 +37,8 @@ program
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option("--port <port>", "port to listen on", port, 8080)
   .action(async (options: { filename: string[]; host: string; port: number }) => {
+    // Each command loads only what it needs, so `send` and `--version` start fast.
+    const { runCommand } = await import("./run.js");
     process.exitCode = await runCommand(options.filename, options.host, options.port);
   });
 
@@ -48,6 +47,7 @@ program
   .description("check manifests and print every problem (exit 2 when any)")
   .requiredOption("-f, --filename <path>", "manifest file or folder (repeatable)", collect)
   .action(async (options: { filename: string[] }) => {
+    const { validateCommand } = await import("./validate.js");
     process.exitCode = await validateCommand(options.filename, process.stdout, process.stderr);
   });
 
@@ -63,7 +63,8 @@ program
   .option("--content-type <type>", "datacontenttype (default application/json with data)")
   .option("--mode <mode>", "binary or structured", "binary")
   .option("--extension <key=value>", "an extension attribute (repeatable)", collect)
-  .action(async (url: string, options: Parameters<typeof sendCommand>[1]) => {
+  .action(async (url: string, options: SendOptions) => {
+    const { sendCommand } = await import("./send.js");
     process.exitCode = await sendCommand(url, options);
   });
 
@@ -73,6 +74,7 @@ program
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option("--port <port>", "port to listen on", port, 8081)
   .action(async (options: { host: string; port: number }) => {
+    const { displayCommand } = await import("./display.js");
     process.exitCode = await displayCommand(options.host, options.port);
   });
 

@@ -1,7 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { request } from "undici";
-import { type AttributeValue, createEvent, EventValidationError, validateEvent } from "../events/event.js";
+import {
+  type AttributeValue,
+  createEvent,
+  EventValidationError,
+  validateEvent,
+} from "../events/event.js";
 import { decodeHttpResponse, encodeHttpRequest } from "../events/http-binding.js";
 import { encodeStructured } from "../events/json-format.js";
 
@@ -59,7 +64,13 @@ export async function sendCommand(url: string, options: SendOptions): Promise<nu
   const encoded = encodeHttpRequest(event, mode);
   let response: Awaited<ReturnType<typeof request>>;
   try {
-    response = await request(url, { method: "POST", headers: encoded.headers, body: encoded.body ?? null });
+    // reset: one request, so close the connection instead of keeping the process alive for it.
+    response = await request(url, {
+      method: "POST",
+      headers: encoded.headers,
+      body: encoded.body ?? null,
+      reset: true,
+    });
   } catch (error) {
     process.stderr.write(`eventail send: ${(error as Error).message}\n`);
     return 1;
@@ -68,6 +79,7 @@ export async function sendCommand(url: string, options: SendOptions): Promise<nu
   process.stdout.write(`${response.statusCode}\n`);
   const reply = decodeHttpResponse(response.statusCode, response.headers, body);
   if (reply.event) process.stdout.write(`${encodeStructured(reply.event)}\n`);
-  else if (body.length > 0 && response.statusCode >= 400) process.stdout.write(`${body.toString("utf8")}\n`);
+  else if (body.length > 0 && response.statusCode >= 400)
+    process.stdout.write(`${body.toString("utf8")}\n`);
   return response.statusCode >= 200 && response.statusCode < 300 ? 0 : 1;
 }

@@ -71,7 +71,8 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   const store = new ResourceStore();
   store.replaceAll(initial.resources);
   const dispatcher = new Dispatcher({ metrics, logger });
-  const makeBacking = options.createBacking ?? ((config, log) => createBacking(config, { logger: log }));
+  const makeBacking =
+    options.createBacking ?? ((config, log) => createBacking(config, { logger: log }));
   const reconciler = new Reconciler({
     store,
     dispatcher,
@@ -106,7 +107,8 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   const reload = async (): Promise<ValidationIssue[]> => {
     const next = await loadAndValidate(paths, options.resources ?? []);
     if (next.issues.length > 0) {
-      for (const issue of next.issues) logger.error({ issue: formatIssue(issue) }, "invalid manifest");
+      for (const issue of next.issues)
+        logger.error({ issue: formatIssue(issue) }, "invalid manifest");
       logger.warn({ problems: next.issues.length }, "reload refused: keeping the running config");
       return next.issues;
     }

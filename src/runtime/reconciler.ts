@@ -1,6 +1,6 @@
 import { Broker } from "../broker/broker.js";
 import type { Backing, BackingConfig } from "../channels/backing.js";
-import { ChannelRuntime, CHANNEL_KINDS, channelBackingConfig } from "../channels/channel.js";
+import { CHANNEL_KINDS, ChannelRuntime, channelBackingConfig } from "../channels/channel.js";
 import {
   expandParallel,
   expandSequence,
@@ -23,8 +23,8 @@ import type {
   SubscriptionSpec,
 } from "../resources/types.js";
 import {
-  DEFAULT_BODY_LIMIT,
   type DataPlane,
+  DEFAULT_BODY_LIMIT,
   type FlowKind,
   type IngressTarget,
   type SinkTarget,
@@ -34,9 +34,9 @@ import { LogSink } from "../sinks/log-sink.js";
 import { SOURCE_KINDS } from "../sources/kinds.js";
 import type { RunnableSource, SourceKind } from "../sources/registry.js";
 import { dispatcherSink } from "../sources/source.js";
+import { compileCesqlPredicate } from "../triggers/cesql-filter.js";
 import { compileFilter, type TriggerFilterSpec } from "../triggers/filter.js";
 import { type TriggerConfig, TriggerRuntime } from "../triggers/trigger.js";
-import { compileCesqlPredicate } from "../triggers/cesql-filter.js";
 import { type DeliverySpec, resolveDelivery } from "./delivery-spec.js";
 
 export interface ReconcilerDeps {
@@ -90,6 +90,10 @@ export class Reconciler implements DataPlane {
   private readonly sources = new Map<string, RunningSource>();
   private readonly backings = new Map<string, Promise<Backing>>();
   private queue: Promise<void> = Promise.resolve();
+  /** Set when something could not start (engine down): a retry reconcile is scheduled. */
+  private incomplete = false;
+  private retryTimer?: NodeJS.Timeout;
+  private retryDelayMs = 500;
   private initialized = false;
   private accepting = true;
   private baseUrl = "http://127.0.0.1:8080";
@@ -134,7 +138,11 @@ export class Reconciler implements DataPlane {
   }
 
   flow(namespace: string, kind: FlowKind, name: string): IngressTarget | undefined {
-    const exists = this.deps.store.get(kind === "sequences" ? "Sequence" : "Parallel", namespace, name);
+    const exists = this.deps.store.get(
+      kind === "sequences" ? "Sequence" : "Parallel",
+      namespace,
+      name,
+    );
     if (!exists) return undefined;
     const channel =
       kind === "sequences" ? sequenceChannelName(name, 0) : parallelIngressChannelName(name);
@@ -166,6 +174,8 @@ export class Reconciler implements DataPlane {
 
   /** Stops sources, drains triggers, closes backings. */
   async close(graceMs = this.deps.drainMs ?? 10_000): Promise<void> {
+    this.accepting = false;
+    clearTimeout(this.retryTimer);
     await this.queue.catch(() => undefined);
     await Promise.all([...this.sources.values()].map((s) => stopSource(s)));
     this.sources.clear();
@@ -189,6 +199,7 @@ export class Reconciler implements DataPlane {
   }
 
   private async reconcileOnce(): Promise<void> {
+    this.incomplete = false;
     this.synthetic = [
       ...this.deps.store.list("Sequence").flatMap((s) => expandSequence(s as SequenceResource)),
       ...this.deps.store.list("Parallel").flatMap((p) => expandParallel(p as ParallelResource)),
@@ -200,6 +211,22 @@ export class Reconciler implements DataPlane {
     await this.reconcileSubscriptions();
     await this.reconcileSources();
     await this.releaseUnusedBackings();
+    this.scheduleRetry();
+  }
+
+  /** Whatever failed to start (an engine that is down) is tried again, backing off to 10 s. */
+  private scheduleRetry(): void {
+    if (!this.incomplete) {
+      this.retryDelayMs = 500;
+      return;
+    }
+    if (this.retryTimer || !this.accepting) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.reconcile();
+    }, this.retryDelayMs);
+    this.retryTimer.unref();
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, 10_000);
   }
 
   private async reconcileSinks(): Promise<void> {
@@ -287,6 +314,7 @@ export class Reconciler implements DataPlane {
         this.deps.logger.info({ broker: name, backing: config.kind }, "broker ready");
       } catch (error) {
         this.deps.logger.error({ err: error, broker: name }, "broker could not start");
+        this.incomplete = true;
       }
     }
   }
@@ -338,10 +366,16 @@ export class Reconciler implements DataPlane {
       }
     }
     for (const [name, resource] of desired) {
-      const brokerName = key(resource.metadata.namespace, (resource.spec as { broker: string }).broker);
+      const brokerName = key(
+        resource.metadata.namespace,
+        (resource.spec as { broker: string }).broker,
+      );
       const broker = this.brokers.get(brokerName);
       if (!broker) {
-        this.deps.logger.warn({ trigger: name, broker: brokerName }, "trigger waits for its broker");
+        this.deps.logger.warn(
+          { trigger: name, broker: brokerName },
+          "trigger waits for its broker",
+        );
         continue;
       }
       let config: TriggerConfig;
@@ -363,6 +397,7 @@ export class Reconciler implements DataPlane {
         this.triggers.set(name, trigger);
       } catch (error) {
         this.deps.logger.error({ err: error, trigger: name }, "trigger could not subscribe");
+        this.incomplete = true;
       }
     }
   }
@@ -429,6 +464,7 @@ export class Reconciler implements DataPlane {
         });
       } catch (error) {
         this.deps.logger.error({ err: error, channel: name }, "channel could not start");
+        this.incomplete = true;
       }
     }
   }
@@ -491,7 +527,11 @@ export class Reconciler implements DataPlane {
         await subscription.start();
         this.subscriptions.set(name, subscription);
       } catch (error) {
-        this.deps.logger.error({ err: error, subscription: name }, "subscription could not subscribe");
+        this.deps.logger.error(
+          { err: error, subscription: name },
+          "subscription could not subscribe",
+        );
+        this.incomplete = true;
       }
     }
   }
@@ -520,6 +560,7 @@ export class Reconciler implements DataPlane {
         await this.startSource(name, resource, kind);
       } catch (error) {
         this.deps.logger.error({ err: error, source: name }, "source could not start");
+        this.incomplete = true;
       }
     }
   }
@@ -582,8 +623,17 @@ export class Reconciler implements DataPlane {
     const secrets = this.deps.store
       .list("Secret")
       .filter((s: Resource) => s.metadata.namespace === resource.metadata.namespace)
-      .map((s: Resource) => [s.metadata.name, s.data ?? {}, (s as { stringData?: unknown }).stringData ?? {}]);
-    return JSON.stringify([resource.metadata.annotations ?? {}, resource.spec ?? {}, secrets, this.baseUrl]);
+      .map((s: Resource) => [
+        s.metadata.name,
+        s.data ?? {},
+        (s as { stringData?: unknown }).stringData ?? {},
+      ]);
+    return JSON.stringify([
+      resource.metadata.annotations ?? {},
+      resource.spec ?? {},
+      secrets,
+      this.baseUrl,
+    ]);
   }
 
   private async releaseUnusedBackings(): Promise<void> {

@@ -128,7 +128,8 @@ export function registerIngressRoute(app: FastifyInstance, options: IngressRoute
         events = withTraceContext(decodeHttpRequest(request.headers, body).events, request.headers);
         await target.ingest(events);
       } catch (error) {
-        if (events.length > 0) (request as { rejectedEvent?: CloudEvent }).rejectedEvent = events[0];
+        if (events.length > 0)
+          (request as { rejectedEvent?: CloudEvent }).rejectedEvent = events[0];
         throw error;
       } finally {
         capacity.release();

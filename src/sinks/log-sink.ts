@@ -24,7 +24,15 @@ export class LogSink implements SinkTarget {
 function printable(data: Buffer): string {
   const text = data.toString("utf8");
   // Binary payloads are shown as base64 so the line stays one line and readable.
-  return Buffer.byteLength(text) === data.length && !/[\u0000-\u0008\u000e-\u001f]/.test(text)
+  return Buffer.byteLength(text) === data.length && !hasControlCharacters(text)
     ? text.replace(/\n/g, "\\n")
     : `base64:${data.toString("base64")}`;
+}
+
+function hasControlCharacters(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) return true;
+  }
+  return false;
 }

@@ -4,7 +4,12 @@ import type { SourceKind } from "./registry.js";
 const pingSource: SourceKind = {
   kind: "PingSource",
   create: (resource, context) =>
-    new PingSource(context.namespace, context.name, resource.spec as PingSourceSpec, context.logger),
+    new PingSource(
+      context.namespace,
+      context.name,
+      resource.spec as PingSourceSpec,
+      context.logger,
+    ),
 };
 
 /** Every source kind the reconciler runs. */

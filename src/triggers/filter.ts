@@ -38,7 +38,7 @@ type Predicate = (attributes: Attributes) => boolean;
 
 const PASS: Predicate = () => true;
 
-function valueOf(attributes: Attributes, name: string): string | undefined {
+function attributeText(attributes: Attributes, name: string): string | undefined {
   const value = attributes[name];
   return value === undefined ? undefined : typeof value === "string" ? value : String(value);
 }
@@ -62,7 +62,7 @@ function attributeMatcher(
 ): Predicate {
   return and(
     Object.entries(map).map(([name, expected]) => (attributes: Attributes) => {
-      const actual = valueOf(attributes, name);
+      const actual = attributeText(attributes, name);
       return actual !== undefined && test(actual, expected);
     }),
   );
@@ -94,7 +94,7 @@ function compileDialect(filter: SubscriptionsApiFilter, cesql: CesqlCompiler): P
 function compileAttributes(attributesFilter: Record<string, string>): Predicate {
   return and(
     Object.entries(attributesFilter).map(([name, expected]) => (attributes: Attributes) => {
-      const actual = valueOf(attributes, name);
+      const actual = attributeText(attributes, name);
       if (actual === undefined) return false;
       return expected === "" ? actual !== "" : actual === expected;
     }),

@@ -9,7 +9,10 @@ import { startSink } from "../support/sink.js";
 
 const CLI = path.resolve("dist/src/cli/main.js");
 
-function run(args: string[], timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  timeoutMs = 15_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -39,7 +42,11 @@ function serve(args: string[]): { child: ChildProcess; output: () => string } {
   return { child, output: () => output };
 }
 
-async function waitForText(read: () => string, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+async function waitForText(
+  read: () => string,
+  pattern: RegExp,
+  timeoutMs = 10_000,
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (!pattern.test(read())) {
     if (Date.now() > deadline) throw new Error(`never saw ${pattern} in:\n${read()}`);
@@ -69,7 +76,8 @@ describe.skipIf(!existsSync(CLI))("the eventail command", () => {
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     const help = await run(["--help"]);
     expect(help.code).toBe(0);
-    for (const command of ["run", "validate", "send", "display"]) expect(help.stdout).toContain(command);
+    for (const command of ["run", "validate", "send", "display"])
+      expect(help.stdout).toContain(command);
     expect((await run(["send", "--help"])).stdout).toContain("--extension");
   });
 
@@ -113,7 +121,8 @@ spec:
     const out = result.stdout + result.stderr;
     const lines = out.split("\n").filter((line) => line.includes("Trigger/default/broken"));
     expect(lines.length).toBeGreaterThanOrEqual(4);
-    for (const line of lines) expect(line).toMatch(/^.*broken\.yaml:\d+ Trigger\/default\/broken spec\.[\w.[\]]+: .+/);
+    for (const line of lines)
+      expect(line).toMatch(/^.*broken\.yaml:\d+ Trigger\/default\/broken spec\.[\w.[\]]+: .+/);
     expect(out).toContain("spec.filter.attributes");
     expect(out).toContain("spec.filters[0]");
     expect(out).toContain("spec.delivery.retry");
@@ -142,15 +151,43 @@ spec:
     });
 
     it("send prints 202 and the log sink prints the event", async () => {
-      const sent = await run(["send", `${url}/default/default`, "--type", "dev.example.hello", "--source", "cli", "--id", "cli-1", "--data", '{"msg":"hi"}']);
+      const sent = await run([
+        "send",
+        `${url}/default/default`,
+        "--type",
+        "dev.example.hello",
+        "--source",
+        "cli",
+        "--id",
+        "cli-1",
+        "--data",
+        '{"msg":"hi"}',
+      ]);
       expect(sent.code).toBe(0);
       expect(sent.stdout.trim()).toBe("202");
       const output = await waitForText(server.output, /id=cli-1/);
-      expect(output).toContain('[default/log] id=cli-1 type=dev.example.hello source=cli data={"msg":"hi"}');
+      expect(output).toContain(
+        '[default/log] id=cli-1 type=dev.example.hello source=cli data={"msg":"hi"}',
+      );
     });
 
     it("send in structured mode with an extension", async () => {
-      const sent = await run(["send", `${url}/default/default`, "--type", "dev.example.hello", "--source", "cli", "--id", "cli-2", "--mode", "structured", "--extension", "team=a", "--data", '{"n":2}']);
+      const sent = await run([
+        "send",
+        `${url}/default/default`,
+        "--type",
+        "dev.example.hello",
+        "--source",
+        "cli",
+        "--id",
+        "cli-2",
+        "--mode",
+        "structured",
+        "--extension",
+        "team=a",
+        "--data",
+        '{"n":2}',
+      ]);
       expect(sent.stdout.trim()).toBe("202");
       await waitForText(server.output, /id=cli-2/);
     });
@@ -176,7 +213,18 @@ spec:
     const display = serve(["display", "--port", String(port)]);
     try {
       await waitForText(display.output, /listening/);
-      const sent = await run(["send", `http://127.0.0.1:${port}/`, "--type", "dev.example.shown", "--source", "cli", "--id", "d-1", "--data", '{"a":1}']);
+      const sent = await run([
+        "send",
+        `http://127.0.0.1:${port}/`,
+        "--type",
+        "dev.example.shown",
+        "--source",
+        "cli",
+        "--id",
+        "d-1",
+        "--data",
+        '{"a":1}',
+      ]);
       expect(sent.stdout.trim()).toBe("202");
       const output = await waitForText(display.output, /dev\.example\.shown/);
       expect(output).toContain("id: d-1");
@@ -188,7 +236,10 @@ spec:
 
   it("run refuses invalid manifests with exit 2", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "eventail-cli-"));
-    writeFileSync(path.join(dir, "t.yaml"), "apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata:\n  name: x\nspec: {}\n");
+    writeFileSync(
+      path.join(dir, "t.yaml"),
+      "apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata:\n  name: x\nspec: {}\n",
+    );
     const result = await run(["run", "-f", dir, "--port", "0"]);
     expect(result.code).toBe(2);
   });
@@ -215,7 +266,16 @@ spec:
       const server = serve(["run", "-f", dir, "--port", String(port)]);
       try {
         await waitReady(`http://127.0.0.1:${port}`);
-        await run(["send", `http://127.0.0.1:${port}/default/default`, "--type", "t", "--source", "s", "--id", "x1"]);
+        await run([
+          "send",
+          `http://127.0.0.1:${port}/default/default`,
+          "--type",
+          "t",
+          "--source",
+          "s",
+          "--id",
+          "x1",
+        ]);
         const [received] = await sink.waitFor(1);
         expect(received!.event!.attributes["id"]).toBe("x1");
       } finally {

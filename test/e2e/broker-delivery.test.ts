@@ -34,7 +34,12 @@ async function eventail(yaml: string): Promise<Running> {
   return running;
 }
 
-async function send(url: string, event: CloudEvent, mode: "binary" | "structured" = "binary", extra: Record<string, string> = {}) {
+async function send(
+  url: string,
+  event: CloudEvent,
+  mode: "binary" | "structured" = "binary",
+  extra: Record<string, string> = {},
+) {
   const encoded = encodeHttpRequest(event, mode);
   const response = await request(url, {
     method: "POST",
@@ -74,7 +79,12 @@ describe("events reach subscribers exactly as sent", () => {
   it.each(vectors.map((v) => [v.name, v] as const))("%s", async (_name, vector) => {
     const subscriber = await sink();
     const running = await eventail(brokerYaml() + triggerYaml("all", subscriber.url));
-    const status = await send(`${running.url}/default/default`, vector.event, vector.mode, vector.transportHeaders);
+    const status = await send(
+      `${running.url}/default/default`,
+      vector.event,
+      vector.mode,
+      vector.transportHeaders,
+    );
     expect(status).toBe(202);
     const [received] = await subscriber.waitFor(1);
     const got = received!.event!;
@@ -97,8 +107,18 @@ describe("broker to trigger delivery", () => {
   it("delivers a batch as separate events", async () => {
     const subscriber = await sink();
     const running = await eventail(brokerYaml() + triggerYaml("all", subscriber.url));
-    const batch = [1, 2, 3].map((i) => ({ specversion: "1.0", id: `b${i}`, source: "/batch", type: "t", data: { i } }));
-    const status = await post(`${running.url}/default/default`, { "content-type": "application/cloudevents-batch+json" }, JSON.stringify(batch));
+    const batch = [1, 2, 3].map((i) => ({
+      specversion: "1.0",
+      id: `b${i}`,
+      source: "/batch",
+      type: "t",
+      data: { i },
+    }));
+    const status = await post(
+      `${running.url}/default/default`,
+      { "content-type": "application/cloudevents-batch+json" },
+      JSON.stringify(batch),
+    );
     expect(status).toBe(202);
     await subscriber.waitFor(3);
     expect(subscriber.events.map((e) => e.attributes["id"]).sort()).toEqual(["b1", "b2", "b3"]);
@@ -109,7 +129,10 @@ describe("broker to trigger delivery", () => {
     const running = await eventail(brokerYaml() + triggerYaml("all", subscriber.url));
     const status = await post(
       `${running.url}/default/default`,
-      binaryHeaders("pct", "dev.example.test", { "ce-subject": "Euro%20%E2%82%AC%20%F0%9F%98%80", "ce-myext": "100%25 %22quoted%22" }),
+      binaryHeaders("pct", "dev.example.test", {
+        "ce-subject": "Euro%20%E2%82%AC%20%F0%9F%98%80",
+        "ce-myext": "100%25 %22quoted%22",
+      }),
     );
     expect(status).toBe(202);
     const [received] = await subscriber.waitFor(1);
@@ -135,13 +158,22 @@ describe("broker to trigger delivery", () => {
       req.event?.attributes["type"] === "dev.example.request"
         ? {
             status: 200,
-            headers: { "ce-specversion": "1.0", "ce-id": "reply-1", "ce-source": "/replier", "ce-type": "dev.example.reply" },
+            headers: {
+              "ce-specversion": "1.0",
+              "ce-id": "reply-1",
+              "ce-source": "/replier",
+              "ce-type": "dev.example.reply",
+            },
           }
         : { status: 202 },
     );
     const running = await eventail(
       brokerYaml() +
-        triggerYaml("one", first.url, "  filter:\n    attributes:\n      type: dev.example.request") +
+        triggerYaml(
+          "one",
+          first.url,
+          "  filter:\n    attributes:\n      type: dev.example.request",
+        ) +
         triggerYaml("two", second.url, "  filter:\n    attributes:\n      type: dev.example.reply"),
     );
     // Observe the stream itself: the reply as the broker stored it, TTL included.
@@ -150,12 +182,19 @@ describe("broker to trigger delivery", () => {
       stream: string;
     };
     const stored: CloudEvent[] = [];
-    const spy = await broker.backing.subscribe(broker.stream, "spy", async (event) => {
-      stored.push(event);
-    }, { concurrency: 1, ordered: false });
+    const spy = await broker.backing.subscribe(
+      broker.stream,
+      "spy",
+      async (event) => {
+        stored.push(event);
+      },
+      { concurrency: 1, ordered: false },
+    );
     cleanups.push(() => spy.close(0));
 
-    expect(await post(`${running.url}/default/default`, binaryHeaders("req-1", "dev.example.request"))).toBe(202);
+    expect(
+      await post(`${running.url}/default/default`, binaryHeaders("req-1", "dev.example.request")),
+    ).toBe(202);
     const [delivered] = await second.waitFor(1);
     expect(delivered!.event!.attributes["id"]).toBe("reply-1");
     await eventually(() => stored.length >= 2, 5_000, "both events stored");
@@ -169,16 +208,28 @@ describe("broker to trigger delivery", () => {
     let n = 0;
     const looper = await sink(() => ({
       status: 200,
-      headers: { "ce-specversion": "1.0", "ce-id": `loop-${++n}`, "ce-source": "/loop", "ce-type": "dev.example.loop" },
+      headers: {
+        "ce-specversion": "1.0",
+        "ce-id": `loop-${++n}`,
+        "ce-source": "/loop",
+        "ce-type": "dev.example.loop",
+      },
     }));
     const running = await eventail(brokerYaml() + triggerYaml("loop", looper.url));
     // Start with 5 hops left: delivered with TTL 4, 3, 2, 1, 0, then the next reply is refused.
-    expect(await post(`${running.url}/default/default`, binaryHeaders("seed", "dev.example.loop", { "ce-knativebrokerttl": "5" }))).toBe(202);
+    expect(
+      await post(
+        `${running.url}/default/default`,
+        binaryHeaders("seed", "dev.example.loop", { "ce-knativebrokerttl": "5" }),
+      ),
+    ).toBe(202);
     await looper.waitFor(5);
     await sleep(500);
     expect(looper.requests.length).toBe(5);
     const metrics = await (await request(`${running.url}/metrics`)).body.text();
-    expect(metrics).toMatch(/eventail_dropped_events_total\{namespace="default",reason="ttl-exhausted"\} 1/);
+    expect(metrics).toMatch(
+      /eventail_dropped_events_total\{namespace="default",reason="ttl-exhausted"\} 1/,
+    );
   });
 
   it("retry: 3 makes 4 attempts, then the dead-letter sink gets the error extensions", async () => {
@@ -187,7 +238,12 @@ describe("broker to trigger delivery", () => {
     const dls = await sink();
     const running = await eventail(
       brokerYaml() +
-        triggerYaml("fails", failing.url, "", `  delivery:\n    retry: 3\n    backoffPolicy: linear\n    backoffDelay: PT0.05S\n    deadLetterSink:\n      uri: ${dls.url}`),
+        triggerYaml(
+          "fails",
+          failing.url,
+          "",
+          `  delivery:\n    retry: 3\n    backoffPolicy: linear\n    backoffDelay: PT0.05S\n    deadLetterSink:\n      uri: ${dls.url}`,
+        ),
     );
     await post(`${running.url}/default/default`, binaryHeaders("dl-1"));
     const [dead] = await dls.waitFor(1);
@@ -196,15 +252,20 @@ describe("broker to trigger delivery", () => {
     expect(a["id"]).toBe("dl-1");
     expect(a["knativeerrordest"]).toBe(failing.url);
     expect(a["knativeerrorcode"]).toBe("500");
-    expect(Buffer.from(String(a["knativeerrordata"]), "base64").toString()).toBe(errorBody.slice(0, 1024));
+    expect(Buffer.from(String(a["knativeerrordata"]), "base64").toString()).toBe(
+      errorBody.slice(0, 1024),
+    );
   });
 
   it("a trigger whose subscriber takes 5 s does not delay another trigger", async () => {
     const slow = await sink(() => ({ status: 202, delayMs: 5_000 }));
     const fast = await sink();
-    const running = await eventail(brokerYaml() + triggerYaml("slow", slow.url) + triggerYaml("fast", fast.url));
+    const running = await eventail(
+      brokerYaml() + triggerYaml("slow", slow.url) + triggerYaml("fast", fast.url),
+    );
     const started = Date.now();
-    for (let i = 0; i < 20; i++) await post(`${running.url}/default/default`, binaryHeaders(`iso-${i}`));
+    for (let i = 0; i < 20; i++)
+      await post(`${running.url}/default/default`, binaryHeaders(`iso-${i}`));
     await fast.waitFor(20, 4_000);
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(slow.requests.length).toBeGreaterThan(0);
@@ -227,7 +288,15 @@ describe("broker to trigger delivery", () => {
   it("keeps running the old config when an edit is invalid", async () => {
     const subscriber = await sink();
     const running = await eventail(brokerYaml() + triggerYaml("t", subscriber.url));
-    writeFileSync(running.file, brokerYaml() + triggerYaml("t", subscriber.url, "  filters:\n    - exact: {type: a}\n      prefix: {type: b}"));
+    writeFileSync(
+      running.file,
+      brokerYaml() +
+        triggerYaml(
+          "t",
+          subscriber.url,
+          "  filters:\n    - exact: {type: a}\n      prefix: {type: b}",
+        ),
+    );
     const issues = await running.reload();
     expect(issues.length).toBeGreaterThan(0);
     expect(await post(`${running.url}/default/default`, binaryHeaders("still"))).toBe(202);
@@ -237,7 +306,8 @@ describe("broker to trigger delivery", () => {
   it("shutdown stops ingress, then drains in-flight deliveries", async () => {
     const slowish = await sink(() => ({ status: 202, delayMs: 300 }));
     const running = await startWithManifests(brokerYaml() + triggerYaml("t", slowish.url));
-    for (let i = 0; i < 10; i++) expect(await post(`${running.url}/default/default`, binaryHeaders(`d${i}`))).toBe(202);
+    for (let i = 0; i < 10; i++)
+      expect(await post(`${running.url}/default/default`, binaryHeaders(`d${i}`))).toBe(202);
     await running.close();
     expect(slowish.requests.length).toBe(10);
   });

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Readable } from "node:stream";
 import { request } from "undici";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Backing } from "../../src/channels/backing.js";
 import { BackingUnavailableError } from "../../src/channels/backing.js";
 import { MemoryBacking } from "../../src/channels/memory/memory-backing.js";
@@ -80,20 +81,74 @@ spec:
 
   it.each<[string, Record<string, string>, string, number, string | undefined]>([
     ["binary event accepted", binary(), "{}", 202, undefined],
-    ["structured event accepted", { "content-type": "application/cloudevents+json" }, JSON.stringify({ specversion: "1.0", id: "s1", source: "/s", type: "t", data: { a: 1 } }), 202, undefined],
-    ["batch accepted", { "content-type": "application/cloudevents-batch+json" }, JSON.stringify([{ specversion: "1.0", id: "b1", source: "/s", type: "t" }, { specversion: "1.0", id: "b2", source: "/s", type: "t" }]), 202, undefined],
+    [
+      "structured event accepted",
+      { "content-type": "application/cloudevents+json" },
+      JSON.stringify({ specversion: "1.0", id: "s1", source: "/s", type: "t", data: { a: 1 } }),
+      202,
+      undefined,
+    ],
+    [
+      "batch accepted",
+      { "content-type": "application/cloudevents-batch+json" },
+      JSON.stringify([
+        { specversion: "1.0", id: "b1", source: "/s", type: "t" },
+        { specversion: "1.0", id: "b2", source: "/s", type: "t" },
+      ]),
+      202,
+      undefined,
+    ],
     ["0.3 binary event accepted", binary({ "ce-specversion": "0.3" }), "{}", 202, undefined],
     ["missing ce-id is 400", without(binary(), "ce-id"), "{}", 400, "INVALID_EVENT"],
     ["missing ce-source is 400", without(binary(), "ce-source"), "{}", 400, "INVALID_EVENT"],
     ["missing ce-type is 400", without(binary(), "ce-type"), "{}", 400, "INVALID_EVENT"],
-    ["missing ce-specversion is 400", without(binary(), "ce-specversion"), "{}", 400, "INVALID_EVENT"],
+    [
+      "missing ce-specversion is 400",
+      without(binary(), "ce-specversion"),
+      "{}",
+      400,
+      "INVALID_EVENT",
+    ],
     ["unknown specversion is 400", binary({ "ce-specversion": "9.9" }), "{}", 400, "INVALID_EVENT"],
     ["bad attribute name is 400", binary({ "ce-Bad_Name": "x" }), "{}", 400, "INVALID_EVENT"],
-    ["bad structured JSON is 400", { "content-type": "application/cloudevents+json" }, "{not json", 400, "INVALID_EVENT"],
-    ["structured event missing id is 400", { "content-type": "application/cloudevents+json" }, JSON.stringify({ specversion: "1.0", source: "/s", type: "t" }), 400, "INVALID_EVENT"],
-    ["batch with one bad event is 400 (rejected whole)", { "content-type": "application/cloudevents-batch+json" }, JSON.stringify([{ specversion: "1.0", id: "ok", source: "/s", type: "t" }, { specversion: "1.0", source: "/s", type: "t" }]), 400, "INVALID_EVENT"],
-    ["knativebrokerttl already 0 is 400", binary({ "ce-knativebrokerttl": "0" }), "{}", 400, "TTL_EXHAUSTED"],
-    ["unknown structured format is 415", { "content-type": "application/cloudevents+avro" }, "x", 415, "UNSUPPORTED_FORMAT"],
+    [
+      "bad structured JSON is 400",
+      { "content-type": "application/cloudevents+json" },
+      "{not json",
+      400,
+      "INVALID_EVENT",
+    ],
+    [
+      "structured event missing id is 400",
+      { "content-type": "application/cloudevents+json" },
+      JSON.stringify({ specversion: "1.0", source: "/s", type: "t" }),
+      400,
+      "INVALID_EVENT",
+    ],
+    [
+      "batch with one bad event is 400 (rejected whole)",
+      { "content-type": "application/cloudevents-batch+json" },
+      JSON.stringify([
+        { specversion: "1.0", id: "ok", source: "/s", type: "t" },
+        { specversion: "1.0", source: "/s", type: "t" },
+      ]),
+      400,
+      "INVALID_EVENT",
+    ],
+    [
+      "knativebrokerttl already 0 is 400",
+      binary({ "ce-knativebrokerttl": "0" }),
+      "{}",
+      400,
+      "TTL_EXHAUSTED",
+    ],
+    [
+      "unknown structured format is 415",
+      { "content-type": "application/cloudevents+avro" },
+      "x",
+      415,
+      "UNSUPPORTED_FORMAT",
+    ],
   ])("%s", async (_name, headers, body, status, code) => {
     const response = await post("/default/default", headers, body);
     expect(response.statusCode).toBe(status);
@@ -135,16 +190,24 @@ spec:
     const response = await request(`${eventail.url}/default/small`, {
       method: "POST",
       headers: binary({ "content-type": "text/plain" }),
-      body: chunks(),
+      body: Readable.from(chunks()),
     });
     expect(response.statusCode).toBe(413);
     await response.body.dump();
   });
 
   it("the default limit is 1 MiB", async () => {
-    const under = await post("/default/default", binary({ "content-type": "text/plain" }), Buffer.alloc(1024 * 1024 - 10, "a"));
+    const under = await post(
+      "/default/default",
+      binary({ "content-type": "text/plain" }),
+      Buffer.alloc(1024 * 1024 - 10, "a"),
+    );
     expect(under.statusCode).toBe(202);
-    const over = await post("/default/default", binary({ "content-type": "text/plain" }), Buffer.alloc(1024 * 1024 + 10, "a"));
+    const over = await post(
+      "/default/default",
+      binary({ "content-type": "text/plain" }),
+      Buffer.alloc(1024 * 1024 + 10, "a"),
+    );
     expect(over.statusCode).toBe(413);
     await over.body.dump();
   });
@@ -168,8 +231,12 @@ spec:
 
   it("counts ingress by status in /metrics", async () => {
     const text = await (await request(`${eventail.url}/metrics`)).body.text();
-    expect(text).toMatch(/eventail_ingress_events_total\{namespace="default",broker="default",code="202"\} \d+/);
-    expect(text).toMatch(/eventail_ingress_events_total\{namespace="default",broker="default",code="400"\} \d+/);
+    expect(text).toMatch(
+      /eventail_ingress_events_total\{namespace="default",broker="default",code="202"\} \d+/,
+    );
+    expect(text).toMatch(
+      /eventail_ingress_events_total\{namespace="default",broker="default",code="400"\} \d+/,
+    );
   });
 
   it("healthz and readyz answer 200", async () => {
@@ -196,10 +263,22 @@ describe("broker ingress under pressure and failure", () => {
       createBacking: async () => new SlowBacking(),
     });
     try {
-      const first = request(`${eventail.url}/default/default`, { method: "POST", headers: binary({ "ce-id": "1" }), body: "{}" });
-      const second = request(`${eventail.url}/default/default`, { method: "POST", headers: binary({ "ce-id": "2" }), body: "{}" });
+      const first = request(`${eventail.url}/default/default`, {
+        method: "POST",
+        headers: binary({ "ce-id": "1" }),
+        body: "{}",
+      });
+      const second = request(`${eventail.url}/default/default`, {
+        method: "POST",
+        headers: binary({ "ce-id": "2" }),
+        body: "{}",
+      });
       await new Promise((resolve) => setTimeout(resolve, 200));
-      const third = await request(`${eventail.url}/default/default`, { method: "POST", headers: binary({ "ce-id": "3" }), body: "{}" });
+      const third = await request(`${eventail.url}/default/default`, {
+        method: "POST",
+        headers: binary({ "ce-id": "3" }),
+        body: "{}",
+      });
       expect(third.statusCode).toBe(429);
       expect(third.headers["retry-after"]).toBe("1");
       expect(((await third.body.json()) as { code: string }).code).toBe("OVER_CAPACITY");
@@ -217,7 +296,11 @@ describe("broker ingress under pressure and failure", () => {
       createBacking: async () => new UnavailableBacking(),
     });
     try {
-      const response = await request(`${eventail.url}/default/default`, { method: "POST", headers: binary(), body: "{}" });
+      const response = await request(`${eventail.url}/default/default`, {
+        method: "POST",
+        headers: binary(),
+        body: "{}",
+      });
       expect(response.statusCode).toBe(503);
       expect(((await response.body.json()) as { code: string }).code).toBe("BACKING_UNAVAILABLE");
     } finally {

@@ -78,9 +78,13 @@ function track(child: ChildProcess): void {
 async function startRedis(): Promise<string | undefined> {
   if (!hasBinary("redis-server")) return undefined;
   const port = await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no"], {
-    stdio: "ignore",
-  });
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--save", "", "--appendonly", "no"],
+    {
+      stdio: "ignore",
+    },
+  );
   track(child);
   await waitForPort(port, child, "redis-server");
   return `redis://127.0.0.1:${port}`;

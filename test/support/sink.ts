@@ -7,7 +7,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { CloudEvent } from "../../src/events/event.js";
 import { decodeHttpRequest } from "../../src/events/http-binding.js";
 import { silentLogger } from "../../src/observability/logger.js";
-import { type EventailOptions, type RunningEventail, startEventail } from "../../src/runtime/eventail.js";
+import {
+  type EventailOptions,
+  type RunningEventail,
+  startEventail,
+} from "../../src/runtime/eventail.js";
 
 export interface ReceivedRequest {
   readonly at: number;

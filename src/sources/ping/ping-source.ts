@@ -29,7 +29,10 @@ export function parseSchedule(
 /** The Cron object for a schedule, paused; throws on a bad pattern or zone. */
 export function compileSchedule(schedule: string, timezone?: string): Cron {
   const parsed = parseSchedule(schedule, timezone);
-  return new Cron(parsed.pattern, { paused: true, ...(parsed.timezone ? { timezone: parsed.timezone } : {}) });
+  return new Cron(parsed.pattern, {
+    paused: true,
+    ...(parsed.timezone ? { timezone: parsed.timezone } : {}),
+  });
 }
 
 /**

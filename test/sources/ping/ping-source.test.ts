@@ -8,19 +8,58 @@ const source = (spec: ConstructorParameters<typeof PingSource>[2]) =>
 
 describe("PingSource", () => {
   it.each<[string, string, string | undefined, string, string]>([
-    ["every minute fires at the next minute boundary", "* * * * *", undefined, "2026-01-01T10:00:30Z", "2026-01-01T10:01:00.000Z"],
-    ["@hourly fires at the top of the hour", "@hourly", undefined, "2026-01-01T10:15:00Z", "2026-01-01T11:00:00.000Z"],
-    ["@daily fires at midnight", "@daily", undefined, "2026-01-01T10:15:00Z", "2026-01-02T00:00:00.000Z"],
-    ["CRON_TZ= prefix shifts the schedule", "CRON_TZ=Europe/Paris 0 9 * * *", undefined, "2026-01-01T00:00:00Z", "2026-01-01T08:00:00.000Z"],
-    ["spec.timezone shifts the schedule", "0 9 * * *", "America/New_York", "2026-01-01T00:00:00Z", "2026-01-01T14:00:00.000Z"],
-    ["spec.timezone wins over CRON_TZ", "CRON_TZ=Europe/Paris 0 9 * * *", "UTC", "2026-01-01T00:00:00Z", "2026-01-01T09:00:00.000Z"],
+    [
+      "every minute fires at the next minute boundary",
+      "* * * * *",
+      undefined,
+      "2026-01-01T10:00:30Z",
+      "2026-01-01T10:01:00.000Z",
+    ],
+    [
+      "@hourly fires at the top of the hour",
+      "@hourly",
+      undefined,
+      "2026-01-01T10:15:00Z",
+      "2026-01-01T11:00:00.000Z",
+    ],
+    [
+      "@daily fires at midnight",
+      "@daily",
+      undefined,
+      "2026-01-01T10:15:00Z",
+      "2026-01-02T00:00:00.000Z",
+    ],
+    [
+      "CRON_TZ= prefix shifts the schedule",
+      "CRON_TZ=Europe/Paris 0 9 * * *",
+      undefined,
+      "2026-01-01T00:00:00Z",
+      "2026-01-01T08:00:00.000Z",
+    ],
+    [
+      "spec.timezone shifts the schedule",
+      "0 9 * * *",
+      "America/New_York",
+      "2026-01-01T00:00:00Z",
+      "2026-01-01T14:00:00.000Z",
+    ],
+    [
+      "spec.timezone wins over CRON_TZ",
+      "CRON_TZ=Europe/Paris 0 9 * * *",
+      "UTC",
+      "2026-01-01T00:00:00Z",
+      "2026-01-01T09:00:00.000Z",
+    ],
   ])("%s", (_name, schedule, timezone, from, next) => {
     const ping = source({ schedule, ...(timezone ? { timezone } : {}) });
     expect(ping.nextRun(new Date(from))?.toISOString()).toBe(next);
   });
 
   it("splits CRON_TZ from the pattern", () => {
-    expect(parseSchedule("CRON_TZ=Asia/Tokyo */5 * * * *")).toEqual({ pattern: "*/5 * * * *", timezone: "Asia/Tokyo" });
+    expect(parseSchedule("CRON_TZ=Asia/Tokyo */5 * * * *")).toEqual({
+      pattern: "*/5 * * * *",
+      timezone: "Asia/Tokyo",
+    });
   });
 
   it("emits Knative's ping attributes with data, contentType and ceOverrides", () => {
@@ -44,7 +83,11 @@ describe("PingSource", () => {
   });
 
   it("decodes dataBase64 into the payload bytes", () => {
-    const event = source({ schedule: "* * * * *", dataBase64: Buffer.from([0, 1, 2, 255]).toString("base64"), contentType: "application/octet-stream" }).eventAt(new Date());
+    const event = source({
+      schedule: "* * * * *",
+      dataBase64: Buffer.from([0, 1, 2, 255]).toString("base64"),
+      contentType: "application/octet-stream",
+    }).eventAt(new Date());
     expect([...event.data!]).toEqual([0, 1, 2, 255]);
   });
 
