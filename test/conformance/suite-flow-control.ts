@@ -68,7 +68,7 @@ export function flowControlCases(h: SuiteHarness): void {
       const events = testEvents("c", concurrency * 3 + 2);
       await h.backing().publish(stream, events);
       await waitFor(
-        () => recorder.inFlight === concurrency,
+        () => recorder.inFlight >= concurrency,
         DELIVERY_MS,
         "a full window",
         () => ({

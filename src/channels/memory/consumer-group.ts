@@ -17,12 +17,15 @@ export interface GroupHost {
   readonly log: StreamLog;
   /** Pump `group` again once more events are published. */
   awaitEvents(group: ConsumerGroup): void;
+  /** Pump `group` again on the next turn of the event loop. */
+  pumpSoon(group: ConsumerGroup): void;
   /** The group had no subscription for too long: drop it and its position. */
   forget(group: ConsumerGroup): void;
 }
 
 /** Ordered mode reads ahead past busy keys; this bounds how far. */
 const MAX_PARKED = 4096;
+const BURST = 4;
 
 /**
  * One named consumer of a stream (a trigger or subscription): its position in the stream log,
@@ -32,6 +35,8 @@ const MAX_PARKED = 4096;
 export class ConsumerGroup implements DeliveryOwner {
   /** Set while the group sits in its stream's list of groups to wake on publish. */
   awaiting = false;
+  /** Set while the group sits in its stream's list of groups to pump on the next turn. */
+  ramping = false;
   private cursor: number;
   private readonly members: MemorySubscription[] = [];
   private turn = 0;
@@ -80,14 +85,24 @@ export class ConsumerGroup implements DeliveryOwner {
     return this.host.log.tail - this.cursor + this.redeliveries.length + this.parked;
   }
 
-  /** Hands events to subscriptions until none can take more or none are left. */
-  pump(): void {
+  /**
+   * Hands events to subscriptions until none can take more or none are left, at most `limit` per
+   * call. A finished handler refills only its own slot; the window grows by BURST per event-loop
+   * turn. Fast handlers thus drain a backlog with a few calls in flight per consumer (the garbage
+   * collector pays for each one across ten thousand consumers), while slow handlers still reach
+   * the full concurrency within a few turns.
+   */
+  pump(limit = BURST): void {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      for (;;) {
+      for (let started = 0; ; started++) {
         const member = this.pickMember();
         if (member === undefined) return;
+        if (started === limit) {
+          this.host.pumpSoon(this);
+          return;
+        }
         if (!this.deliverNext(member)) {
           if (this.cursor === this.host.log.tail) this.host.awaitEvents(this);
           return;
@@ -107,7 +122,7 @@ export class ConsumerGroup implements DeliveryOwner {
       const retry = { event: delivery.event, deliveryCount: delivery.deliveryCount + 1 };
       this.later(this.backoff(delivery.deliveryCount), () => this.requeue(retry, lane));
     }
-    this.pump();
+    this.pump(1);
   }
 
   detach(member: MemorySubscription, unfinished: Delivery[]): void {

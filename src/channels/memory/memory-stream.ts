@@ -1,5 +1,13 @@
 import { ConsumerGroup, type ConsumerGroupOptions, type GroupHost } from "./consumer-group.js";
+import { Fifo } from "./fifo.js";
 import { StreamLog } from "./stream-log.js";
+
+/**
+ * Groups pumped per event-loop turn. Fast handlers finish a pumped group's backlog before the
+ * next turn, so this bounds how many handler calls are alive at once: with ten thousand
+ * consumers, a larger live set makes every young-generation GC copy it all again.
+ */
+const WAKE_SLICE = 256;
 
 /**
  * One stream (a broker's or a channel's): its log and its named consumers. A publish wakes the
@@ -8,8 +16,12 @@ import { StreamLog } from "./stream-log.js";
 export class MemoryStream implements GroupHost {
   readonly log = new StreamLog();
   readonly groups = new Map<string, ConsumerGroup>();
-  private awaiting: ConsumerGroup[] = [];
-  private spare: ConsumerGroup[] = [];
+  /** Groups that ran dry: pumped after the next publish. */
+  private readonly awaiting = new Fifo<ConsumerGroup>();
+  /** Groups with news, pumped WAKE_SLICE per turn. */
+  private readonly due = new Fifo<ConsumerGroup>();
+  private readonly ramping = new Fifo<ConsumerGroup>();
+  private news = false;
   private wakeScheduled = false;
 
   constructor(
@@ -32,10 +44,17 @@ export class MemoryStream implements GroupHost {
     this.awaiting.push(group);
   }
 
+  pumpSoon(group: ConsumerGroup): void {
+    if (group.ramping) return;
+    group.ramping = true;
+    this.ramping.push(group);
+    this.schedule();
+  }
+
   published(): void {
-    if (this.awaiting.length === 0 || this.wakeScheduled) return;
-    this.wakeScheduled = true;
-    setImmediate(this.wake);
+    if (this.awaiting.length === 0) return;
+    this.news = true;
+    this.schedule();
   }
 
   forget(group: ConsumerGroup): void {
@@ -48,19 +67,36 @@ export class MemoryStream implements GroupHost {
   stop(): void {
     for (const group of this.groups.values()) group.stop();
     this.groups.clear();
-    this.awaiting.length = 0;
+    this.awaiting.clear();
+    this.due.clear();
+    this.ramping.clear();
+  }
+
+  private schedule(): void {
+    if (this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(this.wake);
   }
 
   private readonly wake = (): void => {
     this.wakeScheduled = false;
-    const groups = this.awaiting;
-    // Groups that run dry again while being pumped go on the other list, for the next publish.
-    this.awaiting = this.spare;
-    this.spare = groups;
-    for (const group of groups) {
+    if (this.news) {
+      this.news = false;
+      for (const group of this.awaiting.drain()) this.due.push(group);
+    }
+    let budget = WAKE_SLICE;
+    while (budget > 0 && this.due.length > 0) {
+      const group = this.due.shift()!;
       group.awaiting = false;
       group.pump();
+      budget--;
     }
-    groups.length = 0;
+    // Groups that hit their burst again while pumped here wait for the next turn.
+    for (let n = this.ramping.length; n > 0 && budget > 0; n--, budget--) {
+      const group = this.ramping.shift()!;
+      group.ramping = false;
+      group.pump();
+    }
+    if (this.due.length > 0 || this.ramping.length > 0) this.schedule();
   };
 }
