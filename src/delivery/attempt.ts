@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Agent } from "undici";
 
@@ -53,8 +54,30 @@ export type WatchCancel = (cancel: () => void) => () => void;
 const NO_HEADERS: IncomingHttpHeaders = Object.freeze({});
 const EMPTY = Buffer.alloc(0);
 
-const TIMEOUT = Symbol("timeout");
-const SHUTDOWN = Symbol("shutdown");
+class AttemptAborted extends Error {
+  constructor(readonly why: "timeout" | "shutdown") {
+    super(`attempt aborted (${why})`);
+  }
+}
+
+const TIMEOUT = new AttemptAborted("timeout");
+const SHUTDOWN = new AttemptAborted("shutdown");
+
+/**
+ * undici takes an EventEmitter as its abort signal. An AbortController costs an EventTarget per
+ * attempt, which is measurable at subscriber rates; this is one small object.
+ */
+class AttemptSignal extends EventEmitter {
+  aborted = false;
+  reason: AttemptAborted | undefined;
+
+  abort(reason: AttemptAborted): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit("abort");
+  }
+}
 
 const TIMEOUT_CODES = new Set([
   "UND_ERR_HEADERS_TIMEOUT",
@@ -98,10 +121,10 @@ export async function attempt(
   limits: AttemptLimits,
   watch: WatchCancel,
 ): Promise<AttemptResult> {
-  const controller = new AbortController();
-  const unwatch = watch(() => controller.abort(SHUTDOWN));
-  if (controller.signal.aborted) return failure("shutdown", "delivery aborted");
-  const timer = setTimeout(() => controller.abort(TIMEOUT), limits.timeoutMs);
+  const signal = new AttemptSignal();
+  const unwatch = watch(() => signal.abort(SHUTDOWN));
+  if (signal.aborted) return failure("shutdown", "delivery aborted");
+  const timer = setTimeout(() => signal.abort(TIMEOUT), limits.timeoutMs);
   let status: number | undefined;
   try {
     const response = await agent.request({
@@ -110,7 +133,7 @@ export async function attempt(
       method: "POST",
       headers: request.headers,
       body: request.body ?? null,
-      signal: controller.signal,
+      signal,
       headersTimeout: limits.timeoutMs,
       bodyTimeout: limits.timeoutMs,
     });
@@ -124,7 +147,7 @@ export async function attempt(
     const { body, truncated } = await readBounded(response.body, keepBytes, limits.drainBytes);
     return { status, headers, body, truncated };
   } catch (error) {
-    const reason = controller.signal.reason;
+    const reason = signal.reason;
     const code = (error as { code?: string }).code ?? "";
     if (reason === SHUTDOWN) return failure("shutdown", "delivery aborted", status);
     if (reason === TIMEOUT || TIMEOUT_CODES.has(code)) {
