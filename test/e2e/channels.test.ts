@@ -6,7 +6,6 @@ import { serviceUrl } from "../support/services.js";
 import {
   eventually,
   type ReceivedRequest,
-  type RecordingSink,
   type SinkResponse,
   startSink,
   startWithManifests,
