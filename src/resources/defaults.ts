@@ -1,0 +1,22 @@
+import type { ChannelTemplate } from "./types.js";
+
+/**
+ * The defaults the resource model owns, in one place. Delivery defaults (retry, backoff, timeout,
+ * retryAfterMax) are deliberately absent: the runtimes apply them where a Trigger's delivery
+ * replaces its Broker's as a whole.
+ */
+
+export const DEFAULT_NAMESPACE = "default";
+
+/** What Channel, Sequence and Parallel use when they name no channelTemplate (Knative's default). */
+export const DEFAULT_CHANNEL_TEMPLATE: ChannelTemplate = Object.freeze({
+  apiVersion: "messaging.knative.dev/v1",
+  kind: "InMemoryChannel",
+});
+
+/** A Broker with no spec.config runs on this backing. */
+export const DEFAULT_BACKING = "memory";
+
+export function namespaceOrDefault(namespace: string | undefined): string {
+  return namespace === undefined || namespace === "" ? DEFAULT_NAMESPACE : namespace;
+}

@@ -1,0 +1,47 @@
+import { childPath } from "../issue.js";
+import { type Check, quote } from "./check.js";
+
+/** Eventail's own annotations, checked on the kinds that read them. */
+const ANNOTATIONS: ReadonlyArray<{
+  readonly key: string;
+  readonly kinds: readonly string[];
+  readonly accepts: (value: string) => boolean;
+  readonly expected: string;
+}> = [
+  {
+    key: "eventail.io/delivery.order",
+    kinds: ["Trigger", "Subscription"],
+    accepts: (value) => value === "ordered" || value === "unordered",
+    expected: "ordered or unordered",
+  },
+  {
+    key: "eventail.io/delivery.concurrency",
+    kinds: ["Trigger", "Subscription"],
+    accepts: isPositiveInteger,
+    expected: "a positive integer",
+  },
+  {
+    key: "eventail.io/ingress.max-body-bytes",
+    kinds: ["Broker"],
+    accepts: isPositiveInteger,
+    expected: "a positive integer (bytes)",
+  },
+];
+
+export function checkAnnotations(check: Check): void {
+  const annotations = check.resource.metadata.annotations ?? {};
+  for (const rule of ANNOTATIONS) {
+    const value = annotations[rule.key];
+    if (value === undefined || !rule.kinds.includes(check.resource.kind)) continue;
+    if (!rule.accepts(value)) {
+      check.report(
+        childPath("metadata.annotations", rule.key),
+        `must be ${rule.expected} (got ${quote(value)})`,
+      );
+    }
+  }
+}
+
+function isPositiveInteger(value: string): boolean {
+  return /^[1-9][0-9]*$/.test(value) && Number.isSafeInteger(Number(value));
+}

@@ -1,0 +1,31 @@
+import type { Resource } from "../types.js";
+
+/**
+ * What a validation rule sees: the resource under check, every loaded resource, and a way to
+ * report a problem at a field path. Rules read specs defensively (a value may have the wrong type,
+ * which the schema reports) and report every problem they find rather than the first.
+ */
+export interface Check {
+  readonly resource: Resource;
+  readonly namespace: string;
+  /** Whether a resource of this kind, namespace and name is loaded. */
+  exists(kind: string, namespace: string, name: string): boolean;
+  find(kind: string, namespace: string, name: string): Resource | undefined;
+  report(path: string, message: string): void;
+}
+
+export type Fields = Readonly<Record<string, unknown>>;
+
+export function asFields(value: unknown): Fields | undefined {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Fields)
+    : undefined;
+}
+
+export function asString(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+export function quote(value: string): string {
+  return JSON.stringify(value);
+}

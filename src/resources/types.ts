@@ -1,0 +1,277 @@
+/**
+ * The resource model: the Knative kinds Eventail serves, as read from manifests. Shapes follow the
+ * CRDs in crds/ (the source of truth for validation); these types are what runtimes read.
+ * Everything is readonly: runtimes react to new resource values from the store, never edit one.
+ */
+
+export interface ObjectMeta {
+  readonly name: string;
+  /** "default" when the manifest names none. */
+  readonly namespace: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/** Where a resource was read from, for messages that name `file:line`. */
+export interface Origin {
+  readonly file: string;
+  /** 1-based line where the document (or List item) starts. */
+  readonly line: number;
+  /** Line of each field, by path (`spec.filters[0].cesql`), when the loader knows it. */
+  readonly fieldLines?: ReadonlyMap<string, number>;
+}
+
+export interface Resource<Spec = unknown> {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: ObjectMeta;
+  readonly spec: Spec;
+  /** ConfigMap and Secret only. */
+  readonly data?: Readonly<Record<string, string>>;
+  readonly origin: Origin;
+}
+
+// ---- shared duck types ----------------------------------------------------------------------
+
+export interface KReference {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  /** Defaults to the namespace of the resource holding the reference. */
+  readonly namespace?: string;
+}
+
+/** `{ref}`, `{uri}` (absolute) or `{ref, uri}` (uri relative to the ref's address). */
+export interface Destination {
+  readonly ref?: KReference;
+  readonly uri?: string;
+  readonly CACerts?: string;
+  readonly audience?: string;
+}
+
+export type BackoffPolicy = "linear" | "exponential";
+
+export interface DeliverySpec {
+  readonly deadLetterSink?: Destination;
+  /** Extra attempts after the first. */
+  readonly retry?: number;
+  readonly backoffPolicy?: BackoffPolicy;
+  /** ISO-8601 durations (parse with parseIsoDuration). */
+  readonly backoffDelay?: string;
+  readonly timeout?: string;
+  readonly retryAfterMax?: string;
+  readonly format?: "json" | "binary";
+}
+
+export interface ChannelTemplate {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly spec?: Readonly<Record<string, unknown>>;
+}
+
+export interface CloudEventOverrides {
+  readonly extensions?: Readonly<Record<string, string>>;
+}
+
+// ---- eventing.knative.dev/v1 ----------------------------------------------------------------
+
+export interface BrokerSpec {
+  /** A v1 ConfigMap whose `data.backing` picks memory (default), redis, nats or kafka. */
+  readonly config?: KReference;
+  readonly delivery?: DeliverySpec;
+}
+
+export interface TriggerFilter {
+  readonly attributes?: Readonly<Record<string, string>>;
+}
+
+/** One Subscriptions API filter; exactly one dialect is set. */
+export interface SubscriptionsAPIFilter {
+  readonly exact?: Readonly<Record<string, string>>;
+  readonly prefix?: Readonly<Record<string, string>>;
+  readonly suffix?: Readonly<Record<string, string>>;
+  readonly all?: readonly SubscriptionsAPIFilter[];
+  readonly any?: readonly SubscriptionsAPIFilter[];
+  readonly not?: SubscriptionsAPIFilter;
+  readonly cesql?: string;
+}
+
+export interface TriggerSpec {
+  readonly broker: string;
+  readonly filter?: TriggerFilter;
+  readonly filters?: readonly SubscriptionsAPIFilter[];
+  readonly subscriber: Destination;
+  readonly delivery?: DeliverySpec;
+}
+
+// ---- sources.knative.dev/v1, sinks.knative.dev/v1alpha1 ---------------------------------------
+
+export interface PingSourceSpec {
+  readonly schedule: string;
+  readonly timezone?: string;
+  readonly contentType?: string;
+  readonly data?: string;
+  readonly dataBase64?: string;
+  readonly sink: Destination;
+  readonly ceOverrides?: CloudEventOverrides;
+}
+
+export interface IntegrationSinkLog {
+  readonly loggerName?: string;
+  readonly level?: string;
+  readonly logMask?: boolean;
+  readonly marker?: string;
+  readonly multiline?: boolean;
+  readonly showAllProperties?: boolean;
+  readonly showBody?: boolean;
+  readonly showBodyType?: boolean;
+  readonly showExchangePattern?: boolean;
+  readonly showHeaders?: boolean;
+  readonly showProperties?: boolean;
+  readonly showStreams?: boolean;
+  readonly showCachedStreams?: boolean;
+}
+
+export interface IntegrationSinkSpec {
+  readonly log?: IntegrationSinkLog;
+  /** Knative's AWS integrations: accepted by the schema, rejected by validation (not run here). */
+  readonly aws?: Readonly<Record<string, unknown>>;
+}
+
+// ---- messaging.knative.dev, eventail.io channels --------------------------------------------
+
+export interface ChannelSpec {
+  /** Absent means InMemoryChannel. */
+  readonly channelTemplate?: ChannelTemplate;
+  readonly delivery?: DeliverySpec;
+}
+
+export interface InMemoryChannelSpec {
+  readonly delivery?: DeliverySpec;
+}
+
+export interface KafkaChannelSpec {
+  readonly numPartitions?: number;
+  readonly replicationFactor?: number;
+  /** ISO-8601 topic retention. */
+  readonly retentionDuration?: string;
+  readonly delivery?: DeliverySpec;
+}
+
+export interface NatsJetStreamChannelSpec {
+  readonly stream?: {
+    readonly overrideName?: string;
+    readonly config?: {
+      readonly retention?: "Limits" | "Interest" | "WorkQueue";
+      readonly maxConsumers?: number;
+      readonly maxMsgs?: number;
+      readonly maxBytes?: number;
+      readonly discard?: "Old" | "New";
+      /** Go duration, as eventing-natss takes it. */
+      readonly maxAge?: string;
+      readonly maxMsgSize?: number;
+      readonly storage?: "File" | "Memory";
+      readonly replicas?: number;
+      readonly duplicateWindow?: string;
+    };
+  };
+  readonly consumerConfigTemplate?: {
+    readonly deliverPolicy?: "All" | "Last" | "New";
+    readonly ackWait?: string;
+    readonly maxDeliver?: number;
+    readonly maxAckPending?: number;
+  };
+  readonly delivery?: DeliverySpec;
+}
+
+export interface RedisStreamChannelSpec {
+  /** Approximate stream length kept (0 or absent: never trimmed). */
+  readonly maxLen?: number;
+  readonly delivery?: DeliverySpec;
+}
+
+export interface SubscriptionSpec {
+  readonly channel: KReference;
+  readonly subscriber?: Destination;
+  readonly reply?: Destination;
+  readonly delivery?: DeliverySpec;
+}
+
+// ---- flows.knative.dev/v1 -------------------------------------------------------------------
+
+export interface SequenceStep extends Destination {
+  readonly delivery?: DeliverySpec;
+}
+
+export interface SequenceSpec {
+  readonly steps: readonly SequenceStep[];
+  readonly channelTemplate?: ChannelTemplate;
+  readonly reply?: Destination;
+}
+
+export interface ParallelBranch {
+  readonly filter?: Destination;
+  readonly subscriber: Destination;
+  readonly reply?: Destination;
+  readonly delivery?: DeliverySpec;
+}
+
+export interface ParallelSpec {
+  readonly branches: readonly ParallelBranch[];
+  readonly channelTemplate?: ChannelTemplate;
+  readonly reply?: Destination;
+}
+
+// ---- v1 core kinds --------------------------------------------------------------------------
+
+export interface ConfigMapResource extends Resource<undefined> {
+  readonly binaryData?: Readonly<Record<string, string>>;
+  readonly immutable?: boolean;
+}
+
+/** `data` values are base64; `stringData` values are plain and win over `data` (see secretData). */
+export interface SecretResource extends Resource<undefined> {
+  readonly stringData?: Readonly<Record<string, string>>;
+  readonly type?: string;
+  readonly immutable?: boolean;
+}
+
+export type BrokerResource = Resource<BrokerSpec>;
+export type TriggerResource = Resource<TriggerSpec>;
+export type PingSourceResource = Resource<PingSourceSpec>;
+export type IntegrationSinkResource = Resource<IntegrationSinkSpec>;
+export type ChannelResource = Resource<ChannelSpec>;
+export type InMemoryChannelResource = Resource<InMemoryChannelSpec>;
+export type KafkaChannelResource = Resource<KafkaChannelSpec>;
+export type NatsJetStreamChannelResource = Resource<NatsJetStreamChannelSpec>;
+export type RedisStreamChannelResource = Resource<RedisStreamChannelSpec>;
+export type SubscriptionResource = Resource<SubscriptionSpec>;
+export type SequenceResource = Resource<SequenceSpec>;
+export type ParallelResource = Resource<ParallelSpec>;
+
+/** Kind name → its resource type, so `store.list("Trigger")` is typed. Add a row per new kind. */
+export interface ResourceKinds {
+  Broker: BrokerResource;
+  Trigger: TriggerResource;
+  PingSource: PingSourceResource;
+  IntegrationSink: IntegrationSinkResource;
+  Channel: ChannelResource;
+  InMemoryChannel: InMemoryChannelResource;
+  KafkaChannel: KafkaChannelResource;
+  NatsJetStreamChannel: NatsJetStreamChannelResource;
+  RedisStreamChannel: RedisStreamChannelResource;
+  Subscription: SubscriptionResource;
+  Sequence: SequenceResource;
+  Parallel: ParallelResource;
+  ConfigMap: ConfigMapResource;
+  Secret: SecretResource;
+}
+
+export type KnownKind = keyof ResourceKinds;
+
+/** Identity of a resource: kinds are unique across the groups Eventail serves. */
+export interface ResourceKey {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+}

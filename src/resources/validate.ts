@@ -1,0 +1,174 @@
+import { CORE_KINDS, isCoreKind } from "./core-kinds.js";
+import { compareIssues, issueAt, type ValidationIssue } from "./issue.js";
+import { checkAnnotations } from "./rules/annotations.js";
+import { asFields, type Check, quote } from "./rules/check.js";
+import { KIND_RULES } from "./rules/kinds.js";
+import { checkSourceSpec } from "./rules/ping-source.js";
+import { knownKinds, schemaErrors } from "./schema.js";
+import type { Resource } from "./types.js";
+
+/**
+ * Validates a whole set of resources together (references are checked against the set) and
+ * returns every problem, Knative-style: each with its field path, none hidden behind another.
+ * Schema errors come from the CRDs; the rules in rules/ add what a schema cannot say. A rule's
+ * finding at a path the schema already faulted is dropped, so one mistake reads as one issue.
+ */
+
+/** URL prefixes of the data plane (CONTRACT §3), so no namespace may take these names. */
+export const RESERVED_NAMESPACES = ["channels", "sources", "flows", "api", "ui", "sinks"] as const;
+
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** A kind's own rules, kept beside its runtime (e.g. the sources of src/sources/). */
+export type ResourceRule = (
+  resource: Resource,
+) => ReadonlyArray<{ readonly path: string; readonly message: string }>;
+
+export interface ValidateOptions {
+  /** More rules by kind name, run after the schema and the built-in rules. */
+  readonly rules?: Readonly<Record<string, ResourceRule>>;
+}
+
+const SOURCES_GROUP = "sources.knative.dev";
+
+export function validateResources(
+  resources: readonly Resource[],
+  options: ValidateOptions = {},
+): ValidationIssue[] {
+  const index = new Map<string, Resource>();
+  const issues: ValidationIssue[] = [];
+  for (const resource of resources) {
+    const key = keyOf(resource.kind, resource.metadata.namespace, resource.metadata.name);
+    const first = index.get(key);
+    if (first) {
+      const { file, line } = first.origin;
+      issues.push(
+        issueAt(
+          resource,
+          "metadata.name",
+          `duplicate ${resource.kind}: first defined at ${file}:${line}`,
+        ),
+      );
+    } else {
+      index.set(key, resource);
+    }
+  }
+  for (const resource of resources) issues.push(...validateOne(resource, index, options));
+  return issues.sort(compareIssues);
+}
+
+/** The resources no issue names (by kind, namespace and name), e.g. to serve what is valid. */
+export function withoutIssues(
+  resources: readonly Resource[],
+  issues: readonly ValidationIssue[],
+): Resource[] {
+  const faulted = new Set(issues.map((i) => keyOf(i.kind, i.namespace, i.name)));
+  return resources.filter(
+    (r) => !faulted.has(keyOf(r.kind, r.metadata.namespace, r.metadata.name)),
+  );
+}
+
+function validateOne(
+  resource: Resource,
+  index: ReadonlyMap<string, Resource>,
+  options: ValidateOptions,
+): ValidationIssue[] {
+  const schemaIssues: ValidationIssue[] = [];
+  const ruleIssues: ValidationIssue[] = [];
+  const check: Check = {
+    resource,
+    namespace: resource.metadata.namespace,
+    exists: (kind, namespace, name) => index.has(keyOf(kind, namespace, name)),
+    find: (kind, namespace, name) => index.get(keyOf(kind, namespace, name)),
+    report: (path, message) => ruleIssues.push(issueAt(resource, path, message)),
+  };
+  checkMetadata(check);
+  if (!checkKind(check)) return ruleIssues;
+  const errors = schemaErrors(resource.apiVersion, resource.kind, bodyOf(resource)) ?? [];
+  for (const error of errors) schemaIssues.push(issueAt(resource, error.path, error.message));
+  checkAnnotations(check);
+  const spec = asFields(resource.spec);
+  const rule = KIND_RULES[resource.kind];
+  if (spec && rule) rule(check, spec);
+  else if (spec && knownKinds().get(resource.kind)?.group === SOURCES_GROUP)
+    checkSourceSpec(check, spec);
+  const extra = options.rules?.[resource.kind];
+  if (extra) {
+    try {
+      for (const problem of extra(resource)) check.report(problem.path, problem.message);
+    } catch (error) {
+      check.report(
+        "",
+        `the ${resource.kind} rules failed: ${error instanceof Error ? error.message : error}`,
+      );
+    }
+  }
+  const faulted = new Set(schemaIssues.map((issue) => issue.path));
+  const seen = new Set<string>();
+  return [...schemaIssues, ...ruleIssues.filter((issue) => !faulted.has(issue.path))].filter(
+    (issue) => {
+      const id = `${issue.path}\u0000${issue.message}`;
+      if (seen.has(id)) return false;
+      seen.add(id);
+      return true;
+    },
+  );
+}
+
+function checkMetadata(check: Check): void {
+  const { name, namespace } = check.resource.metadata;
+  if (name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) {
+    check.report(
+      "metadata.name",
+      `invalid name ${quote(name)}: lower-case letters, digits, '-' and '.', ` +
+        "starting and ending with a letter or digit (at most 253)",
+    );
+  }
+  if (namespace.length > 63 || !DNS1123_LABEL.test(namespace)) {
+    check.report(
+      "metadata.namespace",
+      `invalid namespace ${quote(namespace)}: lower-case letters, digits and '-', ` +
+        "starting and ending with a letter or digit (at most 63)",
+    );
+  } else if ((RESERVED_NAMESPACES as readonly string[]).includes(namespace)) {
+    check.report(
+      "metadata.namespace",
+      `namespace ${quote(namespace)} is reserved (it is a URL prefix)`,
+    );
+  }
+}
+
+/** True when Eventail serves this apiVersion and kind; reports why not otherwise. */
+function checkKind(check: Check): boolean {
+  const { apiVersion, kind } = check.resource;
+  const info = knownKinds().get(kind);
+  if (!info) {
+    const known = [...knownKinds().keys()].sort().join(", ");
+    check.report("kind", `unknown kind ${kind} in ${apiVersion} (Eventail serves ${known})`);
+    return false;
+  }
+  if (!info.apiVersions.includes(apiVersion)) {
+    check.report(
+      "apiVersion",
+      `${kind} is served as ${info.apiVersions.join(", ")}, not ${apiVersion}`,
+    );
+    return false;
+  }
+  return true;
+}
+
+/** What the schema sees: the spec of a CRD kind, the data fields of a core kind. */
+function bodyOf(resource: Resource): Record<string, unknown> {
+  if (!isCoreKind(resource.apiVersion, resource.kind)) return { spec: resource.spec ?? {} };
+  const fields = resource as unknown as Record<string, unknown>;
+  const body: Record<string, unknown> = {};
+  for (const field of CORE_KINDS[resource.kind]!.fields) {
+    if (fields[field] !== undefined) body[field] = fields[field];
+  }
+  return body;
+}
+
+function keyOf(kind: string, namespace: string, name: string): string {
+  return `${kind}/${namespace}/${name}`;
+}

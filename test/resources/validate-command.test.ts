@@ -1,0 +1,83 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { validateCommand } from "../../src/cli/validate.js";
+
+const FIXTURES = path.resolve(import.meta.dirname, "../fixtures/manifests");
+const empty = mkdtempSync(path.join(tmpdir(), "eventail-validate-"));
+/** Biome parses every .yaml in the tree, so a file that must not parse is written at run time. */
+const broken = mkdtempSync(path.join(tmpdir(), "eventail-validate-"));
+writeFileSync(path.join(broken, "broken.yaml"), "metadata:\n  name: [unclosed\n");
+afterAll(() => {
+  rmSync(empty, { recursive: true, force: true });
+  rmSync(broken, { recursive: true, force: true });
+});
+
+async function run(paths: string[]): Promise<{ code: number; out: string[]; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await validateCommand(
+    paths,
+    {
+      write: (s) => {
+        out += s;
+      },
+    },
+    {
+      write: (s) => {
+        err += s;
+      },
+    },
+  );
+  return { code, out: out.split("\n").filter(Boolean), err };
+}
+
+describe("eventail validate", () => {
+  it("exits 0 and counts the resources when every manifest is valid", async () => {
+    const { code, out, err } = await run([path.join(FIXTURES, "valid")]);
+    expect({ code, out, err }).toEqual({ code: 0, out: ["21 resources valid"], err: "" });
+  });
+
+  it("exits 2 and prints every problem as file:line kind/namespace/name path: message, then a summary", async () => {
+    const file = path.join(FIXTURES, "invalid", "several-problems.yaml");
+    const { code, out } = await run([file]);
+    expect(code).toBe(2);
+    expect(out).toHaveLength(12);
+    expect(out[0]).toBe(
+      `${file}:8 Trigger/default/broken spec.broker: Broker default/missing-broker not found`,
+    );
+    for (const line of out.slice(0, -1)) {
+      expect(line).toMatch(/^\S+:\d+ (Trigger|PingSource)\/[a-z-]+\/[a-z-]+ [\w.[\]]+: .+$/);
+    }
+    expect(out.at(-1)).toBe("11 problems in 1 file");
+  });
+
+  it("counts the files problems are in across several paths", async () => {
+    const { code, out } = await run([
+      path.join(FIXTURES, "invalid"),
+      path.join(FIXTURES, "loader", "problems"),
+    ]);
+    expect(code).toBe(2);
+    expect(out.at(-1)).toBe("12 problems in 2 files");
+  });
+
+  it.each([
+    [
+      "a path that does not exist",
+      [path.join(FIXTURES, "nope")],
+      /nope:0 \?\/\?\/\?: no such file or directory/,
+    ],
+    ["a directory with no manifests", [empty], /^no \.yaml, \.yml or \.json manifests under /],
+  ])("exits 2 for %s", async (_what, paths, expected) => {
+    const { code, out } = await run(paths);
+    expect(code).toBe(2);
+    expect(out[0]).toMatch(expected);
+  });
+
+  it("exits 2 with a usage message on stderr when given no path", async () => {
+    const { code, out, err } = await run([]);
+    expect({ code, out }).toEqual({ code: 2, out: [] });
+    expect(err).toMatch(/give at least one -f PATH/);
+  });
+});
