@@ -1,0 +1,145 @@
+import { execFileSync } from "node:child_process";
+import { startKafkaEngine } from "../support/kafka-engine.js";
+import { startNatsEngine } from "../support/nats-engine.js";
+import { canStartRedisEngine, startRedisEngine } from "../support/redis-engine.js";
+import { serviceUrl } from "../support/services.js";
+import type { DurableBackingKind } from "./manifests.js";
+
+/** An engine of the test's own, and one way of taking it away and giving it back. */
+export interface PrivateEngine {
+  /** ConfigMap data that points a Broker at this engine. */
+  readonly connection: Readonly<Record<string, string>>;
+  fail(): Promise<void>;
+  repair(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface EngineOutage {
+  /** What the outage is, for the test name. */
+  readonly name: string;
+  /** Whether this machine can run the engine; in CI a missing binary fails instead. */
+  readonly available: () => boolean;
+  readonly start: () => Promise<PrivateEngine>;
+}
+
+/** What the system tests need to know about one durable backing. */
+export interface SystemBacking {
+  readonly kind: DurableBackingKind;
+  /** ConfigMap data for the shared engine the global setup found; undefined skips. */
+  readonly sharedConnection: () => Readonly<Record<string, string>> | undefined;
+  /**
+   * How quickly the engine hands a dead process's events to a live one. The defaults (Redis
+   * reclaim 15 s, NATS ack wait 30 s, Kafka session 15 s) are shortened so the suite fits its
+   * time budget; each stays above the Dispatcher's 5 s keepAlive period so nothing is handed
+   * on while its delivery still runs.
+   */
+  readonly failover: Readonly<Record<string, string>>;
+  readonly outages: readonly EngineOutage[];
+}
+
+function hasBinary(name: string): boolean {
+  try {
+    execFileSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const inCi = () => process.env["CI"] === "true";
+
+export const REDIS: SystemBacking = {
+  kind: "redis",
+  sharedConnection: () => {
+    const url = serviceUrl("redis");
+    return url ? { url } : undefined;
+  },
+  failover: { reclaimIdleMs: "8000", reclaimIntervalMs: "1000" },
+  outages: [
+    {
+      name: "redis-server killed (SIGKILL), then restarted on its append-only file",
+      available: () => canStartRedisEngine() || inCi(),
+      start: async () => {
+        const engine = await startRedisEngine();
+        return {
+          connection: { url: engine.url },
+          fail: () => engine.kill(),
+          repair: () => engine.restart(),
+          stop: () => engine.stop(),
+        };
+      },
+    },
+    {
+      name: "redis-server hung (SIGSTOP), then resumed",
+      available: () => canStartRedisEngine() || inCi(),
+      start: async () => {
+        const engine = await startRedisEngine();
+        return {
+          connection: { url: engine.url },
+          fail: async () => engine.hang(),
+          repair: async () => engine.resume(),
+          stop: () => engine.stop(),
+        };
+      },
+    },
+  ],
+};
+
+async function natsEngineOrThrow() {
+  const engine = await startNatsEngine();
+  if (!engine) throw new Error("no nats-server binary to start a private engine with");
+  return engine;
+}
+
+export const NATS: SystemBacking = {
+  kind: "nats",
+  sharedConnection: () => {
+    const url = serviceUrl("nats");
+    return url ? { url } : undefined;
+  },
+  failover: { ackWaitMs: "8000" },
+  outages: [
+    {
+      name: "nats-server killed (SIGKILL), then restarted on its JetStream store",
+      available: () => hasBinary("nats-server") || hasBinary("/usr/sbin/nats-server") || inCi(),
+      start: async () => {
+        const engine = await natsEngineOrThrow();
+        return {
+          connection: { url: engine.url },
+          fail: () => engine.kill(),
+          repair: () => engine.start(),
+          stop: () => engine.stop(),
+        };
+      },
+    },
+  ],
+};
+
+export const KAFKA: SystemBacking = {
+  kind: "kafka",
+  sharedConnection: () => {
+    const brokers = serviceUrl("kafka");
+    return brokers ? { "bootstrap.servers": brokers } : undefined;
+  },
+  failover: {
+    "session.timeout.ms": "6000",
+    "rebalance.timeout.ms": "10000",
+    "redelivery.delay.ms": "200",
+  },
+  outages: [
+    {
+      // The mock cluster keeps its data in memory, so a hang is the outage it can survive.
+      name: "the Kafka mock cluster hung (SIGSTOP), then resumed",
+      available: () => hasBinary("kcat") || inCi(),
+      start: async () => {
+        const engine = await startKafkaEngine();
+        return {
+          connection: { "bootstrap.servers": engine.brokers },
+          fail: async () => engine.hang(),
+          repair: async () => engine.resume(),
+          stop: () => engine.stop(),
+        };
+      },
+    },
+  ],
+};

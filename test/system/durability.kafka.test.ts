@@ -1,0 +1,4 @@
+import { KAFKA } from "./backings.js";
+import { describeDurability } from "./durability-suite.js";
+
+describeDurability(KAFKA);

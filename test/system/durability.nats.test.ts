@@ -1,0 +1,4 @@
+import { NATS } from "./backings.js";
+import { describeDurability } from "./durability-suite.js";
+
+describeDurability(NATS);

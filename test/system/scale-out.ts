@@ -1,0 +1,84 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { expect } from "vitest";
+import { EventailProcess } from "../support/eventail-process.js";
+import { startSink } from "../support/sink.js";
+import type { SystemBacking } from "./backings.js";
+import { DeliveryLedger } from "./delivery-ledger.js";
+import { writeSystemManifests } from "./manifests.js";
+import { describeStatuses, eventIds, produce } from "./producer.js";
+import { type Cleanup, sample, waitUntil } from "./system-support.js";
+
+export const SCALE_OUT_EVENTS = 2_000;
+const TRIGGERS = ["share-a", "share-b"] as const;
+/** Below this, one process is not sharing the work but idling beside the other. */
+const MIN_SHARE = 0.2;
+/** How long to keep listening after the last delivery for a late duplicate. */
+const SETTLE_MS = 2_000;
+
+/**
+ * Two processes on the same manifests and engine, 2,000 events posted alternately to their
+ * ingresses, two triggers. Each trigger's subscriber must get each event exactly once, and each
+ * process must do a real share of the deliveries (read from its own /metrics).
+ */
+export async function twoProcessesShareTheWork(
+  backing: SystemBacking,
+  connection: Readonly<Record<string, string>>,
+  cleanup: Cleanup,
+): Promise<void> {
+  const ids = eventIds("share", SCALE_OUT_EVENTS);
+  const ledgers = TRIGGERS.map(() => new DeliveryLedger());
+  const sinks = await Promise.all(ledgers.map((ledger) => startSink(ledger.responder)));
+  for (const sink of sinks) cleanup.defer(() => sink.close());
+  const manifests = writeSystemManifests(
+    backing.kind,
+    { ...connection, ...backing.failover },
+    TRIGGERS.map((name, n) => ({ name, subscriberUri: sinks[n]!.url })),
+  );
+  cleanup.defer(() => manifests.remove());
+  const processes = await Promise.all(
+    ["eventail one", "eventail two"].map((name) =>
+      EventailProcess.start(name, { manifests: [manifests.dir] }),
+    ),
+  );
+
+  const report = await produce(ids, (batch) => processes[batch % 2]!.url + manifests.ingressPath, {
+    batchSize: 10,
+    concurrency: 4,
+    untilAccepted: false,
+  });
+  expect(report.accepted.size, describeStatuses(report.statuses)).toBe(SCALE_OUT_EVENTS);
+  await waitUntil(
+    () => ledgers.every((ledger) => ledger.delivered === SCALE_OUT_EVENTS),
+    60_000,
+    "both triggers to deliver every event",
+    () =>
+      TRIGGERS.map((name, n) => `${name}: missing ${sample(ledgers[n]!.missing(ids))}`).join("; "),
+  );
+  await sleep(SETTLE_MS);
+
+  const shares = await Promise.all(
+    processes.map(async (process_) => {
+      let attempts = 0;
+      for (const trigger of TRIGGERS) {
+        attempts += await process_.counter("eventail_delivery_attempts_total", {
+          namespace: manifests.namespace,
+          trigger,
+        });
+      }
+      return attempts;
+    }),
+  );
+  const total = shares[0]! + shares[1]!;
+  const duplicates = ledgers.map((ledger) => ledger.duplicates);
+  console.log(
+    `[system] ${backing.kind} scale-out: ${SCALE_OUT_EVENTS} events × ${TRIGGERS.length} triggers; ` +
+      `deliveries by process ${shares.join(" / ")}; duplicates per trigger ${duplicates.join(" / ")}`,
+  );
+  for (const [n, ledger] of ledgers.entries()) {
+    expect(ledger.duplicated(), `${TRIGGERS[n]} delivered these more than once`).toEqual([]);
+    expect(ledger.unexpected(new Set(ids))).toEqual([]);
+  }
+  // Every subscriber answers 202, so attempts are deliveries: one per event and trigger.
+  expect(total).toBe(SCALE_OUT_EVENTS * TRIGGERS.length);
+  for (const share of shares) expect(share / total).toBeGreaterThanOrEqual(MIN_SHARE);
+}
