@@ -77,6 +77,7 @@ export class JetStreamProvisioning {
     const durable = durableName(consumer);
     const maxAckPending = Math.max(MAX_ACK_PENDING_FLOOR, window * SHARING_PROCESSES);
     const ackWait = nanos(this.settings.ackWaitMs);
+    const inactiveThreshold = nanos(this.settings.maxAgeMs);
     let existing: ConsumerConfig | undefined;
     try {
       existing = (await link.jsm.consumers.info(name, durable)).config;
@@ -94,18 +95,33 @@ export class JetStreamProvisioning {
         ack_wait: ackWait,
         max_deliver: -1,
         max_ack_pending: maxAckPending,
+        // A removed trigger's consumer would pin its unacked events until max_age; let it go then.
+        inactive_threshold: inactiveThreshold,
       };
       await link.jsm.consumers.add(name, config);
       this.logger.info({ stream: name, durable }, "created JetStream consumer");
       return;
     }
     // Only ever raise max_ack_pending: processes with different windows must not flap it.
-    if (existing.ack_wait !== ackWait || (existing.max_ack_pending ?? 0) < maxAckPending) {
-      await link.jsm.consumers.update(name, durable, {
-        ack_wait: ackWait,
-        max_ack_pending: Math.max(existing.max_ack_pending ?? 0, maxAckPending),
-      });
-      this.logger.info({ stream: name, durable }, "updated JetStream consumer");
+    if (
+      existing.ack_wait !== ackWait ||
+      existing.inactive_threshold !== inactiveThreshold ||
+      (existing.max_ack_pending ?? 0) < maxAckPending
+    ) {
+      try {
+        await link.jsm.consumers.update(name, durable, {
+          ack_wait: ackWait,
+          inactive_threshold: inactiveThreshold,
+          max_ack_pending: Math.max(existing.max_ack_pending ?? 0, maxAckPending),
+        });
+        this.logger.info({ stream: name, durable }, "updated JetStream consumer");
+      } catch (error) {
+        // The consumer works as it is; a setting the engine refuses to change is not fatal.
+        this.logger.warn(
+          { err: error, stream: name, durable },
+          "could not update JetStream consumer",
+        );
+      }
     }
   }
 

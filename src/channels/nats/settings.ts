@@ -12,7 +12,10 @@ export interface NatsSettings {
   readonly subscribeTimeoutMs: number;
   /** First redelivery delay after a handler rejects; doubles per delivery up to 30 s. */
   readonly redeliveryDelayMs: number;
-  /** Events nobody acknowledged are dropped after this long (JetStream max_age). */
+  /**
+   * Events nobody acknowledged are dropped after this long (stream max_age), and a consumer no
+   * process pulls from is removed after it (inactive_threshold).
+   */
   readonly maxAgeMs: number;
   /** JetStream replicas of each stream (1 for a single server, 3 for a cluster). */
   readonly replicas: number;

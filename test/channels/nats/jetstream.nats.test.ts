@@ -44,7 +44,7 @@ describe.skipIf(!url)("NATS JetStream backing", () => {
     const early = new Recorder();
 
     beforeAll(async () => {
-      const backing = await fixture.backing({ ackWaitMs: "7000" });
+      const backing = await fixture.backing({ ackWaitMs: "7000", maxAgeMs: "3600000" });
       await backing.publish(stream, [testEvent("before-any-consumer")]);
       await backing.subscribe(stream, consumer, early.handler, { concurrency: 5, ordered: false });
       [streamInfo, consumerInfo] = await fixture.inspect(async (nc) => {
@@ -88,6 +88,12 @@ describe.skipIf(!url)("NATS JetStream backing", () => {
       ["the ack wait comes from the settings", () => consumerInfo.config.ack_wait, nanos(7_000)],
       ["redelivery never gives up", () => consumerInfo.config.max_deliver, -1],
       ["the consumer is pulled, not pushed", () => consumerInfo.config.deliver_subject, undefined],
+      ["events older than maxAgeMs are dropped", () => streamInfo.config.max_age, nanos(3_600_000)],
+      [
+        "a consumer nobody pulls from for maxAgeMs is removed",
+        () => consumerInfo.config.inactive_threshold,
+        nanos(3_600_000),
+      ],
     ])("%s", (_, actual, expected) => {
       expect(actual()).toEqual(expected);
     });
@@ -134,6 +140,27 @@ describe.skipIf(!url)("NATS JetStream backing", () => {
         return (await jsm.consumers.list(jetStreamName(stream)).next()).map((c) => c.name);
       });
       expect(consumers).toEqual([durableName(name)]);
+    });
+
+    it("brings an existing consumer up to date when a process starts with new settings", async () => {
+      const name = uniqueName("update");
+      const first = await fixture.backing({ ackWaitMs: "7000", maxAgeMs: "3600000" });
+      await first.subscribe(stream, name, new Recorder().handler, {
+        concurrency: 1,
+        ordered: false,
+      });
+      const second = await fixture.backing({ ackWaitMs: "9000", maxAgeMs: "7200000" });
+      await second.subscribe(stream, name, new Recorder().handler, {
+        concurrency: 200,
+        ordered: false,
+      });
+      const config = await fixture.inspect(async (nc) => {
+        const jsm = await nc.jetstreamManager();
+        return (await jsm.consumers.info(jetStreamName(stream), durableName(name))).config;
+      });
+      expect(config.ack_wait).toBe(nanos(9_000));
+      expect(config.inactive_threshold).toBe(nanos(7_200_000));
+      expect(config.max_ack_pending).toBeGreaterThanOrEqual(200);
     });
 
     const original = testEvent("dup", {
