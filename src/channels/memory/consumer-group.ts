@@ -127,7 +127,8 @@ export class ConsumerGroup implements DeliveryOwner {
 
   detach(member: MemorySubscription, unfinished: Delivery[]): void {
     const index = this.members.indexOf(member);
-    if (index >= 0) this.members.splice(index, 1);
+    if (index < 0) return; // the group was stopped with the backing
+    this.members.splice(index, 1);
     for (const delivery of unfinished) {
       const retry = { event: delivery.event, deliveryCount: delivery.deliveryCount + 1 };
       this.requeue(retry, this.liveLane(delivery.lane));
