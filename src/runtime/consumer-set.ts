@@ -1,0 +1,97 @@
+import type { ConsumerConfig, StreamConsumer } from "../delivery/consumer.js";
+import type { Logger } from "../observability/logger.js";
+import type { Resource } from "../resources/types.js";
+
+export const ORDER_ANNOTATION = "eventail.io/delivery.order";
+export const CONCURRENCY_ANNOTATION = "eventail.io/delivery.concurrency";
+const DEFAULT_CONCURRENCY = 64;
+
+/** Ordering and concurrency, from a Trigger's or Subscription's annotations. */
+export function consumerMode(resource: Resource): { ordered: boolean; concurrency: number } {
+  const annotations = resource.metadata.annotations ?? {};
+  const concurrency = Number(annotations[CONCURRENCY_ANNOTATION] ?? DEFAULT_CONCURRENCY);
+  return {
+    ordered: annotations[ORDER_ANNOTATION] === "ordered",
+    concurrency:
+      Number.isInteger(concurrency) && concurrency > 0 ? concurrency : DEFAULT_CONCURRENCY,
+  };
+}
+
+export interface ConsumerSetOptions<C extends ConsumerConfig, P> {
+  readonly what: string;
+  readonly logger: Logger;
+  readonly drainMs: number;
+  /** The running broker or channel the resource consumes from, if it runs. */
+  parentOf(resource: Resource): P | undefined;
+  /** What makes two parents the same runtime (the broker or channel object itself). */
+  identity(parent: P): unknown;
+  configOf(resource: Resource, parent: P): C;
+  create(parent: P, config: C): StreamConsumer<C>;
+}
+
+interface RunningConsumer<C extends ConsumerConfig, P> {
+  readonly consumer: StreamConsumer<C>;
+  readonly parent: P;
+}
+
+/**
+ * The running triggers (or subscriptions). Config edits swap in place so the consumer keeps its
+ * position; a new parent (broker or channel replaced) or a new ordering mode resubscribes.
+ */
+export class ConsumerSet<C extends ConsumerConfig, P> {
+  private readonly running = new Map<string, RunningConsumer<C, P>>();
+
+  constructor(private readonly options: ConsumerSetOptions<C, P>) {}
+
+  /** Returns false when something could not subscribe (its engine is down): retry later. */
+  async reconcile(desired: ReadonlyMap<string, Resource>): Promise<boolean> {
+    const { options } = this;
+    let complete = true;
+    for (const [key, running] of this.running) {
+      const resource = desired.get(key);
+      const parent = resource ? options.parentOf(resource) : undefined;
+      if (!parent || options.identity(parent) !== options.identity(running.parent)) {
+        this.running.delete(key);
+        await running.consumer.stop(options.drainMs);
+      }
+    }
+    for (const [key, resource] of desired) {
+      const parent = options.parentOf(resource);
+      if (parent === undefined) {
+        options.logger.warn({ [options.what]: key }, `${options.what} waits for its parent to run`);
+        continue;
+      }
+      let config: C;
+      try {
+        config = options.configOf(resource, parent);
+      } catch (error) {
+        options.logger.error({ err: error, [options.what]: key }, `${options.what} is invalid`);
+        continue;
+      }
+      const running = this.running.get(key);
+      if (running?.consumer.update(config)) continue;
+      if (running) {
+        this.running.delete(key);
+        await running.consumer.stop(options.drainMs);
+      }
+      const consumer = options.create(parent, config);
+      try {
+        await consumer.start();
+        this.running.set(key, { consumer, parent });
+      } catch (error) {
+        options.logger.error(
+          { err: error, [options.what]: key },
+          `${options.what} could not subscribe`,
+        );
+        complete = false;
+      }
+    }
+    return complete;
+  }
+
+  async stopAll(graceMs: number): Promise<void> {
+    const all = [...this.running.values()];
+    this.running.clear();
+    await Promise.all(all.map((r) => r.consumer.stop(graceMs)));
+  }
+}

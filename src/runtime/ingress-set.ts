@@ -1,0 +1,90 @@
+import type { Backing, BackingConfig } from "../channels/backing.js";
+import { backingKey } from "../channels/registry.js";
+import type { Logger } from "../observability/logger.js";
+import type { Resource } from "../resources/types.js";
+import { DEFAULT_BODY_LIMIT, type IngressTarget } from "../server/data-plane.js";
+import type { BackingPool } from "./backing-pool.js";
+import type { DeliverySpec } from "./delivery-spec.js";
+
+export const BODY_LIMIT_ANNOTATION = "eventail.io/ingress.max-body-bytes";
+
+export interface Running<T> {
+  readonly target: T;
+  readonly backingKey: string;
+  /** `spec.delivery`, the default of the consumers below it. */
+  readonly delivery?: DeliverySpec;
+}
+
+export interface IngressSetOptions<T> {
+  readonly what: string;
+  readonly pool: BackingPool;
+  readonly logger: Logger;
+  backingOf(resource: Resource): BackingConfig;
+  create(resource: Resource, backing: Backing, bodyLimit: number): T;
+}
+
+/**
+ * The running brokers (or channels): one per resource, on the backing its configuration names.
+ * Edits that keep the backing apply in place; a change of backing replaces the runtime, and the
+ * consumers below it follow (they compare their parent by identity).
+ */
+export class IngressSet<T extends IngressTarget & { bodyLimit: number }> {
+  readonly running = new Map<string, Running<T>>();
+
+  constructor(private readonly options: IngressSetOptions<T>) {}
+
+  get(key: string): Running<T> | undefined {
+    return this.running.get(key);
+  }
+
+  /** Returns false when something could not start (its engine is down): retry later. */
+  async reconcile(desired: ReadonlyMap<string, Resource>): Promise<boolean> {
+    const { options } = this;
+    let complete = true;
+    for (const [key, running] of this.running) {
+      const resource = desired.get(key);
+      if (!resource || backingKey(options.backingOf(resource)) !== running.backingKey) {
+        this.running.delete(key);
+      }
+    }
+    for (const [key, resource] of desired) {
+      const spec = (resource.spec ?? {}) as { delivery?: DeliverySpec };
+      const delivery = spec.delivery ? { delivery: spec.delivery } : {};
+      const bodyLimit = Number(
+        resource.metadata.annotations?.[BODY_LIMIT_ANNOTATION] ?? DEFAULT_BODY_LIMIT,
+      );
+      const existing = this.running.get(key);
+      if (existing) {
+        existing.target.bodyLimit = bodyLimit;
+        this.running.set(key, {
+          target: existing.target,
+          backingKey: existing.backingKey,
+          ...delivery,
+        });
+        continue;
+      }
+      const config = options.backingOf(resource);
+      try {
+        const { key: id, backing } = options.pool.acquire(config);
+        const target = options.create(resource, await backing, bodyLimit);
+        this.running.set(key, { target, backingKey: id, ...delivery });
+        options.logger.info({ [options.what]: key, backing: config.kind }, `${options.what} ready`);
+      } catch (error) {
+        options.logger.error(
+          { err: error, [options.what]: key },
+          `${options.what} could not start`,
+        );
+        complete = false;
+      }
+    }
+    return complete;
+  }
+
+  backingKeys(): string[] {
+    return [...this.running.values()].map((r) => r.backingKey);
+  }
+
+  clear(): void {
+    this.running.clear();
+  }
+}

@@ -1,0 +1,152 @@
+import type { Dispatcher } from "../delivery/dispatcher.js";
+import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
+import { resolveDestination } from "../resources/addresses.js";
+import type { ResourceStore } from "../resources/store.js";
+import type { Destination, Resource } from "../resources/types.js";
+import type { WebhookTarget } from "../server/data-plane.js";
+import { SOURCE_KINDS } from "../sources/kinds.js";
+import type { RunnableSource, SourceKind } from "../sources/registry.js";
+import { dispatcherSink } from "../sources/source.js";
+import { type DeliverySpec, resolveDelivery } from "./delivery-spec.js";
+
+interface RunningSource {
+  readonly source: RunnableSource;
+  readonly fingerprint: string;
+  readonly abort: AbortController;
+}
+
+export interface SourceSetDeps {
+  readonly store: ResourceStore;
+  readonly dispatcher: Dispatcher;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+/**
+ * The running sources of every kind in SOURCE_KINDS. A source whose spec, annotations or
+ * namespace Secrets changed is restarted; sources never touch backings, only their sink.
+ */
+export class SourceSet {
+  private readonly running = new Map<string, RunningSource>();
+
+  constructor(private readonly deps: SourceSetDeps) {}
+
+  webhook(namespace: string, name: string): WebhookTarget | undefined {
+    for (const running of this.running.values()) {
+      const webhook = running.source.webhook;
+      if (webhook && webhook.namespace === namespace && webhook.name === name) return webhook;
+    }
+    return undefined;
+  }
+
+  /** Returns false when a source could not start: retry later. */
+  async reconcile(baseUrl: string): Promise<boolean> {
+    const desired = new Map<string, { resource: Resource; kind: SourceKind }>();
+    for (const kind of SOURCE_KINDS) {
+      for (const resource of this.deps.store.list(kind.kind)) {
+        const id = `${kind.kind}/${resource.metadata.namespace}/${resource.metadata.name}`;
+        desired.set(id, { resource, kind });
+      }
+    }
+    for (const [id, running] of this.running) {
+      const wanted = desired.get(id);
+      if (!wanted || this.fingerprint(wanted.resource, baseUrl) !== running.fingerprint) {
+        this.running.delete(id);
+        await stop(running);
+      }
+    }
+    let complete = true;
+    for (const [id, { resource, kind }] of desired) {
+      if (this.running.has(id)) continue;
+      try {
+        this.running.set(id, await this.start(resource, kind, baseUrl));
+      } catch (error) {
+        this.deps.logger.error({ err: error, source: id }, "source could not start");
+        complete = false;
+      }
+    }
+    return complete;
+  }
+
+  async stopAll(): Promise<void> {
+    const all = [...this.running.values()];
+    this.running.clear();
+    await Promise.all(all.map(stop));
+  }
+
+  private async start(
+    resource: Resource,
+    kind: SourceKind,
+    baseUrl: string,
+  ): Promise<RunningSource> {
+    const { namespace, name } = resource.metadata;
+    const spec = (resource.spec ?? {}) as { sink?: unknown; delivery?: unknown };
+    const abort = new AbortController();
+    const resolveDest = (destination: unknown) =>
+      resolveDestination(destination as Destination, namespace, baseUrl);
+    const resolveDeliverySpec = (delivery: unknown) =>
+      resolveDelivery(delivery as DeliverySpec | undefined, namespace, baseUrl);
+    const sinkUrl = spec.sink ? resolveDest(spec.sink) : undefined;
+    const delivery = resolveDeliverySpec(spec.delivery);
+    const source = kind.create(resource, {
+      namespace,
+      name,
+      logger: this.deps.logger.child({ source: `${kind.kind}/${namespace}/${name}` }),
+      metrics: this.deps.metrics,
+      dispatcher: this.deps.dispatcher,
+      ...(sinkUrl ? { sinkUrl } : {}),
+      delivery,
+      baseUrl,
+      resolveDestination: resolveDest,
+      resolveDelivery: resolveDeliverySpec,
+      secretValue: (ns, secret, field) => this.secretValue(ns, secret, field),
+      signal: abort.signal,
+    });
+    const sink = sinkUrl
+      ? dispatcherSink(
+          this.deps.dispatcher,
+          sinkUrl,
+          delivery,
+          { namespace, trigger: `${kind.kind.toLowerCase()}/${name}` },
+          abort.signal,
+        )
+      : async () => ({ kind: "dropped" as const, attempts: 0, reason: "no-sink" });
+    await source.start(sink);
+    return { source, fingerprint: this.fingerprint(resource, baseUrl), abort };
+  }
+
+  private secretValue(namespace: string, name: string, field: string): string | undefined {
+    const secret = this.deps.store.get("Secret", namespace, name) as
+      | (Resource & { stringData?: Record<string, string> })
+      | undefined;
+    if (!secret) return undefined;
+    const plain = secret.stringData?.[field];
+    if (plain !== undefined) return plain;
+    const encoded = secret.data?.[field];
+    return encoded === undefined ? undefined : Buffer.from(encoded, "base64").toString("utf8");
+  }
+
+  /** Secrets can change what a source does (tokens), so they are part of its fingerprint. */
+  private fingerprint(resource: Resource, baseUrl: string): string {
+    const secrets = this.deps.store
+      .list("Secret")
+      .filter((s: Resource) => s.metadata.namespace === resource.metadata.namespace)
+      .map((s: Resource) => [
+        s.metadata.name,
+        s.data ?? {},
+        (s as { stringData?: unknown }).stringData ?? {},
+      ]);
+    return JSON.stringify([
+      resource.metadata.annotations ?? {},
+      resource.spec ?? {},
+      secrets,
+      baseUrl,
+    ]);
+  }
+}
+
+async function stop(running: RunningSource): Promise<void> {
+  running.abort.abort();
+  await running.source.stop();
+}
