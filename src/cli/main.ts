@@ -36,10 +36,16 @@ program
   .requiredOption("-f, --filename <path>", "manifest file or folder (repeatable)", collect)
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option("--port <port>", "port to listen on", port, 8080)
-  .action(async (options: { filename: string[]; host: string; port: number }) => {
+  .option("--no-watch", "do not watch the files; re-read them only on SIGHUP")
+  .action(async (options: { filename: string[]; host: string; port: number; watch: boolean }) => {
     // Each command loads only what it needs, so `send` and `--version` start fast.
     const { runCommand } = await import("./run.js");
-    process.exitCode = await runCommand(options.filename, options.host, options.port);
+    process.exitCode = await runCommand(
+      options.filename,
+      options.host,
+      options.port,
+      options.watch,
+    );
   });
 
 program

@@ -2,10 +2,15 @@ import { formatIssue } from "../resources/issue.js";
 import { InvalidManifestsError, startEventail } from "../runtime/eventail.js";
 
 /** `eventail run`: serves until SIGTERM/SIGINT, reloading on file change or SIGHUP. */
-export async function runCommand(paths: string[], host: string, port: number): Promise<number> {
+export async function runCommand(
+  paths: string[],
+  host: string,
+  port: number,
+  watch = true,
+): Promise<number> {
   let running: Awaited<ReturnType<typeof startEventail>>;
   try {
-    running = await startEventail({ paths, host, port });
+    running = await startEventail({ paths, host, port, watch });
   } catch (error) {
     if (error instanceof InvalidManifestsError) {
       for (const issue of error.issues) process.stderr.write(`${formatIssue(issue)}\n`);

@@ -244,6 +244,49 @@ spec:
     expect(result.code).toBe(2);
   });
 
+  it("SIGHUP re-reads the manifests", async () => {
+    const first = await startSink();
+    const second = await startSink();
+    const dir = mkdtempSync(path.join(tmpdir(), "eventail-cli-"));
+    const manifest = (url: string) =>
+      `apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: {name: default}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: t}
+spec:
+  broker: default
+  subscriber: {uri: "${url}"}
+`;
+    writeFileSync(path.join(dir, "m.yaml"), manifest(first.url));
+    const port = await freePort();
+    // --no-watch: only the signal can make the process re-read the file.
+    const server = serve(["run", "-f", dir, "--port", String(port), "--no-watch"]);
+    try {
+      await waitReady(`http://127.0.0.1:${port}`);
+      writeFileSync(path.join(dir, "m.yaml"), manifest(second.url));
+      server.child.kill("SIGHUP");
+      const deadline = Date.now() + 10_000;
+      while (second.requests.length === 0 && Date.now() < deadline) {
+        await run([
+          "send",
+          `http://127.0.0.1:${port}/default/default`,
+          "--type",
+          "t",
+          "--source",
+          "s",
+        ]);
+      }
+      expect(second.requests.length).toBeGreaterThan(0);
+    } finally {
+      server.child.kill("SIGTERM");
+      await first.close();
+      await second.close();
+    }
+  });
+
   it("a real sink receives from a trigger on a running process", async () => {
     const sink = await startSink();
     try {

@@ -285,6 +285,24 @@ describe("broker to trigger delivery", () => {
     expect(before.requests.length).toBe(1);
   });
 
+  it("notices an edited file by itself (file watching) and applies it", async () => {
+    const before = await sink();
+    const after = await sink();
+    const running = await startWithManifests(brokerYaml() + triggerYaml("t", before.url), {
+      watch: true,
+    });
+    cleanups.push(() => running.close());
+    writeFileSync(running.file, brokerYaml() + triggerYaml("t", after.url));
+    await eventually(
+      async () => {
+        await post(`${running.url}/default/default`, binaryHeaders(`w-${Date.now()}`));
+        return after.requests.length > 0;
+      },
+      10_000,
+      "the edited trigger to deliver to the new subscriber",
+    );
+  });
+
   it("keeps running the old config when an edit is invalid", async () => {
     const subscriber = await sink();
     const running = await eventail(brokerYaml() + triggerYaml("t", subscriber.url));
