@@ -1,3 +1,4 @@
+import { addressOf } from "./addresses.js";
 import { CORE_KINDS, isCoreKind } from "./core-kinds.js";
 import { compareIssues, issueAt, type ValidationIssue } from "./issue.js";
 import { checkAnnotations } from "./rules/annotations.js";
@@ -38,20 +39,26 @@ export function validateResources(
 ): ValidationIssue[] {
   const index = new Map<string, Resource>();
   const issues: ValidationIssue[] = [];
+  const addresses = new Map<string, Resource>();
   for (const resource of resources) {
-    const key = keyOf(resource.kind, resource.metadata.namespace, resource.metadata.name);
+    const { namespace, name } = resource.metadata;
+    const key = keyOf(resource.kind, namespace, name);
     const first = index.get(key);
     if (first) {
-      const { file, line } = first.origin;
-      issues.push(
-        issueAt(
-          resource,
-          "metadata.name",
-          `duplicate ${resource.kind}: first defined at ${file}:${line}`,
-        ),
-      );
+      const message = `duplicate ${resource.kind}: first defined at ${where(first)}`;
+      issues.push(issueAt(resource, "metadata.name", message));
+      continue;
+    }
+    index.set(key, resource);
+    // Every channel kind listens at /channels/{namespace}/{name}, so two cannot share a name.
+    const address = addressOf({ kind: resource.kind, namespace, name }, "");
+    if (address === undefined) continue;
+    const holder = addresses.get(address);
+    if (holder) {
+      const message = `${address} is already the address of ${holder.kind} ${namespace}/${name} (${where(holder)})`;
+      issues.push(issueAt(resource, "metadata.name", message));
     } else {
-      index.set(key, resource);
+      addresses.set(address, resource);
     }
   }
   for (const resource of resources) issues.push(...validateOne(resource, index, options));
@@ -167,6 +174,10 @@ function bodyOf(resource: Resource): Record<string, unknown> {
     if (fields[field] !== undefined) body[field] = fields[field];
   }
   return body;
+}
+
+function where(resource: Resource): string {
+  return `${resource.origin.file}:${resource.origin.line}`;
 }
 
 function keyOf(kind: string, namespace: string, name: string): string {

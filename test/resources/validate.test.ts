@@ -40,6 +40,12 @@ describe("validateResources: identity and schema", () => {
       "duplicate Broker: first defined at",
     ],
     [
+      "two channel kinds with one name would share one address",
+      "apiVersion: messaging.knative.dev/v1\nkind: InMemoryChannel\nmetadata:\n  name: payments\n  namespace: shop\n",
+      "metadata.name",
+      "/channels/shop/payments is already the address of Channel shop/payments",
+    ],
+    [
       "a kind Eventail does not serve is named",
       "apiVersion: eventing.knative.dev/v1\nkind: Trigegr\nmetadata:\n  name: t\nspec: {}\n",
       "kind",
