@@ -60,6 +60,12 @@ export interface SubscribeOptions {
    * extension is absent).
    */
   readonly ordered: boolean;
+  /**
+   * The only `type` whose events can be of use to this consumer (its filter pins it). A backing
+   * may skip other events without calling the handler — they count as delivered — so a broker
+   * with thousands of type-filtered triggers does not pay for every trigger on every event.
+   */
+  readonly typeHint?: string;
 }
 
 export interface Subscription {

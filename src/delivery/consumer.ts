@@ -1,4 +1,4 @@
-import type { Backing, ConsumeMeta, Subscription } from "../channels/backing.js";
+import type { Backing, ConsumeMeta, SubscribeOptions, Subscription } from "../channels/backing.js";
 import type { CloudEvent } from "../events/event.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { DeliveryOptions, DeliveryOutcome } from "./options.js";
@@ -43,13 +43,23 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
       this.stream,
       this.consumerName,
       (event, meta) => this.handle(event, meta),
-      { concurrency: this.config.concurrency, ordered: this.config.ordered },
+      this.subscribeOptions(this.config),
     );
+  }
+
+  protected subscribeOptions(config: C): SubscribeOptions {
+    return { concurrency: config.concurrency, ordered: config.ordered };
   }
 
   /** Applies a new version; returns false when it needs a fresh subscription. */
   update(config: C): boolean {
-    if (config.ordered !== this.config.ordered || config.concurrency !== this.config.concurrency) {
+    const next = this.subscribeOptions(config);
+    const current = this.subscribeOptions(this.config);
+    if (
+      next.ordered !== current.ordered ||
+      next.concurrency !== current.concurrency ||
+      next.typeHint !== current.typeHint
+    ) {
       return false;
     }
     this.config = config;

@@ -1,5 +1,5 @@
 import type { Broker } from "../broker/broker.js";
-import type { ConsumeMeta } from "../channels/backing.js";
+import type { ConsumeMeta, SubscribeOptions } from "../channels/backing.js";
 import { type ConsumerConfig, StreamConsumer } from "../delivery/consumer.js";
 import type { Dispatcher } from "../delivery/dispatcher.js";
 import { type CloudEvent, eventLogFields } from "../events/event.js";
@@ -33,6 +33,15 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
     config: TriggerConfig,
   ) {
     super(deps.dispatcher, broker.backing, broker.stream, config);
+  }
+
+  protected override subscribeOptions(config: TriggerConfig): SubscribeOptions {
+    const hint = config.filter.requiredType;
+    return {
+      concurrency: config.concurrency,
+      ordered: config.ordered,
+      ...(hint === undefined ? {} : { typeHint: hint }),
+    };
   }
 
   protected async handle(event: CloudEvent, meta: ConsumeMeta): Promise<void> {
