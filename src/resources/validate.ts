@@ -4,7 +4,7 @@ import { compareIssues, issueAt, type ValidationIssue } from "./issue.js";
 import { checkAnnotations } from "./rules/annotations.js";
 import { asFields, type Check, quote } from "./rules/check.js";
 import { KIND_RULES } from "./rules/kinds.js";
-import { checkSourceSpec } from "./rules/ping-source.js";
+import { checkSourceSpec } from "./rules/sources.js";
 import { knownKinds, schemaErrors } from "./schema.js";
 import type { Resource } from "./types.js";
 

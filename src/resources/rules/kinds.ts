@@ -5,7 +5,7 @@ import { asFields, asString, type Check, type Fields, quote } from "./check.js";
 import { checkDelivery } from "./delivery.js";
 import { checkDestination, checkTargetExists } from "./destination.js";
 import { checkAttributesFilter, checkFilters } from "./filters.js";
-import { checkPingSource } from "./ping-source.js";
+import { checkPingSource } from "./sources.js";
 
 /**
  * Each kind's semantic rules (what a schema cannot say), by kind name. A new kind adds a row
