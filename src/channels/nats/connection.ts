@@ -32,6 +32,7 @@ export class NatsConnector {
   #firstAttemptDone = false;
   readonly #stop = new AbortController();
   readonly #waiters = new Set<() => void>();
+  readonly #listeners = new Set<(up: boolean) => void>();
   readonly #run: Promise<void>;
 
   constructor(
@@ -80,6 +81,12 @@ export class NatsConnector {
       }
       await this.#changed(left, options.signal);
     }
+  }
+
+  /** Calls `listener` whenever NATS becomes reachable or unreachable; returns an unsubscribe. */
+  onChange(listener: (up: boolean) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   async close(): Promise<void> {
@@ -163,8 +170,11 @@ export class NatsConnector {
   }
 
   #setUp(up: boolean): void {
+    const changed = this.#up !== up;
     this.#up = up;
     this.#wake();
+    if (!changed) return;
+    for (const listener of [...this.#listeners]) listener(up);
   }
 
   #wake(): void {

@@ -1,6 +1,7 @@
 import type { CloudEvent } from "../../events/event.js";
 import type { Logger } from "../../observability/logger.js";
 import type { Backing, ConsumeHandler, SubscribeOptions, Subscription } from "../backing.js";
+import { AckBatch } from "./ack-batch.js";
 import { NatsConnector } from "./connection.js";
 import { JetStreamProvisioning } from "./provisioning.js";
 import { JetStreamPublisher } from "./publisher.js";
@@ -16,6 +17,7 @@ const READY_TIMEOUT_MS = 1_500;
 export class NatsBacking implements Backing {
   readonly kind = "nats";
   readonly #connector: NatsConnector;
+  readonly #acks = new AckBatch();
   readonly #provisioning: JetStreamProvisioning;
   readonly #publisher: JetStreamPublisher;
   readonly #subscriptions = new Set<JetStreamSubscription>();
@@ -47,6 +49,7 @@ export class NatsBacking implements Backing {
     }
     const subscription = new JetStreamSubscription({
       connector: this.#connector,
+      acks: this.#acks,
       provisioning: this.#provisioning,
       settings: this.settings,
       logger: this.logger.child({ stream, consumer: name }),
@@ -88,6 +91,7 @@ export class NatsBacking implements Backing {
     this.#closing ??= (async () => {
       await Promise.all([...this.#subscriptions].map((s) => s.close(DEFAULT_GRACE_MS)));
       this.#subscriptions.clear();
+      this.#acks.flush();
       await this.#connector.close();
     })();
     return this.#closing;

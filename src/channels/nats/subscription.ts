@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Consumer, ConsumerMessages, JsMsg } from "nats";
+import type { JsMsg } from "nats";
 import type { CloudEvent } from "../../events/event.js";
 import { decodeFromStorage } from "../../events/json-format.js";
 import type { Logger } from "../../observability/logger.js";
@@ -9,17 +9,17 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from "../backing.js";
+import type { AckBatch } from "./ack-batch.js";
 import type { NatsConnector, NatsLink } from "./connection.js";
 import { DeliveryLanes } from "./delivery-lanes.js";
 import { durableName, jetStreamName } from "./naming.js";
 import type { JetStreamProvisioning } from "./provisioning.js";
+import { PullRequests } from "./pull-requests.js";
 import { type NatsSettings, redeliveryDelay } from "./settings.js";
 
 export const DEFAULT_GRACE_MS = 10_000;
 
-/** How long one pull request waits on the server for events (the client default). */
-const FETCH_EXPIRES_MS = 30_000;
-const MAX_PULL_BACKOFF_MS = 5_000;
+const MAX_RECOVERY_BACKOFF_MS = 5_000;
 /** The lane of ordered events that carry no partitionkey. */
 const NO_PARTITION_KEY = "\u0000";
 
@@ -32,6 +32,7 @@ interface Delivery {
 
 export interface JetStreamSubscriptionParams {
   readonly connector: NatsConnector;
+  readonly acks: AckBatch;
   readonly provisioning: JetStreamProvisioning;
   readonly settings: NatsSettings;
   readonly logger: Logger;
@@ -42,20 +43,23 @@ export interface JetStreamSubscriptionParams {
 }
 
 /**
- * One durable pull consumer. It pulls only as many events as it can hold (the window), so no
+ * One durable pull consumer. It asks only for as many events as it can hold (the window), so no
  * event waits in this process unseen by JetStream's ack timer: unordered, everything held is
  * running; ordered, events waiting behind their partition key are kept alive with working().
  */
 export class JetStreamSubscription implements Subscription {
   readonly #p: JetStreamSubscriptionParams;
   readonly #window: number;
+  /** Room worth a new pull request while others are still on their way. */
+  readonly #minimumRequest: number;
   readonly #lanes: DeliveryLanes<Delivery>;
   readonly #running = new Set<Delivery>();
   readonly #stop = new AbortController();
-  #consumer: { link: NatsLink; consumer: Consumer } | undefined;
-  #batch: ConsumerMessages | undefined;
-  #pulling: Promise<void> = Promise.resolve();
+  #pulls: { link: NatsLink; requests: PullRequests } | undefined;
+  #refillScheduled = false;
+  #recovering = false;
   #touchTimer: NodeJS.Timeout | undefined;
+  #unlisten: () => void = () => {};
   #closing: Promise<void> | undefined;
   #nextLane = 0;
 
@@ -64,6 +68,7 @@ export class JetStreamSubscription implements Subscription {
     const { concurrency, ordered } = params.options;
     // Ordered lanes may queue behind a busy key; hold a few events per slot so other keys flow.
     this.#window = ordered ? Math.max(4 * concurrency, 16) : concurrency;
+    this.#minimumRequest = Math.max(1, Math.floor(this.#window / 8));
     this.#lanes = new DeliveryLanes(concurrency, (delivery) => this.#deliver(delivery));
   }
 
@@ -73,7 +78,7 @@ export class JetStreamSubscription implements Subscription {
     const deadline = Date.now() + settings.subscribeTimeoutMs;
     try {
       const link = await connector.connected({ timeoutMs: settings.subscribeTimeoutMs });
-      await withDeadline(this.#consumerOn(link), deadline - Date.now());
+      await withDeadline(this.#ensureConsumer(link), deadline - Date.now());
     } catch (error) {
       if (error instanceof BackingUnavailableError) throw error;
       throw new BackingUnavailableError(
@@ -86,7 +91,13 @@ export class JetStreamSubscription implements Subscription {
     this.#touchTimer = setInterval(() => {
       for (const delivery of this.#lanes.waiting()) delivery.msg.working();
     }, touchEvery);
-    this.#pulling = this.#pull();
+    this.#unlisten = connector.onChange((up) => {
+      // After a reconnect the server may have forgotten our requests (it may have restarted).
+      if (!up) return;
+      this.#pulls?.requests.reset();
+      this.#scheduleRefill();
+    });
+    this.#refill();
   }
 
   close(graceMs = DEFAULT_GRACE_MS): Promise<void> {
@@ -96,7 +107,8 @@ export class JetStreamSubscription implements Subscription {
 
   async #close(graceMs: number): Promise<void> {
     this.#stop.abort();
-    this.#batch?.stop();
+    this.#unlisten();
+    this.#pulls?.requests.stop();
     clearInterval(this.#touchTimer);
     // Events not started yet go straight back, so another consumer can take them now.
     for (const delivery of this.#lanes.takeWaiting()) delivery.msg.nak();
@@ -108,51 +120,71 @@ export class JetStreamSubscription implements Subscription {
       delivery.abandoned = true;
       delivery.msg.nak();
     }
-    await this.#pulling;
   }
 
-  async #consumerOn(link: NatsLink): Promise<Consumer> {
-    if (this.#consumer?.link === link) return this.#consumer.consumer;
+  #ensureConsumer(link: NatsLink): Promise<void> {
     const { provisioning, stream, consumer } = this.#p;
-    await provisioning.ensureConsumer(link, stream, consumer, this.#window);
-    const found = await link.js.consumers.get(jetStreamName(stream), durableName(consumer));
-    this.#consumer = { link, consumer: found };
-    return found;
+    return provisioning.ensureConsumer(link, stream, consumer, this.#window);
   }
 
-  async #pull(): Promise<void> {
+  /** Coalesces the refills of everything that finished in one turn of the event loop. */
+  #scheduleRefill(): void {
+    if (this.#refillScheduled) return;
+    this.#refillScheduled = true;
+    setImmediate(() => {
+      this.#refillScheduled = false;
+      this.#refill();
+    });
+  }
+
+  #refill(): void {
+    if (this.#stop.signal.aborted || this.#recovering) return;
+    const link = this.#p.connector.current();
+    if (!link) return; // the reconnect listener refills
+    if (this.#pulls?.link !== link) {
+      this.#pulls?.requests.stop();
+      this.#pulls = { link, requests: this.#pullRequests(link) };
+    }
+    this.#pulls.requests.request(this.#window - this.#lanes.held, this.#minimumRequest);
+  }
+
+  #pullRequests(link: NatsLink): PullRequests {
+    return new PullRequests({
+      nc: link.nc,
+      apiPrefix: link.js.apiPrefix,
+      streamName: jetStreamName(this.#p.stream),
+      durable: durableName(this.#p.consumer),
+      ackWaitMs: this.#p.settings.ackWaitMs,
+      onEvent: (msg) => this.#receive(msg),
+      onRoom: () => this.#scheduleRefill(),
+      onSilence: () => void this.#recover(),
+    });
+  }
+
+  /** The consumer went quiet: it may have been deleted, or the engine may have lost it. */
+  async #recover(): Promise<void> {
+    if (this.#recovering || this.#stop.signal.aborted) return;
+    this.#recovering = true;
     const signal = this.#stop.signal;
-    let failures = 0;
-    while (!signal.aborted) {
-      await this.#lanes.whenBelow(this.#window, signal);
-      if (signal.aborted) break;
+    for (let failures = 0; !signal.aborted; failures++) {
       try {
         const link = await this.#p.connector.connected({ signal });
-        const consumer = await this.#consumerOn(link);
-        if (signal.aborted) break;
-        const batch = await consumer.fetch({
-          max_messages: this.#window - this.#lanes.held,
-          expires: FETCH_EXPIRES_MS,
-        });
-        this.#batch = batch;
-        if (signal.aborted) batch.stop();
-        for await (const msg of batch) this.#receive(msg);
-        failures = 0;
+        await this.#ensureConsumer(link);
+        break;
       } catch (error) {
         if (signal.aborted) break;
-        // The consumer may have been deleted or the engine may have lost it: provision again.
-        this.#consumer = undefined;
-        const wait = Math.min(250 * 2 ** failures, MAX_PULL_BACKOFF_MS);
-        (failures++ === 0 ? this.#p.logger.warn : this.#p.logger.debug).call(
+        const wait = Math.min(250 * 2 ** failures, MAX_RECOVERY_BACKOFF_MS);
+        (failures === 0 ? this.#p.logger.warn : this.#p.logger.debug).call(
           this.#p.logger,
           { err: error, stream: this.#p.stream, consumer: this.#p.consumer, retryInMs: wait },
-          "pulling from NATS failed",
+          "NATS consumer unavailable; provisioning it again",
         );
         await sleep(wait, undefined, { signal }).catch(() => undefined);
-      } finally {
-        this.#batch = undefined;
       }
     }
+    this.#recovering = false;
+    this.#pulls?.requests.reset();
+    this.#refill();
   }
 
   #receive(msg: JsMsg): void {
@@ -193,7 +225,7 @@ export class JetStreamSubscription implements Subscription {
         const deliveryCount = msg.info.deliveryCount + localRetries;
         try {
           await handler(event, { deliveryCount, keepAlive });
-          if (!delivery.abandoned) msg.ack();
+          if (!delivery.abandoned) this.#p.acks.ack(msg);
           return;
         } catch (error) {
           if (delivery.abandoned) return;
@@ -216,6 +248,7 @@ export class JetStreamSubscription implements Subscription {
       }
     } finally {
       this.#running.delete(delivery);
+      this.#scheduleRefill();
     }
   }
 

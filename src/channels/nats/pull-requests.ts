@@ -1,0 +1,128 @@
+import {
+  createInbox,
+  type JsMsg,
+  type Msg,
+  type NatsConnection,
+  nanos,
+  type Subscription,
+} from "nats";
+// Not re-exported by the package root; it wraps a delivered message with ack/nak/working/term.
+import { toJsMsg } from "nats/lib/jetstream/jsmsg.js";
+
+/** How long one pull request waits on the server for events before it expires. */
+const EXPIRES_MS = 30_000;
+/** While a request waits, the server sends a heartbeat this often; two missed means trouble. */
+const HEARTBEAT_MS = 15_000;
+
+export interface PullRequestsParams {
+  readonly nc: NatsConnection;
+  readonly apiPrefix: string;
+  readonly streamName: string;
+  readonly durable: string;
+  readonly ackWaitMs: number;
+  /** One event arrived. */
+  readonly onEvent: (msg: JsMsg) => void;
+  /** Fewer events are on their way than before: time to ask for more. */
+  readonly onRoom: () => void;
+  /** The server stopped answering this consumer (deleted, or the engine lost it). */
+  readonly onSilence: () => void;
+}
+
+/**
+ * Asks a durable pull consumer for events over one long-lived inbox, and never for more than
+ * the subscription has room for. `fetch()` in nats.js costs a subscription, timers and a status
+ * iterator per batch; here a request is one small publish, so even a busy consumer that frees
+ * one slot at a time can refill cheaply.
+ */
+export class PullRequests {
+  readonly #p: PullRequestsParams;
+  readonly #inbox = createInbox();
+  readonly #subscription: Subscription;
+  readonly #requestSubject: string;
+  readonly #liveness: NodeJS.Timeout;
+  /** Events asked for and neither delivered nor expired yet. */
+  #outstanding = 0;
+  #lastSign = Date.now();
+
+  constructor(params: PullRequestsParams) {
+    this.#p = params;
+    this.#requestSubject = `${params.apiPrefix}.CONSUMER.MSG.NEXT.${params.streamName}.${params.durable}`;
+    this.#subscription = params.nc.subscribe(this.#inbox, {
+      callback: (error, msg) => {
+        if (!error) this.#arrived(msg);
+      },
+    });
+    this.#liveness = setInterval(() => this.#checkLiveness(), HEARTBEAT_MS);
+  }
+
+  get outstanding(): number {
+    return this.#outstanding;
+  }
+
+  /**
+   * Asks for more events when the room not yet asked for is worth a request: a few slots at a
+   * time, or anything at all when nothing is on its way.
+   */
+  request(room: number, minimum: number): void {
+    const wanted = room - this.#outstanding;
+    if (wanted <= 0 || (wanted < minimum && this.#outstanding > 0)) return;
+    if (this.#p.nc.isClosed()) return;
+    if (this.#outstanding === 0) this.#lastSign = Date.now();
+    this.#outstanding += wanted;
+    this.#p.nc.publish(
+      this.#requestSubject,
+      JSON.stringify({
+        batch: wanted,
+        expires: nanos(EXPIRES_MS),
+        idle_heartbeat: nanos(HEARTBEAT_MS),
+      }),
+      { reply: this.#inbox },
+    );
+  }
+
+  /** Forgets every request on its way (after a reconnect, the server no longer has them). */
+  reset(): void {
+    this.#outstanding = 0;
+  }
+
+  stop(): void {
+    clearInterval(this.#liveness);
+    this.#subscription.unsubscribe();
+  }
+
+  #arrived(msg: Msg): void {
+    this.#lastSign = Date.now();
+    if (msg.subject !== this.#inbox) {
+      this.#outstanding = Math.max(this.#outstanding - 1, 0);
+      this.#p.onEvent(toJsMsg(msg, this.#p.ackWaitMs));
+      return;
+    }
+    // A status message about our requests: 100 heartbeat, 408 expired, 409 refused, 503 none.
+    const code = msg.headers?.code ?? 0;
+    if (code === 100) return;
+    const left = Number(msg.headers?.get("Nats-Pending-Messages") || Number.NaN);
+    if (Number.isFinite(left)) {
+      this.#outstanding = Math.max(this.#outstanding - left, 0);
+    } else {
+      // Which request failed is unknown; start over. Surplus deliveries just wait in the lanes.
+      this.#outstanding = 0;
+    }
+    if (
+      code === 503 ||
+      (code === 409 && /consumer deleted/i.test(msg.headers?.description ?? ""))
+    ) {
+      this.#p.onSilence();
+      return;
+    }
+    this.#p.onRoom();
+  }
+
+  #checkLiveness(): void {
+    if (this.#outstanding === 0 || this.#p.nc.isClosed()) return;
+    if (Date.now() - this.#lastSign > 2 * HEARTBEAT_MS + 1_000) {
+      this.#outstanding = 0;
+      this.#lastSign = Date.now();
+      this.#p.onSilence();
+    }
+  }
+}
