@@ -99,7 +99,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     const issues = validateResources(resources);
     if (issues.length === 0) {
       store.replaceAll(resources);
-      await reconciler.reconcile();
+      await reconciler.idle();
     }
     return issues;
   };
@@ -113,7 +113,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
       return next.issues;
     }
     store.replaceAll(next.resources);
-    await reconciler.reconcile();
+    await reconciler.idle();
     logger.info({ resources: next.resources.length }, "manifests reloaded");
     return [];
   };

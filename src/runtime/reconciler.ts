@@ -125,7 +125,7 @@ export class Reconciler implements DataPlane {
   /** Starts following the store; resolves after the first full reconcile. */
   async start(baseUrl: string): Promise<void> {
     this.baseUrl = baseUrl;
-    this.deps.store.on("change", () => {
+    this.deps.store.on("changes", () => {
       void this.reconcile();
     });
     await this.reconcile();
@@ -141,6 +141,11 @@ export class Reconciler implements DataPlane {
     return this.queue.catch((error) => {
       this.deps.logger.error({ err: error }, "reconcile failed");
     });
+  }
+
+  /** Resolves when every reconcile queued so far has run (store changes queue one each). */
+  idle(): Promise<void> {
+    return this.queue.catch(() => undefined);
   }
 
   isAccepting(): boolean {
