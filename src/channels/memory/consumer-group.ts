@@ -1,9 +1,9 @@
 import type { CloudEvent } from "../../events/event.js";
 import type { ConsumeHandler, SubscribeOptions } from "../backing.js";
 import type { Delivery, Lane, Pending } from "./delivery.js";
+import type { Feed } from "./feed.js";
 import { Fifo } from "./fifo.js";
 import { type DeliveryOwner, MemorySubscription } from "./memory-subscription.js";
-import type { StreamLog } from "./stream-log.js";
 
 export interface ConsumerGroupOptions {
   readonly redeliveryDelayMs: number;
@@ -14,9 +14,12 @@ export interface ConsumerGroupOptions {
 
 /** What a consumer group needs from its stream. */
 export interface GroupHost {
-  readonly log: StreamLog;
-  /** Pump `group` again once more events are published. */
-  awaitEvents(group: ConsumerGroup): void;
+  /** Starts reading, at its tail, the feed for `typeHint` (every event when undefined). */
+  join(typeHint: string | undefined): { feed: Feed; cursor: number };
+  /** Stops reading `feed`, whose events from `cursor` on the group no longer needs. */
+  leave(feed: Feed, cursor: number): void;
+  /** Pump `group` again once more events reach `feed`. */
+  awaitEvents(group: ConsumerGroup, feed: Feed): void;
   /** Pump `group` again on the next turn of the event loop. */
   pumpSoon(group: ConsumerGroup): void;
   /** The group had no subscription for too long: drop it and its position. */
@@ -33,13 +36,18 @@ const BURST = 4;
  * subscriptions share the work, like members of a Kafka consumer group.
  */
 export class ConsumerGroup implements DeliveryOwner {
-  /** Set while the group sits in its stream's list of groups to wake on publish. */
-  awaiting = false;
+  /** The feed whose waiting list holds the group, if any. */
+  waitingOn: Feed | undefined;
+  /** Set while the group sits in its stream's list of groups woken by a publish. */
+  due = false;
   /** Set while the group sits in its stream's list of groups to pump on the next turn. */
   ramping = false;
+  private typeHint: string | undefined;
+  private feed: Feed;
   private cursor: number;
   private readonly members: MemorySubscription[] = [];
   private turn = 0;
+  /** Events already taken from the feed that go before it: retries, and carried-over backlogs. */
   private readonly redeliveries = new Fifo<Pending>();
   /** Present in ordered mode only. */
   private lanes: Map<string | undefined, Lane> | undefined;
@@ -53,18 +61,21 @@ export class ConsumerGroup implements DeliveryOwner {
     readonly name: string,
     private readonly host: GroupHost,
     private readonly options: ConsumerGroupOptions,
+    typeHint: string | undefined,
   ) {
-    this.cursor = host.log.addReader();
+    this.typeHint = typeHint;
+    ({ feed: this.feed, cursor: this.cursor } = host.join(typeHint));
   }
 
   /**
-   * Adds a subscription. The group's mode follows its newest subscription; switching applies to
-   * events not yet in flight.
+   * Adds a subscription. The group's mode and type hint follow its newest subscription; a switch
+   * applies to events not yet in flight.
    */
   attach(handler: ConsumeHandler, options: SubscribeOptions): MemorySubscription {
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     this.setOrdered(options.ordered);
+    this.setTypeHint(options.typeHint);
     const member = new MemorySubscription(
       this,
       handler,
@@ -82,7 +93,7 @@ export class ConsumerGroup implements DeliveryOwner {
 
   /** Events this consumer has yet to take (in flight excluded). */
   get depth(): number {
-    return this.host.log.tail - this.cursor + this.redeliveries.length + this.parked;
+    return this.feed.log.tail - this.cursor + this.redeliveries.length + this.parked;
   }
 
   /**
@@ -104,7 +115,7 @@ export class ConsumerGroup implements DeliveryOwner {
           return;
         }
         if (!this.deliverNext(member)) {
-          if (this.cursor === this.host.log.tail) this.host.awaitEvents(this);
+          if (this.cursor === this.feed.log.tail) this.host.awaitEvents(this, this.feed);
           return;
         }
       }
@@ -148,7 +159,7 @@ export class ConsumerGroup implements DeliveryOwner {
     this.idleTimer = undefined;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    this.host.log.removeReader(this.cursor);
+    this.host.leave(this.feed, this.cursor);
     this.cursor = Number.POSITIVE_INFINITY;
     this.members.length = 0;
   }
@@ -174,7 +185,7 @@ export class ConsumerGroup implements DeliveryOwner {
       return true;
     }
     if (this.lanes !== undefined) return this.deliverOrdered(member, this.lanes);
-    if (this.cursor >= this.host.log.tail) return false;
+    if (this.cursor >= this.feed.log.tail) return false;
     member.deliver(this.take(), 1, undefined);
     return true;
   }
@@ -191,10 +202,9 @@ export class ConsumerGroup implements DeliveryOwner {
       member.deliver(next.event, next.deliveryCount, ready);
       return true;
     }
-    while (this.cursor < this.host.log.tail && this.parked < MAX_PARKED) {
+    while (this.cursor < this.feed.log.tail && this.parked < MAX_PARKED) {
       const event = this.take();
-      const raw = event.attributes["partitionkey"];
-      const key = raw === undefined ? undefined : String(raw);
+      const key = partitionKey(event);
       const busy = lanes.get(key);
       if (busy === undefined) {
         const lane: Lane = { key, busy: true, parked: new Fifo() };
@@ -210,9 +220,10 @@ export class ConsumerGroup implements DeliveryOwner {
   }
 
   private take(): CloudEvent {
-    const event = this.host.log.at(this.cursor);
+    const log = this.feed.log;
+    const event = log.at(this.cursor);
     this.cursor++;
-    this.host.log.advanced(this.cursor);
+    log.advanced(this.cursor);
     return event;
   }
 
@@ -250,6 +261,52 @@ export class ConsumerGroup implements DeliveryOwner {
     this.lanes = undefined;
   }
 
+  /**
+   * A trigger whose filter type was edited re-subscribes with the new hint; from then on the
+   * group reads the new hint's feed from its tail. What it had yet to read of the old feed is
+   * carried over, keeping the events the new hint admits: from the feed of every event those may
+   * match the new filter, so none is lost; on another type's feed none can, so that backlog is
+   * dropped as the old trigger version's. Events already taken (in flight, parked, awaiting
+   * redelivery) still reach the handler, which filters again. Events of the new type published
+   * while the group had no subscription are missed: an idle group keeps what its hint admits.
+   */
+  private setTypeHint(typeHint: string | undefined): void {
+    if (typeHint === this.typeHint) return;
+    const old = this.feed;
+    const from = this.cursor;
+    const carried: CloudEvent[] = [];
+    if (typeHint === undefined || old.type === undefined) {
+      for (let i = from; i < old.log.tail; i++) {
+        const event = old.log.at(i);
+        if (typeHint === undefined || String(event.attributes["type"]) === typeHint) {
+          carried.push(event);
+        }
+      }
+    }
+    ({ feed: this.feed, cursor: this.cursor } = this.host.join(typeHint));
+    this.host.leave(old, from);
+    this.typeHint = typeHint;
+    for (const event of carried) this.carry(event);
+  }
+
+  /** Queues a first delivery taken from a feed the group no longer reads. */
+  private carry(event: CloudEvent): void {
+    const pending: Pending = { event, deliveryCount: 1 };
+    if (this.lanes === undefined) {
+      this.redeliveries.push(pending);
+      return;
+    }
+    const key = partitionKey(event);
+    let lane = this.lanes.get(key);
+    if (lane === undefined) {
+      lane = { key, busy: false, parked: new Fifo() };
+      this.lanes.set(key, lane);
+      this.readyLanes.push(lane);
+    }
+    lane.parked.push(pending);
+    this.parked++;
+  }
+
   private backoff(deliveryCount: number): number {
     const delay = this.options.redeliveryDelayMs * 2 ** Math.min(deliveryCount - 1, 30);
     return Math.min(delay, this.options.maxRedeliveryDelayMs);
@@ -264,4 +321,9 @@ export class ConsumerGroup implements DeliveryOwner {
     timer.unref();
     this.timers.add(timer);
   }
+}
+
+function partitionKey(event: CloudEvent): string | undefined {
+  const raw = event.attributes["partitionkey"];
+  return raw === undefined ? undefined : String(raw);
 }

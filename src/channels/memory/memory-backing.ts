@@ -43,11 +43,8 @@ export class MemoryBacking implements Backing {
   /** Resolves once the events are queued; it never waits for a consumer. */
   publish(stream: string, events: readonly CloudEvent[]): Promise<void> {
     if (this.closing !== undefined) return Promise.reject(this.closedError());
-    const target = this.streams.get(stream);
     // With no consumer there is nobody to keep the events for, as with a broker without triggers.
-    if (target === undefined || target.log.readers === 0 || events.length === 0) return DONE;
-    for (const event of events) target.log.append(event);
-    target.published();
+    this.streams.get(stream)?.publish(events);
     return DONE;
   }
 
@@ -63,6 +60,9 @@ export class MemoryBacking implements Backing {
         `options.concurrency must be a positive integer, got ${options.concurrency}`,
       );
     }
+    if (options.typeHint !== undefined && typeof options.typeHint !== "string") {
+      throw new TypeError(`options.typeHint must be a string, got ${typeof options.typeHint}`);
+    }
     let target = this.streams.get(stream);
     if (target === undefined) {
       target = new MemoryStream(this.options, (empty) => {
@@ -70,7 +70,7 @@ export class MemoryBacking implements Backing {
       });
       this.streams.set(stream, target);
     }
-    return target.group(name).attach(handler, options);
+    return target.group(name, options.typeHint).attach(handler, options);
   }
 
   /** Events the consumer `name` of `stream` has yet to take (not counting those in flight). */
