@@ -16,6 +16,7 @@ const METADATA_PREFIX = "eventail:started=";
  */
 export class GroupPosition {
   private generation = 0;
+  private settled = -1;
   private cancelled = false;
   private current: Promise<void> = new Promise(() => {});
   private firstResolved = false;
@@ -57,7 +58,15 @@ export class GroupPosition {
 
   /** Waits (at most `ms`) for the latest join's position, so delivery counts can use it. */
   async ready(ms: number): Promise<void> {
-    await Promise.race([this.current, sleep(ms)]);
+    if (this.settled === this.generation) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.current,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   wasStarted(partition: number, offset: number): boolean {
@@ -77,6 +86,7 @@ export class GroupPosition {
       try {
         await this.position(consumer, partitions);
         if (generation !== this.generation) return;
+        this.settled = generation;
         this.firstResolved = true;
         this.resolveFirst();
         return;

@@ -23,9 +23,11 @@ export class PartitionProgress {
     return true;
   }
 
-  /** The handler started on this record (recorded in commits to count redeliveries). */
-  start(offset: number): void {
-    if (offset > this.started) this.started = offset;
+  /** The handler started on this record; true when that is news worth committing. */
+  start(offset: number): boolean {
+    if (offset <= this.started) return false;
+    this.started = offset;
+    return true;
   }
 
   /** Marks a record done; true when the committable offset moved. */

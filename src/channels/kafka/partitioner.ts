@@ -3,16 +3,17 @@ import { type ICustomPartitioner, type Message, Partitioners } from "kafkajs";
 
 /**
  * Where records go. Keyed records (a `partitionkey`) follow Kafka's default partitioner (murmur2
- * of the key, as the Java client does), so every process agrees. Keyless records of one
- * publish() call stay together on one partition, so a batch keeps its order for ordered
- * consumers; successive calls rotate over the partitions, so processes sharing a consumer group
- * share the work.
+ * of the key, as the Java client does), so every process agrees. Keyless records sent together
+ * stick to one partition (Kafka's sticky partitioning, KIP-480): a publish() call keeps its order
+ * for ordered consumers, and each flush costs one produce request instead of one per partition.
+ * Successive flushes rotate over the partitions, so processes sharing a consumer group share the
+ * work.
  */
 export class EventPartitioner {
   private readonly calls = new WeakMap<Message, number>();
   private nextCall = randomInt(0, 2 ** 31);
 
-  /** Marks the records of one publish() call as belonging together. */
+  /** Marks records that are sent together (one flush, one topic). */
   group(messages: readonly Message[]): void {
     const call = this.nextCall++;
     for (const message of messages) this.calls.set(message, call);

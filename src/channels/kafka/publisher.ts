@@ -46,7 +46,6 @@ export class KafkaPublisher {
   publish(topic: string, events: readonly CloudEvent[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
     const messages = events.map(toRecord);
-    this.partitioner.group(messages);
     const stored = new Promise<void>((resolve, reject) => {
       this.pending.push({ topic, messages, resolve, reject });
     });
@@ -73,10 +72,10 @@ export class KafkaPublisher {
       if (messages === undefined) byTopic.set(entry.topic, [...entry.messages]);
       else messages.push(...entry.messages);
     }
-    const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({
-      topic,
-      messages,
-    }));
+    const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => {
+      this.partitioner.group(messages);
+      return { topic, messages };
+    });
     this.send(topicMessages).then(
       () => {
         for (const entry of batch) entry.resolve();

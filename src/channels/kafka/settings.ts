@@ -17,7 +17,11 @@ export interface KafkaSettings {
   readonly sessionTimeoutMs: number;
   readonly rebalanceTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
-  /** Long-poll bound of one fetch; also bounds how long heartbeats can wait behind a fetch. */
+  /**
+   * Long-poll bound of one fetch; heartbeats wait behind it. librdkafka's mock cluster answers an
+   * empty fetch only when this runs out, even if records arrive meanwhile, so it is the latency
+   * floor there; real brokers answer as soon as records arrive.
+   */
   readonly fetchMaxWaitMs: number;
   readonly requestTimeoutMs: number;
   readonly connectionTimeoutMs: number;
@@ -40,7 +44,7 @@ const NUMBER_KEYS = {
   "session.timeout.ms": ["sessionTimeoutMs", 15_000],
   "rebalance.timeout.ms": ["rebalanceTimeoutMs", 30_000],
   "heartbeat.interval.ms": ["heartbeatIntervalMs", 0],
-  "fetch.max.wait.ms": ["fetchMaxWaitMs", 100],
+  "fetch.max.wait.ms": ["fetchMaxWaitMs", 50],
   "request.timeout.ms": ["requestTimeoutMs", 3_000],
   "connection.timeout.ms": ["connectionTimeoutMs", 1_000],
   "publish.timeout.ms": ["publishTimeoutMs", 4_000],
@@ -97,6 +101,12 @@ export function readKafkaSettings(
   const sessionTimeoutMs = numbers["sessionTimeoutMs"]!;
   // Kafka wants several heartbeats per session so one lost request does not evict the member.
   const heartbeatIntervalMs = numbers["heartbeatIntervalMs"] || Math.floor(sessionTimeoutMs / 5);
+  if (heartbeatIntervalMs >= sessionTimeoutMs) {
+    throw new KafkaSettingsError(
+      `heartbeat.interval.ms: ${heartbeatIntervalMs} must be below session.timeout.ms (${sessionTimeoutMs})`,
+      "heartbeat.interval.ms",
+    );
+  }
   return {
     ...(numbers as Omit<KafkaSettings, "brokers" | "clientId" | "namePrefix">),
     brokers,

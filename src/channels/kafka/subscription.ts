@@ -55,8 +55,10 @@ export class KafkaSubscription implements Subscription {
         ordered: options.ordered,
         redeliveryDelayMs: settings.redeliveryDelayMs,
         redeliveryMaxDelayMs: settings.redeliveryMaxDelayMs,
+        // Committing how far handlers got lets whoever inherits the partition after a crash
+        // tell first deliveries from redeliveries.
         onStart: (record) => {
-          record.progress.start(record.offset);
+          if (record.progress.start(record.offset)) this.requestCommit();
         },
         onAck: (record) => {
           if (record.progress.finish(record.offset)) this.requestCommit();
@@ -185,12 +187,19 @@ export class KafkaSubscription implements Subscription {
       this.progress.set(partition, progress);
     }
     let skipped = false;
+    const hint = this.options.typeHint;
     for (const message of batch.messages) {
       const offset = Number(message.offset);
       if (!progress.take(offset)) continue;
       let record: QueuedRecord;
       try {
         const event = fromRecord(message);
+        if (hint !== undefined && event.attributes["type"] !== hint) {
+          // The consumer's filter could not match it: delivered, as far as Kafka is concerned.
+          progress.finish(offset);
+          skipped = true;
+          continue;
+        }
         record = {
           event,
           offset,
