@@ -232,6 +232,11 @@ export class ConsumerGroup implements DeliveryOwner {
   }
 
   private requeue(retry: Pending, lane: Lane | undefined): void {
+    if (!this.admits(retry.event)) {
+      // Taken under an older hint: the current trigger version could never deliver it.
+      if (lane !== undefined && this.liveLane(lane) === lane) this.releaseLane(lane);
+      return;
+    }
     if (lane !== undefined && this.liveLane(lane) === lane) {
       lane.parked.unshift(retry);
       this.parked++;
@@ -263,30 +268,51 @@ export class ConsumerGroup implements DeliveryOwner {
 
   /**
    * A trigger whose filter type was edited re-subscribes with the new hint; from then on the
-   * group reads the new hint's feed from its tail. What it had yet to read of the old feed is
-   * carried over, keeping the events the new hint admits: from the feed of every event those may
-   * match the new filter, so none is lost; on another type's feed none can, so that backlog is
-   * dropped as the old trigger version's. Events already taken (in flight, parked, awaiting
-   * redelivery) still reach the handler, which filters again. Events of the new type published
-   * while the group had no subscription are missed: an idle group keeps what its hint admits.
+   * group reads the new hint's feed from its tail, and its handler gets only events the new hint
+   * admits (bar those already in flight). Its unread backlog on the old feed is carried over, less
+   * what the new hint rejects: from the feed of every event this keeps whatever the new filter may
+   * match, so nothing it matches is lost; another type's backlog can never match the new filter
+   * and is dropped as the old trigger version's. Events of the new type published while the group
+   * had no subscription are missed: an idle group keeps only what its hint admits.
    */
   private setTypeHint(typeHint: string | undefined): void {
     if (typeHint === this.typeHint) return;
     const old = this.feed;
     const from = this.cursor;
+    this.typeHint = typeHint;
+    this.keepAdmitted();
     const carried: CloudEvent[] = [];
     if (typeHint === undefined || old.type === undefined) {
       for (let i = from; i < old.log.tail; i++) {
         const event = old.log.at(i);
-        if (typeHint === undefined || String(event.attributes["type"]) === typeHint) {
-          carried.push(event);
-        }
+        if (this.admits(event)) carried.push(event);
       }
     }
     ({ feed: this.feed, cursor: this.cursor } = this.host.join(typeHint));
     this.host.leave(old, from);
-    this.typeHint = typeHint;
     for (const event of carried) this.carry(event);
+  }
+
+  private admits(event: CloudEvent): boolean {
+    return this.typeHint === undefined || String(event.attributes["type"]) === this.typeHint;
+  }
+
+  /** Drops the events taken under an old hint that the current one rejects. */
+  private keepAdmitted(): void {
+    const redeliveries = [...this.redeliveries.drain()];
+    for (const pending of redeliveries)
+      if (this.admits(pending.event)) this.redeliveries.push(pending);
+    if (this.lanes === undefined) return;
+    this.readyLanes.clear();
+    for (const lane of [...this.lanes.values()]) {
+      for (const pending of [...lane.parked.drain()]) {
+        if (this.admits(pending.event)) lane.parked.push(pending);
+        else this.parked--;
+      }
+      if (lane.busy) continue;
+      if (lane.parked.length > 0) this.readyLanes.push(lane);
+      else this.lanes.delete(lane.key);
+    }
   }
 
   /** Queues a first delivery taken from a feed the group no longer reads. */
