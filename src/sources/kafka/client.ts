@@ -1,0 +1,35 @@
+import { Kafka, type LogEntry, logLevel } from "kafkajs";
+import type { Logger } from "../../observability/logger.js";
+
+/** `["a:9092,b:9092", "c:9092"]` → `["a:9092", "b:9092", "c:9092"]` (Knative accepts both). */
+export function brokerList(servers: readonly string[] | string): string[] {
+  const list = typeof servers === "string" ? [servers] : servers;
+  return list
+    .flatMap((entry) => entry.split(","))
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+}
+
+/**
+ * kafkajs logs through pino. Its ERROR lines are mostly recoverable (rebalances, a broker
+ * restarting) and kafkajs retries them itself, so they are warnings here; its INFO is chatty.
+ */
+function logCreator(logger: Logger) {
+  return () =>
+    ({ level, log }: LogEntry) => {
+      const { message, ...fields } = log;
+      if (level === logLevel.ERROR || level === logLevel.WARN)
+        logger.warn(fields, `kafka: ${message}`);
+      else if (level === logLevel.INFO) logger.debug(fields, `kafka: ${message}`);
+      else logger.trace(fields, `kafka: ${message}`);
+    };
+}
+
+export function kafkaClient(brokers: readonly string[], logger: Logger, clientId: string): Kafka {
+  return new Kafka({
+    clientId,
+    brokers: [...brokers],
+    logLevel: logLevel.INFO,
+    logCreator: logCreator(logger),
+  });
+}
