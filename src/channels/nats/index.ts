@@ -3,7 +3,13 @@ import type { Backing, BackingConfig } from "../backing.js";
 import { NatsBacking } from "./nats-backing.js";
 import { parseNatsSettings } from "./settings.js";
 
-export { durableName, jetStreamName, jetStreamSubject } from "./naming.js";
+export {
+  consumerFilter,
+  durableName,
+  eventSubject,
+  jetStreamName,
+  jetStreamSubjects,
+} from "./naming.js";
 export { NatsBacking } from "./nats-backing.js";
 export { dedupeId, PayloadTooLargeError } from "./publisher.js";
 export { type NatsSettings, parseNatsSettings } from "./settings.js";

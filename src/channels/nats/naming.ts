@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 /**
  * Maps Eventail stream and consumer names (`broker.default.default`, `trigger.ns.name`: lower-case
  * DNS labels joined by dots) to JetStream names. The mapping is a pure function of the name, so
- * every process pointed at the same engine arrives at the same stream, subject and durable.
+ * every process pointed at the same engine arrives at the same stream, subjects and durable.
  */
 
 const DOTTED_LABELS = /^[a-z0-9-]+(\.[a-z0-9-]+)*$/;
@@ -34,14 +34,45 @@ export function jetStreamName(stream: string): string {
   return flatten(`EVENTAIL.${stream}`);
 }
 
-/** `broker.default.default` → `eventail.broker.default.default` (the stream's only subject). */
-export function jetStreamSubject(stream: string): string {
+/**
+ * The stream's subjects: `eventail.broker_default_default.*`, one subject token per event type.
+ * The stream name is one token, so no stream's wildcard can overlap another's.
+ */
+export function jetStreamSubjects(stream: string): string {
   checkDottedLabels(stream, "stream");
-  return `eventail.${stream}`;
+  return `eventail.${flatten(stream)}.*`;
+}
+
+/** Where an event of `type` is published on `stream`. */
+export function eventSubject(stream: string, type: string): string {
+  return `eventail.${flatten(stream)}.${typeToken(type)}`;
+}
+
+/** What a consumer listens to: events of one type when it gave a type hint, else no filter. */
+export function consumerFilter(stream: string, typeHint: string | undefined): string | undefined {
+  return typeHint === undefined ? undefined : eventSubject(stream, typeHint);
 }
 
 /** `trigger.default.my-trigger` → `trigger_default_my-trigger`. */
 export function durableName(consumer: string): string {
   checkDottedLabels(consumer, "consumer");
   return flatten(consumer);
+}
+
+const typeTokens = new Map<string, string>();
+const MAX_REMEMBERED_TYPES = 10_000;
+
+/**
+ * One subject token per CloudEvents type (any string, dots and wildcards included): a hash.
+ * Two types sharing a token would only let a filtered consumer see the other type too, which
+ * its trigger filter then rejects; no event is ever hidden from a consumer of its type.
+ */
+function typeToken(type: string): string {
+  let token = typeTokens.get(type);
+  if (token === undefined) {
+    token = createHash("sha256").update(type).digest("base64url").slice(0, 22);
+    if (typeTokens.size >= MAX_REMEMBERED_TYPES) typeTokens.clear();
+    typeTokens.set(type, token);
+  }
+  return token;
 }

@@ -1,6 +1,7 @@
 import {
   AckPolicy,
   type ConsumerConfig,
+  type ConsumerInfo,
   DeliverPolicy,
   DiscardPolicy,
   nanos,
@@ -10,7 +11,7 @@ import {
 } from "nats";
 import type { Logger } from "../../observability/logger.js";
 import type { NatsLink } from "./connection.js";
-import { durableName, jetStreamName, jetStreamSubject } from "./naming.js";
+import { consumerFilter, durableName, jetStreamName, jetStreamSubjects } from "./naming.js";
 import type { NatsSettings } from "./settings.js";
 
 /** JetStream API error codes this file reacts to. */
@@ -71,6 +72,7 @@ export class JetStreamProvisioning {
     stream: string,
     consumer: string,
     window: number,
+    typeHint: string | undefined,
   ): Promise<void> {
     await this.ensureStream(link, stream);
     const name = jetStreamName(stream);
@@ -78,41 +80,59 @@ export class JetStreamProvisioning {
     const maxAckPending = Math.max(MAX_ACK_PENDING_FLOOR, window * SHARING_PROCESSES);
     const ackWait = nanos(this.settings.ackWaitMs);
     const inactiveThreshold = nanos(this.settings.maxAgeMs);
-    let existing: ConsumerConfig | undefined;
+    // Type-filtered triggers let the engine skip other events instead of sending them here.
+    const filter = consumerFilter(stream, typeHint);
+    let existing: ConsumerInfo | undefined;
     try {
-      existing = (await link.jsm.consumers.info(name, durable)).config;
+      existing = await link.jsm.consumers.info(name, durable);
     } catch (error) {
       const code = apiErrorCode(error);
       if (code === STREAM_NOT_FOUND) this.forgetStream(link, stream);
       if (code !== CONSUMER_NOT_FOUND) throw error;
     }
+    const config: Partial<ConsumerConfig> = {
+      durable_name: durable,
+      description: `Eventail consumer ${consumer} of ${stream}`,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.New,
+      ack_wait: ackWait,
+      max_deliver: -1,
+      max_ack_pending: Math.max(existing?.config.max_ack_pending ?? 0, maxAckPending),
+      ...(filter === undefined ? {} : { filter_subject: filter }),
+      // A removed trigger's consumer would pin its unacked events until max_age; let it go then.
+      inactive_threshold: inactiveThreshold,
+    };
     if (!existing) {
-      const config: Partial<ConsumerConfig> = {
-        durable_name: durable,
-        description: `Eventail consumer ${consumer} of ${stream}`,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.New,
-        ack_wait: ackWait,
-        max_deliver: -1,
-        max_ack_pending: maxAckPending,
-        // A removed trigger's consumer would pin its unacked events until max_age; let it go then.
-        inactive_threshold: inactiveThreshold,
-      };
       await link.jsm.consumers.add(name, config);
       this.logger.info({ stream: name, durable }, "created JetStream consumer");
       return;
     }
+    const current = existing.config;
+    if (filter === undefined && current.filter_subject) {
+      // The trigger no longer pins a type. NATS 2.9 leaves a consumer deaf when its filter is
+      // widened in place, so replace it, starting after the last event it had fully acked.
+      await link.jsm.consumers.delete(name, durable);
+      await link.jsm.consumers.add(name, {
+        ...config,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: existing.ack_floor.stream_seq + 1,
+      });
+      this.logger.info({ stream: name, durable }, "replaced JetStream consumer to drop its filter");
+      return;
+    }
     // Only ever raise max_ack_pending: processes with different windows must not flap it.
     if (
-      existing.ack_wait !== ackWait ||
-      existing.inactive_threshold !== inactiveThreshold ||
-      (existing.max_ack_pending ?? 0) < maxAckPending
+      current.ack_wait !== ackWait ||
+      current.inactive_threshold !== inactiveThreshold ||
+      (filter !== undefined && current.filter_subject !== filter) ||
+      (current.max_ack_pending ?? 0) < maxAckPending
     ) {
       try {
         await link.jsm.consumers.update(name, durable, {
           ack_wait: ackWait,
           inactive_threshold: inactiveThreshold,
-          max_ack_pending: Math.max(existing.max_ack_pending ?? 0, maxAckPending),
+          max_ack_pending: config.max_ack_pending,
+          ...(filter === undefined ? {} : { filter_subject: filter }),
         });
         this.logger.info({ stream: name, durable }, "updated JetStream consumer");
       } catch (error) {
@@ -128,7 +148,7 @@ export class JetStreamProvisioning {
   async #createOrUpdateStream(link: NatsLink, stream: string): Promise<void> {
     const config: Partial<StreamConfig> = {
       name: jetStreamName(stream),
-      subjects: [jetStreamSubject(stream)],
+      subjects: [jetStreamSubjects(stream)],
       description: `Eventail ${stream}`,
       // Interest retention: an event leaves the stream once every consumer (trigger) acked it;
       // max_age bounds what consumers that no longer run would otherwise pin forever.

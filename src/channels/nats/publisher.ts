@@ -4,7 +4,7 @@ import type { CloudEvent } from "../../events/event.js";
 import { encodeForStorage } from "../../events/json-format.js";
 import { BackingUnavailableError } from "../backing.js";
 import type { NatsConnector, NatsLink } from "./connection.js";
-import { jetStreamName, jetStreamSubject } from "./naming.js";
+import { eventSubject, jetStreamName } from "./naming.js";
 import type { JetStreamProvisioning } from "./provisioning.js";
 import { PubAckInbox, type PubAckResult } from "./pub-ack-inbox.js";
 import type { NatsSettings } from "./settings.js";
@@ -50,7 +50,7 @@ export class JetStreamPublisher {
     if (events.length === 0) return;
     const timeoutMs = this.settings.publishTimeoutMs;
     const deadline = Date.now() + timeoutMs;
-    const subject = jetStreamSubject(stream);
+    const subjects = events.map((event) => eventSubject(stream, String(event.attributes["type"])));
     const streamName = jetStreamName(stream);
     const payloads = events.map((event) => Buffer.from(encodeForStorage(event), "utf8"));
     // While NATS is away the client would buffer; answer 503 now rather than after the timeout.
@@ -81,7 +81,7 @@ export class JetStreamPublisher {
     const inbox = this.#inboxFor(link);
     const msgIds = events.map(dedupeId);
     const send = (indexes: readonly number[]) =>
-      this.#sendAll(inbox, subject, streamName, payloads, msgIds, indexes, deadline);
+      this.#sendAll(inbox, subjects, streamName, payloads, msgIds, indexes, deadline);
     let failed = await send(payloads.map((_, index) => index));
     if (failed.length > 0 && failed.every(({ result }) => result.noResponders)) {
       // No stream answers the subject: it was deleted, or the engine lost its state. Recreate
@@ -100,7 +100,7 @@ export class JetStreamPublisher {
   /** Publishes `indexes` and returns those that failed; rejects when the deadline passes. */
   async #sendAll(
     inbox: PubAckInbox,
-    subject: string,
+    subjects: readonly string[],
     streamName: string,
     payloads: readonly Buffer[],
     msgIds: readonly string[],
@@ -109,7 +109,7 @@ export class JetStreamPublisher {
   ): Promise<Array<{ index: number; result: Extract<PubAckResult, { ok: false }> }>> {
     const sent = indexes.map((index) => ({
       index,
-      ...inbox.publish(subject, payloads[index]!, msgIds[index]!, streamName),
+      ...inbox.publish(subjects[index]!, payloads[index]!, msgIds[index]!, streamName),
     }));
     let results: PubAckResult[];
     try {

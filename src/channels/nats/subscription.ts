@@ -124,7 +124,13 @@ export class JetStreamSubscription implements Subscription {
 
   #ensureConsumer(link: NatsLink): Promise<void> {
     const { provisioning, stream, consumer } = this.#p;
-    return provisioning.ensureConsumer(link, stream, consumer, this.#window);
+    return provisioning.ensureConsumer(
+      link,
+      stream,
+      consumer,
+      this.#window,
+      this.#p.options.typeHint,
+    );
   }
 
   /** Coalesces the refills of everything that finished in one turn of the event loop. */

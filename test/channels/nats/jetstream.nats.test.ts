@@ -3,6 +3,7 @@ import {
   AckPolicy,
   type ConsumerInfo,
   DeliverPolicy,
+  type JetStreamManager,
   nanos,
   RetentionPolicy,
   StorageType,
@@ -11,9 +12,13 @@ import {
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Backing, ConsumeMeta } from "../../../src/channels/backing.js";
 import { createBacking } from "../../../src/channels/nats/index.js";
-import { durableName, jetStreamName } from "../../../src/channels/nats/naming.js";
+import {
+  durableName,
+  jetStreamName,
+  jetStreamSubjects,
+} from "../../../src/channels/nats/naming.js";
 import { PayloadTooLargeError } from "../../../src/channels/nats/publisher.js";
-import { type CloudEvent, withAttributes } from "../../../src/events/event.js";
+import { type CloudEvent, createEvent, withAttributes } from "../../../src/events/event.js";
 import { silentLogger } from "../../../src/observability/logger.js";
 import {
   Gate,
@@ -59,9 +64,14 @@ describe.skipIf(!url)("NATS JetStream backing", () => {
 
     it.each<[string, () => unknown, unknown]>([
       [
-        "the stream captures exactly its one subject",
+        "the stream captures one subject per event type, under its own token",
         () => streamInfo.config.subjects,
-        [`eventail.${stream}`],
+        [jetStreamSubjects(stream)],
+      ],
+      [
+        "a consumer without a type hint has no filter: it gets every type",
+        () => consumerInfo.config.filter_subject,
+        undefined,
       ],
       [
         "events leave once every consumer acked them",
@@ -317,6 +327,86 @@ describe.skipIf(!url)("NATS JetStream backing", () => {
         "o-6#1",
       ]);
       expect(seen.indexOf("o-1#1")).toBeLessThan(seen.indexOf("o-0#2"));
+    });
+
+    it("lets the engine skip other types for a consumer with a type hint, and follows a changed or dropped hint", async () => {
+      const backing = await fixture.backing();
+      const hinted = new Recorder();
+      const everything = new Recorder();
+      const name = uniqueName("hinted");
+      const first = await backing.subscribe(stream, name, hinted.handler, {
+        ...UNORDERED,
+        typeHint: "dev.example.wanted",
+      });
+      await backing.subscribe(stream, uniqueName("all"), everything.handler, UNORDERED);
+      const typed = (id: string, type: string) =>
+        createEvent({ ...testEvent(id).attributes, type });
+      await backing.publish(stream, [
+        typed("w-1", "dev.example.wanted"),
+        typed("o-1", "dev.example.other"),
+        typed("w-2", "dev.example.wanted"),
+      ]);
+      await waitFor(
+        () => everything.received.length === 3,
+        DELIVERY_MS,
+        "every event at the plain consumer",
+      );
+      await waitFor(() => hinted.received.length === 2, DELIVERY_MS, "the wanted type");
+      await sleep(QUIET_MS);
+      expect(hinted.ids()).toEqual(["w-1", "w-2"]);
+
+      await first.close();
+      const rehinted = new Recorder();
+      const second = await backing.subscribe(stream, name, rehinted.handler, {
+        ...UNORDERED,
+        typeHint: "dev.example.other",
+      });
+      await backing.publish(stream, [
+        typed("w-3", "dev.example.wanted"),
+        typed("o-2", "dev.example.other"),
+      ]);
+      await waitFor(() => rehinted.ids().includes("o-2"), DELIVERY_MS, "the newly hinted type");
+      await sleep(QUIET_MS);
+      expect(rehinted.ids()).toEqual(["o-2"]);
+
+      await second.close();
+      const unhinted = new Recorder();
+      await backing.subscribe(stream, name, unhinted.handler, UNORDERED);
+      await backing.publish(stream, [
+        typed("w-4", "dev.example.wanted"),
+        typed("o-3", "dev.example.other"),
+      ]);
+      await waitFor(() => unhinted.received.length >= 2, DELIVERY_MS, "both types without a hint");
+      await sleep(QUIET_MS);
+      expect(unhinted.ids().sort()).toEqual(["o-3", "w-4"]);
+    });
+
+    it.each<[string, (jsm: JetStreamManager, stream: string, durable: string) => Promise<unknown>]>(
+      [
+        ["its consumer", (jsm, name, durable) => jsm.consumers.delete(name, durable)],
+        ["its whole stream", (jsm, name) => jsm.streams.delete(name)],
+      ],
+    )("provisions again by itself when an operator deletes %s", async (_, remove) => {
+      const backing = await fixture.backing();
+      const name = uniqueName("deleted");
+      const recorder = new Recorder();
+      await backing.subscribe(stream, name, recorder.handler, UNORDERED);
+      await fixture.inspect(async (nc) => {
+        const jsm = await nc.jetstreamManager();
+        await remove(jsm, jetStreamName(stream), durableName(name));
+        const deadline = Date.now() + DELIVERY_MS;
+        for (;;) {
+          const back = await jsm.consumers.info(jetStreamName(stream), durableName(name)).then(
+            () => true,
+            () => false,
+          );
+          if (back) break;
+          if (Date.now() > deadline) throw new Error("the consumer did not come back");
+          await sleep(50);
+        }
+      });
+      await backing.publish(stream, [testEvent("after-delete")]);
+      await waitFor(() => recorder.ids().includes("after-delete"), DELIVERY_MS, "the next event");
     });
 
     it.each<[string, number, boolean]>([

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { durableName, jetStreamName, jetStreamSubject } from "../../../src/channels/nats/naming.js";
+import {
+  consumerFilter,
+  durableName,
+  eventSubject,
+  jetStreamName,
+  jetStreamSubjects,
+} from "../../../src/channels/nats/naming.js";
 
 describe("NATS naming", () => {
   it.each([
@@ -7,23 +13,41 @@ describe("NATS naming", () => {
       "a broker stream",
       "broker.default.default",
       "EVENTAIL_broker_default_default",
-      "eventail.broker.default.default",
+      "eventail.broker_default_default.*",
     ],
     [
       "a channel stream with dashes",
       "channel.team-a.orders-v2",
       "EVENTAIL_channel_team-a_orders-v2",
-      "eventail.channel.team-a.orders-v2",
+      "eventail.channel_team-a_orders-v2.*",
     ],
     [
       "a broker name that is itself dotted",
       "broker.ns.my.broker",
       "EVENTAIL_broker_ns_my_broker",
-      "eventail.broker.ns.my.broker",
+      "eventail.broker_ns_my_broker.*",
     ],
-  ])("maps %s to its stream and subject", (_, stream, name, subject) => {
+  ])("maps %s to its stream and subjects", (_, stream, name, subjects) => {
     expect(jetStreamName(stream)).toBe(name);
-    expect(jetStreamSubject(stream)).toBe(subject);
+    expect(jetStreamSubjects(stream)).toBe(subjects);
+  });
+
+  it.each([
+    ["a dotted type", "dev.knative.sources.ping"],
+    ["a type holding NATS wildcards and spaces", "a.* b.>"],
+    ["a very long type", "t".repeat(5_000)],
+  ])("publishes %s on one subject token under the stream's wildcard", (_, type) => {
+    const subject = eventSubject("broker.default.default", type);
+    expect(subject).toMatch(/^eventail\.broker_default_default\.[A-Za-z0-9_-]{22}$/);
+    expect(eventSubject("broker.default.default", type)).toBe(subject);
+    expect(consumerFilter("broker.default.default", type)).toBe(subject);
+  });
+
+  it("keeps types apart, and filters nothing without a type hint", () => {
+    const a = eventSubject("broker.default.default", "dev.example.a");
+    const b = eventSubject("broker.default.default", "dev.example.b");
+    expect(a).not.toBe(b);
+    expect(consumerFilter("broker.default.default", undefined)).toBeUndefined();
   });
 
   it.each([
