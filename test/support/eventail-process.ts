@@ -27,13 +27,15 @@ export interface EventailProcessOptions {
 }
 
 /**
- * One `eventail run` process on 127.0.0.1 port 0. Its URL is read from the "eventail is serving"
+ * One `eventail run` process on 127.0.0.1 port 0. Its URL is read from its "Server listening at"
  * log line, so no port is picked ahead of time and raced for. Every process started here is
  * tracked until it exits, so `stopEventailProcesses()` in an afterEach leaves nothing behind.
  */
 export class EventailProcess {
   url = "";
   private tail = "";
+  /** The start of the output, kept apart from the tail so the listening line cannot scroll away. */
+  private head = "";
   private readonly exited: Promise<void>;
 
   private constructor(
@@ -41,7 +43,9 @@ export class EventailProcess {
     private readonly child: ChildProcess,
   ) {
     const collect = (chunk: Buffer) => {
-      this.tail = (this.tail + chunk.toString("utf8")).slice(-OUTPUT_TAIL_CHARS);
+      const text = chunk.toString("utf8");
+      this.tail = (this.tail + text).slice(-OUTPUT_TAIL_CHARS);
+      if (this.head.length < OUTPUT_TAIL_CHARS) this.head += text;
     };
     // The pipes must be drained: a full stdout pipe would stall the process's logger.
     child.stdout!.on("data", collect);
@@ -85,11 +89,10 @@ export class EventailProcess {
   private async waitForUrl(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const serving = /"url":"(http:\/\/127\.0\.0\.1:\d+)"[^\n]*"msg":"eventail is serving"/.exec(
-        this.tail,
-      );
-      if (serving) {
-        this.url = serving[1]!;
+      // Fastify logs the address as soon as it listens, before the first reconcile finishes.
+      const listening = /"msg":"Server listening at (http:\/\/127\.0\.0\.1:\d+)"/.exec(this.head);
+      if (listening) {
+        this.url = listening[1]!;
         return;
       }
       if (!this.alive) {

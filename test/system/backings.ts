@@ -35,6 +35,8 @@ export interface SystemBacking {
    */
   readonly failover: Readonly<Record<string, string>>;
   readonly outages: readonly EngineOutage[];
+  /** The environment variable that names the engine when a ConfigMap does not (CONTRACT §1). */
+  readonly environment: { readonly variable: string; readonly key: string };
 }
 
 function hasBinary(name: string): boolean {
@@ -55,6 +57,7 @@ export const REDIS: SystemBacking = {
     return url ? { url } : undefined;
   },
   failover: { reclaimIdleMs: "8000", reclaimIntervalMs: "1000" },
+  environment: { variable: "REDIS_URL", key: "url" },
   outages: [
     {
       name: "redis-server killed (SIGKILL), then restarted on its append-only file",
@@ -98,6 +101,7 @@ export const NATS: SystemBacking = {
     return url ? { url } : undefined;
   },
   failover: { ackWaitMs: "8000" },
+  environment: { variable: "NATS_URL", key: "url" },
   outages: [
     {
       name: "nats-server killed (SIGKILL), then restarted on its JetStream store",
@@ -126,6 +130,7 @@ export const KAFKA: SystemBacking = {
     "rebalance.timeout.ms": "10000",
     "redelivery.delay.ms": "200",
   },
+  environment: { variable: "KAFKA_BROKERS", key: "bootstrap.servers" },
   outages: [
     {
       // The mock cluster keeps its data in memory, so a hang is the outage it can survive.

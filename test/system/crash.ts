@@ -40,6 +40,7 @@ export async function crashAndRestart(
   let current = await EventailProcess.start("eventail before the crash", {
     manifests: [manifests.dir],
   });
+  const sending = Date.now();
   const producing = produce(ids, () => current.url + manifests.ingressPath, {
     batchSize: 10,
     concurrency: 4,
@@ -54,6 +55,7 @@ export async function crashAndRestart(
     () => `${ledger.delivered} delivered\n${current.output().slice(-4_000)}`,
   );
   const deliveredBeforeKill = ledger.delivered;
+  const killAfterMs = Date.now() - sending;
   const inBackoffAtKill = ledger.awaitingRetry().length;
   await current.kill("SIGKILL");
   const killedAt = Date.now();
@@ -73,7 +75,7 @@ export async function crashAndRestart(
 
   console.log(
     `[system] ${backing.kind} crash: ${report.accepted.size} accepted (answers ${describeStatuses(report.statuses)}); ` +
-      `SIGKILL after ${deliveredBeforeKill} delivered with ${inBackoffAtKill} refused and awaiting retry; ` +
+      `SIGKILL ${killAfterMs} ms after the first send, with ${deliveredBeforeKill} delivered and ${inBackoffAtKill} refused and awaiting retry; ` +
       `all delivered ${recoveredMs} ms after the kill; ${ledger.duplicates} duplicates over ${ledger.duplicated().length} ids`,
   );
   expect(inBackoffAtKill, "events waiting in backoff when the process died").toBeGreaterThan(0);

@@ -2,6 +2,7 @@ import { afterEach, describe, it } from "vitest";
 import { eventailBuilt, stopEventailProcesses } from "../support/eventail-process.js";
 import type { SystemBacking } from "./backings.js";
 import { crashAndRestart } from "./crash.js";
+import { engineAbsentAtStart } from "./engine-absent.js";
 import { engineGoesAwayAndReturns } from "./engine-down.js";
 import { twoProcessesShareTheWork } from "./scale-out.js";
 import { Cleanup } from "./system-support.js";
@@ -38,6 +39,12 @@ export function describeDurability(backing: SystemBacking): void {
       it.skipIf(outages.length === 0).each(outages)(
         "engine down, $name: ingress answers 503 within the bound, /readyz 503, and delivery resumes with nothing lost",
         (outage) => engineGoesAwayAndReturns(backing, outage, cleanup),
+        120_000,
+      );
+
+      it.skipIf(outages.length === 0)(
+        `engine away when the process starts (${outages[0]?.name}): /readyz and ingress answer 503, then it becomes ready and delivers by itself`,
+        () => engineAbsentAtStart(backing, outages[0]!, cleanup),
         120_000,
       );
     },
