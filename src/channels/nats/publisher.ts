@@ -9,6 +9,9 @@ import type { JetStreamProvisioning } from "./provisioning.js";
 import { PubAckInbox, type PubAckResult } from "./pub-ack-inbox.js";
 import type { NatsSettings } from "./settings.js";
 
+/** Room the msgID and expected-stream headers take in a message, besides the event. */
+const HEADERS_ALLOWANCE = 256;
+
 export class PayloadTooLargeError extends Error {
   constructor(
     message: string,
@@ -58,7 +61,7 @@ export class JetStreamPublisher {
     if (!link) throw new BackingUnavailableError("NATS is not connected", "nats");
     const limit = link.nc.info?.max_payload;
     for (const [index, payload] of payloads.entries()) {
-      if (limit !== undefined && payload.length > limit) {
+      if (limit !== undefined && payload.length + HEADERS_ALLOWANCE > limit) {
         throw new PayloadTooLargeError(
           `event ${index} is ${payload.length} bytes stored, over the NATS server max_payload of ${limit}`,
           "data",
