@@ -1,0 +1,226 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "../../observability/logger.js";
+import type { RunnableSource } from "../registry.js";
+import type { EventSink } from "../source.js";
+import { KubeClient, loadKubeConfig } from "./kube-client.js";
+import { type LabelSelector, selectorQuery } from "./label-selector.js";
+import { ListWatch } from "./list-watch.js";
+import {
+  apiServerEvent,
+  type ChangeKind,
+  type KubeObject,
+  type Mode,
+  type ResourceInfo,
+} from "./resource-event.js";
+
+export interface ApiServerResource {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly selector?: LabelSelector;
+}
+
+export interface ApiServerSourceSpec {
+  readonly resources: readonly ApiServerResource[];
+  /** Only objects with an owner reference of this apiVersion and kind. */
+  readonly owner?: { readonly apiVersion?: string; readonly kind?: string };
+  /** Default Reference, as Knative's. */
+  readonly mode?: Mode;
+  /** Absent: this source's namespace only; `{}`: every namespace; else the matching ones. */
+  readonly namespaceSelector?: LabelSelector;
+  readonly ceOverrides?: { readonly extensions?: Readonly<Record<string, string>> };
+}
+
+interface Change {
+  readonly change: ChangeKind;
+  readonly object: KubeObject;
+  readonly info: ResourceInfo;
+}
+
+/**
+ * ApiServerSource: list+watch of each `spec.resources` entry (with its label selector) in the
+ * selected namespaces; every add, update and delete becomes one event, delivered to the sink in
+ * the order the API server reported them. Objects that exist when the source starts are not
+ * reported, as in Knative; changes missed while a watch was down are (see ListWatch).
+ */
+export class ApiServerSource implements RunnableSource {
+  private readonly abort = new AbortController();
+  private readonly queue: Change[] = [];
+  private wake: (() => void) | undefined;
+  private readonly running: Promise<void>[] = [];
+  private readonly namespaceWatches = new Map<string, AbortController>();
+  private readonly client: KubeClient;
+  private readonly mode: Mode;
+
+  constructor(
+    readonly namespace: string,
+    readonly name: string,
+    private readonly spec: ApiServerSourceSpec,
+    annotations: Readonly<Record<string, string>>,
+    private readonly logger: Logger,
+  ) {
+    this.client = new KubeClient(loadKubeConfig(annotations));
+    this.mode = spec.mode ?? "Reference";
+  }
+
+  async start(sink: EventSink): Promise<void> {
+    this.running.push(this.deliverLoop(sink), this.watchLoop());
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.wake?.();
+    await Promise.all(this.running);
+  }
+
+  private async watchLoop(): Promise<void> {
+    const infos = await this.discoverAll();
+    if (infos === undefined) return;
+    const selector = this.spec.namespaceSelector;
+    if (selector === undefined) {
+      this.watchNamespace(infos, this.namespace, false);
+    } else if (selectorQuery(selector) === "") {
+      this.watchNamespace(infos, undefined, false);
+    } else {
+      await this.followNamespaces(infos, selectorQuery(selector));
+    }
+  }
+
+  /** Discovery, retried until it answers: the plural and scope of every resource. */
+  private async discoverAll(): Promise<ResourceInfo[] | undefined> {
+    let delay = 500;
+    while (!this.abort.signal.aborted) {
+      try {
+        return await Promise.all(this.spec.resources.map((r) => this.discover(r)));
+      } catch (error) {
+        this.logger.warn({ err: error, retryInMs: delay }, "API discovery failed");
+        await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
+        delay = Math.min(delay * 2, 30_000);
+      }
+    }
+    return undefined;
+  }
+
+  private async discover(resource: ApiServerResource): Promise<ResourceInfo> {
+    const path = resource.apiVersion.includes("/")
+      ? `/apis/${resource.apiVersion}`
+      : `/api/${resource.apiVersion}`;
+    const list = (await this.client.getJson(path, {}, this.abort.signal)) as {
+      resources?: Array<{ name: string; kind: string; namespaced: boolean }>;
+    };
+    const found = list.resources?.find((r) => r.kind === resource.kind && !r.name.includes("/"));
+    if (!found)
+      throw new Error(`the API server serves no ${resource.kind} in ${resource.apiVersion}`);
+    return {
+      apiVersion: resource.apiVersion,
+      kind: resource.kind,
+      plural: found.name,
+      namespaced: found.namespaced,
+    };
+  }
+
+  /** Watches the namespaces matching the selector, adding and dropping watches as they change. */
+  private async followNamespaces(infos: ResourceInfo[], labelSelector: string): Promise<void> {
+    let synced = false;
+    const namespaces = new ListWatch(
+      this.client,
+      {
+        path: "/api/v1/namespaces",
+        labelSelector,
+        apiVersion: "v1",
+        kind: "Namespace",
+        emitInitial: true,
+        onListed: () => {
+          synced = true;
+        },
+      },
+      (change, object) => {
+        const name = object.metadata?.name;
+        if (!name) return;
+        if (change === "delete") {
+          this.namespaceWatches.get(name)?.abort();
+          this.namespaceWatches.delete(name);
+        } else if (!this.namespaceWatches.has(name)) {
+          // A namespace that appears later: what is already in it is new to this source.
+          this.watchNamespace(infos, name, synced);
+        }
+      },
+      this.logger,
+      this.abort.signal,
+    );
+    await namespaces.run();
+  }
+
+  private watchNamespace(
+    infos: ResourceInfo[],
+    namespace: string | undefined,
+    emitInitial: boolean,
+  ): void {
+    const stop = new AbortController();
+    const signal = AbortSignal.any([this.abort.signal, stop.signal]);
+    if (namespace !== undefined) this.namespaceWatches.set(namespace, stop);
+    this.spec.resources.forEach((resource, index) => {
+      const info = infos[index]!;
+      const path = collectionPath(info, namespace);
+      const watch = new ListWatch(
+        this.client,
+        {
+          path,
+          labelSelector: selectorQuery(resource.selector),
+          apiVersion: info.apiVersion,
+          kind: info.kind,
+          emitInitial,
+        },
+        (change, object) => this.enqueue({ change, object, info }),
+        this.logger,
+        signal,
+      );
+      this.running.push(watch.run());
+    });
+  }
+
+  private enqueue(change: Change): void {
+    if (!this.ownedAsAsked(change.object)) return;
+    this.queue.push(change);
+    this.wake?.();
+  }
+
+  private ownedAsAsked(object: KubeObject): boolean {
+    const owner = this.spec.owner;
+    if (!owner || (!owner.apiVersion && !owner.kind)) return true;
+    return (object.metadata?.ownerReferences ?? []).some(
+      (ref) =>
+        (!owner.apiVersion || ref.apiVersion === owner.apiVersion) &&
+        (!owner.kind || ref.kind === owner.kind),
+    );
+  }
+
+  private async deliverLoop(sink: EventSink): Promise<void> {
+    while (!this.abort.signal.aborted) {
+      const next = this.queue.shift();
+      if (next === undefined) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
+        this.wake = undefined;
+        continue;
+      }
+      const event = apiServerEvent(
+        this.mode,
+        next.change,
+        next.object,
+        next.info,
+        this.client.server,
+        this.spec.ceOverrides?.extensions,
+      );
+      await sink(event);
+    }
+  }
+}
+
+function collectionPath(info: ResourceInfo, namespace: string | undefined): string {
+  const base = info.apiVersion.includes("/")
+    ? `/apis/${info.apiVersion}`
+    : `/api/${info.apiVersion}`;
+  if (!info.namespaced || namespace === undefined) return `${base}/${info.plural}`;
+  return `${base}/namespaces/${namespace}/${info.plural}`;
+}
