@@ -299,9 +299,9 @@ export class ConsumerGroup implements DeliveryOwner {
 
   /** Drops the events taken under an old hint that the current one rejects. */
   private keepAdmitted(): void {
-    const redeliveries = [...this.redeliveries.drain()];
-    for (const pending of redeliveries)
+    for (const pending of [...this.redeliveries.drain()]) {
       if (this.admits(pending.event)) this.redeliveries.push(pending);
+    }
     if (this.lanes === undefined) return;
     this.readyLanes.clear();
     for (const lane of [...this.lanes.values()]) {
