@@ -70,21 +70,22 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
       }
       const running = this.running.get(key);
       if (running?.consumer.update(config)) continue;
-      if (running) {
-        this.running.delete(key);
-        await running.consumer.stop(options.drainMs);
-      }
+      // The new version subscribes before the old one stops, under the same consumer name, so
+      // the backing hands it what arrives in between (a memory consumer applies the new type
+      // hint at once) and the old version only drains what it already has.
       const consumer = options.create(parent, config);
       try {
         await consumer.start();
-        this.running.set(key, { consumer, parent });
       } catch (error) {
         options.logger.error(
           { err: error, [options.what]: key },
           `${options.what} could not subscribe`,
         );
         complete = false;
+        continue;
       }
+      this.running.set(key, { consumer, parent });
+      if (running) await running.consumer.stop(options.drainMs);
     }
     return complete;
   }
