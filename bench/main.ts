@@ -1,0 +1,244 @@
+/**
+ * `npm run bench` (CONTRACT §8): the bare relay as the baseline, then Eventail on each backing
+ * with one trigger, fan-out to 10 triggers and 10,000 exact-type triggers; a filter
+ * micro-benchmark; a table with every figure's ratio to the baseline, printed and written to
+ * BENCHMARKS.md with the machine's description.
+ *
+ *   npm run bench -- [--quick] [--only id,id] [--profile id,id] [--out FILE] [--no-write]
+ *
+ * --quick: under a minute (CI smoke); it writes BENCHMARKS.md only when --out names a file.
+ * --profile: runs those scenarios' measured process under `node --cpu-prof` (profiles in a temp
+ * folder; `node dist/bench/profile-summary.js FILE` summarizes one).
+ */
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { benchCesql } from "./cesql.js";
+import { benchFilters, type FilterBenchRow } from "./filter-bench.js";
+import {
+  type BenchReport,
+  markdownFilters,
+  markdownGoals,
+  markdownMachine,
+  markdownProblems,
+  markdownResults,
+  terminalFilters,
+  terminalGoals,
+  terminalTable,
+} from "./report.js";
+import {
+  type BenchSettings,
+  Harness,
+  runScenario,
+  type ScenarioResult,
+  startTarget,
+} from "./run-scenario.js";
+import { BASELINE_ID, scenarios } from "./scenarios.js";
+import { Engines } from "./support/engines.js";
+import { describeMachine } from "./support/machine.js";
+
+const { values: options } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
+    profile: { type: "string" },
+    out: { type: "string" },
+    "no-write": { type: "boolean", default: false },
+  },
+});
+
+const list = (text: string | undefined) =>
+  new Set(
+    (text ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+const quick = options.quick;
+const profile = list(options.profile);
+const settings: BenchSettings = {
+  latencyRate: 1_000,
+  latencyWarmMs: quick ? 300 : 2_000,
+  latencyMs: quick ? 1_200 : 10_000,
+  throughputWarmMs: quick ? 300 : 2_000,
+  throughputMs: quick ? 1_200 : 10_000,
+  concurrency: 64,
+  window: 1_024,
+  drainTimeoutMs: quick ? 10_000 : 60_000,
+  profile,
+  profileDir: profile.size > 0 ? mkdtempSync(path.join(tmpdir(), "eventail-profile-")) : "",
+};
+
+const only = list(options.only);
+const chosen = scenarios().filter((s) => only.size === 0 || only.has(s.id) || s.id === BASELINE_ID);
+for (const id of [...only, ...profile]) {
+  if (!scenarios().some((s) => s.id === id)) {
+    process.stderr.write(
+      `unknown scenario ${id}; known: ${scenarios()
+        .map((s) => s.id)
+        .join(", ")}\n`,
+    );
+    process.exit(2);
+  }
+}
+
+const startedAt = Date.now();
+const machine = describeMachine();
+process.stdout.write(
+  `eventail bench${quick ? " (quick)" : ""}: ${machine.cpu}, ${machine.cores} cores, ` +
+    `${machine.memoryGiB} GiB, node ${machine.node}, load ${machine.loadAtStart.join(" ")}\n`,
+);
+
+const engines = new Engines();
+const harness = await Harness.start();
+const stopAll = async () => {
+  await harness.stop();
+  engines.stop();
+};
+process.once("SIGINT", () => {
+  void stopAll().finally(() => process.exit(130));
+});
+
+/**
+ * Quick mode starts every target at once, so their start-ups (seconds each on a busy machine)
+ * overlap; a full run starts each one just before it is measured, with nothing else running.
+ */
+const prestarted = quick
+  ? chosen.map((scenario) => startTarget(scenario, harness, engines, settings))
+  : undefined;
+if (prestarted) {
+  const began = Date.now();
+  await Promise.allSettled(prestarted);
+  process.stdout.write(`started every target in ${((Date.now() - began) / 1000).toFixed(1)} s\n`);
+}
+
+const results: ScenarioResult[] = [];
+let latencyRate: number | undefined;
+try {
+  for (const [index, scenario] of chosen.entries()) {
+    process.stdout.write(`- ${scenario.title} … `);
+    const began = Date.now();
+    let result: ScenarioResult;
+    try {
+      const target = await (prestarted?.[index] ??
+        startTarget(scenario, harness, engines, settings));
+      result =
+        "skip" in target
+          ? { id: scenario.id, title: scenario.title, skipped: target.skip, problems: [] }
+          : await runScenario(
+              scenario,
+              target,
+              harness,
+              settings,
+              latencyRate ?? (scenario.id === BASELINE_ID ? undefined : settings.latencyRate),
+            );
+    } catch (error) {
+      result = {
+        id: scenario.id,
+        title: scenario.title,
+        skipped: `failed: ${(error as Error).message.split("\n")[0]}`,
+        problems: [],
+      };
+    }
+    results.push(result);
+    if (scenario.id === BASELINE_ID && result.latencyRate !== undefined) {
+      latencyRate = result.latencyRate;
+    }
+    const took = `${((Date.now() - began) / 1000).toFixed(1)} s`;
+    process.stdout.write(
+      result.skipped
+        ? `skipped (${result.skipped})\n`
+        : `${Math.round(result.eventsPerSecond ?? 0)} events/s, p99 ${result.p99Ms?.toFixed(2)} ms at ${result.latencyRate}/s (${took})\n`,
+    );
+    for (const problem of result.problems) process.stdout.write(`    ${problem}\n`);
+  }
+} finally {
+  if (prestarted) {
+    await Promise.all(
+      prestarted.map(async (p) => {
+        const target = await p.catch(() => undefined);
+        if (target && !("skip" in target)) await target.stop();
+      }),
+    );
+  }
+  await stopAll();
+}
+
+const filterMs = quick ? 100 : 500;
+const filters: FilterBenchRow[] = [];
+for (const dialect of ["attributes", "cesql"] as const) {
+  for (const triggers of [1, 100, 10_000]) filters.push(benchFilters(triggers, dialect, filterMs));
+}
+const cesql = await benchCesql(quick ? 300 : 2_000);
+
+const report: BenchReport = {
+  machine,
+  settings,
+  quick,
+  results,
+  filters,
+  cesql,
+  durationMs: Date.now() - startedAt,
+};
+
+process.stdout.write(`\n${terminalTable(report)}\n\ngoals:\n${terminalGoals(results)}\n`);
+process.stdout.write(`\nfilter match cost (CPU time per event):\n${terminalFilters(report)}\n`);
+if (profile.size > 0) process.stdout.write(`\nCPU profiles in ${settings.profileDir}\n`);
+
+const defaultOut = fileURLToPath(new URL("../../BENCHMARKS.md", import.meta.url));
+const out = options.out ?? (quick || options["no-write"] ? undefined : defaultOut);
+if (out !== undefined) {
+  writeFileSync(out, benchmarksMarkdown(report, out));
+  process.stdout.write(`\nwrote ${path.relative(process.cwd(), out) || out}\n`);
+} else {
+  process.stdout.write("\nBENCHMARKS.md left as it is (quick or --no-write run)\n");
+}
+
+/** Hand-written notes after this marker survive a new run. */
+function benchmarksMarkdown(report: BenchReport, file: string): string {
+  const marker = "<!-- notes: kept by npm run bench -->";
+  const previous = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const notes = previous.includes(marker)
+    ? previous.slice(previous.indexOf(marker))
+    : `${marker}\n`;
+  return `# Benchmarks
+
+Written by \`npm run bench\` (see \`bench/\`, CONTRACT §8). Every figure's ratio is to the bare
+relay in the same run: the same load generator and sink, with a fastify → undici keep-alive
+relay in place of Eventail. The load generator, the sink and the measured process are separate
+processes on the same machine; latency is from the producer's send to the sink's receipt,
+recorded in an HDR histogram.
+
+${markdownMachine(report)}
+
+## End to end
+
+${markdownResults(report)}
+
+- events/s: closed loop, sustained (accepted events ÷ time until the last one reached the sink);
+  deliveries/s counts every trigger's delivery; the time runs until the measured process has
+  gone quiet, so work deferred past the last delivery counts too. p50/p99/p99.9: open loop. CPU µs/event: CPU time of the measured process
+  (relay or Eventail) per event in the throughput phase — the figure that holds when other work
+  shares the cores. idle RSS: after start-up and one event; peak RSS: VmHWM at the end.
+- load 1m: the machine's 1-minute load average at the start and end of the scenario (2 cores).
+
+${markdownProblems(report.results)}
+## Goals
+
+${markdownGoals(report.results)}
+
+## Filter matching
+
+${markdownFilters(report)}
+
+CPU time to match one event against every trigger of a broker (each trigger pins one exact
+\`type\`), compiled with \`compileFilter\`; "type index" looks the event's type up first.
+CESQL (bench/cesql.ts, \`${"type = 'com.example.order' AND source LIKE '/shop/%' AND EXISTS region"}\`):
+${report.cesql?.evaluationsPerSecond.toLocaleString("en-US")} evaluations/s,
+${report.cesql?.cpuEvaluationsPerSecond.toLocaleString("en-US")} per CPU-second.
+
+${notes}`;
+}

@@ -1,0 +1,73 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+/** A Broker on the chosen backing and its Triggers, written as a user would for `eventail run -f`. */
+export interface BenchTopology {
+  /** Backing kind; `memory` writes no ConfigMap. */
+  readonly backing: "memory" | "redis" | "nats" | "kafka";
+  /** ConfigMap data besides `backing` (url, bootstrap.servers). */
+  readonly settings?: Readonly<Record<string, string>>;
+  readonly triggers: number;
+  /** When set, trigger i filters on `type = typeOf(i)`; otherwise triggers take every event. */
+  readonly typeOf?: (index: number) => string;
+  /** Subscriber base URL: trigger i delivers to `${subscriber}/t/${i}`. */
+  readonly subscriber: string;
+}
+
+export interface WrittenTopology {
+  readonly dir: string;
+  readonly namespace: string;
+  /** Broker ingress path. */
+  readonly ingressPath: string;
+  remove(): void;
+}
+
+/**
+ * Each run gets its own namespace, so streams and consumer groups on a shared engine never meet
+ * those of another run. One multi-document file, the way large configurations are usually kept.
+ */
+export function writeTopology(topology: BenchTopology): WrittenTopology {
+  const namespace = `bench-${randomBytes(4).toString("hex")}`;
+  const documents: unknown[] = [];
+  const broker: Record<string, unknown> = {
+    apiVersion: "eventing.knative.dev/v1",
+    kind: "Broker",
+    metadata: { name: "default", namespace },
+  };
+  if (topology.backing !== "memory") {
+    documents.push({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "bench-backing", namespace },
+      data: { backing: topology.backing, ...topology.settings },
+    });
+    broker["spec"] = { config: { apiVersion: "v1", kind: "ConfigMap", name: "bench-backing" } };
+  }
+  documents.push(broker);
+  for (let i = 0; i < topology.triggers; i++) {
+    documents.push({
+      apiVersion: "eventing.knative.dev/v1",
+      kind: "Trigger",
+      metadata: { name: `t${i}`, namespace },
+      spec: {
+        broker: "default",
+        ...(topology.typeOf ? { filter: { attributes: { type: topology.typeOf(i) } } } : {}),
+        subscriber: { uri: `${topology.subscriber}/t/${i}` },
+      },
+    });
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), "eventail-bench-"));
+  // JSON is YAML: one stream of documents keeps the writing cheap for ten thousand triggers.
+  writeFileSync(
+    path.join(dir, "topology.yaml"),
+    documents.map((document) => JSON.stringify(document)).join("\n---\n"),
+  );
+  return {
+    dir,
+    namespace,
+    ingressPath: `/${namespace}/default`,
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
