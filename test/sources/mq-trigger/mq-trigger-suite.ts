@@ -1,0 +1,174 @@
+import { randomUUID } from "node:crypto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { DEFAULT_DELIVERY } from "../../../src/delivery/options.js";
+import { silentLogger } from "../../../src/observability/logger.js";
+import {
+  MessageQueueTrigger,
+  type MessageQueueTriggerSpec,
+} from "../../../src/sources/mq-trigger/mq-trigger.js";
+import { createMessageQueue } from "../../../src/sources/mq-trigger/queues.js";
+import { eventually, type RecordingSink } from "../../support/sink.js";
+import { SourceHarness } from "../harness.js";
+
+export interface ReadMessage {
+  readonly body: string;
+  readonly headers: Record<string, string>;
+}
+
+/** What the suite needs from one queue technology, talking to it directly. */
+export interface QueueBackend {
+  readonly type: MessageQueueTriggerSpec["messageQueueType"];
+  /** spec.metadata pointing at the test's engine. */
+  readonly metadata: Record<string, string>;
+  /** Prepares topics before the trigger starts (NATS: a stream for the input subject). */
+  prepare(topics: { topic: string; respTopic: string; errorTopic: string }): Promise<void>;
+  produce(topic: string, body: string): Promise<void>;
+  /** Everything published to `topic` so far (since prepare). */
+  read(topic: string): Promise<ReadMessage[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * One MessageQueueTrigger suite, run against Kafka, NATS JetStream and Redis Streams by the
+ * *.kafka / *.nats / *.redis test files (BullMQ's pattern).
+ */
+export function messageQueueTriggerSuite(backend: () => QueueBackend, tuning = {}): void {
+  let harness: SourceHarness;
+  let subscriber: RecordingSink;
+  let queue: QueueBackend;
+  let topics: { topic: string; respTopic: string; errorTopic: string };
+  const name = `mqt-${randomUUID().slice(0, 8)}`;
+
+  beforeEach(async () => {
+    harness = new SourceHarness();
+    subscriber = await harness.recordingSink();
+    queue = backend();
+    const id = randomUUID().slice(0, 8);
+    topics = { topic: `requests-${id}`, respTopic: `responses-${id}`, errorTopic: `errors-${id}` };
+    await queue.prepare(topics);
+  });
+  afterEach(async () => {
+    await harness.close();
+    await queue.close();
+  });
+
+  async function start(spec: Partial<MessageQueueTriggerSpec> = {}, triggerName = name) {
+    const full: MessageQueueTriggerSpec = {
+      messageQueueType: queue.type,
+      ...topics,
+      contentType: "text/plain",
+      metadata: queue.metadata,
+      ...spec,
+    };
+    const trigger = new MessageQueueTrigger({
+      namespace: "default",
+      name: triggerName,
+      spec: full,
+      queue: createMessageQueue(
+        {
+          namespace: "default",
+          name: triggerName,
+          type: full.messageQueueType,
+          topic: full.topic,
+          metadata: full.metadata!,
+        },
+        silentLogger(),
+        {},
+        tuning,
+      ),
+      dispatcher: harness.dispatcher,
+      subscriberUrl: subscriber.url,
+      delivery: { ...DEFAULT_DELIVERY, backoffDelayMs: 50, timeoutMs: 5_000 },
+      metrics: harness.metrics,
+      logger: silentLogger(),
+    });
+    await trigger.start();
+    let stopped = false;
+    const stop = async () => {
+      if (stopped) return;
+      stopped = true;
+      await trigger.stop();
+    };
+    harness.defer(stop);
+    return { stop };
+  }
+
+  describe(`MessageQueueTrigger on ${backend.name}`, () => {
+    it("delivers each message as a CloudEvent and publishes the 2xx answer's body to respTopic", async () => {
+      subscriber.respondWith((request) => ({
+        status: 200,
+        headers: { "content-type": "text/plain" },
+        body: `echo:${request.body.toString()}`,
+      }));
+      await queue.produce(topics.topic, "hello");
+      await start();
+      await subscriber.waitFor(1, 30_000);
+      expect(subscriber.events[0]?.attributes).toMatchObject({
+        type: "dev.eventail.mqtrigger.message",
+        source: `/apis/v1alpha1/namespaces/default/messagequeuetriggers/${name}`,
+        subject: topics.topic,
+        datacontenttype: "text/plain",
+      });
+      expect(subscriber.events[0]?.data?.toString()).toBe("hello");
+      await eventually(
+        async () => (await queue.read(topics.respTopic)).length === 1,
+        15_000,
+        "the reply",
+      );
+      const [reply] = await queue.read(topics.respTopic);
+      expect(reply?.body).toBe("echo:hello");
+      expect(reply?.headers["content-type"]).toBe("text/plain");
+      expect(await queue.read(topics.errorTopic)).toEqual([]);
+    });
+
+    it.each<[string, number, number, number]>([
+      [
+        "a subscriber failing with 503 is tried exactly maxRetries + 1 times, then the message goes to errorTopic",
+        2,
+        503,
+        3,
+      ],
+      ["with maxRetries 0 there is exactly one attempt", 0, 503, 1],
+      ["a 400 is not retried: one attempt, then errorTopic", 4, 400, 1],
+    ])("%s", async (_name, maxRetries, status, attempts) => {
+      subscriber.respondWith(() => ({ status, body: "nope" }));
+      await queue.produce(topics.topic, "doomed");
+      await start({ maxRetries });
+      await eventually(
+        async () => (await queue.read(topics.errorTopic)).length === 1,
+        30_000,
+        "the error",
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(subscriber.requests).toHaveLength(attempts);
+      const [failed] = await queue.read(topics.errorTopic);
+      expect(failed?.body).toBe("doomed");
+      expect(failed?.headers["status"]).toBe(String(status));
+      expect(failed?.headers["topic"]).toBe(topics.topic);
+      expect(failed?.headers["error"]).toBe(`HTTP ${status}: nope`);
+      expect(await queue.read(topics.respTopic)).toEqual([]);
+    });
+
+    it("acknowledges what it handled: a restarted trigger goes on with the next message only", async () => {
+      await queue.produce(topics.topic, "first");
+      await queue.produce(topics.topic, "second");
+      const first = await start();
+      await subscriber.waitFor(2, 30_000);
+      await eventually(
+        async () => (await queue.read(topics.respTopic)).length === 2,
+        15_000,
+        "two replies",
+      );
+      await first.stop();
+      await queue.produce(topics.topic, "third");
+      await start();
+      await subscriber.waitFor(3, 30_000);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(subscriber.events.map((e) => e.data?.toString())).toEqual([
+        "first",
+        "second",
+        "third",
+      ]);
+    });
+  });
+}
