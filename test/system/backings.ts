@@ -1,4 +1,10 @@
 import { execFileSync } from "node:child_process";
+import { Redis } from "ioredis";
+import { Kafka, logLevel } from "kafkajs";
+import { connect } from "nats";
+import { topicName } from "../../src/channels/kafka/naming.js";
+import { jetStreamName } from "../../src/channels/nats/naming.js";
+import { streamKey } from "../../src/channels/redis/keys.js";
 import { startKafkaEngine } from "../support/kafka-engine.js";
 import { startNatsEngine } from "../support/nats-engine.js";
 import { canStartRedisEngine, startRedisEngine } from "../support/redis-engine.js";
@@ -37,6 +43,8 @@ export interface SystemBacking {
   readonly outages: readonly EngineOutage[];
   /** The environment variable that names the engine when a ConfigMap does not (CONTRACT §1). */
   readonly environment: { readonly variable: string; readonly key: string };
+  /** Removes what a test's broker stream left on a shared engine (after its processes exit). */
+  readonly forget: (connection: Readonly<Record<string, string>>, stream: string) => Promise<void>;
 }
 
 function hasBinary(name: string): boolean {
@@ -58,6 +66,15 @@ export const REDIS: SystemBacking = {
   },
   failover: { reclaimIdleMs: "8000", reclaimIntervalMs: "1000" },
   environment: { variable: "REDIS_URL", key: "url" },
+  forget: async (connection, stream) => {
+    const redis = new Redis(connection["url"]!, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await redis.connect();
+      await redis.del(streamKey(stream));
+    } finally {
+      redis.disconnect();
+    }
+  },
   outages: [
     {
       name: "redis-server killed (SIGKILL), then restarted on its append-only file",
@@ -102,6 +119,15 @@ export const NATS: SystemBacking = {
   },
   failover: { ackWaitMs: "8000" },
   environment: { variable: "NATS_URL", key: "url" },
+  forget: async (connection, stream) => {
+    const nc = await connect({ servers: connection["url"]!.split(","), timeout: 5_000 });
+    try {
+      const jsm = await nc.jetstreamManager();
+      await jsm.streams.delete(jetStreamName(stream));
+    } finally {
+      await nc.close();
+    }
+  },
   outages: [
     {
       name: "nats-server killed (SIGKILL), then restarted on its JetStream store",
@@ -131,6 +157,18 @@ export const KAFKA: SystemBacking = {
     "redelivery.delay.ms": "200",
   },
   environment: { variable: "KAFKA_BROKERS", key: "bootstrap.servers" },
+  forget: async (connection, stream) => {
+    const brokers = connection["bootstrap.servers"]!.split(",");
+    const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+    try {
+      await admin.connect();
+      await admin.deleteTopics({ topics: [topicName("eventail", stream)], timeout: 5_000 });
+    } catch {
+      // librdkafka's mock cluster refuses DeleteTopics; its topics live only as long as it does.
+    } finally {
+      await admin.disconnect();
+    }
+  },
   outages: [
     {
       // The mock cluster keeps its data in memory, so a hang is the outage it can survive.

@@ -1,4 +1,5 @@
 import { expect } from "vitest";
+import { brokerStream } from "../../src/channels/backing.js";
 import { EventailProcess } from "../support/eventail-process.js";
 import { startSink } from "../support/sink.js";
 import type { SystemBacking } from "./backings.js";
@@ -36,6 +37,9 @@ export async function crashAndRestart(
     },
   ]);
   cleanup.defer(() => manifests.remove());
+  cleanup.defer(() =>
+    backing.forget(connection, brokerStream(manifests.namespace, manifests.broker)),
+  );
 
   let current = await EventailProcess.start("eventail before the crash", {
     manifests: [manifests.dir],

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { expect } from "vitest";
+import { brokerStream } from "../../src/channels/backing.js";
 import { EventailProcess } from "../support/eventail-process.js";
 import { startSink } from "../support/sink.js";
 import type { SystemBacking } from "./backings.js";
@@ -35,6 +36,9 @@ export async function twoProcessesShareTheWork(
     TRIGGERS.map((name, n) => ({ name, subscriberUri: sinks[n]!.url })),
   );
   cleanup.defer(() => manifests.remove());
+  cleanup.defer(() =>
+    backing.forget(connection, brokerStream(manifests.namespace, manifests.broker)),
+  );
   const processes = await Promise.all(
     ["eventail one", "eventail two"].map((name) =>
       EventailProcess.start(name, { manifests: [manifests.dir] }),
