@@ -10,6 +10,9 @@ const UNIT = [
   "test/server/**/*.test.ts",
   "test/broker/**/*.test.ts",
   "test/sources/ping/**/*.test.ts",
+  "test/sources/github/signature.test.ts",
+  "test/sources/kafka/record-event.test.ts",
+  "test/sources/validators.test.ts",
 ];
 
 export default defineConfig({

@@ -1,8 +1,11 @@
+import { SOURCE_VALIDATORS } from "../sources/validators.js";
 import { addressOf } from "./addresses.js";
 import { CORE_KINDS, isCoreKind } from "./core-kinds.js";
 import { compareIssues, issueAt, type ValidationIssue } from "./issue.js";
 import { checkAnnotations } from "./rules/annotations.js";
 import { asFields, type Check, quote } from "./rules/check.js";
+import { checkDelivery } from "./rules/delivery.js";
+import { checkDestination } from "./rules/destination.js";
 import { KIND_RULES } from "./rules/kinds.js";
 import { checkSourceSpec } from "./rules/sources.js";
 import { knownKinds, schemaErrors } from "./schema.js";
@@ -98,9 +101,16 @@ function validateOne(
   const spec = asFields(resource.spec);
   const rule = KIND_RULES[resource.kind];
   if (spec && rule) rule(check, spec);
-  else if (spec && knownKinds().get(resource.kind)?.group === SOURCES_GROUP)
-    checkSourceSpec(check, spec);
-  const extra = options.rules?.[resource.kind];
+  else if (spec) {
+    if (knownKinds().get(resource.kind)?.group === SOURCES_GROUP) checkSourceSpec(check, spec);
+    else if (spec["sink"] !== undefined) checkDestination(check, spec["sink"], "spec.sink");
+    // Kinds without rules of their own (the other sources) still deliver: check what they name.
+    if (spec["subscriber"] !== undefined) {
+      checkDestination(check, spec["subscriber"], "spec.subscriber");
+    }
+    if (spec["delivery"] !== undefined) checkDelivery(check, spec["delivery"], "spec.delivery");
+  }
+  const extra = options.rules?.[resource.kind] ?? SOURCE_VALIDATORS[resource.kind];
   if (extra) {
     try {
       for (const problem of extra(resource)) check.report(problem.path, problem.message);

@@ -12,7 +12,10 @@ export const ERRORS = {
   UNSUPPORTED_FORMAT: 415,
   OVER_CAPACITY: 429,
   INTERNAL: 500,
+  /** A webhook source could not hand the event to its sink: the sender should redeliver. */
+  SINK_FAILED: 502,
   BACKING_UNAVAILABLE: 503,
+  SHUTTING_DOWN: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;
