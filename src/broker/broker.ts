@@ -1,4 +1,4 @@
-import { type Backing, brokerStream } from "../channels/backing.js";
+import { type Backing, BackingUnavailableError, brokerStream } from "../channels/backing.js";
 import type { CloudEvent } from "../events/event.js";
 import type { IngressTarget } from "../server/data-plane.js";
 import { replyWithTtlOf, stampBrokerIngress } from "./ttl.js";
@@ -19,7 +19,14 @@ export class Broker implements IngressTarget {
     this.stream = brokerStream(namespace, name);
   }
 
+  /**
+   * Set while some consumer of this stream is not subscribed (starting, or its engine was down
+   * when it tried): events accepted now would never reach it, so ingress answers 503 instead.
+   */
+  hold: string | undefined = "starting";
+
   async ingest(events: readonly CloudEvent[]): Promise<void> {
+    if (this.hold !== undefined) throw new BackingUnavailableError(this.hold, this.backing.kind);
     const arrival = new Date().toISOString();
     const stamped = events.map((event) => stampBrokerIngress(event, arrival));
     await this.backing.publish(this.stream, stamped);

@@ -1,6 +1,11 @@
 import type { CloudEvent } from "../events/event.js";
 import type { IngressTarget } from "../server/data-plane.js";
-import { type Backing, type BackingConfig, channelStream } from "./backing.js";
+import {
+  type Backing,
+  type BackingConfig,
+  BackingUnavailableError,
+  channelStream,
+} from "./backing.js";
 
 /** Channel kinds and the backing each one stores its events on. */
 export const CHANNEL_KINDS: Readonly<Record<string, BackingConfig["kind"]>> = {
@@ -38,7 +43,14 @@ export class ChannelRuntime implements IngressTarget {
     this.stream = channelStream(namespace, name);
   }
 
+  /**
+   * Set while some consumer of this stream is not subscribed (starting, or its engine was down
+   * when it tried): events accepted now would never reach it, so ingress answers 503 instead.
+   */
+  hold: string | undefined = "starting";
+
   async ingest(events: readonly CloudEvent[]): Promise<void> {
+    if (this.hold !== undefined) throw new BackingUnavailableError(this.hold, this.backing.kind);
     await this.backing.publish(this.stream, events);
   }
 }

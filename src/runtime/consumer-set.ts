@@ -40,6 +40,8 @@ interface RunningConsumer<C extends ConsumerConfig, P> {
  */
 export class ConsumerSet<C extends ConsumerConfig, P> {
   private readonly running = new Map<string, RunningConsumer<C, P>>();
+  /** Identities of the parents with a consumer that could not subscribe in the last reconcile. */
+  private waiting = new Set<unknown>();
 
   constructor(private readonly options: ConsumerSetOptions<C, P>) {}
 
@@ -47,6 +49,7 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
   async reconcile(desired: ReadonlyMap<string, Resource>): Promise<boolean> {
     const { options } = this;
     let complete = true;
+    const waiting = new Set<unknown>();
     for (const [key, running] of this.running) {
       const resource = desired.get(key);
       const parent = resource ? options.parentOf(resource) : undefined;
@@ -82,12 +85,19 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
           `${options.what} could not subscribe`,
         );
         complete = false;
+        waiting.add(options.identity(parent));
         continue;
       }
       this.running.set(key, { consumer, parent });
       if (running) await running.consumer.stop(options.drainMs);
     }
+    this.waiting = waiting;
     return complete;
+  }
+
+  /** True when a consumer of this parent could not subscribe: its events would miss it. */
+  isWaiting(parentIdentity: unknown): boolean {
+    return this.waiting.has(parentIdentity);
   }
 
   async stopAll(graceMs: number): Promise<void> {

@@ -75,6 +75,8 @@ export class Reconciler implements DataPlane {
   private retryTimer?: NodeJS.Timeout;
   private retryDelayMs = 500;
   private initialized = false;
+  /** False while something could not start; /readyz says so. */
+  private complete = false;
   private accepting = true;
   private baseUrl = "http://127.0.0.1:8080";
 
@@ -181,7 +183,7 @@ export class Reconciler implements DataPlane {
   }
 
   async readiness(): Promise<Record<string, boolean>> {
-    return { reconciled: this.initialized, ...(await this.pool.readiness()) };
+    return { reconciled: this.initialized && this.complete, ...(await this.pool.readiness()) };
   }
 
   /** Stops sources, drains triggers and subscriptions, closes backings. */
@@ -221,10 +223,26 @@ export class Reconciler implements DataPlane {
     await this.pool.closeUnused(
       new Set([...this.brokers.backingKeys(), ...this.channels.backingKeys()]),
     );
-    this.scheduleRetry(results.every(Boolean));
+    this.releaseHolds();
+    this.complete = results.every(Boolean);
+    this.scheduleRetry(this.complete);
   }
 
-  /** Whatever failed to start (an engine that is down) is tried again, backing off to 10 s. */
+  /** Ingress opens once every consumer of the stream is subscribed (see Broker.hold). */
+  private releaseHolds(): void {
+    for (const { target } of this.brokers.running.values()) {
+      target.hold = this.triggers.isWaiting(target)
+        ? "a trigger of this broker is not subscribed yet (its backing is unavailable)"
+        : undefined;
+    }
+    for (const { target } of this.channels.running.values()) {
+      target.hold = this.subscriptions.isWaiting(target)
+        ? "a subscription of this channel is not subscribed yet (its backing is unavailable)"
+        : undefined;
+    }
+  }
+
+  /** Whatever failed to start (an engine that is down) is tried again, backing off to 5 s. */
   private scheduleRetry(complete: boolean): void {
     if (complete) {
       this.retryDelayMs = 500;
@@ -236,7 +254,7 @@ export class Reconciler implements DataPlane {
       void this.reconcile();
     }, this.retryDelayMs);
     this.retryTimer.unref();
-    this.retryDelayMs = Math.min(this.retryDelayMs * 2, 10_000);
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, 5_000);
   }
 
   private reconcileSinks(): void {
