@@ -36,7 +36,18 @@ export class KafkaAdmin {
       await this.connecting;
       return work(this.admin);
     };
-    return withDeadline(run(), ms, () => new Error(`Kafka admin request timed out after ${ms} ms`));
+    const timedOut = new Error(`Kafka admin request timed out after ${ms} ms`);
+    try {
+      return await withDeadline(run(), ms, () => timedOut);
+    } catch (error) {
+      if (error !== timedOut) throw error;
+      // A connect to a hung cluster may never settle and never emit DISCONNECT: forget it, or
+      // every later request would wait on it forever even after the cluster is back.
+      const stale = this.connecting;
+      this.connecting = undefined;
+      if (stale) void this.admin.disconnect().catch(() => undefined);
+      throw error;
+    }
   }
 
   /**
