@@ -3,6 +3,19 @@ import type { CloudEvent } from "../events/event.js";
 import type { IngressTarget } from "../server/data-plane.js";
 import { replyWithTtlOf, stampBrokerIngress } from "./ttl.js";
 
+let lastMs = 0;
+let lastArrival = "";
+
+/** knativearrivaltime has millisecond precision: format it once per millisecond, not per event. */
+function arrivalTime(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastArrival = new Date(now).toISOString();
+  }
+  return lastArrival;
+}
+
 /**
  * One broker: its ingress (TTL and arrival time, then an append to its backing stream). Its
  * triggers consume the same stream, each under its own consumer name.
@@ -27,7 +40,7 @@ export class Broker implements IngressTarget {
 
   async ingest(events: readonly CloudEvent[]): Promise<void> {
     if (this.hold !== undefined) throw new BackingUnavailableError(this.hold, this.backing.kind);
-    const arrival = new Date().toISOString();
+    const arrival = arrivalTime();
     const stamped = events.map((event) => stampBrokerIngress(event, arrival));
     await this.backing.publish(this.stream, stamped);
   }
