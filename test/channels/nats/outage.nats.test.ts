@@ -123,11 +123,11 @@ describe.skipIf(!engine)("NATS backing when its engine fails", () => {
         "every event, old and new, delivered after the restart",
         () => [...delivered],
       );
+      // Each came back after its failed first delivery. Its deliveryCount may start again at 1:
+      // a SIGKILLed server can lose consumer state it had not yet synced to disk.
       for (const event of before) {
-        const counts = recorder.received
-          .filter((r) => idOf(r.event) === idOf(event))
-          .map((r) => r.deliveryCount);
-        expect(Math.max(...counts), idOf(event)).toBeGreaterThanOrEqual(2);
+        const receipts = recorder.received.filter((r) => idOf(r.event) === idOf(event));
+        expect(receipts.length, idOf(event)).toBeGreaterThanOrEqual(2);
       }
       expect(await backing.ready()).toBe(true);
     },
