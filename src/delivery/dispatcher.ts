@@ -6,6 +6,7 @@ import { decodeHttpResponse, encodeHttpRequest, mayCarryEvent } from "../events/
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import {
+  type AttemptLimits,
   type AttemptRequest,
   type AttemptResult,
   type AttemptTarget,
@@ -21,6 +22,7 @@ import type {
   DeliveryOutcome,
   DropReason,
 } from "./options.js";
+import { OriginGates } from "./origin-gate.js";
 import { isRetryableStatus, retryDelayMs } from "./retry-policy.js";
 
 export interface DispatcherOptions {
@@ -44,6 +46,13 @@ export interface SendResult {
 /** Past this much response body the connection is cut rather than drained for reuse. */
 const DRAIN_BYTES = 4 * 1024 * 1024;
 const NO_CONTROL: DeliveryControl = Object.freeze({});
+const ABORTED: AttemptResult = Object.freeze({
+  error: "shutdown",
+  message: "delivery aborted",
+  headers: Object.freeze({}),
+  body: Buffer.alloc(0),
+  truncated: false,
+});
 
 function isSuccess(result: AttemptResult): boolean {
   return result.error === undefined && result.status! >= 200 && result.status! < 300;
@@ -73,6 +82,7 @@ export class Dispatcher {
   private readonly closing = new AbortController();
   private readonly cancels = new CancelGroups();
   private readonly alive = new Set<DeliveryControl>();
+  private readonly gates: OriginGates;
   private readonly ticker: NodeJS.Timeout;
   private closed: Promise<void> | undefined;
 
@@ -80,7 +90,9 @@ export class Dispatcher {
     this.metrics = options.metrics;
     this.logger = options.logger;
     this.maxReplyBytes = options.maxReplyBytes ?? 1024 * 1024;
-    this.agent = new Agent({ connections: options.connectionsPerOrigin ?? 128, pipelining: 1 });
+    const connections = options.connectionsPerOrigin ?? 128;
+    this.agent = new Agent({ connections, pipelining: 1 });
+    this.gates = new OriginGates(connections);
     this.ticker = setInterval(() => {
       for (const control of this.alive) {
         try {
@@ -138,8 +150,7 @@ export class Dispatcher {
       headers: options.headers,
     });
     const maxReplyBytes = this.maxReplyBytes;
-    const result = await attempt(
-      this.agent,
+    const result = await this.attemptTo(
       target,
       request,
       {
@@ -222,7 +233,7 @@ export class Dispatcher {
       const last =
         target === undefined
           ? invalidUrl(url)
-          : await attempt(this.agent, target, request, limits, watch);
+          : await this.attemptTo(target, request, limits, watch);
       if (countFor !== undefined && last.error !== "shutdown") {
         this.metrics.deliveryAttempts.inc({
           namespace: countFor.namespace,
@@ -304,6 +315,27 @@ export class Dispatcher {
       "delivery failed: event dropped",
     );
     return { kind: "dropped", attempts: details.attempts, reason, status: details.status };
+  }
+
+  /**
+   * One attempt, once the origin has a free connection. The per-attempt timeout starts then:
+   * waiting for a connection in this process is not the subscriber's time.
+   */
+  private attemptTo(
+    target: AttemptTarget,
+    request: AttemptRequest,
+    limits: AttemptLimits,
+    watch: WatchCancel,
+  ): Promise<AttemptResult> {
+    const origin = target.origin;
+    const run = () =>
+      attempt(this.agent, target, request, limits, watch).then((result) => {
+        this.gates.leave(origin);
+        return result;
+      });
+    const entry = this.gates.enter(origin, watch);
+    if (entry === true) return run();
+    return entry.then((entered) => (entered ? run() : ABORTED));
   }
 
   /** Encodes once per delivery; every attempt reuses the same headers and body. */
