@@ -349,8 +349,9 @@ export class Dispatcher {
     const structured = format === "json";
     const source =
       stripTtl && structured ? withAttributes(event, { knativebrokerttl: undefined }) : event;
-    const { headers, body } = encodeHttpRequest(source, structured ? "structured" : "binary");
-    if (stripTtl && !structured) delete headers["ce-knativebrokerttl"];
+    const { headers, body } = structured
+      ? encodeHttpRequest(source, "structured")
+      : encodeHttpRequest(event, "binary", stripTtl ? "knativebrokerttl" : undefined);
     headers["prefer"] = "reply";
     const traceparent = attributes["traceparent"];
     if (traceparent !== undefined) headers["traceparent"] = String(traceparent);
