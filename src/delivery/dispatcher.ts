@@ -23,6 +23,7 @@ import type {
   DropReason,
 } from "./options.js";
 import { OriginGates } from "./origin-gate.js";
+import { RecentRequests } from "./recent-requests.js";
 import { isRetryableStatus, retryDelayMs } from "./retry-policy.js";
 
 export interface DispatcherOptions {
@@ -83,6 +84,8 @@ export class Dispatcher {
   private readonly cancels = new CancelGroups();
   private readonly alive = new Set<DeliveryControl>();
   private readonly gates: OriginGates;
+  /** Binary-mode deliveries of an event, shared by the triggers it fans out to. */
+  private readonly encoded = new RecentRequests<CloudEvent, AttemptRequest>(1024);
   private readonly ticker: NodeJS.Timeout;
   private closed: Promise<void> | undefined;
 
@@ -338,12 +341,20 @@ export class Dispatcher {
     return entry.then((entered) => (entered ? run() : ABORTED));
   }
 
-  /** Encodes once per delivery; every attempt reuses the same headers and body. */
+  /**
+   * Encodes once per delivery (once per event in binary mode, whatever the number of triggers);
+   * every attempt reuses the same headers and body, which nobody modifies.
+   */
   private prepare(
     event: CloudEvent,
     format: "binary" | "json",
     control: DeliveryControl,
   ): AttemptRequest {
+    const shared = format === "binary" && control.headers === undefined && !control.keepBrokerTtl;
+    if (shared) {
+      const encoded = this.encoded.get(event);
+      if (encoded !== undefined) return encoded;
+    }
     const attributes = event.attributes;
     const stripTtl = attributes["knativebrokerttl"] !== undefined && control.keepBrokerTtl !== true;
     const structured = format === "json";
@@ -358,7 +369,9 @@ export class Dispatcher {
     const tracestate = attributes["tracestate"];
     if (tracestate !== undefined) headers["tracestate"] = String(tracestate);
     if (control.headers) Object.assign(headers, control.headers);
-    return { headers, body };
+    const request = { headers, body };
+    if (shared) this.encoded.set(event, request);
+    return request;
   }
 
   private target(url: string): AttemptTarget | undefined {
