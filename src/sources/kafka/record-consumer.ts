@@ -87,6 +87,9 @@ export class KafkaRecordConsumer {
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.loop;
+    // Commits already requested go out before the group is left, so a graceful stop redelivers
+    // nothing that was finished.
+    await this.committer.drain();
     await this.consumer.disconnect().catch((error: unknown) => {
       this.logger.warn({ err: error }, "kafka consumer did not disconnect cleanly");
     });
