@@ -88,6 +88,11 @@ export class Dispatcher {
   private readonly encoded = new RecentRequests<CloudEvent, AttemptRequest>(1024);
   private readonly ticker: NodeJS.Timeout;
   private closed: Promise<void> | undefined;
+  /** How much of a response body a delivery keeps: an error body's start, or a whole reply. */
+  private readonly keepBytes = (status: number, headers: IncomingHttpHeaders): number => {
+    if (status < 200 || status > 299) return ERROR_DATA_BYTES;
+    return mayCarryEvent(headers) ? this.maxReplyBytes : 0;
+  };
 
   constructor(options: DispatcherOptions) {
     this.metrics = options.metrics;
@@ -119,7 +124,14 @@ export class Dispatcher {
     const started = performance.now();
     if (control.keepAlive) this.alive.add(control);
     try {
-      return await this.run(event, url, options, labels, control);
+      const request = this.prepare(event, options.format, control);
+      const { last, attempts } = await this.attempts(url, request, options, control, labels);
+      if (last.error === "shutdown") {
+        return { kind: "dropped", attempts, reason: "shutdown", status: last.status };
+      }
+      if (!isSuccess(last))
+        return this.giveUp(event, url, options, labels, control, last, attempts);
+      return this.outcome(event, url, labels, last, attempts);
     } catch (error) {
       // Only a bug gets here; the contract is that deliver never throws.
       this.logger.error({ ...eventLogFields(event), url, err: error }, "delivery crashed");
@@ -182,19 +194,14 @@ export class Dispatcher {
     return this.closed;
   }
 
-  private async run(
+  /** A 2xx: delivered, or replied when it carries an event. */
+  private outcome(
     event: CloudEvent,
     url: string,
-    options: DeliveryOptions,
     labels: DeliveryLabels,
-    control: DeliveryControl,
-  ): Promise<DeliveryOutcome> {
-    const request = this.prepare(event, options.format, control);
-    const { last, attempts } = await this.attempts(url, request, options, control, labels);
-    if (last.error === "shutdown") {
-      return { kind: "dropped", attempts, reason: "shutdown", status: last.status };
-    }
-    if (!isSuccess(last)) return this.giveUp(event, url, options, labels, control, last, attempts);
+    last: AttemptResult,
+    attempts: number,
+  ): DeliveryOutcome {
     const status = last.status!;
     if (last.body.length === 0 && !mayCarryEvent(last.headers)) {
       return { kind: "delivered", status, attempts };
@@ -222,21 +229,23 @@ export class Dispatcher {
   ): Promise<{ last: AttemptResult; attempts: number }> {
     const target = this.target(url);
     const watch = this.watcher(control.signal);
-    const maxReplyBytes = this.maxReplyBytes;
     const limits = {
       timeoutMs: options.timeoutMs,
       drainBytes: DRAIN_BYTES,
-      keepBytes: (status: number, headers: IncomingHttpHeaders) => {
-        if (status < 200 || status > 299) return ERROR_DATA_BYTES;
-        return mayCarryEvent(headers) ? maxReplyBytes : 0;
-      },
+      keepBytes: this.keepBytes,
     };
     const total = options.retry + 1;
     for (let n = 1; ; n++) {
-      const last =
-        target === undefined
-          ? invalidUrl(url)
-          : await this.attemptTo(target, request, limits, watch);
+      let last: AttemptResult;
+      if (target === undefined) last = invalidUrl(url);
+      else {
+        // Inline rather than through attemptTo: one async frame less per delivery.
+        const entry = this.gates.enter(target.origin, watch);
+        if (entry === true || (await entry)) {
+          last = await attempt(this.agent, target, request, limits, watch);
+          this.gates.leave(target.origin);
+        } else last = ABORTED;
+      }
       if (countFor !== undefined && last.error !== "shutdown") {
         this.metrics.deliveryAttempts.inc({
           namespace: countFor.namespace,
@@ -324,21 +333,17 @@ export class Dispatcher {
    * One attempt, once the origin has a free connection. The per-attempt timeout starts then:
    * waiting for a connection in this process is not the subscriber's time.
    */
-  private attemptTo(
+  private async attemptTo(
     target: AttemptTarget,
     request: AttemptRequest,
     limits: AttemptLimits,
     watch: WatchCancel,
   ): Promise<AttemptResult> {
-    const origin = target.origin;
-    const run = () =>
-      attempt(this.agent, target, request, limits, watch).then((result) => {
-        this.gates.leave(origin);
-        return result;
-      });
-    const entry = this.gates.enter(origin, watch);
-    if (entry === true) return run();
-    return entry.then((entered) => (entered ? run() : ABORTED));
+    const entry = this.gates.enter(target.origin, watch);
+    if (entry !== true && !(await entry)) return ABORTED;
+    const result = await attempt(this.agent, target, request, limits, watch);
+    this.gates.leave(target.origin);
+    return result;
   }
 
   /**
