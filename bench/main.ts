@@ -31,6 +31,7 @@ import {
 import {
   type BenchSettings,
   Harness,
+  quarterOf,
   runScenario,
   type ScenarioResult,
   startTarget,
@@ -116,7 +117,7 @@ if (prestarted) {
 }
 
 const results: ScenarioResult[] = [];
-let latencyRate: number | undefined;
+let rateCeiling = settings.latencyRate;
 try {
   for (const [index, scenario] of chosen.entries()) {
     process.stdout.write(`- ${scenario.title} … `);
@@ -133,7 +134,9 @@ try {
               target,
               harness,
               settings,
-              latencyRate ?? (scenario.id === BASELINE_ID ? undefined : settings.latencyRate),
+              scenario.id === BASELINE_ID
+                ? (sustained) => quarterOf(sustained, settings.latencyRate)
+                : () => rateCeiling,
             );
     } catch (error) {
       result = {
@@ -144,8 +147,10 @@ try {
       };
     }
     results.push(result);
+    // Every later scenario's latency rate is capped at the baseline's (a quarter of what it
+    // sustains, at most the wanted rate), so latency ratios compare equal loads.
     if (scenario.id === BASELINE_ID && result.latencyRate !== undefined) {
-      latencyRate = result.latencyRate;
+      rateCeiling = result.latencyRate;
     }
     const took = `${((Date.now() - began) / 1000).toFixed(1)} s`;
     process.stdout.write(

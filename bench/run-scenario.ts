@@ -197,11 +197,20 @@ async function probe(
 }
 
 /**
- * A latency figure taken at saturation measures the queue, not the path: the open-loop rate is
- * the wanted one, or a quarter of what the baseline sustains on this machine today if lower.
+ * A latency figure taken at saturation measures the queue, not the path. The open-loop rate is
+ * the wanted one, lowered when this machine cannot afford it today: to a quarter of what the
+ * baseline sustains (`ceiling`, see quarterOf), and for each scenario to half of what it
+ * sustains itself (fan-out to ten triggers is ten deliveries per event). Multiples of 50.
  */
-export function affordableRate(wanted: number, baselineEventsPerSecond: number): number {
-  return Math.min(wanted, Math.max(50, Math.floor((baselineEventsPerSecond * 0.25) / 50) * 50));
+export function affordableRate(ceiling: number, sustainedEventsPerSecond: number): number {
+  const half = Math.floor((sustainedEventsPerSecond * 0.5) / 50) * 50;
+  return Math.max(50, Math.min(ceiling, half));
+}
+
+/** A quarter of a sustained rate, in multiples of 50 events/s, at most `wanted`. */
+export function quarterOf(sustainedEventsPerSecond: number, wanted: number): number {
+  const quarter = Math.floor((sustainedEventsPerSecond * 0.25) / 50) * 50;
+  return Math.max(50, Math.min(wanted, quarter));
 }
 
 /** Measures one scenario on its started target; stops the target at the end. */
@@ -210,8 +219,8 @@ export async function runScenario(
   target: RunningTarget,
   harness: Harness,
   settings: BenchSettings,
-  /** The baseline passes none and derives it from its own throughput (see affordableRate). */
-  givenRate: number | undefined,
+  /** The highest open-loop rate for latency, given what this scenario sustains (see affordableRate). */
+  rateCeiling: (sustainedEventsPerSecond: number) => number,
 ): Promise<ScenarioResult> {
   const base = { id: scenario.id, title: scenario.title };
   const loadStart = loadavg()[0]!;
@@ -270,7 +279,7 @@ export async function runScenario(
     const cpuAfter = readCpuSeconds(target.pid);
     const seconds = (Math.max(throughput.lastUs, quietUs) - load.startUs) / 1e6;
     const events = Math.min(load.accepted, throughput.count / scenario.fanout);
-    const latencyRate = givenRate ?? affordableRate(settings.latencyRate, events / seconds);
+    const latencyRate = affordableRate(rateCeiling(events / seconds), events / seconds);
 
     await drain(
       "latency-warmup",
