@@ -223,11 +223,12 @@ ${markdownMachine(report)}
 
 ${markdownResults(report)}
 
-- events/s: closed loop, sustained (accepted events ÷ time until the last one reached the sink);
-  deliveries/s counts every trigger's delivery; the time runs until the measured process has
-  gone quiet, so work deferred past the last delivery counts too. p50/p99/p99.9: open loop. CPU µs/event: CPU time of the measured process
-  (relay or Eventail) per event in the throughput phase — the figure that holds when other work
-  shares the cores. idle RSS: after start-up and one event; peak RSS: VmHWM at the end.
+- events/s: closed loop, sustained (accepted events ÷ time until the last one reached the sink
+  and the measured process went quiet, so work deferred past the last delivery counts too);
+  deliveries/s counts every trigger's delivery. p50/p99/p99.9: open loop, at the rate in
+  "latency at". CPU µs/event: CPU time of the measured process (relay or Eventail) per event in
+  the throughput phase, the figure that best survives other work on the cores. idle RSS: after
+  start-up and one event; peak RSS: VmHWM at the end.
 - load 1m: the machine's 1-minute load average at the start and end of the scenario (2 cores).
 
 ${markdownProblems(report.results)}

@@ -135,10 +135,7 @@ export function goals(results: readonly ScenarioResult[]): Goal[] {
     "fan-out 10: deliveries/s ≥ 0.8 × 10 × 1-trigger events/s",
     fanout?.deliveriesPerSecond,
     one?.eventsPerSecond === undefined ? undefined : 8 * one.eventsPerSecond,
-    x(
-      fanout?.deliveriesPerSecond,
-      one?.eventsPerSecond === undefined ? undefined : 10 * one.eventsPerSecond,
-    ),
+    `${x(fanout?.deliveriesPerSecond, one?.eventsPerSecond)} the 1-trigger events/s (goal 8×)`,
   );
   atLeast(
     "10,000 type triggers: events/s ≥ 0.9 × 1-trigger events/s",
