@@ -5,7 +5,7 @@ import { Dispatcher } from "../delivery/dispatcher.js";
 import { createLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { formatIssue, type ValidationIssue } from "../resources/issue.js";
-import { loadManifests } from "../resources/loader.js";
+import { loadManifests, withoutFieldLines } from "../resources/loader.js";
 import { ResourceStore } from "../resources/store.js";
 import type { Resource } from "../resources/types.js";
 import { validateResources } from "../resources/validate.js";
@@ -57,7 +57,7 @@ async function loadAndValidate(
   const loaded = paths.length > 0 ? await loadManifests(paths) : { resources: [], issues: [] };
   const resources = [...loaded.resources, ...extra];
   const issues = [...loaded.issues, ...validateResources(resources)];
-  return { resources, issues };
+  return { resources: issues.length > 0 ? resources : withoutFieldLines(resources), issues };
 }
 
 /** Starts a whole Eventail: store, reconciler, dispatcher, HTTP surface, file watching. */
@@ -98,7 +98,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   const apply = async (resources: Resource[]): Promise<ValidationIssue[]> => {
     const issues = validateResources(resources);
     if (issues.length === 0) {
-      store.replaceAll(resources);
+      store.replaceAll(withoutFieldLines(resources));
       await reconciler.idle();
     }
     return issues;

@@ -89,7 +89,7 @@ export class SourceSet {
       resolveDelivery(delivery as DeliverySpec | undefined, namespace, baseUrl);
     const sinkUrl = spec.sink ? resolveDest(spec.sink) : undefined;
     const delivery = resolveDeliverySpec(spec.delivery);
-    const source = kind.create(resource, {
+    const source = await kind.create(resource, {
       namespace,
       name,
       logger: this.deps.logger.child({ source: `${kind.kind}/${namespace}/${name}` }),

@@ -1,25 +1,31 @@
 import type { Resource } from "../resources/types.js";
-import { ApiServerSource, type ApiServerSourceSpec } from "./apiserver/apiserver-source.js";
-import { containerProcess } from "./container/container-process.js";
-import { ContainerSource, type ContainerSourceSpec } from "./container/container-source.js";
-import { GitHubSource, type GitHubSourceSpec } from "./github/github-source.js";
-import { GitLabSource, type GitLabSourceSpec } from "./gitlab/gitlab-source.js";
-import { KafkaSource, type KafkaSourceSpec, KEY_TYPE_ANNOTATION } from "./kafka/kafka-source.js";
+import type { ApiServerSourceSpec } from "./apiserver/apiserver-source.js";
+import type { ContainerSourceSpec } from "./container/container-source.js";
+import type { GitHubSourceSpec } from "./github/github-source.js";
+import type { GitLabSourceSpec } from "./gitlab/gitlab-source.js";
+import type { KafkaSourceSpec } from "./kafka/kafka-source.js";
 import type { KeyType } from "./kafka/record-event.js";
-import { MessageQueueTrigger, type MessageQueueTriggerSpec } from "./mq-trigger/mq-trigger.js";
-import { createMessageQueue } from "./mq-trigger/queues.js";
-import { PingSource, type PingSourceSpec } from "./ping/ping-source.js";
+import type { MessageQueueTriggerSpec } from "./mq-trigger/mq-trigger.js";
+import type { PingSourceSpec } from "./ping/ping-source.js";
 import type { SourceContext, SourceKind } from "./registry.js";
+
+/*
+ * Each kind's code (and its client library: @kubernetes/client-node, kafkajs, nats, ioredis) is
+ * imported when a manifest first uses that kind, not at start-up: a broker with a few triggers
+ * should not carry 50 MB of Kubernetes client it never calls.
+ */
 
 const pingSource: SourceKind = {
   kind: "PingSource",
-  create: (resource, context) =>
-    new PingSource(
+  create: async (resource, context) => {
+    const { PingSource } = await import("./ping/ping-source.js");
+    return new PingSource(
       context.namespace,
       context.name,
       resource.spec as PingSourceSpec,
       context.logger,
-    ),
+    );
+  },
 };
 
 /** A `{secretKeyRef: {name, key}}` token of this resource's namespace. */
@@ -33,7 +39,8 @@ function tokenOf(
 
 const gitHubSource: SourceKind = {
   kind: "GitHubSource",
-  create: (resource, context) => {
+  create: async (resource, context) => {
+    const { GitHubSource } = await import("./github/github-source.js");
     const spec = resource.spec as GitHubSourceSpec;
     return new GitHubSource(
       context.namespace,
@@ -47,7 +54,8 @@ const gitHubSource: SourceKind = {
 
 const gitLabSource: SourceKind = {
   kind: "GitLabSource",
-  create: (resource, context) => {
+  create: async (resource, context) => {
+    const { GitLabSource } = await import("./gitlab/gitlab-source.js");
     const spec = resource.spec as GitLabSourceSpec;
     return new GitLabSource(
       context.namespace,
@@ -61,31 +69,39 @@ const gitLabSource: SourceKind = {
 
 const kafkaSource: SourceKind = {
   kind: "KafkaSource",
-  create: (resource, context) =>
-    new KafkaSource(
+  create: async (resource, context) => {
+    const { KafkaSource, KEY_TYPE_ANNOTATION } = await import("./kafka/kafka-source.js");
+    return new KafkaSource(
       context.namespace,
       context.name,
       resource.spec as KafkaSourceSpec,
       (resource.metadata.annotations?.[KEY_TYPE_ANNOTATION] ?? "string") as KeyType,
       context.logger,
-    ),
+    );
+  },
 };
 
 const apiServerSource: SourceKind = {
   kind: "ApiServerSource",
-  create: (resource, context) =>
-    new ApiServerSource(
+  create: async (resource, context) => {
+    const { ApiServerSource } = await import("./apiserver/apiserver-source.js");
+    return new ApiServerSource(
       context.namespace,
       context.name,
       resource.spec as ApiServerSourceSpec,
       resource.metadata.annotations ?? {},
       context.logger,
-    ),
+    );
+  },
 };
 
 const containerSource: SourceKind = {
   kind: "ContainerSource",
-  create: (resource: Resource, context) => {
+  create: async (resource: Resource, context) => {
+    const [{ containerProcess }, { ContainerSource }] = await Promise.all([
+      import("./container/container-process.js"),
+      import("./container/container-source.js"),
+    ]);
     const spec = resource.spec as ContainerSourceSpec;
     const grace = spec.template.spec.terminationGracePeriodSeconds;
     return new ContainerSource(
@@ -102,7 +118,11 @@ const containerSource: SourceKind = {
 
 const messageQueueTrigger: SourceKind = {
   kind: "MessageQueueTrigger",
-  create: (resource, context) => {
+  create: async (resource, context) => {
+    const [{ MessageQueueTrigger }, { createMessageQueue }] = await Promise.all([
+      import("./mq-trigger/mq-trigger.js"),
+      import("./mq-trigger/queues.js"),
+    ]);
     const spec = resource.spec as MessageQueueTriggerSpec & {
       subscriber: unknown;
       delivery?: unknown;

@@ -40,7 +40,8 @@ export interface RunnableSource extends Source {
 
 export interface SourceKind {
   readonly kind: string;
-  create(resource: Resource, context: SourceContext): RunnableSource;
+  /** Imports the kind's code on first use (see kinds.ts) and builds the source. */
+  create(resource: Resource, context: SourceContext): Promise<RunnableSource>;
 }
 
 export type { EventSink };

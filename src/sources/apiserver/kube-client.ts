@@ -2,9 +2,9 @@ import http from "node:http";
 import https from "node:https";
 import { KubeConfig, Watch } from "@kubernetes/client-node";
 
-/** Annotations that point a standalone ApiServerSource at a cluster. */
-export const KUBECONFIG_ANNOTATION = "eventail.io/kubeconfig";
-export const APISERVER_URL_ANNOTATION = "eventail.io/apiserver-url";
+import { APISERVER_URL_ANNOTATION, KUBECONFIG_ANNOTATION } from "./annotations.js";
+
+export { APISERVER_URL_ANNOTATION, KUBECONFIG_ANNOTATION };
 
 /**
  * Which cluster to talk to: `eventail.io/apiserver-url` (no credentials, e.g. `kubectl proxy`),

@@ -9,7 +9,7 @@ import {
   type SourceProblem,
   specOf,
 } from "../validation.js";
-import { APISERVER_URL_ANNOTATION, KUBECONFIG_ANNOTATION } from "./kube-client.js";
+import { APISERVER_URL_ANNOTATION, KUBECONFIG_ANNOTATION } from "./annotations.js";
 import { isLabelKey, isLabelValue } from "./label-selector.js";
 
 const API_VERSION =

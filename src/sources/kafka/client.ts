@@ -1,14 +1,7 @@
 import { Kafka, type LogEntry, logLevel } from "kafkajs";
 import type { Logger } from "../../observability/logger.js";
 
-/** `["a:9092,b:9092", "c:9092"]` → `["a:9092", "b:9092", "c:9092"]` (Knative accepts both). */
-export function brokerList(servers: readonly string[] | string): string[] {
-  const list = typeof servers === "string" ? [servers] : servers;
-  return list
-    .flatMap((entry) => entry.split(","))
-    .map((entry) => entry.trim())
-    .filter(Boolean);
-}
+export { brokerList } from "./settings.js";
 
 /**
  * kafkajs logs through pino. Its ERROR lines are mostly recoverable (rebalances, a broker

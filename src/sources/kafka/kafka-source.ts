@@ -2,7 +2,6 @@ import type { CloudEvent } from "../../events/event.js";
 import type { Logger } from "../../observability/logger.js";
 import type { RunnableSource } from "../registry.js";
 import type { EventSink } from "../source.js";
-import { brokerList } from "./client.js";
 import {
   type ConsumedRecord,
   type ConsumerTuning,
@@ -15,6 +14,7 @@ import {
   withOverrides,
   wrapRecord,
 } from "./record-event.js";
+import { brokerList } from "./settings.js";
 
 export interface KafkaSourceSpec {
   readonly bootstrapServers: readonly string[];
@@ -27,7 +27,7 @@ export interface KafkaSourceSpec {
   readonly ceOverrides?: { readonly extensions?: Readonly<Record<string, string>> };
 }
 
-export const KEY_TYPE_ANNOTATION = "kafkasources.sources.knative.dev/key-type";
+export { KEY_TYPE_ANNOTATION } from "./settings.js";
 
 /** The group a KafkaSource joins when it names none: stable, so restarts resume. */
 export function defaultConsumerGroup(namespace: string, name: string): string {

@@ -8,8 +8,8 @@ import {
   type SourceProblem,
   specOf,
 } from "../validation.js";
-import { KEY_TYPE_ANNOTATION } from "./kafka-source.js";
 import { KEY_TYPES } from "./record-event.js";
+import { KEY_TYPE_ANNOTATION } from "./settings.js";
 
 /** Kafka's topic name rule (and its 249-character limit). */
 export const KAFKA_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;

@@ -1,4 +1,4 @@
-import { brokerList } from "../kafka/client.js";
+import { brokerList } from "../kafka/settings.js";
 
 export type MessageQueueType = "kafka" | "nats" | "redis";
 export const MESSAGE_QUEUE_TYPES: readonly MessageQueueType[] = ["kafka", "nats", "redis"];
