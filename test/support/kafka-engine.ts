@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { processGroup, waitUntilStopped } from "./process-state.js";
 
 /**
  * A private librdkafka mock cluster (driven by kcat) for tests that must hang or kill their
@@ -12,8 +13,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 export interface KafkaEngine {
   /** Bootstrap list, comma-separated host:port. */
   readonly brokers: string;
-  /** SIGSTOP: sockets stay open but nothing answers. */
-  hang(): void;
+  /** SIGSTOP: sockets stay open but nothing answers (resolves once the processes are stopped). */
+  hang(): Promise<void>;
   /** SIGCONT after hang(). */
   resume(): void;
   /** SIGKILL: connections are refused from now on. */
@@ -64,7 +65,10 @@ export async function startKafkaEngine(brokerCount = 3): Promise<KafkaEngine> {
     if (match) {
       return {
         brokers: match[1]!,
-        hang: () => signal("SIGSTOP"),
+        hang: async () => {
+          signal("SIGSTOP");
+          await waitUntilStopped(() => processGroup(group));
+        },
         resume: () => signal("SIGCONT"),
         kill,
         stop: async () => {

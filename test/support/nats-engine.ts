@@ -1,8 +1,9 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { waitUntilStopped } from "./process-state.js";
 import { freePort, portOpen } from "./services.js";
 
 /**
@@ -22,15 +23,6 @@ export interface NatsEngine {
   start(): Promise<void>;
   /** Kills the server and removes its store. */
   stop(): Promise<void>;
-}
-
-/** The one-letter state in /proc/<pid>/stat ("T" once stopped). */
-function processState(pid: number): string | undefined {
-  try {
-    return /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, "utf8"))?.[1];
-  } catch {
-    return undefined;
-  }
 }
 
 function findBinary(): string | undefined {
@@ -87,8 +79,7 @@ export async function startNatsEngine(): Promise<NatsEngine | undefined> {
     url: `nats://127.0.0.1:${port}`,
     hang: async () => {
       signal("SIGSTOP");
-      // The signal lands asynchronously; until then the server may still answer.
-      while (alive() && processState(child!.pid!) !== "T") await sleep(5);
+      if (alive()) await waitUntilStopped(() => [child!.pid!]);
     },
     resume: () => signal("SIGCONT"),
     kill,

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { waitUntilStopped } from "./process-state.js";
 import { freePort, portOpen } from "./services.js";
 
 /**
@@ -13,7 +14,7 @@ import { freePort, portOpen } from "./services.js";
 export interface RedisEngine {
   readonly url: string;
   /** SIGSTOP: sockets stay open but nothing answers. */
-  hang(): void;
+  hang(): Promise<void>;
   /** SIGCONT after hang(). */
   resume(): void;
   /** SIGKILL: connections drop and are refused until restart(). */
@@ -37,7 +38,10 @@ export async function startRedisEngine(): Promise<RedisEngine> {
   };
   return {
     url: `redis://127.0.0.1:${port}`,
-    hang: () => child.kill("SIGSTOP"),
+    hang: async () => {
+      child.kill("SIGSTOP");
+      await waitUntilStopped(() => [child.pid!]);
+    },
     resume: () => child.kill("SIGCONT"),
     kill,
     restart: async () => {

@@ -112,7 +112,7 @@ describe.skipIf(!available)("kafka backing when the cluster fails", () => {
     await eventually("the held event in flight", () => holding !== undefined);
 
     hung = true;
-    engine.hang();
+    await engine.hang();
     holding!();
     await backing.publish(stream, [testEvent(2)]).catch(() => undefined);
     await sleep(6_000); // Longer than session.timeout.ms: the group evicts the silent member.
