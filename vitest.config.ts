@@ -9,6 +9,7 @@ const UNIT = [
   "test/delivery/**/*.test.ts",
   "test/server/**/*.test.ts",
   "test/broker/**/*.test.ts",
+  "test/observability/**/*.test.ts",
   "test/sources/ping/**/*.test.ts",
   "test/sources/github/signature.test.ts",
   "test/sources/kafka/record-event.test.ts",

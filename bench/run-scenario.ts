@@ -29,6 +29,12 @@ export interface BenchSettings {
   readonly window: number;
   /** Longest wait for the last deliveries of a phase, and for the process to go quiet. */
   readonly drainTimeoutMs: number;
+  /**
+   * How long the process sits idle after start-up and one event before its RSS is read. V8
+   * gives back start-up garbage only when its memory reducer runs, ~8 s after activity stops;
+   * reading sooner measures the start-up burst, not the idle process.
+   */
+  readonly idleSettleMs: number;
   /** Scenario ids to run under `node --cpu-prof`, and where the profiles go. */
   readonly profile: ReadonlySet<string>;
   readonly profileDir: string;
@@ -229,7 +235,7 @@ export async function runScenario(
     const unreachable = await probe(scenario, harness, target.ingressUrl);
     if (unreachable) return { ...base, skipped: unreachable, problems };
     const startupMs = Date.now() - target.startedAt;
-    await sleep(500);
+    await sleep(settings.idleSettleMs);
     const idleRss = readMemory(target.pid)?.rss;
 
     const spec = { url: target.ingressUrl, types: scenario.types, fanout: scenario.fanout };

@@ -139,7 +139,8 @@ export class Dispatcher {
     } finally {
       if (control.keepAlive) this.alive.delete(control);
       this.metrics.deliveryLatency.observe(
-        { namespace: labels.namespace, trigger: labels.trigger },
+        labels.namespace,
+        labels.trigger,
         (performance.now() - started) / 1000,
       );
     }
@@ -247,16 +248,15 @@ export class Dispatcher {
         } else last = ABORTED;
       }
       if (countFor !== undefined && last.error !== "shutdown") {
-        this.metrics.deliveryAttempts.inc({
-          namespace: countFor.namespace,
-          trigger: countFor.trigger,
-          code:
-            last.error === undefined
-              ? last.status!
-              : last.error === "timeout"
-                ? "timeout"
-                : "error",
-        });
+        this.metrics.countAttempt(
+          countFor.namespace,
+          countFor.trigger,
+          last.error === undefined
+            ? String(last.status)
+            : last.error === "timeout"
+              ? "timeout"
+              : "error",
+        );
       }
       if (n >= total || isSuccess(last) || !isRetryable(last)) return { last, attempts: n };
       control.keepAlive?.();

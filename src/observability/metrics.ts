@@ -1,33 +1,27 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Registry } from "prom-client";
+import { CounterTally, TwoLabelHistogram } from "./tally.js";
 
 /**
  * Every Prometheus series Eventail exposes (CONTRACT §7). One instance per server; tests read
- * values back with `registry.getSingleMetric(...)` or the text at /metrics.
+ * values back with `registry.getSingleMetric(...)` or the text at /metrics. The per-event series
+ * are counted through tallies (see tally.ts): call countIngress, countAttempt and
+ * deliveryLatency.observe on the hot path, not the prom-client objects.
  */
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly ingressEvents = new Counter({
-    name: "eventail_ingress_events_total",
-    help: "Events (or batches) received at an ingress, by HTTP status answered",
-    labelNames: ["namespace", "broker", "code"] as const,
-    registers: [this.registry],
-  });
+  private readonly ingressTally = new CounterTally(["namespace", "broker", "code"]);
+  private readonly attemptTally = new CounterTally(["namespace", "trigger", "code"]);
 
-  readonly deliveryAttempts = new Counter({
-    name: "eventail_delivery_attempts_total",
-    help: "HTTP delivery attempts to subscribers, by status (or 'error' with no response)",
-    labelNames: ["namespace", "trigger", "code"] as const,
-    registers: [this.registry],
-  });
+  readonly ingressEvents: Counter<"namespace" | "broker" | "code">;
+  readonly deliveryAttempts: Counter<"namespace" | "trigger" | "code">;
 
-  readonly deliveryLatency = new Histogram({
-    name: "eventail_delivery_latency_seconds",
-    help: "Time from the start of a delivery to its outcome, retries included",
-    labelNames: ["namespace", "trigger"] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
+  readonly deliveryLatency = new TwoLabelHistogram(
+    "eventail_delivery_latency_seconds",
+    "Time from the start of a delivery to its outcome, retries included",
+    ["namespace", "trigger"],
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  );
 
   readonly deadLetters = new Counter({
     name: "eventail_dead_letters_total",
@@ -44,6 +38,37 @@ export class Metrics {
   });
 
   constructor(options: { processMetrics?: boolean } = {}) {
+    const ingressTally = this.ingressTally;
+    const attemptTally = this.attemptTally;
+    this.ingressEvents = new Counter({
+      name: "eventail_ingress_events_total",
+      help: "Events (or batches) received at an ingress, by HTTP status answered",
+      labelNames: ["namespace", "broker", "code"] as const,
+      registers: [this.registry],
+      collect() {
+        ingressTally.flushInto(this);
+      },
+    });
+    this.deliveryAttempts = new Counter({
+      name: "eventail_delivery_attempts_total",
+      help: "HTTP delivery attempts to subscribers, by status (or 'error' with no response)",
+      labelNames: ["namespace", "trigger", "code"] as const,
+      registers: [this.registry],
+      collect() {
+        attemptTally.flushInto(this);
+      },
+    });
+    this.registry.registerMetric(this.deliveryLatency as never);
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** One request answered at a broker, channel or flow ingress. */
+  countIngress(namespace: string, broker: string, code: string): void {
+    this.ingressTally.add(namespace, broker, code);
+  }
+
+  /** One HTTP delivery attempt, by status or "error"/"timeout". */
+  countAttempt(namespace: string, trigger: string, code: string): void {
+    this.attemptTally.add(namespace, trigger, code);
   }
 }

@@ -98,11 +98,7 @@ export function registerIngressRoute(app: FastifyInstance, options: IngressRoute
   };
   const count = (request: FastifyRequest, code: number) => {
     const params = request.params as Record<string, string>;
-    metrics.ingressEvents.inc({
-      namespace: params["namespace"] ?? "",
-      broker: params["name"] ?? "",
-      code: String(code),
-    });
+    metrics.countIngress(params["namespace"] ?? "", params["name"] ?? "", String(code));
   };
   // Hooks take fastify's callback form: an async hook costs a promise and a microtask per request.
   const onResponse = (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
