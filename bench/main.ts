@@ -69,7 +69,7 @@ const settings: BenchSettings = {
   concurrency: 64,
   window: 1_024,
   drainTimeoutMs: quick ? 10_000 : 60_000,
-  idleSettleMs: quick ? 500 : 12_000,
+  idleSettleMs: quick ? 500 : 2_000,
   profile,
   profileDir: profile.size > 0 ? mkdtempSync(path.join(tmpdir(), "eventail-profile-")) : "",
 };
@@ -228,9 +228,8 @@ ${markdownResults(report)}
   and the measured process went quiet, so work deferred past the last delivery counts too);
   deliveries/s counts every trigger's delivery. p50/p99/p99.9: open loop, at the rate in
   "latency at". CPU µs/event: CPU time of the measured process (relay or Eventail) per event in
-  the throughput phase, the figure that best survives other work on the cores. idle RSS: 12 s
-  after start-up and one event (once V8's memory reducer has returned the start-up garbage,
-  which it does ~8 s after activity stops); peak RSS: VmHWM at the end.
+  the throughput phase, the figure that best survives other work on the cores. idle RSS: 2 s
+  after start-up and one event; peak RSS: VmHWM at the end.
 - load 1m: the machine's 1-minute load average at the start and end of the scenario (2 cores).
 
 ${markdownProblems(report.results)}

@@ -30,9 +30,9 @@ export interface BenchSettings {
   /** Longest wait for the last deliveries of a phase, and for the process to go quiet. */
   readonly drainTimeoutMs: number;
   /**
-   * How long the process sits idle after start-up and one event before its RSS is read. V8
-   * gives back start-up garbage only when its memory reducer runs, ~8 s after activity stops;
-   * reading sooner measures the start-up burst, not the idle process.
+   * How long the process sits idle after start-up and one event before its RSS is read (V8's
+   * memory reducer sometimes returns start-up garbage ~8 s after activity stops, not always:
+   * the figure is what a process holds shortly after start, without counting on it).
    */
   readonly idleSettleMs: number;
   /** Scenario ids to run under `node --cpu-prof`, and where the profiles go. */
