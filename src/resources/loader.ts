@@ -13,6 +13,7 @@ import {
 import { CORE_KINDS, isCoreKind } from "./core-kinds.js";
 import { namespaceOrDefault } from "./defaults.js";
 import { childPath, nearestLine, type ValidationIssue } from "./issue.js";
+import { isManifestFile } from "./manifest-files.js";
 import type { ObjectMeta, Resource } from "./types.js";
 
 /**
@@ -25,7 +26,7 @@ import type { ObjectMeta, Resource } from "./types.js";
  * apiVersion/kind/name, unknown top-level fields); validateResources checks the rest.
  */
 
-export const MANIFEST_EXTENSIONS = [".yaml", ".yml", ".json"] as const;
+export { isManifestFile, MANIFEST_EXTENSIONS } from "./manifest-files.js";
 
 export interface LoadResult {
   readonly resources: Resource[];
@@ -50,12 +51,6 @@ export async function loadManifests(paths: readonly string[]): Promise<LoadResul
     issues.push(...parsed.issues);
   }
   return { resources, issues, files };
-}
-
-export function isManifestFile(name: string): boolean {
-  return (
-    MANIFEST_EXTENSIONS.some((ext) => name.endsWith(ext)) && !path.basename(name).startsWith(".")
-  );
 }
 
 /** A path named explicitly is read whatever its extension; directories are searched. */

@@ -8,7 +8,7 @@ import {
   watch,
 } from "node:fs";
 import path from "node:path";
-import { isManifestFile } from "./loader.js";
+import { isManifestFile } from "./manifest-files.js";
 
 /**
  * Calls `onChange` (once per burst, ~100 ms after the last event) when a manifest under `paths`

@@ -5,12 +5,11 @@ import { Dispatcher } from "../delivery/dispatcher.js";
 import { createLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { formatIssue, type ValidationIssue } from "../resources/issue.js";
-import { loadManifests, withoutFieldLines } from "../resources/loader.js";
 import { ResourceStore } from "../resources/store.js";
 import type { Resource } from "../resources/types.js";
-import { validateResources } from "../resources/validate.js";
 import { watchManifests } from "../resources/watch.js";
 import { buildServer } from "../server/app.js";
+import { readConfiguration } from "./configuration-reader.js";
 import { Reconciler } from "./reconciler.js";
 
 export interface EventailOptions {
@@ -50,21 +49,11 @@ export class InvalidManifestsError extends Error {
   }
 }
 
-async function loadAndValidate(
-  paths: string[],
-  extra: Resource[],
-): Promise<{ resources: Resource[]; issues: ValidationIssue[] }> {
-  const loaded = paths.length > 0 ? await loadManifests(paths) : { resources: [], issues: [] };
-  const resources = [...loaded.resources, ...extra];
-  const issues = [...loaded.issues, ...validateResources(resources)];
-  return { resources: issues.length > 0 ? resources : withoutFieldLines(resources), issues };
-}
-
 /** Starts a whole Eventail: store, reconciler, dispatcher, HTTP surface, file watching. */
 export async function startEventail(options: EventailOptions): Promise<RunningEventail> {
   const logger = options.logger ?? createLogger();
   const paths = options.paths ?? [];
-  const initial = await loadAndValidate(paths, options.resources ?? []);
+  const initial = await readConfiguration(paths, options.resources ?? []);
   if (initial.issues.length > 0) throw new InvalidManifestsError(initial.issues);
 
   const metrics = new Metrics({ processMetrics: true });
@@ -96,16 +85,16 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   await reconciler.start(url);
 
   const apply = async (resources: Resource[]): Promise<ValidationIssue[]> => {
-    const issues = validateResources(resources);
-    if (issues.length === 0) {
-      store.replaceAll(withoutFieldLines(resources));
+    const next = await readConfiguration([], resources);
+    if (next.issues.length === 0) {
+      store.replaceAll(next.resources);
       await reconciler.idle();
     }
-    return issues;
+    return next.issues;
   };
 
   const reload = async (): Promise<ValidationIssue[]> => {
-    const next = await loadAndValidate(paths, options.resources ?? []);
+    const next = await readConfiguration(paths, options.resources ?? []);
     if (next.issues.length > 0) {
       for (const issue of next.issues)
         logger.error({ issue: formatIssue(issue) }, "invalid manifest");
