@@ -1,34 +1,40 @@
+/** Where a signal keeps its group: a property of the signal itself, so it lives as long. */
+const GROUP = Symbol("eventail.cancelGroup");
+
+type Grouped = AbortSignal & { [GROUP]?: Set<() => void> };
+
 /**
  * Runs every registered cancel callback when a signal aborts, with one listener per signal.
  * Thousands of deliveries share a trigger's shutdown signal; a listener each would cost an
- * EventTarget registration per attempt and trip Node's leak warning past ten.
+ * EventTarget registration per attempt and trip Node's leak warning past ten. The group hangs
+ * off the signal rather than a WeakMap: with ten thousand triggers, a WeakMap of their signals
+ * made every garbage collection walk an ephemeron table of ten thousand entries.
  */
 export class CancelGroups {
-  private readonly groups = new WeakMap<AbortSignal, Set<() => void>>();
-
   /** Registers `cancel` until the returned function is called; calls it now if already aborted. */
   watch(signal: AbortSignal, cancel: () => void): () => void {
     if (signal.aborted) {
       cancel();
       return noop;
     }
-    let group = this.groups.get(signal);
-    if (group === undefined) {
-      const members = new Set<() => void>();
+    const grouped = signal as Grouped;
+    let members = grouped[GROUP];
+    if (members === undefined) {
+      const group = new Set<() => void>();
       signal.addEventListener(
         "abort",
         () => {
-          for (const member of members) member();
-          members.clear();
+          for (const member of group) member();
+          group.clear();
         },
         { once: true },
       );
-      this.groups.set(signal, members);
-      group = members;
+      grouped[GROUP] = group;
+      members = group;
     }
-    const members = group;
-    members.add(cancel);
-    return () => members.delete(cancel);
+    const group = members;
+    group.add(cancel);
+    return () => group.delete(cancel);
   }
 }
 

@@ -39,6 +39,9 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
   }
 
   async start(): Promise<void> {
+    // Node creates a controller's signal on first read: an EventTarget each, costly enough to
+    // show when ten thousand triggers see their first event. Create it with the subscription.
+    void this.shutdown.signal;
     this.subscription = await this.backing.subscribe(
       this.stream,
       this.consumerName,
