@@ -166,8 +166,9 @@ async function closedLoop(spec: ClosedLoad): Promise<LoadResult> {
     producer.sent -
     producer.refusedTotal -
     Math.floor((sinkCounts.get(spec.phase) ?? 0) / spec.fanout);
+  const minEvents = spec.minEvents ?? 0;
   const worker = async () => {
-    while (nowUs() < endUs) {
+    while (nowUs() < endUs || producer.sent < minEvents) {
       if (outstanding() >= spec.window) await nextFeedback(50);
       else await producer.send();
     }

@@ -52,6 +52,8 @@ export interface ClosedLoad extends LoadSpec {
   readonly concurrency: number;
   /** Events in flight end to end (sent, not yet at the sink) before the generator waits. */
   readonly window: number;
+  /** Keep sending past durationMs until this many events went out (warm-ups: every type once). */
+  readonly minEvents?: number;
 }
 
 export interface LoadResult {
