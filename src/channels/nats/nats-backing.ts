@@ -1,8 +1,8 @@
 import type { CloudEvent } from "../../events/event.js";
 import type { Logger } from "../../observability/logger.js";
 import type { Backing, ConsumeHandler, SubscribeOptions, Subscription } from "../backing.js";
-import { AckBatch } from "./ack-batch.js";
 import { NatsConnector } from "./connection.js";
+import { Outbox } from "./outbox.js";
 import { JetStreamProvisioning } from "./provisioning.js";
 import { JetStreamPublisher } from "./publisher.js";
 import type { NatsSettings } from "./settings.js";
@@ -17,7 +17,7 @@ const READY_TIMEOUT_MS = 1_500;
 export class NatsBacking implements Backing {
   readonly kind = "nats";
   readonly #connector: NatsConnector;
-  readonly #acks = new AckBatch();
+  readonly #outbox = new Outbox();
   readonly #provisioning: JetStreamProvisioning;
   readonly #publisher: JetStreamPublisher;
   readonly #subscriptions = new Set<JetStreamSubscription>();
@@ -29,7 +29,12 @@ export class NatsBacking implements Backing {
   ) {
     this.#connector = new NatsConnector(settings, logger);
     this.#provisioning = new JetStreamProvisioning(settings, logger);
-    this.#publisher = new JetStreamPublisher(this.#connector, this.#provisioning, settings);
+    this.#publisher = new JetStreamPublisher(
+      this.#connector,
+      this.#provisioning,
+      settings,
+      this.#outbox,
+    );
   }
 
   publish(stream: string, events: readonly CloudEvent[]): Promise<void> {
@@ -49,7 +54,7 @@ export class NatsBacking implements Backing {
     }
     const subscription = new JetStreamSubscription({
       connector: this.#connector,
-      acks: this.#acks,
+      outbox: this.#outbox,
       provisioning: this.#provisioning,
       settings: this.settings,
       logger: this.logger.child({ stream, consumer: name }),
@@ -91,7 +96,7 @@ export class NatsBacking implements Backing {
     this.#closing ??= (async () => {
       await Promise.all([...this.#subscriptions].map((s) => s.close(DEFAULT_GRACE_MS)));
       this.#subscriptions.clear();
-      this.#acks.flush();
+      this.#outbox.flush();
       await this.#connector.close();
     })();
     return this.#closing;

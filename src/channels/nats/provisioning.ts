@@ -26,6 +26,12 @@ export const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 const MAX_ACK_PENDING_FLOOR = 1_000;
 const SHARING_PROCESSES = 16;
 
+interface EnsuredStream {
+  readonly done: Promise<void>;
+  /** Set once `done` resolved. */
+  ready: boolean;
+}
+
 export function apiErrorCode(error: unknown): number | undefined {
   return (error as { api_error?: { err_code?: number } } | undefined)?.api_error?.err_code;
 }
@@ -36,7 +42,7 @@ export function apiErrorCode(error: unknown): number | undefined {
  * run them; streams are remembered per connection so publishing costs no extra round trip.
  */
 export class JetStreamProvisioning {
-  readonly #streams = new WeakMap<NatsLink, Map<string, Promise<void>>>();
+  readonly #streams = new WeakMap<NatsLink, Map<string, EnsuredStream>>();
 
   constructor(
     private readonly settings: NatsSettings,
@@ -51,11 +57,24 @@ export class JetStreamProvisioning {
     }
     let ensured = known.get(stream);
     if (!ensured) {
-      ensured = this.#createOrUpdateStream(link, stream);
-      known.set(stream, ensured);
-      ensured.catch(() => known.delete(stream));
+      const entry: EnsuredStream = { done: this.#createOrUpdateStream(link, stream), ready: false };
+      known.set(stream, entry);
+      entry.done.then(
+        () => {
+          entry.ready = true;
+        },
+        () => {
+          if (known.get(stream) === entry) known.delete(stream);
+        },
+      );
+      ensured = entry;
     }
-    return ensured;
+    return ensured.done;
+  }
+
+  /** True when ensureStream() already succeeded on this link (and nothing forgot it since). */
+  streamReady(link: NatsLink, stream: string): boolean {
+    return this.#streams.get(link)?.get(stream)?.ready === true;
   }
 
   /** Forgets that a stream exists (it was deleted under us, or the engine lost its state). */

@@ -1,28 +1,49 @@
 import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from "nats";
+import type { Outbox } from "./outbox.js";
 
-/** What JetStream answered to one publish. */
+/** What JetStream answered to one publish (or that it did not answer before the deadline). */
 export type PubAckResult =
   | { readonly ok: true; readonly seq: number; readonly duplicate: boolean }
-  | { readonly ok: false; readonly reason: string; readonly noResponders: boolean };
+  | {
+      readonly ok: false;
+      readonly reason: string;
+      readonly noResponders: boolean;
+      readonly timedOut?: true;
+    };
 
 const utf8 = new TextDecoder();
 
+const TIMED_OUT: PubAckResult = {
+  ok: false,
+  reason: "NATS did not acknowledge in time (publishTimeoutMs)",
+  noResponders: false,
+  timedOut: true,
+};
+
 interface PendingAck {
   readonly settle: (result: PubAckResult) => void;
+  readonly deadline: number;
 }
 
 /**
  * Pipelined JetStream publishing: every message names a reply subject under one wildcard inbox,
  * and PubAcks are matched back by token. This skips the per-request timer, mux entry and error
- * objects of `js.publish()`, which dominated the client's CPU; the caller owns the deadline.
+ * objects of `js.publish()`, which dominated the client's CPU. Messages leave through the
+ * backing's outbox (one socket write per turn of the event loop), and one timer, armed for the
+ * earliest deadline, answers every publish whose PubAck did not come in time.
  */
 export class PubAckInbox {
   readonly #prefix: string;
   readonly #subscription: Subscription;
-  readonly #pending = new Map<string, PendingAck>();
+  readonly #pending = new Map<number, PendingAck>();
   #nextToken = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
 
-  constructor(private readonly nc: NatsConnection) {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly outbox: Outbox,
+  ) {
     this.#prefix = `${createInbox()}.`;
     this.#subscription = nc.subscribe(`${this.#prefix}*`, {
       callback: (error, msg) => {
@@ -32,44 +53,70 @@ export class PubAckInbox {
   }
 
   /**
-   * Sends one message and returns its token with a promise for the PubAck. The promise never
-   * rejects and never settles if no answer comes: pair it with a deadline and `forget(token)`.
+   * Queues one message and returns a promise for its PubAck. The promise never rejects; it
+   * settles with `timedOut` once `deadline` (a Date.now() time) passes without an answer, after
+   * which a late PubAck is ignored.
    */
   publish(
     subject: string,
     payload: Uint8Array,
     msgId: string,
     expectedStream: string,
-  ): { token: string; answer: Promise<PubAckResult> } {
-    const token = (this.#nextToken++).toString(36);
-    const meta = headers();
-    meta.set("Nats-Msg-Id", msgId);
-    meta.set("Nats-Expected-Stream", expectedStream);
+    deadline: number,
+  ): Promise<PubAckResult> {
+    const token = this.#nextToken++;
     const answer = new Promise<PubAckResult>((settle) => {
-      this.#pending.set(token, { settle });
+      this.#pending.set(token, { settle, deadline });
     });
-    try {
-      this.nc.publish(subject, payload, { reply: this.#prefix + token, headers: meta });
-    } catch (error) {
-      this.#settle(token, { ok: false, reason: (error as Error).message, noResponders: false });
-    }
-    return { token, answer };
-  }
-
-  /** Drops a publish whose caller stopped waiting; a late PubAck for it is then ignored. */
-  forget(token: string): void {
-    this.#pending.delete(token);
+    if (deadline < this.#timerAt) this.#arm(deadline);
+    this.outbox.defer(() => {
+      if (!this.#pending.has(token)) return; // timed out before it left
+      const meta = headers();
+      meta.set("Nats-Msg-Id", msgId);
+      meta.set("Nats-Expected-Stream", expectedStream);
+      try {
+        this.nc.publish(subject, payload, { reply: this.#prefix + token, headers: meta });
+      } catch (error) {
+        this.#settle(token, { ok: false, reason: (error as Error).message, noResponders: false });
+      }
+    });
+    return answer;
   }
 
   close(): void {
     this.#subscription.unsubscribe();
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
     for (const token of [...this.#pending.keys()]) {
       this.#settle(token, { ok: false, reason: "connection replaced", noResponders: false });
     }
   }
 
+  #arm(at: number): void {
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => this.#expire(), Math.max(at - Date.now(), 0));
+    // A publish in flight keeps its connection (and so the process) alive anyway.
+    this.#timer.unref();
+  }
+
+  /** Answers every publish past its deadline, then waits for the next deadline. */
+  #expire(): void {
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [token, pending] of this.#pending) {
+      if (pending.deadline <= now) this.#settle(token, TIMED_OUT);
+      else if (pending.deadline < next) next = pending.deadline;
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
+  }
+
   #answer(msg: Msg): void {
-    const token = msg.subject.slice(this.#prefix.length);
+    const token = Number.parseInt(msg.subject.slice(this.#prefix.length), 10);
+    if (!this.#pending.has(token)) return;
     const status = msg.headers?.code ?? 0;
     if (status === 503) {
       this.#settle(token, {
@@ -96,7 +143,7 @@ export class PubAckInbox {
     }
   }
 
-  #settle(token: string, result: PubAckResult): void {
+  #settle(token: number, result: PubAckResult): void {
     const pending = this.#pending.get(token);
     if (!pending) return;
     this.#pending.delete(token);

@@ -5,6 +5,7 @@ import { encodeForStorage } from "../../events/json-format.js";
 import { BackingUnavailableError } from "../backing.js";
 import type { NatsConnector, NatsLink } from "./connection.js";
 import { eventSubject, jetStreamName } from "./naming.js";
+import type { Outbox } from "./outbox.js";
 import type { JetStreamProvisioning } from "./provisioning.js";
 import { PubAckInbox, type PubAckResult } from "./pub-ack-inbox.js";
 import type { NatsSettings } from "./settings.js";
@@ -35,29 +36,43 @@ export function dedupeId(event: CloudEvent): string {
   return hash.digest("base64url");
 }
 
+interface StreamNames {
+  /** The JetStream stream's name (the expected-stream header). */
+  readonly streamName: string;
+  /** Event subjects by type; bounded, since types come from producers. */
+  readonly subjects: Map<string, string>;
+}
+
+const MAX_REMEMBERED_STREAMS = 1_000;
+const MAX_REMEMBERED_SUBJECTS = 1_000;
+
 /**
- * Appends events to their JetStream stream: all messages of a batch go out in one write and
- * their PubAcks are awaited together; publish() resolves only once every PubAck arrived, and
- * rejects with BackingUnavailableError when that takes longer than publishTimeoutMs.
+ * Appends events to their JetStream stream: the messages of every publish() in one turn of the
+ * event loop go out in one write and their PubAcks are awaited together; publish() resolves
+ * only once every PubAck arrived, and rejects with BackingUnavailableError when that takes
+ * longer than publishTimeoutMs.
  */
 export class JetStreamPublisher {
   readonly #inboxes = new WeakMap<NatsConnection, PubAckInbox>();
+  readonly #names = new Map<string, StreamNames>();
 
   constructor(
     private readonly connector: NatsConnector,
     private readonly provisioning: JetStreamProvisioning,
     private readonly settings: NatsSettings,
+    private readonly outbox: Outbox,
   ) {}
 
   async publish(stream: string, events: readonly CloudEvent[]): Promise<void> {
     if (events.length === 0) return;
     const timeoutMs = this.settings.publishTimeoutMs;
     const deadline = Date.now() + timeoutMs;
-    const subjects = events.map((event) => eventSubject(stream, String(event.attributes["type"])));
-    const streamName = jetStreamName(stream);
+    const names = this.#namesOf(stream);
+    const { streamName } = names;
+    const subjects = events.map((event) => this.#subjectOf(stream, names, event));
     const payloads = events.map((event) => Buffer.from(encodeForStorage(event), "utf8"));
     // While NATS is away the client would buffer; answer 503 now rather than after the timeout.
-    const link = await this.connector.linkNow(timeoutMs);
+    const link = this.connector.current() ?? (await this.connector.linkNow(timeoutMs));
     if (!link) throw new BackingUnavailableError("NATS is not connected", "nats");
     const limit = link.nc.info?.max_payload;
     for (const [index, payload] of payloads.entries()) {
@@ -76,11 +91,15 @@ export class JetStreamPublisher {
           cause,
         },
       );
-    try {
-      await beforeDeadline(this.provisioning.ensureStream(link, stream), deadline);
-    } catch (error) {
-      throw error instanceof BackingUnavailableError ? error : unavailable(String(error), error);
-    }
+    const ensureStream = async () => {
+      try {
+        await beforeDeadline(this.provisioning.ensureStream(link, stream), deadline);
+      } catch (error) {
+        throw error instanceof BackingUnavailableError ? error : unavailable(String(error), error);
+      }
+    };
+    // Once the stream is known on this link, publishing costs no timer and no extra await.
+    if (!this.provisioning.streamReady(link, stream)) await ensureStream();
     const inbox = this.#inboxFor(link);
     const msgIds = events.map(dedupeId);
     const send = (indexes: readonly number[]) =>
@@ -90,17 +109,17 @@ export class JetStreamPublisher {
       // No stream answers the subject: it was deleted, or the engine lost its state. Recreate
       // it and resend; the msgID keeps a resend that already landed from being stored twice.
       this.provisioning.forgetStream(link, stream);
-      try {
-        await beforeDeadline(this.provisioning.ensureStream(link, stream), deadline);
-      } catch (error) {
-        throw error instanceof BackingUnavailableError ? error : unavailable(String(error), error);
-      }
+      await ensureStream();
       failed = await send(failed.map(({ index }) => index));
     }
-    if (failed.length > 0) throw unavailable(failed[0]!.result.reason);
+    if (failed.length === 0) return;
+    const { result } = failed[0]!;
+    // A late PubAck changes nothing: the caller is told 503 and may retry (same msgID).
+    if (result.timedOut) throw new BackingUnavailableError(result.reason, "nats");
+    throw unavailable(result.reason);
   }
 
-  /** Publishes `indexes` and returns those that failed; rejects when the deadline passes. */
+  /** Publishes `indexes` and returns those that failed (timed out included). */
   async #sendAll(
     inbox: PubAckInbox,
     subjects: readonly string[],
@@ -110,25 +129,50 @@ export class JetStreamPublisher {
     indexes: readonly number[],
     deadline: number,
   ): Promise<Array<{ index: number; result: Extract<PubAckResult, { ok: false }> }>> {
-    const sent = indexes.map((index) => ({
-      index,
-      ...inbox.publish(subjects[index]!, payloads[index]!, msgIds[index]!, streamName),
-    }));
-    let results: PubAckResult[];
-    try {
-      results = await beforeDeadline(Promise.all(sent.map((s) => s.answer)), deadline);
-    } catch (error) {
-      // A late PubAck changes nothing: the caller is told 503 and may retry (same msgID).
-      for (const { token } of sent) inbox.forget(token);
-      throw error;
+    if (indexes.length === 1) {
+      const index = indexes[0]!;
+      const result = await inbox.publish(
+        subjects[index]!,
+        payloads[index]!,
+        msgIds[index]!,
+        streamName,
+        deadline,
+      );
+      return result.ok ? [] : [{ index, result }];
     }
-    return results.flatMap((result, i) => (result.ok ? [] : [{ index: sent[i]!.index, result }]));
+    const results = await Promise.all(
+      indexes.map((index) =>
+        inbox.publish(subjects[index]!, payloads[index]!, msgIds[index]!, streamName, deadline),
+      ),
+    );
+    return results.flatMap((result, i) => (result.ok ? [] : [{ index: indexes[i]!, result }]));
+  }
+
+  #namesOf(stream: string): StreamNames {
+    let names = this.#names.get(stream);
+    if (!names) {
+      names = { streamName: jetStreamName(stream), subjects: new Map() };
+      if (this.#names.size >= MAX_REMEMBERED_STREAMS) this.#names.clear();
+      this.#names.set(stream, names);
+    }
+    return names;
+  }
+
+  #subjectOf(stream: string, names: StreamNames, event: CloudEvent): string {
+    const type = String(event.attributes["type"]);
+    let subject = names.subjects.get(type);
+    if (subject === undefined) {
+      subject = eventSubject(stream, type);
+      if (names.subjects.size >= MAX_REMEMBERED_SUBJECTS) names.subjects.clear();
+      names.subjects.set(type, subject);
+    }
+    return subject;
   }
 
   #inboxFor(link: NatsLink): PubAckInbox {
     let inbox = this.#inboxes.get(link.nc);
     if (!inbox) {
-      inbox = new PubAckInbox(link.nc);
+      inbox = new PubAckInbox(link.nc, this.outbox);
       this.#inboxes.set(link.nc, inbox);
     }
     return inbox;

@@ -9,10 +9,10 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from "../backing.js";
-import type { AckBatch } from "./ack-batch.js";
 import type { NatsConnector, NatsLink } from "./connection.js";
 import { DeliveryLanes } from "./delivery-lanes.js";
 import { durableName, jetStreamName } from "./naming.js";
+import type { Outbox } from "./outbox.js";
 import type { JetStreamProvisioning } from "./provisioning.js";
 import { PullRequests } from "./pull-requests.js";
 import { type NatsSettings, redeliveryDelay } from "./settings.js";
@@ -32,7 +32,7 @@ interface Delivery {
 
 export interface JetStreamSubscriptionParams {
   readonly connector: NatsConnector;
-  readonly acks: AckBatch;
+  readonly outbox: Outbox;
   readonly provisioning: JetStreamProvisioning;
   readonly settings: NatsSettings;
   readonly logger: Logger;
@@ -133,11 +133,14 @@ export class JetStreamSubscription implements Subscription {
     );
   }
 
-  /** Coalesces the refills of everything that finished in one turn of the event loop. */
+  /**
+   * Coalesces the refills of everything that finished in one turn of the event loop; the pull
+   * request leaves in the same write as that turn's acks.
+   */
   #scheduleRefill(): void {
     if (this.#refillScheduled) return;
     this.#refillScheduled = true;
-    setImmediate(() => {
+    this.#p.outbox.defer(() => {
       this.#refillScheduled = false;
       this.#refill();
     });
@@ -231,7 +234,7 @@ export class JetStreamSubscription implements Subscription {
         const deliveryCount = msg.info.deliveryCount + localRetries;
         try {
           await handler(event, { deliveryCount, keepAlive });
-          if (!delivery.abandoned) this.#p.acks.ack(msg);
+          if (!delivery.abandoned) this.#p.outbox.ack(msg);
           return;
         } catch (error) {
           if (delivery.abandoned) return;
