@@ -1,16 +1,11 @@
 import type { Logger } from "../../observability/logger.js";
-import type { WebhookTarget } from "../../server/data-plane.js";
-import type { RunnableSource } from "../registry.js";
-import type { EventSink } from "../source.js";
-import { answerFor, ignored, rejected, type WebhookAnswer } from "../webhook/answer.js";
+import { ignored, rejected } from "../webhook/answer.js";
 import { headerOf, mediaTypeOf, type WebhookHeaders } from "../webhook/request.js";
+import { type Accepted, type SecretKeyRef, WebhookSource } from "../webhook/webhook-source.js";
 import { githubCloudEvent } from "./github-event.js";
 import { verifySignature } from "./signature.js";
 
-export interface SecretKeyRef {
-  readonly name: string;
-  readonly key: string;
-}
+export type { SecretKeyRef };
 
 export interface GitHubSourceSpec {
   readonly ownerAndRepository: string;
@@ -29,55 +24,33 @@ export const GITHUB_BODY_LIMIT = 25 * 1024 * 1024;
  * sink has it. Registering the hook through the GitHub API (accessToken) is a cluster feature
  * and is not done here.
  */
-export class GitHubSource implements RunnableSource {
-  readonly webhook: WebhookTarget;
-  private sink: EventSink | undefined;
+export class GitHubSource extends WebhookSource {
   private readonly eventTypes: ReadonlySet<string>;
 
   constructor(
-    readonly namespace: string,
-    readonly name: string,
+    namespace: string,
+    name: string,
     private readonly spec: GitHubSourceSpec,
-    /** The secret token, or undefined when its Secret or key is missing. */
-    private readonly secret: string | undefined,
-    private readonly logger: Logger,
+    secret: string | undefined,
+    logger: Logger,
   ) {
-    this.eventTypes = new Set(spec.eventTypes ?? []);
-    this.webhook = {
+    super(
       namespace,
       name,
-      bodyLimit: GITHUB_BODY_LIMIT,
-      handle: (request) => this.handle(request.headers, request.body),
-    };
+      {
+        kind: "GitHubSource",
+        secretRef: spec.secretToken.secretKeyRef,
+        secretUse: "signatures",
+        bodyLimit: GITHUB_BODY_LIMIT,
+      },
+      secret,
+      logger,
+    );
+    this.eventTypes = new Set(spec.eventTypes ?? []);
   }
 
-  async start(sink: EventSink): Promise<void> {
-    if (this.secret === undefined) {
-      const ref = this.spec.secretToken.secretKeyRef;
-      this.logger.error(
-        { secret: `${this.namespace}/${ref.name}`, key: ref.key },
-        "GitHubSource secret token not found: every delivery will be refused",
-      );
-    }
-    this.sink = sink;
-  }
-
-  async stop(): Promise<void> {
-    this.sink = undefined;
-  }
-
-  async handle(headers: WebhookHeaders, body: Buffer): Promise<WebhookAnswer> {
-    const sink = this.sink;
-    if (sink === undefined) return rejected(503, "SHUTTING_DOWN", "the source is not running");
-    if (this.secret === undefined) {
-      const ref = this.spec.secretToken.secretKeyRef;
-      return rejected(
-        401,
-        "BAD_SIGNATURE",
-        `cannot verify signatures: key ${ref.key} of Secret ${this.namespace}/${ref.name} not found`,
-      );
-    }
-    const check = verifySignature(headers, body, this.secret);
+  protected accept(headers: WebhookHeaders, body: Buffer, secret: string): Accepted {
+    const check = verifySignature(headers, body, secret);
     if (!check.ok) {
       this.logger.warn({ reason: check.reason }, "GitHub delivery refused");
       return rejected(401, "BAD_SIGNATURE", check.reason);
@@ -97,7 +70,7 @@ export class GitHubSource implements RunnableSource {
       this.spec.ownerAndRepository,
       this.spec.ceOverrides?.extensions,
     );
-    return answerFor(await sink(cloudEvent), id);
+    return { event: cloudEvent, id };
   }
 }
 

@@ -1,10 +1,7 @@
 import type { Logger } from "../../observability/logger.js";
-import type { WebhookTarget } from "../../server/data-plane.js";
-import type { SecretKeyRef } from "../github/github-source.js";
-import type { RunnableSource } from "../registry.js";
-import type { EventSink } from "../source.js";
-import { answerFor, ignored, rejected, type WebhookAnswer } from "../webhook/answer.js";
+import { ignored, rejected } from "../webhook/answer.js";
 import { headerOf, secretsEqual, type WebhookHeaders } from "../webhook/request.js";
+import { type Accepted, type SecretKeyRef, WebhookSource } from "../webhook/webhook-source.js";
 import { GITLAB_WEBHOOK_EVENT_TYPES, gitlabCloudEvent, gitlabEventType } from "./gitlab-event.js";
 
 export interface GitLabSourceSpec {
@@ -23,60 +20,39 @@ const GITLAB_BODY_LIMIT = 25 * 1024 * 1024;
  * GitLabSource, standalone: GitLab posts to POST /sources/{ns}/{name} with the secret token in
  * X-Gitlab-Token; each delivery whose token matches goes to the sink as a CloudEvent.
  */
-export class GitLabSource implements RunnableSource {
-  readonly webhook: WebhookTarget;
-  private sink: EventSink | undefined;
+export class GitLabSource extends WebhookSource {
   /** Event types asked for (undefined: all). */
   private readonly types: ReadonlySet<string> | undefined;
 
   constructor(
-    readonly namespace: string,
-    readonly name: string,
+    namespace: string,
+    name: string,
     private readonly spec: GitLabSourceSpec,
-    private readonly secret: string | undefined,
-    private readonly logger: Logger,
+    secret: string | undefined,
+    logger: Logger,
   ) {
+    super(
+      namespace,
+      name,
+      {
+        kind: "GitLabSource",
+        secretRef: spec.secretToken.secretKeyRef,
+        secretUse: "tokens",
+        bodyLimit: GITLAB_BODY_LIMIT,
+      },
+      secret,
+      logger,
+    );
     const hooks = spec.eventTypes ?? [];
     this.types =
       hooks.length === 0
         ? undefined
         : new Set(hooks.map((hook) => GITLAB_WEBHOOK_EVENT_TYPES[hook] ?? hook));
-    this.webhook = {
-      namespace,
-      name,
-      bodyLimit: GITLAB_BODY_LIMIT,
-      handle: (request) => this.handle(request.headers, request.body),
-    };
   }
 
-  async start(sink: EventSink): Promise<void> {
-    if (this.secret === undefined) {
-      const ref = this.spec.secretToken.secretKeyRef;
-      this.logger.error(
-        { secret: `${this.namespace}/${ref.name}`, key: ref.key },
-        "GitLabSource secret token not found: every delivery will be refused",
-      );
-    }
-    this.sink = sink;
-  }
-
-  async stop(): Promise<void> {
-    this.sink = undefined;
-  }
-
-  async handle(headers: WebhookHeaders, body: Buffer): Promise<WebhookAnswer> {
-    const sink = this.sink;
-    if (sink === undefined) return rejected(503, "SHUTTING_DOWN", "the source is not running");
-    if (this.secret === undefined) {
-      const ref = this.spec.secretToken.secretKeyRef;
-      return rejected(
-        401,
-        "BAD_SIGNATURE",
-        `cannot verify tokens: key ${ref.key} of Secret ${this.namespace}/${ref.name} not found`,
-      );
-    }
+  protected accept(headers: WebhookHeaders, body: Buffer, secret: string): Accepted {
     const token = headerOf(headers, "x-gitlab-token");
-    if (token === undefined || !secretsEqual(token, this.secret)) {
+    if (token === undefined || !secretsEqual(token, secret)) {
       const reason =
         token === undefined ? "missing X-Gitlab-Token header" : "X-Gitlab-Token does not match";
       this.logger.warn({ reason }, "GitLab delivery refused");
@@ -121,6 +97,6 @@ export class GitLabSource implements RunnableSource {
         `/apis/v1alpha1/namespaces/${this.namespace}/gitlabsources/${this.name}`,
       this.spec.ceOverrides?.extensions,
     );
-    return answerFor(await sink(event), String(event.attributes["id"]));
+    return { event, id: String(event.attributes["id"]) };
   }
 }

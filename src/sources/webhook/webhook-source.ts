@@ -1,0 +1,82 @@
+import type { CloudEvent } from "../../events/event.js";
+import type { Logger } from "../../observability/logger.js";
+import type { WebhookTarget } from "../../server/data-plane.js";
+import type { RunnableSource } from "../registry.js";
+import type { EventSink } from "../source.js";
+import { answerFor, rejected, type WebhookAnswer } from "./answer.js";
+import type { WebhookHeaders } from "./request.js";
+
+export interface SecretKeyRef {
+  readonly name: string;
+  readonly key: string;
+}
+
+/** What a webhook source makes of one verified delivery: an event to forward, or an answer. */
+export type Accepted = { readonly event: CloudEvent; readonly id: string } | WebhookAnswer;
+
+/**
+ * A source that a service (GitHub, GitLab) calls at POST /sources/{ns}/{name}: refuses deliveries
+ * while stopped (503) or without its secret (401), lets the kind check and convert the request,
+ * and answers once the sink has the event (see answerFor).
+ */
+export abstract class WebhookSource implements RunnableSource {
+  readonly webhook: WebhookTarget;
+  private sink: EventSink | undefined;
+
+  constructor(
+    readonly namespace: string,
+    readonly name: string,
+    private readonly settings: {
+      /** The kind, for logs: "GitHubSource". */
+      readonly kind: string;
+      readonly secretRef: SecretKeyRef;
+      /** What the secret is for, in the 401 message: "signatures", "tokens". */
+      readonly secretUse: string;
+      readonly bodyLimit: number;
+    },
+    /** The secret token, or undefined when its Secret or key is missing. */
+    private readonly secret: string | undefined,
+    protected readonly logger: Logger,
+  ) {
+    this.webhook = {
+      namespace,
+      name,
+      bodyLimit: settings.bodyLimit,
+      handle: (request) => this.handle(request.headers, request.body),
+    };
+  }
+
+  /** Checks the delivery against the secret and turns it into an event (or an answer). */
+  protected abstract accept(headers: WebhookHeaders, body: Buffer, secret: string): Accepted;
+
+  async start(sink: EventSink): Promise<void> {
+    if (this.secret === undefined) {
+      const ref = this.settings.secretRef;
+      this.logger.error(
+        { secret: `${this.namespace}/${ref.name}`, key: ref.key },
+        `${this.settings.kind} secret token not found: every delivery will be refused`,
+      );
+    }
+    this.sink = sink;
+  }
+
+  async stop(): Promise<void> {
+    this.sink = undefined;
+  }
+
+  async handle(headers: WebhookHeaders, body: Buffer): Promise<WebhookAnswer> {
+    const sink = this.sink;
+    if (sink === undefined) return rejected(503, "SHUTTING_DOWN", "the source is not running");
+    if (this.secret === undefined) {
+      const { secretRef: ref, secretUse } = this.settings;
+      return rejected(
+        401,
+        "BAD_SIGNATURE",
+        `cannot verify ${secretUse}: key ${ref.key} of Secret ${this.namespace}/${ref.name} not found`,
+      );
+    }
+    const accepted = this.accept(headers, body, this.secret);
+    if (!("event" in accepted)) return accepted;
+    return answerFor(await sink(accepted.event), accepted.id);
+  }
+}
