@@ -1,7 +1,5 @@
-import { createHash } from "node:crypto";
 import type { NatsConnection } from "nats";
 import type { CloudEvent } from "../../events/event.js";
-import { encodeForStorage } from "../../events/json-format.js";
 import { BackingUnavailableError } from "../backing.js";
 import type { NatsConnector, NatsLink } from "./connection.js";
 import { eventSubject, jetStreamName } from "./naming.js";
@@ -9,6 +7,7 @@ import type { Outbox } from "./outbox.js";
 import type { JetStreamProvisioning } from "./provisioning.js";
 import { PubAckInbox, type PubAckResult } from "./pub-ack-inbox.js";
 import type { NatsSettings } from "./settings.js";
+import { storeEvent } from "./storage.js";
 
 /** Room the msgID and expected-stream headers take in a message, besides the event. */
 const HEADERS_ALLOWANCE = 256;
@@ -23,17 +22,9 @@ export class PayloadTooLargeError extends Error {
   }
 }
 
-/**
- * The JetStream msgID of an event. Producers retrying the same request (same attributes and
- * data, later arrival time) land on one stored copy. source + id alone would also swallow
- * legitimate re-entries of an event: a reply that echoes it (lower TTL) or its dead letter
- * (knativeerror* added) sent back to the same broker.
- */
+/** The JetStream msgID of an event (see storeEvent). */
 export function dedupeId(event: CloudEvent): string {
-  const { knativearrivaltime: _, ...identity } = event.attributes;
-  const hash = createHash("sha256").update(JSON.stringify(identity));
-  if (event.data !== undefined) hash.update(event.data);
-  return hash.digest("base64url");
+  return storeEvent(event).msgId;
 }
 
 interface StreamNames {
@@ -70,7 +61,8 @@ export class JetStreamPublisher {
     const names = this.#namesOf(stream);
     const { streamName } = names;
     const subjects = events.map((event) => this.#subjectOf(stream, names, event));
-    const payloads = events.map((event) => Buffer.from(encodeForStorage(event), "utf8"));
+    const stored = events.map(storeEvent);
+    const payloads = stored.map((s) => s.payload);
     // While NATS is away the client would buffer; answer 503 now rather than after the timeout.
     const link = this.connector.current() ?? (await this.connector.linkNow(timeoutMs));
     if (!link) throw new BackingUnavailableError("NATS is not connected", "nats");
@@ -101,7 +93,7 @@ export class JetStreamPublisher {
     // Once the stream is known on this link, publishing costs no timer and no extra await.
     if (!this.provisioning.streamReady(link, stream)) await ensureStream();
     const inbox = this.#inboxFor(link);
-    const msgIds = events.map(dedupeId);
+    const msgIds = stored.map((s) => s.msgId);
     const send = (indexes: readonly number[]) =>
       this.#sendAll(inbox, subjects, streamName, payloads, msgIds, indexes, deadline);
     let failed = await send(payloads.map((_, index) => index));

@@ -20,12 +20,24 @@ export interface PullRequestsParams {
   readonly streamName: string;
   readonly durable: string;
   readonly ackWaitMs: number;
-  /** One event arrived. */
-  readonly onEvent: (msg: JsMsg) => void;
+  /** One event arrived, delivered for the `deliveryCount`th time (1 the first time). */
+  readonly onEvent: (msg: JsMsg, deliveryCount: number) => void;
   /** Fewer events are on their way than before: time to ask for more. */
   readonly onRoom: () => void;
   /** The server stopped answering this consumer (deleted, or the engine lost it). */
   readonly onSilence: () => void;
+}
+
+/**
+ * The delivery count in a JetStream ack subject: `$JS.ACK.<stream>.<consumer>.<count>.…` (9
+ * tokens), or with `<domain>.<account hash>` after `ACK` (11 or 12 tokens), the shapes nats.js
+ * reads in `JsMsg.info`, which parses (and allocates) every field where one is needed per event.
+ */
+export function deliveryCountOf(reply: string): number | undefined {
+  const tokens = reply.split(".");
+  if (tokens.length < 9 || tokens[0] !== "$JS" || tokens[1] !== "ACK") return undefined;
+  const count = Number(tokens[tokens.length === 9 ? 4 : 6]);
+  return Number.isSafeInteger(count) && count >= 1 ? count : undefined;
 }
 
 /**
@@ -94,7 +106,8 @@ export class PullRequests {
     this.#lastSign = Date.now();
     if (msg.subject !== this.#inbox) {
       this.#outstanding = Math.max(this.#outstanding - 1, 0);
-      this.#p.onEvent(toJsMsg(msg, this.#p.ackWaitMs));
+      // Every message JetStream delivers has an ack subject; were it unreadable, count it first.
+      this.#p.onEvent(toJsMsg(msg, this.#p.ackWaitMs), deliveryCountOf(msg.reply ?? "") ?? 1);
       return;
     }
     // A status message about our requests: 100 heartbeat, 408 expired, 409 refused, 503 none.

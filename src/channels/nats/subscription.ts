@@ -26,6 +26,8 @@ const NO_PARTITION_KEY = "\u0000";
 interface Delivery {
   readonly msg: JsMsg;
   readonly event: CloudEvent;
+  /** How many times JetStream delivered it, this time included. */
+  readonly deliveryCount: number;
   /** Set once close() gave the event back; the handler's late result is then ignored. */
   abandoned: boolean;
 }
@@ -164,7 +166,7 @@ export class JetStreamSubscription implements Subscription {
       streamName: jetStreamName(this.#p.stream),
       durable: durableName(this.#p.consumer),
       ackWaitMs: this.#p.settings.ackWaitMs,
-      onEvent: (msg) => this.#receive(msg),
+      onEvent: (msg, deliveryCount) => this.#receive(msg, deliveryCount),
       onRoom: () => this.#scheduleRefill(),
       onSilence: () => void this.#recover(),
     });
@@ -196,7 +198,7 @@ export class JetStreamSubscription implements Subscription {
     this.#refill();
   }
 
-  #receive(msg: JsMsg): void {
+  #receive(msg: JsMsg, deliveryCount: number): void {
     if (this.#stop.signal.aborted) {
       msg.nak();
       return;
@@ -219,7 +221,7 @@ export class JetStreamSubscription implements Subscription {
       : key === undefined
         ? NO_PARTITION_KEY
         : String(key);
-    this.#lanes.push(lane, { msg, event, abandoned: false });
+    this.#lanes.push(lane, { msg, event, deliveryCount, abandoned: false });
   }
 
   async #deliver(delivery: Delivery): Promise<void> {
@@ -231,7 +233,7 @@ export class JetStreamSubscription implements Subscription {
     this.#running.add(delivery);
     try {
       for (let localRetries = 0; ; localRetries++) {
-        const deliveryCount = msg.info.deliveryCount + localRetries;
+        const deliveryCount = delivery.deliveryCount + localRetries;
         try {
           await handler(event, { deliveryCount, keepAlive });
           if (!delivery.abandoned) this.#p.outbox.ack(msg);
