@@ -96,7 +96,7 @@ export class NatsBacking implements Backing {
     this.#closing ??= (async () => {
       await Promise.all([...this.#subscriptions].map((s) => s.close(DEFAULT_GRACE_MS)));
       this.#subscriptions.clear();
-      this.#outbox.flush();
+      this.#outbox.flushAll();
       await this.#connector.close();
     })();
     return this.#closing;

@@ -70,14 +70,16 @@ export class PubAckInbox {
     });
     if (deadline < this.#timerAt) this.#arm(deadline);
     this.outbox.defer(() => {
-      if (!this.#pending.has(token)) return; // timed out before it left
+      if (!this.#pending.has(token)) return false; // timed out before it left
       const meta = headers();
       meta.set("Nats-Msg-Id", msgId);
       meta.set("Nats-Expected-Stream", expectedStream);
       try {
         this.nc.publish(subject, payload, { reply: this.#prefix + token, headers: meta });
+        return true;
       } catch (error) {
         this.#settle(token, { ok: false, reason: (error as Error).message, noResponders: false });
+        return false;
       }
     });
     return answer;

@@ -73,12 +73,12 @@ export class PullRequests {
 
   /**
    * Asks for more events when the room not yet asked for is worth a request: a few slots at a
-   * time, or anything at all when nothing is on its way.
+   * time, or anything at all when nothing is on its way. True when it sent a request.
    */
-  request(room: number, minimum: number): void {
+  request(room: number, minimum: number): boolean {
     const wanted = room - this.#outstanding;
-    if (wanted <= 0 || (wanted < minimum && this.#outstanding > 0)) return;
-    if (this.#p.nc.isClosed()) return;
+    if (wanted <= 0 || (wanted < minimum && this.#outstanding > 0)) return false;
+    if (this.#p.nc.isClosed()) return false;
     if (this.#outstanding === 0) this.#lastSign = Date.now();
     this.#outstanding += wanted;
     this.#p.nc.publish(
@@ -90,6 +90,7 @@ export class PullRequests {
       }),
       { reply: this.#inbox },
     );
+    return true;
   }
 
   /** Forgets every request on its way (after a reconnect, the server no longer has them). */

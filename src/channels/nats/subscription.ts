@@ -144,19 +144,20 @@ export class JetStreamSubscription implements Subscription {
     this.#refillScheduled = true;
     this.#p.outbox.defer(() => {
       this.#refillScheduled = false;
-      this.#refill();
+      return this.#refill();
     });
   }
 
-  #refill(): void {
-    if (this.#stop.signal.aborted || this.#recovering) return;
+  /** Asks for as many events as there is room for; true when a request went out. */
+  #refill(): boolean {
+    if (this.#stop.signal.aborted || this.#recovering) return false;
     const link = this.#p.connector.current();
-    if (!link) return; // the reconnect listener refills
+    if (!link) return false; // the reconnect listener refills
     if (this.#pulls?.link !== link) {
       this.#pulls?.requests.stop();
       this.#pulls = { link, requests: this.#pullRequests(link) };
     }
-    this.#pulls.requests.request(this.#window - this.#lanes.held, this.#minimumRequest);
+    return this.#pulls.requests.request(this.#window - this.#lanes.held, this.#minimumRequest);
   }
 
   #pullRequests(link: NatsLink): PullRequests {
