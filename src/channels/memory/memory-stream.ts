@@ -25,7 +25,6 @@ export class MemoryStream implements GroupHost {
   private readonly due = new Fifo<ConsumerGroup>();
   private readonly ramping = new Fifo<ConsumerGroup>();
   private wakeScheduled = false;
-  private newsScheduled = false;
 
   constructor(
     private readonly options: ConsumerGroupOptions,
@@ -111,9 +110,7 @@ export class MemoryStream implements GroupHost {
     if (feed.news) return;
     feed.news = true;
     this.withNews.push(feed);
-    if (this.newsScheduled) return;
-    this.newsScheduled = true;
-    queueMicrotask(this.wakeForNews);
+    this.schedule();
   }
 
   private schedule(): void {
@@ -122,30 +119,8 @@ export class MemoryStream implements GroupHost {
     setImmediate(this.wake);
   }
 
-  /**
-   * News is pumped in a microtask, still in the turn of the publish: the delivery request goes
-   * out before the ingress writes its 202, which takes a scheduling gap off every event's
-   * latency. What the slice leaves waits for the next turn (wake), like ramping groups.
-   */
-  private readonly wakeForNews = (): void => {
-    this.newsScheduled = false;
-    this.collectDue();
-    this.pumpDue(WAKE_SLICE);
-    if (this.due.length > 0) this.schedule();
-  };
-
-  /** Pumps up to `budget` due groups; returns what is left of the budget. */
-  private pumpDue(budget: number): number {
-    while (budget > 0 && this.due.length > 0) {
-      const group = this.due.shift()!;
-      group.due = false;
-      group.pump();
-      budget--;
-    }
-    return budget;
-  }
-
-  private collectDue(): void {
+  private readonly wake = (): void => {
+    this.wakeScheduled = false;
     for (const feed of this.withNews.drain()) {
       feed.news = false;
       for (const group of feed.waiting.drain()) {
@@ -156,12 +131,13 @@ export class MemoryStream implements GroupHost {
         this.due.push(group);
       }
     }
-  }
-
-  private readonly wake = (): void => {
-    this.wakeScheduled = false;
-    this.collectDue();
-    let budget = this.pumpDue(WAKE_SLICE);
+    let budget = WAKE_SLICE;
+    while (budget > 0 && this.due.length > 0) {
+      const group = this.due.shift()!;
+      group.due = false;
+      group.pump();
+      budget--;
+    }
     // Groups that hit their burst again while pumped here wait for the next turn.
     for (let n = this.ramping.length; n > 0 && budget > 0; n--, budget--) {
       const group = this.ramping.shift()!;
