@@ -258,7 +258,7 @@ export function markdownMachine(report: BenchReport): string {
     `- CPU: ${m.cpu}, ${m.cores} cores; memory ${m.memoryGiB} GiB; ${m.os}`,
     `- Node ${m.node}; run at ${m.date}; load average at start ${m.loadAtStart.join(" / ")}`,
     `- throughput: closed loop, ${s.concurrency} requests and at most ${number(s.window)} events in ` +
-      `flight end to end, ${s.throughputMs / 1000} s after ${s.throughputWarmMs / 1000} s of warm-up (longer when needed to send every event type once: every trigger has seen an event before the measurement)`,
+      `flight end to end, the best of ${s.throughputRounds} rounds of ${s.throughputMs / 1000} s after ${s.throughputWarmMs / 1000} s of warm-up (longer when needed to send every event type once: every trigger has seen an event before the measurement)`,
     `- latency: open loop at ${rateNote}, ${s.latencyMs / 1000} s after ${s.latencyWarmMs / 1000} s of warm-up; ` +
       "a scenario that sustains less than twice that rate is measured at half what it sustains (column latency at)",
     `- ${report.quick ? "quick mode; " : ""}whole run ${number(report.durationMs / 1000, 0)} s`,

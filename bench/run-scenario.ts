@@ -24,6 +24,12 @@ export interface BenchSettings {
   readonly latencyMs: number;
   readonly throughputWarmMs: number;
   readonly throughputMs: number;
+  /**
+   * Closed-loop rounds per scenario; the best one counts. Other work on a shared machine only
+   * ever slows a round down, so the best of a few is the figure least bent by it (the relay's
+   * and every scenario's alike).
+   */
+  readonly throughputRounds: number;
   /** Closed loop: requests in flight, and events in flight end to end. */
   readonly concurrency: number;
   readonly window: number;
@@ -283,14 +289,28 @@ export async function runScenario(
       "throughput-warmup",
       await closed("throughput-warmup", settings.throughputWarmMs, scenario.types.length),
     );
-    await settled(target.pid, settings.drainTimeoutMs);
-    const cpuBefore = readCpuSeconds(target.pid);
-    const load = await closed("throughput", settings.throughputMs);
-    const throughput = await drain("throughput", load);
-    const quietUs = await settled(target.pid, settings.drainTimeoutMs);
-    const cpuAfter = readCpuSeconds(target.pid);
-    const seconds = (Math.max(throughput.lastUs, quietUs) - load.startUs) / 1e6;
-    const events = Math.min(load.accepted, throughput.count / scenario.fanout);
+    /** One closed-loop round: events, deliveries, seconds and CPU µs per event. */
+    const round = async (name: string) => {
+      await settled(target.pid, settings.drainTimeoutMs);
+      const cpuBefore = readCpuSeconds(target.pid);
+      const load = await closed(name, settings.throughputMs);
+      const throughput = await drain(name, load);
+      const quietUs = await settled(target.pid, settings.drainTimeoutMs);
+      const cpuAfter = readCpuSeconds(target.pid);
+      const seconds = (Math.max(throughput.lastUs, quietUs) - load.startUs) / 1e6;
+      const events = Math.min(load.accepted, throughput.count / scenario.fanout);
+      const cpuUsPerEvent =
+        cpuBefore !== undefined && cpuAfter !== undefined && events > 0
+          ? ((cpuAfter - cpuBefore) * 1e6) / events
+          : undefined;
+      return { events, deliveries: throughput.count, seconds, cpuUsPerEvent };
+    };
+    let best = await round("throughput");
+    for (let n = 2; n <= settings.throughputRounds; n++) {
+      const next = await round(`throughput-${n}`);
+      if (next.events / next.seconds > best.events / best.seconds) best = next;
+    }
+    const { events, seconds, cpuUsPerEvent } = best;
     const latencyRate = affordableRate(rateCeiling(events / seconds), events / seconds);
 
     await drain(
@@ -310,15 +330,13 @@ export async function runScenario(
     return {
       ...base,
       eventsPerSecond: events / seconds,
-      deliveriesPerSecond: throughput.count / seconds,
+      deliveriesPerSecond: best.deliveries / seconds,
       latencyRate,
       p50Ms: latency.p50Us / 1000,
       p99Ms: latency.p99Us / 1000,
       p999Ms: latency.p999Us / 1000,
       maxMs: latency.maxUs / 1000,
-      ...(cpuBefore !== undefined && cpuAfter !== undefined && events > 0
-        ? { cpuUsPerEvent: ((cpuAfter - cpuBefore) * 1e6) / events }
-        : {}),
+      ...(cpuUsPerEvent !== undefined ? { cpuUsPerEvent } : {}),
       ...(idleRss !== undefined ? { idleRss } : {}),
       ...(peakRss !== undefined ? { peakRss } : {}),
       startupMs,
