@@ -10,8 +10,8 @@ import { CounterTally, TwoLabelHistogram } from "./tally.js";
 export class Metrics {
   readonly registry = new Registry();
 
-  private readonly ingressTally = new CounterTally(["namespace", "broker", "code"]);
-  private readonly attemptTally = new CounterTally(["namespace", "trigger", "code"]);
+  private readonly ingressTally: CounterTally;
+  private readonly attemptTally: CounterTally;
 
   readonly ingressEvents: Counter<"namespace" | "broker" | "code">;
   readonly deliveryAttempts: Counter<"namespace" | "trigger" | "code">;
@@ -38,28 +38,37 @@ export class Metrics {
   });
 
   constructor(options: { processMetrics?: boolean } = {}) {
-    const ingressTally = this.ingressTally;
-    const attemptTally = this.attemptTally;
-    this.ingressEvents = new Counter({
-      name: "eventail_ingress_events_total",
-      help: "Events (or batches) received at an ingress, by HTTP status answered",
-      labelNames: ["namespace", "broker", "code"] as const,
-      registers: [this.registry],
-      collect() {
-        ingressTally.flushInto(this);
-      },
-    });
-    this.deliveryAttempts = new Counter({
-      name: "eventail_delivery_attempts_total",
-      help: "HTTP delivery attempts to subscribers, by status (or 'error' with no response)",
-      labelNames: ["namespace", "trigger", "code"] as const,
-      registers: [this.registry],
-      collect() {
-        attemptTally.flushInto(this);
-      },
-    });
+    [this.ingressEvents, this.ingressTally] = this.talliedCounter(
+      "eventail_ingress_events_total",
+      "Events (or batches) received at an ingress, by HTTP status answered",
+      ["namespace", "broker", "code"],
+    );
+    [this.deliveryAttempts, this.attemptTally] = this.talliedCounter(
+      "eventail_delivery_attempts_total",
+      "HTTP delivery attempts to subscribers, by status (or 'error' with no response)",
+      ["namespace", "trigger", "code"],
+    );
     this.registry.registerMetric(this.deliveryLatency as never);
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** A counter and the tally it takes the hot path's counts from whenever it is read. */
+  private talliedCounter<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly [L, L, L],
+  ): [Counter<L>, CounterTally] {
+    const tally = new CounterTally(labelNames);
+    const counter = new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        tally.flushInto(this);
+      },
+    });
+    return [counter, tally];
   }
 
   /** One request answered at a broker, channel or flow ingress. */

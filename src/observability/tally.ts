@@ -14,6 +14,16 @@ interface Slot {
 
 type Level<T> = Map<string, T>;
 
+/** The map under `key`, made on first use. */
+function branch<T>(level: Level<Level<T>>, key: string): Level<T> {
+  let next = level.get(key);
+  if (next === undefined) {
+    next = new Map();
+    level.set(key, next);
+  }
+  return next;
+}
+
 /** Counts by three label values, added to a prom-client Counter when it collects. */
 export class CounterTally {
   private readonly slots: Level<Level<Level<Slot>>> = new Map();
@@ -22,16 +32,7 @@ export class CounterTally {
   constructor(private readonly names: readonly [string, string, string]) {}
 
   add(a: string, b: string, c: string): void {
-    let second = this.slots.get(a);
-    if (second === undefined) {
-      second = new Map();
-      this.slots.set(a, second);
-    }
-    let third = second.get(b);
-    if (third === undefined) {
-      third = new Map();
-      second.set(b, third);
-    }
+    const third = branch(branch(this.slots, a), b);
     let slot = third.get(c);
     if (slot === undefined) {
       const [na, nb, nc] = this.names;
@@ -84,11 +85,7 @@ export class TwoLabelHistogram {
   ) {}
 
   observe(a: string, b: string, value: number): void {
-    let second = this.slots.get(a);
-    if (second === undefined) {
-      second = new Map();
-      this.slots.set(a, second);
-    }
+    const second = branch(this.slots, a);
     let slot = second.get(b);
     if (slot === undefined) {
       const [na, nb] = this.labelNames;

@@ -12,6 +12,7 @@ import {
 } from "yaml";
 import { CORE_KINDS, isCoreKind } from "./core-kinds.js";
 import { namespaceOrDefault } from "./defaults.js";
+import { deepFreeze } from "./freeze.js";
 import { childPath, nearestLine, type ValidationIssue } from "./issue.js";
 import { isManifestFile } from "./manifest-files.js";
 import type { ObjectMeta, Resource } from "./types.js";
@@ -261,14 +262,6 @@ export function withoutFieldLines(resources: readonly Resource[]): Resource[] {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === "object" && !(value instanceof Map) && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }
 
 function pathIssue(file: string, message: string): ValidationIssue {

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Configuration } from "../resources/configuration.js";
+import { deepFreeze } from "../resources/freeze.js";
 import type { Resource } from "../resources/types.js";
 
 const WORKER = new URL("../resources/configuration-worker.js", import.meta.url);
@@ -36,11 +37,4 @@ export async function readConfiguration(
   // Structured cloning keeps the data, not Object.freeze: resources are immutable everywhere.
   for (const resource of result.resources) deepFreeze(resource);
   return result;
-}
-
-function deepFreeze(value: unknown): void {
-  if (value === null || typeof value !== "object" || Object.isFrozen(value)) return;
-  if (value instanceof Map) return;
-  Object.freeze(value);
-  for (const child of Object.values(value)) deepFreeze(child);
 }

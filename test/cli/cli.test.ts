@@ -242,6 +242,15 @@ spec:
     );
     const result = await run(["run", "-f", dir, "--port", "0"]);
     expect(result.code).toBe(2);
+    // Read and validated in the configuration worker: the problems still name file and line.
+    const file = path.join(dir, "t.yaml");
+    expect(result.stderr).toContain(
+      `${file}:5 Trigger/default/x spec.broker: required field is missing`,
+    );
+    expect(result.stderr).toContain(
+      `${file}:5 Trigger/default/x spec.subscriber: required field is missing`,
+    );
+    expect(result.stderr).toContain("2 problem(s); nothing was started");
   });
 
   it("SIGHUP re-reads the manifests", async () => {

@@ -5,8 +5,6 @@ import { type Accepted, type SecretKeyRef, WebhookSource } from "../webhook/webh
 import { githubCloudEvent } from "./github-event.js";
 import { verifySignature } from "./signature.js";
 
-export type { SecretKeyRef };
-
 export interface GitHubSourceSpec {
   readonly ownerAndRepository: string;
   /** Webhook event names to forward (`push`, `pull_request`, …); absent or empty: all. */
