@@ -1,6 +1,5 @@
-import { EventEmitter } from "node:events";
 import type { IncomingHttpHeaders } from "node:http";
-import type { Agent } from "undici";
+import type { Dispatcher } from "undici";
 
 /**
  * One HTTP POST to a subscriber: per-attempt timeout (response body included), cancellation,
@@ -62,22 +61,8 @@ class AttemptAborted extends Error {
 
 const TIMEOUT = new AttemptAborted("timeout");
 const SHUTDOWN = new AttemptAborted("shutdown");
-
-/**
- * undici takes an EventEmitter as its abort signal. An AbortController costs an EventTarget per
- * attempt, which is measurable at subscriber rates; this is one small object.
- */
-class AttemptSignal extends EventEmitter {
-  aborted = false;
-  reason: AttemptAborted | undefined;
-
-  abort(reason: AttemptAborted): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.emit("abort");
-  }
-}
+/** Cuts a connection whose response body ran past drainBytes. */
+const DRAINED = new Error("response body too long; connection closed");
 
 const TIMEOUT_CODES = new Set([
   "UND_ERR_HEADERS_TIMEOUT",
@@ -89,74 +74,157 @@ function failure(error: AttemptError, message: string, status?: number): Attempt
   return { status, error, message, headers: NO_HEADERS, body: EMPTY, truncated: false };
 }
 
-async function readBounded(
-  body: AsyncIterable<Buffer> & { destroy(): unknown },
-  keepBytes: number,
-  drainBytes: number,
-): Promise<{ body: Buffer; truncated: boolean }> {
-  const chunks: Buffer[] = [];
-  let kept = 0;
-  let total = 0;
-  for await (const chunk of body) {
-    total += chunk.length;
-    if (kept < keepBytes) {
-      const part = chunk.length <= keepBytes - kept ? chunk : chunk.subarray(0, keepBytes - kept);
-      chunks.push(part);
-      kept += part.length;
+/**
+ * One attempt on undici's dispatch API. `request()` would wrap every response in a Readable
+ * stream, an AsyncResource and a few promises, only for the body to be dumped unread (a 202 to
+ * a delivery has none); this handler keeps the bytes the result needs as they arrive and settles
+ * once, on the first of: the end of the response, an error, the timeout, shutdown, or the body
+ * passing `drainBytes` (then the connection is cut, not drained).
+ */
+class AttemptHandler implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  /** Why the attempt was cut short, for a request that has not started yet. */
+  private reason: AttemptAborted | undefined;
+  private settled = false;
+  private status: number | undefined;
+  private headers: IncomingHttpHeaders = NO_HEADERS;
+  private keep = 0;
+  private kept = 0;
+  private total = 0;
+  private chunks: Buffer[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private unwatch: (() => void) | undefined;
+
+  constructor(
+    private readonly limits: AttemptLimits,
+    watch: WatchCancel,
+    private readonly resolve: (result: AttemptResult) => void,
+  ) {
+    const unwatch = watch(() => this.abort(SHUTDOWN));
+    if (this.settled) {
+      unwatch(); // cancelled before it began
+      return;
     }
-    if (total > drainBytes) {
-      body.destroy();
-      break;
+    this.unwatch = unwatch;
+    this.timer = setTimeout(() => this.abort(TIMEOUT), limits.timeoutMs);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.reason !== undefined) controller.abort(this.reason);
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[]>,
+  ): void {
+    if (statusCode < 200) return; // 1xx: the final response is still to come
+    this.status = statusCode;
+    this.headers = headers as IncomingHttpHeaders;
+    this.keep = this.limits.keepBytes(statusCode, this.headers);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.settled) return;
+    this.total += chunk.length;
+    const room = this.keep - this.kept;
+    if (room > 0) {
+      const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
+      this.chunks.push(part);
+      this.kept += part.length;
+    }
+    if (this.total > this.limits.drainBytes) {
+      this.succeed();
+      controller.abort(DRAINED);
     }
   }
-  const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, kept);
-  return { body: data, truncated: total > kept };
+
+  onResponseEnd(): void {
+    this.succeed();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
+    if (this.settled) return;
+    const code = (error as { code?: string }).code ?? "";
+    if (TIMEOUT_CODES.has(code)) {
+      this.settle(
+        failure("timeout", `no complete response within ${this.limits.timeoutMs} ms`, this.status),
+      );
+    } else if (code === "UND_ERR_INVALID_ARG") {
+      this.settle(failure("invalid-request", error.message));
+    } else {
+      this.settle(failure("error", error.message, this.status));
+    }
+  }
+
+  private abort(reason: AttemptAborted): void {
+    if (this.settled) return;
+    this.reason = reason;
+    this.settle(
+      reason === SHUTDOWN
+        ? failure("shutdown", "delivery aborted", this.status)
+        : failure(
+            "timeout",
+            `no complete response within ${this.limits.timeoutMs} ms`,
+            this.status,
+          ),
+    );
+    // A request still waiting for a connection is cut when it gets one (onRequestStart).
+    this.controller?.abort(reason);
+  }
+
+  private succeed(): void {
+    if (this.settled) return;
+    const chunks = this.chunks;
+    const body =
+      chunks.length === 0
+        ? EMPTY
+        : chunks.length === 1
+          ? chunks[0]!
+          : Buffer.concat(chunks, this.kept);
+    this.settle({
+      status: this.status,
+      headers: this.headers,
+      body,
+      truncated: this.total > this.kept,
+    });
+  }
+
+  get isSettled(): boolean {
+    return this.settled;
+  }
+
+  private settle(result: AttemptResult): void {
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.unwatch?.();
+    this.resolve(result);
+  }
 }
 
 /** Sends one request and reads its response. Never throws: every failure is an AttemptResult. */
-export async function attempt(
-  agent: Agent,
+export function attempt(
+  agent: Dispatcher,
   target: AttemptTarget,
   request: AttemptRequest,
   limits: AttemptLimits,
   watch: WatchCancel,
 ): Promise<AttemptResult> {
-  const signal = new AttemptSignal();
-  const unwatch = watch(() => signal.abort(SHUTDOWN));
-  if (signal.aborted) return failure("shutdown", "delivery aborted");
-  const timer = setTimeout(() => signal.abort(TIMEOUT), limits.timeoutMs);
-  let status: number | undefined;
-  try {
-    const response = await agent.request({
-      origin: target.origin,
-      path: target.path,
-      method: "POST",
-      headers: request.headers,
-      body: request.body ?? null,
-      signal,
-      headersTimeout: limits.timeoutMs,
-      bodyTimeout: limits.timeoutMs,
-    });
-    status = response.statusCode;
-    const headers = response.headers as IncomingHttpHeaders;
-    const keepBytes = limits.keepBytes(status, headers);
-    if (keepBytes === 0) {
-      await response.body.dump({ limit: limits.drainBytes });
-      return { status, headers, body: EMPTY, truncated: false };
-    }
-    const { body, truncated } = await readBounded(response.body, keepBytes, limits.drainBytes);
-    return { status, headers, body, truncated };
-  } catch (error) {
-    const reason = signal.reason;
-    const code = (error as { code?: string }).code ?? "";
-    if (reason === SHUTDOWN) return failure("shutdown", "delivery aborted", status);
-    if (reason === TIMEOUT || TIMEOUT_CODES.has(code)) {
-      return failure("timeout", `no complete response within ${limits.timeoutMs} ms`, status);
-    }
-    if (code === "UND_ERR_INVALID_ARG") return failure("invalid-request", (error as Error).message);
-    return failure("error", (error as Error).message, status);
-  } finally {
-    clearTimeout(timer);
-    unwatch();
-  }
+  return new Promise((resolve) => {
+    const handler = new AttemptHandler(limits, watch, resolve);
+    if (handler.isSettled) return;
+    agent.dispatch(
+      {
+        origin: target.origin,
+        path: target.path,
+        method: "POST",
+        headers: request.headers,
+        body: request.body ?? null,
+        headersTimeout: limits.timeoutMs,
+        bodyTimeout: limits.timeoutMs,
+      },
+      handler,
+    );
+  });
 }

@@ -28,6 +28,8 @@ export type Responder = (request: ReceivedRequest, n: number) => SinkAnswer | "h
 export interface Sink {
   url: string;
   requests: ReceivedRequest[];
+  /** TCP connections accepted so far. */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
@@ -57,11 +59,16 @@ export async function startSink(respond: Responder = () => ({ status: 202 })): P
       });
     });
   });
+  let connections = 0;
+  server.on("connection", () => connections++);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/subscriber`,
     requests,
+    get connections() {
+      return connections;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
