@@ -1,6 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { performance } from "node:perf_hooks";
-import { Agent } from "undici";
 import { type CloudEvent, eventLogFields, withAttributes } from "../events/event.js";
 import { decodeHttpResponse, encodeHttpRequest, mayCarryEvent } from "../events/http-binding.js";
 import type { Logger } from "../observability/logger.js";
@@ -25,6 +24,7 @@ import type {
 import { OriginGates } from "./origin-gate.js";
 import { RecentRequests } from "./recent-requests.js";
 import { isRetryableStatus, retryDelayMs } from "./retry-policy.js";
+import { Agent } from "./undici-agent.js";
 
 export interface DispatcherOptions {
   metrics: Metrics;
