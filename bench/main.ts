@@ -33,6 +33,7 @@ import {
   Harness,
   quarterOf,
   runScenario,
+  ScenarioLoad,
   type ScenarioResult,
   startTarget,
 } from "./run-scenario.js";
@@ -67,6 +68,8 @@ const settings: BenchSettings = {
   throughputWarmMs: quick ? 300 : 2_000,
   throughputMs: quick ? 1_200 : 10_000,
   throughputRounds: quick ? 1 : 3,
+  // Quick mode is a smoke test of the harness (CI), kept under a minute.
+  pairWithRelay: !quick,
   concurrency: 64,
   window: 1_024,
   drainTimeoutMs: quick ? 10_000 : 60_000,
@@ -118,28 +121,47 @@ if (prestarted) {
   process.stdout.write(`started every target in ${((Date.now() - began) / 1000).toFixed(1)} s\n`);
 }
 
+/** A round of the relay for `scenario`'s ratios; what goes wrong in it is that scenario's problem. */
+async function relayRound(relay: ScenarioLoad, scenario: ScenarioLoad, name: string) {
+  const seen = relay.problems.length;
+  const round = await relay.round(name);
+  for (const problem of relay.problems.slice(seen)) {
+    scenario.problems.push(`relay alongside: ${problem}`);
+  }
+  return round;
+}
+
 const results: ScenarioResult[] = [];
 let rateCeiling = settings.latencyRate;
+/** The relay, kept running after its own scenario when later rounds are paired with it. */
+let relay: ScenarioLoad | undefined;
 try {
   for (const [index, scenario] of chosen.entries()) {
     process.stdout.write(`- ${scenario.title} … `);
     const began = Date.now();
+    const isBaseline = scenario.id === BASELINE_ID;
     let result: ScenarioResult;
     try {
       const target = await (prestarted?.[index] ??
         startTarget(scenario, harness, engines, settings));
-      result =
-        "skip" in target
-          ? { id: scenario.id, title: scenario.title, skipped: target.skip, problems: [] }
-          : await runScenario(
-              scenario,
-              target,
-              harness,
-              settings,
-              scenario.id === BASELINE_ID
-                ? (sustained) => quarterOf(sustained, settings.latencyRate)
-                : () => rateCeiling,
-            );
+      if ("skip" in target) {
+        result = { id: scenario.id, title: scenario.title, skipped: target.skip, problems: [] };
+      } else {
+        const load = new ScenarioLoad(scenario, target, harness, settings);
+        const paired = relay;
+        result = await runScenario(
+          load,
+          {
+            rateCeiling: isBaseline
+              ? (sustained) => quarterOf(sustained, settings.latencyRate)
+              : () => rateCeiling,
+            ...(paired ? { relayRound: (name: string) => relayRound(paired, load, name) } : {}),
+            keepRunning: isBaseline && settings.pairWithRelay,
+          },
+          settings,
+        );
+        if (isBaseline && settings.pairWithRelay) relay = load;
+      }
     } catch (error) {
       result = {
         id: scenario.id,
@@ -151,18 +173,22 @@ try {
     results.push(result);
     // Every later scenario's latency rate is capped at the baseline's (a quarter of what it
     // sustains, at most the wanted rate), so latency ratios compare equal loads.
-    if (scenario.id === BASELINE_ID && result.latencyRate !== undefined) {
+    if (isBaseline && result.latencyRate !== undefined) {
       rateCeiling = result.latencyRate;
     }
     const took = `${((Date.now() - began) / 1000).toFixed(1)} s`;
+    const alongside = result.alongside
+      ? ` (relay alongside: ${Math.round(result.alongside.eventsPerSecond)} events/s)`
+      : "";
     process.stdout.write(
       result.skipped
         ? `skipped (${result.skipped})\n`
-        : `${Math.round(result.eventsPerSecond ?? 0)} events/s, p99 ${result.p99Ms?.toFixed(2)} ms at ${result.latencyRate}/s (${took})\n`,
+        : `${Math.round(result.eventsPerSecond ?? 0)} events/s${alongside}, p99 ${result.p99Ms?.toFixed(2)} ms at ${result.latencyRate}/s (${took})\n`,
     );
     for (const problem of result.problems) process.stdout.write(`    ${problem}\n`);
   }
 } finally {
+  await relay?.target.stop();
   if (prestarted) {
     await Promise.all(
       prestarted.map(async (p) => {
@@ -215,7 +241,8 @@ function benchmarksMarkdown(report: BenchReport, file: string): string {
 
 Written by \`npm run bench\` (see \`bench/\`, CONTRACT §8). Every figure's ratio is to the bare
 relay in the same run: the same load generator and sink, with a fastify → undici keep-alive
-relay in place of Eventail. The load generator, the sink and the measured process are separate
+relay in place of Eventail. Throughput and CPU ratios are to relay rounds run alongside each
+scenario's (one just before each of its rounds), so both sides of a ratio see the same machine. The load generator, the sink and the measured process are separate
 processes on the same machine; latency is from the producer's send to the sink's receipt,
 recorded in an HDR histogram.
 
@@ -228,7 +255,10 @@ ${markdownResults(report)}
 - events/s: closed loop, sustained (accepted events ÷ time until the last one reached the sink
   and the measured process went quiet, so work deferred past the last delivery counts too), the
   best of the rounds (other work on the machine only ever slows a round down);
-  deliveries/s counts every trigger's delivery. p50/p99/p99.9: open loop, at the rate in
+  deliveries/s counts every trigger's delivery. relay alongside ev/s: the best of the relay
+  rounds run just before this scenario's rounds, what its ratios are taken against; the goals
+  comparing two Eventail scenarios (fan-out, 10,000 triggers against 1 trigger) compare their
+  shares of their own relay rounds. p50/p99/p99.9: open loop, at the rate in
   "latency at". CPU µs/event: CPU time of the measured process (relay or Eventail) per event in
   the throughput phase, the figure that best survives other work on the cores. idle RSS: 2 s
   after start-up and one event; peak RSS: VmHWM at the end.

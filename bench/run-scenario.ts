@@ -30,6 +30,12 @@ export interface BenchSettings {
    * and every scenario's alike).
    */
   readonly throughputRounds: number;
+  /**
+   * Run a round of the relay just before each round of every other scenario, and take that
+   * scenario's throughput ratios against those rounds: a ratio then compares two figures taken
+   * a few seconds apart, whatever else the machine does over the whole run.
+   */
+  readonly pairWithRelay: boolean;
   /** Closed loop: requests in flight, and events in flight end to end. */
   readonly concurrency: number;
   readonly window: number;
@@ -62,6 +68,8 @@ export interface ScenarioResult {
   readonly maxMs?: number;
   /** CPU time of the measured process per event during the throughput phase, µs. */
   readonly cpuUsPerEvent?: number;
+  /** The relay's best round among those run alongside this scenario's (pairWithRelay). */
+  readonly alongside?: ThroughputRound;
   /** RSS after start-up and one probe event, bytes. */
   readonly idleRss?: number;
   /** VmHWM at the end, bytes. */
@@ -225,100 +233,153 @@ export function quarterOf(sustainedEventsPerSecond: number, wanted: number): num
   return Math.max(50, Math.min(wanted, quarter));
 }
 
-/** Measures one scenario on its started target; stops the target at the end. */
+/** One closed-loop round: what reached the sink, how fast, and the CPU it took. */
+export interface ThroughputRound {
+  readonly eventsPerSecond: number;
+  readonly deliveriesPerSecond: number;
+  /** CPU time of the measured process per event, µs. */
+  readonly cpuUsPerEvent?: number;
+}
+
+function faster(a: ThroughputRound | undefined, b: ThroughputRound): ThroughputRound {
+  return a === undefined || b.eventsPerSecond > a.eventsPerSecond ? b : a;
+}
+
+/** The load phases of one scenario on its running target; what went wrong goes to `problems`. */
+export class ScenarioLoad {
+  readonly problems: string[] = [];
+  private readonly spec: { url: string; types: readonly string[]; fanout: number };
+
+  constructor(
+    readonly scenario: Scenario,
+    readonly target: RunningTarget,
+    readonly harness: Harness,
+    private readonly settings: BenchSettings,
+  ) {
+    this.spec = { url: target.ingressUrl, types: scenario.types, fanout: scenario.fanout };
+  }
+
+  private phaseName(phase: string): string {
+    return `${this.scenario.id}:${phase}`;
+  }
+
+  /** Waits until every accepted event of the phase reached the sink (or the drain timeout). */
+  async drain(phase: string, load: LoadResult): Promise<PhaseReport> {
+    const { harness, settings } = this;
+    const expected = load.accepted * this.scenario.fanout;
+    const report = await harness.sink.call<PhaseReport>("waitFor", {
+      phase: this.phaseName(phase),
+      count: expected,
+      timeoutMs: settings.drainTimeoutMs,
+    });
+    const refused = Object.entries(load.refused);
+    if (refused.length > 0) {
+      this.problems.push(
+        `${phase}: refused ${refused.map(([code, n]) => `${n}×${code}`).join(", ")}`,
+      );
+    }
+    if (report.count < expected) {
+      this.problems.push(
+        `${phase}: ${expected - report.count} of ${expected} deliveries missing after ${settings.drainTimeoutMs} ms`,
+      );
+    }
+    await harness.sink.call("forget", { phase: this.phaseName(phase) });
+    return report;
+  }
+
+  closed(phase: string, durationMs: number, minEvents = 0): Promise<LoadResult> {
+    return this.harness.loadgen.call<LoadResult>("closed", {
+      ...this.spec,
+      phase: this.phaseName(phase),
+      durationMs,
+      concurrency: this.settings.concurrency,
+      window: this.settings.window,
+      minEvents,
+    } satisfies ClosedLoad);
+  }
+
+  open(phase: string, durationMs: number, rate: number): Promise<LoadResult> {
+    return this.harness.loadgen.call<LoadResult>("open", {
+      ...this.spec,
+      phase: this.phaseName(phase),
+      durationMs,
+      rate,
+    } satisfies OpenLoad);
+  }
+
+  /**
+   * One closed-loop round, from a quiet process to a quiet process: the time runs until the last
+   * delivery reached the sink and the process stopped working, so deferred work counts too.
+   */
+  async round(name: string): Promise<ThroughputRound> {
+    const { target, settings } = this;
+    await settled(target.pid, settings.drainTimeoutMs);
+    const cpuBefore = readCpuSeconds(target.pid);
+    const load = await this.closed(name, settings.throughputMs);
+    const throughput = await this.drain(name, load);
+    const quietUs = await settled(target.pid, settings.drainTimeoutMs);
+    const cpuAfter = readCpuSeconds(target.pid);
+    const seconds = (Math.max(throughput.lastUs, quietUs) - load.startUs) / 1e6;
+    const events = Math.min(load.accepted, throughput.count / this.scenario.fanout);
+    const cpuUsPerEvent =
+      cpuBefore !== undefined && cpuAfter !== undefined && events > 0
+        ? ((cpuAfter - cpuBefore) * 1e6) / events
+        : undefined;
+    return {
+      eventsPerSecond: events / seconds,
+      deliveriesPerSecond: throughput.count / seconds,
+      ...(cpuUsPerEvent !== undefined ? { cpuUsPerEvent } : {}),
+    };
+  }
+}
+
+/** Measures one scenario on its started target, then stops it unless told to keep it. */
 export async function runScenario(
-  scenario: Scenario,
-  target: RunningTarget,
-  harness: Harness,
+  load: ScenarioLoad,
+  options: {
+    /** The highest open-loop rate for latency, given what this scenario sustains (see affordableRate). */
+    readonly rateCeiling: (sustainedEventsPerSecond: number) => number;
+    /** A relay round to run before each throughput round (pairWithRelay). */
+    readonly relayRound?: (name: string) => Promise<ThroughputRound>;
+    readonly keepRunning?: boolean;
+  },
   settings: BenchSettings,
-  /** The highest open-loop rate for latency, given what this scenario sustains (see affordableRate). */
-  rateCeiling: (sustainedEventsPerSecond: number) => number,
 ): Promise<ScenarioResult> {
+  const { scenario, target, problems } = load;
   const base = { id: scenario.id, title: scenario.title };
   const loadStart = loadavg()[0]!;
-  const problems: string[] = [];
   try {
-    const unreachable = await probe(scenario, harness, target.ingressUrl);
+    const unreachable = await probe(scenario, load.harness, target.ingressUrl);
     if (unreachable) return { ...base, skipped: unreachable, problems };
     const startupMs = Date.now() - target.startedAt;
     await sleep(settings.idleSettleMs);
     const idleRss = readMemory(target.pid)?.rss;
 
-    const spec = { url: target.ingressUrl, types: scenario.types, fanout: scenario.fanout };
-    const phaseName = (phase: string) => `${scenario.id}:${phase}`;
-    /** Waits until every accepted event of the phase reached the sink (or the drain timeout). */
-    const drain = async (phase: string, load: LoadResult): Promise<PhaseReport> => {
-      const expected = load.accepted * scenario.fanout;
-      const report = await harness.sink.call<PhaseReport>("waitFor", {
-        phase: phaseName(phase),
-        count: expected,
-        timeoutMs: settings.drainTimeoutMs,
-      });
-      const refused = Object.entries(load.refused);
-      if (refused.length > 0) {
-        problems.push(`${phase}: refused ${refused.map(([code, n]) => `${n}×${code}`).join(", ")}`);
-      }
-      if (report.count < expected) {
-        problems.push(
-          `${phase}: ${expected - report.count} of ${expected} deliveries missing after ${settings.drainTimeoutMs} ms`,
-        );
-      }
-      await harness.sink.call("forget", { phase: phaseName(phase) });
-      return report;
-    };
-    const closed = (phase: string, durationMs: number, minEvents = 0) =>
-      harness.loadgen.call<LoadResult>("closed", {
-        ...spec,
-        phase: phaseName(phase),
-        durationMs,
-        concurrency: settings.concurrency,
-        window: settings.window,
-        minEvents,
-      } satisfies ClosedLoad);
-    const open = (phase: string, durationMs: number, rate: number) =>
-      harness.loadgen.call<LoadResult>("open", {
-        ...spec,
-        phase: phaseName(phase),
-        durationMs,
-        rate,
-      } satisfies OpenLoad);
-
     // Steady state: the warm-up reaches every trigger at least once (first-event work such as
     // parsing a subscriber URL is paid there, as it is long before a real broker's busy hour).
-    await drain(
+    await load.drain(
       "throughput-warmup",
-      await closed("throughput-warmup", settings.throughputWarmMs, scenario.types.length),
+      await load.closed("throughput-warmup", settings.throughputWarmMs, scenario.types.length),
     );
-    /** One closed-loop round: events, deliveries, seconds and CPU µs per event. */
-    const round = async (name: string) => {
-      await settled(target.pid, settings.drainTimeoutMs);
-      const cpuBefore = readCpuSeconds(target.pid);
-      const load = await closed(name, settings.throughputMs);
-      const throughput = await drain(name, load);
-      const quietUs = await settled(target.pid, settings.drainTimeoutMs);
-      const cpuAfter = readCpuSeconds(target.pid);
-      const seconds = (Math.max(throughput.lastUs, quietUs) - load.startUs) / 1e6;
-      const events = Math.min(load.accepted, throughput.count / scenario.fanout);
-      const cpuUsPerEvent =
-        cpuBefore !== undefined && cpuAfter !== undefined && events > 0
-          ? ((cpuAfter - cpuBefore) * 1e6) / events
-          : undefined;
-      return { events, deliveries: throughput.count, seconds, cpuUsPerEvent };
-    };
-    let best = await round("throughput");
-    for (let n = 2; n <= settings.throughputRounds; n++) {
-      const next = await round(`throughput-${n}`);
-      if (next.events / next.seconds > best.events / best.seconds) best = next;
+    let best: ThroughputRound | undefined;
+    let alongside: ThroughputRound | undefined;
+    for (let n = 1; n <= settings.throughputRounds; n++) {
+      const name = n === 1 ? "throughput" : `throughput-${n}`;
+      if (options.relayRound) {
+        alongside = faster(alongside, await options.relayRound(`${scenario.id}-${name}`));
+      }
+      best = faster(best, await load.round(name));
     }
-    const { events, seconds, cpuUsPerEvent } = best;
-    const latencyRate = affordableRate(rateCeiling(events / seconds), events / seconds);
+    if (best === undefined) throw new Error("throughputRounds must be at least 1");
+    const { eventsPerSecond, cpuUsPerEvent } = best;
+    const latencyRate = affordableRate(options.rateCeiling(eventsPerSecond), eventsPerSecond);
 
-    await drain(
+    await load.drain(
       "latency-warmup",
-      await open("latency-warmup", settings.latencyWarmMs, latencyRate),
+      await load.open("latency-warmup", settings.latencyWarmMs, latencyRate),
     );
-    const openLoad = await open("latency", settings.latencyMs, latencyRate);
-    const latency = await drain("latency", openLoad);
+    const openLoad = await load.open("latency", settings.latencyMs, latencyRate);
+    const latency = await load.drain("latency", openLoad);
     const behindMs = (latency.lastUs - openLoad.endUs) / 1000;
     if (behindMs > 1_000) {
       problems.push(
@@ -329,21 +390,23 @@ export async function runScenario(
 
     return {
       ...base,
-      eventsPerSecond: events / seconds,
-      deliveriesPerSecond: best.deliveries / seconds,
+      eventsPerSecond,
+      deliveriesPerSecond: best.deliveriesPerSecond,
       latencyRate,
       p50Ms: latency.p50Us / 1000,
       p99Ms: latency.p99Us / 1000,
       p999Ms: latency.p999Us / 1000,
       maxMs: latency.maxUs / 1000,
       ...(cpuUsPerEvent !== undefined ? { cpuUsPerEvent } : {}),
+      ...(alongside !== undefined ? { alongside } : {}),
       ...(idleRss !== undefined ? { idleRss } : {}),
       ...(peakRss !== undefined ? { peakRss } : {}),
       startupMs,
       load: [loadStart, loadavg()[0]!],
-      problems,
+      // A copy: the relay's own list keeps growing while later scenarios are paired with it.
+      problems: [...problems],
     };
   } finally {
-    await target.stop();
+    if (!options.keepRunning) await target.stop();
   }
 }
