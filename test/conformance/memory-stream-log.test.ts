@@ -43,6 +43,42 @@ describe("memory backing: stream log trimming", () => {
     expect(log.retainedChunks).toBe(1);
   });
 
+  it("a single reader lets each event go as soon as it has read it, inside a chunk too", () => {
+    const log = new StreamLog();
+    const cursor = log.addReader();
+    publish(log, 0, 10);
+    expect(log.retainedEvents).toBe(10);
+    read(log, cursor, 7);
+    expect(log.retainedEvents).toBe(3);
+    expect(log.retainedChunks).toBe(1);
+  });
+
+  it("an event is let go once every reader has read it", () => {
+    const log = new StreamLog();
+    const a = log.addReader();
+    const b = log.addReader();
+    publish(log, 0, 10);
+    read(log, a, 10);
+    expect(log.retainedEvents).toBe(10);
+    read(log, b, 4);
+    expect(log.retainedEvents).toBe(6);
+  });
+
+  it("a removed reader's unread events are let go unless another reader still needs them", () => {
+    const log = new StreamLog();
+    const fast = log.addReader();
+    const slow = log.addReader();
+    const middle = log.addReader();
+    publish(log, 0, 10);
+    read(log, fast, 10);
+    read(log, slow, 2);
+    read(log, middle, 5);
+    log.removeReader(slow + 2);
+    expect(log.retainedEvents).toBe(5);
+    expect(read(log, middle + 5, 5).ids).toEqual(["e5", "e6", "e7", "e8", "e9"]);
+    expect(log.retainedEvents).toBe(0);
+  });
+
   it("keeps nothing while no reader follows the stream", () => {
     const log = new StreamLog();
     publish(log, 0, 1000);

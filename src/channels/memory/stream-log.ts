@@ -5,6 +5,8 @@ const CHUNK_SIZE = 64;
 /** `readers` counts the consumers that have not yet read past this chunk. */
 interface Chunk {
   readonly events: (CloudEvent | undefined)[];
+  /** Per slot, the readers that have yet to read it: at 0 the event is let go. */
+  readonly unread: Uint32Array;
   readers: number;
 }
 
@@ -12,8 +14,10 @@ interface Chunk {
  * One stream's events, shared by all its consumers: each consumer reads by absolute index with
  * its own cursor, so a publish costs the same whether one consumer or ten thousand follow it.
  *
- * Events live in small chunks; a chunk is dropped once every consumer has read past it, so
- * memory holds only what the slowest consumer has yet to read (plus at most one chunk).
+ * Events live in small chunks; an event is let go once every consumer has read it, and a chunk
+ * once every consumer has read past it, so memory holds only what the slowest consumer has yet
+ * to read. (Holding a chunk's events until the chunk is done would keep up to 63 delivered
+ * events per feed: with a feed per trigger type, gigabytes for large events.)
  */
 export class StreamLog {
   private readonly chunks: Chunk[] = [];
@@ -38,10 +42,15 @@ export class StreamLog {
     let chunk = this.chunks[number - this.firstChunk];
     if (chunk === undefined) {
       if (this.chunks.length === 0) this.firstChunk = number;
-      chunk = { events: new Array(CHUNK_SIZE), readers: this.readerCount };
+      chunk = {
+        events: new Array(CHUNK_SIZE),
+        unread: new Uint32Array(CHUNK_SIZE),
+        readers: this.readerCount,
+      };
       this.chunks.push(chunk);
     }
     chunk.events[index % CHUNK_SIZE] = event;
+    chunk.unread[index % CHUNK_SIZE] = this.readerCount;
   }
 
   /** The event at `index`; only valid for tail > index >= a live reader's cursor. */
@@ -60,6 +69,7 @@ export class StreamLog {
 
   /** Call after a reader's cursor moved from `cursor - 1` to `cursor`. */
   advanced(cursor: number): void {
+    this.readBy(cursor - 1);
     if (cursor % CHUNK_SIZE !== 0) return;
     const number = cursor / CHUNK_SIZE - 1;
     const chunk = this.chunks[number - this.firstChunk];
@@ -67,6 +77,8 @@ export class StreamLog {
   }
 
   removeReader(cursor: number): void {
+    // The events it had yet to read no longer wait for it.
+    for (let index = cursor; index < this.next; index++) this.readBy(index);
     this.readerCount--;
     const from = Math.max(0, Math.floor(cursor / CHUNK_SIZE) - this.firstChunk);
     for (let i = from; i < this.chunks.length; i++) this.chunks[i]!.readers--;
@@ -76,6 +88,24 @@ export class StreamLog {
   /** Chunks held in memory (for tests of trimming). */
   get retainedChunks(): number {
     return this.chunks.length;
+  }
+
+  /** Events held in memory (for tests of releasing). */
+  get retainedEvents(): number {
+    let count = 0;
+    for (const chunk of this.chunks) {
+      for (const event of chunk.events) if (event !== undefined) count++;
+    }
+    return count;
+  }
+
+  /** One reader is done with the event at `index`. */
+  private readBy(index: number): void {
+    const chunk = this.chunks[Math.floor(index / CHUNK_SIZE) - this.firstChunk];
+    if (chunk === undefined) return;
+    const slot = index % CHUNK_SIZE;
+    if (chunk.unread[slot] === 0) return;
+    if (--chunk.unread[slot]! === 0) chunk.events[slot] = undefined;
   }
 
   private trim(): void {
