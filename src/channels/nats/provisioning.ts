@@ -26,6 +26,9 @@ export const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 const MAX_ACK_PENDING_FLOOR = 1_000;
 const SHARING_PROCESSES = 16;
 
+/** How long a consumer's stand-in outlives a process that died while replacing the consumer. */
+const STAND_IN_LIFETIME_MS = 60_000;
+
 interface EnsuredStream {
   readonly done: Promise<void>;
   /** Set once `done` resolved. */
@@ -127,23 +130,15 @@ export class JetStreamProvisioning {
       return;
     }
     const current = existing.config;
-    if (filter === undefined && current.filter_subject) {
-      // The trigger no longer pins a type. NATS 2.9 leaves a consumer deaf when its filter is
-      // widened in place, so replace it, starting after the last event it had fully acked.
-      await link.jsm.consumers.delete(name, durable);
-      await link.jsm.consumers.add(name, {
-        ...config,
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: existing.ack_floor.stream_seq + 1,
-      });
-      this.logger.info({ stream: name, durable }, "replaced JetStream consumer to drop its filter");
+    const currentFilter = current.filter_subject || undefined;
+    if (currentFilter !== filter) {
+      await this.#replaceConsumer(link, name, durable, config, existing, filter);
       return;
     }
     // Only ever raise max_ack_pending: processes with different windows must not flap it.
     if (
       current.ack_wait !== ackWait ||
       current.inactive_threshold !== inactiveThreshold ||
-      (filter !== undefined && current.filter_subject !== filter) ||
       (current.max_ack_pending ?? 0) < maxAckPending
     ) {
       try {
@@ -151,7 +146,6 @@ export class JetStreamProvisioning {
           ack_wait: ackWait,
           inactive_threshold: inactiveThreshold,
           max_ack_pending: config.max_ack_pending,
-          ...(filter === undefined ? {} : { filter_subject: filter }),
         });
         this.logger.info({ stream: name, durable }, "updated JetStream consumer");
       } catch (error) {
@@ -162,6 +156,59 @@ export class JetStreamProvisioning {
         );
       }
     }
+  }
+
+  /**
+   * A changed filter is never updated in place: before 2.9.12 the engine keeps waking a consumer
+   * only for events matching the filter it was created with (nats-server#3829), so events of the
+   * new type sit unsent until a pull request's idle heartbeat, ~15 s later. The consumer is
+   * deleted and added again instead, with a stand-in holding its place in between: under
+   * interest retention the engine drops events no consumer wants, both on deleting a consumer
+   * (its unfinished ones) and on publish (while the durable is missing).
+   */
+  async #replaceConsumer(
+    link: NatsLink,
+    name: string,
+    durable: string,
+    config: Partial<ConsumerConfig>,
+    existing: ConsumerInfo,
+    filter: string | undefined,
+  ): Promise<void> {
+    const position: Partial<ConsumerConfig> = {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: resumeSequence(existing, filter),
+      ...(filter === undefined ? {} : { filter_subject: filter }),
+    };
+    // Upper case: no durable of ours has any, so the stand-in is nobody's consumer.
+    const standIn = `${durable}_REFILTER`;
+    const standInConfig: Partial<ConsumerConfig> = {
+      durable_name: standIn,
+      ack_policy: AckPolicy.Explicit,
+      ...position,
+      // Nobody pulls from it; should this process die mid-way, the engine removes it soon.
+      inactive_threshold: nanos(STAND_IN_LIFETIME_MS),
+    };
+    await link.jsm.consumers.add(name, standInConfig).catch(async () => {
+      // One left behind by an earlier attempt, placed elsewhere: ours replaces it.
+      await deleteConsumer(link, name, standIn);
+      await link.jsm.consumers.add(name, standInConfig);
+    });
+    try {
+      await deleteConsumer(link, name, durable);
+      try {
+        await link.jsm.consumers.add(name, { ...config, ...position });
+      } catch (error) {
+        // Another process replaced it at the same moment; its consumer is as good as ours.
+        const now = await link.jsm.consumers.info(name, durable).catch(() => undefined);
+        if ((now?.config.filter_subject || undefined) !== filter) throw error;
+      }
+    } finally {
+      await deleteConsumer(link, name, standIn).catch(() => undefined);
+    }
+    this.logger.info(
+      { stream: name, durable, filter, startSeq: position.opt_start_seq },
+      "replaced JetStream consumer to change its filter",
+    );
   }
 
   async #createOrUpdateStream(link: NatsLink, stream: string): Promise<void> {
@@ -195,4 +242,26 @@ export class JetStreamProvisioning {
       );
     }
   }
+}
+
+async function deleteConsumer(link: NatsLink, name: string, durable: string): Promise<void> {
+  try {
+    await link.jsm.consumers.delete(name, durable);
+  } catch (error) {
+    if (apiErrorCode(error) !== CONSUMER_NOT_FOUND) throw error;
+  }
+}
+
+/**
+ * Where a consumer replaced for a new filter starts. Events the old one held unfinished (nak'd
+ * by a closing subscription, or never acked) come again when the new filter can want them: it
+ * is wider, or the old one had none. From one type to another they are of no use to the new
+ * type, so it goes on after the last event delivered, as an update in place would.
+ */
+export function resumeSequence(existing: ConsumerInfo, filter: string | undefined): number {
+  const oldFilter = existing.config.filter_subject || undefined;
+  const mayWantUnfinished = filter === undefined || oldFilter === undefined;
+  // The ack floor reads 0 until the first ack; with nothing pending, the last delivery is exact.
+  if (mayWantUnfinished && existing.num_ack_pending > 0) return existing.ack_floor.stream_seq + 1;
+  return existing.delivered.stream_seq + 1;
 }

@@ -381,6 +381,78 @@ describe.skipIf(!url)("NATS JetStream backing", () => {
       expect(unhinted.ids().sort()).toEqual(["o-3", "w-4"]);
     });
 
+    it("a consumer whose type hint changed gets its new type at once, with no other consumer keeping the old one", async () => {
+      // NATS 2.9.10 kept waking a consumer updated in place only for its first filter: o-1 then
+      // waited for the pull request's idle heartbeat (15 s), unless a stored w-* woke it first.
+      const backing = await fixture.backing();
+      const name = uniqueName("rehinted");
+      const typed = (id: string, type: string) =>
+        createEvent({ ...testEvent(id).attributes, type });
+      const first = new Recorder();
+      const old = await backing.subscribe(stream, name, first.handler, {
+        ...UNORDERED,
+        typeHint: "dev.example.wanted",
+      });
+      await backing.publish(stream, [typed("w-1", "dev.example.wanted")]);
+      await waitFor(() => first.completed === 1, DELIVERY_MS, "the first hint's event");
+      await old.close();
+      const second = new Recorder();
+      await backing.subscribe(stream, name, second.handler, {
+        ...UNORDERED,
+        typeHint: "dev.example.other",
+      });
+      // A pull request arriving after o-1 would wake the consumer; make sure it came first.
+      await fixture.inspect(async (nc) => {
+        const jsm = await nc.jetstreamManager();
+        const info = () => jsm.consumers.info(jetStreamName(stream), durableName(name));
+        while ((await info()).num_waiting === 0) await sleep(10);
+      });
+      await backing.publish(stream, [
+        typed("w-2", "dev.example.wanted"),
+        typed("o-1", "dev.example.other"),
+      ]);
+      await waitFor(
+        () => second.received.length === 1,
+        2_000,
+        "the new type",
+        () => second.ids(),
+      );
+      await sleep(QUIET_MS);
+      expect(second.ids()).toEqual(["o-1"]);
+      const consumers = await fixture.inspect(async (nc) => {
+        const jsm = await nc.jetstreamManager();
+        const infos = await jsm.consumers.list(jetStreamName(stream)).next();
+        return infos.map((c) => c.name);
+      });
+      expect(consumers).toEqual([durableName(name)]);
+    });
+
+    it.each<[string, string | undefined, string | undefined]>([
+      ["dropped", "dev.example.wanted", undefined],
+      ["first given", undefined, "dev.example.wanted"],
+    ])(
+      "an event left unfinished comes again after its consumer's type hint is %s",
+      async (_, before, after) => {
+        const backing = await fixture.backing();
+        const name = uniqueName("unfinished");
+        const never = new Gate();
+        const held = new Recorder(() => never.promise);
+        const closing = await backing.subscribe(stream, name, held.handler, {
+          ...UNORDERED,
+          typeHint: before,
+        });
+        await backing.publish(stream, [
+          createEvent({ ...testEvent("u-1").attributes, type: "dev.example.wanted" }),
+        ]);
+        await waitFor(() => held.inFlight === 1, DELIVERY_MS, "the event in its handler");
+        await closing.close(100);
+        const heir = new Recorder();
+        await backing.subscribe(stream, name, heir.handler, { ...UNORDERED, typeHint: after });
+        await waitFor(() => heir.ids().includes("u-1"), DELIVERY_MS, "the unfinished event again");
+        never.release();
+      },
+    );
+
     it.each<[string, (jsm: JetStreamManager, stream: string, durable: string) => Promise<unknown>]>(
       [
         ["its consumer", (jsm, name, durable) => jsm.consumers.delete(name, durable)],
