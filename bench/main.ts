@@ -242,9 +242,10 @@ function benchmarksMarkdown(report: BenchReport, file: string): string {
 Written by \`npm run bench\` (see \`bench/\`, CONTRACT §8). Every figure's ratio is to the bare
 relay in the same run: the same load generator and sink, with a fastify → undici keep-alive
 relay in place of Eventail. Throughput and CPU ratios are to relay rounds run alongside each
-scenario's (one just before each of its rounds), so both sides of a ratio see the same machine. The load generator, the sink and the measured process are separate
-processes on the same machine; latency is from the producer's send to the sink's receipt,
-recorded in an HDR histogram.
+scenario's (one just before each of its rounds), so both sides of a ratio see the same machine.
+The load generator, the sink and the measured process are separate processes on the same
+machine; latency is from the producer's send to the sink's receipt, recorded in an HDR
+histogram.
 
 ${markdownMachine(report)}
 
