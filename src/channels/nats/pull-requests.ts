@@ -13,6 +13,8 @@ import { toJsMsg } from "nats/lib/jetstream/jsmsg.js";
 const EXPIRES_MS = 30_000;
 /** While a request waits, the server sends a heartbeat this often; two missed means trouble. */
 const HEARTBEAT_MS = 15_000;
+/** How long stop() waits for each answer from the server before handing events back anyway. */
+const STOP_STEP_TIMEOUT_MS = 2_000;
 
 export interface PullRequestsParams {
   readonly nc: NatsConnection;
@@ -55,6 +57,9 @@ export class PullRequests {
   /** Events asked for and neither delivered nor expired yet. */
   #outstanding = 0;
   #lastSign = Date.now();
+  #stopping: Promise<void> | undefined;
+  /** Events that arrived after stop(), handed back once the server dropped our requests. */
+  #late: JsMsg[] | undefined;
 
   constructor(params: PullRequestsParams) {
     this.#p = params;
@@ -98,12 +103,53 @@ export class PullRequests {
     this.#outstanding = 0;
   }
 
-  stop(): void {
+  /**
+   * Asks for nothing more and hands back (plain nak: redeliver now) every event still on its
+   * way. Resolves once the server holds none of our requests any more, so an event nak'd from
+   * then on goes to a live consumer (see #stop for why the order matters).
+   *
+   * A plain unsubscribe would make the client drop the events the server pushed before it read
+   * the UNSUB (unread in our socket, or on the wire), redelivered only after the ack wait. So
+   * the inbox drains: the UNSUB goes out at once and the inbox stays until the server answers a
+   * flush sent behind it. After that the server sends nothing more here.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
     clearInterval(this.#liveness);
-    this.#subscription.unsubscribe();
+    this.#late = [];
+    const { nc, apiPrefix, streamName, durable } = this.#p;
+    try {
+      if (nc.isClosed()) return;
+      await withTimeout(this.#subscription.drain(), STOP_STEP_TIMEOUT_MS);
+      // nats-server before nats-server#5305 (2.9.10 here) loses a nak'd event it redelivers
+      // while only requests without interest wait (it pops it from the redelivery queue, finds
+      // no taker and steps the stream position back instead: the event waits for the ack wait
+      // and the newest one comes twice). Our requests lost their interest with the UNSUB but
+      // stay queued until the engine sweeps them, which a consumer info does.
+      await nc.request(`${apiPrefix}.CONSUMER.INFO.${streamName}.${durable}`, undefined, {
+        timeout: STOP_STEP_TIMEOUT_MS,
+      });
+    } catch {
+      // Closed or slow to answer: hand the events back anyway; at worst one waits the ack wait.
+    } finally {
+      const late = this.#late;
+      this.#late = undefined;
+      for (const msg of late) giveBack(msg);
+    }
   }
 
   #arrived(msg: Msg): void {
+    if (this.#stopping) {
+      if (msg.subject === this.#inbox) return; // status of a request we no longer care about
+      const late = toJsMsg(msg, this.#p.ackWaitMs);
+      if (this.#late) this.#late.push(late);
+      else giveBack(late);
+      return;
+    }
     this.#lastSign = Date.now();
     if (msg.subject !== this.#inbox) {
       this.#outstanding = Math.max(this.#outstanding - 1, 0);
@@ -138,5 +184,26 @@ export class PullRequests {
       this.#lastSign = Date.now();
       this.#p.onSilence();
     }
+  }
+}
+
+/** Redeliver now, to whichever consumer asks next. */
+export function giveBack(msg: JsMsg): void {
+  try {
+    msg.nak();
+  } catch {
+    // The connection closed: the server redelivers after the ack wait, as for any unacked event.
+  }
+}
+
+async function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -14,7 +14,7 @@ import { DeliveryLanes } from "./delivery-lanes.js";
 import { durableName, jetStreamName } from "./naming.js";
 import type { Outbox } from "./outbox.js";
 import type { JetStreamProvisioning } from "./provisioning.js";
-import { PullRequests } from "./pull-requests.js";
+import { giveBack, PullRequests } from "./pull-requests.js";
 import { type NatsSettings, redeliveryDelay } from "./settings.js";
 
 export const DEFAULT_GRACE_MS = 10_000;
@@ -110,18 +110,21 @@ export class JetStreamSubscription implements Subscription {
   async #close(graceMs: number): Promise<void> {
     this.#stop.abort();
     this.#unlisten();
-    this.#pulls?.requests.stop();
     clearInterval(this.#touchTimer);
-    // Events not started yet go straight back, so another consumer can take them now.
-    for (const delivery of this.#lanes.takeWaiting()) delivery.msg.nak();
+    // Events not started yet go back (with those still arriving), so another consumer can take
+    // them now; nak'd only once the server dropped our pull requests (PullRequests.stop).
+    const waiting = this.#lanes.takeWaiting();
+    const pullsStopped = (this.#pulls?.requests.stop() ?? Promise.resolve()).then(() => {
+      for (const delivery of waiting) giveBack(delivery.msg);
+    });
     const grace = new AbortController();
     const timer = setTimeout(() => grace.abort(), graceMs);
     await this.#lanes.whenIdle(grace.signal);
     clearTimeout(timer);
-    for (const delivery of this.#running) {
-      delivery.abandoned = true;
-      delivery.msg.nak();
-    }
+    const unfinished = [...this.#running];
+    for (const delivery of unfinished) delivery.abandoned = true;
+    await pullsStopped;
+    for (const delivery of unfinished) giveBack(delivery.msg);
   }
 
   #ensureConsumer(link: NatsLink): Promise<void> {
@@ -154,7 +157,7 @@ export class JetStreamSubscription implements Subscription {
     const link = this.#p.connector.current();
     if (!link) return false; // the reconnect listener refills
     if (this.#pulls?.link !== link) {
-      this.#pulls?.requests.stop();
+      void this.#pulls?.requests.stop();
       this.#pulls = { link, requests: this.#pullRequests(link) };
     }
     return this.#pulls.requests.request(this.#window - this.#lanes.held, this.#minimumRequest);

@@ -453,6 +453,60 @@ describe.skipIf(!url)("NATS JetStream backing", () => {
       },
     );
 
+    it.each<[string, boolean]>([
+      ["still unread in its socket when it closes", true],
+      ["read and waiting behind the held one when it closes", false],
+    ])(
+      "a closing subscription gives back at once the events it has not started: %s",
+      async (_, unread) => {
+        const backing = await fixture.backing(); // the default ack wait: 30 s
+        const producer = await fixture.backing();
+        const name = uniqueName("handback");
+        // Ordered on one key: a window of 16 is asked for while the handler holds the first.
+        const ordered = { concurrency: 1, ordered: true } as const;
+        const never = new Gate();
+        const held = new Recorder(() => never.promise);
+        const old = await backing.subscribe(stream, name, held.handler, ordered);
+        await producer.publish(stream, [testEvent("h-0", { partitionkey: "k" })]);
+        await waitFor(() => held.inFlight === 1, DELIVERY_MS, "the first event in its handler");
+        const rest = testEvents("h", 6, () => ({ partitionkey: "k" })).slice(1);
+        const publishing = producer.publish(stream, rest);
+        if (unread) {
+          // The publish leaves from a setImmediate queued before this one. Block this thread
+          // while the server stores the events and pushes them into the pull inbox, then close
+          // in the same turn: they are read only after close() began, as on a reload under load.
+          await new Promise((resolve) => setImmediate(resolve));
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+        } else {
+          await publishing;
+          await fixture.inspect(async (nc) => {
+            const jsm = await nc.jetstreamManager();
+            const info = () => jsm.consumers.info(jetStreamName(stream), durableName(name));
+            while ((await info()).num_ack_pending < 6) await sleep(10);
+          });
+          await sleep(100);
+        }
+        const closed = old.close(200);
+        await publishing;
+        const heir = new Recorder();
+        await backing.subscribe(stream, name, heir.handler, ordered);
+        await waitFor(
+          () => heir.hasAll(rest.map(idOf)),
+          2_000,
+          "the events not started at the next subscription, well within the ack wait",
+          () => heir.ids(),
+        );
+        await closed;
+        // The event its handler still held goes back when the grace runs out, as before.
+        await waitFor(() => heir.ids().includes("h-0"), DELIVERY_MS, "the held event again");
+        await sleep(QUIET_MS);
+        expect(held.ids()).toEqual(["h-0"]);
+        expect(heir.ids().sort()).toEqual(["h-0", ...rest.map(idOf)]);
+        expect(heir.received.every((r) => r.deliveryCount === 2)).toBe(true);
+        never.release();
+      },
+    );
+
     it.each<[string, (jsm: JetStreamManager, stream: string, durable: string) => Promise<unknown>]>(
       [
         ["its consumer", (jsm, name, durable) => jsm.consumers.delete(name, durable)],
