@@ -81,9 +81,13 @@ function flush(): void {
     return;
   }
   let lines = "";
-  for (const name of dirty) lines += `${name} ${phases.get(name)!.count}\n`;
+  for (const name of dirty) {
+    const count = phases.get(name)?.count;
+    // A phase forgotten in this turn (its drain was cut short) has nothing left to report.
+    if (count !== undefined) lines += `${name} ${count}\n`;
+  }
   dirty.clear();
-  feedback.write(lines);
+  if (lines !== "") feedback.write(lines);
 }
 
 const server = http.createServer((request, response) => {
