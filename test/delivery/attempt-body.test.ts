@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { delivery, harness, labels, sampleEvent, sink } from "./harness.js";
+import { delivery, harness, labels, sampleEvent, sink, until } from "./harness.js";
 
 /**
  * How an attempt reads a response body: what it keeps, when it reuses the connection, and when
@@ -145,11 +145,3 @@ describe("response bodies", () => {
     expect(outcome.reply.data).toEqual(data);
   });
 });
-
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
-import { delivery, harness, labels, sampleEvent, sink, waits } from "./harness.js";
+import { delivery, harness, labels, sampleEvent, sink, until, waits } from "./harness.js";
 import { counterValue } from "./sink.js";
 
 /** Timers never fire early; 20% above leaves room for a loaded machine. */
@@ -230,11 +230,3 @@ describe("shutdown and keep-alive", () => {
     expect(calls).toBe(settled);
   });
 });
-
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error("condition not reached in time");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

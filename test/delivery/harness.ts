@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { Writable } from "node:stream";
 import { afterEach } from "vitest";
 import { Dispatcher, type DispatcherOptions } from "../../src/delivery/dispatcher.js";
@@ -67,4 +68,13 @@ export function sampleEvent(extra: Record<string, string | number> = {}, data?: 
 /** Time from each answer to the next request: the wait the dispatcher chose, plus a little transport. */
 export function waits(requests: readonly ReceivedRequest[]): number[] {
   return requests.slice(1).map((r, i) => r.at - requests[i]!.answeredAt!);
+}
+
+/** Polls `condition` every 5 ms until it holds; throws after `timeoutMs`. */
+export async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error("condition not reached in time");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
