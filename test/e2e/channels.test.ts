@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { serviceUrl } from "../support/services.js";
 import {
   eventually,
@@ -83,10 +83,47 @@ function appender(step: string, replyType = "dev.example.step") {
 
 const dest = (url: string) => `uri: ${url}`;
 
+/**
+ * Deletes the streams (NATS) and keys (Redis) whose names hold one of `suffixes`: each run's
+ * channels are new, and a shared engine would otherwise keep every run's streams on disk. Kafka's
+ * mock keeps its topics only as long as it runs.
+ */
+async function forgetEngineState(service: string | undefined, suffixes: readonly string[]) {
+  if (suffixes.length === 0 || (service !== "nats" && service !== "redis")) return;
+  const url = serviceUrl(service);
+  if (url === undefined) return;
+  const ours = (name: string) => suffixes.some((s) => name.includes(s));
+  if (service === "nats") {
+    const { connect } = await import("nats");
+    const connection = await connect({ servers: url });
+    const manager = await connection.jetstreamManager();
+    const names: string[] = [];
+    for await (const stream of manager.streams.list()) {
+      if (ours(stream.config.name)) names.push(stream.config.name);
+    }
+    for (const name of names) await manager.streams.delete(name);
+    await connection.close();
+    return;
+  }
+  const { Redis } = await import("ioredis");
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  for (const suffix of suffixes) {
+    const keys = await redis.keys(`*${suffix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  }
+  redis.disconnect();
+}
+
 describe.each(CHANNEL_KINDS)("channels on %s", (kind, apiVersion, service) => {
   const skip = !available(service);
+  const used: string[] = [];
   // Unique names keep durable engines from replaying another run's events into this one.
-  const suffix = () => randomUUID().slice(0, 8);
+  const suffix = () => {
+    const value = randomUUID().slice(0, 8);
+    used.push(value);
+    return value;
+  };
+  afterAll(() => forgetEngineState(service, used));
 
   it.skipIf(skip)(
     "fans every event out to 3 subscriptions; a failing one neither blocks nor duplicates the others",
