@@ -10,6 +10,7 @@ const UNIT = [
   "test/server/**/*.test.ts",
   "test/broker/**/*.test.ts",
   "test/observability/**/*.test.ts",
+  "test/bench/**/*.test.ts",
   "test/sources/ping/**/*.test.ts",
   "test/sources/github/signature.test.ts",
   "test/sources/kafka/record-event.test.ts",

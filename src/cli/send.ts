@@ -1,14 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { request } from "undici";
+import { Dispatcher, type SendResult } from "../delivery/dispatcher.js";
 import {
   type AttributeValue,
   createEvent,
   EventValidationError,
   validateEvent,
 } from "../events/event.js";
-import { decodeHttpResponse, encodeHttpRequest } from "../events/http-binding.js";
 import { encodeStructured } from "../events/json-format.js";
+import { silentLogger } from "../observability/logger.js";
+import { Metrics } from "../observability/metrics.js";
 
 export interface SendOptions {
   type: string;
@@ -61,25 +62,23 @@ export async function sendCommand(url: string, options: SendOptions): Promise<nu
     }
     throw error;
   }
-  const encoded = encodeHttpRequest(event, mode);
-  let response: Awaited<ReturnType<typeof request>>;
+  // One attempt through the Dispatcher, as every HTTP delivery of Eventail: the same encoding
+  // and the same reply rule as a trigger's delivery.
+  const dispatcher = new Dispatcher({ metrics: new Metrics(), logger: silentLogger() });
+  let response: SendResult;
   try {
-    // reset: one request, so close the connection instead of keeping the process alive for it.
-    response = await request(url, {
-      method: "POST",
-      headers: encoded.headers,
-      body: encoded.body ?? null,
-      reset: true,
+    response = await dispatcher.send(event, url, {
+      format: mode === "structured" ? "json" : "binary",
     });
   } catch (error) {
     process.stderr.write(`eventail send: ${(error as Error).message}\n`);
     return 1;
+  } finally {
+    await dispatcher.close();
   }
-  const body = Buffer.from(await response.body.arrayBuffer());
-  process.stdout.write(`${response.statusCode}\n`);
-  const reply = decodeHttpResponse(response.statusCode, response.headers, body);
-  if (reply.event) process.stdout.write(`${encodeStructured(reply.event)}\n`);
-  else if (body.length > 0 && response.statusCode >= 400)
-    process.stdout.write(`${body.toString("utf8")}\n`);
-  return response.statusCode >= 200 && response.statusCode < 300 ? 0 : 1;
+  process.stdout.write(`${response.status}\n`);
+  if (response.reply) process.stdout.write(`${encodeStructured(response.reply)}\n`);
+  else if (response.body.length > 0 && response.status >= 400)
+    process.stdout.write(`${response.body.toString("utf8")}\n`);
+  return response.status >= 200 && response.status < 300 ? 0 : 1;
 }

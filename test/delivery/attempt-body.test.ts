@@ -82,7 +82,7 @@ describe("response bodies", () => {
     expect(outcome).toEqual({ kind: "dead-lettered", attempts: 1, status: 500 });
     const errorData = deadLetters.requests[0]!.headers["ce-knativeerrordata"];
     expect(Buffer.from(String(errorData), "base64")).toEqual(Buffer.alloc(1024, 0x61));
-    await until(() => subscriber.closed === 1);
+    await until(() => subscriber.closed === 1, "the connection to be cut");
     // The connection was cut past the drain limit, not read to the end (there is none).
     expect(subscriber.written[0]).toBeGreaterThan(4 * 1024 * 1024);
     expect(subscriber.written[0]).toBeLessThan(64 * 1024 * 1024);
@@ -100,7 +100,7 @@ describe("response bodies", () => {
     );
 
     expect(outcome).toEqual({ kind: "delivered", status: 202, attempts: 1 });
-    await until(() => subscriber.closed === 1);
+    await until(() => subscriber.closed === 1, "the connection to be cut");
   });
 
   it("a 200 with a plain body is drained and its connection reused for later deliveries", async () => {

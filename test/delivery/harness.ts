@@ -70,11 +70,15 @@ export function waits(requests: readonly ReceivedRequest[]): number[] {
   return requests.slice(1).map((r, i) => r.at - requests[i]!.answeredAt!);
 }
 
-/** Polls `condition` every 5 ms until it holds; throws after `timeoutMs`. */
-export async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+/** Polls `condition` every 5 ms until it holds; throws, naming `what`, after `timeoutMs`. */
+export async function until(
+  condition: () => boolean,
+  what = "the condition",
+  timeoutMs = 5_000,
+): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!condition()) {
-    if (performance.now() > deadline) throw new Error("condition not reached in time");
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DeliveryOutcome } from "../../src/delivery/options.js";
-import { delivery, harness, labels, sampleEvent } from "./harness.js";
+import { delivery, harness, labels, sampleEvent, until } from "./harness.js";
 
 /**
  * A subscriber that holds every request until released, counting how many it holds at once: the
@@ -66,14 +66,6 @@ async function holdingServer(): Promise<HoldingServer> {
   return handle;
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
 describe("per-origin limit on attempts in flight", () => {
   it("keeps at most connectionsPerOrigin requests at one subscriber and delivers the rest in order", async () => {
     const subscriber = await holdingServer();
@@ -82,7 +74,7 @@ describe("per-origin limit on attempts in flight", () => {
       dispatcher.deliver(sampleEvent({ id: `e${i}` }), subscriber.url, delivery(), labels),
     );
 
-    await until("three requests held", () => subscriber.held === 3);
+    await until(() => subscriber.held === 3, "three requests held");
     await sleep(100); // the other seven wait in the dispatcher, not on the wire
     expect(subscriber.received).toEqual(["e0", "e1", "e2"]);
 
@@ -103,7 +95,7 @@ describe("per-origin limit on attempts in flight", () => {
       ),
     );
 
-    await until("two requests held at each", () => first.held === 2 && second.held === 2);
+    await until(() => first.held === 2 && second.held === 2, "two requests held at each");
     first.releaseAll();
     second.releaseAll();
     await Promise.all(outcomes);
@@ -121,7 +113,7 @@ describe("per-origin limit on attempts in flight", () => {
       delivery(),
       labels,
     );
-    await until("the first request held", () => subscriber.held === 1);
+    await until(() => subscriber.held === 1, "the first request held");
     const waiting = dispatcher.deliver(
       sampleEvent({ id: "waiting" }),
       subscriber.url,
