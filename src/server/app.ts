@@ -1,10 +1,18 @@
+import http from "node:http";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { decodeHttpRequest } from "../events/http-binding.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { DataPlane } from "./data-plane.js";
+import { directIngress } from "./direct-ingress.js";
 import { errorBody, HttpError } from "./errors.js";
-import { InFlightLimit, registerIngressRoute, rejectionLogFields, toHttpError } from "./ingress.js";
+import {
+  InFlightLimit,
+  logRejection,
+  registerIngressRoute,
+  rejectionLogFields,
+  toHttpError,
+} from "./ingress.js";
 
 export interface ServerOptions {
   dataPlane: DataPlane;
@@ -20,6 +28,8 @@ export interface ServerOptions {
  */
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { dataPlane, metrics, logger } = options;
+  const capacity = new InFlightLimit(options.maxInFlight ?? 10_000);
+  const direct = directIngress({ dataPlane, metrics, logger, capacity });
   const app = Fastify({
     loggerInstance: logger as unknown as FastifyBaseLogger,
     // One log line per rejected request comes from our error handler, not per request.
@@ -31,20 +41,25 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     bodyLimit: Number.MAX_SAFE_INTEGER,
     return503OnClosing: true,
     forceCloseConnections: false,
+    // Ingress requests the direct door can serve skip fastify (direct-ingress.ts); the rest,
+    // and every request of inject(), go through fastify's routes below.
+    serverFactory: (handler) => {
+      const server = http.createServer((request, response) => {
+        if (!direct(request, response)) handler(request, response);
+      });
+      // What fastify sets on a server it creates itself (its defaults).
+      server.keepAliveTimeout = 72_000;
+      server.requestTimeout = 0;
+      return server;
+    },
   });
-  const capacity = new InFlightLimit(options.maxInFlight ?? 10_000);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
 
   app.setErrorHandler((error, request, reply) => {
     const httpError = toHttpError(error);
-    const fields = { ...rejectionLogFields(request), url: request.url, code: httpError.code };
-    if (httpError.statusCode >= 500 && httpError.code === "INTERNAL") {
-      logger.error({ ...fields, err: error }, "request failed");
-    } else {
-      logger.warn({ ...fields, reason: httpError.message }, "request rejected");
-    }
+    logRejection(logger, error, httpError, { ...rejectionLogFields(request), url: request.url });
     reply
       .code(httpError.statusCode)
       .headers(httpError.headers)

@@ -8,6 +8,7 @@ import {
   withAttributes,
 } from "../events/event.js";
 import { decodeHttpRequest, UnsupportedFormatError } from "../events/http-binding.js";
+import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { IngressTarget } from "./data-plane.js";
 import { errorBody, HttpError } from "./errors.js";
@@ -34,6 +35,36 @@ export class InFlightLimit {
   }
   release(): void {
     this.current--;
+  }
+}
+
+/**
+ * What every ingress door does with a request it has read (fastify's routes here and the direct
+ * door of direct-ingress.ts): a slot of the in-flight bound, decoding, trace context, and the
+ * backing's acknowledgement. Throws what toHttpError maps; `rejected` learns the first decoded
+ * event of a request that failed after decoding, for the log line.
+ */
+export async function acceptEvents(
+  target: IngressTarget,
+  capacity: InFlightLimit,
+  headers: Record<string, string | string[] | undefined>,
+  body: Buffer,
+  rejected: (event: CloudEvent) => void,
+): Promise<void> {
+  if (!capacity.tryAcquire()) {
+    throw new HttpError("OVER_CAPACITY", "too many events in flight; retry later", {
+      "retry-after": "1",
+    });
+  }
+  let events: CloudEvent[] = [];
+  try {
+    events = withTraceContext(decodeHttpRequest(headers, body).events, headers);
+    await target.ingest(events);
+  } catch (error) {
+    if (events.length > 0) rejected(events[0]!);
+    throw error;
+  } finally {
+    capacity.release();
   }
 }
 
@@ -121,24 +152,10 @@ export function registerIngressRoute(app: FastifyInstance, options: IngressRoute
       else done(null, limitBody(payload, request.ingressTarget!.bodyLimit) as typeof payload);
     },
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
-      const target = request.ingressTarget!;
-      if (!capacity.tryAcquire()) {
-        throw new HttpError("OVER_CAPACITY", "too many events in flight; retry later", {
-          "retry-after": "1",
-        });
-      }
-      let events: CloudEvent[] = [];
-      try {
-        const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
-        events = withTraceContext(decodeHttpRequest(request.headers, body).events, request.headers);
-        await target.ingest(events);
-      } catch (error) {
-        if (events.length > 0)
-          (request as { rejectedEvent?: CloudEvent }).rejectedEvent = events[0];
-        throw error;
-      } finally {
-        capacity.release();
-      }
+      const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+      await acceptEvents(request.ingressTarget!, capacity, request.headers, body, (event) => {
+        (request as { rejectedEvent?: CloudEvent }).rejectedEvent = event;
+      });
       reply.code(202).send();
     },
   });
@@ -216,4 +233,22 @@ export function toHttpError(error: unknown): HttpError {
 export function rejectionLogFields(request: FastifyRequest): Record<string, unknown> {
   const event = (request as { rejectedEvent?: CloudEvent }).rejectedEvent;
   return event ? eventLogFields(event) : {};
+}
+
+/**
+ * The one log line of a rejected request, whichever door it came through: a warning naming the
+ * reason, or an error with the stack for a failure of our own (INTERNAL).
+ */
+export function logRejection(
+  logger: Logger,
+  error: unknown,
+  httpError: HttpError,
+  fields: Record<string, unknown>,
+): void {
+  const line = { ...fields, code: httpError.code };
+  if (httpError.statusCode >= 500 && httpError.code === "INTERNAL") {
+    logger.error({ ...line, err: error }, "request failed");
+  } else {
+    logger.warn({ ...line, reason: httpError.message }, "request rejected");
+  }
 }
