@@ -3,6 +3,7 @@ import {
   type CloudEvent,
   createEvent,
   EventValidationError,
+  isValidAttributeName,
   validateEvent,
 } from "./event.js";
 import { decodeBatch, decodeStructured, encodeStructured } from "./json-format.js";
@@ -56,23 +57,38 @@ function contentMode(contentType: string | undefined): ContentMode {
 }
 
 const CE_PREFIX = "ce-";
+
+const attributeNames = new Map<string, string>();
+
+/**
+ * The attribute a `ce-` header carries, checked once per header name and kept (bounded, like
+ * headerName below): slicing and checking the same few names per request is work for nothing.
+ */
+function attributeName(header: string): string {
+  let name = attributeNames.get(header);
+  if (name === undefined) {
+    name = header.slice(CE_PREFIX.length);
+    if (!isValidAttributeName(name)) {
+      throw new EventValidationError(
+        `invalid header ${header}: attribute names are lower-case letters and digits`,
+        header,
+      );
+    }
+    if (attributeNames.size >= 1024) attributeNames.clear();
+    attributeNames.set(header, name);
+  }
+  return name;
+}
 const BINARY_REQUIRED = ["id", "source", "type"] as const;
 
 /** Binary mode: `ce-*` headers are the attributes, Content-Type the datacontenttype, body the data. */
 function decodeBinary(headers: HttpHeaders, body: Buffer | undefined): CloudEvent {
   const attributes: Record<string, AttributeValue> = {};
-  for (const name of Object.keys(headers)) {
+  for (const name in headers) {
     if (!name.startsWith(CE_PREFIX)) continue;
     const value = headerValue(headers, name);
     if (value === undefined) continue;
-    const attribute = name.slice(CE_PREFIX.length);
-    if (!/^[a-z0-9]+$/.test(attribute)) {
-      throw new EventValidationError(
-        `invalid header ${name}: attribute names are lower-case letters and digits`,
-        name,
-      );
-    }
-    attributes[attribute] = percentDecodeHeaderValue(value);
+    attributes[attributeName(name)] = percentDecodeHeaderValue(value);
   }
   for (const name of BINARY_REQUIRED) {
     if (!attributes[name]) {
@@ -144,11 +160,29 @@ export function encodeHttpRequest(
   const attributes = event.attributes;
   for (const name in attributes) {
     if (name === omit) continue;
-    const value = String(attributes[name]);
+    const raw = attributes[name]!;
+    const value = typeof raw === "string" ? raw : String(raw);
     if (name === "datacontenttype") headers["content-type"] = value;
-    else headers[CE_PREFIX + name] = percentEncodeHeaderValue(value);
+    else headers[headerName(name)] = percentEncodeHeaderValue(value);
   }
   return { headers, body: event.data };
+}
+
+const headerNames = new Map<string, string>();
+
+/**
+ * `ce-` + name, kept: a concatenated string is a rope that undici flattens and checks again on
+ * every request, where a kept one is flat once. Attribute names are few in practice; the map is
+ * emptied should a producer invent new ones without end.
+ */
+function headerName(attribute: string): string {
+  let name = headerNames.get(attribute);
+  if (name === undefined) {
+    if (headerNames.size >= 1024) headerNames.clear();
+    name = CE_PREFIX + attribute;
+    headerNames.set(attribute, name);
+  }
+  return name;
 }
 
 /** What a response to a delivery carried: a reply event, nothing, or something that claimed to be one. */
