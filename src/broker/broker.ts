@@ -5,13 +5,23 @@ import { replyWithTtlOf, stampBrokerIngress } from "./ttl.js";
 
 let lastMs = 0;
 let lastArrival = "";
+let secondStart = Number.NaN;
+/** `YYYY-MM-DDTHH:MM:SS.` of the current second. */
+let secondPrefix = "";
 
-/** knativearrivaltime has millisecond precision: format it once per millisecond, not per event. */
-function arrivalTime(): string {
-  const now = Date.now();
+/**
+ * knativearrivaltime has millisecond precision: formatted once per millisecond, and by
+ * toISOString (over a microsecond) only once per second; the milliseconds are appended.
+ */
+export function arrivalTime(now = Date.now()): string {
   if (now !== lastMs) {
     lastMs = now;
-    lastArrival = new Date(now).toISOString();
+    const ms = now % 1000;
+    if (now - ms !== secondStart) {
+      secondStart = now - ms;
+      secondPrefix = new Date(secondStart).toISOString().slice(0, 20);
+    }
+    lastArrival = `${secondPrefix}${ms < 10 ? "00" : ms < 100 ? "0" : ""}${ms}Z`;
   }
   return lastArrival;
 }
