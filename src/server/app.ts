@@ -40,6 +40,18 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     // The 1 MiB limit is per target and enforced by the ingress itself (413 with our JSON body).
     bodyLimit: Number.MAX_SAFE_INTEGER,
     return503OnClosing: true,
+    // No route declares a schema: fastify's compilers would load ajv and fast-json-stringify
+    // (~100 modules, a few MB of idle memory) for nothing.
+    schemaController: {
+      compilersFactory: {
+        buildValidator: () => () => {
+          throw new Error("route schemas are not used: validate in the handler");
+        },
+        buildSerializer: () => () => {
+          throw new Error("route schemas are not used: serialize in the handler");
+        },
+      },
+    },
     forceCloseConnections: false,
     // Ingress requests the direct door can serve skip fastify (direct-ingress.ts); the rest,
     // and every request of inject(), go through fastify's routes below.

@@ -89,29 +89,38 @@ export function directIngress(options: DirectIngressOptions): DirectDoor {
     body: Buffer,
   ): Promise<void> => {
     let rejected: CloudEvent | undefined;
-    let status = 202;
     try {
       await acceptEvents(located.target, capacity, request.headers, body, (event) => {
         rejected = event;
       });
-      response.writeHead(202, ACCEPTED_HEADERS).end();
     } catch (error) {
       const httpError = toHttpError(error);
-      status = httpError.statusCode;
       logRejection(logger, error, httpError, {
         ...(rejected ? eventLogFields(rejected) : {}),
         url: request.url,
       });
       const payload = JSON.stringify(errorBody(httpError.code, httpError.message));
       response
-        .writeHead(status, {
+        .writeHead(httpError.statusCode, {
           ...httpError.headers,
           "content-type": JSON_CONTENT_TYPE,
           "content-length": String(Buffer.byteLength(payload)),
         })
         .end(payload);
+      metrics.countIngress(located.namespace, located.name, String(httpError.statusCode));
+      return;
     }
-    metrics.countIngress(located.namespace, located.name, String(status));
+    response.writeHead(202, ACCEPTED_HEADERS).end();
+    metrics.countIngress(located.namespace, located.name, "202");
+  };
+
+  /** Only a bug gets here: answered as fastify answers an error of its own. */
+  const crashed = (request: IncomingMessage, response: ServerResponse, error: unknown) => {
+    logger.error({ url: request.url, err: error }, "request failed");
+    if (!response.headersSent) {
+      const payload = JSON.stringify(errorBody("INTERNAL", "internal error"));
+      response.writeHead(500, { "content-type": JSON_CONTENT_TYPE }).end(payload);
+    }
   };
 
   return (request, response) => {
@@ -130,7 +139,9 @@ export function directIngress(options: DirectIngressOptions): DirectDoor {
     request.on("end", () => {
       const body =
         chunks.length === 1 ? chunks[0]! : chunks.length === 0 ? EMPTY : Buffer.concat(chunks);
-      void answer(request, response, located, body);
+      answer(request, response, located, body).catch((error: unknown) =>
+        crashed(request, response, error),
+      );
     });
     return true;
   };
