@@ -80,7 +80,7 @@ export class Dispatcher {
   private readonly logger: Logger;
   private readonly maxReplyBytes: number;
   private readonly targets = new Map<string, AttemptTarget | undefined>();
-  private readonly closing = new AbortController();
+  /** Cancels in-flight attempts and waits: on close() all of them, on a signal its own. */
   private readonly cancels = new CancelGroups();
   private readonly alive = new Set<DeliveryControl>();
   private readonly gates: OriginGates;
@@ -189,7 +189,7 @@ export class Dispatcher {
   close(): Promise<void> {
     if (this.closed === undefined) {
       clearInterval(this.ticker);
-      this.closing.abort();
+      this.cancels.root.fire();
       this.closed = this.agent.close();
     }
     return this.closed;
@@ -398,17 +398,7 @@ export class Dispatcher {
 
   /** Cancels on the caller's signal and on close(), with one listener per signal. */
   private watcher(signal: AbortSignal | undefined): WatchCancel {
-    const closing = this.closing.signal;
-    const cancels = this.cancels;
-    if (signal === undefined) return (cancel) => cancels.watch(closing, cancel);
-    return (cancel) => {
-      const own = cancels.watch(closing, cancel);
-      const theirs = cancels.watch(signal, cancel);
-      return () => {
-        own();
-        theirs();
-      };
-    };
+    return (signal === undefined ? this.cancels.root : this.cancels.of(signal)).watch;
   }
 
   /** Resolves true after `ms`, false as soon as the delivery is cancelled. */
