@@ -7,6 +7,9 @@ interface Waiter {
   cancelled: boolean;
 }
 
+/** Origins past which an idle gate is dropped. */
+const MAX_IDLE_GATES = 1024;
+
 class Gate {
   active = 0;
   waiting: (Waiter | undefined)[] = [];
@@ -72,8 +75,12 @@ export class OriginGates {
       next.admit();
       return;
     }
-    gate.waiting.length = 0;
-    gate.head = 0;
-    if (--gate.active === 0) this.gates.delete(origin);
+    if (gate.head > 0) {
+      gate.waiting.length = 0;
+      gate.head = 0;
+    }
+    // An idle origin keeps its gate: at low rates every delivery would otherwise make a gate
+    // and a map entry and drop both. Only a process talking to very many origins forgets them.
+    if (--gate.active === 0 && this.gates.size > MAX_IDLE_GATES) this.gates.delete(origin);
   }
 }
