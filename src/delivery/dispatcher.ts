@@ -84,8 +84,13 @@ export class Dispatcher {
   private readonly cancels = new CancelGroups();
   private readonly alive = new Set<DeliveryControl>();
   private readonly gates: OriginGates;
-  /** Binary-mode deliveries of an event, shared by the triggers it fans out to. */
-  private readonly encoded = new RecentRequests<CloudEvent, AttemptRequest>(1024);
+  /**
+   * Binary-mode deliveries of an event, shared by the triggers it fans out to. Small on purpose:
+   * every entry survives young-generation collections until it ages out, and with 1,024 entries
+   * each scavenge copied ~390 KB and promoted ~370 KB of them (pauses of 3-4.4 ms at 1,000
+   * events/s on the round-4 machine; 1.2-3.1 ms with 64). A miss costs one encoding, under 1 µs.
+   */
+  private readonly encoded = new RecentRequests<CloudEvent, AttemptRequest>(64);
   private readonly ticker: NodeJS.Timeout;
   private closed: Promise<void> | undefined;
   /** How much of a response body a delivery keeps: an error body's start, or a whole reply. */
