@@ -1,5 +1,5 @@
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -125,6 +125,23 @@ describe("the direct ingress door", () => {
     } finally {
       accepting = true;
     }
+  });
+
+  it("a client gone mid-body has nothing accepted, and the door keeps serving", async () => {
+    ingested.length = 0;
+    const { port } = server.address() as AddressInfo;
+    const socket = net.connect(port, "127.0.0.1");
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    const head = Object.entries(event)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join("");
+    socket.write(`POST /ns/default HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n${head}\r\n{"a":`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(ingested).toHaveLength(0);
+    expect(await send("/ns/default")).toEqual({ status: 202, text: "" });
+    expect(ingested).toHaveLength(1);
   });
 
   it("answers an invalid event itself, with the catalogue's body, and counts it", async () => {
