@@ -8,6 +8,7 @@ import { directIngress } from "./direct-ingress.js";
 import { errorBody, HttpError } from "./errors.js";
 import {
   InFlightLimit,
+  ingressRoutes,
   logRejection,
   registerIngressRoute,
   rejectionLogFields,
@@ -29,7 +30,8 @@ export interface ServerOptions {
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { dataPlane, metrics, logger } = options;
   const capacity = new InFlightLimit(options.maxInFlight ?? 10_000);
-  const direct = directIngress({ dataPlane, metrics, logger, capacity });
+  const routes = ingressRoutes(dataPlane);
+  const direct = directIngress({ dataPlane, routes, metrics, logger, capacity });
   const app = Fastify({
     loggerInstance: logger as unknown as FastifyBaseLogger,
     // One log line per rejected request comes from our error handler, not per request.
@@ -84,31 +86,6 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       .send(errorBody("NOT_FOUND", `nothing is served at ${request.method} ${request.url}`));
   });
 
-  registerIngressRoute(app, {
-    url: "/channels/:namespace/:name",
-    lookup: (p) => dataPlane.channel(p["namespace"]!, p["name"]!),
-    what: "channel",
-    isAccepting: () => dataPlane.isAccepting(),
-    metrics,
-    capacity,
-  });
-  registerIngressRoute(app, {
-    url: "/flows/:namespace/sequences/:name",
-    lookup: (p) => dataPlane.flow(p["namespace"]!, "sequences", p["name"]!),
-    what: "sequence",
-    isAccepting: () => dataPlane.isAccepting(),
-    metrics,
-    capacity,
-  });
-  registerIngressRoute(app, {
-    url: "/flows/:namespace/parallels/:name",
-    lookup: (p) => dataPlane.flow(p["namespace"]!, "parallels", p["name"]!),
-    what: "parallel",
-    isAccepting: () => dataPlane.isAccepting(),
-    metrics,
-    capacity,
-  });
-
   app.post("/sinks/:namespace/:name", async (request, reply) => {
     const { namespace, name } = request.params as { namespace: string; name: string };
     const sink = dataPlane.sink(namespace, name);
@@ -146,16 +123,15 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       .send(await metrics.registry.metrics());
   });
 
-  // Broker ingress last: `/:namespace/:name` would otherwise shadow nothing, but keeping the
-  // reserved prefixes registered first makes the intent plain.
-  registerIngressRoute(app, {
-    url: "/:namespace/:name",
-    lookup: (p) => dataPlane.broker(p["namespace"]!, p["name"]!),
-    what: "broker",
-    isAccepting: () => dataPlane.isAccepting(),
-    metrics,
-    capacity,
-  });
-
+  // Broker, channel and flow ingress last, the broker's `/:namespace/:name` after the reserved
+  // prefixes (see ingressRoutes); the direct door matches the same routes.
+  for (const route of routes) {
+    registerIngressRoute(app, {
+      ...route,
+      isAccepting: () => dataPlane.isAccepting(),
+      metrics,
+      capacity,
+    });
+  }
   return app;
 }

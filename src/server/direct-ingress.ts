@@ -4,7 +4,13 @@ import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { DataPlane, IngressTarget } from "./data-plane.js";
 import { errorBody } from "./errors.js";
-import { acceptEvents, type InFlightLimit, logRejection, toHttpError } from "./ingress.js";
+import {
+  acceptEvents,
+  type InFlightLimit,
+  type IngressRoute,
+  logRejection,
+  toHttpError,
+} from "./ingress.js";
 
 /**
  * The direct door of the broker, channel and flow ingress: Node's HTTP server hands it every
@@ -19,6 +25,8 @@ import { acceptEvents, type InFlightLimit, logRejection, toHttpError } from "./i
 
 export interface DirectIngressOptions {
   readonly dataPlane: DataPlane;
+  /** The routes fastify registers (ingressRoutes): the door serves the same addresses. */
+  readonly routes: readonly IngressRoute[];
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly capacity: InFlightLimit;
@@ -29,9 +37,8 @@ export type DirectDoor = (request: IncomingMessage, response: ServerResponse) =>
 
 interface Located {
   readonly target: IngressTarget;
-  /** The path's namespace and name, the ingress metric's labels (as fastify's params give them). */
-  readonly namespace: string;
-  readonly name: string;
+  /** The path's parameters, the ingress metric's labels (as fastify's params give them). */
+  readonly params: Record<string, string>;
 }
 
 const ACCEPTED_HEADERS = Object.freeze({ "content-length": "0" });
@@ -42,45 +49,57 @@ const EMPTY = Buffer.alloc(0);
 
 function ignore(): void {}
 
+/** A route's URL pattern as segments: a name for a parameter, the text for a static segment. */
+interface Pattern {
+  readonly route: IngressRoute;
+  readonly segments: readonly { readonly param?: string; readonly text?: string }[];
+}
+
+function compile(route: IngressRoute): Pattern {
+  const segments = route.url
+    .slice(1)
+    .split("/")
+    .map((part) => (part.startsWith(":") ? { param: part.slice(1) } : { text: part }));
+  return { route, segments };
+}
+
 /**
- * The target a POST path names, with the routes of app.ts: `/{ns}/{broker}`,
- * `/channels/{ns}/{name}`, `/flows/{ns}/sequences|parallels/{name}`. Undefined for anything
- * fastify should decide (another path, a percent-encoded or over-long segment, no such target).
+ * The target a POST path names, by the routes' patterns in order. Undefined for anything fastify
+ * should decide: no route, a percent-encoded or over-long segment, or no such target.
  */
-function locate(dataPlane: DataPlane, url: string): Located | undefined {
+function locate(patterns: readonly Pattern[], url: string): Located | undefined {
   const query = url.indexOf("?");
   const path = query === -1 ? url : url.slice(0, query);
   if (path.charCodeAt(0) !== 47 /* / */ || path.includes("%")) return undefined;
-  const parts = path.split("/");
-  for (let i = 1; i < parts.length; i++) {
-    const part = parts[i]!;
+  const parts = path.slice(1).split("/");
+  for (const part of parts) {
     if (part.length === 0 || part.length > MAX_PARAM_LENGTH) return undefined;
   }
-  let target: IngressTarget | undefined;
-  let namespace: string;
-  let name: string;
-  if (parts.length === 3) {
-    namespace = parts[1]!;
-    name = parts[2]!;
-    target = dataPlane.broker(namespace, name);
-  } else if (parts.length === 4 && parts[1] === "channels") {
-    namespace = parts[2]!;
-    name = parts[3]!;
-    target = dataPlane.channel(namespace, name);
-  } else if (
-    parts.length === 5 &&
-    parts[1] === "flows" &&
-    (parts[3] === "sequences" || parts[3] === "parallels")
-  ) {
-    namespace = parts[2]!;
-    name = parts[4]!;
-    target = dataPlane.flow(namespace, parts[3], name);
-  } else return undefined;
-  return target === undefined ? undefined : { target, namespace, name };
+  for (const { route, segments } of patterns) {
+    if (segments.length !== parts.length) continue;
+    const params: Record<string, string> = {};
+    let matched = true;
+    for (let i = 0; i < segments.length && matched; i++) {
+      const segment = segments[i]!;
+      if (segment.param !== undefined) params[segment.param] = parts[i]!;
+      else matched = segment.text === parts[i];
+    }
+    if (!matched) continue;
+    const target = route.lookup(params);
+    return target === undefined ? undefined : { target, params };
+  }
+  return undefined;
 }
 
 export function directIngress(options: DirectIngressOptions): DirectDoor {
   const { dataPlane, metrics, logger, capacity } = options;
+  const patterns = options.routes.map(compile);
+  const count = (located: Located, status: number) =>
+    metrics.countIngress(
+      located.params["namespace"] ?? "",
+      located.params["name"] ?? "",
+      String(status),
+    );
 
   const answer = async (
     request: IncomingMessage,
@@ -107,11 +126,11 @@ export function directIngress(options: DirectIngressOptions): DirectDoor {
           "content-length": String(Buffer.byteLength(payload)),
         })
         .end(payload);
-      metrics.countIngress(located.namespace, located.name, String(httpError.statusCode));
+      count(located, httpError.statusCode);
       return;
     }
     response.writeHead(202, ACCEPTED_HEADERS).end();
-    metrics.countIngress(located.namespace, located.name, "202");
+    count(located, 202);
   };
 
   /** Only a bug gets here: answered as fastify answers an error of its own. */
@@ -129,7 +148,7 @@ export function directIngress(options: DirectIngressOptions): DirectDoor {
     // Node's parser, which never reads past it.
     const declared = request.headers["content-length"];
     if (declared === undefined) return false;
-    const located = locate(dataPlane, request.url ?? "");
+    const located = locate(patterns, request.url ?? "");
     if (located === undefined || !(Number(declared) <= located.target.bodyLimit)) return false;
 
     const chunks: Buffer[] = [];

@@ -10,16 +10,49 @@ import {
 import { decodeHttpRequest, UnsupportedFormatError } from "../events/http-binding.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { IngressTarget } from "./data-plane.js";
+import type { DataPlane, IngressTarget } from "./data-plane.js";
 import { errorBody, HttpError } from "./errors.js";
 
-export interface IngressRouteOptions {
+/** One ingress surface's address: what fastify registers and the direct door matches. */
+export interface IngressRoute {
   /** URL pattern with :namespace and :name parameters. */
-  url: string;
+  readonly url: string;
   lookup(params: Record<string, string>): IngressTarget | undefined;
-  isAccepting(): boolean;
   /** What the 404 says is missing, e.g. "broker". */
-  what: string;
+  readonly what: string;
+}
+
+/**
+ * The broker, channel and flow ingress routes, in the order fastify registers them (the reserved
+ * prefixes first; the broker's `/:namespace/:name` last).
+ */
+export function ingressRoutes(dataPlane: DataPlane): IngressRoute[] {
+  return [
+    {
+      url: "/channels/:namespace/:name",
+      lookup: (p) => dataPlane.channel(p["namespace"]!, p["name"]!),
+      what: "channel",
+    },
+    {
+      url: "/flows/:namespace/sequences/:name",
+      lookup: (p) => dataPlane.flow(p["namespace"]!, "sequences", p["name"]!),
+      what: "sequence",
+    },
+    {
+      url: "/flows/:namespace/parallels/:name",
+      lookup: (p) => dataPlane.flow(p["namespace"]!, "parallels", p["name"]!),
+      what: "parallel",
+    },
+    {
+      url: "/:namespace/:name",
+      lookup: (p) => dataPlane.broker(p["namespace"]!, p["name"]!),
+      what: "broker",
+    },
+  ];
+}
+
+export interface IngressRouteOptions extends IngressRoute {
+  isAccepting(): boolean;
   metrics: Metrics;
   capacity: InFlightLimit;
 }

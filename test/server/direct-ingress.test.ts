@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CloudEvent } from "../../src/events/event.js";
 import { silentLogger } from "../../src/observability/logger.js";
 import { Metrics } from "../../src/observability/metrics.js";
+import { buildServer } from "../../src/server/app.js";
 import type { DataPlane, IngressTarget } from "../../src/server/data-plane.js";
 import { directIngress } from "../../src/server/direct-ingress.js";
-import { InFlightLimit } from "../../src/server/ingress.js";
+import { InFlightLimit, ingressRoutes } from "../../src/server/ingress.js";
 
 /**
  * Which requests the direct ingress door takes and which it leaves to fastify, over a real socket:
@@ -50,6 +51,7 @@ describe("the direct ingress door", () => {
   beforeAll(async () => {
     const door = directIngress({
       dataPlane,
+      routes: ingressRoutes(dataPlane),
       metrics,
       logger: silentLogger(),
       capacity: new InFlightLimit(10),
@@ -152,5 +154,55 @@ describe("the direct ingress door", () => {
     expect(JSON.parse(text)).toMatchObject({ code: "INVALID_EVENT" });
     const counted = await metrics.registry.getSingleMetricAsString("eventail_ingress_events_total");
     expect(counted).toMatch(/namespace="ns",broker="default",code="400"} 1/);
+  });
+});
+
+describe("buildServer puts the direct door in front of fastify", () => {
+  it("serves a declared-length POST without fastify, and a chunked one through it", async () => {
+    const ingested: string[] = [];
+    const broker: IngressTarget = {
+      name: "default",
+      namespace: "ns",
+      bodyLimit: 1024,
+      async ingest(events) {
+        for (const event of events) ingested.push(String(event.attributes["id"]));
+      },
+    };
+    const dataPlane: DataPlane = {
+      isAccepting: () => true,
+      broker: (ns, name) => (ns === "ns" && name === "default" ? broker : undefined),
+      channel: () => undefined,
+      flow: () => undefined,
+      sink: () => undefined,
+      webhook: () => undefined,
+      readiness: async () => ({}),
+    };
+    const app = buildServer({ dataPlane, metrics: new Metrics(), logger: silentLogger() });
+    // fastify's hooks run only for the requests fastify routes.
+    const routed: string[] = [];
+    app.addHook("onRequest", (request, _reply, done) => {
+      routed.push(`${request.method} ${request.url}`);
+      done();
+    });
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const { port } = app.server.address() as AddressInfo;
+      const post = async (id: string, body: string | Readable) => {
+        const response = await request(`http://127.0.0.1:${port}/ns/default`, {
+          method: "POST",
+          headers: { "ce-specversion": "1.0", "ce-id": id, "ce-source": "/s", "ce-type": "t" },
+          body,
+        });
+        await response.body.dump();
+        return response.statusCode;
+      };
+      expect(await post("declared", "{}")).toBe(202);
+      expect(routed).toEqual([]);
+      expect(await post("chunked", Readable.from([Buffer.from("{}")]))).toBe(202);
+      expect(routed).toEqual(["POST /ns/default"]);
+      expect(ingested).toEqual(["declared", "chunked"]);
+    } finally {
+      await app.close();
+    }
   });
 });
