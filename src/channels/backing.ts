@@ -52,12 +52,6 @@ export interface ConsumeMeta {
   readonly keepAlive: () => void;
 }
 
-/**
- * The keepAlive of a backing that never hands an in-flight event to anyone else (memory):
- * consumers see it and skip registering the delivery for periodic calls.
- */
-export function keepAliveNotNeeded(): void {}
-
 export interface SubscribeOptions {
   /** In-flight handler bound for this consumer (unordered mode). */
   readonly concurrency: number;

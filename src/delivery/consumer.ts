@@ -1,18 +1,7 @@
-import {
-  type Backing,
-  type ConsumeMeta,
-  keepAliveNotNeeded,
-  type SubscribeOptions,
-  type Subscription,
-} from "../channels/backing.js";
+import type { Backing, ConsumeMeta, SubscribeOptions, Subscription } from "../channels/backing.js";
 import type { CloudEvent } from "../events/event.js";
 import type { Dispatcher } from "./dispatcher.js";
-import type {
-  DeliveryControl,
-  DeliveryLabels,
-  DeliveryOptions,
-  DeliveryOutcome,
-} from "./options.js";
+import type { DeliveryOptions, DeliveryOutcome } from "./options.js";
 
 /** What every consumer (trigger or subscription) shares in its config. */
 export interface ConsumerConfig {
@@ -52,7 +41,7 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
   async start(): Promise<void> {
     // Node creates a controller's signal on first read: an EventTarget each, costly enough to
     // show when ten thousand triggers see their first event. Create it with the subscription.
-    this.control = { signal: this.shutdown.signal };
+    void this.shutdown.signal;
     this.subscription = await this.backing.subscribe(
       this.stream,
       this.consumerName,
@@ -89,18 +78,6 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
     }
   }
 
-  /** The delivery control when the backing needs no keepAlive calls: one per consumer. */
-  private control: DeliveryControl | undefined;
-  private labels: { config: C; labels: DeliveryLabels } | undefined;
-
-  /** Metric labels, made once per config version rather than per delivery. */
-  private labelsOf(config: C): DeliveryLabels {
-    if (this.labels?.config !== config) {
-      this.labels = { config, labels: { namespace: config.namespace, trigger: config.name } };
-    }
-    return this.labels.labels;
-  }
-
   /** Delivers through the Dispatcher; an outcome cut short by shutdown is left unacknowledged. */
   protected async deliver(
     event: CloudEvent,
@@ -112,10 +89,8 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
       event,
       url,
       config.delivery,
-      this.labelsOf(config),
-      meta.keepAlive === keepAliveNotNeeded && this.control !== undefined
-        ? this.control
-        : { signal: this.shutdown.signal, keepAlive: meta.keepAlive },
+      { namespace: config.namespace, trigger: config.name },
+      { signal: this.shutdown.signal, keepAlive: meta.keepAlive },
     );
     // Leave it unacknowledged so a durable backing delivers it again after the restart.
     if (outcome.kind === "dropped" && outcome.reason === "shutdown") {

@@ -1,5 +1,5 @@
 import type { CloudEvent } from "../../events/event.js";
-import { type ConsumeMeta, keepAliveNotNeeded } from "../backing.js";
+import type { ConsumeMeta } from "../backing.js";
 import type { Fifo } from "./fifo.js";
 
 /** The events of one partitionkey in ordered mode: one in flight, the rest parked in order. */
@@ -32,8 +32,9 @@ export class Delivery implements Pending {
   ) {}
 }
 
-// Nothing to touch: the memory backing never hands an in-flight event to anyone else.
-const keepAlive = keepAliveNotNeeded;
+function keepAlive(): void {
+  // Nothing to touch: the memory backing never hands an in-flight event to anyone else.
+}
 
 const metas: ConsumeMeta[] = [];
 
