@@ -129,7 +129,7 @@ export class Engines {
         redis.disconnect();
       } else if (kind === "nats") {
         const { connect } = await import("nats");
-        const { jetStreamName } = await import("../../src/channels/nats/naming.js");
+        const { jetStreamName } = await import("../../src/backing/nats/naming.js");
         const connection = await connect({ servers: url });
         const manager = await connection.jetstreamManager();
         await manager.streams.delete(jetStreamName(stream)).catch(() => false);

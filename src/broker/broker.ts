@@ -1,6 +1,6 @@
-import { type Backing, BackingUnavailableError, brokerStream } from "../channels/backing.js";
+import { type Backing, BackingUnavailableError, brokerStream } from "../backing/backing.js";
 import type { CloudEvent } from "../events/event.js";
-import type { IngressTarget } from "../server/data-plane.js";
+import type { IngressTarget } from "../events/ingress-target.js";
 import { replyWithTtlOf, stampBrokerIngress } from "./ttl.js";
 
 let lastMs = 0;

@@ -1,9 +1,16 @@
-import { type CloudEvent, withAttributes } from "../events/event.js";
-import { HttpError } from "../server/errors.js";
+import { type CloudEvent, EventValidationError, withAttributes } from "../events/event.js";
 
 export const TTL_ATTRIBUTE = "knativebrokerttl";
 export const ARRIVAL_ATTRIBUTE = "knativearrivaltime";
 export const DEFAULT_TTL = 255;
+
+/** An event whose TTL is already 0 arrived: it has used up its hops (a reply loop). */
+export class TtlExhaustedError extends Error {
+  constructor() {
+    super(`${TTL_ATTRIBUTE} is already 0: the event has used up its hops`);
+    this.name = "TtlExhaustedError";
+  }
+}
 
 /**
  * What broker ingress does to every event: stamp the arrival time and count one hop of TTL.
@@ -16,13 +23,13 @@ export function stampBrokerIngress(event: CloudEvent, arrival: string): CloudEve
   if (raw !== undefined) {
     const parsed = typeof raw === "number" ? raw : Number.parseInt(String(raw), 10);
     if (!Number.isInteger(parsed) || parsed < 0) {
-      throw new HttpError("INVALID_EVENT", `${TTL_ATTRIBUTE} must be a non-negative integer`);
+      throw new EventValidationError(
+        `${TTL_ATTRIBUTE} must be a non-negative integer`,
+        TTL_ATTRIBUTE,
+      );
     }
     if (parsed === 0) {
-      throw new HttpError(
-        "TTL_EXHAUSTED",
-        `${TTL_ATTRIBUTE} is already 0: the event has used up its hops`,
-      );
+      throw new TtlExhaustedError();
     }
     ttl = parsed - 1;
   }

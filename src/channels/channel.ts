@@ -1,11 +1,11 @@
-import type { CloudEvent } from "../events/event.js";
-import type { IngressTarget } from "../server/data-plane.js";
 import {
   type Backing,
   type BackingConfig,
   BackingUnavailableError,
   channelStream,
-} from "./backing.js";
+} from "../backing/backing.js";
+import type { CloudEvent } from "../events/event.js";
+import type { IngressTarget } from "../events/ingress-target.js";
 
 /** Channel kinds and the backing each one stores its events on. */
 export const CHANNEL_KINDS: Readonly<Record<string, BackingConfig["kind"]>> = {

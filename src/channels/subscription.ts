@@ -1,9 +1,9 @@
-import { type ConsumerConfig, StreamConsumer } from "../delivery/consumer.js";
+import type { ConsumeMeta } from "../backing/backing.js";
+import { type ConsumerConfig, StreamConsumer } from "../backing/stream-consumer.js";
 import type { Dispatcher } from "../delivery/dispatcher.js";
 import { type CloudEvent, eventLogFields } from "../events/event.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { ConsumeMeta } from "./backing.js";
 import type { ChannelRuntime } from "./channel.js";
 
 export interface SubscriptionConfig extends ConsumerConfig {

@@ -1,6 +1,6 @@
 import { formatIssue, type ValidationIssue } from "../resources/issue.js";
 import { loadManifests } from "../resources/loader.js";
-import { validateResources } from "../resources/validate.js";
+import { validateConfiguration } from "../runtime/configuration.js";
 
 interface Output {
   write(text: string): void;
@@ -31,7 +31,7 @@ export async function validateCommand(
       out.write(`no .yaml, .yml or .json manifests under ${paths.join(", ")}\n`);
       return 2;
     }
-    issues = [...loaded.issues, ...validateResources(loaded.resources)];
+    issues = [...loaded.issues, ...validateConfiguration(loaded.resources)];
     resourceCount = loaded.resources.length;
   } catch (error) {
     err.write(`eventail validate: ${error instanceof Error ? error.message : String(error)}\n`);

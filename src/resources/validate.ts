@@ -1,4 +1,3 @@
-import { SOURCE_VALIDATORS } from "../sources/validators.js";
 import { addressOf } from "./addresses.js";
 import { CORE_KINDS, isCoreKind } from "./core-kinds.js";
 import { compareIssues, issueAt, type ValidationIssue } from "./issue.js";
@@ -30,7 +29,10 @@ export type ResourceRule = (
 ) => ReadonlyArray<{ readonly path: string; readonly message: string }>;
 
 export interface ValidateOptions {
-  /** More rules by kind name, run after the schema and the built-in rules. */
+  /**
+   * Rules kept beside a kind's runtime (the sources' rules, handed in by src/runtime/), run after
+   * the schema and the built-in rules.
+   */
   readonly rules?: Readonly<Record<string, ResourceRule>>;
 }
 
@@ -110,7 +112,7 @@ function validateOne(
     }
     if (spec["delivery"] !== undefined) checkDelivery(check, spec["delivery"], "spec.delivery");
   }
-  const extra = options.rules?.[resource.kind] ?? SOURCE_VALIDATORS[resource.kind];
+  const extra = options.rules?.[resource.kind];
   if (extra) {
     try {
       for (const problem of extra(resource)) check.report(problem.path, problem.message);

@@ -1,5 +1,5 @@
-import type { Backing, BackingConfig } from "../channels/backing.js";
-import { backingKey } from "../channels/registry.js";
+import type { Backing, BackingConfig } from "../backing/backing.js";
+import { backingKey } from "../backing/registry.js";
 import type { Logger } from "../observability/logger.js";
 
 /**

@@ -1,11 +1,11 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import type { Configuration } from "../resources/configuration.js";
 import { deepFreeze } from "../resources/freeze.js";
 import type { Resource } from "../resources/types.js";
+import type { Configuration } from "./configuration.js";
 
-const WORKER = new URL("../resources/configuration-worker.js", import.meta.url);
+const WORKER = new URL("./configuration-worker.js", import.meta.url);
 
 /**
  * Loads and validates the configuration in a worker thread that exits when done. The YAML
@@ -19,7 +19,7 @@ export async function readConfiguration(
   extra: readonly Resource[],
 ): Promise<Configuration> {
   if (!existsSync(fileURLToPath(WORKER))) {
-    const { loadConfiguration } = await import("../resources/configuration.js");
+    const { loadConfiguration } = await import("./configuration.js");
     return loadConfiguration(paths, extra);
   }
   const result = await new Promise<Configuration>((resolve, reject) => {

@@ -1,4 +1,4 @@
-import type { ConsumerConfig, StreamConsumer } from "../delivery/consumer.js";
+import type { ConsumerConfig, StreamConsumer } from "../backing/stream-consumer.js";
 import type { Logger } from "../observability/logger.js";
 import type { Resource } from "../resources/types.js";
 

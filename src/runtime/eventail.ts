@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
-import type { Backing, BackingConfig } from "../channels/backing.js";
-import { createBacking } from "../channels/registry.js";
+import type { Backing, BackingConfig } from "../backing/backing.js";
+import { createBacking } from "../backing/registry.js";
 import { Dispatcher } from "../delivery/dispatcher.js";
 import { createLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";

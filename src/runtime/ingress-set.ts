@@ -1,8 +1,8 @@
-import type { Backing, BackingConfig } from "../channels/backing.js";
-import { backingKey } from "../channels/registry.js";
+import type { Backing, BackingConfig } from "../backing/backing.js";
+import { backingKey } from "../backing/registry.js";
+import { DEFAULT_BODY_LIMIT, type IngressTarget } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Resource } from "../resources/types.js";
-import { DEFAULT_BODY_LIMIT, type IngressTarget } from "../server/data-plane.js";
 import type { BackingPool } from "./backing-pool.js";
 import type { DeliverySpec } from "./delivery-spec.js";
 

@@ -1,5 +1,6 @@
+import type { Backing, BackingConfig } from "../backing/backing.js";
 import { Broker } from "../broker/broker.js";
-import type { Backing, BackingConfig } from "../channels/backing.js";
+import { type TriggerConfig, TriggerRuntime } from "../broker/trigger.js";
 import { CHANNEL_KINDS, ChannelRuntime, channelBackingConfig } from "../channels/channel.js";
 import {
   expandParallel,
@@ -9,6 +10,13 @@ import {
 } from "../channels/flows.js";
 import { type SubscriptionConfig, SubscriptionRuntime } from "../channels/subscription.js";
 import type { Dispatcher } from "../delivery/dispatcher.js";
+import type {
+  DataPlane,
+  FlowKind,
+  IngressTarget,
+  SinkTarget,
+  WebhookTarget,
+} from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { resolveDestination } from "../resources/addresses.js";
@@ -22,17 +30,9 @@ import type {
   SubscriptionSpec,
   TriggerSpec,
 } from "../resources/types.js";
-import type {
-  DataPlane,
-  FlowKind,
-  IngressTarget,
-  SinkTarget,
-  WebhookTarget,
-} from "../server/data-plane.js";
 import { LogSink } from "../sinks/log-sink.js";
 import { compileCesqlPredicate } from "../triggers/cesql-filter.js";
 import { compileFilter, type TriggerFilterSpec } from "../triggers/filter.js";
-import { type TriggerConfig, TriggerRuntime } from "../triggers/trigger.js";
 import { BackingPool } from "./backing-pool.js";
 import { ConsumerSet, consumerMode } from "./consumer-set.js";
 import { resolveDelivery } from "./delivery-spec.js";

@@ -1,10 +1,10 @@
 import type { Dispatcher } from "../delivery/dispatcher.js";
+import type { WebhookTarget } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { resolveDestination } from "../resources/addresses.js";
 import type { ResourceStore } from "../resources/store.js";
 import type { Destination, Resource } from "../resources/types.js";
-import type { WebhookTarget } from "../server/data-plane.js";
 import { SOURCE_KINDS } from "../sources/kinds.js";
 import type { RunnableSource, SourceKind } from "../sources/registry.js";
 import { dispatcherSink } from "../sources/source.js";

@@ -1,9 +1,9 @@
 import http from "node:http";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { decodeHttpRequest } from "../events/http-binding.js";
+import type { DataPlane } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { DataPlane } from "./data-plane.js";
 import { directIngress } from "./direct-ingress.js";
 import { errorBody, HttpError } from "./errors.js";
 import {

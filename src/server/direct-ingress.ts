@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type CloudEvent, eventLogFields } from "../events/event.js";
+import type { DataPlane, IngressTarget } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { DataPlane, IngressTarget } from "./data-plane.js";
 import { errorBody } from "./errors.js";
 import {
   acceptEvents,

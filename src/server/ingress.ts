@@ -1,6 +1,7 @@
 import { Transform } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { BackingUnavailableError } from "../channels/backing.js";
+import { BackingUnavailableError } from "../backing/backing.js";
+import { TtlExhaustedError } from "../broker/ttl.js";
 import {
   type CloudEvent,
   EventValidationError,
@@ -8,9 +9,9 @@ import {
   withAttributes,
 } from "../events/event.js";
 import { decodeHttpRequest, UnsupportedFormatError } from "../events/http-binding.js";
+import type { DataPlane, IngressTarget } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { DataPlane, IngressTarget } from "./data-plane.js";
 import { errorBody, HttpError } from "./errors.js";
 
 /** One ingress surface's address: what fastify registers and the direct door matches. */
@@ -239,6 +240,7 @@ function withTraceContext(
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof EventValidationError) return new HttpError("INVALID_EVENT", error.message);
+  if (error instanceof TtlExhaustedError) return new HttpError("TTL_EXHAUSTED", error.message);
   if (error instanceof UnsupportedFormatError) {
     return new HttpError("UNSUPPORTED_FORMAT", error.message);
   }

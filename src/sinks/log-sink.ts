@@ -1,5 +1,5 @@
 import type { CloudEvent } from "../events/event.js";
-import type { SinkTarget } from "../server/data-plane.js";
+import type { SinkTarget } from "../events/ingress-target.js";
 
 /**
  * IntegrationSink with `spec.log`: prints one line per event on stdout with its id, type, source

@@ -1,9 +1,9 @@
 import type { Dispatcher } from "../delivery/dispatcher.js";
 import type { DeliveryOptions } from "../delivery/options.js";
+import type { WebhookTarget } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Resource } from "../resources/types.js";
-import type { WebhookTarget } from "../server/data-plane.js";
 import type { EventSink, Source } from "./source.js";
 
 /**

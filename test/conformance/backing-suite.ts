@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe } from "vitest";
-import type { Backing, Subscription } from "../../src/channels/backing.js";
+import type { Backing, Subscription } from "../../src/backing/backing.js";
 import { Gate } from "./conformance-support.js";
 import { deliveryCases } from "./suite-delivery.js";
 import { flowControlCases } from "./suite-flow-control.js";

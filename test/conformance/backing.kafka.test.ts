@@ -1,4 +1,4 @@
-import { createBacking } from "../../src/channels/kafka/index.js";
+import { createBacking } from "../../src/backing/kafka/index.js";
 import { silentLogger } from "../../src/observability/logger.js";
 import { serviceUrl } from "../support/services.js";
 import { describeBackingConformance } from "./backing-suite.js";

@@ -1,4 +1,4 @@
-import { MemoryBacking } from "../../src/channels/memory/memory-backing.js";
+import { MemoryBacking } from "../../src/backing/memory/memory-backing.js";
 import { describeBackingConformance } from "./backing-suite.js";
 
 describeBackingConformance("memory", async () => ({ backing: new MemoryBacking() }), {

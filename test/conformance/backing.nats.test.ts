@@ -1,4 +1,4 @@
-import { JetStreamFixture } from "../channels/nats/jetstream-fixture.js";
+import { JetStreamFixture } from "../backing/nats/jetstream-fixture.js";
 import { serviceUrl } from "../support/services.js";
 import { describeBackingConformance } from "./backing-suite.js";
 

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ConsumeHandler, ConsumeMeta } from "../../src/channels/backing.js";
+import type { ConsumeHandler, ConsumeMeta } from "../../src/backing/backing.js";
 import { type AttributeValue, type CloudEvent, createEvent } from "../../src/events/event.js";
 
 /** A stream name no earlier run of a durable engine has seen. */

@@ -3,8 +3,8 @@ import type {
   ConsumeHandler,
   SubscribeOptions,
   Subscription,
-} from "../../src/channels/backing.js";
-import { MemoryBacking } from "../../src/channels/memory/memory-backing.js";
+} from "../../src/backing/backing.js";
+import { MemoryBacking } from "../../src/backing/memory/memory-backing.js";
 import type { CloudEvent } from "../../src/events/event.js";
 import { describeBackingConformance } from "./backing-suite.js";
 import { testEvent } from "./conformance-support.js";

@@ -3,11 +3,11 @@ import {
   BackingUnavailableError,
   type SubscribeOptions,
   type Subscription,
-} from "../../src/channels/backing.js";
+} from "../../src/backing/backing.js";
 import {
   MemoryBacking,
   type MemoryBackingOptions,
-} from "../../src/channels/memory/memory-backing.js";
+} from "../../src/backing/memory/memory-backing.js";
 import type { CloudEvent } from "../../src/events/event.js";
 import { Gate, idOf, Recorder, testEvents, waitFor } from "./conformance-support.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { StreamLog } from "../../src/channels/memory/stream-log.js";
+import { StreamLog } from "../../src/backing/memory/stream-log.js";
 import { testEvent } from "./conformance-support.js";
 
 /** A reader as the consumer groups drive it: take the event at the cursor, then advance. */

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { expect, it } from "vitest";
-import type { Subscription } from "../../src/channels/backing.js";
+import type { Subscription } from "../../src/backing/backing.js";
 import {
   Gate,
   idOf,

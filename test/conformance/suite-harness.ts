@@ -1,4 +1,4 @@
-import type { Backing, SubscribeOptions, Subscription } from "../../src/channels/backing.js";
+import type { Backing, SubscribeOptions, Subscription } from "../../src/backing/backing.js";
 import type { Recorder } from "./conformance-support.js";
 
 /** Durable engines and the Kafka mock need seconds for group joins and first fetches. */

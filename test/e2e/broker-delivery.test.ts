@@ -178,7 +178,7 @@ describe("broker to trigger delivery", () => {
     );
     // Observe the stream itself: the reply as the broker stored it, TTL included.
     const broker = running.reconciler.broker("default", "default") as unknown as {
-      backing: import("../../src/channels/backing.js").Backing;
+      backing: import("../../src/backing/backing.js").Backing;
       stream: string;
     };
     const stored: CloudEvent[] = [];

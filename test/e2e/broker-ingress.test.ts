@@ -1,9 +1,9 @@
 import { Readable } from "node:stream";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Backing } from "../../src/channels/backing.js";
-import { BackingUnavailableError } from "../../src/channels/backing.js";
-import { MemoryBacking } from "../../src/channels/memory/memory-backing.js";
+import type { Backing } from "../../src/backing/backing.js";
+import { BackingUnavailableError } from "../../src/backing/backing.js";
+import { MemoryBacking } from "../../src/backing/memory/memory-backing.js";
 import {
   brokerYaml,
   type RecordingSink,

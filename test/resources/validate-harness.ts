@@ -3,7 +3,7 @@ import { expect } from "vitest";
 import type { ValidationIssue } from "../../src/resources/issue.js";
 import { loadManifests, parseManifests } from "../../src/resources/loader.js";
 import type { Resource } from "../../src/resources/types.js";
-import { validateResources } from "../../src/resources/validate.js";
+import { validateConfiguration } from "../../src/runtime/configuration.js";
 
 /** Shared by the validation tests: a valid world to add one broken manifest to. */
 
@@ -25,7 +25,10 @@ export async function validWorld(): Promise<Resource[]> {
 /** Every issue found when `manifest` (YAML text) joins the valid world. */
 export async function issuesWith(manifest: string): Promise<ValidationIssue[]> {
   const parsed = parseManifests(manifest, CASE_FILE);
-  return [...parsed.issues, ...validateResources([...(await validWorld()), ...parsed.resources])];
+  return [
+    ...parsed.issues,
+    ...validateConfiguration([...(await validWorld()), ...parsed.resources]),
+  ];
 }
 
 /**

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { formatIssue } from "../../src/resources/issue.js";
 import { loadManifests, parseManifests } from "../../src/resources/loader.js";
 import { validateResources, withoutIssues } from "../../src/resources/validate.js";
+import { validateConfiguration } from "../../src/runtime/configuration.js";
 import { expectIssue, FIXTURES, trigger } from "./validate-harness.js";
 
 const broker = (spec: string, name = "case") => `apiVersion: eventing.knative.dev/v1
@@ -253,7 +254,7 @@ describe("validateResources: all problems, each where it is", () => {
   it("reports every mistake of a multi-document file with its field path and file:line", async () => {
     const file = path.join(FIXTURES, "invalid", "several-problems.yaml");
     const loaded = await loadManifests([file]);
-    const issues = [...loaded.issues, ...validateResources(loaded.resources)];
+    const issues = [...loaded.issues, ...validateConfiguration(loaded.resources)];
     const where = (text: string) => expect.stringContaining(text);
     expect(
       issues.map((i) => ({
@@ -337,7 +338,7 @@ describe("validateResources: all problems, each where it is", () => {
 
   it("a broken reference fails only the resource holding it, not its target", async () => {
     const loaded = await loadManifests([path.join(FIXTURES, "invalid")]);
-    const issues = validateResources(loaded.resources);
+    const issues = validateConfiguration(loaded.resources);
     expect(new Set(issues.map((i) => i.name))).toEqual(new Set(["broken", "every-minute"]));
   });
 });
@@ -345,14 +346,14 @@ describe("validateResources: all problems, each where it is", () => {
 describe("withoutIssues", () => {
   it("keeps the resources no issue names, so a runtime can serve what is valid", async () => {
     const loaded = await loadManifests([path.join(FIXTURES, "invalid")]);
-    const issues = validateResources(loaded.resources);
+    const issues = validateConfiguration(loaded.resources);
     expect(withoutIssues(loaded.resources, issues)).toEqual([]);
     const { resources } = parseManifests(
       "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata:\n  name: fine\n",
       "fine.yaml",
     );
     const all = [...loaded.resources, ...resources];
-    expect(withoutIssues(all, validateResources(all)).map((r) => r.metadata.name)).toEqual([
+    expect(withoutIssues(all, validateConfiguration(all)).map((r) => r.metadata.name)).toEqual([
       "fine",
     ]);
   });
@@ -400,7 +401,7 @@ describe("validateResources: valid manifests", () => {
 
   it.each([path.join(FIXTURES, "valid"), ...exampleDirs])("%s has no problems", async (dir) => {
     const loaded = await loadManifests([dir]);
-    const issues = [...loaded.issues, ...validateResources(loaded.resources)];
+    const issues = [...loaded.issues, ...validateConfiguration(loaded.resources)];
     expect(issues.map(formatIssue)).toEqual([]);
   });
 

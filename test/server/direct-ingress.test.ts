@@ -4,10 +4,10 @@ import { Readable } from "node:stream";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CloudEvent } from "../../src/events/event.js";
+import type { DataPlane, IngressTarget } from "../../src/events/ingress-target.js";
 import { silentLogger } from "../../src/observability/logger.js";
 import { Metrics } from "../../src/observability/metrics.js";
 import { buildServer } from "../../src/server/app.js";
-import type { DataPlane, IngressTarget } from "../../src/server/data-plane.js";
 import { directIngress } from "../../src/server/direct-ingress.js";
 import { InFlightLimit, ingressRoutes } from "../../src/server/ingress.js";
 

@@ -1,10 +1,10 @@
 import type { AddressInfo } from "node:net";
 import { Dispatcher } from "../../src/delivery/dispatcher.js";
 import { DEFAULT_DELIVERY, type DeliveryOptions } from "../../src/delivery/options.js";
+import type { DataPlane, WebhookTarget } from "../../src/events/ingress-target.js";
 import { silentLogger } from "../../src/observability/logger.js";
 import { Metrics } from "../../src/observability/metrics.js";
 import { buildServer } from "../../src/server/app.js";
-import type { DataPlane, WebhookTarget } from "../../src/server/data-plane.js";
 import { dispatcherSink, type EventSink } from "../../src/sources/source.js";
 import { RecordingSink, type Responder } from "../support/sink.js";
 

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { expect } from "vitest";
-import { brokerStream } from "../../src/channels/backing.js";
+import { brokerStream } from "../../src/backing/backing.js";
 import { EventailProcess } from "../support/eventail-process.js";
 import { startSink } from "../support/sink.js";
 import type { SystemBacking } from "./backings.js";

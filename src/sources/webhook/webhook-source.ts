@@ -1,6 +1,6 @@
 import type { CloudEvent } from "../../events/event.js";
+import type { WebhookTarget } from "../../events/ingress-target.js";
 import type { Logger } from "../../observability/logger.js";
-import type { WebhookTarget } from "../../server/data-plane.js";
 import type { RunnableSource } from "../registry.js";
 import type { EventSink } from "../source.js";
 import { answerFor, rejected, type WebhookAnswer } from "./answer.js";

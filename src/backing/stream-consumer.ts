@@ -1,0 +1,101 @@
+import type { Dispatcher } from "../delivery/dispatcher.js";
+import type { DeliveryOptions, DeliveryOutcome } from "../delivery/options.js";
+import type { CloudEvent } from "../events/event.js";
+import type { Backing, ConsumeMeta, SubscribeOptions, Subscription } from "./backing.js";
+
+/** What every consumer (trigger or subscription) shares in its config. */
+export interface ConsumerConfig {
+  readonly namespace: string;
+  readonly name: string;
+  readonly delivery: DeliveryOptions;
+  readonly ordered: boolean;
+  readonly concurrency: number;
+}
+
+/**
+ * One named consumer of a backing stream that delivers through the Dispatcher: the part triggers
+ * and subscriptions have in common. A manifest edit swaps the config in place (`update`), so the
+ * consumer keeps its position and nothing already accepted is skipped; only a change of ordering
+ * mode or concurrency needs a new subscription.
+ */
+export abstract class StreamConsumer<C extends ConsumerConfig> {
+  private subscription?: Subscription;
+  private readonly shutdown = new AbortController();
+
+  constructor(
+    protected readonly dispatcher: Dispatcher,
+    readonly backing: Backing,
+    readonly stream: string,
+    protected config: C,
+  ) {}
+
+  protected abstract readonly consumerPrefix: string;
+
+  /** Handles one event; resolving acknowledges it. */
+  protected abstract handle(event: CloudEvent, meta: ConsumeMeta): Promise<void>;
+
+  get consumerName(): string {
+    return `${this.consumerPrefix}.${this.config.namespace}.${this.config.name}`;
+  }
+
+  async start(): Promise<void> {
+    // Node creates a controller's signal on first read: an EventTarget each, costly enough to
+    // show when ten thousand triggers see their first event. Create it with the subscription.
+    void this.shutdown.signal;
+    this.subscription = await this.backing.subscribe(
+      this.stream,
+      this.consumerName,
+      (event, meta) => this.handle(event, meta),
+      this.subscribeOptions(this.config),
+    );
+  }
+
+  protected subscribeOptions(config: C): SubscribeOptions {
+    return { concurrency: config.concurrency, ordered: config.ordered };
+  }
+
+  /** Applies a new version; returns false when it needs a fresh subscription. */
+  update(config: C): boolean {
+    const next = this.subscribeOptions(config);
+    const current = this.subscribeOptions(this.config);
+    if (
+      next.ordered !== current.ordered ||
+      next.concurrency !== current.concurrency ||
+      next.typeHint !== current.typeHint
+    ) {
+      return false;
+    }
+    this.config = config;
+    return true;
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    const timer = setTimeout(() => this.shutdown.abort(), graceMs);
+    try {
+      await this.subscription?.close(graceMs);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Delivers through the Dispatcher; an outcome cut short by shutdown is left unacknowledged. */
+  protected async deliver(
+    event: CloudEvent,
+    url: string,
+    meta: ConsumeMeta,
+  ): Promise<DeliveryOutcome> {
+    const config = this.config;
+    const outcome = await this.dispatcher.deliver(
+      event,
+      url,
+      config.delivery,
+      { namespace: config.namespace, trigger: config.name },
+      { signal: this.shutdown.signal, keepAlive: meta.keepAlive },
+    );
+    // Leave it unacknowledged so a durable backing delivers it again after the restart.
+    if (outcome.kind === "dropped" && outcome.reason === "shutdown") {
+      throw new Error("delivery interrupted by shutdown");
+    }
+    return outcome;
+  }
+}

@@ -1,0 +1,69 @@
+import type { ConsumeMeta, SubscribeOptions } from "../backing/backing.js";
+import { type ConsumerConfig, StreamConsumer } from "../backing/stream-consumer.js";
+import type { Dispatcher } from "../delivery/dispatcher.js";
+import { type CloudEvent, EventValidationError, eventLogFields } from "../events/event.js";
+import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { Filter } from "../triggers/filter.js";
+import type { Broker } from "./broker.js";
+import { TtlExhaustedError } from "./ttl.js";
+
+/** Everything a trigger needs to deliver, resolved from its manifest (and its broker's). */
+export interface TriggerConfig extends ConsumerConfig {
+  readonly filter: Filter;
+  readonly subscriberUrl: string;
+}
+
+export interface TriggerDeps {
+  readonly dispatcher: Dispatcher;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+/**
+ * One trigger: a named consumer of its broker's stream that filters, delivers through the
+ * Dispatcher and feeds replies back into the broker.
+ */
+export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
+  protected readonly consumerPrefix = "trigger";
+
+  constructor(
+    private readonly deps: TriggerDeps,
+    readonly broker: Broker,
+    config: TriggerConfig,
+  ) {
+    super(deps.dispatcher, broker.backing, broker.stream, config);
+  }
+
+  protected override subscribeOptions(config: TriggerConfig): SubscribeOptions {
+    const hint = config.filter.requiredType;
+    return {
+      concurrency: config.concurrency,
+      ordered: config.ordered,
+      ...(hint === undefined ? {} : { typeHint: hint }),
+    };
+  }
+
+  protected async handle(event: CloudEvent, meta: ConsumeMeta): Promise<void> {
+    const config = this.config;
+    if (!config.filter.match(event)) return;
+    const outcome = await this.deliver(event, config.subscriberUrl, meta);
+    if (outcome.kind !== "replied") return;
+    try {
+      await this.broker.ingestReply(outcome.reply, event);
+    } catch (error) {
+      const exhausted = error instanceof TtlExhaustedError;
+      // Anything else (the backing unavailable) may pass: leave the event to be redelivered.
+      if (!exhausted && !(error instanceof EventValidationError)) throw error;
+      // A reply that ingress refuses (TTL used up, invalid) can never succeed: drop it.
+      this.deps.metrics.droppedEvents.inc({
+        namespace: config.namespace,
+        reason: exhausted ? "ttl-exhausted" : "invalid-reply",
+      });
+      this.deps.logger.warn(
+        { ...eventLogFields(outcome.reply), trigger: config.name, reason: error.message },
+        "reply dropped",
+      );
+    }
+  }
+}

@@ -1,0 +1,48 @@
+import type { CloudEvent } from "./event.js";
+
+/**
+ * What the HTTP surfaces look up per request. The reconciler keeps it current as resources change,
+ * so routes never hold on to a broker or channel that was removed.
+ */
+export interface IngressTarget {
+  /** Label for metrics and logs, e.g. the broker name. */
+  readonly name: string;
+  readonly namespace: string;
+  /** Largest request body accepted, in bytes. */
+  readonly bodyLimit: number;
+  /** Stores the events; resolves once the backing has them. Throws HttpError or BackingUnavailableError. */
+  ingest(events: readonly CloudEvent[]): Promise<void>;
+}
+
+export interface SinkTarget {
+  readonly namespace: string;
+  readonly name: string;
+  receive(event: CloudEvent): Promise<void>;
+}
+
+/** A webhook source (GitHubSource and the like): gets the raw request, answers for itself. */
+export interface WebhookTarget {
+  readonly namespace: string;
+  readonly name: string;
+  readonly bodyLimit: number;
+  handle(request: {
+    headers: Record<string, string | string[] | undefined>;
+    body: Buffer;
+  }): Promise<{ status: number; body?: unknown }>;
+}
+
+export type FlowKind = "sequences" | "parallels";
+
+export interface DataPlane {
+  /** False once shutdown began: ingress answers 503 while in-flight deliveries drain. */
+  isAccepting(): boolean;
+  broker(namespace: string, name: string): IngressTarget | undefined;
+  channel(namespace: string, name: string): IngressTarget | undefined;
+  flow(namespace: string, kind: FlowKind, name: string): IngressTarget | undefined;
+  sink(namespace: string, name: string): SinkTarget | undefined;
+  webhook(namespace: string, name: string): WebhookTarget | undefined;
+  /** Readiness of every backing in use, by name. */
+  readiness(): Promise<Record<string, boolean>>;
+}
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
