@@ -1,0 +1,260 @@
+/**
+ * `npm run soak -- [--minutes N] [--interval-seconds S] [--rate R] [--out FILE]` (issue 14): steady
+ * open-loop load through a memory broker and a Redis broker served by one Eventail process. Each
+ * broker has three triggers: a fast subscriber (the bench sink, whose deliveries give the p99),
+ * a slow one (answers after 100 ms) and a failing one (always 500; two retries 50 and 100 ms
+ * apart, then its dead-letter sink). Each keeps up with the default rate, so a growing backlog is
+ * a fault, not the load. Every interval it prints the process's RSS and the fast path's p99; at the
+ * end it fails when RSS keeps climbing or p99 drifts (soak-judge.ts), when an accepted event did
+ * not reach the fast subscriber, or when ingress refused one.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import type { LoadResult, OpenLoad, PhaseReport } from "./processes/protocol.js";
+import { Harness } from "./run-scenario.js";
+import { judgeSoak, type SoakSample } from "./soak-judge.js";
+import { Engines } from "./support/engines.js";
+import { EventailTarget } from "./support/eventail-target.js";
+import { readMemory } from "./support/proc.js";
+
+const { values: options } = parseArgs({
+  options: {
+    minutes: { type: "string", default: "10" },
+    "interval-seconds": { type: "string", default: "60" },
+    rate: { type: "string", default: "100" },
+    out: { type: "string" },
+  },
+});
+
+function positive(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) {
+    console.error(
+      `eventail soak: --${name} must be a positive number, got ${JSON.stringify(text)}`,
+    );
+    process.exit(2);
+  }
+  return value;
+}
+
+const minutes = positive("minutes", options.minutes);
+const intervalMs = positive("interval-seconds", options["interval-seconds"]) * 1000;
+const rate = positive("rate", options.rate);
+const intervals = Math.max(1, Math.round((minutes * 60_000) / intervalMs));
+
+/** The slow, failing and dead-letter subscribers, in this process: they only count. */
+function startSideSubscribers(): Promise<{
+  url: string;
+  counts: Map<string, number>;
+  close(): void;
+}> {
+  const counts = new Map<string, number>();
+  const server = http.createServer((request, response) => {
+    request.resume();
+    request.on("end", () => {
+      const route = (request.url ?? "").split("/")[1] ?? "";
+      counts.set(route, (counts.get(route) ?? 0) + 1);
+      if (route === "slow") setTimeout(() => response.writeHead(202).end(), 100);
+      else if (route === "fail") response.writeHead(500).end();
+      else response.writeHead(202).end();
+    });
+  });
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({ url: `http://127.0.0.1:${port}`, counts, close: () => server.close() });
+    });
+  });
+}
+
+interface SoakBroker {
+  readonly name: string;
+  readonly ingressPath: string;
+}
+
+function writeManifests(
+  namespace: string,
+  sinkUrl: string,
+  sideUrl: string,
+  redisUrl: string | undefined,
+): { dir: string; brokers: SoakBroker[] } {
+  const documents: unknown[] = [];
+  const brokers: SoakBroker[] = [{ name: "memory", ingressPath: `/${namespace}/memory` }];
+  documents.push({
+    apiVersion: "eventing.knative.dev/v1",
+    kind: "Broker",
+    metadata: { name: "memory", namespace },
+  });
+  if (redisUrl !== undefined) {
+    brokers.push({ name: "redis", ingressPath: `/${namespace}/redis` });
+    documents.push(
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "redis-backing", namespace },
+        data: { backing: "redis", url: redisUrl },
+      },
+      {
+        apiVersion: "eventing.knative.dev/v1",
+        kind: "Broker",
+        metadata: { name: "redis", namespace },
+        spec: { config: { apiVersion: "v1", kind: "ConfigMap", name: "redis-backing" } },
+      },
+    );
+  }
+  for (const broker of brokers) {
+    const trigger = (name: string, uri: string, delivery?: unknown) => ({
+      apiVersion: "eventing.knative.dev/v1",
+      kind: "Trigger",
+      metadata: { name: `${broker.name}-${name}`, namespace },
+      spec: { broker: broker.name, subscriber: { uri }, ...(delivery ? { delivery } : {}) },
+    });
+    documents.push(
+      trigger("fast", `${sinkUrl}/t/${broker.name}`),
+      trigger("slow", `${sideUrl}/slow`),
+      trigger("failing", `${sideUrl}/fail`, {
+        retry: 2,
+        backoffPolicy: "linear",
+        backoffDelay: "PT0.05S",
+        deadLetterSink: { uri: `${sideUrl}/dead-letter` },
+      }),
+    );
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), "eventail-soak-"));
+  writeFileSync(
+    path.join(dir, "soak.yaml"),
+    documents.map((document) => JSON.stringify(document)).join("\n---\n"),
+  );
+  return { dir, brokers };
+}
+
+const engines = new Engines();
+const harness = await Harness.start();
+const side = await startSideSubscribers();
+const namespace = `soak-${randomBytes(4).toString("hex")}`;
+const redis = await engines.locate("redis");
+if ("skip" in redis) {
+  const message = `eventail soak: ${redis.skip}`;
+  if (process.env["CI"] === "true") {
+    console.error(`${message}; CI needs Redis`);
+    process.exit(1);
+  }
+  console.warn(`${message}: the memory broker runs alone`);
+}
+const redisUrl = "url" in redis ? redis.url : undefined;
+const written = writeManifests(namespace, harness.sink.ready.url, side.url, redisUrl);
+const failures: string[] = [];
+let eventail: EventailTarget | undefined;
+try {
+  eventail = await EventailTarget.start({ manifests: written.dir });
+  const target = eventail;
+  const spec = (broker: SoakBroker, phase: string) => ({
+    url: `${target.url}${broker.ingressPath}`,
+    phase,
+    types: ["dev.eventail.soak"],
+    fanout: 1,
+  });
+  // Durable consumers take a moment to exist: one event through each broker first.
+  for (const broker of written.brokers) {
+    const phase = `probe:${broker.name}`;
+    const deadline = Date.now() + 60_000;
+    let report: PhaseReport | undefined;
+    while (Date.now() < deadline && (report?.count ?? 0) < 1) {
+      await harness.loadgen.call("one", { ...spec(broker, phase), durationMs: 0 });
+      report = await harness.sink.call<PhaseReport>("waitFor", {
+        phase,
+        count: 1,
+        timeoutMs: 1_000,
+      });
+    }
+    if ((report?.count ?? 0) < 1)
+      throw new Error(`no probe event reached the ${broker.name} broker's subscriber`);
+  }
+
+  console.log(
+    `eventail soak: ${written.brokers.map((b) => b.name).join(" + ")} brokers, ${rate} events/s each, ` +
+      `${intervals} intervals of ${intervalMs / 1000} s`,
+  );
+  const samples: SoakSample[] = [];
+  const rows: string[] = [];
+  for (let i = 1; i <= intervals; i++) {
+    const loads = await Promise.all(
+      written.brokers.map((broker) =>
+        harness.loadgen.call<LoadResult>("open", {
+          ...spec(broker, `soak:${broker.name}:${i}`),
+          durationMs: intervalMs,
+          rate,
+        } satisfies OpenLoad),
+      ),
+    );
+    const reports = await Promise.all(
+      written.brokers.map((broker, b) =>
+        harness.sink.call<PhaseReport>("waitFor", {
+          phase: `soak:${broker.name}:${i}`,
+          count: loads[b]!.accepted,
+          timeoutMs: 30_000,
+        }),
+      ),
+    );
+    const memory = readMemory(target.pid);
+    const rssMb = (memory?.rss ?? 0) / 1048576;
+    const p99s = reports.map((r) => r.p99Us / 1000);
+    const p99Ms = Math.max(...p99s);
+    samples.push({ minute: (i * intervalMs) / 60_000, rssMb, p99Ms });
+    written.brokers.forEach((broker, b) => {
+      const load = loads[b]!;
+      const refused = Object.entries(load.refused);
+      if (refused.length > 0) {
+        failures.push(
+          `${broker.name}, interval ${i}: refused ${refused.map(([code, n]) => `${n}x${code}`).join(", ")}`,
+        );
+      }
+      if (reports[b]!.count < load.accepted) {
+        failures.push(
+          `${broker.name}, interval ${i}: ${load.accepted - reports[b]!.count} of ${load.accepted} accepted events did not reach the fast subscriber within 30 s`,
+        );
+      }
+    });
+    for (const broker of written.brokers) {
+      await harness.sink.call("forget", { phase: `soak:${broker.name}:${i}` });
+    }
+    const row =
+      `| ${samples.at(-1)!.minute.toFixed(1)} | ${rssMb.toFixed(1)} | ` +
+      `${p99s.map((p) => p.toFixed(2)).join(" | ")} | ${side.counts.get("slow") ?? 0} | ` +
+      `${side.counts.get("fail") ?? 0} | ${side.counts.get("dead-letter") ?? 0} |`;
+    rows.push(row);
+    console.log(row);
+  }
+  const verdict = judgeSoak(samples);
+  failures.push(...verdict.failures);
+  const header =
+    `| minute | RSS MB | ${written.brokers.map((b) => `${b.name} p99 ms`).join(" | ")} | ` +
+    "slow deliveries | failing attempts | dead letters |\n" +
+    `|---:|---:|${written.brokers.map(() => "---:").join("|")}|---:|---:|---:|`;
+  const summary =
+    `RSS slope over the last half: ${verdict.slopeMbPerMinute?.toFixed(2) ?? "n/a (too short to judge)"} MB/min; ` +
+    `p99 median first half ${verdict.earlyP99Ms?.toFixed(2) ?? "n/a"} ms, last half ${verdict.lateP99Ms?.toFixed(2) ?? "n/a"} ms`;
+  console.log(summary);
+  if (options.out) {
+    writeFileSync(options.out, `${header}\n${rows.join("\n")}\n\n${summary}\n`);
+  }
+} catch (error) {
+  failures.push(`the soak could not run: ${(error as Error).message}`);
+} finally {
+  await eventail?.stop();
+  await harness.stop();
+  side.close();
+  rmSync(written.dir, { recursive: true, force: true });
+  if (redisUrl !== undefined) await engines.forget("redis", redisUrl, namespace);
+  engines.stop();
+}
+if (failures.length > 0) {
+  for (const failure of failures) console.error(`soak failed: ${failure}`);
+  process.exit(1);
+}
+console.log("soak passed");
