@@ -52,6 +52,12 @@ export function isAbsoluteUri(uri: string): boolean {
   return new URL(uri).host !== "";
 }
 
+export function isHttpUrl(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const { protocol } = new URL(value);
+  return protocol === "http:" || protocol === "https:";
+}
+
 /**
  * The URL a Destination delivers to. A ref resolves to its kind's address (its namespace
  * defaulting to `namespace`); a uri beside a ref is resolved against that address as a URI

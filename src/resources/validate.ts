@@ -2,7 +2,7 @@ import { addressOf } from "./addresses.js";
 import { CORE_KINDS, isCoreKind } from "./core-kinds.js";
 import { compareIssues, issueAt, type ValidationIssue } from "./issue.js";
 import { checkAnnotations } from "./rules/annotations.js";
-import { asFields, type Check, quote } from "./rules/check.js";
+import { asFields, type Check, quote, type ResourceRule } from "./rules/check.js";
 import { checkDelivery } from "./rules/delivery.js";
 import { checkDestination } from "./rules/destination.js";
 import { KIND_RULES } from "./rules/kinds.js";
@@ -22,11 +22,6 @@ export const RESERVED_NAMESPACES = ["channels", "sources", "flows", "api", "ui",
 
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-/** A kind's own rules, kept beside its runtime (e.g. the sources of src/sources/). */
-export type ResourceRule = (
-  resource: Resource,
-) => ReadonlyArray<{ readonly path: string; readonly message: string }>;
 
 export interface ValidateOptions {
   /**
@@ -115,7 +110,7 @@ function validateOne(
   const extra = options.rules?.[resource.kind];
   if (extra) {
     try {
-      for (const problem of extra(resource)) check.report(problem.path, problem.message);
+      extra(check, spec ?? {});
     } catch (error) {
       check.report(
         "",

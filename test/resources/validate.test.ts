@@ -373,7 +373,7 @@ describe("validateResources: rules kept beside a runtime", () => {
   it("runs a kind's extra rules and places their problems on the field's line", () => {
     const { resources } = parseManifests(sink, "extra.yaml");
     const issues = validateResources(resources, {
-      rules: { IntegrationSink: () => [{ path: "spec.log.level", message: "unknown level" }] },
+      rules: { IntegrationSink: (check) => check.report("spec.log.level", "unknown level") },
     });
     expect(issues.map(formatIssue)).toEqual([
       "extra.yaml:7 IntegrationSink/default/extra spec.log.level: unknown level",

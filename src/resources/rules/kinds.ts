@@ -1,7 +1,7 @@
 import { DEFAULT_BACKING } from "../defaults.js";
 import { childPath } from "../issue.js";
 import { checkChannelRef, checkChannelSpec, checkChannelTemplate } from "./channels.js";
-import { asFields, asString, type Check, type Fields, quote } from "./check.js";
+import { asFields, asString, type Check, type Fields, quote, type ResourceRule } from "./check.js";
 import { checkDelivery } from "./delivery.js";
 import { checkDestination, checkTargetExists } from "./destination.js";
 import { checkAttributesFilter, checkFilters } from "./filters.js";
@@ -14,9 +14,7 @@ import { checkPingSource } from "./sources.js";
 
 export const BACKINGS = ["memory", "redis", "nats", "kafka"] as const;
 
-type KindRule = (check: Check, spec: Fields) => void;
-
-export const KIND_RULES: Readonly<Record<string, KindRule>> = {
+export const KIND_RULES: Readonly<Record<string, ResourceRule>> = {
   Broker: checkBroker,
   Trigger: (check, spec) => {
     const broker = asString(spec["broker"]);

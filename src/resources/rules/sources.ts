@@ -25,6 +25,15 @@ export function checkPingSource(check: Check, spec: Fields): void {
  * overrides whose extension names CloudEvents allows. Applied to every sources.knative.dev kind.
  */
 export function checkSourceSpec(check: Check, spec: Fields): void {
+  checkCeOverrides(check, spec);
+  if (spec["sink"] !== undefined) checkDestination(check, spec["sink"], "spec.sink");
+}
+
+/**
+ * `spec.ceOverrides.extensions` names must be CloudEvents attribute names. checkSourceSpec applies
+ * it to sources.knative.dev kinds; the eventail.io source kinds call it from their own rules.
+ */
+export function checkCeOverrides(check: Check, spec: Fields): void {
   const extensions = asFields(asFields(spec["ceOverrides"])?.["extensions"]);
   for (const name of Object.keys(extensions ?? {})) {
     if (!isValidAttributeName(name)) {
@@ -34,7 +43,6 @@ export function checkSourceSpec(check: Check, spec: Fields): void {
       );
     }
   }
-  if (spec["sink"] !== undefined) checkDestination(check, spec["sink"], "spec.sink");
 }
 
 function checkSchedule(check: Check, spec: Fields): void {
