@@ -6,7 +6,7 @@ import type { ChannelTemplate } from "./types.js";
  * replaces its Broker's as a whole.
  */
 
-export const DEFAULT_NAMESPACE = "default";
+const DEFAULT_NAMESPACE = "default";
 
 /** What Channel, Sequence and Parallel use when they name no channelTemplate (Knative's default). */
 export const DEFAULT_CHANNEL_TEMPLATE: ChannelTemplate = Object.freeze({

@@ -55,7 +55,7 @@ export async function loadManifests(paths: readonly string[]): Promise<LoadResul
 }
 
 /** A path named explicitly is read whatever its extension; directories are searched. */
-export async function listManifestFiles(
+async function listManifestFiles(
   paths: readonly string[],
 ): Promise<{ files: string[]; issues: ValidationIssue[] }> {
   const files: string[] = [];

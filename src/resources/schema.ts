@@ -133,13 +133,6 @@ function validatorFor(key: string): ValidateFunction | undefined {
   }
 }
 
-/** Compiles every schema now (tests use it to prove each CRD compiles). */
-export function compileAllSchemas(): number {
-  const keys = [...loadCatalog().schemas.keys()];
-  for (const key of keys) validatorFor(key);
-  return keys.length;
-}
-
 interface CrdDocument {
   kind: string;
   spec: {

@@ -185,7 +185,7 @@ function compareChanges(a: ResourceChange, b: ResourceChange): number {
 }
 
 /** JSON with object keys sorted at every level; undefined fields are left out as JSON does. */
-export function canonicalJson(value: unknown): string {
+function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {
     if (v === null || typeof v !== "object" || Array.isArray(v) || v instanceof Map) return v;
     const sorted: Record<string, unknown> = {};

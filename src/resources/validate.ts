@@ -18,7 +18,7 @@ import type { Resource } from "./types.js";
  */
 
 /** URL prefixes of the data plane (CONTRACT §3), so no namespace may take these names. */
-export const RESERVED_NAMESPACES = ["channels", "sources", "flows", "api", "ui", "sinks"] as const;
+const RESERVED_NAMESPACES = ["channels", "sources", "flows", "api", "ui", "sinks"] as const;
 
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -63,17 +63,6 @@ export function validateResources(
   }
   for (const resource of resources) issues.push(...validateOne(resource, index, options));
   return issues.sort(compareIssues);
-}
-
-/** The resources no issue names (by kind, namespace and name), e.g. to serve what is valid. */
-export function withoutIssues(
-  resources: readonly Resource[],
-  issues: readonly ValidationIssue[],
-): Resource[] {
-  const faulted = new Set(issues.map((i) => keyOf(i.kind, i.namespace, i.name)));
-  return resources.filter(
-    (r) => !faulted.has(keyOf(r.kind, r.metadata.namespace, r.metadata.name)),
-  );
 }
 
 function validateOne(

@@ -3,7 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { formatIssue } from "../../src/resources/issue.js";
 import { loadManifests, parseManifests } from "../../src/resources/loader.js";
-import { validateResources, withoutIssues } from "../../src/resources/validate.js";
+import { validateResources } from "../../src/resources/validate.js";
 import { validateConfiguration } from "../../src/runtime/configuration.js";
 import { expectIssue, FIXTURES, trigger } from "./validate-harness.js";
 
@@ -340,22 +340,6 @@ describe("validateResources: all problems, each where it is", () => {
     const loaded = await loadManifests([path.join(FIXTURES, "invalid")]);
     const issues = validateConfiguration(loaded.resources);
     expect(new Set(issues.map((i) => i.name))).toEqual(new Set(["broken", "every-minute"]));
-  });
-});
-
-describe("withoutIssues", () => {
-  it("keeps the resources no issue names, so a runtime can serve what is valid", async () => {
-    const loaded = await loadManifests([path.join(FIXTURES, "invalid")]);
-    const issues = validateConfiguration(loaded.resources);
-    expect(withoutIssues(loaded.resources, issues)).toEqual([]);
-    const { resources } = parseManifests(
-      "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata:\n  name: fine\n",
-      "fine.yaml",
-    );
-    const all = [...loaded.resources, ...resources];
-    expect(withoutIssues(all, validateConfiguration(all)).map((r) => r.metadata.name)).toEqual([
-      "fine",
-    ]);
   });
 });
 

@@ -12,7 +12,7 @@ const ATTRIBUTE_NAME = /^[a-z][a-z0-9]*$/;
 const DIALECTS = ["exact", "prefix", "suffix", "all", "any", "not", "cesql"] as const;
 const SINGLE_ATTRIBUTE = new Set(["exact", "prefix", "suffix"]);
 
-export function checkAttributeName(check: Check, name: string, at: string): void {
+function checkAttributeName(check: Check, name: string, at: string): void {
   if (!ATTRIBUTE_NAME.test(name)) {
     check.report(
       at,

@@ -12,7 +12,7 @@ import { checkPingSource } from "./sources.js";
  * here only when it has rules beyond its CRD's schema.
  */
 
-export const BACKINGS = ["memory", "redis", "nats", "kafka"] as const;
+const BACKINGS = ["memory", "redis", "nats", "kafka"] as const;
 
 export const KIND_RULES: Readonly<Record<string, ResourceRule>> = {
   Broker: checkBroker,

@@ -109,7 +109,7 @@ function checkData(check: Check, spec: Fields): void {
 }
 
 /** Intl knows the zones croner schedules in; offsets like "+01:00" are not IANA names. */
-export function isTimeZone(zone: string): boolean {
+function isTimeZone(zone: string): boolean {
   if (zone === "" || /^[+-]/.test(zone)) return false;
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: zone });

@@ -14,7 +14,7 @@ const API_VERSION =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?v[0-9]+((alpha|beta)[0-9]+)?$/;
 const KIND = /^[A-Z][A-Za-z0-9]*$/;
 
-export function checkLabelSelector(check: Check, value: unknown, at: string): void {
+function checkLabelSelector(check: Check, value: unknown, at: string): void {
   const selector = asFields(value);
   if (!selector) return;
   for (const [key, label] of Object.entries(asFields(selector["matchLabels"]) ?? {})) {
