@@ -103,7 +103,7 @@ export function parseManifests(
   const resources: Resource[] = [];
   const issues: ValidationIssue[] = [];
   // Documents are composed one at a time (what parseAllDocuments does, without keeping every
-  // document's syntax tree alive at once): a file of 10,000 triggers peaks at a fraction of the heap.
+  // document's syntax tree alive at once), so a large file never holds all its trees in memory.
   const composer = new Composer({ merge: true, prettyErrors: false });
   const documents = composer.compose(new Parser(lineCounter.addNewLine).parse(text));
   for (const document of documents) {
