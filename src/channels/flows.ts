@@ -1,3 +1,8 @@
+/**
+ * Sequence and Parallel are built from channels and subscriptions, as Knative's controllers build
+ * them: these functions derive the synthetic Channel and Subscription resources a flow stands for,
+ * and the reconciler runs them like any other.
+ */
 import { DEFAULT_CHANNEL_TEMPLATE } from "../resources/defaults.js";
 import type {
   ChannelTemplate,
@@ -8,12 +13,6 @@ import type {
   SequenceResource,
   SubscriptionSpec,
 } from "../resources/types.js";
-
-/**
- * Sequence and Parallel are built from channels and subscriptions, as Knative's controllers build
- * them: these functions derive the synthetic Channel and Subscription resources a flow stands for,
- * and the reconciler runs them like any other.
- */
 
 export function sequenceChannelName(sequence: string, step: number): string {
   return `${sequence}-kn-sequence-${step}`;

@@ -1,9 +1,8 @@
-import type { Destination } from "./types.js";
-
 /**
  * Where each addressable kind listens on the data plane (CONTRACT §3), and how a Destination
  * becomes a URL. Kinds missing here have no address in standalone mode.
  */
+import type { Destination } from "./types.js";
 
 const CHANNEL_ROUTE = (namespace: string, name: string) => `/channels/${namespace}/${name}`;
 

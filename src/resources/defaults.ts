@@ -1,10 +1,9 @@
-import type { ChannelTemplate } from "./types.js";
-
 /**
  * The defaults the resource model owns, in one place. Delivery defaults (retry, backoff, timeout,
  * retryAfterMax) are deliberately absent: the runtimes apply them where a Trigger's delivery
  * replaces its Broker's as a whole.
  */
+import type { ChannelTemplate } from "./types.js";
 
 const DEFAULT_NAMESPACE = "default";
 

@@ -1,3 +1,12 @@
+/**
+ * Reads manifests from files and directories: every `.yaml`, `.yml` and `.json` file below each
+ * path (recursively, in sorted order; dotfiles such as editor lock files skipped), every document
+ * of a multi-document YAML file, and the items of a `kind: List`. Each resource remembers the
+ * file and line it came from, and the line of each of its fields, so issues can point at them.
+ *
+ * Only problems that keep a document from being a resource are reported here (syntax, missing
+ * apiVersion/kind/name, unknown top-level fields); validateResources checks the rest.
+ */
 import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import {
@@ -16,16 +25,6 @@ import { deepFreeze } from "./freeze.js";
 import { childPath, nearestLine, type ValidationIssue } from "./issue.js";
 import { isManifestFile } from "./manifest-files.js";
 import type { ObjectMeta, Resource } from "./types.js";
-
-/**
- * Reads manifests from files and directories: every `.yaml`, `.yml` and `.json` file below each
- * path (recursively, in sorted order; dotfiles such as editor lock files skipped), every document
- * of a multi-document YAML file, and the items of a `kind: List`. Each resource remembers the
- * file and line it came from, and the line of each of its fields, so issues can point at them.
- *
- * Only problems that keep a document from being a resource are reported here (syntax, missing
- * apiVersion/kind/name, unknown top-level fields); validateResources checks the rest.
- */
 
 export { isManifestFile, MANIFEST_EXTENSIONS } from "./manifest-files.js";
 

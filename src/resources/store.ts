@@ -1,6 +1,3 @@
-import { EventEmitter } from "node:events";
-import type { KnownKind, Resource, ResourceKinds } from "./types.js";
-
 /**
  * The typed cache of resources runtimes read from, by kind, namespace and name. Whoever reads
  * manifests (the file loader today, a Kubernetes controller later) hands it the full desired set;
@@ -12,6 +9,8 @@ import type { KnownKind, Resource, ResourceKinds } from "./types.js";
  * (ConfigMaps, Brokers and channels before the Triggers and Subscriptions that use them).
  * A resource counts as modified only when its content changed, not when it merely moved in its file.
  */
+import { EventEmitter } from "node:events";
+import type { KnownKind, Resource, ResourceKinds } from "./types.js";
 
 export type ResourceChange =
   | { readonly type: "added"; readonly resource: Resource }

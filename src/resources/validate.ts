@@ -1,3 +1,9 @@
+/**
+ * Validates a whole set of resources together (references are checked against the set) and
+ * returns every problem, Knative-style: each with its field path, none hidden behind another.
+ * Schema errors come from the CRDs; the rules in rules/ add what a schema cannot say. A rule's
+ * finding at a path the schema already faulted is dropped, so one mistake reads as one issue.
+ */
 import { addressOf } from "./addresses.js";
 import { CORE_KINDS, isCoreKind } from "./core-kinds.js";
 import { compareIssues, issueAt, type ValidationIssue } from "./issue.js";
@@ -9,13 +15,6 @@ import { KIND_RULES } from "./rules/kinds.js";
 import { checkSourceSpec } from "./rules/sources.js";
 import { knownKinds, schemaErrors } from "./schema.js";
 import type { Resource } from "./types.js";
-
-/**
- * Validates a whole set of resources together (references are checked against the set) and
- * returns every problem, Knative-style: each with its field path, none hidden behind another.
- * Schema errors come from the CRDs; the rules in rules/ add what a schema cannot say. A rule's
- * finding at a path the schema already faulted is dropped, so one mistake reads as one issue.
- */
 
 /** URL prefixes of the data plane (CONTRACT §3), so no namespace may take these names. */
 const RESERVED_NAMESPACES = ["channels", "sources", "flows", "api", "ui", "sinks"] as const;

@@ -1,3 +1,7 @@
+/**
+ * Each kind's semantic rules (what a schema cannot say), by kind name. A new kind adds a row
+ * here only when it has rules beyond its CRD's schema.
+ */
 import { DEFAULT_BACKING } from "../defaults.js";
 import { childPath } from "../issue.js";
 import { checkChannelRef, checkChannelSpec, checkChannelTemplate } from "./channels.js";
@@ -6,11 +10,6 @@ import { checkDelivery } from "./delivery.js";
 import { checkDestination, checkTargetExists } from "./destination.js";
 import { checkAttributesFilter, checkFilters } from "./filters.js";
 import { checkPingSource } from "./sources.js";
-
-/**
- * Each kind's semantic rules (what a schema cannot say), by kind name. A new kind adds a row
- * here only when it has rules beyond its CRD's schema.
- */
 
 const BACKINGS = ["memory", "redis", "nats", "kafka"] as const;
 

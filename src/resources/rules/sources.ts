@@ -5,15 +5,14 @@ import { childPath } from "../issue.js";
 import { asFields, asString, type Check, type Fields, quote } from "./check.js";
 import { checkDestination } from "./destination.js";
 
+const TZ_PREFIX = /^(?:CRON_TZ|TZ)=(\S*)\s+(.*)$/s;
+
 /**
  * PingSource, as Knative checks it: a 5-field cron or @hourly-style macro (no @every), an
  * optional `CRON_TZ=Zone ` prefix or spec.timezone (not both), a known IANA zone, data or
  * dataBase64 (not both; JSON objects when contentType is application/json), extension names
  * CloudEvents allows, and a sink that resolves.
  */
-
-const TZ_PREFIX = /^(?:CRON_TZ|TZ)=(\S*)\s+(.*)$/s;
-
 export function checkPingSource(check: Check, spec: Fields): void {
   checkSchedule(check, spec);
   checkData(check, spec);
