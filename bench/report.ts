@@ -1,8 +1,7 @@
+/** The table of a bench run, for the terminal and for BENCHMARKS.md, and the goals it is held to. */
 import type { FilterBenchRow } from "./filter-bench.js";
 import type { BenchSettings, ScenarioResult, ThroughputRound } from "./run-scenario.js";
 import type { MachineDescription } from "./support/machine.js";
-
-/** The table of a bench run, for the terminal and for BENCHMARKS.md, and the goals it is held to. */
 
 export interface BenchReport {
   readonly machine: MachineDescription;

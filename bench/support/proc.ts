@@ -1,8 +1,7 @@
+/** Linux /proc readings of another process: memory and CPU time. */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { nowUs } from "./clock.js";
-
-/** Linux /proc readings of another process: memory and CPU time. */
 
 export interface MemoryReading {
   /** Resident set size now, bytes. */

@@ -1,10 +1,9 @@
-import { type ChildProcess, fork } from "node:child_process";
-
 /**
  * Parent ↔ child requests over the IPC channel of `child_process.fork`. The bench's helper
  * processes (sink, load generator, relay) each serve a few named calls; the parent awaits their
  * answers. Measurements never cross this channel per event, only per phase.
  */
+import { type ChildProcess, fork } from "node:child_process";
 
 interface CallMessage {
   readonly call: number;

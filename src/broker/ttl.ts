@@ -1,8 +1,8 @@
 import { type CloudEvent, EventValidationError, withAttributes } from "../events/event.js";
 
-export const TTL_ATTRIBUTE = "knativebrokerttl";
-export const ARRIVAL_ATTRIBUTE = "knativearrivaltime";
-export const DEFAULT_TTL = 255;
+const TTL_ATTRIBUTE = "knativebrokerttl";
+const ARRIVAL_ATTRIBUTE = "knativearrivaltime";
+const DEFAULT_TTL = 255;
 
 /** An event whose TTL is already 0 arrived: it has used up its hops (a reply loop). */
 export class TtlExhaustedError extends Error {

@@ -1,3 +1,9 @@
+/**
+ * Sequence and Parallel are built from channels and subscriptions, as Knative's controllers build
+ * them: these functions derive the synthetic Channel and Subscription resources a flow stands for,
+ * and the reconciler runs them like any other.
+ */
+import { DEFAULT_CHANNEL_TEMPLATE } from "../resources/defaults.js";
 import type {
   ChannelTemplate,
   Destination,
@@ -8,17 +14,6 @@ import type {
   SubscriptionSpec,
 } from "../resources/types.js";
 
-/**
- * Sequence and Parallel are built from channels and subscriptions, as Knative's controllers build
- * them: these functions derive the synthetic Channel and Subscription resources a flow stands for,
- * and the reconciler runs them like any other.
- */
-
-const DEFAULT_TEMPLATE: ChannelTemplate = {
-  apiVersion: "messaging.knative.dev/v1",
-  kind: "InMemoryChannel",
-};
-
 export function sequenceChannelName(sequence: string, step: number): string {
   return `${sequence}-kn-sequence-${step}`;
 }
@@ -27,12 +22,12 @@ export function parallelIngressChannelName(parallel: string): string {
   return `${parallel}-kn-parallel`;
 }
 
-export function parallelBranchChannelName(parallel: string, branch: number): string {
+function parallelBranchChannelName(parallel: string, branch: number): string {
   return `${parallel}-kn-parallel-${branch}`;
 }
 
 function channel(owner: Resource, name: string, template: ChannelTemplate | undefined): Resource {
-  const t = template ?? DEFAULT_TEMPLATE;
+  const t = template ?? DEFAULT_CHANNEL_TEMPLATE;
   return {
     apiVersion: t.apiVersion,
     kind: t.kind,
@@ -47,7 +42,7 @@ function channelRef(
   name: string,
   template: ChannelTemplate | undefined,
 ): KReference {
-  const t = template ?? DEFAULT_TEMPLATE;
+  const t = template ?? DEFAULT_CHANNEL_TEMPLATE;
   return { apiVersion: t.apiVersion, kind: t.kind, name, namespace: owner.metadata.namespace };
 }
 

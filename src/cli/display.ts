@@ -3,7 +3,7 @@ import type { CloudEvent } from "../events/event.js";
 import { decodeHttpRequest } from "../events/http-binding.js";
 
 /** Prints an event the way Knative's event-display does: attributes, extensions, then data. */
-export function describeEvent(event: CloudEvent): string {
+function describeEvent(event: CloudEvent): string {
   const lines = ["☁️  cloudevents.Event", "Context Attributes,"];
   const core = [
     "specversion",

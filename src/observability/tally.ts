@@ -1,11 +1,10 @@
-import type { Counter } from "prom-client";
-
 /**
  * Per-event metrics without prom-client's per-call cost. prom-client builds a key string from
- * the labels and validates them on every inc() and observe() (2–4 µs an event on the delivery
- * path); here label values lead through nested Maps to a slot holding plain numbers, and the
+ * the labels and validates them on every inc() and observe(), which the delivery path would pay
+ * per event; here label values lead through nested Maps to a slot holding plain numbers, and the
  * numbers reach prom-client only when something reads the metrics (its `collect` hook).
  */
+import type { Counter } from "prom-client";
 
 interface Slot {
   readonly labels: Record<string, string>;

@@ -1,9 +1,8 @@
-import type { Destination } from "./types.js";
-
 /**
  * Where each addressable kind listens on the data plane (CONTRACT §3), and how a Destination
  * becomes a URL. Kinds missing here have no address in standalone mode.
  */
+import type { Destination } from "./types.js";
 
 const CHANNEL_ROUTE = (namespace: string, name: string) => `/channels/${namespace}/${name}`;
 
@@ -50,6 +49,12 @@ export class DestinationError extends Error {
 export function isAbsoluteUri(uri: string): boolean {
   if (!URL.canParse(uri)) return false;
   return new URL(uri).host !== "";
+}
+
+export function isHttpUrl(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const { protocol } = new URL(value);
+  return protocol === "http:" || protocol === "https:";
 }
 
 /**

@@ -1,12 +1,11 @@
-import type { ChannelTemplate } from "./types.js";
-
 /**
  * The defaults the resource model owns, in one place. Delivery defaults (retry, backoff, timeout,
  * retryAfterMax) are deliberately absent: the runtimes apply them where a Trigger's delivery
  * replaces its Broker's as a whole.
  */
+import type { ChannelTemplate } from "./types.js";
 
-export const DEFAULT_NAMESPACE = "default";
+const DEFAULT_NAMESPACE = "default";
 
 /** What Channel, Sequence and Parallel use when they name no channelTemplate (Knative's default). */
 export const DEFAULT_CHANNEL_TEMPLATE: ChannelTemplate = Object.freeze({

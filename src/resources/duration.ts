@@ -38,7 +38,3 @@ export function parseIsoDuration(text: string): number | undefined {
   // Round away binary noise (1.005 * 1000) at microsecond precision.
   return Math.round(total * 1_000) / 1_000;
 }
-
-export function isIsoDuration(text: string): boolean {
-  return parseIsoDuration(text) !== undefined;
-}

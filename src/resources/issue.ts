@@ -28,15 +28,9 @@ export function formatIssue(issue: ValidationIssue): string {
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
- * Joins path segments the way Knative prints field paths: `spec.filters[0].exact`; map keys that
- * are not plain identifiers are bracketed (`metadata.annotations[eventail.io/delivery.order]`).
+ * Extends a field path the way Knative prints them: `spec.filters[0].exact`; map keys that are
+ * not plain identifiers are bracketed (`metadata.annotations[eventail.io/delivery.order]`).
  */
-export function fieldPath(segments: readonly (string | number)[]): string {
-  let path = "";
-  for (const segment of segments) path = childPath(path, segment);
-  return path;
-}
-
 export function childPath(parent: string, segment: string | number): string {
   if (typeof segment === "number") return `${parent}[${segment}]`;
   if (!IDENTIFIER.test(segment)) return `${parent}[${segment}]`;
@@ -64,7 +58,7 @@ export function issueAt(resource: Resource, path: string, message: string): Vali
   };
 }
 
-export function lineOf(resource: Resource, path: string): number {
+function lineOf(resource: Resource, path: string): number {
   return nearestLine(resource.origin.fieldLines, path, resource.origin.line);
 }
 

@@ -1,3 +1,12 @@
+/**
+ * Reads manifests from files and directories: every `.yaml`, `.yml` and `.json` file below each
+ * path (recursively, in sorted order; dotfiles such as editor lock files skipped), every document
+ * of a multi-document YAML file, and the items of a `kind: List`. Each resource remembers the
+ * file and line it came from, and the line of each of its fields, so issues can point at them.
+ *
+ * Only problems that keep a document from being a resource are reported here (syntax, missing
+ * apiVersion/kind/name, unknown top-level fields); validateResources checks the rest.
+ */
 import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import {
@@ -16,16 +25,6 @@ import { deepFreeze } from "./freeze.js";
 import { childPath, nearestLine, type ValidationIssue } from "./issue.js";
 import { isManifestFile } from "./manifest-files.js";
 import type { ObjectMeta, Resource } from "./types.js";
-
-/**
- * Reads manifests from files and directories: every `.yaml`, `.yml` and `.json` file below each
- * path (recursively, in sorted order; dotfiles such as editor lock files skipped), every document
- * of a multi-document YAML file, and the items of a `kind: List`. Each resource remembers the
- * file and line it came from, and the line of each of its fields, so issues can point at them.
- *
- * Only problems that keep a document from being a resource are reported here (syntax, missing
- * apiVersion/kind/name, unknown top-level fields); validateResources checks the rest.
- */
 
 export { isManifestFile, MANIFEST_EXTENSIONS } from "./manifest-files.js";
 
@@ -55,7 +54,7 @@ export async function loadManifests(paths: readonly string[]): Promise<LoadResul
 }
 
 /** A path named explicitly is read whatever its extension; directories are searched. */
-export async function listManifestFiles(
+async function listManifestFiles(
   paths: readonly string[],
 ): Promise<{ files: string[]; issues: ValidationIssue[] }> {
   const files: string[] = [];
@@ -103,7 +102,7 @@ export function parseManifests(
   const resources: Resource[] = [];
   const issues: ValidationIssue[] = [];
   // Documents are composed one at a time (what parseAllDocuments does, without keeping every
-  // document's syntax tree alive at once): a file of 10,000 triggers peaks at a fraction of the heap.
+  // document's syntax tree alive at once), so a large file never holds all its trees in memory.
   const composer = new Composer({ merge: true, prettyErrors: false });
   const documents = composer.compose(new Parser(lineCounter.addNewLine).parse(text));
   for (const document of documents) {

@@ -15,7 +15,7 @@ function isKubernetesOnly(key: string): boolean {
   return key.startsWith("x-kubernetes-") || key === "example" || key === "externalDocs";
 }
 
-export function toJsonSchema(node: unknown): unknown {
+function toJsonSchema(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(toJsonSchema);
   if (node === null || typeof node !== "object") return node;
   const source = node as Schema;

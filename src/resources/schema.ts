@@ -1,3 +1,7 @@
+/**
+ * Schema validation of manifests against the CRDs in crds/ (the source of truth) and the built-in
+ * core kinds. Compiled once, on first use.
+ */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -6,11 +10,6 @@ import { parseAllDocuments } from "yaml";
 import { BASE64, CORE_API_VERSION, CORE_KINDS, DATA_KEY } from "./core-kinds.js";
 import { childPath } from "./issue.js";
 import { manifestSchema } from "./openapi.js";
-
-/**
- * Schema validation of manifests against the CRDs in crds/ (the source of truth) and the built-in
- * core kinds. Compiled once, on first use.
- */
 
 export interface SchemaError {
   /** Field path like `spec.delivery.retry`. */
@@ -131,13 +130,6 @@ function validatorFor(key: string): ValidateFunction | undefined {
   } catch (error) {
     throw new Error(`${entry.source}: the schema does not compile: ${error}`);
   }
-}
-
-/** Compiles every schema now (tests use it to prove each CRD compiles). */
-export function compileAllSchemas(): number {
-  const keys = [...loadCatalog().schemas.keys()];
-  for (const key of keys) validatorFor(key);
-  return keys.length;
 }
 
 interface CrdDocument {

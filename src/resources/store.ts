@@ -1,6 +1,3 @@
-import { EventEmitter } from "node:events";
-import type { KnownKind, Resource, ResourceKinds } from "./types.js";
-
 /**
  * The typed cache of resources runtimes read from, by kind, namespace and name. Whoever reads
  * manifests (the file loader today, a Kubernetes controller later) hands it the full desired set;
@@ -12,6 +9,8 @@ import type { KnownKind, Resource, ResourceKinds } from "./types.js";
  * (ConfigMaps, Brokers and channels before the Triggers and Subscriptions that use them).
  * A resource counts as modified only when its content changed, not when it merely moved in its file.
  */
+import { EventEmitter } from "node:events";
+import type { KnownKind, Resource, ResourceKinds } from "./types.js";
 
 export type ResourceChange =
   | { readonly type: "added"; readonly resource: Resource }
@@ -185,7 +184,7 @@ function compareChanges(a: ResourceChange, b: ResourceChange): number {
 }
 
 /** JSON with object keys sorted at every level; undefined fields are left out as JSON does. */
-export function canonicalJson(value: unknown): string {
+function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {
     if (v === null || typeof v !== "object" || Array.isArray(v) || v instanceof Map) return v;
     const sorted: Record<string, unknown> = {};

@@ -268,10 +268,3 @@ export interface ResourceKinds {
 }
 
 export type KnownKind = keyof ResourceKinds;
-
-/** Identity of a resource: kinds are unique across the groups Eventail serves. */
-export interface ResourceKey {
-  readonly kind: string;
-  readonly namespace: string;
-  readonly name: string;
-}

@@ -1,8 +1,14 @@
+/**
+ * Validates a whole set of resources together (references are checked against the set) and
+ * returns every problem, Knative-style: each with its field path, none hidden behind another.
+ * Schema errors come from the CRDs; the rules in rules/ add what a schema cannot say. A rule's
+ * finding at a path the schema already faulted is dropped, so one mistake reads as one issue.
+ */
 import { addressOf } from "./addresses.js";
 import { CORE_KINDS, isCoreKind } from "./core-kinds.js";
 import { compareIssues, issueAt, type ValidationIssue } from "./issue.js";
 import { checkAnnotations } from "./rules/annotations.js";
-import { asFields, type Check, quote } from "./rules/check.js";
+import { asFields, type Check, quote, type ResourceRule } from "./rules/check.js";
 import { checkDelivery } from "./rules/delivery.js";
 import { checkDestination } from "./rules/destination.js";
 import { KIND_RULES } from "./rules/kinds.js";
@@ -10,23 +16,11 @@ import { checkSourceSpec } from "./rules/sources.js";
 import { knownKinds, schemaErrors } from "./schema.js";
 import type { Resource } from "./types.js";
 
-/**
- * Validates a whole set of resources together (references are checked against the set) and
- * returns every problem, Knative-style: each with its field path, none hidden behind another.
- * Schema errors come from the CRDs; the rules in rules/ add what a schema cannot say. A rule's
- * finding at a path the schema already faulted is dropped, so one mistake reads as one issue.
- */
-
 /** URL prefixes of the data plane (CONTRACT §3), so no namespace may take these names. */
-export const RESERVED_NAMESPACES = ["channels", "sources", "flows", "api", "ui", "sinks"] as const;
+const RESERVED_NAMESPACES = ["channels", "sources", "flows", "api", "ui", "sinks"] as const;
 
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-/** A kind's own rules, kept beside its runtime (e.g. the sources of src/sources/). */
-export type ResourceRule = (
-  resource: Resource,
-) => ReadonlyArray<{ readonly path: string; readonly message: string }>;
 
 export interface ValidateOptions {
   /**
@@ -70,17 +64,6 @@ export function validateResources(
   return issues.sort(compareIssues);
 }
 
-/** The resources no issue names (by kind, namespace and name), e.g. to serve what is valid. */
-export function withoutIssues(
-  resources: readonly Resource[],
-  issues: readonly ValidationIssue[],
-): Resource[] {
-  const faulted = new Set(issues.map((i) => keyOf(i.kind, i.namespace, i.name)));
-  return resources.filter(
-    (r) => !faulted.has(keyOf(r.kind, r.metadata.namespace, r.metadata.name)),
-  );
-}
-
 function validateOne(
   resource: Resource,
   index: ReadonlyMap<string, Resource>,
@@ -115,7 +98,7 @@ function validateOne(
   const extra = options.rules?.[resource.kind];
   if (extra) {
     try {
-      for (const problem of extra(resource)) check.report(problem.path, problem.message);
+      extra(check, spec ?? {});
     } catch (error) {
       check.report(
         "",

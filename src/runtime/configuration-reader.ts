@@ -10,9 +10,9 @@ const WORKER = new URL("./configuration-worker.js", import.meta.url);
 /**
  * Loads and validates the configuration in a worker thread that exits when done. The YAML
  * parser, the JSON-schema compiler with every CRD's schema, and the garbage of parsing thousands
- * of documents then live and die in the worker's heap: the serving process never holds them
- * (about 15 MB of resident memory, a fifth of an idle Eventail). Run from TypeScript sources
- * (tests), where no compiled worker file exists, it loads in-process instead.
+ * of documents then live and die in the worker's heap, so the serving process never carries
+ * them. Run from TypeScript sources (tests), where no compiled worker file exists, it loads
+ * in-process instead.
  */
 export async function readConfiguration(
   paths: readonly string[],

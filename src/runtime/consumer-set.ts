@@ -2,8 +2,8 @@ import type { ConsumerConfig, StreamConsumer } from "../backing/stream-consumer.
 import type { Logger } from "../observability/logger.js";
 import type { Resource } from "../resources/types.js";
 
-export const ORDER_ANNOTATION = "eventail.io/delivery.order";
-export const CONCURRENCY_ANNOTATION = "eventail.io/delivery.concurrency";
+const ORDER_ANNOTATION = "eventail.io/delivery.order";
+const CONCURRENCY_ANNOTATION = "eventail.io/delivery.concurrency";
 const DEFAULT_CONCURRENCY = 64;
 
 /** Ordering and concurrency, from a Trigger's or Subscription's annotations. */

@@ -6,7 +6,7 @@ import type { Resource } from "../resources/types.js";
 import type { BackingPool } from "./backing-pool.js";
 import type { DeliverySpec } from "./delivery-spec.js";
 
-export const BODY_LIMIT_ANNOTATION = "eventail.io/ingress.max-body-bytes";
+const BODY_LIMIT_ANNOTATION = "eventail.io/ingress.max-body-bytes";
 
 export interface Running<T> {
   readonly target: T;

@@ -20,6 +20,7 @@ import type {
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { resolveDestination } from "../resources/addresses.js";
+import { DEFAULT_CHANNEL_TEMPLATE } from "../resources/defaults.js";
 import type { ResourceStore } from "../resources/store.js";
 import type {
   BrokerSpec,
@@ -285,7 +286,8 @@ export class Reconciler implements DataPlane {
   private channelBacking(resource: Resource): BackingConfig {
     const kind =
       resource.kind === "Channel"
-        ? ((resource.spec as ChannelSpec | undefined)?.channelTemplate?.kind ?? "InMemoryChannel")
+        ? ((resource.spec as ChannelSpec | undefined)?.channelTemplate?.kind ??
+          DEFAULT_CHANNEL_TEMPLATE.kind)
         : resource.kind;
     return channelBackingConfig(kind);
   }

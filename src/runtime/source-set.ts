@@ -3,6 +3,7 @@ import type { WebhookTarget } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { resolveDestination } from "../resources/addresses.js";
+import { secretData } from "../resources/secrets.js";
 import type { ResourceStore } from "../resources/store.js";
 import type { Destination, Resource } from "../resources/types.js";
 import { SOURCE_KINDS } from "../sources/kinds.js";
@@ -117,26 +118,16 @@ export class SourceSet {
   }
 
   private secretValue(namespace: string, name: string, field: string): string | undefined {
-    const secret = this.deps.store.get("Secret", namespace, name) as
-      | (Resource & { stringData?: Record<string, string> })
-      | undefined;
-    if (!secret) return undefined;
-    const plain = secret.stringData?.[field];
-    if (plain !== undefined) return plain;
-    const encoded = secret.data?.[field];
-    return encoded === undefined ? undefined : Buffer.from(encoded, "base64").toString("utf8");
+    const secret = this.deps.store.get("Secret", namespace, name);
+    return secret ? secretData(secret)[field] : undefined;
   }
 
   /** Secrets can change what a source does (tokens), so they are part of its fingerprint. */
   private fingerprint(resource: Resource, baseUrl: string): string {
     const secrets = this.deps.store
       .list("Secret")
-      .filter((s: Resource) => s.metadata.namespace === resource.metadata.namespace)
-      .map((s: Resource) => [
-        s.metadata.name,
-        s.data ?? {},
-        (s as { stringData?: unknown }).stringData ?? {},
-      ]);
+      .filter((s) => s.metadata.namespace === resource.metadata.namespace)
+      .map((s) => [s.metadata.name, s.data ?? {}, s.stringData ?? {}]);
     return JSON.stringify([
       resource.metadata.annotations ?? {},
       resource.spec ?? {},

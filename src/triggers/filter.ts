@@ -1,5 +1,3 @@
-import type { Attributes, CloudEvent } from "../events/event.js";
-
 /**
  * Trigger filters with Knative's semantics, compiled once per trigger version.
  *
@@ -7,6 +5,8 @@ import type { Attributes, CloudEvent } from "../events/event.js";
  * - `filters` (Subscriptions API dialects), ANDed; when non-empty they replace `filter`.
  * - A missing attribute fails exact/prefix/suffix/cesql; `not` inverts its child's verdict.
  */
+import type { Attributes, CloudEvent } from "../events/event.js";
+
 export interface SubscriptionsApiFilter {
   exact?: Record<string, string>;
   prefix?: Record<string, string>;

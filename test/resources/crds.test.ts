@@ -2,12 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import {
-  compileAllSchemas,
-  crdsDirectory,
-  knownKinds,
-  schemaErrors,
-} from "../../src/resources/schema.js";
+import { crdsDirectory, knownKinds, schemaErrors } from "../../src/resources/schema.js";
 
 const dir = crdsDirectory();
 const files = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
@@ -98,8 +93,19 @@ describe("crds/", () => {
     expect(schemaErrors(apiVersion, kind, {})).toBeDefined();
   });
 
-  it("compiles every CRD version and core kind schema under ajv's strict mode", () => {
-    expect(compileAllSchemas()).toBe(crds.length + 2);
+  const served = [
+    ...crds.flatMap(({ crd }) =>
+      (crd.spec.versions as Array<{ name: string; served: boolean }>)
+        .filter((version) => version.served)
+        .map((version) => [`${crd.spec.group}/${version.name}`, crd.spec.names.kind as string]),
+    ),
+    ["v1", "ConfigMap"],
+    ["v1", "Secret"],
+  ];
+
+  it.each(served)("compiles the %s %s schema under ajv's strict mode", (apiVersion, kind) => {
+    expect(() => schemaErrors(apiVersion!, kind!, {})).not.toThrow();
+    expect(schemaErrors(apiVersion!, kind!, {})).toBeDefined();
   });
 
   it("reports nothing for a kind it does not know, so the caller can say the kind is unknown", () => {

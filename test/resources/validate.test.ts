@@ -3,7 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { formatIssue } from "../../src/resources/issue.js";
 import { loadManifests, parseManifests } from "../../src/resources/loader.js";
-import { validateResources, withoutIssues } from "../../src/resources/validate.js";
+import { validateResources } from "../../src/resources/validate.js";
 import { validateConfiguration } from "../../src/runtime/configuration.js";
 import { expectIssue, FIXTURES, trigger } from "./validate-harness.js";
 
@@ -343,22 +343,6 @@ describe("validateResources: all problems, each where it is", () => {
   });
 });
 
-describe("withoutIssues", () => {
-  it("keeps the resources no issue names, so a runtime can serve what is valid", async () => {
-    const loaded = await loadManifests([path.join(FIXTURES, "invalid")]);
-    const issues = validateConfiguration(loaded.resources);
-    expect(withoutIssues(loaded.resources, issues)).toEqual([]);
-    const { resources } = parseManifests(
-      "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata:\n  name: fine\n",
-      "fine.yaml",
-    );
-    const all = [...loaded.resources, ...resources];
-    expect(withoutIssues(all, validateConfiguration(all)).map((r) => r.metadata.name)).toEqual([
-      "fine",
-    ]);
-  });
-});
-
 describe("validateResources: rules kept beside a runtime", () => {
   const sink = [
     "apiVersion: sinks.knative.dev/v1alpha1",
@@ -373,7 +357,7 @@ describe("validateResources: rules kept beside a runtime", () => {
   it("runs a kind's extra rules and places their problems on the field's line", () => {
     const { resources } = parseManifests(sink, "extra.yaml");
     const issues = validateResources(resources, {
-      rules: { IntegrationSink: () => [{ path: "spec.log.level", message: "unknown level" }] },
+      rules: { IntegrationSink: (check) => check.report("spec.log.level", "unknown level") },
     });
     expect(issues.map(formatIssue)).toEqual([
       "extra.yaml:7 IntegrationSink/default/extra spec.log.level: unknown level",

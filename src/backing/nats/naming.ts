@@ -1,10 +1,9 @@
-import { createHash } from "node:crypto";
-
 /**
  * Maps Eventail stream and consumer names (`broker.default.default`, `trigger.ns.name`: lower-case
  * DNS labels joined by dots) to JetStream names. The mapping is a pure function of the name, so
  * every process pointed at the same engine arrives at the same stream, subjects and durable.
  */
+import { createHash } from "node:crypto";
 
 const DOTTED_LABELS = /^[a-z0-9-]+(\.[a-z0-9-]+)*$/;
 

@@ -20,7 +20,7 @@ const STREAM_NOT_FOUND = 10059;
 const CONSUMER_NOT_FOUND = 10014;
 
 /** Publishes retried within this window with the same msgID are stored once. */
-export const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
+const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 
 /** Several Eventail processes share one durable consumer; leave room for all their windows. */
 const MAX_ACK_PENDING_FLOOR = 1_000;
@@ -35,7 +35,7 @@ interface EnsuredStream {
   ready: boolean;
 }
 
-export function apiErrorCode(error: unknown): number | undefined {
+function apiErrorCode(error: unknown): number | undefined {
   return (error as { api_error?: { err_code?: number } } | undefined)?.api_error?.err_code;
 }
 

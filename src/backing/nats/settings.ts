@@ -21,7 +21,7 @@ export interface NatsSettings {
   readonly replicas: number;
 }
 
-export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
+const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
 
 const DEFAULTS = {
   ackWaitMs: 30_000,

@@ -1,12 +1,12 @@
-import type { CloudEvent } from "../../events/event.js";
-import { compareEntryIds } from "./keys.js";
-
 /**
  * The entries one subscription holds (read from Redis, not yet acknowledged) and the rule for
  * which of them may run: entries of one lane run one at a time in stream order, and at most
  * `concurrency` run at once. Unordered mode gives every entry a lane of its own; ordered mode
  * uses one lane per `partitionkey`. Knows nothing of Redis.
  */
+import type { CloudEvent } from "../../events/event.js";
+import { compareEntryIds } from "./keys.js";
+
 export interface HeldEntry {
   readonly id: string;
   readonly event: CloudEvent;

@@ -1,11 +1,11 @@
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
-
 /**
  * Redis names for Eventail streams and consumers. Every process must derive the same key and
  * group from a stream or consumer name, so the mapping is a pure function of the name.
  */
-export const KEY_PREFIX = "eventail:";
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+
+const KEY_PREFIX = "eventail:";
 
 /** The field of each stream entry that holds the event in storage encoding. */
 export const EVENT_FIELD = "event";

@@ -1,11 +1,10 @@
-import type { Redis } from "ioredis";
-
 /**
  * The Lua scripts of the Redis backing. They live here as string constants rather than .lua
  * files because tsc does not copy .lua files to dist/, and the scripts must ship with the build.
  * Each runs atomically, which is what makes "claim only if still mine" and "trim below every
  * group's oldest unacknowledged entry" free of races between processes.
  */
+import type { Redis } from "ioredis";
 
 /**
  * Input: KEYS[1] stream; ARGV[1] group, ARGV[2] member, ARGV[3] idle ms, ARGV[4..] entry ids.

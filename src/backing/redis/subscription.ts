@@ -343,7 +343,7 @@ function isNoGroup(error: unknown): boolean {
 }
 
 /** XGROUP CREATE … MKSTREAM; an existing group (BUSYGROUP) keeps its position. */
-export async function ensureGroup(
+async function ensureGroup(
   commands: ScriptedRedis,
   key: string,
   group: string,

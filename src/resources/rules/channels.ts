@@ -5,7 +5,7 @@ import { checkDelivery, checkDuration } from "./delivery.js";
 import { checkServedVersion, checkTargetExists } from "./destination.js";
 
 /** The concrete channel kinds a channelTemplate may name, each with its own backing. */
-export const CHANNEL_TEMPLATE_KINDS = [
+const CHANNEL_TEMPLATE_KINDS = [
   "InMemoryChannel",
   "KafkaChannel",
   "NatsJetStreamChannel",
@@ -13,7 +13,7 @@ export const CHANNEL_TEMPLATE_KINDS = [
 ] as const;
 
 /** What a Subscription's channel may be: the generic Channel or a concrete kind. */
-export const CHANNEL_KINDS = ["Channel", ...CHANNEL_TEMPLATE_KINDS] as const;
+const CHANNEL_KINDS = ["Channel", ...CHANNEL_TEMPLATE_KINDS] as const;
 
 /** Rules every channel kind shares, plus KafkaChannel's ISO-8601 retention. */
 export function checkChannelSpec(check: Check, kind: string, spec: Fields, at: string): void {

@@ -16,6 +16,12 @@ export interface Check {
 
 export type Fields = Readonly<Record<string, unknown>>;
 
+/**
+ * A kind's semantic rules (what its schema cannot say): the built-in ones in kinds.ts and those
+ * kept beside a kind's runtime (the sources'), handed to validateResources.
+ */
+export type ResourceRule = (check: Check, spec: Fields) => void;
+
 export function asFields(value: unknown): Fields | undefined {
   return typeof value === "object" && value !== null && !Array.isArray(value)
     ? (value as Fields)
@@ -24,6 +30,10 @@ export function asFields(value: unknown): Fields | undefined {
 
 export function asString(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
+}
+
+export function asArray(value: unknown): readonly unknown[] {
+  return Array.isArray(value) ? value : [];
 }
 
 export function quote(value: string): string {

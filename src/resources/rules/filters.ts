@@ -1,18 +1,17 @@
-import { compile } from "../../triggers/cesql/index.js";
-import { childPath } from "../issue.js";
-import { asFields, type Check, quote } from "./check.js";
-
 /**
  * Trigger filters, by Knative's rules: attribute names are lower-case letters and digits starting
  * with a letter; each `filters` element (and each nested one under all/any/not) sets exactly one
  * dialect; exact/prefix/suffix hold one attribute; all/any hold at least one filter; cesql parses.
  */
+import { compile } from "../../triggers/cesql/index.js";
+import { childPath } from "../issue.js";
+import { asFields, type Check, quote } from "./check.js";
 
 const ATTRIBUTE_NAME = /^[a-z][a-z0-9]*$/;
 const DIALECTS = ["exact", "prefix", "suffix", "all", "any", "not", "cesql"] as const;
 const SINGLE_ATTRIBUTE = new Set(["exact", "prefix", "suffix"]);
 
-export function checkAttributeName(check: Check, name: string, at: string): void {
+function checkAttributeName(check: Check, name: string, at: string): void {
   if (!ATTRIBUTE_NAME.test(name)) {
     check.report(
       at,

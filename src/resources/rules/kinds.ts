@@ -1,22 +1,19 @@
+/**
+ * Each kind's semantic rules (what a schema cannot say), by kind name. A new kind adds a row
+ * here only when it has rules beyond its CRD's schema.
+ */
 import { DEFAULT_BACKING } from "../defaults.js";
 import { childPath } from "../issue.js";
 import { checkChannelRef, checkChannelSpec, checkChannelTemplate } from "./channels.js";
-import { asFields, asString, type Check, type Fields, quote } from "./check.js";
+import { asFields, asString, type Check, type Fields, quote, type ResourceRule } from "./check.js";
 import { checkDelivery } from "./delivery.js";
 import { checkDestination, checkTargetExists } from "./destination.js";
 import { checkAttributesFilter, checkFilters } from "./filters.js";
 import { checkPingSource } from "./sources.js";
 
-/**
- * Each kind's semantic rules (what a schema cannot say), by kind name. A new kind adds a row
- * here only when it has rules beyond its CRD's schema.
- */
+const BACKINGS = ["memory", "redis", "nats", "kafka"] as const;
 
-export const BACKINGS = ["memory", "redis", "nats", "kafka"] as const;
-
-type KindRule = (check: Check, spec: Fields) => void;
-
-export const KIND_RULES: Readonly<Record<string, KindRule>> = {
+export const KIND_RULES: Readonly<Record<string, ResourceRule>> = {
   Broker: checkBroker,
   Trigger: (check, spec) => {
     const broker = asString(spec["broker"]);

@@ -5,15 +5,14 @@ import { childPath } from "../issue.js";
 import { asFields, asString, type Check, type Fields, quote } from "./check.js";
 import { checkDestination } from "./destination.js";
 
+const TZ_PREFIX = /^(?:CRON_TZ|TZ)=(\S*)\s+(.*)$/s;
+
 /**
  * PingSource, as Knative checks it: a 5-field cron or @hourly-style macro (no @every), an
  * optional `CRON_TZ=Zone ` prefix or spec.timezone (not both), a known IANA zone, data or
  * dataBase64 (not both; JSON objects when contentType is application/json), extension names
  * CloudEvents allows, and a sink that resolves.
  */
-
-const TZ_PREFIX = /^(?:CRON_TZ|TZ)=(\S*)\s+(.*)$/s;
-
 export function checkPingSource(check: Check, spec: Fields): void {
   checkSchedule(check, spec);
   checkData(check, spec);
@@ -25,6 +24,15 @@ export function checkPingSource(check: Check, spec: Fields): void {
  * overrides whose extension names CloudEvents allows. Applied to every sources.knative.dev kind.
  */
 export function checkSourceSpec(check: Check, spec: Fields): void {
+  checkCeOverrides(check, spec);
+  if (spec["sink"] !== undefined) checkDestination(check, spec["sink"], "spec.sink");
+}
+
+/**
+ * `spec.ceOverrides.extensions` names must be CloudEvents attribute names. checkSourceSpec applies
+ * it to sources.knative.dev kinds; the eventail.io source kinds call it from their own rules.
+ */
+export function checkCeOverrides(check: Check, spec: Fields): void {
   const extensions = asFields(asFields(spec["ceOverrides"])?.["extensions"]);
   for (const name of Object.keys(extensions ?? {})) {
     if (!isValidAttributeName(name)) {
@@ -34,7 +42,6 @@ export function checkSourceSpec(check: Check, spec: Fields): void {
       );
     }
   }
-  if (spec["sink"] !== undefined) checkDestination(check, spec["sink"], "spec.sink");
 }
 
 function checkSchedule(check: Check, spec: Fields): void {
@@ -101,7 +108,7 @@ function checkData(check: Check, spec: Fields): void {
 }
 
 /** Intl knows the zones croner schedules in; offsets like "+01:00" are not IANA names. */
-export function isTimeZone(zone: string): boolean {
+function isTimeZone(zone: string): boolean {
   if (zone === "" || /^[+-]/.test(zone)) return false;
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: zone });

@@ -1,14 +1,12 @@
-import type { Resource } from "../../resources/types.js";
+import { isHttpUrl } from "../../resources/addresses.js";
 import {
   asArray,
   asFields,
   asString,
-  isHttpUrl,
-  Problems,
+  type Check,
+  type Fields,
   quote,
-  type SourceProblem,
-  specOf,
-} from "../validation.js";
+} from "../../resources/rules/check.js";
 import { APISERVER_URL_ANNOTATION, KUBECONFIG_ANNOTATION } from "./annotations.js";
 import { isLabelKey, isLabelValue } from "./label-selector.js";
 
@@ -16,14 +14,14 @@ const API_VERSION =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?v[0-9]+((alpha|beta)[0-9]+)?$/;
 const KIND = /^[A-Z][A-Za-z0-9]*$/;
 
-export function checkLabelSelector(problems: Problems, value: unknown, at: string): void {
+function checkLabelSelector(check: Check, value: unknown, at: string): void {
   const selector = asFields(value);
   if (!selector) return;
   for (const [key, label] of Object.entries(asFields(selector["matchLabels"]) ?? {})) {
     if (!isLabelKey(key))
-      problems.report(`${at}.matchLabels[${key}]`, `invalid label key ${quote(key)}`);
+      check.report(`${at}.matchLabels[${key}]`, `invalid label key ${quote(key)}`);
     if (typeof label === "string" && !isLabelValue(label)) {
-      problems.report(`${at}.matchLabels[${key}]`, `invalid label value ${quote(label)}`);
+      check.report(`${at}.matchLabels[${key}]`, `invalid label value ${quote(label)}`);
     }
   }
   asArray(selector["matchExpressions"]).forEach((item, index) => {
@@ -34,25 +32,23 @@ export function checkLabelSelector(problems: Problems, value: unknown, at: strin
     const operator = asString(expression["operator"]);
     const values = asArray(expression["values"]);
     if (key !== undefined && !isLabelKey(key))
-      problems.report(`${path}.key`, `invalid label key ${quote(key)}`);
+      check.report(`${path}.key`, `invalid label key ${quote(key)}`);
     if ((operator === "In" || operator === "NotIn") && values.length === 0) {
-      problems.report(`${path}.values`, `must not be empty for operator ${operator}`);
+      check.report(`${path}.values`, `must not be empty for operator ${operator}`);
     }
     if ((operator === "Exists" || operator === "DoesNotExist") && values.length > 0) {
-      problems.report(`${path}.values`, `must be empty for operator ${operator}`);
+      check.report(`${path}.values`, `must be empty for operator ${operator}`);
     }
     values.forEach((v, i) => {
       if (typeof v === "string" && !isLabelValue(v)) {
-        problems.report(`${path}.values[${i}]`, `invalid label value ${quote(v)}`);
+        check.report(`${path}.values[${i}]`, `invalid label value ${quote(v)}`);
       }
     });
   });
 }
 
 /** ApiServerSource rules beyond its schema. */
-export function validate(resource: Resource): SourceProblem[] {
-  const problems = new Problems();
-  const spec = specOf(resource);
+export function validate(check: Check, spec: Fields): void {
   asArray(spec["resources"]).forEach((item, index) => {
     const entry = asFields(item);
     if (!entry) return;
@@ -60,45 +56,41 @@ export function validate(resource: Resource): SourceProblem[] {
     const apiVersion = asString(entry["apiVersion"]);
     const kind = asString(entry["kind"]);
     if (apiVersion !== undefined && !API_VERSION.test(apiVersion)) {
-      problems.report(`${at}.apiVersion`, `${quote(apiVersion)} is not "v1" or "group/version"`);
+      check.report(`${at}.apiVersion`, `${quote(apiVersion)} is not "v1" or "group/version"`);
     }
     if (kind !== undefined && !KIND.test(kind)) {
-      problems.report(
+      check.report(
         `${at}.kind`,
         `${quote(kind)} is not a Kubernetes kind (like Pod or Deployment)`,
       );
     }
-    checkLabelSelector(problems, entry["selector"], `${at}.selector`);
+    checkLabelSelector(check, entry["selector"], `${at}.selector`);
   });
-  checkLabelSelector(problems, spec["namespaceSelector"], "spec.namespaceSelector");
+  checkLabelSelector(check, spec["namespaceSelector"], "spec.namespaceSelector");
   const owner = asFields(spec["owner"]);
   const ownerVersion = asString(owner?.["apiVersion"]);
   if (ownerVersion !== undefined && !API_VERSION.test(ownerVersion)) {
-    problems.report(
-      "spec.owner.apiVersion",
-      `${quote(ownerVersion)} is not "v1" or "group/version"`,
-    );
+    check.report("spec.owner.apiVersion", `${quote(ownerVersion)} is not "v1" or "group/version"`);
   }
-  const annotations = resource.metadata.annotations ?? {};
+  const annotations = check.resource.metadata.annotations ?? {};
   const url = annotations[APISERVER_URL_ANNOTATION];
   const kubeconfig = annotations[KUBECONFIG_ANNOTATION];
   if (url !== undefined && !isHttpUrl(url)) {
-    problems.report(
+    check.report(
       `metadata.annotations[${APISERVER_URL_ANNOTATION}]`,
       `${quote(url)} must be an absolute http(s) URL`,
     );
   }
   if (kubeconfig !== undefined && kubeconfig.trim() === "") {
-    problems.report(
+    check.report(
       `metadata.annotations[${KUBECONFIG_ANNOTATION}]`,
       "must be a kubeconfig file path",
     );
   }
   if (url !== undefined && kubeconfig !== undefined) {
-    problems.report(
+    check.report(
       `metadata.annotations[${APISERVER_URL_ANNOTATION}]`,
       `set ${APISERVER_URL_ANNOTATION} or ${KUBECONFIG_ANNOTATION}, not both`,
     );
   }
-  return problems.list;
 }

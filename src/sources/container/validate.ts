@@ -1,25 +1,21 @@
-import type { Resource } from "../../resources/types.js";
 import {
   asArray,
   asFields,
   asString,
-  checkSecretKeyRef,
-  Problems,
+  type Check,
+  type Fields,
   quote,
-  type SourceProblem,
-  specOf,
-} from "../validation.js";
+} from "../../resources/rules/check.js";
+import { checkSecretKeyRef } from "../../resources/rules/secret-ref.js";
 
 /** Kubernetes' rule for environment variable names. */
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
 /** ContainerSource rules beyond its schema (what running it as a local process needs). */
-export function validate(resource: Resource): SourceProblem[] {
-  const problems = new Problems();
-  const spec = specOf(resource);
+export function validate(check: Check, spec: Fields): void {
   const containers = asArray(asFields(asFields(spec["template"])?.["spec"])?.["containers"]);
   if (containers.length > 1) {
-    problems.report(
+    check.report(
       "spec.template.spec.containers",
       `only one container runs standalone (got ${containers.length})`,
     );
@@ -29,7 +25,7 @@ export function validate(resource: Resource): SourceProblem[] {
     const at = "spec.template.spec.containers[0]";
     const command = asArray(container["command"]);
     if (command.length === 0 || asString(command[0])?.trim() === "") {
-      problems.report(
+      check.report(
         `${at}.command`,
         "required standalone: Eventail runs the command as a local process (images are not run)",
       );
@@ -40,24 +36,23 @@ export function validate(resource: Resource): SourceProblem[] {
       const path = `${at}.env[${index}]`;
       const name = asString(variable["name"]);
       if (name !== undefined && !ENV_NAME.test(name)) {
-        problems.report(`${path}.name`, `invalid environment variable name ${quote(name)}`);
+        check.report(`${path}.name`, `invalid environment variable name ${quote(name)}`);
       }
       const valueFrom = asFields(variable["valueFrom"]);
       if (valueFrom && variable["value"] !== undefined) {
-        problems.report(`${path}.valueFrom`, "set value or valueFrom, not both");
+        check.report(`${path}.valueFrom`, "set value or valueFrom, not both");
       }
       if (valueFrom) {
         for (const source of Object.keys(valueFrom)) {
           if (source !== "secretKeyRef") {
-            problems.report(
+            check.report(
               `${path}.valueFrom.${source}`,
               "only secretKeyRef is supported standalone (no ConfigMap or field references)",
             );
           }
         }
-        checkSecretKeyRef(problems, valueFrom, `${path}.valueFrom`, false);
+        checkSecretKeyRef(check, valueFrom, `${path}.valueFrom`, false);
       }
     });
   }
-  return problems.list;
 }

@@ -1,26 +1,16 @@
-import type { Resource } from "../../resources/types.js";
-import {
-  asArray,
-  asString,
-  checkSecretKeyRef,
-  isHttpUrl,
-  Problems,
-  quote,
-  type SourceProblem,
-  specOf,
-} from "../validation.js";
+import { isHttpUrl } from "../../resources/addresses.js";
+import { asArray, asString, type Check, type Fields, quote } from "../../resources/rules/check.js";
+import { checkSecretKeyRef } from "../../resources/rules/secret-ref.js";
 
 /** GitHub user, organization and repository names: letters, digits, '-', '_' and '.'. */
 const OWNER_AND_REPOSITORY = /^[A-Za-z0-9][-A-Za-z0-9_.]*(\/[-A-Za-z0-9_.]+)?$/;
 const EVENT_NAME = /^[a-z][a-z0-9_]*$/;
 
 /** GitHubSource rules beyond its schema. */
-export function validate(resource: Resource): SourceProblem[] {
-  const problems = new Problems();
-  const spec = specOf(resource);
+export function validate(check: Check, spec: Fields): void {
   const ownerAndRepository = asString(spec["ownerAndRepository"]);
   if (ownerAndRepository !== undefined && !OWNER_AND_REPOSITORY.test(ownerAndRepository)) {
-    problems.report(
+    check.report(
       "spec.ownerAndRepository",
       `${quote(ownerAndRepository)} must be "owner" or "owner/repository"`,
     );
@@ -30,20 +20,19 @@ export function validate(resource: Resource): SourceProblem[] {
     const name = asString(value);
     if (name === undefined) return;
     if (!EVENT_NAME.test(name)) {
-      problems.report(
+      check.report(
         `spec.eventTypes[${index}]`,
         `${quote(name)} is not a GitHub webhook event name (like push or pull_request)`,
       );
     } else if (seen.has(name)) {
-      problems.report(`spec.eventTypes[${index}]`, `duplicate event type ${quote(name)}`);
+      check.report(`spec.eventTypes[${index}]`, `duplicate event type ${quote(name)}`);
     }
     seen.add(name);
   });
-  checkSecretKeyRef(problems, spec["secretToken"], "spec.secretToken", true);
-  checkSecretKeyRef(problems, spec["accessToken"], "spec.accessToken", false);
+  checkSecretKeyRef(check, spec["secretToken"], "spec.secretToken", true);
+  checkSecretKeyRef(check, spec["accessToken"], "spec.accessToken", false);
   const apiUrl = asString(spec["githubAPIURL"]);
   if (apiUrl !== undefined && !isHttpUrl(apiUrl)) {
-    problems.report("spec.githubAPIURL", `${quote(apiUrl)} must be an absolute http(s) URL`);
+    check.report("spec.githubAPIURL", `${quote(apiUrl)} must be an absolute http(s) URL`);
   }
-  return problems.list;
 }

@@ -1,13 +1,11 @@
-import type { Resource } from "../../resources/types.js";
 import {
   asArray,
   asFields,
   asString,
-  Problems,
+  type Check,
+  type Fields,
   quote,
-  type SourceProblem,
-  specOf,
-} from "../validation.js";
+} from "../../resources/rules/check.js";
 import { KEY_TYPES } from "./record-event.js";
 import { KEY_TYPE_ANNOTATION } from "./settings.js";
 
@@ -16,7 +14,7 @@ export const KAFKA_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
 
 /** Each entry may itself be a comma-separated list, as Knative allows. */
-export function checkBootstrapServers(problems: Problems, value: unknown, at: string): void {
+export function checkBootstrapServers(check: Check, value: unknown, at: string): void {
   const entries = typeof value === "string" ? [value] : asArray(value);
   entries.forEach((entry, index) => {
     const text = asString(entry);
@@ -24,46 +22,43 @@ export function checkBootstrapServers(problems: Problems, value: unknown, at: st
     const path = typeof value === "string" ? at : `${at}[${index}]`;
     for (const server of text.split(",").map((s) => s.trim())) {
       if (!HOST_PORT.test(server)) {
-        problems.report(path, `${quote(server)} is not host:port`);
+        check.report(path, `${quote(server)} is not host:port`);
       }
     }
   });
 }
 
 /** KafkaSource rules beyond its schema. */
-export function validate(resource: Resource): SourceProblem[] {
-  const problems = new Problems();
-  const spec = specOf(resource);
-  checkBootstrapServers(problems, spec["bootstrapServers"], "spec.bootstrapServers");
+export function validate(check: Check, spec: Fields): void {
+  checkBootstrapServers(check, spec["bootstrapServers"], "spec.bootstrapServers");
   const seen = new Set<string>();
   asArray(spec["topics"]).forEach((value, index) => {
     const topic = asString(value);
     if (topic === undefined) return;
     if (!KAFKA_TOPIC.test(topic) || topic === "." || topic === "..") {
-      problems.report(
+      check.report(
         `spec.topics[${index}]`,
         `invalid topic ${quote(topic)}: letters, digits, '.', '_' and '-' (at most 249)`,
       );
     } else if (seen.has(topic)) {
-      problems.report(`spec.topics[${index}]`, `duplicate topic ${quote(topic)}`);
+      check.report(`spec.topics[${index}]`, `duplicate topic ${quote(topic)}`);
     }
     seen.add(topic);
   });
   const net = asFields(spec["net"]);
   for (const part of ["sasl", "tls"]) {
     if (asFields(net?.[part])?.["enable"] === true) {
-      problems.report(
+      check.report(
         `spec.net.${part}.enable`,
         `${part.toUpperCase()} connections are not supported by Eventail's KafkaSource yet`,
       );
     }
   }
-  const keyType = resource.metadata.annotations?.[KEY_TYPE_ANNOTATION];
+  const keyType = check.resource.metadata.annotations?.[KEY_TYPE_ANNOTATION];
   if (keyType !== undefined && !(KEY_TYPES as readonly string[]).includes(keyType)) {
-    problems.report(
+    check.report(
       `metadata.annotations[${KEY_TYPE_ANNOTATION}]`,
       `must be one of ${KEY_TYPES.join(", ")} (got ${quote(keyType)})`,
     );
   }
-  return problems.list;
 }

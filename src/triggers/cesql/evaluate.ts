@@ -28,22 +28,22 @@ export function generate(t: Typed): Fn<CesqlValue> {
   return t.constant ? fold(fn) : fn;
 }
 
-export function asString(t: Typed): Fn<string> {
+function asString(t: Typed): Fn<string> {
   if (t.node === "attribute") return readString(t.name);
   return foldIf(t, toStringFn(generate(t), t.type));
 }
 
-export function asInt(t: Typed): Fn<number> {
+function asInt(t: Typed): Fn<number> {
   if (t.node === "attribute") return readInt(t.name);
   return foldIf(t, toIntFn(generate(t), t.type));
 }
 
-export function asBool(t: Typed): Fn<boolean> {
+function asBool(t: Typed): Fn<boolean> {
   if (t.node === "attribute") return readBool(t.name);
   return foldIf(t, toBoolFn(generate(t), t.type));
 }
 
-export function asType(t: Typed, type: StaticType): Fn<CesqlValue> {
+function asType(t: Typed, type: StaticType): Fn<CesqlValue> {
   switch (type) {
     case "String":
       return asString(t);

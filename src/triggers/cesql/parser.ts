@@ -14,7 +14,7 @@ import { INT_MAX } from "./types.js";
  * tree, and the recursion of the parser itself (parentheses, calls and prefix operators each add
  * one or two levels).
  */
-export const MAX_DEPTH = 1000;
+const MAX_DEPTH = 1000;
 const MAX_NESTING = 1000;
 
 const BINARY_SYMBOLS: Readonly<Record<string, BinaryOperator>> = {

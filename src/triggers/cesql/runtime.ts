@@ -1,8 +1,7 @@
+/** Error bookkeeping shared by every compiled closure. */
 import type { CesqlAttributes, CesqlError, CesqlErrorKind, CesqlValue } from "./types.js";
 
 /**
- * Error bookkeeping shared by every compiled closure.
- *
  * Evaluation is synchronous and never re-entrant, so one module-level record is enough and saves
  * allocating a context per evaluation. `count` is always maintained: an operator compares it before
  * and after evaluating its operands to learn whether one of them failed. `sink` is null in the
