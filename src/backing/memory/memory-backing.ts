@@ -92,6 +92,11 @@ export class MemoryBacking implements Backing {
     }
   }
 
+  /** The consumers `stream` keeps a position for, subscribed or idle. */
+  consumers(stream: string): string[] {
+    return [...(this.streams.get(stream)?.groups.keys() ?? [])];
+  }
+
   /** Events the consumer `name` of `stream` has yet to take (not counting those in flight). */
   depth(stream: string, name: string): number {
     return this.streams.get(stream)?.groups.get(name)?.depth ?? 0;
