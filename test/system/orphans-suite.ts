@@ -30,7 +30,10 @@ export interface OrphanEngine {
   readonly streamExists: (stream: string, backings: Backing[]) => Promise<boolean | undefined>;
   /** Removes what a test left on a shared engine. */
   readonly forget: (stream: string) => Promise<void>;
-  /** Checks that the engine was asked to delete the consumer when it cannot show it (Kafka). */
+  /**
+   * For an engine that cannot show its consumers (the Kafka mock): a logger whose warnings show
+   * that the deletion was asked for and refused, not skipped.
+   */
   readonly logger?: () => { logger: Logger; warnings: () => string[] };
 }
 
@@ -176,6 +179,10 @@ export function describeOrphans(engine: OrphanEngine): void {
       }
       const consumers = await engine.consumers(t.stream, t.backings);
       if (consumers !== undefined) expect(consumers).toEqual([t.consumer("keep")]);
+      if (engine.logger) {
+        expect(t.warnings().filter((w) => w.includes(t.consumer("drop")))).not.toEqual([]);
+        expect(t.warnings().filter((w) => w.includes(t.consumer("keep")))).toEqual([]);
+      }
       expect(await t.running.reconciler.readiness()).toMatchObject({ reconciled: true });
     });
 
