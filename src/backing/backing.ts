@@ -33,6 +33,21 @@ export interface Backing {
     options: SubscribeOptions,
   ): Promise<Subscription>;
 
+  /**
+   * Deletes the consumer `name` of `stream` for good: its position, and whatever the engine keeps
+   * for it alone, so a deleted trigger or subscription pins no event. Called after this process's
+   * subscription under that name closed; never at shutdown. A process still subscribed under the
+   * name (one that has not yet seen the deletion) gets a new consumer at the stream's end.
+   * Resolves when there was no such consumer; rejects only when the engine cannot be reached.
+   */
+  removeConsumer(stream: string, name: string): Promise<void>;
+
+  /**
+   * Deletes `stream` with the events it still holds (its broker or channel was deleted), after
+   * its consumers were removed. Kafka keeps a topic it did not create.
+   */
+  removeStream(stream: string): Promise<void>;
+
   /** True when the engine answers (used by /readyz). */
   ready(): Promise<boolean>;
 

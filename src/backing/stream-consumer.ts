@@ -78,6 +78,15 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
     }
   }
 
+  /**
+   * Stops, then deletes the consumer on the engine (its trigger or subscription was deleted), so
+   * it pins no event. Unlike stop(), never used at shutdown: a restart must find its position.
+   */
+  async remove(graceMs: number): Promise<void> {
+    await this.stop(graceMs);
+    await this.backing.removeConsumer(this.stream, this.consumerName);
+  }
+
   /** Delivers through the Dispatcher; an outcome cut short by shutdown is left unacknowledged. */
   protected async deliver(
     event: CloudEvent,

@@ -45,19 +45,32 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
 
   constructor(private readonly options: ConsumerSetOptions<C, P>) {}
 
-  /** Returns false when something could not subscribe (its engine is down): retry later. */
-  async reconcile(desired: ReadonlyMap<string, Resource>): Promise<boolean> {
+  /**
+   * Returns false when something could not subscribe (its engine is down): retry later.
+   * `deletedParents` holds the identities of brokers or channels deleted since the last call.
+   */
+  async reconcile(
+    desired: ReadonlyMap<string, Resource>,
+    deletedParents: ReadonlySet<unknown> = new Set(),
+  ): Promise<boolean> {
     const { options } = this;
     let complete = true;
     const waiting = new Set<unknown>();
+    const deleted: Array<[string, RunningConsumer<C, P>]> = [];
     for (const [key, running] of this.running) {
       const resource = desired.get(key);
-      const parent = resource ? options.parentOf(resource) : undefined;
+      if (!resource || deletedParents.has(options.identity(running.parent))) {
+        // Removed only after the others started: a rename's new consumer exists by then.
+        deleted.push([key, running]);
+        continue;
+      }
+      const parent = options.parentOf(resource);
       if (!parent || options.identity(parent) !== options.identity(running.parent)) {
         this.running.delete(key);
         await running.consumer.stop(options.drainMs);
       }
     }
+    for (const [key] of deleted) this.running.delete(key);
     for (const [key, resource] of desired) {
       const parent = options.parentOf(resource);
       if (parent === undefined) {
@@ -91,8 +104,26 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
       this.running.set(key, { consumer, parent });
       if (running) await running.consumer.stop(options.drainMs);
     }
+    for (const [key, { consumer }] of deleted) await this.remove(key, consumer);
     this.waiting = waiting;
     return complete;
+  }
+
+  /**
+   * A deleted trigger's consumer leaves the engine too, or it would pin every later event. An
+   * engine that cannot be reached now keeps it (NATS drops it after max_age of inactivity).
+   */
+  private async remove(key: string, consumer: StreamConsumer<C>): Promise<void> {
+    const { options } = this;
+    try {
+      await consumer.remove(options.drainMs);
+      options.logger.info({ [options.what]: key }, `${options.what} deleted with its consumer`);
+    } catch (error) {
+      options.logger.warn(
+        { err: error, [options.what]: key, consumer: consumer.consumerName },
+        `${options.what} deleted, but its consumer could not be removed from the engine`,
+      );
+    }
   }
 
   /** True when a consumer of this parent could not subscribe: its events would miss it. */

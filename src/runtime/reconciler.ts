@@ -56,6 +56,14 @@ function byKey(resources: readonly Resource[]): Map<string, Resource> {
   return new Map(resources.map((r) => [key(r.metadata.namespace, r.metadata.name), r]));
 }
 
+/** The running brokers (or channels) whose resource is no longer wanted at all. */
+function deleted<T extends Broker | ChannelRuntime>(
+  set: IngressSet<T>,
+  desired: ReadonlyMap<string, Resource>,
+): T[] {
+  return [...set.running].filter(([name]) => !desired.has(name)).map(([, r]) => r.target);
+}
+
 /**
  * Turns the resources in the store into running brokers, channels, triggers, subscriptions, sinks
  * and sources, and keeps them in step as the store changes (hot reload). It is also the DataPlane
@@ -214,19 +222,44 @@ export class Reconciler implements DataPlane {
     ];
     this.reconcileSinks();
     const channelKinds = ["Channel", ...Object.keys(CHANNEL_KINDS)];
+    const brokers = byKey(this.list("Broker"));
+    const channels = byKey(channelKinds.flatMap((kind) => this.list(kind)));
+    const deletedBrokers = deleted(this.brokers, brokers);
+    const deletedChannels = deleted(this.channels, channels);
     const results = [
-      await this.brokers.reconcile(byKey(this.list("Broker"))),
-      await this.channels.reconcile(byKey(channelKinds.flatMap((kind) => this.list(kind)))),
-      await this.triggers.reconcile(byKey(this.list("Trigger"))),
-      await this.subscriptions.reconcile(byKey(this.list("Subscription"))),
+      await this.brokers.reconcile(brokers),
+      await this.channels.reconcile(channels),
+      await this.triggers.reconcile(byKey(this.list("Trigger")), new Set(deletedBrokers)),
+      await this.subscriptions.reconcile(
+        byKey(this.list("Subscription")),
+        new Set(deletedChannels),
+      ),
       await this.sources.reconcile(this.baseUrl),
     ];
+    // Before closeUnused: a deleted broker may have been the last user of its backing.
+    for (const target of [...deletedBrokers, ...deletedChannels]) await this.removeStream(target);
     await this.pool.closeUnused(
       new Set([...this.brokers.backingKeys(), ...this.channels.backingKeys()]),
     );
     this.releaseHolds();
     this.complete = results.every(Boolean);
     this.scheduleRetry(this.complete);
+  }
+
+  /**
+   * A deleted broker or channel takes its stream along, as Knative deletes a broker's topic;
+   * its triggers' consumers went first (ConsumerSet). An engine that cannot be reached keeps it.
+   */
+  private async removeStream(target: Broker | ChannelRuntime): Promise<void> {
+    try {
+      await target.backing.removeStream(target.stream);
+      this.deps.logger.info({ stream: target.stream }, "deleted the stream of a deleted resource");
+    } catch (error) {
+      this.deps.logger.warn(
+        { err: error, stream: target.stream },
+        "could not delete the stream of a deleted resource",
+      );
+    }
   }
 
   /** Ingress opens once every consumer of the stream is subscribed (see Broker.hold). */

@@ -40,6 +40,14 @@ class HintedMemoryBacking implements Backing {
     return this.inner.subscribe(stream, name, handler, { ...options, typeHint: SUITE_TYPE });
   }
 
+  removeConsumer(stream: string, name: string): Promise<void> {
+    return this.inner.removeConsumer(stream, name);
+  }
+
+  removeStream(stream: string): Promise<void> {
+    return this.inner.removeStream(stream);
+  }
+
   ready(): Promise<boolean> {
     return this.inner.ready();
   }

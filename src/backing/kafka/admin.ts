@@ -11,6 +11,8 @@ export class KafkaAdmin {
   private readonly admin: Admin;
   private connecting: Promise<void> | undefined;
   private readonly topics = new Map<string, Promise<void>>();
+  /** Topics this backing's CreateTopics made: the only ones it deletes with their stream. */
+  private readonly created = new Set<string>();
 
   constructor(
     kafka: Kafka,
@@ -66,7 +68,7 @@ export class KafkaAdmin {
 
   private async createTopic(topic: string): Promise<void> {
     try {
-      await this.use((admin) =>
+      const made = await this.use((admin) =>
         admin.createTopics({
           topics: [
             {
@@ -79,12 +81,54 @@ export class KafkaAdmin {
           timeout: this.settings.requestTimeoutMs,
         }),
       );
+      if (made) this.created.add(topic);
     } catch (error) {
       if (isUnreachable(error)) this.topics.delete(topic);
       this.logger.debug(
         { topic, err: error },
         "Kafka refused CreateTopics; relying on topic auto-creation",
       );
+    }
+  }
+
+  /**
+   * Deletes a consumer group (its trigger was deleted). Kafka refuses while members remain (a
+   * process still on the old configuration): the last one to leave deletes it. A cluster that
+   * refuses DeleteGroups altogether (librdkafka's mock) keeps the group until its offsets expire
+   * (offsets.retention.minutes); a group pins no retention on Kafka, so that is a warning only.
+   * Rejects only when the cluster cannot be reached.
+   */
+  async deleteGroup(group: string): Promise<void> {
+    try {
+      await this.use((admin) => admin.deleteGroups([group]));
+      this.logger.info({ group }, "deleted Kafka consumer group");
+    } catch (error) {
+      if (isUnreachable(error)) throw error;
+      const outcome = groupErrorType(error);
+      if (outcome === "GROUP_ID_NOT_FOUND") return;
+      if (outcome === "NON_EMPTY_GROUP") {
+        this.logger.info(
+          { group },
+          "Kafka consumer group still has members; the last one deletes it",
+        );
+        return;
+      }
+      this.logger.warn({ group, err: error }, "Kafka refused to delete the consumer group");
+    }
+  }
+
+  /** Deletes the topic when this backing created it; a topic made by others is theirs to keep. */
+  async deleteCreatedTopic(topic: string): Promise<void> {
+    this.topics.delete(topic);
+    if (!this.created.delete(topic)) return;
+    try {
+      await this.use((admin) =>
+        admin.deleteTopics({ topics: [topic], timeout: this.settings.requestTimeoutMs }),
+      );
+      this.logger.info({ topic }, "deleted Kafka topic");
+    } catch (error) {
+      if (isUnreachable(error)) throw error;
+      this.logger.warn({ topic, err: error }, "Kafka refused to delete the topic");
     }
   }
 
@@ -105,4 +149,10 @@ export function isUnreachable(error: unknown): boolean {
     name === "KafkaJSNoBrokerAvailableError" ||
     message.includes("timed out")
   );
+}
+
+/** The error type DeleteGroups gave for the one group asked about, if it names one. */
+function groupErrorType(error: unknown): string | undefined {
+  const groups = (error as { groups?: Array<{ error?: { type?: string } }> } | undefined)?.groups;
+  return groups?.[0]?.error?.type ?? (error as { type?: string } | undefined)?.type;
 }

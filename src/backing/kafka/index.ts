@@ -87,6 +87,18 @@ export class KafkaBacking implements Backing {
     };
   }
 
+  async removeConsumer(stream: string, name: string): Promise<void> {
+    await this.admin
+      .deleteGroup(groupId(this.settings.namePrefix, stream, name))
+      .catch(unreachable(`deleting the consumer group of ${name}`));
+  }
+
+  async removeStream(stream: string): Promise<void> {
+    await this.admin
+      .deleteCreatedTopic(topicName(this.settings.namePrefix, stream))
+      .catch(unreachable(`deleting the topic of ${stream}`));
+  }
+
   async ready(): Promise<boolean> {
     if (this.closed) return false;
     try {
@@ -103,4 +115,12 @@ export class KafkaBacking implements Backing {
     this.subscriptions.clear();
     await Promise.all([this.publisher.disconnect(), this.admin.disconnect()]);
   }
+}
+
+function unreachable(what: string): (error: unknown) => never {
+  return (error) => {
+    throw new BackingUnavailableError(`${what}: ${(error as Error).message}`, "kafka", {
+      cause: error,
+    });
+  };
 }

@@ -73,6 +73,30 @@ export class MemoryBacking implements Backing {
     return target.group(name, options.typeHint).attach(handler, options);
   }
 
+  /**
+   * Forgets the consumer at once instead of keeping its position for retainIdleConsumerMs, so the
+   * stream log lets go of what only it had yet to read. One with a live subscription stays.
+   */
+  async removeConsumer(stream: string, name: string): Promise<void> {
+    const target = this.streams.get(stream);
+    const group = target?.groups.get(name);
+    if (group !== undefined && group.subscriptions.length === 0) target!.forget(group);
+  }
+
+  /** Forgets every consumer without a live subscription; the stream goes with the last. */
+  async removeStream(stream: string): Promise<void> {
+    const target = this.streams.get(stream);
+    if (target === undefined) return;
+    for (const group of [...target.groups.values()]) {
+      if (group.subscriptions.length === 0) target.forget(group);
+    }
+  }
+
+  /** The consumers `stream` keeps a position for, subscribed or idle. */
+  consumers(stream: string): string[] {
+    return [...(this.streams.get(stream)?.groups.keys() ?? [])];
+  }
+
   /** Events the consumer `name` of `stream` has yet to take (not counting those in flight). */
   depth(stream: string, name: string): number {
     return this.streams.get(stream)?.groups.get(name)?.depth ?? 0;

@@ -73,6 +73,16 @@ export class NatsBacking implements Backing {
     };
   }
 
+  async removeConsumer(stream: string, name: string): Promise<void> {
+    const link = await this.#connector.connected({ timeoutMs: this.settings.subscribeTimeoutMs });
+    await this.#provisioning.removeConsumer(link, stream, name);
+  }
+
+  async removeStream(stream: string): Promise<void> {
+    const link = await this.#connector.connected({ timeoutMs: this.settings.subscribeTimeoutMs });
+    await this.#provisioning.removeStream(link, stream);
+  }
+
   async ready(): Promise<boolean> {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     const link = await this.#connector.linkNow(READY_TIMEOUT_MS);

@@ -211,6 +211,37 @@ export class JetStreamProvisioning {
     );
   }
 
+  /**
+   * Deletes a trigger's durable consumer for good; under interest retention the engine then drops
+   * the events no remaining consumer wants. The filter-change stand-in goes too, should a process
+   * have died holding it.
+   */
+  async removeConsumer(link: NatsLink, stream: string, consumer: string): Promise<void> {
+    const name = jetStreamName(stream);
+    const durable = durableName(consumer);
+    for (const target of [durable, `${durable}_REFILTER`]) {
+      try {
+        await deleteConsumer(link, name, target);
+      } catch (error) {
+        if (apiErrorCode(error) !== STREAM_NOT_FOUND) throw error;
+        return;
+      }
+    }
+    this.logger.info({ stream: name, durable }, "deleted JetStream consumer");
+  }
+
+  /** Deletes the stream with its events and consumers. */
+  async removeStream(link: NatsLink, stream: string): Promise<void> {
+    const name = jetStreamName(stream);
+    this.forgetStream(link, stream);
+    try {
+      await link.jsm.streams.delete(name);
+      this.logger.info({ stream: name }, "deleted JetStream stream");
+    } catch (error) {
+      if (apiErrorCode(error) !== STREAM_NOT_FOUND) throw error;
+    }
+  }
+
   async #createOrUpdateStream(link: NatsLink, stream: string): Promise<void> {
     const config: Partial<StreamConfig> = {
       name: jetStreamName(stream),

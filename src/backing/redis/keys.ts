@@ -23,6 +23,18 @@ export function groupName(consumer: string): string {
 }
 
 /**
+ * Set for a while when a consumer group is removed on purpose (its trigger was deleted): a process
+ * still on the old configuration that then meets NOGROUP re-creates the group at the stream's end
+ * rather than its start, so the deleted trigger is not handed the whole stream again.
+ */
+export function removedGroupKey(key: string, group: string): string {
+  return `${KEY_PREFIX}removed-group:${key}/${group}`;
+}
+
+/** Long enough for every process to take the new configuration. */
+export const REMOVED_GROUP_MARK_MS = 10 * 60 * 1000;
+
+/**
  * The member of a group that one subscription in this process reads as: hostname:pid:random.
  * The random part keeps two subscriptions of one process (or a restarted pid) apart, so
  * ownership checks in keepAlive never confuse them.

@@ -9,7 +9,13 @@ import {
   waitUntilReady,
   withDeadline,
 } from "./connection.js";
-import { EVENT_FIELD, groupName, streamKey } from "./keys.js";
+import {
+  EVENT_FIELD,
+  groupName,
+  REMOVED_GROUP_MARK_MS,
+  removedGroupKey,
+  streamKey,
+} from "./keys.js";
 import { type ScriptedRedis, withScripts } from "./scripts.js";
 import type { RedisSettings } from "./settings.js";
 import { RedisSubscription } from "./subscription.js";
@@ -81,6 +87,47 @@ export class RedisBacking implements Backing {
     );
     this.subscriptions.add(subscription);
     return subscription;
+  }
+
+  /**
+   * XGROUP DESTROY, then a trim at once: the group no longer holds back the entries it had yet
+   * to acknowledge (see MAINTAIN). A process still reading under the name re-creates the group
+   * at the stream's end (see removedGroupKey).
+   */
+  async removeConsumer(stream: string, name: string): Promise<void> {
+    const key = streamKey(stream);
+    const group = groupName(name);
+    const what = `removing consumer group ${group} of ${key}`;
+    try {
+      await withDeadline(
+        this.commands.eventailRemoveGroup(
+          key,
+          removedGroupKey(key, group),
+          group,
+          REMOVED_GROUP_MARK_MS,
+        ),
+        this.settings.commandTimeoutMs,
+        what,
+      );
+      await withDeadline(
+        this.commands.eventailMaintain(key, this.settings.consumerExpiryMs),
+        this.settings.commandTimeoutMs,
+        `trimming ${key}`,
+      );
+    } catch (error) {
+      throw unavailable(what, error);
+    }
+  }
+
+  /** Deletes the stream key, entries and groups alike. */
+  async removeStream(stream: string): Promise<void> {
+    const key = streamKey(stream);
+    this.streams.delete(key);
+    try {
+      await withDeadline(this.commands.del(key), this.settings.commandTimeoutMs, `deleting ${key}`);
+    } catch (error) {
+      throw unavailable(`deleting ${key}`, error);
+    }
   }
 
   async ready(): Promise<boolean> {

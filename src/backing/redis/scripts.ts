@@ -115,6 +115,18 @@ redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `;
 
+/**
+ * Input: KEYS[1] stream, KEYS[2] its removed-group mark; ARGV[1] group, ARGV[2] mark lifetime ms.
+ * Output: 1 when the group existed and was destroyed, else 0.
+ * Destroys the group and marks it removed in one step, so no process re-creating it after a
+ * NOGROUP can miss the mark.
+ */
+const REMOVE_GROUP = `
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('XGROUP', 'DESTROY', KEYS[1], ARGV[1])
+`;
+
 /** What one RECLAIM pass returns. */
 export type ReclaimPass = [
   cursor: string,
@@ -141,6 +153,7 @@ export interface ScriptedRedis extends Redis {
   ): Promise<ReclaimPass>;
   eventailMaintain(stream: string, memberExpiryMs: number): Promise<number>;
   eventailRetire(stream: string, group: string, member: string): Promise<number>;
+  eventailRemoveGroup(stream: string, mark: string, group: string, markMs: number): Promise<number>;
 }
 
 /** Registers the scripts (EVALSHA, falling back to EVAL after a server restart lost them). */
@@ -155,5 +168,6 @@ export function withScripts(redis: Redis): ScriptedRedis {
   for (const [name, lua] of Object.entries(scripts)) {
     redis.defineCommand(name, { numberOfKeys: 1, lua });
   }
+  redis.defineCommand("eventailRemoveGroup", { numberOfKeys: 2, lua: REMOVE_GROUP });
   return redis as ScriptedRedis;
 }

@@ -6,7 +6,7 @@ import type { Logger } from "../../observability/logger.js";
 import type { ConsumeHandler, SubscribeOptions, Subscription } from "../backing.js";
 import { unavailable, waitUntilReady, withDeadline } from "./connection.js";
 import { DeliveryWindow, type HeldEntry } from "./delivery-window.js";
-import { consumerMemberName, EVENT_FIELD } from "./keys.js";
+import { consumerMemberName, EVENT_FIELD, removedGroupKey } from "./keys.js";
 import type { ScriptedRedis } from "./scripts.js";
 import type { RedisSettings } from "./settings.js";
 import { TickBatch } from "./tick-batch.js";
@@ -145,13 +145,18 @@ export class RedisSubscription implements Subscription {
         if (this.closing !== undefined) break;
         failures++;
         if (isNoGroup(error)) {
-          // The stream or group is gone (a Redis restart without persistence): everything in
-          // the stream now was published after that, so the new group starts from its beginning.
+          // The stream or group is gone. After a Redis restart without persistence everything in
+          // the stream was published since, so the new group starts from its beginning; after
+          // another process removed the group (its trigger was deleted there, this process has
+          // yet to see it) the deleted trigger has no use for what is already there.
+          const removed = await this.deps.commands
+            .exists(removedGroupKey(this.key, this.group))
+            .catch(() => 0);
           await ensureGroup(
             this.deps.commands,
             this.key,
             this.group,
-            "0",
+            removed ? "$" : "0",
             this.deps.settings.commandTimeoutMs,
           ).catch(() => undefined);
         } else {

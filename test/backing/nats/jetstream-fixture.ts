@@ -36,6 +36,8 @@ export class JetStreamFixture {
         streams.add(stream);
         return backing.subscribe(stream, name, handler, options);
       },
+      removeConsumer: (stream, name) => backing.removeConsumer(stream, name),
+      removeStream: (stream) => backing.removeStream(stream),
       ready: () => backing.ready(),
       close: () => backing.close(),
     };
