@@ -48,12 +48,25 @@ export interface Backing {
    */
   removeStream(stream: string): Promise<void>;
 
+  /**
+   * The most undelivered events `stream` may hold before publish refuses more with
+   * BackingFullError. Only a backing that holds events in this process's memory needs one; a
+   * durable engine keeps them on disk under its own retention.
+   */
+  limitStream?(stream: string, maxEvents: number): void;
+
   /** True when the engine answers (used by /readyz). */
   ready(): Promise<boolean>;
 
   /** Stops every subscription (draining in-flight handlers) and disconnects. */
   close(): Promise<void>;
 }
+
+/**
+ * CONTRACT §5: the undelivered events a memory stream holds at most when its broker or channel
+ * names no `eventail.io/memory.max-events`.
+ */
+export const DEFAULT_MAX_EVENTS = 100_000;
 
 export type ConsumeHandler = (event: CloudEvent, meta: ConsumeMeta) => Promise<void>;
 
@@ -96,6 +109,20 @@ export class BackingUnavailableError extends Error {
   ) {
     super(message, options);
     this.name = "BackingUnavailableError";
+  }
+}
+
+/**
+ * The stream holds as many undelivered events as it may (the memory backing's cap): the producer
+ * should retry after `retryAfterSeconds`, by which time the consumers have taken some.
+ */
+export class BackingFullError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+    this.name = "BackingFullError";
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Backing, BackingConfig } from "../backing/backing.js";
+import { type Backing, type BackingConfig, DEFAULT_MAX_EVENTS } from "../backing/backing.js";
 import { backingKey } from "../backing/registry.js";
 import { DEFAULT_BODY_LIMIT, type IngressTarget } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
@@ -7,9 +7,11 @@ import type { BackingPool } from "./backing-pool.js";
 import type { DeliverySpec } from "./delivery-spec.js";
 
 const BODY_LIMIT_ANNOTATION = "eventail.io/ingress.max-body-bytes";
+const MAX_EVENTS_ANNOTATION = "eventail.io/memory.max-events";
 
 export interface Running<T> {
   readonly target: T;
+  readonly backing: Backing;
   readonly backingKey: string;
   /** `spec.delivery`, the default of the consumers below it. */
   readonly delivery?: DeliverySpec;
@@ -28,7 +30,7 @@ export interface IngressSetOptions<T> {
  * Edits that keep the backing apply in place; a change of backing replaces the runtime, and the
  * consumers below it follow (they compare their parent by identity).
  */
-export class IngressSet<T extends IngressTarget & { bodyLimit: number }> {
+export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly stream: string }> {
   readonly running = new Map<string, Running<T>>();
 
   constructor(private readonly options: IngressSetOptions<T>) {}
@@ -53,11 +55,16 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number }> {
       const bodyLimit = Number(
         resource.metadata.annotations?.[BODY_LIMIT_ANNOTATION] ?? DEFAULT_BODY_LIMIT,
       );
+      const maxEvents = Number(
+        resource.metadata.annotations?.[MAX_EVENTS_ANNOTATION] ?? DEFAULT_MAX_EVENTS,
+      );
       const existing = this.running.get(key);
       if (existing) {
         existing.target.bodyLimit = bodyLimit;
+        existing.backing.limitStream?.(existing.target.stream, maxEvents);
         this.running.set(key, {
           target: existing.target,
+          backing: existing.backing,
           backingKey: existing.backingKey,
           ...delivery,
         });
@@ -66,8 +73,10 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number }> {
       const config = options.backingOf(resource);
       try {
         const { key: id, backing } = options.pool.acquire(config);
-        const target = options.create(resource, await backing, bodyLimit);
-        this.running.set(key, { target, backingKey: id, ...delivery });
+        const ready = await backing;
+        const target = options.create(resource, ready, bodyLimit);
+        ready.limitStream?.(target.stream, maxEvents);
+        this.running.set(key, { target, backing: ready, backingKey: id, ...delivery });
         options.logger.info({ [options.what]: key, backing: config.kind }, `${options.what} ready`);
       } catch (error) {
         options.logger.error(

@@ -1,6 +1,6 @@
 import { Transform } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { BackingUnavailableError } from "../backing/backing.js";
+import { BackingFullError, BackingUnavailableError } from "../backing/backing.js";
 import { TtlExhaustedError } from "../broker/ttl.js";
 import {
   type CloudEvent,
@@ -243,6 +243,11 @@ export function toHttpError(error: unknown): HttpError {
   if (error instanceof TtlExhaustedError) return new HttpError("TTL_EXHAUSTED", error.message);
   if (error instanceof UnsupportedFormatError) {
     return new HttpError("UNSUPPORTED_FORMAT", error.message);
+  }
+  if (error instanceof BackingFullError) {
+    return new HttpError("OVER_CAPACITY", `${error.message}; retry later`, {
+      "retry-after": String(error.retryAfterSeconds),
+    });
   }
   if (error instanceof BackingUnavailableError) {
     return new HttpError("BACKING_UNAVAILABLE", `backing unavailable: ${error.message}`, {

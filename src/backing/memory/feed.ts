@@ -1,6 +1,6 @@
 import type { ConsumerGroup } from "./consumer-group.js";
 import { Fifo } from "./fifo.js";
-import { StreamLog } from "./stream-log.js";
+import { type HeldEvents, StreamLog } from "./stream-log.js";
 
 /**
  * One log of a stream and the consumer groups that ran dry on it. A stream has one feed of every
@@ -9,12 +9,17 @@ import { StreamLog } from "./stream-log.js";
  * ten thousand consumers hinting other types cost it nothing.
  */
 export class Feed {
-  readonly log = new StreamLog();
+  readonly log: StreamLog;
   /** Groups that ran dry here; an entry whose group now waits elsewhere is stale and skipped. */
   readonly waiting = new Fifo<ConsumerGroup>();
   /** Set while the feed sits in its stream's list of feeds with news. */
   news = false;
 
   /** `type` is undefined for the feed of every event. */
-  constructor(readonly type: string | undefined) {}
+  constructor(
+    readonly type: string | undefined,
+    held?: HeldEvents,
+  ) {
+    this.log = new StreamLog(held);
+  }
 }

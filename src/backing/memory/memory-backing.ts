@@ -1,8 +1,10 @@
 import type { CloudEvent } from "../../events/event.js";
 import {
   type Backing,
+  BackingFullError,
   BackingUnavailableError,
   type ConsumeHandler,
+  DEFAULT_MAX_EVENTS,
   type SubscribeOptions,
   type Subscription,
 } from "../backing.js";
@@ -28,6 +30,7 @@ const DONE = Promise.resolve();
 export class MemoryBacking implements Backing {
   readonly kind = "memory";
   private readonly streams = new Map<string, MemoryStream>();
+  private readonly limits = new Map<string, number>();
   private readonly options: ConsumerGroupOptions;
   private closing: Promise<void> | undefined;
 
@@ -44,8 +47,25 @@ export class MemoryBacking implements Backing {
   publish(stream: string, events: readonly CloudEvent[]): Promise<void> {
     if (this.closing !== undefined) return Promise.reject(this.closedError());
     // With no consumer there is nobody to keep the events for, as with a broker without triggers.
-    this.streams.get(stream)?.publish(events);
+    const target = this.streams.get(stream);
+    if (target === undefined) return DONE;
+    const limit = this.limits.get(stream) ?? DEFAULT_MAX_EVENTS;
+    // A batch is taken whole or not at all, like every publish.
+    if (target.held.count + events.length > limit) {
+      return Promise.reject(
+        new BackingFullError(
+          `${stream} holds ${target.held.count} undelivered events, its limit is ${limit}`,
+          1,
+        ),
+      );
+    }
+    target.publish(events);
     return DONE;
+  }
+
+  limitStream(stream: string, maxEvents: number): void {
+    if (maxEvents === DEFAULT_MAX_EVENTS) this.limits.delete(stream);
+    else this.limits.set(stream, maxEvents);
   }
 
   async subscribe(
@@ -85,6 +105,7 @@ export class MemoryBacking implements Backing {
 
   /** Forgets every consumer without a live subscription; the stream goes with the last. */
   async removeStream(stream: string): Promise<void> {
+    this.limits.delete(stream);
     const target = this.streams.get(stream);
     if (target === undefined) return;
     for (const group of [...target.groups.values()]) {

@@ -17,7 +17,9 @@ const WAKE_SLICE = 256;
  */
 export class MemoryStream implements GroupHost {
   readonly groups = new Map<string, ConsumerGroup>();
-  private readonly everyType = new Feed(undefined);
+  /** Events its feeds hold for consumers that have yet to take them (once per feed). */
+  readonly held = { count: 0 };
+  private readonly everyType = new Feed(undefined, this.held);
   private readonly byType = new Map<string, Feed>();
   /** Feeds that got events while groups waited on them: their groups become due. */
   private readonly withNews = new Fifo<Feed>();
@@ -63,7 +65,7 @@ export class MemoryStream implements GroupHost {
   join(typeHint: string | undefined): { feed: Feed; cursor: number } {
     let feed = this.everyType;
     if (typeHint !== undefined) {
-      feed = this.byType.get(typeHint) ?? new Feed(typeHint);
+      feed = this.byType.get(typeHint) ?? new Feed(typeHint, this.held);
       this.byType.set(typeHint, feed);
     }
     return { feed, cursor: feed.log.addReader() };

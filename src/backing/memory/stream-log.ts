@@ -2,6 +2,11 @@ import type { CloudEvent } from "../../events/event.js";
 
 const CHUNK_SIZE = 64;
 
+/** Events held in memory across the logs of one stream: the memory backing's cap counts them. */
+export interface HeldEvents {
+  count: number;
+}
+
 /** `readers` counts the consumers that have not yet read past this chunk. */
 interface Chunk {
   readonly events: (CloudEvent | undefined)[];
@@ -25,6 +30,8 @@ export class StreamLog {
   private firstChunk = 0;
   private next = 0;
   private readerCount = 0;
+
+  constructor(private readonly held: HeldEvents = { count: 0 }) {}
 
   /** The index the next published event gets. */
   get tail(): number {
@@ -51,6 +58,7 @@ export class StreamLog {
     }
     chunk.events[index % CHUNK_SIZE] = event;
     chunk.unread[index % CHUNK_SIZE] = this.readerCount;
+    this.held.count++;
   }
 
   /** The event at `index`; only valid for tail > index >= a live reader's cursor. */
@@ -105,7 +113,10 @@ export class StreamLog {
     if (chunk === undefined) return;
     const slot = index % CHUNK_SIZE;
     if (chunk.unread[slot] === 0) return;
-    if (--chunk.unread[slot]! === 0) chunk.events[slot] = undefined;
+    if (--chunk.unread[slot]! === 0) {
+      chunk.events[slot] = undefined;
+      this.held.count--;
+    }
   }
 
   private trim(): void {

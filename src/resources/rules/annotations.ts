@@ -26,6 +26,12 @@ const ANNOTATIONS: ReadonlyArray<{
     accepts: isPositiveInteger,
     expected: "a positive integer (bytes)",
   },
+  {
+    key: "eventail.io/memory.max-events",
+    kinds: ["Broker", "InMemoryChannel", "Channel"],
+    accepts: isPositiveInteger,
+    expected: "a positive integer (undelivered events)",
+  },
 ];
 
 export function checkAnnotations(check: Check): void {
