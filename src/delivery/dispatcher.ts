@@ -142,7 +142,13 @@ export class Dispatcher {
     } catch (error) {
       // Only a bug gets here; the contract is that deliver never throws.
       this.logger.error({ ...eventLogFields(event), url, err: error }, "delivery crashed");
-      return { kind: "dropped", attempts: 0, reason: "delivery-failed", ...NO_RESPONSE };
+      return {
+        kind: "dropped",
+        attempts: 0,
+        reason: "delivery-failed",
+        error: "delivery crashed",
+        ...NO_RESPONSE,
+      };
     } finally {
       if (control.keepAlive) this.alive.delete(control);
       this.metrics.deliveryLatency.observe(
@@ -328,7 +334,7 @@ export class Dispatcher {
     return {
       kind: "dead-lettered",
       attempts,
-      error,
+      error: last.message,
       status,
       headers: last.headers,
       body: last.body,
@@ -356,7 +362,7 @@ export class Dispatcher {
       kind: "dropped",
       attempts: details.attempts,
       reason,
-      error: details.error,
+      error: last.message,
       status,
       headers: last.headers,
       body: last.body,

@@ -75,8 +75,12 @@ export type DeliveryOutcome = DeliveryResponse &
   (
     | { kind: "delivered"; status: number; attempts: number }
     | { kind: "replied"; status: number; attempts: number; reply: CloudEvent }
-    /** `headers` and `body` are the subscriber's last answer, not the dead-letter sink's. */
-    | { kind: "dead-lettered"; attempts: number; error: string }
+    /**
+     * `headers` and `body` are the subscriber's last answer, not the dead-letter sink's. `error`
+     * says why no usable answer came back (connection error, timeout); absent when the
+     * subscriber answered with a failing status.
+     */
+    | { kind: "dead-lettered"; attempts: number; error?: string }
     /** `reason` is a DropReason from the Dispatcher; other callers may add their own. */
     | { kind: "dropped"; attempts: number; reason: string; error?: string }
   );
