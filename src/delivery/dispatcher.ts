@@ -14,14 +14,14 @@ import {
 } from "./attempt.js";
 import { CancelGroups } from "./cancel-group.js";
 import { deadLetterDelivery, deadLetterEvent, ERROR_DATA_BYTES } from "./dead-letter.js";
-import type {
-  DeliveryControl,
-  DeliveryLabels,
-  DeliveryOptions,
-  DeliveryOutcome,
-  DropReason,
+import {
+  type DeliveryControl,
+  type DeliveryLabels,
+  type DeliveryOptions,
+  type DeliveryOutcome,
+  type DropReason,
+  NO_RESPONSE,
 } from "./options.js";
-import { NO_RESPONSE } from "./options.js";
 import { OriginGates } from "./origin-gate.js";
 import { RecentRequests } from "./recent-requests.js";
 import { isRetryableStatus, retryDelayMs } from "./retry-policy.js";
