@@ -29,7 +29,8 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
     protected config: C,
   ) {}
 
-  protected abstract readonly consumerPrefix: string;
+  /** Names the consumer in its backing and says in logs what kind of consumer it is. */
+  protected abstract readonly consumerPrefix: "trigger" | "subscription";
 
   /** Handles one event; resolving acknowledges it. */
   protected abstract handle(event: CloudEvent, meta: ConsumeMeta): Promise<void>;
@@ -98,7 +99,7 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
       event,
       url,
       config.delivery,
-      { namespace: config.namespace, trigger: config.name },
+      { namespace: config.namespace, kind: this.consumerPrefix, name: config.name },
       { signal: this.shutdown.signal, keepAlive: meta.keepAlive },
     );
     // Leave it unacknowledged so a durable backing delivers it again after the restart.

@@ -14,12 +14,13 @@ import {
 } from "./attempt.js";
 import { CancelGroups } from "./cancel-group.js";
 import { deadLetterDelivery, deadLetterEvent, ERROR_DATA_BYTES } from "./dead-letter.js";
-import type {
-  DeliveryControl,
-  DeliveryLabels,
-  DeliveryOptions,
-  DeliveryOutcome,
-  DropReason,
+import {
+  type DeliveryControl,
+  type DeliveryLabels,
+  type DeliveryOptions,
+  type DeliveryOutcome,
+  type DropReason,
+  NO_RESPONSE,
 } from "./options.js";
 import { OriginGates } from "./origin-gate.js";
 import { RecentRequests } from "./recent-requests.js";
@@ -98,6 +99,9 @@ export class Dispatcher {
     if (status < 200 || status > 299) return ERROR_DATA_BYTES;
     return mayCarryEvent(headers) ? this.maxReplyBytes : 0;
   };
+  /** The same, but a 2xx body is kept whatever it is (DeliveryControl.keepBody). */
+  private readonly keepBody = (status: number): number =>
+    status < 200 || status > 299 ? ERROR_DATA_BYTES : this.maxReplyBytes;
 
   constructor(options: DispatcherOptions) {
     this.metrics = options.metrics;
@@ -131,21 +135,25 @@ export class Dispatcher {
     try {
       const request = this.prepare(event, options.format, control);
       const { last, attempts } = await this.attempts(url, request, options, control, labels);
-      if (last.error === "shutdown") {
-        return { kind: "dropped", attempts, reason: "shutdown", status: last.status };
-      }
+      if (last.error === "shutdown") return shutdown(last, attempts);
       if (!isSuccess(last))
         return this.giveUp(event, url, options, labels, control, last, attempts);
       return this.outcome(event, url, labels, last, attempts);
     } catch (error) {
       // Only a bug gets here; the contract is that deliver never throws.
       this.logger.error({ ...eventLogFields(event), url, err: error }, "delivery crashed");
-      return { kind: "dropped", attempts: 0, reason: "delivery-failed" };
+      return {
+        kind: "dropped",
+        attempts: 0,
+        reason: "delivery-failed",
+        error: "delivery crashed",
+        ...NO_RESPONSE,
+      };
     } finally {
       if (control.keepAlive) this.alive.delete(control);
       this.metrics.deliveryLatency.observe(
         labels.namespace,
-        labels.trigger,
+        labels.name,
         (performance.now() - started) / 1000,
       );
     }
@@ -209,20 +217,23 @@ export class Dispatcher {
     attempts: number,
   ): DeliveryOutcome {
     const status = last.status!;
-    if (last.body.length === 0 && !mayCarryEvent(last.headers)) {
-      return { kind: "delivered", status, attempts };
+    const { headers, body, truncated } = last;
+    if (!mayCarryEvent(headers)) {
+      return { kind: "delivered", status, attempts, headers, body, truncated };
     }
-    const reply = last.truncated
+    const reply = truncated
       ? { invalid: `reply body over ${this.maxReplyBytes} bytes` }
-      : decodeHttpResponse(status, last.headers, last.body);
-    if (reply.event) return { kind: "replied", status, attempts, reply: reply.event };
+      : decodeHttpResponse(status, headers, body);
+    if (reply.event) {
+      return { kind: "replied", status, attempts, reply: reply.event, headers, body, truncated };
+    }
     if (reply.invalid) {
       this.logger.warn(
-        { ...eventLogFields(event), ...labels, url, status, reason: reply.invalid },
+        { ...eventLogFields(event), ...labelFields(labels), url, status, reason: reply.invalid },
         "subscriber reply ignored",
       );
     }
-    return { kind: "delivered", status, attempts };
+    return { kind: "delivered", status, attempts, headers, body, truncated };
   }
 
   /** Attempts until success, a status not worth retrying, shutdown, or options.retry runs out. */
@@ -238,7 +249,7 @@ export class Dispatcher {
     const limits = {
       timeoutMs: options.timeoutMs,
       drainBytes: DRAIN_BYTES,
-      keepBytes: this.keepBytes,
+      keepBytes: control.keepBody === true ? this.keepBody : this.keepBytes,
     };
     const total = options.retry + 1;
     for (let n = 1; ; n++) {
@@ -255,7 +266,7 @@ export class Dispatcher {
       if (countFor !== undefined && last.error !== "shutdown") {
         this.metrics.countAttempt(
           countFor.namespace,
-          countFor.trigger,
+          countFor.name,
           last.error === undefined
             ? String(last.status)
             : last.error === "timeout"
@@ -285,7 +296,7 @@ export class Dispatcher {
     const error = last.message ?? `HTTP ${status}`;
     const sink = options.deadLetterSink;
     if (sink === undefined) {
-      return this.drop(event, labels, "delivery-failed", { url, status, attempts, error });
+      return this.drop(event, labels, control, last, "delivery-failed", { url, attempts, error });
     }
     const letter = deadLetterEvent(event, { url, status, body: last.body });
     const request = this.prepare(letter, options.format, NO_CONTROL);
@@ -296,12 +307,10 @@ export class Dispatcher {
       control,
       undefined,
     );
-    if (dead.last.error === "shutdown")
-      return { kind: "dropped", attempts, reason: "shutdown", status };
+    if (dead.last.error === "shutdown") return shutdown(last, attempts);
     if (!isSuccess(dead.last)) {
-      return this.drop(event, labels, "dead-letter-failed", {
+      return this.drop(event, labels, control, last, "dead-letter-failed", {
         url,
-        status,
         attempts,
         error,
         deadLetterSink: sink,
@@ -309,29 +318,56 @@ export class Dispatcher {
         deadLetterError: dead.last.message ?? `HTTP ${dead.last.status}`,
       });
     }
-    this.metrics.deadLetters.inc({ namespace: labels.namespace, trigger: labels.trigger });
+    this.metrics.deadLetters.inc({ namespace: labels.namespace, trigger: labels.name });
     this.logger.warn(
-      { ...eventLogFields(event), ...labels, url, status, attempts, error, deadLetterSink: sink },
+      {
+        ...eventLogFields(event),
+        ...labelFields(labels),
+        url,
+        status,
+        attempts,
+        error,
+        deadLetterSink: sink,
+      },
       "delivery failed: event sent to the dead-letter sink",
     );
-    return { kind: "dead-lettered", attempts, status };
+    return {
+      kind: "dead-lettered",
+      attempts,
+      error: last.message,
+      status,
+      headers: last.headers,
+      body: last.body,
+      truncated: last.truncated,
+    };
   }
 
   private drop(
     event: CloudEvent,
     labels: DeliveryLabels,
+    control: DeliveryControl,
+    last: AttemptResult,
     reason: DropReason,
-    details: { url: string; status?: number; attempts: number; error: string } & Record<
-      string,
-      unknown
-    >,
+    details: { url: string; attempts: number; error: string } & Record<string, unknown>,
   ): DeliveryOutcome {
-    this.metrics.droppedEvents.inc({ namespace: labels.namespace, reason });
-    this.logger.error(
-      { ...eventLogFields(event), ...labels, reason, ...details },
-      "delivery failed: event dropped",
-    );
-    return { kind: "dropped", attempts: details.attempts, reason, status: details.status };
+    const status = last.status;
+    if (control.failureHandled !== true) {
+      this.metrics.droppedEvents.inc({ namespace: labels.namespace, reason });
+      this.logger.error(
+        { ...eventLogFields(event), ...labelFields(labels), reason, status, ...details },
+        "delivery failed: event dropped",
+      );
+    }
+    return {
+      kind: "dropped",
+      attempts: details.attempts,
+      reason,
+      error: last.message,
+      status,
+      headers: last.headers,
+      body: last.body,
+      truncated: last.truncated,
+    };
   }
 
   /**
@@ -423,6 +459,27 @@ export class Dispatcher {
       }, ms);
     });
   }
+}
+
+/** Cut short by the signal or close(); the last answer, if any, goes with it. */
+function shutdown(last: AttemptResult, attempts: number): DeliveryOutcome {
+  return {
+    kind: "dropped",
+    attempts,
+    reason: "shutdown",
+    status: last.status,
+    headers: last.headers,
+    body: last.body,
+    truncated: last.truncated,
+  };
+}
+
+/** A source goes by `sourceName`: `source` in a delivery's log line is the event's attribute. */
+const LOG_FIELD = { trigger: "trigger", subscription: "subscription", source: "sourceName" };
+
+/** How a log line names who the delivery was for: `trigger`, `subscription` or `sourceName`. */
+function labelFields(labels: DeliveryLabels): Record<string, string> {
+  return { namespace: labels.namespace, [LOG_FIELD[labels.kind]]: labels.name };
 }
 
 function invalidUrl(url: string): AttemptResult {

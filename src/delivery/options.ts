@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from "node:http";
 import type { CloudEvent } from "../events/event.js";
 
 /** A resolved `spec.delivery` (Knative's DeliverySpec with durations in milliseconds). */
@@ -30,11 +31,14 @@ export const DEFAULT_DELIVERY: DeliveryOptions = Object.freeze({
   format: "binary",
 });
 
-/** Who the delivery is for, as metrics and logs name it. */
+/**
+ * Who the delivery is for. Logs name it by kind (`trigger: t`, `subscription: s`, `sourceName: s`);
+ * the metrics put `name` in their `trigger` label, the name CONTRACT §7 fixes for all three.
+ */
 export interface DeliveryLabels {
   namespace: string;
-  /** The trigger or subscription (or source) name. */
-  trigger: string;
+  kind: "trigger" | "subscription" | "source";
+  name: string;
 }
 
 /** `reason` values of dropped outcomes; also the `reason` label of eventail_dropped_events_total. */
@@ -46,12 +50,40 @@ export type DropReason =
   /** The abort signal fired (or the dispatcher closed): not counted as dropped, the caller decides. */
   | "shutdown";
 
-export type DeliveryOutcome =
-  | { kind: "delivered"; status: number; attempts: number }
-  | { kind: "replied"; status: number; attempts: number; reply: CloudEvent }
-  | { kind: "dead-lettered"; attempts: number; status?: number }
-  /** `reason` is a DropReason from the Dispatcher; other callers may add their own. */
-  | { kind: "dropped"; attempts: number; reason: string; status?: number };
+/**
+ * The subscriber's answer to the last attempt, as Knative's DispatchInfo carries it. The body is
+ * what the attempt kept, no more: a reply in full, the first 1 KiB of an error body, nothing for
+ * a 2xx that carries no event unless the delivery asked for it (DeliveryControl.keepBody).
+ */
+export interface DeliveryResponse {
+  /** Undefined when no response came back (connection error, timeout before the headers). */
+  status?: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  /** The body was longer than what was kept. */
+  truncated: boolean;
+}
+
+/** What an outcome carries when no attempt was made. */
+export const NO_RESPONSE: DeliveryResponse = Object.freeze({
+  headers: Object.freeze({}),
+  body: Buffer.alloc(0),
+  truncated: false,
+});
+
+export type DeliveryOutcome = DeliveryResponse &
+  (
+    | { kind: "delivered"; status: number; attempts: number }
+    | { kind: "replied"; status: number; attempts: number; reply: CloudEvent }
+    /**
+     * `headers` and `body` are the subscriber's last answer, not the dead-letter sink's. `error`
+     * says why no usable answer came back (connection error, timeout); absent when the
+     * subscriber answered with a failing status.
+     */
+    | { kind: "dead-lettered"; attempts: number; error?: string }
+    /** `reason` is a DropReason from the Dispatcher; other callers may add their own. */
+    | { kind: "dropped"; attempts: number; reason: string; error?: string }
+  );
 
 export interface DeliveryControl {
   /** Shutdown: cancels backoff waits and in-flight attempts; the outcome is dropped/"shutdown". */
@@ -65,4 +97,12 @@ export interface DeliveryControl {
    * ingress carrying a reply onwards, where the TTL is what stops loops.
    */
   keepBrokerTtl?: boolean;
+  /** Keep a 2xx body (up to the reply limit) even when it carries no event. */
+  keepBody?: boolean;
+  /**
+   * The caller has its own place for an event that fails (a MessageQueueTrigger's errorTopic)
+   * and logs and counts it there: the dispatcher still returns dropped, but neither logs it nor
+   * counts it in eventail_dropped_events_total.
+   */
+  failureHandled?: boolean;
 }

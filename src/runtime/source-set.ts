@@ -1,4 +1,5 @@
 import type { Dispatcher } from "../delivery/dispatcher.js";
+import { NO_RESPONSE } from "../delivery/options.js";
 import type { WebhookTarget } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
@@ -109,10 +110,10 @@ export class SourceSet {
           this.deps.dispatcher,
           sinkUrl,
           delivery,
-          { namespace, trigger: `${kind.kind.toLowerCase()}/${name}` },
+          { namespace, name: `${kind.kind.toLowerCase()}/${name}` },
           abort.signal,
         )
-      : async () => ({ kind: "dropped" as const, attempts: 0, reason: "no-sink" });
+      : async () => ({ kind: "dropped" as const, attempts: 0, reason: "no-sink", ...NO_RESPONSE });
     await source.start(sink);
     return { source, fingerprint: this.fingerprint(resource, baseUrl), abort };
   }

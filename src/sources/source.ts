@@ -1,5 +1,5 @@
 import type { Dispatcher } from "../delivery/dispatcher.js";
-import type { DeliveryOptions, DeliveryOutcome } from "../delivery/options.js";
+import type { DeliveryLabels, DeliveryOptions, DeliveryOutcome } from "../delivery/options.js";
 import type { CloudEvent } from "../events/event.js";
 
 /** Where a source hands its events. Resolves with how the delivery ended. */
@@ -16,10 +16,12 @@ export function dispatcherSink(
   dispatcher: Dispatcher,
   url: string,
   delivery: DeliveryOptions,
-  labels: { namespace: string; trigger: string },
+  source: { namespace: string; name: string },
   signal?: AbortSignal,
 ): EventSink {
-  return (event) => dispatcher.deliver(event, url, delivery, labels, signal ? { signal } : {});
+  const labels: DeliveryLabels = { namespace: source.namespace, kind: "source", name: source.name };
+  const control = signal ? { signal } : {};
+  return (event) => dispatcher.deliver(event, url, delivery, labels, control);
 }
 
 /** `ceOverrides.extensions` are added to every event a source emits. */

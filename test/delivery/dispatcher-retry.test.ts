@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { decodeHttpRequest } from "../../src/events/http-binding.js";
 import { freePort } from "../support/services.js";
-import { delivery, harness, labels, sampleEvent, sink } from "./harness.js";
+import { delivery, harness, labels, sampleEvent, series, sink } from "./harness.js";
 import { counterValue, type ReceivedRequest } from "./sink.js";
 
 function decodedAt(request: ReceivedRequest) {
@@ -36,8 +36,8 @@ describe("which responses are retried (retry: 2)", () => {
     );
 
     expect(subscriber.requests).toHaveLength(attempts);
-    expect(outcome).toEqual({ kind: "dropped", attempts, reason: "delivery-failed", status });
-    expect(await counterValue(metrics.deliveryAttempts, { ...labels, code: status })).toBe(
+    expect(outcome).toMatchObject({ kind: "dropped", attempts, reason: "delivery-failed", status });
+    expect(await counterValue(metrics.deliveryAttempts, { ...series, code: status })).toBe(
       attempts,
     );
   });
@@ -53,10 +53,10 @@ describe("which responses are retried (retry: 2)", () => {
       labels,
     );
 
-    expect(outcome).toEqual({ kind: "delivered", status: 200, attempts: 3 });
+    expect(outcome).toMatchObject({ kind: "delivered", status: 200, attempts: 3 });
     expect(subscriber.requests).toHaveLength(3);
-    expect(await counterValue(metrics.deliveryAttempts, { ...labels, code: 503 })).toBe(2);
-    expect(await counterValue(metrics.deliveryAttempts, { ...labels, code: 200 })).toBe(1);
+    expect(await counterValue(metrics.deliveryAttempts, { ...series, code: 503 })).toBe(2);
+    expect(await counterValue(metrics.deliveryAttempts, { ...series, code: 200 })).toBe(1);
   });
 });
 
@@ -95,7 +95,7 @@ describe("dead letters", () => {
         labels,
       );
 
-      expect(outcome).toEqual({ kind: "dead-lettered", attempts, status });
+      expect(outcome).toMatchObject({ kind: "dead-lettered", attempts, status });
       expect(subscriber.requests).toHaveLength(attempts);
       expect(deadLetters.requests).toHaveLength(1);
       const letter = decodedAt(deadLetters.requests[0]!);
@@ -109,7 +109,7 @@ describe("dead letters", () => {
         knativeerrordata: errorBody.subarray(0, 1024).toString("base64"),
       });
       expect(letter.data?.toString()).toBe('{"n":1}');
-      expect(await counterValue(metrics.deadLetters, labels)).toBe(1);
+      expect(await counterValue(metrics.deadLetters, series)).toBe(1);
       expect(await counterValue(metrics.droppedEvents, { namespace: "ns1" })).toBe(0);
     },
   );
@@ -131,7 +131,7 @@ describe("dead letters", () => {
       labels,
     );
 
-    expect(outcome).toEqual({ kind: "dead-lettered", attempts: 2, status: 500 });
+    expect(outcome).toMatchObject({ kind: "dead-lettered", attempts: 2, status: 500 });
     const letter = decodedAt(deadLetters.requests[0]!);
     expect(letter.attributes["knativeerrordata"]).toBe(body.subarray(0, 1024).toString("base64"));
   });
@@ -149,8 +149,8 @@ describe("dead letters", () => {
       labels,
     );
 
-    expect(outcome).toEqual({ kind: "dead-lettered", attempts: 3, status: undefined });
-    expect(await counterValue(metrics.deliveryAttempts, { ...labels, code: "error" })).toBe(3);
+    expect(outcome).toMatchObject({ kind: "dead-lettered", attempts: 3, status: undefined });
+    expect(await counterValue(metrics.deliveryAttempts, { ...series, code: "error" })).toBe(3);
     const letter = decodedAt(deadLetters.requests[0]!);
     expect(letter.attributes["knativeerrordest"]).toBe(url);
     expect(letter.attributes).not.toHaveProperty("knativeerrorcode");
@@ -163,13 +163,13 @@ describe("dead letters", () => {
 
     const outcome = await dispatcher.deliver(sampleEvent(), url, delivery({ retry: 2 }), labels);
 
-    expect(outcome).toEqual({
+    expect(outcome).toMatchObject({
       kind: "dropped",
       attempts: 3,
       reason: "delivery-failed",
       status: undefined,
     });
-    expect(await counterValue(metrics.deliveryAttempts, { ...labels, code: "error" })).toBe(3);
+    expect(await counterValue(metrics.deliveryAttempts, { ...series, code: "error" })).toBe(3);
   });
 
   it("with no dead-letter sink the event is dropped, counted, and logged with id/source/type", async () => {
@@ -183,7 +183,7 @@ describe("dead letters", () => {
       labels,
     );
 
-    expect(outcome).toEqual({
+    expect(outcome).toMatchObject({
       kind: "dropped",
       attempts: 2,
       reason: "delivery-failed",
@@ -219,19 +219,19 @@ describe("dead letters", () => {
       labels,
     );
 
-    expect(outcome).toEqual({
+    expect(outcome).toMatchObject({
       kind: "dropped",
       attempts: 2,
       reason: "dead-letter-failed",
       status: 500,
     });
     expect(deadLetters.requests).toHaveLength(4);
-    expect(await counterValue(metrics.deadLetters, labels)).toBe(0);
+    expect(await counterValue(metrics.deadLetters, series)).toBe(0);
     expect(
       await counterValue(metrics.droppedEvents, { namespace: "ns1", reason: "dead-letter-failed" }),
     ).toBe(1);
     // Dead-letter attempts are not attempts at the subscriber.
-    expect(await counterValue(metrics.deliveryAttempts, { ...labels, code: 503 })).toBe(0);
+    expect(await counterValue(metrics.deliveryAttempts, { ...series, code: 503 })).toBe(0);
   });
 
   it("an unusable subscriber URL is not retried and goes to the dead-letter sink", async () => {
@@ -245,7 +245,7 @@ describe("dead letters", () => {
       labels,
     );
 
-    expect(outcome).toEqual({ kind: "dead-lettered", attempts: 1, status: undefined });
+    expect(outcome).toMatchObject({ kind: "dead-lettered", attempts: 1, status: undefined });
     expect(decodedAt(deadLetters.requests[0]!).attributes["knativeerrordest"]).toBe(
       "ftp://example.com/x",
     );

@@ -2,7 +2,11 @@ import { performance } from "node:perf_hooks";
 import { Writable } from "node:stream";
 import { afterEach } from "vitest";
 import { Dispatcher, type DispatcherOptions } from "../../src/delivery/dispatcher.js";
-import { DEFAULT_DELIVERY, type DeliveryOptions } from "../../src/delivery/options.js";
+import {
+  DEFAULT_DELIVERY,
+  type DeliveryLabels,
+  type DeliveryOptions,
+} from "../../src/delivery/options.js";
 import { createEvent } from "../../src/events/event.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { Metrics } from "../../src/observability/metrics.js";
@@ -46,7 +50,9 @@ export function harness(options: Partial<DispatcherOptions> = {}): Harness {
   return { dispatcher, metrics, logs };
 }
 
-export const labels = { namespace: "ns1", trigger: "t1" };
+export const labels: DeliveryLabels = { namespace: "ns1", kind: "trigger", name: "t1" };
+/** The same trigger as the metrics label it (CONTRACT §7's `trigger` label). */
+export const series = { namespace: "ns1", trigger: "t1" };
 
 export function delivery(patch: Partial<DeliveryOptions> = {}): DeliveryOptions {
   return { ...DEFAULT_DELIVERY, retry: 0, backoffDelayMs: 10, ...patch };

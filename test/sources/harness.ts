@@ -30,7 +30,7 @@ export class SourceHarness {
       this.dispatcher,
       url,
       { ...DEFAULT_DELIVERY, retry: 0, backoffDelayMs: 20, ...delivery },
-      { namespace: "default", trigger: "source-under-test" },
+      { namespace: "default", name: "source-under-test" },
       signal,
     );
   }

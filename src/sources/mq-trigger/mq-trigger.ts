@@ -1,9 +1,13 @@
 import type { Dispatcher } from "../../delivery/dispatcher.js";
-import type { DeliveryOptions } from "../../delivery/options.js";
+import type {
+  DeliveryControl,
+  DeliveryLabels,
+  DeliveryOptions,
+  DeliveryOutcome,
+} from "../../delivery/options.js";
 import type { Logger } from "../../observability/logger.js";
 import type { Metrics } from "../../observability/metrics.js";
 import type { RunnableSource } from "../registry.js";
-import { type Invocation, invokeSubscriber } from "./invoke.js";
 import { messageEvent } from "./message-event.js";
 import type { MessageQueue, QueueMessage } from "./queue.js";
 
@@ -32,27 +36,45 @@ export interface MessageQueueTriggerDeps {
   readonly queue: MessageQueue;
   readonly dispatcher: Dispatcher;
   readonly subscriberUrl: string;
-  /** Backoff and timeout for the subscriber; `retry` is maxRetries. */
+  /** Backoff, timeout and dead letter for the subscriber; `retry` is replaced by maxRetries. */
   readonly delivery: DeliveryOptions;
   readonly metrics: Metrics;
   readonly logger: Logger;
 }
 
+type Answered = Extract<DeliveryOutcome, { kind: "delivered" | "replied" }>;
+type Failed = Exclude<DeliveryOutcome, Answered>;
+
 /**
  * MessageQueueTrigger, Fission's model: every message of `topic` goes to the subscriber as a
- * CloudEvent, with maxRetries + 1 attempts; a 2xx answer's body is published to respTopic, and
- * a message that still fails goes to errorTopic with the error, the last status and the topic it
- * came from as headers. A message is acknowledged on its queue only after that, so a crash
+ * CloudEvent through Dispatcher.deliver, with maxRetries + 1 attempts; a 2xx answer's body is
+ * published to respTopic, and a message that still fails goes to errorTopic with the error, the
+ * last status and the topic it came from as headers (and to the dead-letter sink, when
+ * spec.delivery names one). A message is acknowledged on its queue only after that, so a crash
  * redelivers it rather than losing it.
  */
 export class MessageQueueTrigger implements RunnableSource {
   private readonly stopping = new AbortController();
   private readonly source: string;
-  private readonly labels: { namespace: string; trigger: string };
+  private readonly labels: DeliveryLabels;
+  private readonly delivery: DeliveryOptions;
+  private readonly control: DeliveryControl;
 
   constructor(private readonly deps: MessageQueueTriggerDeps) {
     this.source = `/apis/v1alpha1/namespaces/${deps.namespace}/messagequeuetriggers/${deps.name}`;
-    this.labels = { namespace: deps.namespace, trigger: `messagequeuetrigger/${deps.name}` };
+    this.labels = {
+      namespace: deps.namespace,
+      kind: "source",
+      name: `messagequeuetrigger/${deps.name}`,
+    };
+    this.delivery = { ...deps.delivery, retry: deps.spec.maxRetries ?? 0 };
+    this.control = {
+      signal: this.stopping.signal,
+      // respTopic gets whatever a 2xx answer's body is, CloudEvent or not.
+      keepBody: true,
+      // With an errorTopic a failed message is not dropped: this trigger logs where it went.
+      failureHandled: Boolean(deps.spec.errorTopic),
+    };
   }
 
   /** The sink the reconciler offers is not used: the subscriber's answers are needed here. */
@@ -66,65 +88,66 @@ export class MessageQueueTrigger implements RunnableSource {
   }
 
   private async handle(message: QueueMessage): Promise<boolean> {
-    const { spec, dispatcher, subscriberUrl, delivery, metrics } = this.deps;
+    const { spec, dispatcher, subscriberUrl } = this.deps;
     const event = messageEvent(
       message,
       this.source,
       spec.contentType ?? "application/json",
       spec.ceOverrides?.extensions,
     );
-    const invocation = await invokeSubscriber(
-      dispatcher,
+    const outcome = await dispatcher.deliver(
       event,
       subscriberUrl,
-      delivery,
-      (spec.maxRetries ?? 0) + 1,
-      this.stopping.signal,
-      (code) => metrics.deliveryAttempts.inc({ ...this.labels, code }),
+      this.delivery,
+      this.labels,
+      this.control,
     );
-    if (invocation.kind === "shutdown") return false;
-    if (invocation.kind === "succeeded") await this.reply(message, invocation);
-    else await this.fail(message, invocation);
+    if (outcome.kind === "delivered" || outcome.kind === "replied") {
+      await this.reply(message, outcome);
+    } else if (outcome.kind === "dropped" && outcome.reason === "shutdown") {
+      return false;
+    } else await this.fail(message, outcome);
     return true;
   }
 
-  private async reply(
-    message: QueueMessage,
-    invocation: Extract<Invocation, { kind: "succeeded" }>,
-  ): Promise<void> {
+  private async reply(message: QueueMessage, answer: Answered): Promise<void> {
     const topic = this.deps.spec.respTopic;
     if (!topic) return;
-    const contentType = invocation.headers["content-type"];
+    if (answer.truncated) {
+      this.deps.logger.error(
+        { id: message.id, topic, bytes: answer.body.length },
+        "the subscriber's answer is longer than the reply limit: not published",
+      );
+      return;
+    }
+    const contentType = answer.headers["content-type"];
     await this.publish(topic, message, {
-      body: invocation.body,
+      body: answer.body,
       headers: contentType === undefined ? {} : { "content-type": contentType },
     });
   }
 
-  private async fail(
-    message: QueueMessage,
-    invocation: Extract<Invocation, { kind: "failed" }>,
-  ): Promise<void> {
-    const { spec, logger, metrics } = this.deps;
-    const details = {
-      id: message.id,
-      topic: message.topic,
-      attempts: invocation.attempts,
-      status: invocation.status,
-      error: invocation.error,
-    };
-    if (!spec.errorTopic) {
-      metrics.droppedEvents.inc({ namespace: this.labels.namespace, reason: "delivery-failed" });
-      logger.error(details, "message failed and no errorTopic is set: dropped");
-      return;
-    }
-    logger.warn(details, "message failed: sent to errorTopic");
-    await this.publish(spec.errorTopic, message, {
+  /** Without an errorTopic the Dispatcher has logged and counted the drop already. */
+  private async fail(message: QueueMessage, failure: Failed): Promise<void> {
+    const errorTopic = this.deps.spec.errorTopic;
+    if (!errorTopic) return;
+    const error = failureText(failure);
+    this.deps.logger.warn(
+      {
+        id: message.id,
+        topic: message.topic,
+        attempts: failure.attempts,
+        status: failure.status,
+        error,
+      },
+      "message failed: sent to errorTopic",
+    );
+    await this.publish(errorTopic, message, {
       body: message.body,
       headers: {
         ...message.headers,
-        [ERROR_HEADER]: invocation.error,
-        [STATUS_HEADER]: invocation.status === undefined ? "" : String(invocation.status),
+        [ERROR_HEADER]: error,
+        [STATUS_HEADER]: failure.status === undefined ? "" : String(failure.status),
         [TOPIC_HEADER]: message.topic,
       },
     });
@@ -145,4 +168,12 @@ export class MessageQueueTrigger implements RunnableSource {
       );
     }
   }
+}
+
+/** The error header: why no answer came, or the failing status and the start of its body. */
+function failureText(failure: Failed): string {
+  if (failure.error !== undefined) return failure.error;
+  const body = failure.body;
+  const start = body.length > 0 ? `: ${body.subarray(0, 256).toString("utf8")}` : "";
+  return `HTTP ${failure.status}${start}`;
 }

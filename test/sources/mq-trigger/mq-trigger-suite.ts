@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { createServer } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_DELIVERY } from "../../../src/delivery/options.js";
 import { silentLogger } from "../../../src/observability/logger.js";
@@ -52,7 +53,11 @@ export function messageQueueTriggerSuite(backend: () => QueueBackend, tuning = {
     await queue.close();
   });
 
-  async function start(spec: Partial<MessageQueueTriggerSpec> = {}, triggerName = name) {
+  async function start(
+    spec: Partial<MessageQueueTriggerSpec> = {},
+    triggerName = name,
+    subscriberUrl = subscriber.url,
+  ) {
     const full: MessageQueueTriggerSpec = {
       messageQueueType: queue.type,
       ...topics,
@@ -77,7 +82,7 @@ export function messageQueueTriggerSuite(backend: () => QueueBackend, tuning = {
         tuning,
       ),
       dispatcher: harness.dispatcher,
-      subscriberUrl: subscriber.url,
+      subscriberUrl,
       delivery: { ...DEFAULT_DELIVERY, backoffDelayMs: 50, timeoutMs: 5_000 },
       metrics: harness.metrics,
       logger: silentLogger(),
@@ -149,6 +154,62 @@ export function messageQueueTriggerSuite(backend: () => QueueBackend, tuning = {
       expect(await queue.read(topics.respTopic)).toEqual([]);
     });
 
+    it("a subscriber that refuses connections: errorTopic gets the connection error and an empty status", async () => {
+      await queue.produce(topics.topic, "unheard");
+      await start({ maxRetries: 1 }, name, await refusingUrl());
+      await eventually(
+        async () => (await queue.read(topics.errorTopic)).length === 1,
+        30_000,
+        "the error",
+      );
+      const [failed] = await queue.read(topics.errorTopic);
+      expect(failed?.body).toBe("unheard");
+      expect(failed?.headers["status"]).toBe("");
+      expect(failed?.headers["error"]).toMatch(/ECONNREFUSED/);
+      expect(await queue.read(topics.respTopic)).toEqual([]);
+    });
+
+    it("an answer that is a CloudEvent (binary mode) goes to respTopic as its data and content type", async () => {
+      subscriber.respondWith(() => ({
+        status: 200,
+        headers: {
+          "ce-specversion": "1.0",
+          "ce-id": "r1",
+          "ce-source": "/subscriber",
+          "ce-type": "com.example.answer",
+          "content-type": "application/json",
+        },
+        body: '{"ok":true}',
+      }));
+      await queue.produce(topics.topic, "question");
+      await start();
+      await eventually(
+        async () => (await queue.read(topics.respTopic)).length === 1,
+        30_000,
+        "the reply",
+      );
+      const [reply] = await queue.read(topics.respTopic);
+      expect(reply?.body).toBe('{"ok":true}');
+      expect(reply?.headers["content-type"]).toBe("application/json");
+    });
+
+    it("with no errorTopic a failed message is dropped, and counted as dropped", async () => {
+      subscriber.respondWith(() => ({ status: 400, body: "nope" }));
+      await queue.produce(topics.topic, "doomed");
+      await start({ errorTopic: undefined });
+      await subscriber.waitFor(1, 30_000);
+      await eventually(
+        async () =>
+          (await harness.metrics.droppedEvents.get()).values.some(
+            (v) => v.labels["reason"] === "delivery-failed" && v.value === 1,
+          ),
+        15_000,
+        "the drop to be counted",
+      );
+      expect(await queue.read(topics.errorTopic)).toEqual([]);
+      expect(await queue.read(topics.respTopic)).toEqual([]);
+    });
+
     it("acknowledges what it handled: a restarted trigger goes on with the next message only", async () => {
       await queue.produce(topics.topic, "first");
       await queue.produce(topics.topic, "second");
@@ -171,4 +232,13 @@ export function messageQueueTriggerSuite(backend: () => QueueBackend, tuning = {
       ]);
     });
   });
+}
+
+/** A URL nothing listens on: a port bound, read and closed again. */
+async function refusingUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}/subscriber`;
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { NO_RESPONSE } from "../../../src/delivery/options.js";
 import type { CloudEvent } from "../../../src/events/event.js";
 import { silentLogger } from "../../../src/observability/logger.js";
 import { PingSource, parseSchedule } from "../../../src/sources/ping/ping-source.js";
@@ -96,7 +97,7 @@ describe("PingSource", () => {
     const ping = source({ schedule: "* * * * * *", data: "{}" });
     await ping.start(async (event) => {
       received.push(event);
-      return { kind: "delivered", status: 202, attempts: 1 };
+      return { kind: "delivered", status: 202, attempts: 1, ...NO_RESPONSE };
     });
     await new Promise((resolve) => setTimeout(resolve, 2_200));
     await ping.stop();
