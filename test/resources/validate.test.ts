@@ -112,6 +112,12 @@ describe("validateResources: identity and schema", () => {
       "metadata.annotations[eventail.io/delivery.concurrency]",
       "must be a positive integer",
     ],
+    [
+      "an annotation Eventail reads is checked: the memory cap of a broker",
+      'apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata:\n  name: capped\n  annotations:\n    eventail.io/memory.max-events: "-5"\n',
+      "metadata.annotations[eventail.io/memory.max-events]",
+      'must be a positive integer (undelivered events) (got "-5")',
+    ],
   ])("%s", async (_what, manifest, at, fragment) => {
     await expectIssue(manifest, at, fragment);
   });

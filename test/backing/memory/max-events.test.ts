@@ -14,7 +14,13 @@ function holdingConsumer() {
     taken.push(String(e.attributes["id"]));
     return new Promise<void>((resolve) => releases.push(resolve));
   };
-  return { taken, handler, releaseAll: () => releases.splice(0).forEach((r) => r()) };
+  return {
+    taken,
+    handler,
+    releaseAll: () => {
+      for (const release of releases.splice(0)) release();
+    },
+  };
 }
 
 const until = async (condition: () => boolean) => {
