@@ -22,6 +22,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // In CI a skip fails the run unless test/support/allowed-skips.ts says why (see the reporter).
+    reporters: ["default", "./test/support/ci-skip-reporter.ts"],
     // Most integration time is spent waiting on engines (group joins, reclaim idle, backoff), not
     // on CPU: three files at once on two cores keeps CI well under its time budget.
     maxWorkers: 3,

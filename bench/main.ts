@@ -40,6 +40,7 @@ import {
 import { BASELINE_ID, scenarios } from "./scenarios.js";
 import { Engines } from "./support/engines.js";
 import { describeMachine } from "./support/machine.js";
+import { benchVerdict } from "./verdict.js";
 
 const { values: options } = parseArgs({
   options: {
@@ -166,7 +167,7 @@ try {
       result = {
         id: scenario.id,
         title: scenario.title,
-        skipped: `failed: ${(error as Error).message.split("\n")[0]}`,
+        failed: (error as Error).message.split("\n")[0]!,
         problems: [],
       };
     }
@@ -181,9 +182,11 @@ try {
       ? ` (relay alongside: ${Math.round(result.alongside.eventsPerSecond)} events/s)`
       : "";
     process.stdout.write(
-      result.skipped
-        ? `skipped (${result.skipped})\n`
-        : `${Math.round(result.eventsPerSecond ?? 0)} events/s${alongside}, p99 ${result.p99Ms?.toFixed(2)} ms at ${result.latencyRate}/s (${took})\n`,
+      result.failed !== undefined
+        ? `FAILED (${result.failed})\n`
+        : result.skipped
+          ? `skipped (${result.skipped})\n`
+          : `${Math.round(result.eventsPerSecond ?? 0)} events/s${alongside}, p99 ${result.p99Ms?.toFixed(2)} ms at ${result.latencyRate}/s (${took})\n`,
     );
     for (const problem of result.problems) process.stdout.write(`    ${problem}\n`);
   }
@@ -229,6 +232,10 @@ if (out !== undefined) {
 } else {
   process.stdout.write("\nBENCHMARKS.md left as it is (quick or --no-write run)\n");
 }
+
+const verdict = benchVerdict(results, { ci: process.env["CI"] === "true" });
+if (verdict.lines.length > 0) process.stderr.write(`\n${verdict.lines.join("\n")}\n`);
+process.exitCode = verdict.exitCode;
 
 /** Hand-written notes after this marker survive a new run. */
 function benchmarksMarkdown(report: BenchReport, file: string): string {

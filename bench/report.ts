@@ -85,25 +85,33 @@ const COLUMNS: readonly Column[] = [
   },
 ];
 
+/** Why a scenario has no figures, when it has none. */
+function missing(result: ScenarioResult): string | undefined {
+  if (result.failed !== undefined) return `failed: ${result.failed}`;
+  return result.skipped === undefined ? undefined : `skipped: ${result.skipped}`;
+}
+
 function rows(report: BenchReport): string[][] {
-  const baseline = report.results[0]?.skipped ? undefined : report.results[0];
-  return report.results.map((result) =>
-    result.skipped
-      ? [result.title, `skipped: ${result.skipped}`, ...COLUMNS.slice(2).map(() => "")]
-      : COLUMNS.map((column) => column.cell(result, baseline)),
-  );
+  const first = report.results[0];
+  const baseline = first === undefined || missing(first) !== undefined ? undefined : first;
+  return report.results.map((result) => {
+    const why = missing(result);
+    return why !== undefined
+      ? [result.title, why, ...COLUMNS.slice(2).map(() => "")]
+      : COLUMNS.map((column) => column.cell(result, baseline));
+  });
 }
 
 export function terminalTable(report: BenchReport): string {
   const header = COLUMNS.map((c) => c.title);
-  const body = rows(report).map((row) =>
-    row[1]?.startsWith("skipped") ? [row[0]!, row[1]!] : row,
-  );
+  const noFigures = (cell: string | undefined) =>
+    cell !== undefined && (cell.startsWith("skipped") || cell.startsWith("failed"));
+  const body = rows(report).map((row) => (noFigures(row[1]) ? [row[0]!, row[1]!] : row));
   const widths = header.map((title, i) =>
     Math.max(title.length, ...body.filter((r) => r.length > 2).map((r) => r[i]!.length)),
   );
   const line = (cells: string[]) =>
-    cells.length === 2 && cells[1]!.startsWith("skipped")
+    cells.length === 2 && noFigures(cells[1])
       ? `${cells[0]!.padEnd(widths[0]!)}  ${cells[1]}`
       : cells
           .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
@@ -119,7 +127,9 @@ export interface Goal {
 
 /** Issue 7's goals, checked against this run (ratios within one run). */
 export function goals(results: readonly ScenarioResult[]): Goal[] {
-  const byId = new Map(results.filter((r) => !r.skipped).map((r) => [r.id, r]));
+  const byId = new Map(
+    results.filter((r) => !r.skipped && r.failed === undefined).map((r) => [r.id, r]),
+  );
   const relay = byId.get("relay");
   const one = byId.get("memory-1");
   const fanout = byId.get("memory-fanout-10");

@@ -55,8 +55,10 @@ export interface BenchSettings {
 export interface ScenarioResult {
   readonly id: string;
   readonly title: string;
-  /** Why the scenario did not run. */
+  /** Why the scenario did not run: its engine is absent (the run still passes outside CI). */
   readonly skipped?: string;
+  /** The error that stopped the scenario (the run fails). */
+  readonly failed?: string;
   readonly eventsPerSecond?: number;
   readonly deliveriesPerSecond?: number;
   /** The open-loop rate the latency figures were taken at. */
@@ -123,6 +125,7 @@ export interface RunningTarget {
   stop(): Promise<void>;
 }
 
+/** A running target, or why its engine is absent; a target that fails to start throws. */
 export type PreparedTarget = RunningTarget | { readonly skip: string };
 
 export async function startTarget(
@@ -181,7 +184,7 @@ export async function startTarget(
     eventail = await EventailTarget.start({ manifests: topology.dir, nodeFlags: profileFlags });
   } catch (error) {
     await cleanUp();
-    return { skip: `eventail did not start on ${backing}: ${(error as Error).message}` };
+    throw new Error(`eventail did not start on ${backing}: ${(error as Error).message}`);
   }
   return {
     pid: eventail.pid,
@@ -350,7 +353,7 @@ export async function runScenario(
   const loadStart = loadavg()[0]!;
   try {
     const unreachable = await probe(scenario, load.harness, target.ingressUrl);
-    if (unreachable) return { ...base, skipped: unreachable, problems };
+    if (unreachable) return { ...base, failed: unreachable, problems };
     const startupMs = Date.now() - target.startedAt;
     await sleep(settings.idleSettleMs);
     const idleRss = readMemory(target.pid)?.rss;

@@ -117,16 +117,26 @@ export class Engines {
       if (kind === "redis") {
         const { Redis } = await import("ioredis");
         const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-        await redis.connect();
-        const keys: string[] = [];
-        let cursor = "0";
-        do {
-          const [next, found] = await redis.scan(cursor, "MATCH", `*${namespace}*`, "COUNT", 1000);
-          cursor = next;
-          keys.push(...found);
-        } while (cursor !== "0");
-        if (keys.length > 0) await redis.del(...keys);
-        redis.disconnect();
+        // Disconnected however it ends: a client left reconnecting keeps the bench from exiting.
+        try {
+          await redis.connect();
+          const keys: string[] = [];
+          let cursor = "0";
+          do {
+            const [next, found] = await redis.scan(
+              cursor,
+              "MATCH",
+              `*${namespace}*`,
+              "COUNT",
+              1000,
+            );
+            cursor = next;
+            keys.push(...found);
+          } while (cursor !== "0");
+          if (keys.length > 0) await redis.del(...keys);
+        } finally {
+          redis.disconnect();
+        }
       } else if (kind === "nats") {
         const { connect } = await import("nats");
         const { jetStreamName } = await import("../../src/backing/nats/naming.js");

@@ -21,7 +21,9 @@ export function stampBrokerIngress(event: CloudEvent, arrival: string): CloudEve
   const raw = event.attributes[TTL_ATTRIBUTE];
   let ttl = DEFAULT_TTL;
   if (raw !== undefined) {
-    const parsed = typeof raw === "number" ? raw : Number.parseInt(String(raw), 10);
+    // A header carries the TTL as text: only whole digits, never parseInt's "12abc" → 12.
+    const parsed =
+      typeof raw === "number" ? raw : /^\d+$/.test(String(raw)) ? Number(raw) : Number.NaN;
     if (!Number.isInteger(parsed) || parsed < 0) {
       throw new EventValidationError(
         `${TTL_ATTRIBUTE} must be a non-negative integer`,

@@ -36,6 +36,11 @@ export interface DispatcherOptions {
   maxReplyBytes?: number;
   /** How often control.keepAlive is called while a delivery runs; default 5000 ms. */
   keepAliveIntervalMs?: number;
+  /**
+   * Starts the wait before a retry; default setTimeout. Tests pass one that records the delay
+   * the retry policy chose, so they assert the decision rather than the machine's speed.
+   */
+  startRetryTimer?: (resume: () => void, ms: number) => NodeJS.Timeout;
 }
 
 export interface SendResult {
@@ -93,6 +98,7 @@ export class Dispatcher {
    */
   private readonly encoded = new RecentRequests<CloudEvent, AttemptRequest>(64);
   private readonly ticker: NodeJS.Timeout;
+  private readonly startRetryTimer: (resume: () => void, ms: number) => NodeJS.Timeout;
   private closed: Promise<void> | undefined;
   /** How much of a response body a delivery keeps: an error body's start, or a whole reply. */
   private readonly keepBytes = (status: number, headers: IncomingHttpHeaders): number => {
@@ -107,6 +113,7 @@ export class Dispatcher {
     this.metrics = options.metrics;
     this.logger = options.logger;
     this.maxReplyBytes = options.maxReplyBytes ?? 1024 * 1024;
+    this.startRetryTimer = options.startRetryTimer ?? setTimeout;
     const connections = options.connectionsPerOrigin ?? 128;
     this.agent = new Agent({ connections, pipelining: 1 });
     this.gates = new OriginGates(connections);
@@ -453,7 +460,7 @@ export class Dispatcher {
         resolve(false);
       });
       if (cancelled) return;
-      timer = setTimeout(() => {
+      timer = this.startRetryTimer(() => {
         unwatch();
         resolve(true);
       }, ms);

@@ -82,4 +82,16 @@ describe("bench goals", () => {
     expect(goal(results, "nats").met).toBe(false);
     expect(goal(results, "kafka").met).toBe(true);
   });
+
+  it("a failed scenario shows its error in the table and counts for no goal", () => {
+    const failed = result("memory-1", { failed: "no probe event reached the sink within 60 s" });
+
+    expect(terminalTable({ results: [relay, failed] } as never)).toContain(
+      "memory-1  failed: no probe event reached the sink within 60 s",
+    );
+    expect(goal([relay, failed], "memory, 1 trigger: events/s")).toMatchObject({
+      reached: "not measured",
+      met: undefined,
+    });
+  });
 });

@@ -1,13 +1,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EVENTAIL_CLI, eventailBuilt } from "../support/eventail-process.js";
 import { freePort } from "../support/services.js";
 import { startSink } from "../support/sink.js";
 
-const CLI = path.resolve("dist/src/cli/main.js");
+const CLI = EVENTAIL_CLI;
 
 function run(
   args: string[],
@@ -69,7 +70,7 @@ async function waitReady(url: string): Promise<void> {
   throw new Error(`${url} never became ready`);
 }
 
-describe.skipIf(!existsSync(CLI))("the eventail command", () => {
+describe.skipIf(!eventailBuilt())("the eventail command", () => {
   it("prints its version and help, exit 0", async () => {
     const version = await run(["--version"]);
     expect(version.code).toBe(0);

@@ -40,11 +40,14 @@ afterEach(() => {
 });
 
 describe("watchManifests", () => {
-  it("fires once for a burst of writes to one file (debounced)", async () => {
+  it("fires once for a burst of writes (debounced)", async () => {
     start([dir]);
+    // One synchronous burst: its events are all queued before any timer can run, however busy
+    // the machine, so only the debounce decides how many times the watcher fires. Different
+    // files, because the kernel merges repeated identical events on one file by itself.
     for (let i = 0; i < 5; i++) {
+      writeFileSync(path.join(dir, `edit-${i}.yaml`), `${BROKER}# edit ${i}\n`);
       writeFileSync(path.join(dir, "broker.yaml"), `${BROKER}# edit ${i}\n`);
-      await sleep(10);
     }
     await until(() => calls > 0);
     await sleep(SETTLE_MS);

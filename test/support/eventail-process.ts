@@ -6,8 +6,16 @@ import { setTimeout as sleep } from "node:timers/promises";
 /** The built command line; `npm test` builds it before the tests run. */
 export const EVENTAIL_CLI = path.resolve("dist/src/cli/main.js");
 
+/**
+ * Whether dist/ holds the command line. Outside CI its tests skip when it does not; in CI, where
+ * `npm test` builds first, a missing build is an error that names it.
+ */
 export function eventailBuilt(): boolean {
-  return existsSync(EVENTAIL_CLI);
+  if (existsSync(EVENTAIL_CLI)) return true;
+  if (process.env["CI"] === "true") {
+    throw new Error(`${EVENTAIL_CLI} is missing: CI tests the build (npm test runs npm run build)`);
+  }
+  return false;
 }
 
 /** Enough of a process's log to explain a failure without holding a whole run's output. */
