@@ -1,11 +1,12 @@
+/**
+ * An ingress target that appends to one backing stream (a broker's or a channel's), held closed
+ * until every consumer of the stream is subscribed. Subclasses prepare the events on the way in
+ * (the broker stamps TTL and arrival time).
+ */
 import type { CloudEvent } from "../events/event.js";
 import type { IngressTarget } from "../events/ingress-target.js";
 import { type Backing, BackingUnavailableError } from "./backing.js";
 
-/**
- * An ingress target that appends to one backing stream (a broker's or a channel's), held closed
- * until every consumer of the stream is subscribed. Subclasses prepare the events on the way in.
- */
 export class StreamIngress implements IngressTarget {
   constructor(
     readonly namespace: string,

@@ -113,7 +113,7 @@ function ranks(
     }
     out.push(segment.kind);
   }
-  return pattern.length === parts.length ? out : undefined;
+  return out;
 }
 
 /** True when ranking `a` wins over `b` (the first segment where they differ decides). */
@@ -148,8 +148,16 @@ export class IngressRouteTable {
         break;
       }
     }
-    if (url.charCodeAt(0) !== 47 /* / */) return undefined;
-    const raw = url.slice(1, end).split("/");
+    let start = 1;
+    if (url.charCodeAt(0) !== 47 /* / */) {
+      // The absolute form (`POST http://host/ns/name`), which proxies send.
+      const scheme = url.indexOf("://");
+      if (scheme === -1 || !/^https?$/i.test(url.slice(0, scheme))) return undefined;
+      const slash = url.indexOf("/", scheme + 3);
+      if (slash === -1 || slash > end) return undefined;
+      start = slash + 1;
+    }
+    const raw = url.slice(start, end).split("/");
     if (raw.length < 2 || raw.length > 4) return undefined;
     const parts = raw.map(decode);
     for (const { route, pattern } of this.ingress) {

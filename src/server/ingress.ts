@@ -8,12 +8,12 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type CloudEvent, eventLogFields } from "../events/event.js";
-import type { DataPlane } from "../events/ingress-target.js";
+import type { DataPlane, IngressTarget } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { acceptEvents, type InFlightLimit } from "./accept-events.js";
-import { type ErrorCode, errorBody, HttpError, logRejection, toHttpError } from "./errors.js";
-import type { IngressRouteTable } from "./ingress-routes.js";
+import { errorBody, HttpError, logRejection, toHttpError } from "./errors.js";
+import type { IngressRouteTable, RouteMatch } from "./ingress-routes.js";
 
 export interface IngressOptions {
   readonly dataPlane: DataPlane;
@@ -41,6 +41,9 @@ function ignore(): void {}
 export function ingressDoor(options: IngressOptions): IngressDoor {
   const { dataPlane, routes, metrics, logger, capacity } = options;
 
+  const count = (labels: Record<string, string>, status: number) =>
+    metrics.countIngress(labels["namespace"] ?? "", labels["name"] ?? "", String(status));
+
   /** Answers with the catalogue's body, logs the one line, counts the answer. */
   const reject = (
     request: IncomingMessage,
@@ -61,109 +64,69 @@ export function ingressDoor(options: IngressOptions): IngressDoor {
       .end(payload);
     count(labels, httpError.statusCode);
   };
-  const refuse = (
-    request: IncomingMessage,
-    response: ServerResponse,
-    labels: Record<string, string>,
-    code: ErrorCode,
-    message: string,
-    headers: Record<string, string> = {},
-  ) => reject(request, response, labels, new HttpError(code, message, headers));
-  const count = (labels: Record<string, string>, status: number) =>
-    metrics.countIngress(labels["namespace"] ?? "", labels["name"] ?? "", String(status));
 
-  return (request, response) => {
-    const match = routes.match(request.url ?? "");
-    if (match === undefined) return false;
+  /**
+   * What a request gets before its body is read: the target to read it for, the handshake
+   * (undefined), or the error to answer with. Closing the connection on a 413 spares reading a
+   * body that will not be used; on a 503 it lets the client move to another instance.
+   */
+  const admit = (
+    request: IncomingMessage,
+    match: RouteMatch,
+  ): IngressTarget | HttpError | undefined => {
     if (match.kind === "malformed") {
-      refuse(
-        request,
-        response,
-        {},
+      return new HttpError(
         "INVALID_URL",
         `path segment ${match.segment} is not valid percent-encoding`,
       );
-      return true;
     }
-    const { route, params } = match;
     const method = request.method;
-    if (method === "OPTIONS") {
-      response.writeHead(200, HANDSHAKE_HEADERS).end();
-      count(params, 200);
-      return true;
-    }
+    if (method === "OPTIONS") return undefined;
     if (method !== "POST") {
-      refuse(
-        request,
-        response,
-        params,
-        "METHOD_NOT_ALLOWED",
-        `method ${method} is not allowed; use POST`,
-        {
-          allow: "POST, OPTIONS",
-        },
-      );
-      return true;
+      return new HttpError("METHOD_NOT_ALLOWED", `method ${method} is not allowed; use POST`, {
+        allow: "POST, OPTIONS",
+      });
     }
     if (!dataPlane.isAccepting()) {
-      // The client should move to another instance: closing the connection lets it.
-      refuse(
-        request,
-        response,
-        params,
-        "SHUTTING_DOWN",
-        "shutting down; send to another instance",
-        {
-          "retry-after": "1",
-          connection: "close",
-        },
-      );
-      return true;
+      return new HttpError("SHUTTING_DOWN", "shutting down; send to another instance", {
+        "retry-after": "1",
+        connection: "close",
+      });
     }
+    const { route, params } = match;
     const target = route.lookup(params);
     if (target === undefined) {
-      refuse(
-        request,
-        response,
-        params,
+      return new HttpError(
         "NOT_FOUND",
         `${route.what} ${params["namespace"]}/${params["name"]} does not exist`,
       );
-      return true;
     }
-    const limit = target.bodyLimit;
     const declared = request.headers["content-length"];
-    if (declared !== undefined && Number(declared) > limit) {
-      // Closing spares reading a body that will not be used.
-      refuse(
-        request,
-        response,
-        params,
-        "PAYLOAD_TOO_LARGE",
-        `request body of ${declared} bytes exceeds the limit of ${limit} bytes`,
-        { connection: "close" },
-      );
-      return true;
+    if (declared !== undefined && Number(declared) > target.bodyLimit) {
+      return tooLarge(`request body of ${declared} bytes`, target.bodyLimit);
     }
+    return target;
+  };
 
+  /** Reads the body, counting a chunked one as it arrives, and accepts its events. */
+  const serve = (
+    request: IncomingMessage,
+    response: ServerResponse,
+    labels: Record<string, string>,
+    target: IngressTarget,
+  ) => {
+    const limit = target.bodyLimit;
     const chunks: Buffer[] = [];
     let received = 0;
     const onData = (chunk: Buffer) => {
+      // A declared length was checked and Node's parser never reads past it: only a chunked
+      // body can get here.
       received += chunk.length;
-      // A declared length was bounded by Node's parser, which never reads past it; a chunked
-      // body is counted as it arrives.
       if (received > limit) {
         request.off("data", onData);
         request.off("end", onEnd);
         chunks.length = 0;
-        refuse(
-          request,
-          response,
-          params,
-          "PAYLOAD_TOO_LARGE",
-          `request body exceeds ${limit} bytes`,
-          { connection: "close" },
-        );
+        reject(request, response, labels, tooLarge("request body", limit));
         return;
       }
       chunks.push(chunk);
@@ -178,10 +141,10 @@ export function ingressDoor(options: IngressOptions): IngressDoor {
         .then(
           () => {
             response.writeHead(202, ACCEPTED_HEADERS).end();
-            count(params, 202);
+            count(labels, 202);
           },
           (error: unknown) =>
-            reject(request, response, params, error, rejected ? eventLogFields(rejected) : {}),
+            reject(request, response, labels, error, rejected ? eventLogFields(rejected) : {}),
         )
         .catch((error: unknown) => crashed(request, response, error));
     };
@@ -189,15 +152,34 @@ export function ingressDoor(options: IngressOptions): IngressDoor {
     request.on("end", onEnd);
     // A client that goes away mid-body had nothing accepted; there is nobody left to answer.
     request.on("error", ignore);
-    return true;
   };
 
   /** Only a bug gets here. */
-  function crashed(request: IncomingMessage, response: ServerResponse, error: unknown): void {
+  const crashed = (request: IncomingMessage, response: ServerResponse, error: unknown) => {
     logger.error({ url: request.url, err: error }, "request failed");
     if (!response.headersSent) {
       const payload = JSON.stringify(errorBody("INTERNAL", "internal error"));
       response.writeHead(500, { "content-type": JSON_CONTENT_TYPE }).end(payload);
     }
-  }
+  };
+
+  return (request, response) => {
+    const match = routes.match(request.url ?? "");
+    if (match === undefined) return false;
+    const labels = match.kind === "route" ? match.params : {};
+    const admitted = admit(request, match);
+    if (admitted instanceof HttpError) reject(request, response, labels, admitted);
+    else if (admitted !== undefined) serve(request, response, labels, admitted);
+    else {
+      response.writeHead(200, HANDSHAKE_HEADERS).end();
+      count(labels, 200);
+    }
+    return true;
+  };
+}
+
+function tooLarge(what: string, limit: number): HttpError {
+  return new HttpError("PAYLOAD_TOO_LARGE", `${what} exceeds the limit of ${limit} bytes`, {
+    connection: "close",
+  });
 }

@@ -270,7 +270,7 @@ spec:
         status: 413,
         error: {
           code: "PAYLOAD_TOO_LARGE",
-          error: /^request body (of 208 bytes )?exceeds (the limit of )?100 bytes$/,
+          error: /^request body (of 208 bytes )?exceeds the limit of 100 bytes$/,
         },
         extra: { connection: "close" },
       },

@@ -198,6 +198,24 @@ describe("the ingress in front of fastify", () => {
     expect(ingested).toHaveLength(0);
   });
 
+  it("serves a request line in the absolute form proxies send", async () => {
+    const socket = net.connect(port, "127.0.0.1");
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    const head = Object.entries(event)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join("");
+    const answer = new Promise<string>((resolve) =>
+      socket.once("data", (chunk) => resolve(String(chunk))),
+    );
+    socket.write(
+      `POST http://x/ns/default?y=1 HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n${head}\r\n{}`,
+    );
+    expect(await answer).toMatch(/^HTTP\/1\.1 202 /);
+    socket.destroy();
+    expect(ingested.map((entry) => entry.target)).toEqual(["broker"]);
+    expect(routed).toEqual([]);
+  });
+
   it("answers the CloudEvents webhook handshake on OPTIONS", async () => {
     expect(await send("/ns/default", { method: "OPTIONS" })).toEqual({
       status: 200,
@@ -256,7 +274,11 @@ describe("the ingress in front of fastify", () => {
       "x".repeat(11),
       "request body of 11 bytes exceeds the limit of 10 bytes",
     ],
-    ["a chunked body over the limit", chunked("x".repeat(11)), "request body exceeds 10 bytes"],
+    [
+      "a chunked body over the limit",
+      chunked("x".repeat(11)),
+      "request body exceeds the limit of 10 bytes",
+    ],
   ])("answers 413 for %s and closes the connection", async (_what, body, error) => {
     const payload = JSON.stringify({ error, code: "PAYLOAD_TOO_LARGE" });
     expect(await send("/ns/small", { body })).toEqual({

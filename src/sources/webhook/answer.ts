@@ -1,3 +1,7 @@
+/**
+ * The outcomes a webhook source gives (WebhookOutcome, defined with the ingress target); server/
+ * turns them into statuses and bodies through its error catalogue.
+ */
 import type { DeliveryOutcome } from "../../delivery/options.js";
 import type { WebhookOutcome, WebhookRefusal } from "../../events/ingress-target.js";
 
