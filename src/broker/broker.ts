@@ -1,6 +1,6 @@
-import { type Backing, BackingUnavailableError, brokerStream } from "../backing/backing.js";
+import { type Backing, brokerStream } from "../backing/backing.js";
+import { StreamIngress } from "../backing/stream-ingress.js";
 import type { CloudEvent } from "../events/event.js";
-import type { IngressTarget } from "../events/ingress-target.js";
 import { replyWithTtlOf, stampBrokerIngress } from "./ttl.js";
 
 let lastMs = 0;
@@ -30,29 +30,14 @@ export function arrivalTime(now = Date.now()): string {
  * One broker: its ingress (TTL and arrival time, then an append to its backing stream). Its
  * triggers consume the same stream, each under its own consumer name.
  */
-export class Broker implements IngressTarget {
-  readonly stream: string;
-
-  constructor(
-    readonly namespace: string,
-    readonly name: string,
-    readonly backing: Backing,
-    public bodyLimit: number,
-  ) {
-    this.stream = brokerStream(namespace, name);
+export class Broker extends StreamIngress {
+  constructor(namespace: string, name: string, backing: Backing, bodyLimit: number) {
+    super(namespace, name, backing, bodyLimit, brokerStream(namespace, name));
   }
 
-  /**
-   * Set while some consumer of this stream is not subscribed (starting, or its engine was down
-   * when it tried): events accepted now would never reach it, so ingress answers 503 instead.
-   */
-  hold: string | undefined = "starting";
-
-  async ingest(events: readonly CloudEvent[]): Promise<void> {
-    if (this.hold !== undefined) throw new BackingUnavailableError(this.hold, this.backing.kind);
+  protected override prepare(events: readonly CloudEvent[]): readonly CloudEvent[] {
     const arrival = arrivalTime();
-    const stamped = events.map((event) => stampBrokerIngress(event, arrival));
-    await this.backing.publish(this.stream, stamped);
+    return events.map((event) => stampBrokerIngress(event, arrival));
   }
 
   /** A trigger's reply: same TTL as the event it answers, so ingress charges exactly one hop. */

@@ -1,11 +1,5 @@
-import {
-  type Backing,
-  type BackingConfig,
-  BackingUnavailableError,
-  channelStream,
-} from "../backing/backing.js";
-import type { CloudEvent } from "../events/event.js";
-import type { IngressTarget } from "../events/ingress-target.js";
+import { type Backing, type BackingConfig, channelStream } from "../backing/backing.js";
+import { StreamIngress } from "../backing/stream-ingress.js";
 
 /** Channel kinds and the backing each one stores its events on. */
 export const CHANNEL_KINDS: Readonly<Record<string, BackingConfig["kind"]>> = {
@@ -31,26 +25,8 @@ export function channelBackingConfig(
  * One channel: its ingress appends to its stream (no TTL processing, unlike a broker); each
  * subscription consumes the stream under its own name.
  */
-export class ChannelRuntime implements IngressTarget {
-  readonly stream: string;
-
-  constructor(
-    readonly namespace: string,
-    readonly name: string,
-    readonly backing: Backing,
-    public bodyLimit: number,
-  ) {
-    this.stream = channelStream(namespace, name);
-  }
-
-  /**
-   * Set while some consumer of this stream is not subscribed (starting, or its engine was down
-   * when it tried): events accepted now would never reach it, so ingress answers 503 instead.
-   */
-  hold: string | undefined = "starting";
-
-  async ingest(events: readonly CloudEvent[]): Promise<void> {
-    if (this.hold !== undefined) throw new BackingUnavailableError(this.hold, this.backing.kind);
-    await this.backing.publish(this.stream, events);
+export class ChannelRuntime extends StreamIngress {
+  constructor(namespace: string, name: string, backing: Backing, bodyLimit: number) {
+    super(namespace, name, backing, bodyLimit, channelStream(namespace, name));
   }
 }

@@ -10,7 +10,10 @@ export interface IngressTarget {
   readonly namespace: string;
   /** Largest request body accepted, in bytes. */
   readonly bodyLimit: number;
-  /** Stores the events; resolves once the backing has them. Throws HttpError or BackingUnavailableError. */
+  /**
+   * Stores the events; resolves once the backing has them. Throws the domain's errors
+   * (EventValidationError, TtlExhaustedError, BackingUnavailableError), which server/ maps.
+   */
   ingest(events: readonly CloudEvent[]): Promise<void>;
 }
 
@@ -20,7 +23,25 @@ export interface SinkTarget {
   receive(event: CloudEvent): Promise<void>;
 }
 
-/** A webhook source (GitHubSource and the like): gets the raw request, answers for itself. */
+/** Why a webhook source refused a delivery; server/ maps each to its status and error code. */
+export type WebhookRefusal =
+  /** The signature or token does not verify, or the secret to check it is missing. */
+  | "bad-signature"
+  /** The request is not a delivery of the kind (a header missing, the payload not JSON). */
+  | "invalid-delivery"
+  /** The sink did not take the event: the sender should deliver it again. */
+  | "sink-failed"
+  /** The source is stopping or stopped. */
+  | "stopped";
+
+/** What a webhook source made of one delivery. */
+export type WebhookOutcome =
+  | { readonly outcome: "accepted"; readonly id: string }
+  /** Fine, but nothing to forward (a ping, an event type not asked for). */
+  | { readonly outcome: "ignored"; readonly reason: string }
+  | { readonly outcome: "refused"; readonly refusal: WebhookRefusal; readonly reason: string };
+
+/** A webhook source (GitHubSource and the like): gets the raw request, says what it made of it. */
 export interface WebhookTarget {
   readonly namespace: string;
   readonly name: string;
@@ -28,7 +49,7 @@ export interface WebhookTarget {
   handle(request: {
     headers: Record<string, string | string[] | undefined>;
     body: Buffer;
-  }): Promise<{ status: number; body?: unknown }>;
+  }): Promise<WebhookOutcome>;
 }
 
 export type FlowKind = "sequences" | "parallels";

@@ -124,7 +124,18 @@ export function decodeBatch(body: Buffer | string): CloudEvent[] {
   if (!Array.isArray(parsed)) {
     throw new EventValidationError("a batch must be a JSON array of events", "body");
   }
-  return parsed.map((item, index) => fromJsonObject(item, `batch[${index}]`));
+  // Accepted or rejected whole: the first bad event is named by its index (CONTRACT §3).
+  return parsed.map((item, index) => {
+    try {
+      return fromJsonObject(item, "the event");
+    } catch (error) {
+      if (!(error instanceof EventValidationError)) throw error;
+      throw new EventValidationError(
+        `event [${index}] of the batch: ${error.message}`,
+        error.field,
+      );
+    }
+  });
 }
 
 function parseJson(body: Buffer | string): unknown {

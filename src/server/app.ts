@@ -1,19 +1,14 @@
 import http from "node:http";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from "fastify";
 import { decodeHttpRequest } from "../events/http-binding.js";
 import type { DataPlane } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import { directIngress } from "./direct-ingress.js";
-import { errorBody, HttpError } from "./errors.js";
-import {
-  InFlightLimit,
-  ingressRoutes,
-  logRejection,
-  registerIngressRoute,
-  rejectionLogFields,
-  toHttpError,
-} from "./ingress.js";
+import { InFlightLimit } from "./accept-events.js";
+import { errorBody, HttpError, logRejection, toHttpError } from "./errors.js";
+import { ingressDoor } from "./ingress.js";
+import { IngressRouteTable, ingressRoutes } from "./ingress-routes.js";
+import { webhookReply } from "./webhook-reply.js";
 
 export interface ServerOptions {
   dataPlane: DataPlane;
@@ -24,14 +19,24 @@ export interface ServerOptions {
 }
 
 /**
- * Builds the HTTP surface without listening: broker, channel and flow ingress; webhook sources;
- * IntegrationSinks; health, readiness and metrics. Tests drive it with inject().
+ * Builds the HTTP surface without listening: broker, channel and flow ingress (ingress.ts, in
+ * front of fastify, so only a real socket reaches it); webhook sources; IntegrationSinks; health,
+ * readiness and metrics, which fastify routes.
  */
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { dataPlane, metrics, logger } = options;
   const capacity = new InFlightLimit(options.maxInFlight ?? 10_000);
-  const routes = ingressRoutes(dataPlane);
-  const direct = directIngress({ dataPlane, routes, metrics, logger, capacity });
+  /** The one error handler: the catalogue's status and body, and one log line. */
+  const answerError = (error: unknown, request: { url: string }, reply: FastifyReply) => {
+    const httpError = toHttpError(error);
+    logRejection(logger, error, httpError, { url: request.url });
+    reply
+      .code(httpError.statusCode)
+      .headers(httpError.headers)
+      .send(errorBody(httpError.code, httpError.message));
+  };
+  const routes = new IngressRouteTable(ingressRoutes(dataPlane));
+  const ingress = ingressDoor({ dataPlane, routes, metrics, logger, capacity });
   const app = Fastify({
     loggerInstance: logger as unknown as FastifyBaseLogger,
     // One log line per rejected request comes from our error handler, not per request.
@@ -55,11 +60,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       },
     },
     forceCloseConnections: false,
-    // Ingress requests the direct door can serve skip fastify (direct-ingress.ts); the rest,
-    // and every request of inject(), go through fastify's routes below.
+    // A path that is not valid percent-encoding gets the catalogue's body too.
+    frameworkErrors: (error, request, reply) => answerError(error, request, reply as FastifyReply),
     serverFactory: (handler) => {
       const server = http.createServer((request, response) => {
-        if (!direct(request, response)) handler(request, response);
+        if (!ingress(request, response)) handler(request, response);
       });
       // What fastify sets on a server it creates itself (its defaults).
       server.keepAliveTimeout = 72_000;
@@ -68,17 +73,13 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     },
   });
 
+  // Whatever another surface registers, the ingress leaves the paths it claims to fastify.
+  app.addHook("onRoute", (route) => routes.addForeign(route.url));
+
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
 
-  app.setErrorHandler((error, request, reply) => {
-    const httpError = toHttpError(error);
-    logRejection(logger, error, httpError, { ...rejectionLogFields(request), url: request.url });
-    reply
-      .code(httpError.statusCode)
-      .headers(httpError.headers)
-      .send(errorBody(httpError.code, httpError.message));
-  });
+  app.setErrorHandler(answerError);
 
   app.setNotFoundHandler((request, reply) => {
     reply
@@ -105,8 +106,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     if (body.length > source.bodyLimit) {
       throw new HttpError("PAYLOAD_TOO_LARGE", `request body exceeds ${source.bodyLimit} bytes`);
     }
-    const result = await source.handle({ headers: request.headers, body });
-    reply.code(result.status).send(result.body);
+    const answer = webhookReply(await source.handle({ headers: request.headers, body }));
+    reply.code(answer.status).send(answer.body);
   });
 
   app.get("/healthz", async () => ({ status: "ok" }));
@@ -123,15 +124,5 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       .send(await metrics.registry.metrics());
   });
 
-  // Broker, channel and flow ingress last, the broker's `/:namespace/:name` after the reserved
-  // prefixes (see ingressRoutes); the direct door matches the same routes.
-  for (const route of routes) {
-    registerIngressRoute(app, {
-      ...route,
-      isAccepting: () => dataPlane.isAccepting(),
-      metrics,
-      capacity,
-    });
-  }
   return app;
 }

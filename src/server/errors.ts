@@ -1,9 +1,18 @@
 /**
- * The one catalogue of errors the HTTP surfaces answer with. Every error body is
- * `{"error": "<human sentence>", "code": "<STABLE_CODE>"}` (CONTRACT §3).
+ * The one catalogue of errors the HTTP surfaces answer with, and the mapping of domain errors
+ * onto it. Every error body is `{"error": "<human sentence>", "code": "<STABLE_CODE>"}`
+ * (CONTRACT §3).
  */
+import { BackingFullError, BackingUnavailableError } from "../backing/backing.js";
+import { TtlExhaustedError } from "../broker/ttl.js";
+import { EventValidationError } from "../events/event.js";
+import { UnsupportedFormatError } from "../events/http-binding.js";
+import type { Logger } from "../observability/logger.js";
+
 export const ERRORS = {
   INVALID_EVENT: 400,
+  /** A request path that is not valid percent-encoding. */
+  INVALID_URL: 400,
   TTL_EXHAUSTED: 400,
   BAD_SIGNATURE: 401,
   NOT_FOUND: 404,
@@ -36,4 +45,59 @@ export class HttpError extends Error {
 
 export function errorBody(code: ErrorCode, message: string): { error: string; code: ErrorCode } {
   return { error: message, code };
+}
+
+/** Maps any error thrown while serving a request to the catalogue's status and JSON body. */
+export function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  if (error instanceof EventValidationError) return new HttpError("INVALID_EVENT", error.message);
+  if (error instanceof TtlExhaustedError) return new HttpError("TTL_EXHAUSTED", error.message);
+  if (error instanceof UnsupportedFormatError) {
+    return new HttpError("UNSUPPORTED_FORMAT", error.message);
+  }
+  if (error instanceof BackingFullError) {
+    return new HttpError("OVER_CAPACITY", `${error.message}; retry later`, {
+      "retry-after": String(error.retryAfterSeconds),
+    });
+  }
+  if (error instanceof BackingUnavailableError) {
+    return new HttpError("BACKING_UNAVAILABLE", `backing unavailable: ${error.message}`, {
+      "retry-after": "1",
+    });
+  }
+  const fastifyError = error as { code?: string; statusCode?: number; message?: string };
+  if (fastifyError.code === "FST_ERR_BAD_URL") {
+    return new HttpError("INVALID_URL", fastifyError.message ?? "invalid URL");
+  }
+  if (fastifyError.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+    return new HttpError("PAYLOAD_TOO_LARGE", "request body too large");
+  }
+  if (fastifyError.statusCode === 413) {
+    return new HttpError("PAYLOAD_TOO_LARGE", fastifyError.message ?? "request body too large");
+  }
+  if (fastifyError.statusCode === 415) {
+    return new HttpError("UNSUPPORTED_FORMAT", fastifyError.message ?? "unsupported media type");
+  }
+  if (fastifyError.statusCode !== undefined && fastifyError.statusCode < 500) {
+    return new HttpError("INVALID_EVENT", fastifyError.message ?? "bad request");
+  }
+  return new HttpError("INTERNAL", "internal error");
+}
+
+/**
+ * The one log line of a rejected request: a warning naming the reason, or an error with the
+ * stack for a failure of our own (INTERNAL).
+ */
+export function logRejection(
+  logger: Logger,
+  error: unknown,
+  httpError: HttpError,
+  fields: Record<string, unknown>,
+): void {
+  const line = { ...fields, code: httpError.code };
+  if (httpError.statusCode >= 500 && httpError.code === "INTERNAL") {
+    logger.error({ ...line, err: error }, "request failed");
+  } else {
+    logger.warn({ ...line, reason: httpError.message }, "request rejected");
+  }
 }

@@ -1,5 +1,5 @@
 import type { Logger } from "../../observability/logger.js";
-import { ignored, rejected } from "../webhook/answer.js";
+import { ignored, refused } from "../webhook/answer.js";
 import { headerOf, mediaTypeOf, type WebhookHeaders } from "../webhook/request.js";
 import { type Accepted, type SecretKeyRef, WebhookSource } from "../webhook/webhook-source.js";
 import { githubCloudEvent } from "./github-event.js";
@@ -51,18 +51,18 @@ export class GitHubSource extends WebhookSource {
     const check = verifySignature(headers, body, secret);
     if (!check.ok) {
       this.logger.warn({ reason: check.reason }, "GitHub delivery refused");
-      return rejected(401, "BAD_SIGNATURE", check.reason);
+      return refused("bad-signature", check.reason);
     }
     const event = headerOf(headers, "x-github-event");
     const id = headerOf(headers, "x-github-delivery");
-    if (!event) return rejected(400, "INVALID_EVENT", "missing X-GitHub-Event header");
-    if (!id) return rejected(400, "INVALID_EVENT", "missing X-GitHub-Delivery header");
+    if (!event) return refused("invalid-delivery", "missing X-GitHub-Event header");
+    if (!id) return refused("invalid-delivery", "missing X-GitHub-Delivery header");
     if (event === "ping") return ignored("ping");
     if (this.eventTypes.size > 0 && !this.eventTypes.has(event)) {
       return ignored(`event type ${event} is not in spec.eventTypes`);
     }
     const parsed = parsePayload(headers, body);
-    if ("error" in parsed) return rejected(400, "INVALID_EVENT", parsed.error);
+    if ("error" in parsed) return refused("invalid-delivery", parsed.error);
     const cloudEvent = githubCloudEvent(
       { event, id, data: parsed.data, payload: parsed.payload },
       this.spec.ownerAndRepository,

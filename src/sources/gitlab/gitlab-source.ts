@@ -1,5 +1,5 @@
 import type { Logger } from "../../observability/logger.js";
-import { ignored, rejected } from "../webhook/answer.js";
+import { ignored, refused } from "../webhook/answer.js";
 import { headerOf, secretsEqual, type WebhookHeaders } from "../webhook/request.js";
 import { type Accepted, type SecretKeyRef, WebhookSource } from "../webhook/webhook-source.js";
 import { GITLAB_WEBHOOK_EVENT_TYPES, gitlabCloudEvent, gitlabEventType } from "./gitlab-event.js";
@@ -56,15 +56,14 @@ export class GitLabSource extends WebhookSource {
       const reason =
         token === undefined ? "missing X-Gitlab-Token header" : "X-Gitlab-Token does not match";
       this.logger.warn({ reason }, "GitLab delivery refused");
-      return rejected(401, "BAD_SIGNATURE", reason);
+      return refused("bad-signature", reason);
     }
     const header = headerOf(headers, "x-gitlab-event");
-    if (!header) return rejected(400, "INVALID_EVENT", "missing X-Gitlab-Event header");
+    if (!header) return refused("invalid-delivery", "missing X-Gitlab-Event header");
     const type = gitlabEventType(header);
     if (type === undefined) {
-      return rejected(
-        400,
-        "INVALID_EVENT",
+      return refused(
+        "invalid-delivery",
         `X-Gitlab-Event ${JSON.stringify(header)} is not "<Name> Hook"`,
       );
     }
@@ -75,14 +74,13 @@ export class GitLabSource extends WebhookSource {
     try {
       payload = JSON.parse(body.toString("utf8"));
     } catch (error) {
-      return rejected(
-        400,
-        "INVALID_EVENT",
+      return refused(
+        "invalid-delivery",
         `the payload is not valid JSON: ${(error as Error).message}`,
       );
     }
     if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
-      return rejected(400, "INVALID_EVENT", "the payload must be a JSON object");
+      return refused("invalid-delivery", "the payload must be a JSON object");
     }
     const uuid = headerOf(headers, "x-gitlab-event-uuid");
     const event = gitlabCloudEvent(

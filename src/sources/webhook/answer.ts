@@ -1,40 +1,39 @@
+/**
+ * The outcomes a webhook source gives (WebhookOutcome, defined with the ingress target); server/
+ * turns them into statuses and bodies through its error catalogue.
+ */
 import type { DeliveryOutcome } from "../../delivery/options.js";
+import type { WebhookOutcome, WebhookRefusal } from "../../events/ingress-target.js";
 
-/** What a webhook source answers (WebhookTarget.handle's result). */
-export interface WebhookAnswer {
-  status: number;
-  body?: unknown;
-}
-
-export function rejected(status: number, code: string, error: string): WebhookAnswer {
-  return { status, body: { error, code } };
+/** A delivery refused, and why in one sentence. */
+export function refused(refusal: WebhookRefusal, reason: string): WebhookOutcome {
+  return { outcome: "refused", refusal, reason };
 }
 
 /** The request was fine but carries nothing to forward (a ping, an event type not asked for). */
-export function ignored(reason: string): WebhookAnswer {
-  return { status: 202, body: { status: "ignored", reason } };
+export function ignored(reason: string): WebhookOutcome {
+  return { outcome: "ignored", reason };
 }
 
 /**
- * Answers once the sink has the event. A dead-lettered event counts as handled, as it does for
- * triggers. An event that could not be delivered at all answers 502 so that the sender (GitHub,
- * GitLab) marks the delivery failed and it can be redelivered; 503 while shutting down.
+ * What a delivery comes to once the sink has answered. A dead-lettered event counts as handled,
+ * as it does for triggers; an event that could not be delivered at all is refused so that the
+ * sender (GitHub, GitLab) marks the delivery failed and it can be redelivered.
  */
-export function answerFor(outcome: DeliveryOutcome, id: string): WebhookAnswer {
-  switch (outcome.kind) {
+export function outcomeOf(delivery: DeliveryOutcome, id: string): WebhookOutcome {
+  switch (delivery.kind) {
     case "delivered":
     case "replied":
     case "dead-lettered":
-      return { status: 202, body: { status: "accepted", id } };
+      return { outcome: "accepted", id };
     case "dropped":
-      if (outcome.reason === "shutdown") {
-        return rejected(503, "SHUTTING_DOWN", "the source is stopping; deliver again later");
+      if (delivery.reason === "shutdown") {
+        return refused("stopped", "the source is stopping; deliver again later");
       }
-      return rejected(
-        502,
-        "SINK_FAILED",
-        `the event could not be delivered to the sink (${outcome.reason}` +
-          `${outcome.status === undefined ? "" : `, last status ${outcome.status}`})`,
+      return refused(
+        "sink-failed",
+        `the event could not be delivered to the sink (${delivery.reason}` +
+          `${delivery.status === undefined ? "" : `, last status ${delivery.status}`})`,
       );
   }
 }

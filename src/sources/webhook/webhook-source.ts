@@ -1,9 +1,9 @@
 import type { CloudEvent } from "../../events/event.js";
-import type { WebhookTarget } from "../../events/ingress-target.js";
+import type { WebhookOutcome, WebhookTarget } from "../../events/ingress-target.js";
 import type { Logger } from "../../observability/logger.js";
 import type { RunnableSource } from "../registry.js";
 import type { EventSink } from "../source.js";
-import { answerFor, rejected, type WebhookAnswer } from "./answer.js";
+import { outcomeOf, refused } from "./answer.js";
 import type { WebhookHeaders } from "./request.js";
 
 export interface SecretKeyRef {
@@ -11,13 +11,13 @@ export interface SecretKeyRef {
   readonly key: string;
 }
 
-/** What a webhook source makes of one verified delivery: an event to forward, or an answer. */
-export type Accepted = { readonly event: CloudEvent; readonly id: string } | WebhookAnswer;
+/** What a webhook source makes of one verified delivery: an event to forward, or an outcome. */
+export type Accepted = { readonly event: CloudEvent; readonly id: string } | WebhookOutcome;
 
 /**
  * A source that a service (GitHub, GitLab) calls at POST /sources/{ns}/{name}: refuses deliveries
- * while stopped (503) or without its secret (401), lets the kind check and convert the request,
- * and answers once the sink has the event (see answerFor).
+ * while stopped or without its secret, lets the kind check and convert the request, and answers
+ * once the sink has the event (see outcomeOf).
  */
 export abstract class WebhookSource implements RunnableSource {
   readonly webhook: WebhookTarget;
@@ -64,19 +64,18 @@ export abstract class WebhookSource implements RunnableSource {
     this.sink = undefined;
   }
 
-  async handle(headers: WebhookHeaders, body: Buffer): Promise<WebhookAnswer> {
+  async handle(headers: WebhookHeaders, body: Buffer): Promise<WebhookOutcome> {
     const sink = this.sink;
-    if (sink === undefined) return rejected(503, "SHUTTING_DOWN", "the source is not running");
+    if (sink === undefined) return refused("stopped", "the source is not running");
     if (this.secret === undefined) {
       const { secretRef: ref, secretUse } = this.settings;
-      return rejected(
-        401,
-        "BAD_SIGNATURE",
+      return refused(
+        "bad-signature",
         `cannot verify ${secretUse}: key ${ref.key} of Secret ${this.namespace}/${ref.name} not found`,
       );
     }
     const accepted = this.accept(headers, body, this.secret);
     if (!("event" in accepted)) return accepted;
-    return answerFor(await sink(accepted.event), accepted.id);
+    return outcomeOf(await sink(accepted.event), accepted.id);
   }
 }

@@ -1,0 +1,34 @@
+/**
+ * An ingress target that appends to one backing stream (a broker's or a channel's), held closed
+ * until every consumer of the stream is subscribed. Subclasses prepare the events on the way in
+ * (the broker stamps TTL and arrival time).
+ */
+import type { CloudEvent } from "../events/event.js";
+import type { IngressTarget } from "../events/ingress-target.js";
+import { type Backing, BackingUnavailableError } from "./backing.js";
+
+export class StreamIngress implements IngressTarget {
+  constructor(
+    readonly namespace: string,
+    readonly name: string,
+    readonly backing: Backing,
+    public bodyLimit: number,
+    readonly stream: string,
+  ) {}
+
+  /**
+   * Set while some consumer of this stream is not subscribed (starting, or its engine was down
+   * when it tried): events accepted now would never reach it, so ingress answers 503 instead.
+   */
+  hold: string | undefined = "starting";
+
+  async ingest(events: readonly CloudEvent[]): Promise<void> {
+    if (this.hold !== undefined) throw new BackingUnavailableError(this.hold, this.backing.kind);
+    await this.backing.publish(this.stream, this.prepare(events));
+  }
+
+  /** The events as stored; unchanged here. */
+  protected prepare(events: readonly CloudEvent[]): readonly CloudEvent[] {
+    return events;
+  }
+}
