@@ -1,7 +1,7 @@
 import type { CloudEvent } from "../../events/event.js";
 import type { Logger } from "../../observability/logger.js";
 import type { ConsumeHandler } from "../backing.js";
-import type { PartitionProgress } from "./partition-progress.js";
+import type { PartitionProgress } from "../kafka-consumer-core.js";
 
 /** One fetched record on its way to the handler. */
 export interface QueuedRecord {

@@ -1,27 +1,22 @@
-import type { KafkaMessage, Message } from "kafkajs";
-import { attributeString, type CloudEvent } from "../../events/event.js";
-import { decodeFromStorage, encodeForStorage } from "../../events/json-format.js";
-
 /**
- * One event as one Kafka record. The storage encoding (attributes plus `data_base64`) is itself a
- * valid CloudEvents JSON document, so records follow the CloudEvents Kafka binding in structured
- * mode and other CloudEvents consumers (a KafkaSource included) can read the topic; it also keeps
+ * One event as one record of the backing's topic: the Kafka binding's structured mode, so other
+ * CloudEvents consumers (a KafkaSource included) can read the topic, and the storage JSON keeps
  * attribute types exact, which the binary mode's string headers would not.
  */
-
-const STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8";
+import type { KafkaMessage, Message } from "kafkajs";
+import type { CloudEvent } from "../../events/event.js";
+import { decodeFromStorage } from "../../events/json-format.js";
+import { encodeKafkaRecord } from "../../events/kafka-binding.js";
 
 export function toRecord(event: CloudEvent): Message {
-  // The Kafka binding maps `partitionkey` to the record key: one partition, hence one order, per key.
-  const key = attributeString(event, "partitionkey");
-  return {
-    key: key === undefined ? null : key,
-    value: encodeForStorage(event),
-    headers: { "content-type": STRUCTURED_CONTENT_TYPE },
-  };
+  return encodeKafkaRecord(event, "structured");
 }
 
-/** Throws when the record is not an event Eventail wrote (the caller skips it). */
+/**
+ * Throws when the record is not an event Eventail wrote (the caller skips it). Read as storage,
+ * without the binding's validation: ingress validated every event before it was written, and
+ * validating again would double the cost of reading each record.
+ */
 export function fromRecord(message: KafkaMessage): CloudEvent {
   if (message.value === null) throw new Error("record value is empty (a tombstone)");
   const event = decodeFromStorage(message.value);

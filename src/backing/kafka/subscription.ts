@@ -8,10 +8,10 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from "../backing.js";
+import { OffsetCommitter, PartitionProgress } from "../kafka-consumer-core.js";
 import type { KafkaAdmin } from "./admin.js";
 import { DeliveryQueue, type QueuedRecord } from "./delivery-queue.js";
 import { GroupPosition } from "./group-position.js";
-import { PartitionProgress } from "./partition-progress.js";
 import { fromRecord } from "./record.js";
 import type { KafkaSettings } from "./settings.js";
 
@@ -31,10 +31,7 @@ export class KafkaSubscription implements Subscription {
   private closing = false;
   private closed: Promise<void> | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
-  private committing = false;
-  private commitWanted = false;
-  /** Set once close() has made its last commit. */
-  private finished = false;
+  private readonly committer: OffsetCommitter;
 
   constructor(
     private readonly kafka: Kafka,
@@ -58,14 +55,34 @@ export class KafkaSubscription implements Subscription {
         // Committing how far handlers got lets whoever inherits the partition after a crash
         // tell first deliveries from redeliveries.
         onStart: (record) => {
-          if (record.progress.start(record.offset)) this.requestCommit();
+          if (record.progress.start(record.offset)) this.committer.request();
         },
         onAck: (record) => {
-          if (record.progress.finish(record.offset)) this.requestCommit();
+          if (record.progress.finish(record.offset)) this.committer.request();
         },
       },
       logger,
     );
+    this.committer = new OffsetCommitter({
+      // Between consumers (a restart) there is nobody to commit with; the next request will.
+      partitions: () => (this.consumer === undefined ? [] : this.progress.values()),
+      send: async (commits) => {
+        const consumer = this.consumer;
+        if (consumer === undefined) throw new Error("the Kafka consumer is restarting");
+        await consumer.commitOffsets(
+          commits.map(({ progress, commit }) => ({
+            topic: this.topic,
+            partition: progress.partition,
+            offset: String(commit.offset),
+            metadata: GroupPosition.metadata(commit.startedEnd),
+          })),
+        );
+      },
+      onFailure: (error) => {
+        this.logger.debug({ group: this.groupId, err: error }, "Kafka offset commit failed");
+      },
+      retryDelayMs: 500,
+    });
     this.position = new GroupPosition(admin, topic, groupId, logger);
   }
 
@@ -169,7 +186,7 @@ export class KafkaSubscription implements Subscription {
       if (next !== undefined) consumer.seek({ topic: this.topic, partition, offset: String(next) });
     }
     this.position.joined(consumer, partitions);
-    this.requestCommit();
+    this.committer.request();
   }
 
   private async take({
@@ -183,7 +200,7 @@ export class KafkaSubscription implements Subscription {
     const partition = batch.partition;
     let progress = this.progress.get(partition);
     if (progress === undefined) {
-      progress = new PartitionProgress(partition);
+      progress = new PartitionProgress(this.topic, partition);
       this.progress.set(partition, progress);
     }
     let skipped = false;
@@ -220,56 +237,10 @@ export class KafkaSubscription implements Subscription {
       this.queue.push(record);
     }
     if (batch.messages.length > 0) resolveOffset(batch.lastOffset());
-    if (skipped) this.requestCommit();
+    if (skipped) this.committer.request();
     while (!this.closing && this.queue.backlog >= this.backlogLimit && isRunning()) {
       await Promise.race([this.queue.changed(), sleep(this.settings.heartbeatIntervalMs)]);
       await heartbeat();
-    }
-  }
-
-  /** Commits run one at a time; requests made meanwhile fold into the next one. */
-  private requestCommit(): void {
-    this.commitWanted = true;
-    if (!this.committing && !this.finished) void this.commitLoop();
-  }
-
-  private async commitLoop(): Promise<void> {
-    this.committing = true;
-    try {
-      while (this.commitWanted && !this.finished) {
-        this.commitWanted = false;
-        if (!(await this.commitNow())) {
-          this.commitWanted = true;
-          await sleep(500);
-        }
-      }
-    } finally {
-      this.committing = false;
-    }
-  }
-
-  /** Commits every partition's finished prefix; false when Kafka did not take it. */
-  private async commitNow(): Promise<boolean> {
-    const consumer = this.consumer;
-    const commits = [...this.progress.values()].flatMap((progress) => {
-      const commit = progress.pendingCommit();
-      return commit === undefined ? [] : [{ progress, commit }];
-    });
-    if (commits.length === 0 || consumer === undefined) return true;
-    try {
-      await consumer.commitOffsets(
-        commits.map(({ progress, commit }) => ({
-          topic: this.topic,
-          partition: progress.partition,
-          offset: String(commit.offset),
-          metadata: GroupPosition.metadata(commit.startedEnd),
-        })),
-      );
-      for (const { progress, commit } of commits) progress.committed(commit);
-      return true;
-    } catch (error) {
-      this.logger.debug({ group: this.groupId, err: error }, "Kafka offset commit failed");
-      return false;
     }
   }
 
@@ -289,11 +260,8 @@ export class KafkaSubscription implements Subscription {
     }
     this.queue.stop();
     await this.queue.idle(graceMs);
-    this.finished = true;
     // The last acknowledgements reach Kafka before the group is left; later ones are redelivered.
-    const deadline = Date.now() + this.settings.requestTimeoutMs;
-    while (this.committing && Date.now() < deadline) await sleep(10);
-    await Promise.race([this.commitNow(), sleep(this.settings.requestTimeoutMs)]);
+    await this.committer.close(this.settings.requestTimeoutMs);
     await this.dropConsumer();
   }
 }

@@ -1,4 +1,5 @@
 import type { CloudEvent } from "../../events/event.js";
+import { decodeKafkaRecord, recordHeaders } from "../../events/kafka-binding.js";
 import type { Logger } from "../../observability/logger.js";
 import type { RunnableSource } from "../registry.js";
 import type { EventSink } from "../source.js";
@@ -7,13 +8,7 @@ import {
   type ConsumerTuning,
   KafkaRecordConsumer,
 } from "./record-consumer.js";
-import {
-  carriedEvent,
-  type KeyType,
-  recordHeaders,
-  withOverrides,
-  wrapRecord,
-} from "./record-event.js";
+import { type KeyType, withOverrides, wrapRecord } from "./record-event.js";
 import { brokerList } from "./settings.js";
 
 export interface KafkaSourceSpec {
@@ -86,7 +81,7 @@ export class KafkaSource implements RunnableSource {
     };
     let event: CloudEvent | undefined;
     try {
-      event = carriedEvent(headers, record.message.value);
+      event = decodeKafkaRecord(headers, record.message.value);
     } catch (error) {
       this.logger.warn(
         {

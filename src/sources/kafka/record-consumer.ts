@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Batch, Consumer, EachBatchPayload, KafkaMessage } from "kafkajs";
+import { OffsetCommitter, PartitionProgress } from "../../backing/kafka-consumer-core.js";
 import type { Logger } from "../../observability/logger.js";
 import { kafkaClient } from "./client.js";
-import { OffsetCommitter, PartitionProgress } from "./offsets.js";
 
 export interface ConsumerTuning {
   /** kafkajs defaults: 30000 / 60000 / 3000 ms. */
@@ -73,9 +73,26 @@ export class KafkaRecordConsumer {
         ? {}
         : { heartbeatInterval: options.heartbeatIntervalMs }),
     });
-    this.committer = new OffsetCommitter(this.consumer, logger);
+    const consumer = this.consumer;
+    this.committer = new OffsetCommitter({
+      partitions: () => this.progress.values(),
+      send: (commits) =>
+        consumer.commitOffsets(
+          commits.map(({ progress, commit }) => ({
+            topic: progress.topic,
+            partition: progress.partition,
+            offset: String(commit.offset),
+          })),
+        ),
+      // A rebalance took the partition away, or the cluster is away: the next finished record
+      // carries this commit along, and a crash meanwhile only means redelivery.
+      onFailure: (error) => {
+        this.logger.warn({ err: error }, "offset commit failed (records will be redelivered)");
+      },
+    });
     // A new generation may own other partitions: progress kept from before belongs to nobody.
-    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      for (const progress of this.progress.values()) progress.revoked = true;
       this.progress = new Map();
     });
   }
@@ -124,7 +141,7 @@ export class KafkaRecordConsumer {
     const key = `${batch.topic}\u0000${batch.partition}`;
     let progress = this.progress.get(key);
     if (!progress) {
-      progress = new PartitionProgress();
+      progress = new PartitionProgress(batch.topic, batch.partition);
       this.progress.set(key, progress);
     }
     return progress;
@@ -141,7 +158,7 @@ export class KafkaRecordConsumer {
     try {
       for (const message of batch.messages) {
         if (!isRunning() || isStale() || this.stopping.signal.aborted) break;
-        progress.start(message.offset);
+        if (!progress.take(Number(message.offset))) continue;
         const one = this.handle(batch, message, progress, payload).finally(() => {
           inFlight.delete(one);
         });
@@ -171,15 +188,8 @@ export class KafkaRecordConsumer {
       );
       finished = false;
     }
-    if (!finished) return;
-    const next = progress.finish(message.offset);
-    if (
-      next === undefined ||
-      this.progress.get(`${batch.topic}\u0000${batch.partition}`) !== progress
-    ) {
-      return;
-    }
-    payload.resolveOffset((BigInt(next) - 1n).toString());
-    this.committer.request({ topic: batch.topic, partition: batch.partition, offset: next });
+    if (!finished || !progress.finish(Number(message.offset)) || progress.revoked) return;
+    payload.resolveOffset(String(progress.committable! - 1));
+    this.committer.request();
   }
 }

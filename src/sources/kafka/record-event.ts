@@ -1,18 +1,16 @@
-import type { IHeaders, KafkaMessage } from "kafkajs";
+/**
+ * Kafka records as CloudEvents the way Knative's KafkaSource makes them: a record that already is
+ * a CloudEvent (events/kafka-binding.ts decides) passes unchanged; any other record is wrapped.
+ */
+import type { KafkaMessage } from "kafkajs";
 import {
   type AttributeValue,
   type CloudEvent,
   createEvent,
-  validateEvent,
   withAttributes,
 } from "../../events/event.js";
-import { decodeStructured } from "../../events/json-format.js";
+import { type HeaderList, headerValue } from "../../events/kafka-binding.js";
 
-/**
- * Kafka records as CloudEvents, per the CloudEvents Kafka protocol binding and Knative's
- * KafkaSource: a record that already is a CloudEvent (binary: `ce_*` headers; structured:
- * content-type application/cloudevents+json) passes unchanged; any other record is wrapped.
- */
 export const KAFKA_EVENT_TYPE = "dev.knative.kafka.event";
 
 /** Knative's `kafkasources.sources.knative.dev/key-type` annotation values. */
@@ -25,49 +23,6 @@ export interface RecordOrigin {
   readonly topic: string;
   readonly partition: number;
   readonly keyType: KeyType;
-}
-
-/** Header name and value pairs in record order (a header may repeat). */
-export function recordHeaders(headers: IHeaders | undefined): Array<[string, Buffer]> {
-  const out: Array<[string, Buffer]> = [];
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    const values = Array.isArray(value) ? value : [value];
-    for (const one of values) {
-      if (one === undefined) continue;
-      out.push([name, typeof one === "string" ? Buffer.from(one, "utf8") : one]);
-    }
-  }
-  return out;
-}
-
-function headerValue(headers: ReadonlyArray<[string, Buffer]>, name: string): string | undefined {
-  let value: string | undefined;
-  for (const [key, raw] of headers) if (key.toLowerCase() === name) value = raw.toString("utf8");
-  return value;
-}
-
-/**
- * The CloudEvent a record carries, undefined when it carries none. Throws EventValidationError
- * when the record claims to be one (ce_specversion, or the structured content type) but is not
- * valid.
- */
-export function carriedEvent(
-  headers: ReadonlyArray<[string, Buffer]>,
-  value: Buffer | null,
-): CloudEvent | undefined {
-  const contentType = headerValue(headers, "content-type");
-  const mediaType = contentType?.split(";", 1)[0]?.trim().toLowerCase();
-  if (mediaType === "application/cloudevents+json") return decodeStructured(value ?? "");
-  if (headerValue(headers, "ce_specversion") === undefined) return undefined;
-  const attributes: Record<string, AttributeValue> = {};
-  for (const [name, raw] of headers) {
-    const lower = name.toLowerCase();
-    if (lower.startsWith("ce_")) attributes[lower.slice(3)] = raw.toString("utf8");
-  }
-  if (contentType !== undefined) attributes["datacontenttype"] = contentType;
-  const event = createEvent(attributes, value ?? undefined);
-  validateEvent(event);
-  return event;
 }
 
 /** `kafkaheader{name}`: lower-cased, anything but letters and digits dropped. */
@@ -95,7 +50,7 @@ export function decodeKey(key: Buffer, keyType: KeyType): string {
 /** A record that is not a CloudEvent, wrapped the way Knative's KafkaSource wraps it. */
 export function wrapRecord(
   message: KafkaMessage,
-  headers: ReadonlyArray<[string, Buffer]>,
+  headers: HeaderList,
   origin: RecordOrigin,
 ): CloudEvent {
   const { partition } = origin;

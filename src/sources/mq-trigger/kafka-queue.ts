@@ -1,8 +1,8 @@
 import { Partitioners, type Producer } from "kafkajs";
+import { recordHeaders } from "../../events/kafka-binding.js";
 import type { Logger } from "../../observability/logger.js";
 import { kafkaClient } from "../kafka/client.js";
 import { type ConsumerTuning, KafkaRecordConsumer } from "../kafka/record-consumer.js";
-import { recordHeaders } from "../kafka/record-event.js";
 import type { MessageHandler, MessageQueue, OutgoingMessage } from "./queue.js";
 
 export interface KafkaQueueSettings extends ConsumerTuning {

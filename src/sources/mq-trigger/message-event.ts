@@ -1,5 +1,5 @@
 import { type CloudEvent, createEvent } from "../../events/event.js";
-import { carriedEvent } from "../kafka/record-event.js";
+import { decodeKafkaRecord } from "../../events/kafka-binding.js";
 import type { QueueMessage } from "./queue.js";
 
 export const MQ_MESSAGE_TYPE = "dev.eventail.mqtrigger.message";
@@ -19,7 +19,7 @@ export function messageEvent(
     ([name, value]) => [name, Buffer.from(value, "utf8")] as [string, Buffer],
   );
   try {
-    const carried = carriedEvent(headers, message.body);
+    const carried = decodeKafkaRecord(headers, message.body);
     if (carried) return carried;
   } catch {
     // Claims to be a CloudEvent but is not a valid one: deliver it as a plain message.

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { groupId, topicName } from "../../../src/backing/kafka/naming.js";
-import { PartitionProgress } from "../../../src/backing/kafka/partition-progress.js";
 import {
   type KafkaSettings,
   KafkaSettingsError,
@@ -125,43 +124,5 @@ describe("kafka names", () => {
     const groups = pairs.map(([stream, consumer]) => groupId("eventail", stream, consumer));
     expect(new Set(groups).size).toBe(pairs.length);
     expect(groups[0]).toBe("eventail.broker.a.b/trigger.a.t");
-  });
-});
-
-describe("kafka partition progress", () => {
-  it.each<[string, number[], number[], number | undefined]>([
-    ["nothing taken: nothing to commit", [], [], undefined],
-    ["all taken, none finished: the first record", [5, 6, 7], [], 5],
-    ["finished in order: past the last", [5, 6, 7], [5, 6, 7], 8],
-    ["a later record finished first: still the first unfinished", [5, 6, 7], [7, 6], 5],
-    ["the gap closes: past everything finished", [5, 6, 7], [7, 6, 5], 8],
-    ["one straggler in the middle holds the commit at it", [0, 1, 2, 3, 4], [0, 2, 3, 4], 1],
-  ])("%s", (_, taken, finished, committable) => {
-    const progress = new PartitionProgress(0);
-    for (const offset of taken) progress.take(offset);
-    for (const offset of finished) progress.finish(offset);
-    expect(progress.committable).toBe(committable);
-  });
-
-  it("refuses records it already took (a repeated fetch) and keeps fetching after the last", () => {
-    const progress = new PartitionProgress(3);
-    expect([10, 11, 12].map((offset) => progress.take(offset))).toEqual([true, true, true]);
-    expect([11, 12].map((offset) => progress.take(offset))).toEqual([false, false]);
-    expect(progress.nextFetch).toBe(13);
-  });
-
-  it("proposes a commit only when the offset or the started mark moved", () => {
-    const progress = new PartitionProgress(0);
-    progress.take(0);
-    progress.take(1);
-    progress.start(0);
-    const first = progress.pendingCommit();
-    expect(first).toEqual({ offset: 0, startedEnd: 1 });
-    progress.committed(first!);
-    expect(progress.pendingCommit()).toBeUndefined();
-    progress.finish(0);
-    expect(progress.pendingCommit()).toEqual({ offset: 1, startedEnd: 1 });
-    progress.revoked = true;
-    expect(progress.pendingCommit()).toBeUndefined();
   });
 });

@@ -1,12 +1,10 @@
 import type { KafkaMessage } from "kafkajs";
 import { describe, expect, it } from "vitest";
-import { EventValidationError } from "../../../src/events/event.js";
+import { recordHeaders } from "../../../src/events/kafka-binding.js";
 import {
-  carriedEvent,
   decodeKey,
   headerExtensionName,
   type KeyType,
-  recordHeaders,
   wrapRecord,
 } from "../../../src/sources/kafka/record-event.js";
 
@@ -85,58 +83,5 @@ describe("Kafka records as CloudEvents", () => {
     ["byte-array keys are base64", "byte-array", Buffer.from([0, 1, 255]), "AAH/"],
   ])("%s", (_name, type, key, expected) => {
     expect(decodeKey(key, type)).toBe(expected);
-  });
-
-  it("passes a binary-mode CloudEvent record (ce_ headers) through unchanged", () => {
-    const headers = recordHeaders({
-      ce_specversion: "1.0",
-      ce_id: "evt-1",
-      ce_source: "/orders",
-      ce_type: "com.example.order.created",
-      ce_tenant: "acme",
-      "content-type": "text/plain",
-    });
-    const event = carriedEvent(headers, Buffer.from("hello"));
-    expect(event?.attributes).toEqual({
-      specversion: "1.0",
-      id: "evt-1",
-      source: "/orders",
-      type: "com.example.order.created",
-      tenant: "acme",
-      datacontenttype: "text/plain",
-    });
-    expect(event?.data?.toString()).toBe("hello");
-  });
-
-  it("passes a structured-mode CloudEvent record through unchanged", () => {
-    const body = JSON.stringify({
-      specversion: "1.0",
-      id: "evt-2",
-      source: "/orders",
-      type: "com.example.order.paid",
-      datacontenttype: "application/json",
-      data: { amount: 3 },
-    });
-    const event = carriedEvent(
-      recordHeaders({ "content-type": "application/cloudevents+json; charset=utf-8" }),
-      Buffer.from(body),
-    );
-    expect(event?.attributes).toMatchObject({ id: "evt-2", type: "com.example.order.paid" });
-    expect(JSON.parse(event!.data!.toString())).toEqual({ amount: 3 });
-  });
-
-  it("finds no CloudEvent in a record without ce_specversion or the structured content type", () => {
-    expect(
-      carriedEvent(
-        recordHeaders({ ce_id: "x", "content-type": "application/json" }),
-        Buffer.from("{}"),
-      ),
-    ).toBeUndefined();
-  });
-
-  it("refuses a record that claims to be a CloudEvent but lacks a required attribute", () => {
-    expect(() =>
-      carriedEvent(recordHeaders({ ce_specversion: "1.0", ce_id: "x", ce_source: "/s" }), null),
-    ).toThrow(EventValidationError);
   });
 });
