@@ -1,10 +1,9 @@
-import type { IncomingHttpHeaders } from "node:http";
-import type { Dispatcher } from "undici";
-
 /**
  * One HTTP POST to a subscriber: per-attempt timeout (response body included), cancellation,
  * and a bounded read of the response body so a large or endless error body costs little.
  */
+import type { IncomingHttpHeaders } from "node:http";
+import type { Dispatcher } from "undici";
 
 /** Why an attempt got no usable response. */
 export type AttemptError =

@@ -15,8 +15,7 @@ function noop(): void {}
  * shutdown signal: a listener each would cost an EventTarget registration per attempt and trip
  * Node's leak warning past ten, so the signal gets one listener and the callbacks wait in a
  * linked list. Not a Set: with ten thousand triggers each group goes from empty to one entry and
- * back on every event, and a Set reallocates its table each time it shrinks (2-3% of the CPU and
- * more garbage in that scenario). A group sits in its parent's list only while it has members,
+ * back on every event, and a Set reallocates its table each time it shrinks. A group sits in its parent's list only while it has members,
  * so a trigger that is gone leaves nothing behind.
  */
 export class CancelGroup {

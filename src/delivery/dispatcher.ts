@@ -92,9 +92,9 @@ export class Dispatcher {
   private readonly gates: OriginGates;
   /**
    * Binary-mode deliveries of an event, shared by the triggers it fans out to. Small on purpose:
-   * every entry survives young-generation collections until it ages out, and with 1,024 entries
-   * each scavenge copied ~390 KB and promoted ~370 KB of them (pauses of 3-4.4 ms at 1,000
-   * events/s on the round-4 machine; 1.2-3.1 ms with 64). A miss costs one encoding, under 1 µs.
+   * every entry survives young-generation collections until it ages out, so a large cache makes
+   * each scavenge copy and promote it, and those pauses are what p99 latency measures; a miss
+   * costs only one encoding.
    */
   private readonly encoded = new RecentRequests<CloudEvent, AttemptRequest>(64);
   private readonly ticker: NodeJS.Timeout;

@@ -1,7 +1,7 @@
 /**
  * Requests encoded for recent events. A broker hands the same event object to each of its
- * triggers, so a fan-out to ten triggers encoded the same headers ten times (2.6% of the CPU in
- * the fan-out profile); this keeps them for reuse. Two generations of `size` entries each: a
+ * triggers, so a fan-out to ten triggers would encode the same headers ten times; this keeps
+ * them for reuse. Two generations of `size` entries each: a
  * lookup needs no eviction order, and an old entry is gone after 2 × size newer ones.
  */
 export class RecentRequests<K extends object, V> {

@@ -1,8 +1,7 @@
+/** When to try again and how long to wait (CONTRACT §4). */
 import type { DeliveryOptions } from "./options.js";
 
 /**
- * When to try again and how long to wait (CONTRACT §4).
- *
  * Retried statuses follow Knative: 404 and 409 because the subscriber may not be ready yet (a
  * route being programmed, a resource being created), 408/429 because the subscriber asked for
  * time, 5xx because the failure is on its side. Other 4xx will fail the same way again, and 3xx

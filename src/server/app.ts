@@ -41,8 +41,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     loggerInstance: logger as unknown as FastifyBaseLogger,
     // One log line per rejected request comes from our error handler, not per request.
     logController: new Fastify.LogController({ disableRequestLogging: true }),
-    // Nothing logs through request.log; a pino child per request (bindings serialized) is ~1 µs
-    // an event for nothing.
+    // Nothing logs through request.log; a pino child per request (bindings serialized) would be
+    // made for nothing.
     childLoggerFactory: (logger) => logger,
     // The 1 MiB limit is per target and enforced by the ingress itself (413 with our JSON body).
     bodyLimit: Number.MAX_SAFE_INTEGER,

@@ -3,8 +3,8 @@
  * the webhook OPTIONS handshake, and every status of CONTRACT §3. Node's HTTP server hands it
  * every request before fastify sees it; it serves each one addressed to an ingress route start to
  * finish on Node's request and response, and returns false for the rest, which fastify routes.
- * Fastify's routing, request and reply objects and hooks were ~15% of the CPU of an event on the
- * 1-trigger benchmark (BENCHMARKS.md, round 4), so the ingress does without them.
+ * Fastify's routing, request and reply objects and hooks cost a measurable share of an event's
+ * CPU on the hot path (BENCHMARKS.md), so the ingress does without them.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type CloudEvent, eventLogFields } from "../events/event.js";

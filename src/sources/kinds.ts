@@ -12,7 +12,7 @@ import type { SourceContext, SourceKind } from "./registry.js";
 /*
  * Each kind's code (and its client library: @kubernetes/client-node, kafkajs, nats, ioredis) is
  * imported when a manifest first uses that kind, not at start-up: a broker with a few triggers
- * should not carry 50 MB of Kubernetes client it never calls.
+ * should not carry a Kubernetes client it never calls.
  */
 
 const pingSource: SourceKind = {

@@ -1,3 +1,8 @@
+/**
+ * How the reconciler runs every source kind: it resolves `spec.sink` (or the kind's own
+ * destination), builds the sink through the one Dispatcher, and starts what `create` returns.
+ * Adding a source kind = one entry in SOURCE_KINDS (src/sources/kinds.ts) plus its CRD.
+ */
 import type { Dispatcher } from "../delivery/dispatcher.js";
 import type { DeliveryOptions } from "../delivery/options.js";
 import type { WebhookTarget } from "../events/ingress-target.js";
@@ -6,11 +11,6 @@ import type { Metrics } from "../observability/metrics.js";
 import type { Resource } from "../resources/types.js";
 import type { EventSink, Source } from "./source.js";
 
-/**
- * How the reconciler runs every source kind: it resolves `spec.sink` (or the kind's own
- * destination), builds the sink through the one Dispatcher, and starts what `create` returns.
- * Adding a source kind = one entry in SOURCE_KINDS (src/sources/kinds.ts) plus its CRD.
- */
 export interface SourceContext {
   readonly namespace: string;
   readonly name: string;

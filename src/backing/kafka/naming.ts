@@ -1,10 +1,9 @@
-import { createHash } from "node:crypto";
-
 /**
  * Kafka names derived from Eventail identities. Every process must arrive at the same names, so
  * they depend only on the stream (`broker.ns.name`, `channel.ns.name`) and the consumer name
  * (`trigger.ns.name`, `subscription.ns.name`).
  */
+import { createHash } from "node:crypto";
 
 const TOPIC_MAX_LENGTH = 249;
 const TOPIC_CHARACTERS = /[^a-zA-Z0-9._-]/g;

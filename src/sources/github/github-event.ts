@@ -1,10 +1,10 @@
-import { type CloudEvent, createEvent } from "../../events/event.js";
-
 /**
  * How a GitHub webhook delivery becomes a CloudEvent, as Knative's GitHubSource does it:
  * type `dev.knative.source.github.{event}`, source `https://github.com/{owner}[/{repo}]`,
  * id = X-GitHub-Delivery, data = the JSON payload, subject = what the event is about.
  */
+import { type CloudEvent, createEvent } from "../../events/event.js";
+
 export const GITHUB_TYPE_PREFIX = "dev.knative.source.github";
 
 type Payload = Readonly<Record<string, unknown>>;

@@ -1,11 +1,11 @@
-import { randomUUID } from "node:crypto";
-import { type CloudEvent, createEvent } from "../../events/event.js";
-
 /**
  * How a GitLab webhook delivery becomes a CloudEvent, as Knative's GitLabSource does it:
  * `X-Gitlab-Event: Merge Request Hook` → type `dev.knative.sources.gitlab.merge_request`, the
  * header itself as extension `comgitlabevent`, source the project URL.
  */
+import { randomUUID } from "node:crypto";
+import { type CloudEvent, createEvent } from "../../events/event.js";
+
 export const GITLAB_TYPE_PREFIX = "dev.knative.sources.gitlab.";
 
 /** "Some Type Hook" → "some_type"; undefined when the header is not of that form. */
