@@ -12,9 +12,13 @@ const CLI = path.resolve("dist/src/cli/main.js");
 function run(
   args: string[],
   timeoutMs = 15_000,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env,
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
@@ -31,10 +35,13 @@ function run(
 }
 
 /** A long-running eventail process whose stdout is collected. */
-function serve(args: string[]): { child: ChildProcess; output: () => string } {
+function serve(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): { child: ChildProcess; output: () => string } {
   const child = spawn(process.execPath, [CLI, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, EVENTAIL_LOG_LEVEL: "warn" },
+    env: { ...process.env, EVENTAIL_LOG_LEVEL: "warn", ...env },
   });
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
@@ -79,6 +86,45 @@ describe.skipIf(!existsSync(CLI))("the eventail command", () => {
     for (const command of ["run", "validate", "send", "display"])
       expect(help.stdout).toContain(command);
     expect((await run(["send", "--help"])).stdout).toContain("--extension");
+  });
+
+  it("run --help shows --port with its default ($PORT, else 8080) and an example", async () => {
+    const help = await run(["run", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--port <port> +port to listen on \(default: \$PORT, else 8080\)/);
+    expect(help.stdout).toContain("eventail run -f examples/quickstart --port 9090");
+  });
+
+  describe("the port run listens on", () => {
+    /** Serves the quickstart with these flags and environment; answers whether `port` is ready. */
+    async function servesOn(args: string[], env: NodeJS.ProcessEnv, port: number) {
+      const server = serve(["run", "-f", "examples/quickstart", ...args], env);
+      try {
+        await waitReady(`http://127.0.0.1:${port}`);
+      } finally {
+        server.child.kill("SIGTERM");
+        await new Promise((resolve) => server.child.once("exit", resolve));
+      }
+    }
+
+    it("$PORT, when no --port is given", async () => {
+      const port = await freePort();
+      await servesOn([], { PORT: String(port) }, port);
+    });
+
+    it("--port, over $PORT", async () => {
+      const port = await freePort();
+      await servesOn(["--port", String(port)], { PORT: "1" }, port);
+    });
+
+    it("a PORT that is not a port number is a one-line error naming PORT, exit 2", async () => {
+      const result = await run(["run", "-f", "examples/quickstart"], 15_000, {
+        ...process.env,
+        PORT: "eighty",
+      });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe("eventail: PORT must be a port number (0-65535), not eighty\n");
+    });
   });
 
   it("exits 2 on bad usage", async () => {
