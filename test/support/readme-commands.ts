@@ -13,24 +13,42 @@ export interface ReadmeCommand {
   output: string[];
   /** Ends with `&`: the README starts it in the background. */
   background: boolean;
+  /** Which code block of the README it is in (commands of one block share a shell). */
+  block: number;
 }
 
-/** Every command of every `sh`/`shell`/`bash`/`console` block, in README order. */
-export function readmeCommands(file: string): ReadmeCommand[] {
+/**
+ * Every command of every `sh`/`shell`/`bash`/`console` block, in README order; with `section`,
+ * only those under the `## section` heading.
+ */
+export function readmeCommands(file: string, section?: string): ReadmeCommand[] {
   const commands: ReadmeCommand[] = [];
   const fence = /^```(\w*)\n([\s\S]*?)^```$/gm;
-  const text = readFileSync(file, "utf8");
-  for (let match = fence.exec(text); match !== null; match = fence.exec(text)) {
+  let text = readFileSync(file, "utf8");
+  if (section !== undefined) {
+    const start = text.indexOf(`\n## ${section}\n`);
+    if (start < 0) throw new Error(`${file} has no section "## ${section}"`);
+    const end = text.indexOf("\n## ", start + 1);
+    text = text.slice(start, end < 0 ? undefined : end);
+  }
+  let block = 0;
+  for (let match = fence.exec(text); match !== null; match = fence.exec(text), block++) {
     const language = match[1]!;
     const lines = match[2]!.split("\n");
-    if (["sh", "shell", "bash"].includes(language)) commands.push(...shellBlock(lines));
-    else if (language === "console") commands.push(...consoleBlock(lines));
+    const found = ["sh", "shell", "bash"].includes(language)
+      ? shellBlock(lines)
+      : language === "console"
+        ? consoleBlock(lines)
+        : [];
+    commands.push(...found.map((command) => ({ ...command, block })));
   }
   return commands;
 }
 
-function shellBlock(lines: string[]): ReadmeCommand[] {
-  const commands: ReadmeCommand[] = [];
+type BlockCommand = Omit<ReadmeCommand, "block">;
+
+function shellBlock(lines: string[]): BlockCommand[] {
+  const commands: BlockCommand[] = [];
   for (let i = 0; i < lines.length; i++) {
     let line = lines[i]!;
     while (line.endsWith("\\") && i + 1 < lines.length) line = `${line.slice(0, -1)} ${lines[++i]}`;
@@ -40,8 +58,8 @@ function shellBlock(lines: string[]): ReadmeCommand[] {
   return commands;
 }
 
-function consoleBlock(lines: string[]): ReadmeCommand[] {
-  const commands: ReadmeCommand[] = [];
+function consoleBlock(lines: string[]): BlockCommand[] {
+  const commands: BlockCommand[] = [];
   for (let i = 0; i < lines.length; i++) {
     if (!lines[i]!.startsWith("$ ")) continue;
     let line = lines[i]!.slice(2);
@@ -54,7 +72,7 @@ function consoleBlock(lines: string[]): ReadmeCommand[] {
   return commands;
 }
 
-function toCommand(text: string, output: string[]): ReadmeCommand {
+function toCommand(text: string, output: string[]): BlockCommand {
   const background = /(^|[^&])&$/.test(text);
   return { text: background ? text.slice(0, -1).trim() : text, output, background };
 }
