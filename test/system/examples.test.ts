@@ -372,9 +372,9 @@ describe.skipIf(!eventailBuilt())("the examples, run as their READMEs say", () =
   const cleanup = new Cleanup();
   afterEach(() => cleanup.run());
 
-  it.each(CASES.filter((test) => test.skip === undefined))(
-    "examples/$example",
-    async (test) => {
+  it.each(CASES.filter((test) => test.skip === undefined).map((test) => [test.example, test]))(
+    "examples/%s",
+    async (_name, test) => {
       const context = await runReadme(test, cleanup);
       const eventail = context.eventail;
       expect(eventail, `${test.readme} starts eventail run`).toBeDefined();
@@ -388,8 +388,7 @@ describe.skipIf(!eventailBuilt())("the examples, run as their READMEs say", () =
     120_000,
   );
 
-  it.skip.each(CASES.filter((test) => test.skip !== undefined))(
-    "examples/$example: $skip",
-    () => {},
-  );
+  it.skip.each(
+    CASES.filter((test) => test.skip !== undefined).map((test) => [test.example, test.skip]),
+  )("examples/%s: %s", () => {});
 });
