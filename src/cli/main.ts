@@ -17,6 +17,21 @@ function port(value: string): number {
   return parsed;
 }
 
+/** `--port` wins, then `$PORT` (as on Heroku, Cloud Run, Knative Serving), then 8080 (CONTRACT §1). */
+function servePort(flag: number | undefined): number {
+  if (flag !== undefined) return flag;
+  const fromEnvironment = process.env["PORT"];
+  if (fromEnvironment === undefined || fromEnvironment === "") return 8080;
+  try {
+    return port(fromEnvironment);
+  } catch {
+    process.stderr.write(
+      `eventail: PORT must be a port number (0-65535), not ${fromEnvironment}\n`,
+    );
+    process.exit(2);
+  }
+}
+
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
@@ -35,15 +50,16 @@ program
   .description("serve the brokers, triggers, channels and sources in the manifests")
   .requiredOption("-f, --filename <path>", "manifest file or folder (repeatable)", collect)
   .option("--host <host>", "address to listen on", "127.0.0.1")
-  .option("--port <port>", "port to listen on", port, 8080)
+  .option("--port <port>", "port to listen on (default: $PORT, else 8080)", port)
   .option("--no-watch", "do not watch the files; re-read them only on SIGHUP")
-  .action(async (options: { filename: string[]; host: string; port: number; watch: boolean }) => {
+  .addHelpText("after", "\nExample:\n  eventail run -f examples/quickstart --port 9090")
+  .action(async (options: { filename: string[]; host: string; port?: number; watch: boolean }) => {
     // Each command loads only what it needs, so `send` and `--version` start fast.
     const { runCommand } = await import("./run.js");
     process.exitCode = await runCommand(
       options.filename,
       options.host,
-      options.port,
+      servePort(options.port),
       options.watch,
     );
   });

@@ -12,6 +12,13 @@ import { percentDecodeHeaderValue, percentEncodeHeaderValue } from "./percent.js
 /**
  * The CloudEvents HTTP protocol binding (1.0, and 0.3 which maps the same way): binary,
  * structured and batched modes for requests, and the reply rule of CONTRACT §4 for responses.
+ *
+ * The broker's hot path keeps this binding rather than the cloudevents SDK's: the SDK validates
+ * every event against its JSON schema with ajv and builds a frozen class instance per event,
+ * while ingress, every delivery and every reply decode or encode each event at the pace events
+ * are relayed, where a plain attribute record and one validation pass are enough. The SDK stays
+ * the independent oracle of this file (test/events/http-binding-sdk.test.ts: each side reads what
+ * the other writes) and builds the events of `eventail send`.
  */
 
 export type HttpHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;

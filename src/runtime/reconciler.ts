@@ -192,7 +192,11 @@ export class Reconciler implements DataPlane {
   }
 
   async readiness(): Promise<Record<string, boolean>> {
-    return { reconciled: this.initialized && this.complete, ...(await this.pool.readiness()) };
+    return {
+      reconciled: this.initialized && this.complete,
+      ...(await this.pool.readiness()),
+      ...this.sources.readiness(),
+    };
   }
 
   /** Stops sources, drains triggers and subscriptions, closes backings. */

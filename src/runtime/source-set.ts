@@ -42,6 +42,15 @@ export class SourceSet {
     return undefined;
   }
 
+  /** `source KIND/NS/NAME` for every running source that reports readiness (/readyz checks). */
+  readiness(): Record<string, boolean> {
+    const checks: Record<string, boolean> = {};
+    for (const [id, running] of this.running) {
+      if (running.source.ready !== undefined) checks[`source ${id}`] = running.source.ready();
+    }
+    return checks;
+  }
+
   /** Returns false when a source could not start: retry later. */
   async reconcile(baseUrl: string): Promise<boolean> {
     const desired = new Map<string, { resource: Resource; kind: SourceKind }>();

@@ -36,6 +36,8 @@ export interface SourceContext {
 export interface RunnableSource extends Source {
   /** Webhook sources also answer HTTP at /sources/{namespace}/{name}. */
   readonly webhook?: WebhookTarget;
+  /** Sources that depend on a remote service say whether they can reach it (/readyz). */
+  ready?(): boolean;
 }
 
 export interface SourceKind {

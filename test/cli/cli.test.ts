@@ -13,9 +13,13 @@ const CLI = EVENTAIL_CLI;
 function run(
   args: string[],
   timeoutMs = 15_000,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env,
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
@@ -32,10 +36,13 @@ function run(
 }
 
 /** A long-running eventail process whose stdout is collected. */
-function serve(args: string[]): { child: ChildProcess; output: () => string } {
+function serve(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): { child: ChildProcess; output: () => string } {
   const child = spawn(process.execPath, [CLI, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, EVENTAIL_LOG_LEVEL: "warn" },
+    env: { ...process.env, EVENTAIL_LOG_LEVEL: "warn", ...env },
   });
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
@@ -80,6 +87,45 @@ describe.skipIf(!eventailBuilt())("the eventail command", () => {
     for (const command of ["run", "validate", "send", "display"])
       expect(help.stdout).toContain(command);
     expect((await run(["send", "--help"])).stdout).toContain("--extension");
+  });
+
+  it("run --help shows --port with its default ($PORT, else 8080) and an example", async () => {
+    const help = await run(["run", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--port <port> +port to listen on \(default: \$PORT, else 8080\)/);
+    expect(help.stdout).toContain("eventail run -f examples/quickstart --port 9090");
+  });
+
+  describe("the port run listens on", () => {
+    /** Serves the quickstart with these flags and environment; answers whether `port` is ready. */
+    async function servesOn(args: string[], env: NodeJS.ProcessEnv, port: number) {
+      const server = serve(["run", "-f", "examples/quickstart", ...args], env);
+      try {
+        await waitReady(`http://127.0.0.1:${port}`);
+      } finally {
+        server.child.kill("SIGTERM");
+        await new Promise((resolve) => server.child.once("exit", resolve));
+      }
+    }
+
+    it("$PORT, when no --port is given", async () => {
+      const port = await freePort();
+      await servesOn([], { PORT: String(port) }, port);
+    });
+
+    it("--port, over $PORT", async () => {
+      const port = await freePort();
+      await servesOn(["--port", String(port)], { PORT: "1" }, port);
+    });
+
+    it("a PORT that is not a port number is a one-line error naming PORT, exit 2", async () => {
+      const result = await run(["run", "-f", "examples/quickstart"], 15_000, {
+        ...process.env,
+        PORT: "eighty",
+      });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe("eventail: PORT must be a port number (0-65535), not eighty\n");
+    });
   });
 
   it("exits 2 on bad usage", async () => {
@@ -208,6 +254,114 @@ spec:
       expect(code).toBe(0);
     });
   });
+
+  describe("send refuses bad input with one line naming the flag, exit 2, and sends nothing", () => {
+    let sink: Awaited<ReturnType<typeof startSink>>;
+    beforeAll(async () => {
+      sink = await startSink();
+    });
+    afterAll(() => sink.close());
+
+    it.each([
+      {
+        name: "a --data-file that does not exist",
+        args: ["--data-file", "/missing/data.json"],
+        error: "--data-file /missing/data.json: cannot read it (no such file)",
+      },
+      {
+        name: "a --data-file that is a directory",
+        args: ["--data-file", "examples"],
+        error: "--data-file examples: cannot read it (it is a directory)",
+      },
+      {
+        name: "--data that is not JSON while the content type is JSON (the default)",
+        args: ["--data", "{msg:hi}"],
+        error: /^--data is not JSON \(.+\); send JSON, or set --content-type$/,
+      },
+      {
+        name: "a --data-file that is not JSON while the content type is JSON",
+        args: ["--data-file", "README.md", "--content-type", "application/json"],
+        error: /^--data-file README\.md is not JSON \(.+\); send JSON, or set --content-type$/,
+      },
+      {
+        name: "an empty --type (the SDK's schema)",
+        args: ["--type", ""],
+        error: "--type: must NOT have fewer than 1 characters",
+      },
+      {
+        name: "an extension name with capitals (the SDK's rule)",
+        args: ["--extension", "Team=a"],
+        error: "--extension Team: invalid extension name: Team",
+      },
+      { name: "an empty --id", args: ["--id", ""], error: "--id must not be empty" },
+      {
+        name: "an unknown --mode",
+        args: ["--mode", "batch"],
+        error: "--mode must be binary or structured, not batch",
+      },
+    ])("$name", async ({ args, error }) => {
+      const result = await run(["send", sink.url, "--type", "t", "--source", "s", ...args]);
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe("");
+      const lines = result.stderr.trimEnd().split("\n");
+      expect(lines).toHaveLength(1);
+      const message = lines[0]!.replace(/^eventail send: /, "");
+      if (typeof error === "string") expect(message).toBe(error);
+      else expect(message).toMatch(error);
+      expect(sink.requests).toHaveLength(0);
+    });
+  });
+
+  it.each(["binary", "structured"])(
+    "send in %s mode: the SDK adds time; JSON data arrives as written (binary: byte for byte); text data keeps its content type",
+    async (mode) => {
+      const sink = await startSink();
+      try {
+        const json = '{ "amount": 1.50, "big": 12345678901234567890 }';
+        const sent = await run([
+          "send",
+          sink.url,
+          "--type",
+          "t",
+          "--source",
+          "s",
+          "--id",
+          `${mode}-1`,
+          "--mode",
+          mode,
+          "--data",
+          json,
+        ]);
+        expect(sent.stdout.trim()).toBe("202");
+        const text = await run([
+          "send",
+          sink.url,
+          "--type",
+          "t",
+          "--source",
+          "s",
+          "--mode",
+          mode,
+          "--content-type",
+          "text/plain",
+          "--data",
+          "{not json}",
+        ]);
+        expect(text.code).toBe(0);
+        const [first, second] = await sink.waitFor(2);
+        expect(first!.event!.attributes["id"]).toBe(`${mode}-1`);
+        expect(first!.event!.attributes["time"]).toMatch(/^\d{4}-\d\d-\d\dT/);
+        expect(first!.event!.attributes["datacontenttype"]).toBe("application/json");
+        expect(first!.event!.data!.toString("utf8")).toBe(
+          mode === "binary" ? json : JSON.stringify(JSON.parse(json)),
+        );
+        expect(second!.event!.attributes["datacontenttype"]).toBe("text/plain");
+        expect(second!.event!.data!.toString("utf8")).toBe("{not json}");
+      } finally {
+        await sink.close();
+      }
+    },
+  );
 
   it("display prints received events and answers 202", async () => {
     const port = await freePort();

@@ -1,18 +1,14 @@
+/**
+ * Readers for the cloudevents/conformance HTTP vectors copied into
+ * test/fixtures/cloudevents-http (see its SOURCE.md): the YAML events and the raw HTTP
+ * requests of the Gherkin feature. Shared by the binding tests and the end-to-end tests.
+ */
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parseAllDocuments } from "yaml";
 import { type AttributeValue, type CloudEvent, createEvent } from "../../src/events/event.js";
 
-/**
- * Readers for the cloudevents/conformance HTTP vectors copied into
- * ../shared/conformance/cloudevents-http (see its SOURCE.md): the YAML events and the raw HTTP
- * requests of the Gherkin feature. Shared by the binding tests and the end-to-end tests.
- */
-
-export const CONFORMANCE_DIR = path.resolve(
-  process.cwd(),
-  "../shared/conformance/cloudevents-http",
-);
+export const CONFORMANCE_DIR = path.resolve(import.meta.dirname, "../fixtures/cloudevents-http");
 
 export interface ConformanceVector {
   /** File and position, plus the event id: names the test case. */

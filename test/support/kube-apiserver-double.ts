@@ -98,8 +98,9 @@ export class KubeApiServerDouble {
     this.server = http.createServer((request, response) => this.route(request, response));
   }
 
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+  /** Listens on `port` (a test's chosen one, to play a cluster that comes up late) or a free one. */
+  async start(port = 0): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(port, "127.0.0.1", resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
   }

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../../observability/logger.js";
 import type { RunnableSource } from "../registry.js";
 import type { EventSink } from "../source.js";
+import { ApiReachability } from "./api-reachability.js";
 import { KubeClient, loadKubeConfig } from "./kube-client.js";
 import { type LabelSelector, selectorQuery } from "./label-selector.js";
 import { ListWatch } from "./list-watch.js";
@@ -49,6 +50,7 @@ export class ApiServerSource implements RunnableSource {
   private readonly running: Promise<void>[] = [];
   private readonly namespaceWatches = new Map<string, AbortController>();
   private readonly client: KubeClient;
+  private readonly reachability: ApiReachability;
   private readonly mode: Mode;
 
   constructor(
@@ -59,7 +61,13 @@ export class ApiServerSource implements RunnableSource {
     private readonly logger: Logger,
   ) {
     this.client = new KubeClient(loadKubeConfig(annotations));
+    this.reachability = new ApiReachability(this.client.server, logger);
     this.mode = spec.mode ?? "Reference";
+  }
+
+  /** Ready once the API answered and while no list/watch is failing (/readyz names the source). */
+  ready(): boolean {
+    return this.reachability.ready;
   }
 
   async start(sink: EventSink): Promise<void> {
@@ -90,9 +98,12 @@ export class ApiServerSource implements RunnableSource {
     let delay = 500;
     while (!this.abort.signal.aborted) {
       try {
-        return await Promise.all(this.spec.resources.map((r) => this.discover(r)));
+        const infos = await Promise.all(this.spec.resources.map((r) => this.discover(r)));
+        this.reachability.succeeded("discovery");
+        return infos;
       } catch (error) {
-        this.logger.warn({ err: error, retryInMs: delay }, "API discovery failed");
+        if (this.abort.signal.aborted) return undefined;
+        this.reachability.failed("discovery", error);
         await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
         delay = Math.min(delay * 2, 30_000);
       }
@@ -146,6 +157,7 @@ export class ApiServerSource implements RunnableSource {
       },
       this.logger,
       this.abort.signal,
+      this.reachability,
     );
     await namespaces.run();
   }
@@ -173,6 +185,7 @@ export class ApiServerSource implements RunnableSource {
         (change, object) => this.enqueue({ change, object, info }),
         this.logger,
         signal,
+        this.reachability,
       );
       this.running.push(watch.run());
     });

@@ -101,12 +101,14 @@ export class KubeClient {
   /**
    * Streams watch events to `onEvent` until the server ends the stream (resolves) or it fails
    * (rejects; a 410 answered as HTTP status rejects with status 410). Aborting `signal` ends it.
+   * `onOpen` runs once the server accepted the watch.
    */
   async watch(
     path: string,
     query: Readonly<Record<string, string | number | boolean | undefined>>,
     onEvent: (type: WatchEventType, object: Record<string, unknown>) => void,
     signal: AbortSignal,
+    onOpen?: () => void,
   ): Promise<void> {
     let controller: AbortController | undefined;
     const stop = () => controller?.abort();
@@ -125,6 +127,7 @@ export class KubeClient {
         .watch(path, query, (type, object) => onEvent(type as WatchEventType, object), done)
         .then((started) => {
           controller = started;
+          onOpen?.();
           if (signal.aborted) started.abort();
           else signal.addEventListener("abort", stop, { once: true });
         }, done);

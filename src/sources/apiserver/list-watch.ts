@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../../observability/logger.js";
+import type { ApiReachability } from "./api-reachability.js";
 import { KubeApiError, type KubeClient } from "./kube-client.js";
 import type { ChangeKind, KubeObject } from "./resource-event.js";
 
@@ -38,6 +39,7 @@ export class ListWatch {
     private readonly onChange: ChangeListener,
     private readonly logger: Logger,
     private readonly signal: AbortSignal,
+    private readonly reachability: ApiReachability,
   ) {}
 
   /** Runs until the signal aborts. */
@@ -45,7 +47,10 @@ export class ListWatch {
     let delay = 500;
     while (!this.signal.aborted) {
       try {
-        if (this.resourceVersion === "") await this.list();
+        if (this.resourceVersion === "") {
+          await this.list();
+          this.reachability.succeeded(this.options.path);
+        }
         await this.watch();
         delay = 500;
       } catch (error) {
@@ -55,10 +60,7 @@ export class ListWatch {
           this.resourceVersion = "";
           continue;
         }
-        this.logger.warn(
-          { err: error, path: this.options.path, retryInMs: delay },
-          "list/watch failed",
-        );
+        this.reachability.failed(this.options.path, error);
         await sleep(delay, undefined, { signal: this.signal }).catch(() => undefined);
         delay = Math.min(delay * 2, 30_000);
       }
@@ -149,6 +151,7 @@ export class ListWatch {
           }
         },
         stream.signal,
+        () => this.reachability.succeeded(this.options.path),
       );
     } finally {
       this.signal.removeEventListener("abort", stopStream);

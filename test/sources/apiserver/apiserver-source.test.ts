@@ -1,15 +1,17 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { Writable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CloudEvent } from "../../../src/events/event.js";
-import { silentLogger } from "../../../src/observability/logger.js";
+import { createLogger, silentLogger } from "../../../src/observability/logger.js";
 import {
   ApiServerSource,
   type ApiServerSourceSpec,
 } from "../../../src/sources/apiserver/apiserver-source.js";
 import { KubeApiServerDouble, type KubeObject } from "../../support/kube-apiserver-double.js";
-import { eventually, type RecordingSink } from "../../support/sink.js";
+import { freePort } from "../../support/services.js";
+import { eventually, type RecordingSink, startWithManifests } from "../../support/sink.js";
 import { SourceHarness } from "../harness.js";
 
 let harness: SourceHarness;
@@ -247,5 +249,95 @@ current-context: double
       kind: "Deployment",
     });
     expect(api.requests.every((r) => r.authorization === "Bearer t0ken")).toBe(true);
+  });
+});
+
+/** A logger whose JSON lines the test reads. */
+function capturedLogger() {
+  const lines: Array<{ level: number; msg: string } & Record<string, unknown>> = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { logger: createLogger({ level: "info", destination }), lines };
+}
+
+describe("ApiServerSource when the Kubernetes API cannot be reached", () => {
+  it("logs one warning without a stack while it retries, is not ready, then logs once that it reached the API", async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const { logger, lines } = capturedLogger();
+    const source = new ApiServerSource(
+      "default",
+      "pods",
+      WEB_PODS,
+      { "eventail.io/apiserver-url": url },
+      logger,
+    );
+    const abort = new AbortController();
+    await source.start(harness.sinkTo(sink.url, { retry: 0 }, abort.signal));
+    harness.defer(async () => {
+      abort.abort();
+      await source.stop();
+    });
+    // Discovery retries after 0.5 s, 1 s and 2 s: three failures by then, one line.
+    await new Promise((resolve) => setTimeout(resolve, 3_800));
+    expect(source.ready()).toBe(false);
+    expect(lines.map((line) => line.msg)).toEqual([
+      `cannot reach the Kubernetes API at ${url}: ECONNREFUSED; retrying`,
+    ]);
+    expect(lines[0]!.level).toBe(40);
+    expect(JSON.stringify(lines)).not.toMatch(/stack| {4}at /);
+
+    const late = await new KubeApiServerDouble({ bookmarkMs: 100 }).start(port);
+    harness.defer(() => late.close());
+    await eventually(() => source.ready(), 15_000, "the source to reach the API");
+    await eventually(() => late.openWatches >= 1, 5_000, "the source's watch");
+    expect(lines.map((line) => line.msg)).toEqual([
+      `cannot reach the Kubernetes API at ${url}: ECONNREFUSED; retrying`,
+      `reached the Kubernetes API at ${url}`,
+    ]);
+    late.create(pod("late", { app: "web" }));
+    await sink.waitFor(1);
+  });
+
+  it("makes /readyz answer 503 naming the source until the API answers, then 200", async () => {
+    const port = await freePort();
+    const running = await startWithManifests(`apiVersion: sources.knative.dev/v1
+kind: ApiServerSource
+metadata:
+  name: my-apiserversource
+  annotations:
+    eventail.io/apiserver-url: http://127.0.0.1:${port}
+spec:
+  mode: Reference
+  resources:
+    - apiVersion: v1
+      kind: Pod
+  sink:
+    uri: ${sink.url}
+`);
+    harness.defer(() => running.close());
+    const readyz = async () => {
+      const response = await fetch(`${running.url}/readyz`);
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const before = await readyz();
+    expect(before.status).toBe(503);
+    expect(before.body).toEqual({
+      status: "not ready",
+      checks: expect.objectContaining({
+        reconciled: true,
+        "source ApiServerSource/default/my-apiserversource": false,
+      }),
+    });
+    const late = await new KubeApiServerDouble().start(port);
+    harness.defer(() => late.close());
+    await eventually(async () => (await readyz()).status === 200, 15_000, "/readyz 200");
+    expect((await readyz()).body["checks"]).toMatchObject({
+      "source ApiServerSource/default/my-apiserversource": true,
+    });
   });
 });

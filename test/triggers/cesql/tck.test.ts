@@ -4,7 +4,8 @@ import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { type CesqlValue, compile } from "../../../src/triggers/cesql/index.js";
 
-const TCK_DIR = path.resolve(process.cwd(), "../shared/conformance/cesql-tck");
+/** The CESQL TCK, copied from cloudevents/spec (see its SOURCE.md). */
+const TCK_DIR = path.resolve(import.meta.dirname, "../../fixtures/cesql-tck");
 
 type Attributes = Record<string, string | number | boolean>;
 
