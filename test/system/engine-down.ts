@@ -8,7 +8,7 @@ import { describeStatuses, eventIds, postBatch, produce } from "./producer.js";
 import { type Cleanup, sample, waitUntil } from "./system-support.js";
 
 /** CONTRACT §3: a durable publish gives up within 5 s; the rest is HTTP and scheduling slack. */
-const INGRESS_BOUND_MS = 5_000 + 1_500;
+export const INGRESS_BOUND_MS = 5_000 + 1_500;
 /** The subscriber sits on these deliveries long enough that they finish during the outage. */
 const HELD_MS = 3_000;
 

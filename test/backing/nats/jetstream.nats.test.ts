@@ -27,8 +27,8 @@ import {
   waitFor,
 } from "../../conformance/conformance-support.js";
 import { serviceUrl } from "../../support/services.js";
+import { startTcpProxy } from "../../support/tcp-proxy.js";
 import { JetStreamFixture } from "./jetstream-fixture.js";
-import { startTcpProxy } from "./tcp-proxy.js";
 
 const url = serviceUrl("nats");
 const UNORDERED = { concurrency: 8, ordered: false } as const;
