@@ -103,7 +103,7 @@ const engines = new Engines();
 const harness = await Harness.start();
 const stopAll = async () => {
   await harness.stop();
-  engines.stop();
+  await engines.stop();
 };
 process.once("SIGINT", () => {
   void stopAll().finally(() => process.exit(130));

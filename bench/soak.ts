@@ -251,7 +251,7 @@ try {
   side.close();
   rmSync(written.dir, { recursive: true, force: true });
   if (redisUrl !== undefined) await engines.forget("redis", redisUrl, namespace);
-  engines.stop();
+  await engines.stop();
 }
 if (failures.length > 0) {
   for (const failure of failures) console.error(`soak failed: ${failure}`);

@@ -1,89 +1,13 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import net from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
+import { type KafkaEngine, startKafkaEngine } from "../../test/support/kafka-engine.js";
+import { hasBinary, portOpen } from "../../test/support/services.js";
 
 /** Where each durable engine answers, or why the bench skips it. */
 export type EngineKind = "redis" | "nats" | "kafka";
 
 export type Located = { readonly url: string } | { readonly skip: string };
 
-function portOpen(host: string, port: number, timeoutMs = 3_000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
-}
-
-function hasCommand(name: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * librdkafka's mock cluster through kcat: a producer kept alive on an endless stdin, whose log
- * names the bootstrap servers of the three mock brokers it started.
- */
-class KafkaMock {
-  private constructor(
-    readonly bootstrap: string,
-    private readonly child: ChildProcess,
-    private readonly dir: string,
-  ) {}
-
-  static async start(): Promise<KafkaMock> {
-    const dir = mkdtempSync(path.join(tmpdir(), "eventail-bench-kafka-"));
-    const log = path.join(dir, "mock.log");
-    const child = spawn(
-      "sh",
-      [
-        "-c",
-        `exec sleep infinity | kcat -b 127.0.0.1:1 -P -t _keepalive -X test.mock.num.brokers=3 2>"${log}"`,
-      ],
-      { stdio: "ignore", detached: true },
-    );
-    const mock = new KafkaMock("", child, dir);
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline) {
-      let text = "";
-      try {
-        text = readFileSync(log, "utf8");
-      } catch {
-        // not written yet
-      }
-      const match = /replaced with (\S+)/.exec(text);
-      if (match) return new KafkaMock(match[1]!, child, dir);
-      await sleep(100);
-    }
-    mock.stop();
-    throw new Error("the kcat mock cluster did not report its bootstrap servers");
-  }
-
-  stop(): void {
-    try {
-      // The shell, sleep and kcat share one process group (detached).
-      if (this.child.pid) process.kill(-this.child.pid, "SIGTERM");
-    } catch {
-      // already gone
-    }
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
 export class Engines {
-  private kafkaMock: KafkaMock | undefined;
+  private kafkaMock: KafkaEngine | undefined;
 
   /** REDIS_URL / NATS_URL / KAFKA_BROKERS, then the default local port; Kafka: a mock cluster. */
   async locate(kind: EngineKind): Promise<Located> {
@@ -101,10 +25,10 @@ export class Engines {
     }
     const brokers = process.env["KAFKA_BROKERS"];
     if (brokers) return { url: brokers };
-    if (!hasCommand("kcat")) return { skip: "no Kafka (KAFKA_BROKERS unset, no kcat for a mock)" };
+    if (!hasBinary("kcat")) return { skip: "no Kafka (KAFKA_BROKERS unset, no kcat for a mock)" };
     try {
-      this.kafkaMock ??= await KafkaMock.start();
-      return { url: this.kafkaMock.bootstrap };
+      this.kafkaMock ??= await startKafkaEngine();
+      return { url: this.kafkaMock.brokers };
     } catch (error) {
       return { skip: (error as Error).message };
     }
@@ -151,8 +75,9 @@ export class Engines {
     }
   }
 
-  stop(): void {
-    this.kafkaMock?.stop();
+  async stop(): Promise<void> {
+    const mock = this.kafkaMock;
     this.kafkaMock = undefined;
+    await mock?.stop();
   }
 }

@@ -1,9 +1,10 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { startKafkaEngine } from "./kafka-engine.js";
 
 /**
  * Finds the engines integration tests need, in this order: the environment variable, the engine's
@@ -45,7 +46,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-function hasBinary(name: string): boolean {
+/** Whether `name` is a command on PATH (or an executable path). */
+export function hasBinary(name: string): boolean {
   try {
     execFileSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" });
     return true;
@@ -103,41 +105,12 @@ async function startNats(): Promise<string | undefined> {
   return `nats://127.0.0.1:${port}`;
 }
 
-/** librdkafka's mock cluster, driven by kcat; its bootstrap list appears in its log. */
+/** librdkafka's mock cluster, driven by kcat (kafka-engine.ts), kept for the whole run. */
 async function startKafkaMock(): Promise<string | undefined> {
   if (!hasBinary("kcat")) return undefined;
-  const dir = mkdtempSync(path.join(tmpdir(), "eventail-kafka-"));
-  const log = path.join(dir, "mock.log");
-  const child = spawn(
-    "sh",
-    [
-      "-c",
-      `exec sleep infinity | kcat -b 127.0.0.1:1 -P -t _keepalive -X test.mock.num.brokers=3 2>"${log}"`,
-    ],
-    { stdio: "ignore", detached: true },
-  );
-  started.push({
-    stop: async () => {
-      try {
-        if (child.pid) process.kill(-child.pid, "SIGTERM");
-      } catch {
-        // already gone
-      }
-    },
-  });
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    let text = "";
-    try {
-      text = readFileSync(log, "utf8");
-    } catch {
-      // not written yet
-    }
-    const match = /replaced with (\S+)/.exec(text);
-    if (match) return match[1];
-    await sleep(100);
-  }
-  throw new Error("kcat mock cluster did not report its bootstrap servers");
+  const engine = await startKafkaEngine();
+  started.push(engine);
+  return engine.brokers;
 }
 
 async function dockerAnswers(): Promise<boolean> {

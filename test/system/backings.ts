@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import { connect } from "nats";
@@ -8,7 +7,7 @@ import { streamKey } from "../../src/backing/redis/keys.js";
 import { startKafkaEngine } from "../support/kafka-engine.js";
 import { startNatsEngine } from "../support/nats-engine.js";
 import { canStartRedisEngine, startRedisEngine } from "../support/redis-engine.js";
-import { serviceUrl } from "../support/services.js";
+import { hasBinary, serviceUrl } from "../support/services.js";
 import type { DurableBackingKind } from "./manifests.js";
 
 /** An engine of the test's own, and one way of taking it away and giving it back. */
@@ -45,15 +44,6 @@ export interface SystemBacking {
   readonly environment: { readonly variable: string; readonly key: string };
   /** Removes what a test's broker stream left on a shared engine (after its processes exit). */
   readonly forget: (connection: Readonly<Record<string, string>>, stream: string) => Promise<void>;
-}
-
-function hasBinary(name: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const inCi = () => process.env["CI"] === "true";
