@@ -6,12 +6,14 @@
  * stands in only for what each case declares: the engines and clusters a reader starts themselves.
  * A README edit that breaks a command, or an example that stops working, fails here.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { eventailBuilt } from "../support/eventail-process.js";
+import { startKafkaEngine } from "../support/kafka-engine.js";
 import { KubeApiServerDouble } from "../support/kube-apiserver-double.js";
 import { type ReadmeCommand, readmeCommands, shellWords } from "../support/readme-commands.js";
 import { freePort } from "../support/services.js";
@@ -141,6 +143,52 @@ async function freshMqTriggerStreams(): Promise<void> {
 
 let kubeApi: KubeApiServerDouble | undefined;
 
+/** Where the kafka-source manifest (and the README's kcat) expect Kafka. */
+const KAFKA_PORT = 9092;
+
+/**
+ * Relays localhost:9092 to the mock cluster's bootstrap broker. Clients only bootstrap through
+ * it: the mock advertises its brokers as 127.0.0.1:<port>, and they talk to those directly.
+ * Both loopback addresses listen, since `localhost` may resolve to either.
+ */
+async function relayKafkaPort(bootstrap: string): Promise<{ close: () => Promise<void> }> {
+  const colon = bootstrap.lastIndexOf(":");
+  const [host, port] = [bootstrap.slice(0, colon), Number(bootstrap.slice(colon + 1))];
+  const sockets = new Set<net.Socket>();
+  const servers: net.Server[] = [];
+  const close = async () => {
+    for (const socket of sockets) socket.destroy();
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  };
+  for (const address of ["127.0.0.1", "::1"]) {
+    const server = net.createServer((client) => {
+      const upstream = net.connect({ host, port });
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on("close", () => sockets.delete(socket));
+        socket.on("error", () => socket.destroy());
+      }
+      client.pipe(upstream).pipe(client);
+      client.on("close", () => upstream.destroy());
+      upstream.on("close", () => client.destroy());
+    });
+    const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      server.once("error", resolve);
+      server.listen(KAFKA_PORT, address, () => resolve(undefined));
+    });
+    if (error === undefined) servers.push(server);
+    else if (address === "::1" && ["EADDRNOTAVAIL", "EAFNOSUPPORT"].includes(error.code ?? "")) {
+      // No IPv6 loopback here, so `localhost` cannot resolve to it either.
+    } else {
+      await close();
+      throw new Error(
+        `examples/kafka-source needs ${address}:${KAFKA_PORT} (its manifest names localhost:${KAFKA_PORT}) but cannot listen there: ${error.code ?? error.message}; stop what holds the port`,
+      );
+    }
+  }
+  return { close };
+}
+
 const CASES: ExampleCase[] = [
   {
     example: "quickstart",
@@ -253,8 +301,28 @@ const CASES: ExampleCase[] = [
   {
     example: "kafka-source",
     readme: "examples/kafka-source/README.md",
-    log: [],
-    skip: "its manifest names a Kafka broker on localhost:9092, which the test cannot provide",
+    standIns: [
+      {
+        command: /^docker run .* apache\/kafka/,
+        why: "a kcat mock cluster stands in for Kafka; the manifest's localhost:9092 is relayed to it",
+        run: async (context) => {
+          const engine = await startKafkaEngine(1);
+          context.cleanup.defer(() => engine.stop());
+          const relay = await relayKafkaPort(engine.brokers.split(",")[0]!);
+          context.cleanup.defer(() => relay.close());
+        },
+      },
+    ],
+    log: [
+      // The mock gives `orders` 4 partitions and key k1 lands on 1; the README says so.
+      logLine(
+        "log",
+        "partition:1/offset:0",
+        "dev.knative.kafka.event",
+        "/apis/v1/namespaces/default/kafkasources/orders#orders",
+        '{"order":1}',
+      ),
+    ],
   },
   ...[
     { backing: REDIS, starts: [/^redis-server$/, /^docker run .* redis:7$/] },
@@ -278,6 +346,28 @@ const CASES: ExampleCase[] = [
     }),
   ),
 ];
+
+interface Finished {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs a command to its end without blocking the event loop: stand-ins served from this process
+ * (the Kafka port relay, the Kubernetes API double) must keep answering while it runs.
+ */
+function runToEnd(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    child.once("error", reject);
+    child.once("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
 
 /** Points the README's Eventail address at the port this run serves on. */
 function onPort(text: string, port: number): string {
@@ -315,11 +405,7 @@ async function runReadme(test: ExampleCase, cleanup: Cleanup): Promise<RunContex
         cleanup.defer(() => context.eventail?.stop());
         await context.eventail.waitFor(/"msg":"eventail is serving"/, 30_000);
       } else {
-        const result = spawnSync(process.execPath, [CLI, ...args], {
-          cwd: ROOT,
-          env,
-          encoding: "utf8",
-        });
+        const result = await runToEnd(process.execPath, [CLI, ...args], env);
         expect(result.status, `${text}\n${result.stdout}${result.stderr}`).toBe(0);
         checkOutput(command, result.stdout);
       }
@@ -338,12 +424,12 @@ async function runReadme(test: ExampleCase, cleanup: Cleanup): Promise<RunContex
     }
     const script = ["set -eo pipefail", ...(assignments.get(command.block) ?? []), text].join("\n");
     const check = test.checks?.find((c) => c.command.test(command.text));
-    const runOnce = () => spawnSync("bash", ["-c", script], { cwd: ROOT, env, encoding: "utf8" });
-    let result = runOnce();
+    const runOnce = () => runToEnd("bash", ["-c", script], env);
+    let result = await runOnce();
     if (check?.repeat) {
       await waitUntil(
-        () => {
-          result = runOnce();
+        async () => {
+          result = await runOnce();
           return check.output.test(result.stdout);
         },
         30_000,
