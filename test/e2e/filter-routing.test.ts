@@ -1,7 +1,5 @@
-import { setTimeout as sleep } from "node:timers/promises";
-import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RecordingSink, startSink, startWithManifests } from "../support/sink.js";
+import { type RoutedEvent, type RoutingRun, routeTable } from "./routing-table.js";
 
 /**
  * Exact filters on a real broker whose memory backing indexes triggers by their pinned `type`: the
@@ -21,7 +19,7 @@ const TRIGGERS: Record<string, string> = {
   "exact-type-prefix": "filters: [{exact: {type: com.example}}]",
 };
 
-const EVENTS: Array<[string, Record<string, string>, string[]]> = [
+const EVENTS: RoutedEvent[] = [
   [
     "whole-values",
     { type: TYPE, source: "/shop", region: "eu" },
@@ -37,53 +35,13 @@ const EVENTS: Array<[string, Record<string, string>, string[]]> = [
 ];
 
 describe("exact filters on a type-indexed broker compare whole values", () => {
-  const sinks: Record<string, RecordingSink> = {};
-  let running: Awaited<ReturnType<typeof startWithManifests>>;
-
+  let run: RoutingRun;
   beforeAll(async () => {
-    let yaml = "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: default}\n";
-    for (const [name, filter] of Object.entries(TRIGGERS)) {
-      sinks[name] = await startSink();
-      yaml += `---
-apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata: {name: ${name}}
-spec:
-  broker: default
-  ${filter}
-  subscriber: {uri: "${sinks[name]!.url}"}
-`;
-    }
-    running = await startWithManifests(yaml);
-    for (const [id, attributes] of EVENTS) {
-      const headers: Record<string, string> = { "ce-specversion": "1.0", "ce-id": id };
-      for (const [name, value] of Object.entries(attributes)) headers[`ce-${name}`] = value;
-      const response = await request(`${running.url}/default/default`, {
-        method: "POST",
-        headers: { ...headers, "content-type": "application/json" },
-        body: "{}",
-      });
-      expect(response.statusCode).toBe(202);
-      await response.body.dump();
-    }
-    const expected = EVENTS.reduce((n, [, , to]) => n + to.length, 0);
-    const deadline = Date.now() + 10_000;
-    const total = () => Object.values(sinks).reduce((n, s) => n + s.requests.length, 0);
-    while (total() < expected && Date.now() < deadline) await sleep(20);
-    // Time for a wrong delivery to arrive after the right ones.
-    await sleep(300);
+    run = await routeTable(TRIGGERS, EVENTS);
   });
-
-  afterAll(async () => {
-    await running?.close();
-    await Promise.all(Object.values(sinks).map((s) => s.close()));
-  });
+  afterAll(() => run?.close());
 
   it.each(EVENTS)("event %s reaches exactly its triggers", (id, _attributes, expected) => {
-    const reached = Object.entries(sinks)
-      .filter(([, sink]) => sink.events.some((e) => e.attributes["id"] === id))
-      .map(([name]) => name)
-      .sort();
-    expect(reached).toEqual([...expected].sort());
+    expect(run.reached(id)).toEqual([...expected].sort());
   });
 });
