@@ -5,10 +5,13 @@
  * BENCHMARKS.md with the machine's description.
  *
  *   npm run bench -- [--quick] [--only id,id] [--profile id,id] [--out FILE] [--no-write]
+ *                    [--cli OTHER/dist/src/cli/main.js]
  *
  * --quick: under a minute (CI smoke); it writes BENCHMARKS.md only when --out names a file.
  * --profile: runs those scenarios' measured process under `node --cpu-prof` (profiles in a temp
  * folder; `node dist/bench/profile-summary.js FILE` summarizes one).
+ * --cli: measures another build (a checkout of another commit, built) against the same relay,
+ * load generator and sink, for an A/B of two commits.
  */
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -49,6 +52,7 @@ const { values: options } = parseArgs({
     profile: { type: "string" },
     out: { type: "string" },
     "no-write": { type: "boolean", default: false },
+    cli: { type: "string" },
   },
 });
 
@@ -77,6 +81,7 @@ const settings: BenchSettings = {
   idleSettleMs: quick ? 500 : 2_000,
   profile,
   profileDir: profile.size > 0 ? mkdtempSync(path.join(tmpdir(), "eventail-profile-")) : "",
+  ...(options.cli ? { cli: path.resolve(options.cli) } : {}),
 };
 
 const only = list(options.only);

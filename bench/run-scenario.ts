@@ -1,6 +1,7 @@
 import { loadavg } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { EventailProcess } from "../test/support/eventail-process.js";
 import type {
   ClosedLoad,
   LoadgenReady,
@@ -12,7 +13,6 @@ import type {
 } from "./processes/protocol.js";
 import type { Scenario } from "./scenarios.js";
 import type { Engines } from "./support/engines.js";
-import { EventailTarget } from "./support/eventail-target.js";
 import { writeTopology } from "./support/manifests.js";
 import { readCpuSeconds, readMemory, settled } from "./support/proc.js";
 import { HelperProcess } from "./support/rpc.js";
@@ -50,6 +50,8 @@ export interface BenchSettings {
   /** Scenario ids to run under `node --cpu-prof`, and where the profiles go. */
   readonly profile: ReadonlySet<string>;
   readonly profileDir: string;
+  /** Another build's dist/src/cli/main.js to measure instead of this one (an A/B of two commits). */
+  readonly cli?: string;
 }
 
 export interface ScenarioResult {
@@ -179,9 +181,15 @@ export async function startTarget(
       await engines.forget(backing, engineUrl, topology.namespace);
     }
   };
-  let eventail: EventailTarget;
+  let eventail: EventailProcess;
   try {
-    eventail = await EventailTarget.start({ manifests: topology.dir, nodeFlags: profileFlags });
+    eventail = await EventailProcess.start("eventail", {
+      manifests: [topology.dir],
+      nodeFlags: profileFlags,
+      noWatch: true,
+      readyTimeoutMs: 120_000,
+      ...(settings.cli ? { cli: settings.cli } : {}),
+    });
   } catch (error) {
     await cleanUp();
     throw new Error(`eventail did not start on ${backing}: ${(error as Error).message}`);

@@ -15,11 +15,11 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { EventailProcess } from "../test/support/eventail-process.js";
 import type { LoadResult, OpenLoad, PhaseReport } from "./processes/protocol.js";
 import { Harness } from "./run-scenario.js";
 import { judgeSoak, type SoakSample } from "./soak-judge.js";
 import { Engines } from "./support/engines.js";
-import { EventailTarget } from "./support/eventail-target.js";
 import { readMemory } from "./support/proc.js";
 
 const { values: options } = parseArgs({
@@ -149,9 +149,13 @@ if ("skip" in redis) {
 const redisUrl = "url" in redis ? redis.url : undefined;
 const written = writeManifests(namespace, harness.sink.ready.url, side.url, redisUrl);
 const failures: string[] = [];
-let eventail: EventailTarget | undefined;
+let eventail: EventailProcess | undefined;
 try {
-  eventail = await EventailTarget.start({ manifests: written.dir });
+  eventail = await EventailProcess.start("eventail", {
+    manifests: [written.dir],
+    noWatch: true,
+    readyTimeoutMs: 120_000,
+  });
   const target = eventail;
   const spec = (broker: SoakBroker, phase: string) => ({
     url: `${target.url}${broker.ingressPath}`,

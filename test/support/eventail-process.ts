@@ -32,6 +32,12 @@ export interface EventailProcessOptions {
   readonly readyTimeoutMs?: number;
   /** Resolve once the port is known, without waiting for /readyz (default false). */
   readonly skipReady?: boolean;
+  /** Node flags before the script, e.g. --cpu-prof (the bench's profiles). */
+  readonly nodeFlags?: readonly string[];
+  /** Serve the files as read at start, without watching them (`--no-watch`). */
+  readonly noWatch?: boolean;
+  /** Another build's command line (the bench's A/B of two commits); default EVENTAIL_CLI. */
+  readonly cli?: string;
 }
 
 /**
@@ -64,7 +70,16 @@ export class EventailProcess {
   }
 
   static async start(name: string, options: EventailProcessOptions): Promise<EventailProcess> {
-    const args = [EVENTAIL_CLI, "run", "--host", "127.0.0.1", "--port", "0"];
+    const args = [
+      ...(options.nodeFlags ?? []),
+      options.cli ?? EVENTAIL_CLI,
+      "run",
+      ...(options.noWatch ? ["--no-watch"] : []),
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+    ];
     for (const manifest of options.manifests) args.push("-f", manifest);
     const child = spawn(process.execPath, args, {
       stdio: ["ignore", "pipe", "pipe"],
