@@ -261,7 +261,9 @@ export class Dispatcher {
     const total = options.retry + 1;
     for (let n = 1; ; n++) {
       let last: AttemptResult;
-      if (target === undefined) last = invalidUrl(url);
+      const paced = options.pace?.reserve() ?? 0;
+      if (paced > 0 && !(await this.wait(paced, watch))) last = ABORTED;
+      else if (target === undefined) last = invalidUrl(url);
       else {
         // Inline rather than through attemptTo: one async frame less per delivery.
         const entry = this.gates.enter(target.origin, watch);

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { CloudEvent } from "../events/event.js";
+import type { DeliveryPace } from "./pace.js";
 
 /** A resolved `spec.delivery` (Knative's DeliverySpec with durations in milliseconds). */
 export interface DeliveryOptions {
@@ -16,6 +17,13 @@ export interface DeliveryOptions {
   deadLetterSink?: string;
   /** `json` delivers in structured mode. */
   format: "binary" | "json";
+  /**
+   * `eventail.io/delivery.max-backoff`: no backoff the policy computes waits longer. A
+   * `Retry-After` the subscriber sent is still honoured, up to retryAfterMaxMs.
+   */
+  maxBackoffMs?: number;
+  /** `eventail.io/delivery.rate`: spaces every attempt to the subscriber, retries included. */
+  pace?: DeliveryPace;
 }
 
 /**

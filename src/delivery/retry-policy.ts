@@ -44,13 +44,16 @@ export function parseRetryAfter(
  * the backoff, or the 429/503 `Retry-After` when longer, that one capped by retryAfterMaxMs.
  */
 export function retryDelayMs(
-  options: Pick<DeliveryOptions, "backoffPolicy" | "backoffDelayMs" | "retryAfterMaxMs">,
+  options: Pick<
+    DeliveryOptions,
+    "backoffPolicy" | "backoffDelayMs" | "retryAfterMaxMs" | "maxBackoffMs"
+  >,
   retry: number,
   status: number | undefined,
   retryAfter: string | readonly string[] | undefined,
   now = Date.now(),
 ): number {
-  const backoff = backoffMs(options, retry);
+  const backoff = Math.min(backoffMs(options, retry), options.maxBackoffMs ?? Infinity);
   if ((status !== 429 && status !== 503) || options.retryAfterMaxMs <= 0) return backoff;
   const asked = parseRetryAfter(retryAfter, now);
   if (asked === undefined) return backoff;

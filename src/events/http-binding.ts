@@ -1,14 +1,3 @@
-import {
-  type AttributeValue,
-  type CloudEvent,
-  createEvent,
-  EventValidationError,
-  isValidAttributeName,
-  validateEvent,
-} from "./event.js";
-import { decodeBatch, decodeStructured, encodeStructured } from "./json-format.js";
-import { percentDecodeHeaderValue, percentEncodeHeaderValue } from "./percent.js";
-
 /**
  * The CloudEvents HTTP protocol binding (1.0, and 0.3 which maps the same way): binary,
  * structured and batched modes for requests, and the reply rule of CONTRACT §4 for responses.
@@ -20,13 +9,22 @@ import { percentDecodeHeaderValue, percentEncodeHeaderValue } from "./percent.js
  * the independent oracle of this file (test/events/http-binding-sdk.test.ts: each side reads what
  * the other writes) and builds the events of `eventail send`.
  */
+import {
+  type AttributeValue,
+  type CloudEvent,
+  createEvent,
+  EventValidationError,
+  isValidAttributeName,
+  validateEvent,
+} from "./event.js";
+import { decodeBatch, decodeStructured, encodeStructured } from "./json-format.js";
+import { percentDecodeHeaderValue, percentEncodeHeaderValue } from "./percent.js";
 
 export type HttpHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;
 
 export type HttpMode = "binary" | "structured" | "batch";
 
 export const STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8";
-export const BATCH_CONTENT_TYPE = "application/cloudevents-batch+json; charset=utf-8";
 
 /** A structured or batched event format other than JSON: ingress answers 415. */
 export class UnsupportedFormatError extends Error {

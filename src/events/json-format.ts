@@ -1,3 +1,7 @@
+/**
+ * The CloudEvents JSON event format (structured mode, batches, and the form durable backings
+ * store). Decoding validates; encoding never fails.
+ */
 import {
   type AttributeValue,
   type CloudEvent,
@@ -5,11 +9,6 @@ import {
   EventValidationError,
   validateEvent,
 } from "./event.js";
-
-/**
- * The CloudEvents JSON event format (structured mode, batches, and the form durable backings
- * store). Decoding validates; encoding never fails.
- */
 
 /** `application/json`, `text/json`, and every `+json` suffix count as JSON. */
 export function isJsonContentType(contentType: string | undefined): boolean {
@@ -56,10 +55,6 @@ export function toJsonObject(event: CloudEvent): Record<string, unknown> {
 
 export function encodeStructured(event: CloudEvent): string {
   return JSON.stringify(toJsonObject(event));
-}
-
-export function encodeBatch(events: readonly CloudEvent[]): string {
-  return JSON.stringify(events.map(toJsonObject));
 }
 
 /**

@@ -1,6 +1,11 @@
 import { DEFAULT_DELIVERY, type DeliveryOptions } from "../delivery/options.js";
+import { DeliveryPace } from "../delivery/pace.js";
 import { resolveDestination } from "../resources/addresses.js";
 import { parseIsoDuration } from "../resources/duration.js";
+import type { Resource } from "../resources/types.js";
+
+const RATE_ANNOTATION = "eventail.io/delivery.rate";
+const MAX_BACKOFF_ANNOTATION = "eventail.io/delivery.max-backoff";
 
 /** `spec.delivery` as written in a manifest (Knative's DeliverySpec). */
 export interface DeliverySpec {
@@ -35,5 +40,23 @@ export function resolveDelivery(
     ...(spec.deadLetterSink
       ? { deadLetterSink: resolveDestination(spec.deadLetterSink, namespace, baseUrl) }
       : {}),
+  };
+}
+
+/**
+ * A Trigger's or Subscription's flow-control annotations on top of its resolved delivery: the
+ * pace of `eventail.io/delivery.rate` and the cap of `eventail.io/delivery.max-backoff`. A new
+ * version of the resource gets a new pace, starting from its first slot.
+ */
+export function withFlowControl(delivery: DeliveryOptions, resource: Resource): DeliveryOptions {
+  const annotations = resource.metadata.annotations ?? {};
+  const rate = Number(annotations[RATE_ANNOTATION]);
+  const maxBackoff = annotations[MAX_BACKOFF_ANNOTATION];
+  const maxBackoffMs = maxBackoff === undefined ? undefined : parseIsoDuration(maxBackoff);
+  if (!(rate > 0) && maxBackoffMs === undefined) return delivery;
+  return {
+    ...delivery,
+    ...(rate > 0 ? { pace: new DeliveryPace(rate) } : {}),
+    ...(maxBackoffMs === undefined ? {} : { maxBackoffMs }),
   };
 }

@@ -36,7 +36,7 @@ import { compileCesqlPredicate } from "../triggers/cesql-filter.js";
 import { compileFilter, type TriggerFilterSpec } from "../triggers/filter.js";
 import { BackingPool } from "./backing-pool.js";
 import { ConsumerSet, consumerMode } from "./consumer-set.js";
-import { resolveDelivery } from "./delivery-spec.js";
+import { resolveDelivery, withFlowControl } from "./delivery-spec.js";
 import { IngressSet, type Running } from "./ingress-set.js";
 import { SourceSet } from "./source-set.js";
 
@@ -338,7 +338,10 @@ export class Reconciler implements DataPlane {
       filter: compileFilter(spec as TriggerFilterSpec, compileCesqlPredicate),
       subscriberUrl: resolveDestination(spec.subscriber, namespace, this.baseUrl),
       // A Trigger's delivery replaces its Broker's as a whole.
-      delivery: resolveDelivery(spec.delivery ?? broker.delivery, namespace, this.baseUrl),
+      delivery: withFlowControl(
+        resolveDelivery(spec.delivery ?? broker.delivery, namespace, this.baseUrl),
+        resource,
+      ),
       ...consumerMode(resource),
     };
   }
@@ -357,7 +360,10 @@ export class Reconciler implements DataPlane {
       ...(spec.subscriber ? { subscriberUrl: resolve(spec.subscriber) } : {}),
       ...(spec.reply ? { replyUrl: resolve(spec.reply) } : {}),
       // A Subscription's delivery defaults from its channel's as a whole.
-      delivery: resolveDelivery(spec.delivery ?? channel.delivery, namespace, this.baseUrl),
+      delivery: withFlowControl(
+        resolveDelivery(spec.delivery ?? channel.delivery, namespace, this.baseUrl),
+        resource,
+      ),
       ...consumerMode(resource),
     };
   }

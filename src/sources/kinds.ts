@@ -144,7 +144,6 @@ const messageQueueTrigger: SourceKind = {
       dispatcher: context.dispatcher,
       subscriberUrl: context.resolveDestination(spec.subscriber),
       delivery: context.resolveDelivery(spec.delivery),
-      metrics: context.metrics,
       logger: context.logger,
     });
   },

@@ -93,3 +93,32 @@ describe("retryDelayMs", () => {
     expect(retryDelayMs({ ...options, retryAfterMaxMs: max }, 1, status, header)).toBe(ms);
   });
 });
+
+describe("retryDelayMs with eventail.io/delivery.max-backoff", () => {
+  const options = {
+    backoffPolicy: "exponential" as const,
+    backoffDelayMs: 1000,
+    retryAfterMaxMs: 300_000,
+  };
+  it.each([
+    { name: "a backoff under the cap is kept", retry: 1, cap: 1500, header: undefined, ms: 1000 },
+    {
+      name: "a longer backoff is cut to the cap",
+      retry: 4,
+      cap: 1500,
+      header: undefined,
+      ms: 1500,
+    },
+    { name: "no cap: the policy's backoff", retry: 4, cap: undefined, header: undefined, ms: 8000 },
+    {
+      name: "a Retry-After past the cap is still honoured",
+      retry: 4,
+      cap: 1500,
+      header: "3",
+      ms: 3000,
+    },
+  ])("$name", ({ retry, cap, header, ms }) => {
+    const capped = cap === undefined ? options : { ...options, maxBackoffMs: cap };
+    expect(retryDelayMs(capped, retry, 503, header)).toBe(ms);
+  });
+});

@@ -2,7 +2,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
-import { brokerYaml, eventually, startWithManifests } from "../support/sink.js";
+import { brokerYaml, eventually, startWithManifests, triggerYaml } from "../support/sink.js";
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -62,22 +62,12 @@ async function send(url: string, id: string) {
 describe("memory broker cap (eventail.io/memory.max-events)", () => {
   it("answers 429 with Retry-After past the cap, never grows, and accepts again once delivered", async () => {
     const subscriber = await gatedSubscriber();
-    const running = await startWithManifests(`${brokerYaml(
-      "capped",
-      '  annotations:\n    eventail.io/memory.max-events: "3"',
-    )}---
-apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata:
-  name: slow
-  namespace: default
-  annotations:
-    eventail.io/delivery.concurrency: "1"
-spec:
-  broker: capped
-  subscriber:
-    uri: ${subscriber.url}
-`);
+    const running = await startWithManifests(
+      brokerYaml("capped", '  annotations:\n    eventail.io/memory.max-events: "3"') +
+        triggerYaml("slow", subscriber.url, "", "", "capped", {
+          "eventail.io/delivery.concurrency": "1",
+        }),
+    );
     cleanups.push(() => running.close());
     const ingress = `${running.url}/default/capped`;
 

@@ -8,12 +8,8 @@
 import { HTTP, CloudEvent as SdkCloudEvent } from "cloudevents";
 import { describe, expect, it } from "vitest";
 import { type AttributeValue, type CloudEvent, createEvent } from "../../src/events/event.js";
-import {
-  BATCH_CONTENT_TYPE,
-  decodeHttpRequest,
-  encodeHttpRequest,
-} from "../../src/events/http-binding.js";
-import { encodeBatch, isJsonContentType } from "../../src/events/json-format.js";
+import { decodeHttpRequest, encodeHttpRequest } from "../../src/events/http-binding.js";
+import { isJsonContentType } from "../../src/events/json-format.js";
 
 interface Case {
   name: string;
@@ -209,15 +205,6 @@ describe("Eventail's encoding, parsed by the cloudevents SDK", () => {
       body: body!.toString("utf8"),
     }) as SdkCloudEvent<unknown>;
     expect(fromSdk(parsed)).toEqual(fromEventail(event));
-  });
-
-  it("batch mode: every case in one batch, in order", () => {
-    const events = CASES.map((test) => createEvent(test.attributes, test.data));
-    const parsed = HTTP.toEvent({
-      headers: { "content-type": BATCH_CONTENT_TYPE },
-      body: encodeBatch(events),
-    }) as SdkCloudEvent<unknown>[];
-    expect(parsed.map((event) => fromSdk(event))).toEqual(events.map(fromEventail));
   });
 
   it("the SDK reads a percent-encoded binary value literally (so the decoding above is needed)", () => {

@@ -113,6 +113,18 @@ describe("validateResources: identity and schema", () => {
       "must be a positive integer",
     ],
     [
+      "an annotation Eventail reads is checked: delivery rate",
+      trigger("", '  annotations:\n    eventail.io/delivery.rate: "fast"\n'),
+      "metadata.annotations[eventail.io/delivery.rate]",
+      'must be a positive number of deliveries per second (got "fast")',
+    ],
+    [
+      "an annotation Eventail reads is checked: max backoff",
+      trigger("", '  annotations:\n    eventail.io/delivery.max-backoff: "30s"\n'),
+      "metadata.annotations[eventail.io/delivery.max-backoff]",
+      'must be an ISO-8601 duration above zero, e.g. PT30S (got "30s")',
+    ],
+    [
       "an annotation Eventail reads is checked: the memory cap of a broker",
       'apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata:\n  name: capped\n  annotations:\n    eventail.io/memory.max-events: "-5"\n',
       "metadata.annotations[eventail.io/memory.max-events]",

@@ -153,13 +153,17 @@ export function triggerYaml(
   filterYaml = "",
   extra = "",
   broker = "default",
+  annotations: Readonly<Record<string, string>> = {},
 ): string {
+  const annotated = Object.entries(annotations)
+    .map(([key, value]) => `\n    ${key}: ${JSON.stringify(value)}`)
+    .join("");
   return `---
 apiVersion: eventing.knative.dev/v1
 kind: Trigger
 metadata:
   name: ${name}
-  namespace: default
+  namespace: default${annotated === "" ? "" : `\n  annotations:${annotated}`}
 spec:
   broker: ${broker}
 ${filterYaml}

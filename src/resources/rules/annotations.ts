@@ -1,3 +1,4 @@
+import { parseIsoDuration } from "../duration.js";
 import { childPath } from "../issue.js";
 import { type Check, quote } from "./check.js";
 
@@ -19,6 +20,18 @@ const ANNOTATIONS: ReadonlyArray<{
     kinds: ["Trigger", "Subscription"],
     accepts: isPositiveInteger,
     expected: "a positive integer",
+  },
+  {
+    key: "eventail.io/delivery.rate",
+    kinds: ["Trigger", "Subscription"],
+    accepts: (value) => /^[0-9]+(\.[0-9]+)?$/.test(value) && Number(value) > 0,
+    expected: "a positive number of deliveries per second",
+  },
+  {
+    key: "eventail.io/delivery.max-backoff",
+    kinds: ["Trigger", "Subscription"],
+    accepts: (value) => (parseIsoDuration(value) ?? 0) > 0,
+    expected: "an ISO-8601 duration above zero, e.g. PT30S",
   },
   {
     key: "eventail.io/ingress.max-body-bytes",

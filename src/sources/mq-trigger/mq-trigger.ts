@@ -6,7 +6,6 @@ import type {
   DeliveryOutcome,
 } from "../../delivery/options.js";
 import type { Logger } from "../../observability/logger.js";
-import type { Metrics } from "../../observability/metrics.js";
 import type { RunnableSource } from "../registry.js";
 import { messageEvent } from "./message-event.js";
 import type { MessageQueue, QueueMessage } from "./queue.js";
@@ -38,7 +37,6 @@ export interface MessageQueueTriggerDeps {
   readonly subscriberUrl: string;
   /** Backoff, timeout and dead letter for the subscriber; `retry` is replaced by maxRetries. */
   readonly delivery: DeliveryOptions;
-  readonly metrics: Metrics;
   readonly logger: Logger;
 }
 

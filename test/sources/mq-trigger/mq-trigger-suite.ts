@@ -84,7 +84,6 @@ export function messageQueueTriggerSuite(backend: () => QueueBackend, tuning = {
       dispatcher: harness.dispatcher,
       subscriberUrl,
       delivery: { ...DEFAULT_DELIVERY, backoffDelayMs: 50, timeoutMs: 5_000 },
-      metrics: harness.metrics,
       logger: silentLogger(),
     });
     await trigger.start();

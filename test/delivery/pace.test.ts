@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { DeliveryPace } from "../../src/delivery/pace.js";
+
+/** A clock the test moves by hand. */
+function clock(start = 1_000) {
+  let now = start;
+  return { now: () => now, advance: (ms: number) => (now += ms) };
+}
+
+describe("DeliveryPace (eventail.io/delivery.rate)", () => {
+  it("spaces attempts reserved at once 1/rate apart, the first going now", () => {
+    const time = clock();
+    const pace = new DeliveryPace(4, time.now);
+    expect([pace.reserve(), pace.reserve(), pace.reserve(), pace.reserve()]).toEqual([
+      0, 250, 500, 750,
+    ]);
+  });
+
+  it("lets an attempt go at once when its slot has passed, and saves no burst for later", () => {
+    const time = clock();
+    const pace = new DeliveryPace(10, time.now);
+    expect(pace.reserve()).toBe(0);
+    time.advance(5_000); // idle for a long time
+    expect(pace.reserve()).toBe(0);
+    expect(pace.reserve()).toBe(100);
+    expect(pace.reserve()).toBe(200);
+  });
+
+  it("holds fractional rates: 0.5 per second is one attempt every 2 s", () => {
+    const time = clock();
+    const pace = new DeliveryPace(0.5, time.now);
+    expect(pace.reserve()).toBe(0);
+    time.advance(500);
+    expect(pace.reserve()).toBe(1_500);
+  });
+});
