@@ -12,7 +12,8 @@ export interface IngressTarget {
   readonly bodyLimit: number;
   /**
    * Stores the events; resolves once the backing has them. Throws the domain's errors
-   * (EventValidationError, TtlExhaustedError, BackingUnavailableError), which server/ maps.
+   * (EventValidationError, TtlExhaustedError, BackingUnavailableError, BackingFullError), which
+   * server/ maps.
    */
   ingest(events: readonly CloudEvent[]): Promise<void>;
 }
