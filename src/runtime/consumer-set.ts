@@ -25,6 +25,8 @@ export interface ConsumerSetOptions<C extends ConsumerConfig, P> {
   parentOf(resource: Resource): P | undefined;
   /** What makes two parents the same runtime (the broker or channel object itself). */
   identity(parent: P): unknown;
+  /** The stream the parent's consumers read. */
+  streamOf(parent: P): string;
   configOf(resource: Resource, parent: P): C;
   create(parent: P, config: C): StreamConsumer<C>;
 }
@@ -67,7 +69,10 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
       const parent = options.parentOf(resource);
       if (!parent || options.identity(parent) !== options.identity(running.parent)) {
         this.running.delete(key);
-        await running.consumer.stop(options.drainMs);
+        // Moved to another broker or channel: its consumer on the old stream is wanted no more.
+        if (parent && options.streamOf(parent) !== running.consumer.stream) {
+          deleted.push([key, running]);
+        } else await running.consumer.stop(options.drainMs);
       }
     }
     for (const [key] of deleted) this.running.delete(key);

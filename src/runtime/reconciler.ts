@@ -115,6 +115,7 @@ export class Reconciler implements DataPlane {
       drainMs,
       parentOf: (r) => this.brokers.get(key(r.metadata.namespace, (r.spec as TriggerSpec).broker)),
       identity: (parent) => parent.target,
+      streamOf: (parent) => parent.target.stream,
       configOf: (r, broker) => this.triggerConfig(r, broker),
       create: (broker, config) => new TriggerRuntime(deps, broker.target, config),
     });
@@ -127,6 +128,7 @@ export class Reconciler implements DataPlane {
         return this.channels.get(key(ref.namespace ?? r.metadata.namespace, ref.name));
       },
       identity: (parent) => parent.target,
+      streamOf: (parent) => parent.target.stream,
       configOf: (r, channel) => this.subscriptionConfig(r, channel),
       create: (channel, config) => new SubscriptionRuntime(deps, channel.target, config),
     });

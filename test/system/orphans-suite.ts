@@ -40,6 +40,8 @@ export interface OrphanEngine {
 interface Trigger {
   readonly name: string;
   readonly sink: RecordingSink;
+  /** Its broker; `default` when absent. A broker named here is written beside `default`. */
+  readonly broker?: string;
 }
 
 const DRAIN_MS = 2_000;
@@ -66,13 +68,23 @@ function manifests(
         spec: { config: { apiVersion: "v1", kind: "ConfigMap", name: "backing" } },
       },
     );
+    const others = new Set(triggers.map((t) => t.broker ?? "default"));
+    others.delete("default");
+    for (const name of others) {
+      documents.push({
+        apiVersion: "eventing.knative.dev/v1",
+        kind: "Broker",
+        metadata: { name, namespace },
+        spec: { config: { apiVersion: "v1", kind: "ConfigMap", name: "backing" } },
+      });
+    }
   }
   for (const trigger of triggers) {
     documents.push({
       apiVersion: "eventing.knative.dev/v1",
       kind: "Trigger",
       metadata: { name: trigger.name, namespace },
-      spec: { broker: "default", subscriber: { uri: trigger.sink.url } },
+      spec: { broker: trigger.broker ?? "default", subscriber: { uri: trigger.sink.url } },
     });
   }
   // YAML reads JSON.
@@ -200,6 +212,32 @@ export function describeOrphans(engine: OrphanEngine): void {
       if (consumers !== undefined) {
         expect(consumers.sort()).toEqual([t.consumer("keep"), t.consumer("new-name")].sort());
       }
+    });
+
+    it("a trigger moved to another broker leaves no consumer on its old broker's stream", async () => {
+      const t = await setUp(["keep", "mover"]);
+      const [keep, mover] = t.triggers as [Trigger, Trigger];
+      cleanups.push(() => engine.forget(brokerStream(t.namespace, "other")));
+      expect(await t.send(1)).toEqual([202]);
+      await mover.sink.waitFor(1);
+
+      await t.reload([keep, { ...mover, broker: "other" }]);
+      expect(await t.send(20)).toEqual(Array(20).fill(202));
+      await keep.sink.waitFor(21, 20_000);
+      expect(mover.sink.requests).toHaveLength(1);
+      if ((await engine.retained(t.stream, t.backings)) !== undefined) {
+        let retained: number | undefined;
+        await eventually(
+          async () => {
+            retained = await engine.retained(t.stream, t.backings);
+            return retained === engine.retainedWhenDone;
+          },
+          15_000,
+          `the old broker's stream to hold ${engine.retainedWhenDone} event(s) (last read: ${retained})`,
+        );
+      }
+      const consumers = await engine.consumers(t.stream, t.backings);
+      if (consumers !== undefined) expect(consumers).toEqual([t.consumer("keep")]);
     });
 
     it("an updated trigger and a shutdown keep the consumer: only a deletion removes it", async () => {
