@@ -68,6 +68,11 @@ export class IntegrationSource implements RunnableSource {
     this.loop ??= this.run(timer, sink);
   }
 
+  /** Resolves once the timer is done: repeatCount reached, or stopped. */
+  async done(): Promise<void> {
+    await this.loop;
+  }
+
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.loop;

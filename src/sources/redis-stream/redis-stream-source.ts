@@ -36,7 +36,8 @@ export function defaultGroup(namespace: string, name: string): string {
  */
 export class RedisStreamSource implements RunnableSource {
   private readonly stopping = new AbortController();
-  private readonly readers = new Set<Redis>();
+  /** Connections blocked in XREADGROUP; those delivering an entry are left to finish it. */
+  private readonly blocked = new Set<Redis>();
   private loops: Promise<void>[] = [];
   private readonly connected: boolean[];
   private readonly source: string;
@@ -70,7 +71,7 @@ export class RedisStreamSource implements RunnableSource {
   async stop(): Promise<void> {
     this.stopping.abort();
     // A consumer blocked in XREADGROUP returns at once when its connection goes.
-    for (const reader of this.readers) reader.disconnect();
+    for (const reader of this.blocked) reader.disconnect();
     await Promise.all(this.loops);
   }
 
@@ -85,7 +86,6 @@ export class RedisStreamSource implements RunnableSource {
         redisOptions(this.spec, this.secretValue, BLOCK_MS),
       );
       reader.on("error", () => undefined);
-      this.readers.add(reader);
       try {
         await reader.xgroup("CREATE", stream, this.group, "$", "MKSTREAM").catch((error: Error) => {
           if (!error.message.includes("BUSYGROUP")) throw error;
@@ -95,6 +95,7 @@ export class RedisStreamSource implements RunnableSource {
         // "0" reads this consumer's own unacknowledged entries first; then ">" the new ones.
         let cursor = "0";
         while (!signal.aborted) {
+          this.blocked.add(reader);
           const reply = (await reader.xreadgroup(
             "GROUP",
             this.group,
@@ -107,6 +108,7 @@ export class RedisStreamSource implements RunnableSource {
             stream,
             cursor,
           )) as Array<[string, Entry[]]> | null;
+          this.blocked.delete(reader);
           const entries = reply?.[0]?.[1] ?? [];
           if (cursor === "0" && entries.length === 0) cursor = ">";
           for (const [id, fields] of entries) {
@@ -125,7 +127,7 @@ export class RedisStreamSource implements RunnableSource {
         await sleep(delay, undefined, { signal }).catch(() => undefined);
         delay = Math.min(delay * 2, 30_000);
       } finally {
-        this.readers.delete(reader);
+        this.blocked.delete(reader);
         reader.disconnect();
       }
     }
