@@ -284,7 +284,11 @@ describe("eventail validate with warnings", () => {
       let out = "";
       const code = await validateCommand(
         [dir],
-        { write: (s) => void (out += s) },
+        {
+          write: (s) => {
+            out += s;
+          },
+        },
         {
           write: () => undefined,
         },
