@@ -179,6 +179,25 @@ describe("JobSink end to end", () => {
     expect((await post("busy-2")).status).toBe(202);
   });
 
+  it("a reload that changes the job template keeps the running jobs and what they ran: an event seen before still starts nothing", async () => {
+    await start(recordingJob());
+    const first = await post("reload-1", { hold: true });
+    await eventually(() => runs().length === 1, 15_000, "the first job to run");
+    writeFileSync(running.file, recordingJob().replace("[--from-test]", "[--after-reload]"));
+    expect(await running.reload()).toEqual([]);
+    expect(sinkRuntime().runningJobs).toBe(1);
+    expect(await post("reload-1", { hold: true })).toMatchObject({
+      status: 202,
+      location: first.location,
+    });
+    const next = await post("reload-2");
+    await eventually(async () => (await jobState(next.location!)).status === 200, 15_000);
+    expect(recorded("reload-2").argv).toEqual(["--after-reload"]);
+    release("reload-1");
+    await eventually(async () => (await jobState(first.location!)).status === 200, 15_000);
+    expect(runs().sort()).toEqual(["reload-1", "reload-2"]);
+  });
+
   it.each([
     [
       "a container with only an image",
