@@ -122,6 +122,19 @@ spec:
       [problem("metadata.name", "is already the address of IntegrationSink")],
     ],
     [
+      "eventail.io/jobsink.max-running is a positive integer",
+      jobSink(RUNNABLE).replace(
+        "  namespace: shop\n",
+        '  namespace: shop\n  annotations:\n    eventail.io/jobsink.max-running: "0"\n',
+      ),
+      [
+        problem(
+          "metadata.annotations[eventail.io/jobsink.max-running]",
+          "must be a positive integer (jobs running at once)",
+        ),
+      ],
+    ],
+    [
       "a JobSink env can only read Secrets",
       jobSink(
         `${RUNNABLE}              env:\n                - name: A\n                  valueFrom:\n                    configMapKeyRef: {name: c, key: k}\n`,
