@@ -1,9 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { validateCommand } from "../../src/cli/validate.js";
-import { issuesWith } from "../resources/validate-harness.js";
+import type { Resource } from "../../src/resources/types.js";
+import { validateConfiguration } from "../../src/runtime/configuration.js";
+import { issuesWith, validWorld } from "../resources/validate-harness.js";
 
 /** A resource of `kind` named `case` in namespace shop (the valid world's), with `spec` lines. */
 const shop = (apiVersion: string, kind: string, spec: string, name = "case") =>
@@ -317,4 +320,76 @@ describe("eventail validate with warnings", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe("validation of the new kinds, on any spec", () => {
+  /** Values of every JSON type at the fields the rules read, so each rule meets wrong types. */
+  const anyValue = fc.oneof(
+    fc.jsonValue({ maxDepth: 2 }),
+    fc.constantFrom("redis://127.0.0.1:6379", "/etc/jobsink-event/event", "kafka:9092"),
+  );
+  const container = fc.dictionary(
+    fc.constantFrom("name", "image", "command", "args", "env", "workingDir"),
+    fc.oneof(anyValue, fc.array(anyValue, { maxLength: 3 })),
+  );
+  const specs: Record<string, fc.Arbitrary<unknown>> = {
+    JobSink: fc.oneof(
+      anyValue,
+      fc.record(
+        {
+          job: fc.record(
+            {
+              spec: fc.record({
+                template: fc.record({
+                  spec: fc.record({ containers: fc.array(container, { maxLength: 2 }) }),
+                }),
+              }),
+            },
+            { requiredKeys: [] },
+          ),
+        },
+        { requiredKeys: [] },
+      ),
+    ),
+    KafkaSink: fc.dictionary(
+      fc.constantFrom("topic", "bootstrapServers", "contentMode", "numPartitions", "auth"),
+      anyValue,
+    ),
+    RedisStreamSink: fc.dictionary(fc.constantFrom("address", "stream", "dialOptions"), anyValue),
+    RedisStreamSource: fc.dictionary(
+      fc.constantFrom("address", "stream", "group", "consumers", "dialOptions", "sink"),
+      anyValue,
+    ),
+    IntegrationSource: fc.dictionary(fc.constantFrom("timer", "aws", "template", "sink"), anyValue),
+  };
+  const apiVersions: Record<string, string> = {
+    JobSink: "sinks.knative.dev/v1alpha1",
+    KafkaSink: "eventing.knative.dev/v1alpha1",
+    RedisStreamSink: "sinks.knative.dev/v1alpha1",
+    RedisStreamSource: "sources.knative.dev/v1alpha1",
+    IntegrationSource: "sources.knative.dev/v1alpha1",
+  };
+
+  it.each(Object.keys(specs))(
+    "property: any %s spec gets a list of located issues, never a crash of its rules",
+    async (kind) => {
+      const world = await validWorld();
+      fc.assert(
+        fc.property(specs[kind]!, (spec) => {
+          const resource: Resource = {
+            apiVersion: apiVersions[kind]!,
+            kind,
+            metadata: { name: "case", namespace: "shop" },
+            spec,
+            origin: { file: "case.yaml", line: 1 },
+          };
+          for (const issue of validateConfiguration([...world, resource])) {
+            expect(issue.message).not.toContain("rules failed");
+            expect(issue.file).toBe("case.yaml");
+          }
+        }),
+        { numRuns: 200 },
+      );
+    },
+  );
 });

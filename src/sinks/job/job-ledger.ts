@@ -42,7 +42,9 @@ export class JobLedger {
 
   /** A job that never started is not remembered: the event may be sent again. */
   forget(source: string, id: string): void {
-    this.entries.delete(key(source, id));
+    const k = key(source, id);
+    if (this.entries.get(k)?.state !== "running" && this.entries.has(k)) this.finished--;
+    this.entries.delete(k);
   }
 
   finish(source: string, id: string, state: "succeeded" | "failed"): void {
