@@ -1,4 +1,4 @@
-import { formatIssue, type ValidationIssue } from "../resources/issue.js";
+import { formatIssue, isError, type ValidationIssue } from "../resources/issue.js";
 import { loadManifests } from "../resources/loader.js";
 import { validateConfiguration } from "../runtime/configuration.js";
 
@@ -38,12 +38,16 @@ export async function validateCommand(
     return 1;
   }
   for (const issue of issues) out.write(`${formatIssue(issue)}\n`);
-  if (issues.length === 0) {
-    out.write(`${plural(resourceCount, "resource")} valid\n`);
+  // Warnings are printed above but change neither the summary's verdict nor the exit code.
+  const problems = issues.filter(isError);
+  const warnings = issues.length - problems.length;
+  const warned = warnings > 0 ? ` (${plural(warnings, "warning")})` : "";
+  if (problems.length === 0) {
+    out.write(`${plural(resourceCount, "resource")} valid${warned}\n`);
     return 0;
   }
-  const files = new Set(issues.map((issue) => issue.file)).size;
-  out.write(`${plural(issues.length, "problem")} in ${plural(files, "file")}\n`);
+  const files = new Set(problems.map((issue) => issue.file)).size;
+  out.write(`${plural(problems.length, "problem")} in ${plural(files, "file")}${warned}\n`);
   return 2;
 }
 

@@ -18,10 +18,30 @@ export interface IngressTarget {
   ingest(events: readonly CloudEvent[]): Promise<void>;
 }
 
+/** What a sink says about an event it took: headers for the 202 (a JobSink's `Location`). */
+export interface SinkReceipt {
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** The job a JobSink started for an event (GET at its `Location`). */
+export interface JobStatus {
+  readonly job: string;
+  readonly state: "running" | "succeeded" | "failed";
+  /** The path it is asked about at, Knative's `/namespaces/{ns}/name/{sink}/sources/{source}/ids/{id}`. */
+  readonly location: string;
+}
+
 export interface SinkTarget {
   readonly namespace: string;
   readonly name: string;
-  receive(event: CloudEvent): Promise<void>;
+  /**
+   * Takes one event; resolves once it is handed on (stored, produced, started). Throws the
+   * domain's errors (EventValidationError, BackingUnavailableError, BackingFullError,
+   * SinkUnavailableError), which server/ maps.
+   */
+  receive(event: CloudEvent): Promise<SinkReceipt | undefined>;
+  /** JobSink only: the job started for the event `source` + `id`, undefined when none was. */
+  job?(source: string, id: string): JobStatus | undefined;
 }
 
 /** Why a webhook source refused a delivery; server/ maps each to its status and error code. */

@@ -5,6 +5,8 @@
 import type { Destination } from "./types.js";
 
 const CHANNEL_ROUTE = (namespace: string, name: string) => `/channels/${namespace}/${name}`;
+/** Every sink kind shares one address space, so a name is unique across them (validation). */
+const SINK_ROUTE = (namespace: string, name: string) => `/sinks/${namespace}/${name}`;
 
 const ROUTES: Readonly<Record<string, (namespace: string, name: string) => string>> = {
   Broker: (namespace, name) => `/${namespace}/${name}`,
@@ -15,7 +17,10 @@ const ROUTES: Readonly<Record<string, (namespace: string, name: string) => strin
   RedisStreamChannel: CHANNEL_ROUTE,
   Sequence: (namespace, name) => `/flows/${namespace}/sequences/${name}`,
   Parallel: (namespace, name) => `/flows/${namespace}/parallels/${name}`,
-  IntegrationSink: (namespace, name) => `/sinks/${namespace}/${name}`,
+  IntegrationSink: SINK_ROUTE,
+  JobSink: SINK_ROUTE,
+  KafkaSink: SINK_ROUTE,
+  RedisStreamSink: SINK_ROUTE,
 };
 
 export interface AddressableRef {
@@ -26,6 +31,11 @@ export interface AddressableRef {
 
 export function isAddressableKind(kind: string): boolean {
   return Object.hasOwn(ROUTES, kind);
+}
+
+/** The kinds with an address here, for messages. */
+export function addressableKinds(): string[] {
+  return Object.keys(ROUTES);
 }
 
 /** The URL a resource receives events at, or undefined for a kind with no address here. */

@@ -16,13 +16,24 @@ export interface ValidationIssue {
   /** Field path like `spec.filters[0].cesql`; empty when the problem is the whole document. */
   readonly path: string;
   readonly message: string;
+  /** "warning": printed, but the manifest is still valid (a standalone limit, say). */
+  readonly severity?: "warning";
 }
 
-/** `file:line kind/namespace/name spec.path: message`, with `?` for what is unknown. */
+/** True for a problem that makes the manifests invalid (anything but a warning). */
+export function isError(issue: ValidationIssue): boolean {
+  return issue.severity !== "warning";
+}
+
+/**
+ * `file:line kind/namespace/name spec.path: message` (`... spec.path: warning: message` for a
+ * warning), with `?` for what is unknown.
+ */
 export function formatIssue(issue: ValidationIssue): string {
   const who = `${issue.kind || "?"}/${issue.namespace || "?"}/${issue.name || "?"}`;
   const where = issue.path ? ` ${issue.path}` : "";
-  return `${issue.file}:${issue.line} ${who}${where}: ${issue.message}`;
+  const severity = isError(issue) ? "" : "warning: ";
+  return `${issue.file}:${issue.line} ${who}${where}: ${severity}${issue.message}`;
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -46,7 +57,12 @@ export function compareIssues(a: ValidationIssue, b: ValidationIssue): number {
 }
 
 /** An issue about `path` in `resource`, on the line of that field (or its nearest parent). */
-export function issueAt(resource: Resource, path: string, message: string): ValidationIssue {
+export function issueAt(
+  resource: Resource,
+  path: string,
+  message: string,
+  severity?: "warning",
+): ValidationIssue {
   return {
     file: resource.origin.file,
     line: lineOf(resource, path),
@@ -55,6 +71,7 @@ export function issueAt(resource: Resource, path: string, message: string): Vali
     name: resource.metadata.name,
     path,
     message,
+    ...(severity ? { severity } : {}),
   };
 }
 

@@ -77,6 +77,7 @@ function validateOne(
     exists: (kind, namespace, name) => index.has(keyOf(kind, namespace, name)),
     find: (kind, namespace, name) => index.get(keyOf(kind, namespace, name)),
     report: (path, message) => ruleIssues.push(issueAt(resource, path, message)),
+    warn: (path, message) => ruleIssues.push(issueAt(resource, path, message, "warning")),
   };
   checkMetadata(check);
   if (!checkKind(check)) return ruleIssues;

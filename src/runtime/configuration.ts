@@ -1,12 +1,16 @@
-import type { ValidationIssue } from "../resources/issue.js";
+import { isError, type ValidationIssue } from "../resources/issue.js";
 import { loadManifests, withoutFieldLines } from "../resources/loader.js";
 import type { Resource } from "../resources/types.js";
 import { validateResources } from "../resources/validate.js";
+import { SINK_VALIDATORS } from "../sinks/validators.js";
 import { SOURCE_VALIDATORS } from "../sources/validators.js";
 
 export interface Configuration {
   readonly resources: Resource[];
+  /** Problems that make the configuration invalid. */
   readonly issues: ValidationIssue[];
+  /** What `validate` prints as warnings: the configuration still runs. */
+  readonly warnings: ValidationIssue[];
 }
 
 /**
@@ -19,11 +23,20 @@ export async function loadConfiguration(
 ): Promise<Configuration> {
   const loaded = paths.length > 0 ? await loadManifests(paths) : { resources: [], issues: [] };
   const resources = [...loaded.resources, ...extra];
-  const issues = [...loaded.issues, ...validateConfiguration(resources)];
-  return { resources: issues.length > 0 ? resources : withoutFieldLines(resources), issues };
+  const found = [...loaded.issues, ...validateConfiguration(resources)];
+  const issues = found.filter(isError);
+  const warnings = found.filter((issue) => !isError(issue));
+  return {
+    resources: issues.length > 0 ? resources : withoutFieldLines(resources),
+    issues,
+    warnings,
+  };
 }
 
-/** Validates resources with every rule there is: the resource model's and each source kind's. */
+/**
+ * Validates resources with every rule there is: the resource model's and each source and sink
+ * kind's. Warnings come back among the issues (see isError).
+ */
 export function validateConfiguration(resources: readonly Resource[]): ValidationIssue[] {
-  return validateResources(resources, { rules: SOURCE_VALIDATORS });
+  return validateResources(resources, { rules: { ...SOURCE_VALIDATORS, ...SINK_VALIDATORS } });
 }

@@ -55,6 +55,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   const paths = options.paths ?? [];
   const initial = await readConfiguration(paths, options.resources ?? []);
   if (initial.issues.length > 0) throw new InvalidManifestsError(initial.issues);
+  for (const warning of initial.warnings) logger.warn({ issue: formatIssue(warning) }, "manifest");
 
   const metrics = new Metrics({ processMetrics: true });
   const store = new ResourceStore();

@@ -31,13 +31,13 @@ import type {
   SubscriptionSpec,
   TriggerSpec,
 } from "../resources/types.js";
-import { LogSink } from "../sinks/log-sink.js";
 import { compileCesqlPredicate } from "../triggers/cesql-filter.js";
 import { compileFilter, type TriggerFilterSpec } from "../triggers/filter.js";
 import { BackingPool } from "./backing-pool.js";
 import { ConsumerSet, consumerMode } from "./consumer-set.js";
 import { resolveDelivery, withFlowControl } from "./delivery-spec.js";
 import { IngressSet, type Running } from "./ingress-set.js";
+import { SinkSet } from "./sink-set.js";
 import { SourceSet } from "./source-set.js";
 
 export interface ReconcilerDeps {
@@ -77,7 +77,7 @@ export class Reconciler implements DataPlane {
   private readonly triggers: ConsumerSet<TriggerConfig, Running<Broker>>;
   private readonly subscriptions: ConsumerSet<SubscriptionConfig, Running<ChannelRuntime>>;
   private readonly sources: SourceSet;
-  private readonly sinks = new Map<string, SinkTarget>();
+  private readonly sinks: SinkSet;
   /** Channels and subscriptions that Sequences and Parallels stand for. */
   private synthetic: Resource[] = [];
   private queue: Promise<void> = Promise.resolve();
@@ -133,6 +133,7 @@ export class Reconciler implements DataPlane {
       create: (channel, config) => new SubscriptionRuntime(deps, channel.target, config),
     });
     this.sources = new SourceSet(deps);
+    this.sinks = new SinkSet(deps);
   }
 
   /** Starts following the store; resolves after the first full reconcile. */
@@ -186,7 +187,7 @@ export class Reconciler implements DataPlane {
   }
 
   sink(namespace: string, name: string): SinkTarget | undefined {
-    return this.sinks.get(key(namespace, name));
+    return this.sinks.get(namespace, name);
   }
 
   webhook(namespace: string, name: string): WebhookTarget | undefined {
@@ -208,6 +209,8 @@ export class Reconciler implements DataPlane {
     await this.queue.catch(() => undefined);
     await this.sources.stopAll();
     await Promise.all([this.triggers.stopAll(graceMs), this.subscriptions.stopAll(graceMs)]);
+    // After the triggers: they may still be delivering to this process's own sinks.
+    await this.sinks.stopAll();
     this.brokers.clear();
     this.channels.clear();
     await this.pool.closeAll();
@@ -226,7 +229,7 @@ export class Reconciler implements DataPlane {
       ...store.list("Sequence").flatMap((s) => expandSequence(s as SequenceResource)),
       ...store.list("Parallel").flatMap((p) => expandParallel(p as ParallelResource)),
     ];
-    this.reconcileSinks();
+    const sinksComplete = await this.sinks.reconcile();
     const channelKinds = ["Channel", ...Object.keys(CHANNEL_KINDS)];
     const brokers = byKey(this.list("Broker"));
     const channels = byKey(channelKinds.flatMap((kind) => this.list(kind)));
@@ -241,6 +244,7 @@ export class Reconciler implements DataPlane {
         new Set(deletedChannels),
       ),
       await this.sources.reconcile(this.baseUrl),
+      sinksComplete,
     ];
     // Before closeUnused: a deleted broker may have been the last user of its backing.
     for (const target of [...deletedBrokers, ...deletedChannels]) await this.removeStream(target);
@@ -295,16 +299,6 @@ export class Reconciler implements DataPlane {
     }, this.retryDelayMs);
     this.retryTimer.unref();
     this.retryDelayMs = Math.min(this.retryDelayMs * 2, 5_000);
-  }
-
-  private reconcileSinks(): void {
-    const desired = byKey(this.list("IntegrationSink"));
-    for (const name of this.sinks.keys()) if (!desired.has(name)) this.sinks.delete(name);
-    for (const [name, resource] of desired) {
-      if (!this.sinks.has(name)) {
-        this.sinks.set(name, new LogSink(resource.metadata.namespace, resource.metadata.name));
-      }
-    }
   }
 
   /** A Broker's ConfigMap picks its backing (CONTRACT §5); no config means memory. */

@@ -20,8 +20,8 @@ export interface ServerOptions {
 
 /**
  * Builds the HTTP surface without listening: broker, channel and flow ingress (ingress.ts, in
- * front of fastify, so only a real socket reaches it); webhook sources; IntegrationSinks; health,
- * readiness and metrics, which fastify routes.
+ * front of fastify, so only a real socket reaches it); webhook sources; sinks (and a JobSink's job
+ * states); health, readiness and metrics, which fastify routes.
  */
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { dataPlane, metrics, logger } = options;
@@ -92,10 +92,28 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     const sink = dataPlane.sink(namespace, name);
     if (!sink) throw new HttpError("NOT_FOUND", `sink ${namespace}/${name} does not exist`);
     const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+    const headers: Record<string, string> = {};
+    // A batch hands its events on one by one; the answer carries the last one's headers.
     for (const event of decodeHttpRequest(request.headers, body).events) {
-      await sink.receive(event);
+      Object.assign(headers, (await sink.receive(event))?.headers);
     }
-    reply.code(202).send();
+    reply.code(202).headers(headers).send();
+  });
+
+  // Knative's JobSink answers a POST with this path in `Location`; a GET says how the job went:
+  // 202 running, 200 `Reason: Complete`, 400 `Reason: Failed`.
+  app.get("/namespaces/:namespace/name/:name/sources/:source/ids/:id", async (request, reply) => {
+    const { namespace, name, source, id } = request.params as Record<string, string>;
+    const status = dataPlane.sink(namespace!, name!)?.job?.(source!, id!);
+    if (!status) {
+      throw new HttpError("NOT_FOUND", `no job of JobSink ${namespace}/${name} for that event`);
+    }
+    if (status.state === "failed") {
+      throw new HttpError("JOB_FAILED", `job ${status.job} failed`, { reason: "Failed" });
+    }
+    const body = { job: status.job, state: status.state };
+    if (status.state === "succeeded") reply.code(200).header("reason", "Complete").send(body);
+    else reply.code(202).header("location", status.location).send(body);
   });
 
   app.post("/sources/:namespace/:name", async (request, reply) => {

@@ -8,6 +8,7 @@ import { TtlExhaustedError } from "../broker/ttl.js";
 import { EventValidationError } from "../events/event.js";
 import { UnsupportedFormatError } from "../events/http-binding.js";
 import type { Logger } from "../observability/logger.js";
+import { SinkUnavailableError } from "../sinks/errors.js";
 
 export const ERRORS = {
   INVALID_EVENT: 400,
@@ -20,9 +21,13 @@ export const ERRORS = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_FORMAT: 415,
   OVER_CAPACITY: 429,
+  /** GET at a JobSink's Location: the job failed (Knative answers 400, `Reason: Failed`). */
+  JOB_FAILED: 400,
   INTERNAL: 500,
   /** A webhook source could not hand the event to its sink: the sender should redeliver. */
   SINK_FAILED: 502,
+  /** A sink that cannot take events as configured (a JobSink with nothing to run standalone). */
+  SINK_UNAVAILABLE: 503,
   BACKING_UNAVAILABLE: 503,
   SHUTTING_DOWN: 503,
 } as const;
@@ -60,6 +65,8 @@ export function toHttpError(error: unknown): HttpError {
       "retry-after": String(error.retryAfterSeconds),
     });
   }
+  if (error instanceof SinkUnavailableError)
+    return new HttpError("SINK_UNAVAILABLE", error.message);
   if (error instanceof BackingUnavailableError) {
     return new HttpError("BACKING_UNAVAILABLE", `backing unavailable: ${error.message}`, {
       "retry-after": "1",

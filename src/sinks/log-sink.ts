@@ -12,12 +12,13 @@ export class LogSink implements SinkTarget {
     private readonly out: { write(line: string): unknown } = process.stdout,
   ) {}
 
-  async receive(event: CloudEvent): Promise<void> {
+  async receive(event: CloudEvent): Promise<undefined> {
     const a = event.attributes;
     const data = event.data === undefined ? "" : printable(event.data);
     this.out.write(
       `[${this.namespace}/${this.name}] id=${a["id"]} type=${a["type"]} source=${a["source"]} data=${data}\n`,
     );
+    return undefined;
   }
 }
 

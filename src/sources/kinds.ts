@@ -3,10 +3,12 @@ import type { ApiServerSourceSpec } from "./apiserver/apiserver-source.js";
 import type { ContainerSourceSpec } from "./container/container-source.js";
 import type { GitHubSourceSpec } from "./github/github-source.js";
 import type { GitLabSourceSpec } from "./gitlab/gitlab-source.js";
+import type { IntegrationSourceSpec } from "./integration/integration-source.js";
 import type { KafkaSourceSpec } from "./kafka/kafka-source.js";
 import type { KeyType } from "./kafka/record-event.js";
 import type { MessageQueueTriggerSpec } from "./mq-trigger/mq-trigger.js";
 import type { PingSourceSpec } from "./ping/ping-source.js";
+import type { RedisStreamSourceSpec } from "./redis-stream/redis-stream-source.js";
 import type { SourceContext, SourceKind } from "./registry.js";
 
 /*
@@ -149,6 +151,33 @@ const messageQueueTrigger: SourceKind = {
   },
 };
 
+const redisStreamSource: SourceKind = {
+  kind: "RedisStreamSource",
+  create: async (resource, context) => {
+    const { RedisStreamSource } = await import("./redis-stream/redis-stream-source.js");
+    return new RedisStreamSource(
+      context.namespace,
+      context.name,
+      resource.spec as RedisStreamSourceSpec,
+      (name, key) => context.secretValue(context.namespace, name, key),
+      context.logger,
+    );
+  },
+};
+
+const integrationSource: SourceKind = {
+  kind: "IntegrationSource",
+  create: async (resource, context) => {
+    const { IntegrationSource } = await import("./integration/integration-source.js");
+    return new IntegrationSource(
+      context.namespace,
+      context.name,
+      resource.spec as IntegrationSourceSpec,
+      context.logger,
+    );
+  },
+};
+
 /** Every source kind the reconciler runs. */
 export const SOURCE_KINDS: readonly SourceKind[] = [
   pingSource,
@@ -158,4 +187,6 @@ export const SOURCE_KINDS: readonly SourceKind[] = [
   apiServerSource,
   containerSource,
   messageQueueTrigger,
+  redisStreamSource,
+  integrationSource,
 ];

@@ -3,8 +3,10 @@ import { validate as apiServerSource } from "./apiserver/validate.js";
 import { validate as containerSource } from "./container/validate.js";
 import { validate as gitHubSource } from "./github/validate.js";
 import { validate as gitLabSource } from "./gitlab/validate.js";
+import { validate as integrationSource } from "./integration/validate.js";
 import { validate as kafkaSource } from "./kafka/validate.js";
 import { validate as messageQueueTrigger } from "./mq-trigger/validate.js";
+import { validate as redisStreamSource } from "./redis-stream/validate.js";
 
 /**
  * Each source kind's semantic rules (what its CRD schema cannot say), by kind, in the resource
@@ -20,4 +22,6 @@ export const SOURCE_VALIDATORS: Readonly<Record<string, ResourceRule>> = {
   ApiServerSource: apiServerSource,
   ContainerSource: containerSource,
   MessageQueueTrigger: messageQueueTrigger,
+  RedisStreamSource: redisStreamSource,
+  IntegrationSource: integrationSource,
 };

@@ -244,6 +244,17 @@ const CASES: ExampleCase[] = [
     ],
   },
   {
+    example: "jobsink",
+    readme: "examples/jobsink/README.md",
+    checks: [
+      {
+        command: /^curl -i /,
+        output: /^location: \/namespaces\/default\/name\/report\/sources\/cli\/ids\/r-2\r?$/im,
+      },
+    ],
+    log: [/"msg":"report for 2026-11 \(event r-1\)"/, /"msg":"report for 2026-12 \(event r-2\)"/],
+  },
+  {
     example: "github",
     readme: "examples/github/README.md",
     checks: [{ command: /^curl -i /, output: /^HTTP\/1\.1 202 /m }],

@@ -40,6 +40,12 @@ const ANNOTATIONS: ReadonlyArray<{
     expected: "a positive integer (bytes)",
   },
   {
+    key: "eventail.io/jobsink.max-running",
+    kinds: ["JobSink"],
+    accepts: isPositiveInteger,
+    expected: "a positive integer (jobs running at once)",
+  },
+  {
     key: "eventail.io/memory.max-events",
     kinds: ["Broker", "InMemoryChannel", "Channel"],
     accepts: isPositiveInteger,

@@ -12,6 +12,8 @@ export interface Check {
   exists(kind: string, namespace: string, name: string): boolean;
   find(kind: string, namespace: string, name: string): Resource | undefined;
   report(path: string, message: string): void;
+  /** A problem that does not make the manifest invalid (e.g. a standalone limit). */
+  warn(path: string, message: string): void;
 }
 
 export type Fields = Readonly<Record<string, unknown>>;

@@ -1,4 +1,4 @@
-import { isAbsoluteUri, isAddressableKind } from "../addresses.js";
+import { addressableKinds, isAbsoluteUri, isAddressableKind } from "../addresses.js";
 import { childPath } from "../issue.js";
 import { knownKinds } from "../schema.js";
 import { asFields, asString, type Check, quote } from "./check.js";
@@ -35,7 +35,7 @@ export function checkDestination(check: Check, value: unknown, at: string): void
       check.report(
         refAt,
         `a ref to ${kind} cannot be resolved in standalone mode (addressable kinds: ` +
-          "Broker, Channel, InMemoryChannel, Sequence, Parallel, IntegrationSink); set an absolute uri",
+          `${addressableKinds().join(", ")}); set an absolute uri`,
       );
     } else if (!isAbsoluteUri(uri)) {
       check.report(

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import type { ContainerProcess, ContainerSourceSpec } from "./container-source.js";
+import type { Container, ContainerProcess, ContainerSourceSpec } from "./container-source.js";
 
 /**
  * The process a ContainerSource runs: `command` + `args` of its first container, in `workingDir`
@@ -17,12 +17,33 @@ export function containerProcess(
 ): ContainerProcess {
   const container = spec.template.spec.containers[0];
   if (!container) throw new Error("spec.template.spec.containers: no container to run");
+  const launch = localProcess(
+    container,
+    "spec.template.spec.containers[0]",
+    manifestFile,
+    secretValue,
+    baseEnv,
+  );
+  const env = { ...launch.env };
+  if (sinkUrl !== undefined) env["K_SINK"] = sinkUrl;
+  if (spec.ceOverrides !== undefined) env["K_CE_OVERRIDES"] = JSON.stringify(spec.ceOverrides);
+  return { ...launch, env };
+}
+
+/**
+ * A container of a pod template as a local process (ContainerSource, JobSink): its command and
+ * args, its env over the process's own, its workingDir resolved against the manifest's folder.
+ * `at` is the container's field path, for errors. Images are not run, so a command is required.
+ */
+export function localProcess(
+  container: Container,
+  at: string,
+  manifestFile: string,
+  secretValue: (name: string, key: string) => string | undefined,
+  baseEnv: Readonly<Record<string, string | undefined>> = process.env,
+): ContainerProcess {
   const [command, ...commandArgs] = container.command ?? [];
-  if (!command) {
-    throw new Error(
-      "spec.template.spec.containers[0].command: required standalone (images are not run)",
-    );
-  }
+  if (!command) throw new Error(`${at}.command: required standalone (images are not run)`);
   const manifestDir = path.dirname(path.resolve(manifestFile));
   const baseDir = existsSync(manifestDir) ? manifestDir : process.cwd();
   const env: Record<string, string> = {};
@@ -33,8 +54,7 @@ export function containerProcess(
       const value = secretValue(ref.name, ref.key);
       if (value === undefined) {
         throw new Error(
-          `spec.template.spec.containers[0].env[${index}].valueFrom.secretKeyRef: ` +
-            `key ${ref.key} of Secret ${ref.name} not found`,
+          `${at}.env[${index}].valueFrom.secretKeyRef: key ${ref.key} of Secret ${ref.name} not found`,
         );
       }
       env[variable.name] = value;
@@ -42,8 +62,6 @@ export function containerProcess(
       env[variable.name] = variable.value ?? "";
     }
   });
-  if (sinkUrl !== undefined) env["K_SINK"] = sinkUrl;
-  if (spec.ceOverrides !== undefined) env["K_CE_OVERRIDES"] = JSON.stringify(spec.ceOverrides);
   return {
     command,
     args: [...commandArgs, ...(container.args ?? [])],

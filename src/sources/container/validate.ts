@@ -30,29 +30,37 @@ export function validate(check: Check, spec: Fields): void {
         "required standalone: Eventail runs the command as a local process (images are not run)",
       );
     }
-    asArray(container["env"]).forEach((item, index) => {
-      const variable = asFields(item);
-      if (!variable) return;
-      const path = `${at}.env[${index}]`;
-      const name = asString(variable["name"]);
-      if (name !== undefined && !ENV_NAME.test(name)) {
-        check.report(`${path}.name`, `invalid environment variable name ${quote(name)}`);
-      }
-      const valueFrom = asFields(variable["valueFrom"]);
-      if (valueFrom && variable["value"] !== undefined) {
-        check.report(`${path}.valueFrom`, "set value or valueFrom, not both");
-      }
-      if (valueFrom) {
-        for (const source of Object.keys(valueFrom)) {
-          if (source !== "secretKeyRef") {
-            check.report(
-              `${path}.valueFrom.${source}`,
-              "only secretKeyRef is supported standalone (no ConfigMap or field references)",
-            );
-          }
-        }
-        checkSecretKeyRef(check, valueFrom, `${path}.valueFrom`, false);
-      }
-    });
+    checkContainerEnv(check, container, at);
   }
+}
+
+/**
+ * A container's `env` as a local process takes it: Kubernetes' variable names, `value` or
+ * `valueFrom`, and of the `valueFrom` sources only a Secret key. `at` is the container's path.
+ */
+export function checkContainerEnv(check: Check, container: Fields, at: string): void {
+  asArray(container["env"]).forEach((item, index) => {
+    const variable = asFields(item);
+    if (!variable) return;
+    const path = `${at}.env[${index}]`;
+    const name = asString(variable["name"]);
+    if (name !== undefined && !ENV_NAME.test(name)) {
+      check.report(`${path}.name`, `invalid environment variable name ${quote(name)}`);
+    }
+    const valueFrom = asFields(variable["valueFrom"]);
+    if (valueFrom && variable["value"] !== undefined) {
+      check.report(`${path}.valueFrom`, "set value or valueFrom, not both");
+    }
+    if (valueFrom) {
+      for (const source of Object.keys(valueFrom)) {
+        if (source !== "secretKeyRef") {
+          check.report(
+            `${path}.valueFrom.${source}`,
+            "only secretKeyRef is supported standalone (no ConfigMap or field references)",
+          );
+        }
+      }
+      checkSecretKeyRef(check, valueFrom, `${path}.valueFrom`, false);
+    }
+  });
 }

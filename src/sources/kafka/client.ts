@@ -1,4 +1,4 @@
-import { Kafka, type LogEntry, logLevel } from "kafkajs";
+import { Kafka, type KafkaConfig, type LogEntry, logLevel } from "kafkajs";
 import type { Logger } from "../../observability/logger.js";
 
 export { brokerList } from "./settings.js";
@@ -18,11 +18,18 @@ function logCreator(logger: Logger) {
     };
 }
 
-export function kafkaClient(brokers: readonly string[], logger: Logger, clientId: string): Kafka {
+/** `extra` adds client settings (a KafkaSink's TLS and SASL, its shorter timeouts). */
+export function kafkaClient(
+  brokers: readonly string[],
+  logger: Logger,
+  clientId: string,
+  extra: Omit<KafkaConfig, "brokers" | "clientId"> = {},
+): Kafka {
   return new Kafka({
     clientId,
     brokers: [...brokers],
     logLevel: logLevel.INFO,
     logCreator: logCreator(logger),
+    ...extra,
   });
 }
