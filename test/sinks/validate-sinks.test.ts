@@ -185,9 +185,14 @@ spec:
       [problem("spec.auth.secret.ref.name", "key password: SASL needs a password")],
     ],
     [
-      "a Redis address is a redis:// URL",
-      redisSink("  address: 127.0.0.1:6379\n  stream: fruit\n"),
-      [problem("spec.address", "must be a redis:// or rediss:// URL")],
+      "a Redis address is host:port or a redis:// URL, not http://",
+      redisSink("  address: http://127.0.0.1:6379\n  stream: fruit\n"),
+      [problem("spec.address", "must be host:port or a redis:// or rediss:// URL")],
+    ],
+    [
+      "a bare host:port Redis address is accepted, as eventing-redis dials it",
+      redisSink("  address: redis.redis.svc.cluster.local:6379\n  stream: fruit\n"),
+      [],
     ],
     [
       "Redis TLS is always verified",

@@ -1,6 +1,8 @@
 import { asFields, asString, type Check, type Fields, quote } from "../../resources/rules/check.js";
 import { checkSecretKeyRef } from "../../resources/rules/secret-ref.js";
 
+const HOST_PORT = /^[A-Za-z0-9.-]+:[0-9]{1,5}$/;
+
 /**
  * eventing-redis's connection fields, for RedisStreamSource and RedisStreamSink: a `redis://` or
  * `rediss://` address, and dialOptions whose Secrets exist. TLS is always verified, so
@@ -11,10 +13,11 @@ export function checkRedisConnection(check: Check, spec: Fields): void {
   const address = asString(spec["address"]);
   if (address !== undefined) {
     const scheme = URL.canParse(address) ? new URL(address).protocol : undefined;
-    if (scheme !== "redis:" && scheme !== "rediss:") {
+    // eventing-redis dials a bare `host:port` over TCP (its own e2e manifests use that form).
+    if (scheme !== "redis:" && scheme !== "rediss:" && !HOST_PORT.test(address)) {
       check.report(
         "spec.address",
-        "must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379 (credentials in the URL)",
+        "must be host:port or a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379 (credentials in the URL)",
       );
     }
   }
