@@ -4,7 +4,7 @@
  * `CACerts`, verified against the system CAs plus that bundle. Verification is never switched
  * off. Under `transport-encryption: strict` an http:// destination gets no pool at all.
  */
-import { rootCertificates } from "node:tls";
+import { createSecureContext, rootCertificates } from "node:tls";
 import type { AttemptTarget } from "./attempt.js";
 import { Agent } from "./undici-agent.js";
 
@@ -66,11 +66,13 @@ export class TlsAgents {
       const closed = agent.close().finally(() => this.closing.delete(closed));
       this.closing.add(closed);
     }
+    // Node's `ca` replaces the system store rather than adding to it, so both are given; one
+    // context per pool, not one per connection (parsing the system store is not free).
+    const secureContext = createSecureContext({ ca: [...rootCertificates, bundle] });
     const agent = new Agent({
       connections: this.connections,
       pipelining: 1,
-      // Node's `ca` replaces the system store rather than adding to it, so both are given.
-      connect: { ca: [...rootCertificates, bundle], rejectUnauthorized: true },
+      connect: { secureContext, rejectUnauthorized: true },
     });
     this.pools.set(bundle, agent);
     return agent;

@@ -23,6 +23,11 @@ export interface TestLeaf {
 
 const DAY = 24 * 60 * 60 * 1000;
 
+/** PEM as files hold it, ending with a newline, so that concatenated PEMs stay valid. */
+function asFile(pem: string): string {
+  return `${pem.trimEnd()}\n`;
+}
+
 function validity(): { notBeforeDate: Date; notAfterDate: Date } {
   // A little in the past: a clock that disagrees by seconds must not make the leaf "not yet valid".
   const now = Date.now();
@@ -45,7 +50,7 @@ export async function makeTestCa(name = "Eventail Test CA"): Promise<TestCa> {
       },
     ],
   });
-  return { cert: pems.cert, key: pems.private };
+  return { cert: asFile(pems.cert), key: asFile(pems.private) };
 }
 
 /** A server certificate for 127.0.0.1, ::1 and localhost, signed by `ca`. */
@@ -71,8 +76,8 @@ export async function makeTestLeaf(ca: TestCa, commonName = "localhost"): Promis
   });
   const x509 = new X509Certificate(pems.cert);
   return {
-    cert: pems.cert,
-    key: pems.private,
+    cert: asFile(pems.cert),
+    key: asFile(pems.private),
     serialNumber: x509.serialNumber,
     fingerprint256: x509.fingerprint256,
   };
