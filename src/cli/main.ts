@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
+import { durationFlag, positiveIntegerFlag, type RunTlsAndLimits } from "./run-options.js";
 import type { SendOptions } from "./send.js";
 
 const version = (
@@ -52,17 +53,44 @@ program
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option("--port <port>", "port to listen on (default: $PORT, else 8080)", port)
   .option("--no-watch", "do not watch the files; re-read them only on SIGHUP")
+  .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (re-read on change)")
+  .option("--tls-key <file>", "the PEM private key of --tls-cert")
+  .option(
+    "--header-timeout <duration>",
+    "cut a request whose headers take longer (ISO-8601 or seconds; default: PT10S)",
+    durationFlag,
+  )
+  .option(
+    "--body-timeout <duration>",
+    "cut a request not complete after this (ISO-8601 or seconds; default: PT60S)",
+    durationFlag,
+  )
+  .option(
+    "--max-connections <n>",
+    "close new connections past this many open (default: 10000)",
+    positiveIntegerFlag,
+  )
   .addHelpText("after", "\nExample:\n  eventail run -f examples/quickstart --port 9090")
-  .action(async (options: { filename: string[]; host: string; port?: number; watch: boolean }) => {
-    // Each command loads only what it needs, so `send` and `--version` start fast.
-    const { runCommand } = await import("./run.js");
-    process.exitCode = await runCommand(
-      options.filename,
-      options.host,
-      servePort(options.port),
-      options.watch,
-    );
-  });
+  .action(
+    async (
+      options: {
+        filename: string[];
+        host: string;
+        port?: number;
+        watch: boolean;
+      } & RunTlsAndLimits,
+    ) => {
+      // Each command loads only what it needs, so `send` and `--version` start fast.
+      const { runCommand } = await import("./run.js");
+      process.exitCode = await runCommand(
+        options.filename,
+        options.host,
+        servePort(options.port),
+        options.watch,
+        options,
+      );
+    },
+  );
 
 program
   .command("validate")

@@ -1,5 +1,6 @@
 import { formatIssue } from "../resources/issue.js";
 import { InvalidManifestsError, startEventail } from "../runtime/eventail.js";
+import { type RunTlsAndLimits, tlsAndLimits } from "./run-options.js";
 
 /** `eventail run`: serves until SIGTERM/SIGINT, reloading on file change or SIGHUP. */
 export async function runCommand(
@@ -7,10 +8,16 @@ export async function runCommand(
   host: string,
   port: number,
   watch = true,
+  flags: RunTlsAndLimits = {},
 ): Promise<number> {
+  const served = tlsAndLimits(flags);
+  if ("error" in served) {
+    process.stderr.write(`eventail run: ${served.error}\n`);
+    return 2;
+  }
   let running: Awaited<ReturnType<typeof startEventail>>;
   try {
-    running = await startEventail({ paths, host, port, watch });
+    running = await startEventail({ paths, host, port, watch, ...served });
   } catch (error) {
     if (error instanceof InvalidManifestsError) {
       for (const issue of error.issues) process.stderr.write(`${formatIssue(issue)}\n`);

@@ -31,6 +31,8 @@ export interface AttemptResult {
 export interface AttemptTarget {
   origin: string;
   path: string;
+  /** https: TLS, verified. */
+  secure: boolean;
 }
 
 export interface AttemptRequest {

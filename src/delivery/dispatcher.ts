@@ -25,6 +25,7 @@ import {
 import { OriginGates } from "./origin-gate.js";
 import { RecentRequests } from "./recent-requests.js";
 import { isRetryableStatus, retryDelayMs } from "./retry-policy.js";
+import { TlsAgents, type TransportPolicy } from "./tls-agents.js";
 import { Agent } from "./undici-agent.js";
 
 export interface DispatcherOptions {
@@ -41,6 +42,8 @@ export interface DispatcherOptions {
    * the retry policy chose, so they assert the decision rather than the machine's speed.
    */
   startRetryTimer?: (resume: () => void, ms: number) => NodeJS.Timeout;
+  /** transport-encryption and destinations' CACerts (tls-agents.ts); none: system CAs only. */
+  transport?: TransportPolicy;
 }
 
 export interface SendResult {
@@ -82,6 +85,7 @@ function isRetryable(result: AttemptResult): boolean {
  */
 export class Dispatcher {
   private readonly agent: Agent;
+  private readonly tlsAgents: TlsAgents;
   private readonly metrics: Metrics;
   private readonly logger: Logger;
   private readonly maxReplyBytes: number;
@@ -116,6 +120,7 @@ export class Dispatcher {
     this.startRetryTimer = options.startRetryTimer ?? setTimeout;
     const connections = options.connectionsPerOrigin ?? 128;
     this.agent = new Agent({ connections, pipelining: 1 });
+    this.tlsAgents = new TlsAgents(options.transport, connections);
     this.gates = new OriginGates(connections);
     this.ticker = setInterval(() => {
       for (const control of this.alive) {
@@ -141,7 +146,14 @@ export class Dispatcher {
     if (control.keepAlive) this.alive.add(control);
     try {
       const request = this.prepare(event, options.format, control);
-      const { last, attempts } = await this.attempts(url, request, options, control, labels);
+      const { last, attempts } = await this.attempts(
+        url,
+        request,
+        options,
+        control,
+        labels,
+        labels.namespace,
+      );
       if (last.error === "shutdown") return shutdown(last, attempts);
       if (!isSuccess(last))
         return this.giveUp(event, url, options, labels, control, last, attempts);
@@ -210,7 +222,7 @@ export class Dispatcher {
     if (this.closed === undefined) {
       clearInterval(this.ticker);
       this.cancels.root.fire();
-      this.closed = this.agent.close();
+      this.closed = Promise.all([this.agent.close(), this.tlsAgents.close()]).then(() => {});
     }
     return this.closed;
   }
@@ -250,8 +262,13 @@ export class Dispatcher {
     options: DeliveryOptions,
     control: DeliveryControl,
     countFor: DeliveryLabels | undefined,
+    namespace: string,
   ): Promise<{ last: AttemptResult; attempts: number }> {
     const target = this.target(url);
+    const agent =
+      target === undefined
+        ? this.agent
+        : this.tlsAgents.agentFor(this.agent, target, url, namespace);
     const watch = this.watcher(control.signal);
     const limits = {
       timeoutMs: options.timeoutMs,
@@ -264,11 +281,12 @@ export class Dispatcher {
       const paced = options.pace?.reserve() ?? 0;
       if (paced > 0 && !(await this.wait(paced, watch))) last = ABORTED;
       else if (target === undefined) last = invalidUrl(url);
+      else if (agent === undefined) last = this.refuseCleartext(url, namespace);
       else {
         // Inline rather than through attemptTo: one async frame less per delivery.
         const entry = this.gates.enter(target.origin, watch);
         if (entry === true || (await entry)) {
-          last = await attempt(this.agent, target, request, limits, watch);
+          last = await attempt(agent, target, request, limits, watch);
           this.gates.leave(target.origin);
         } else last = ABORTED;
       }
@@ -315,6 +333,7 @@ export class Dispatcher {
       deadLetterDelivery(options),
       control,
       undefined,
+      labels.namespace,
     );
     if (dead.last.error === "shutdown") return shutdown(last, attempts);
     if (!isSuccess(dead.last)) {
@@ -435,7 +454,11 @@ export class Dispatcher {
     try {
       const parsed = new URL(url);
       if (parsed.protocol === "http:" || parsed.protocol === "https:") {
-        target = { origin: parsed.origin, path: parsed.pathname + parsed.search };
+        target = {
+          origin: parsed.origin,
+          path: parsed.pathname + parsed.search,
+          secure: parsed.protocol === "https:",
+        };
       }
     } catch {
       target = undefined;
@@ -444,6 +467,19 @@ export class Dispatcher {
     if (this.targets.size >= 10_000) this.targets.clear();
     this.targets.set(url, target);
     return target;
+  }
+
+  /** transport-encryption strict: an http:// destination fails at once and is not retried. */
+  private refuseCleartext(url: string, namespace: string): AttemptResult {
+    const message = `transport-encryption is strict: refusing to deliver to ${url} (not https)`;
+    this.logger.warn({ url, namespace }, message);
+    return {
+      error: "invalid-request",
+      message,
+      headers: {},
+      body: Buffer.alloc(0),
+      truncated: false,
+    };
   }
 
   /** Cancels on the caller's signal and on close(), with one listener per signal. */

@@ -2,6 +2,7 @@ import { isError, type ValidationIssue } from "../resources/issue.js";
 import { loadManifests, withoutFieldLines } from "../resources/loader.js";
 import type { Resource } from "../resources/types.js";
 import { validateResources } from "../resources/validate.js";
+import { checkTransportEncryption } from "../security/tls-features.js";
 import { SINK_VALIDATORS } from "../sinks/validators.js";
 import { SOURCE_VALIDATORS } from "../sources/validators.js";
 
@@ -38,5 +39,7 @@ export async function loadConfiguration(
  * kind's. Warnings come back among the issues (see isError).
  */
 export function validateConfiguration(resources: readonly Resource[]): ValidationIssue[] {
-  return validateResources(resources, { rules: { ...SOURCE_VALIDATORS, ...SINK_VALIDATORS } });
+  return validateResources(resources, {
+    rules: { ...SOURCE_VALIDATORS, ...SINK_VALIDATORS, ConfigMap: checkTransportEncryption },
+  });
 }

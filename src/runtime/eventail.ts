@@ -4,11 +4,16 @@ import { createBacking } from "../backing/registry.js";
 import { Dispatcher } from "../delivery/dispatcher.js";
 import { createLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
+import { resolveDestination } from "../resources/addresses.js";
 import { formatIssue, type ValidationIssue } from "../resources/issue.js";
 import { ResourceStore } from "../resources/store.js";
 import type { Resource } from "../resources/types.js";
 import { watchManifests } from "../resources/watch.js";
+import { transportEncryptionOf } from "../security/tls-features.js";
+import { certificateFields, TlsFiles } from "../security/tls-files.js";
+import { TransportTrust } from "../security/tls-trust.js";
 import { buildServer } from "../server/app.js";
+import { type ConnectionLimits, replaceCertificate } from "../server/listener.js";
 import { readConfiguration } from "./configuration-reader.js";
 import { Reconciler } from "./reconciler.js";
 
@@ -25,6 +30,10 @@ export interface EventailOptions {
   maxInFlight?: number;
   drainMs?: number;
   createBacking?: (config: BackingConfig, logger: Logger) => Promise<Backing>;
+  /** --tls-cert/--tls-key: serve HTTPS, re-reading the files when they change (unless watch is false). */
+  tls?: { certFile: string; keyFile: string };
+  /** --header-timeout, --body-timeout, --max-connections (CONTRACT §10). */
+  limits?: Partial<ConnectionLimits>;
 }
 
 export interface RunningEventail {
@@ -56,11 +65,18 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   const initial = await readConfiguration(paths, options.resources ?? []);
   if (initial.issues.length > 0) throw new InvalidManifestsError(initial.issues);
   for (const warning of initial.warnings) logger.warn({ issue: formatIssue(warning) }, "manifest");
+  const refusal = strictWithoutTls(initial.resources, options.tls !== undefined);
+  if (refusal !== undefined) throw new Error(refusal);
+  const tlsFiles = options.tls
+    ? TlsFiles.load(options.tls.certFile, options.tls.keyFile)
+    : undefined;
 
   const metrics = new Metrics({ processMetrics: true });
   const store = new ResourceStore();
   store.replaceAll(initial.resources);
-  const dispatcher = new Dispatcher({ metrics, logger });
+  const trust = new TransportTrust(resolveDestination);
+  trust.setOwnCertificate(tlsFiles?.current.cert);
+  const dispatcher = new Dispatcher({ metrics, logger, transport: trust });
   const makeBacking =
     options.createBacking ?? ((config, log) => createBacking(config, { logger: log }));
   const reconciler = new Reconciler({
@@ -76,17 +92,43 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     metrics,
     logger,
     ...(options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(tlsFiles ? { tls: tlsFiles.current } : {}),
   });
   const host = options.host ?? "127.0.0.1";
   await app.listen({ host, port: options.port ?? 8080 });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : (options.port ?? 8080);
   const selfHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
-  const url = `http://${selfHost.includes(":") ? `[${selfHost}]` : selfHost}:${port}`;
+  const scheme = tlsFiles ? "https" : "http";
+  const url = `${scheme}://${selfHost.includes(":") ? `[${selfHost}]` : selfHost}:${port}`;
+  const unfollow = trust.follow(store, url);
   await reconciler.start(url);
+
+  /** A new certificate: new connections get it, and deliveries to Eventail itself trust it. */
+  const useCertificate = (pair: { cert: string; key: string }) => {
+    replaceCertificate(app.server, pair);
+    trust.setOwnCertificate(pair.cert);
+  };
+  const rereadTls = () => {
+    if (!tlsFiles) return;
+    try {
+      if (!tlsFiles.reread()) return;
+    } catch (error) {
+      logger.warn(
+        { reason: (error as Error).message },
+        "TLS files cannot serve; keeping the current certificate",
+      );
+      return;
+    }
+    logger.info(certificateFields(tlsFiles.current.cert), "TLS certificate reloaded");
+    useCertificate(tlsFiles.current);
+  };
 
   const apply = async (resources: Resource[]): Promise<ValidationIssue[]> => {
     const next = await readConfiguration([], resources);
+    const refused = strictWithoutTls(next.resources, tlsFiles !== undefined);
+    if (refused !== undefined && next.issues.length === 0) throw new Error(refused);
     if (next.issues.length === 0) {
       store.replaceAll(next.resources);
       await reconciler.idle();
@@ -95,7 +137,13 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   };
 
   const reload = async (): Promise<ValidationIssue[]> => {
+    rereadTls();
     const next = await readConfiguration(paths, options.resources ?? []);
+    const refused = strictWithoutTls(next.resources, tlsFiles !== undefined);
+    if (refused !== undefined && next.issues.length === 0) {
+      logger.error({ reason: refused }, "reload refused: keeping the running config");
+      return [];
+    }
     if (next.issues.length > 0) {
       for (const issue of next.issues)
         logger.error({ issue: formatIssue(issue) }, "invalid manifest");
@@ -115,12 +163,25 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
         })
       : undefined;
 
-  logger.info({ url, resources: initial.resources.length }, "eventail is serving");
+  const tlsWatcher =
+    tlsFiles && options.watch !== false ? tlsFiles.watch(useCertificate, logger) : undefined;
+
+  logger.info(
+    {
+      url,
+      resources: initial.resources.length,
+      transportEncryption: trust.transportEncryption,
+      ...(tlsFiles ? { certificate: certificateFields(tlsFiles.current.cert) } : {}),
+    },
+    "eventail is serving",
+  );
 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       watcher?.close();
+      tlsWatcher?.close();
+      unfollow();
       // Ingress answers 503 from now on, but the server stays up while triggers drain: their
       // subscribers may be this process's own sinks, brokers and channels.
       reconciler.stopAccepting();
@@ -132,4 +193,16 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   };
 
   return { url, app, store, reconciler, metrics, reload, apply, close };
+}
+
+/**
+ * Why `transport-encryption: strict` cannot run (no certificate to serve HTTPS with), or
+ * undefined when it can.
+ */
+function strictWithoutTls(resources: readonly Resource[], tls: boolean): string | undefined {
+  if (tls || transportEncryptionOf(resources) !== "strict") return undefined;
+  return (
+    "config-features (namespace knative-eventing) sets transport-encryption: strict, " +
+    "which needs HTTPS: start with --tls-cert and --tls-key"
+  );
 }

@@ -1,4 +1,3 @@
-import http from "node:http";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from "fastify";
 import { decodeHttpRequest } from "../events/http-binding.js";
 import type { DataPlane } from "../events/ingress-target.js";
@@ -8,6 +7,12 @@ import { InFlightLimit } from "./accept-events.js";
 import { errorBody, HttpError, logRejection, toHttpError } from "./errors.js";
 import { ingressDoor } from "./ingress.js";
 import { IngressRouteTable, ingressRoutes } from "./ingress-routes.js";
+import {
+  type ConnectionLimits,
+  clientErrorAnswer,
+  createListener,
+  type TlsMaterial,
+} from "./listener.js";
 import { webhookReply } from "./webhook-reply.js";
 
 export interface ServerOptions {
@@ -16,6 +21,10 @@ export interface ServerOptions {
   logger: Logger;
   /** Events being accepted at once before ingress answers 429 (default 10,000). */
   maxInFlight?: number;
+  /** Header/body timeouts and the connection cap (CONTRACT §10); defaults in listener.ts. */
+  limits?: Partial<ConnectionLimits>;
+  /** Serve HTTPS with this certificate and key (replaceCertificate swaps them). */
+  tls?: TlsMaterial;
 }
 
 /**
@@ -62,15 +71,16 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     forceCloseConnections: false,
     // A path that is not valid percent-encoding gets the catalogue's body too.
     frameworkErrors: (error, request, reply) => answerError(error, request, reply as FastifyReply),
-    serverFactory: (handler) => {
-      const server = http.createServer((request, response) => {
-        if (!ingress(request, response)) handler(request, response);
-      });
-      // What fastify sets on a server it creates itself (its defaults).
-      server.keepAliveTimeout = 72_000;
-      server.requestTimeout = 0;
-      return server;
-    },
+    serverFactory: (handler) =>
+      createListener(
+        (request, response) => {
+          if (!ingress(request, response)) handler(request, response);
+        },
+        { logger, ...(options.limits ? { limits: options.limits } : {}), tls: options.tls },
+      ),
+    clientErrorHandler: clientErrorAnswer(logger),
+    // Only tells fastify to say https:// in its "Server listening at" line: the server is ours.
+    ...(options.tls ? { https: {} } : {}),
   });
 
   // Whatever another surface registers, the ingress leaves the paths it claims to fastify.

@@ -14,15 +14,21 @@ export const ERRORS = {
   INVALID_EVENT: 400,
   /** A request path that is not valid percent-encoding. */
   INVALID_URL: 400,
+  /** Node's HTTP parser refused the bytes (not HTTP/1.1). */
+  MALFORMED_REQUEST: 400,
   TTL_EXHAUSTED: 400,
   BAD_SIGNATURE: 401,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  /** Headers or body not complete within --header-timeout/--body-timeout (CONTRACT §10). */
+  REQUEST_TIMEOUT: 408,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_FORMAT: 415,
   OVER_CAPACITY: 429,
   /** GET at a JobSink's Location: the job failed (Knative answers 400, `Reason: Failed`). */
   JOB_FAILED: 400,
+  /** More than 100 headers or 16 KiB of them (CONTRACT §10). */
+  HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
   /** A webhook source could not hand the event to its sink: the sender should redeliver. */
   SINK_FAILED: 502,

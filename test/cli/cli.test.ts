@@ -96,6 +96,30 @@ describe.skipIf(!eventailBuilt())("the eventail command", () => {
     expect(help.stdout).toContain("eventail run -f examples/quickstart --port 9090");
   });
 
+  it("run --help lists the TLS and slow-client flags with their defaults (CONTRACT §1, §10)", async () => {
+    const help = (await run(["run", "--help"])).stdout.replace(/\s+/g, " ");
+    expect(help).toContain("--tls-cert <file>");
+    expect(help).toContain("--tls-key <file>");
+    expect(help).toMatch(/--header-timeout <duration> .*default: PT10S/);
+    expect(help).toMatch(/--body-timeout <duration> .*default: PT60S/);
+    expect(help).toMatch(/--max-connections <n> .*default: 10000/);
+  });
+
+  it.each([
+    [
+      "--tls-cert without --tls-key",
+      ["--tls-cert", "cert.pem"],
+      "--tls-cert and --tls-key go together",
+    ],
+    ["a header timeout of zero", ["--header-timeout", "0"], "--header-timeout"],
+    ["a body timeout that is no duration", ["--body-timeout", "soon"], "--body-timeout"],
+    ["a connection cap of zero", ["--max-connections", "0"], "--max-connections"],
+  ])("run refuses %s: exit 2 naming the flag", async (_name, flags, fragment) => {
+    const result = await run(["run", "-f", "examples/quickstart", "--port", "0", ...flags]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(fragment);
+  });
+
   describe("the port run listens on", () => {
     /** Serves the quickstart with these flags and environment; answers whether `port` is ready. */
     async function servesOn(args: string[], env: NodeJS.ProcessEnv, port: number) {

@@ -1,4 +1,5 @@
 import { addressableKinds, isAbsoluteUri, isAddressableKind } from "../addresses.js";
+import { parseCaCerts } from "../ca-certs.js";
 import { childPath } from "../issue.js";
 import { knownKinds } from "../schema.js";
 import { asFields, asString, type Check, quote } from "./check.js";
@@ -14,6 +15,7 @@ export function checkDestination(check: Check, value: unknown, at: string): void
   const ref = asFields(dest["ref"]);
   const uri = asString(dest["uri"]);
   const uriAt = childPath(at, "uri");
+  checkCaCerts(check, dest["CACerts"], childPath(at, "CACerts"));
   if (!ref && uri === undefined) {
     check.report(at, "needs ref or uri");
     return;
@@ -57,6 +59,14 @@ export function checkDestination(check: Check, value: unknown, at: string): void
       check.report(uriAt, `${quote(uri)} is not a valid URI reference`);
     }
   }
+}
+
+/** CACerts must be PEM certificates: a bad bundle would otherwise fail every delivery later. */
+function checkCaCerts(check: Check, value: unknown, at: string): void {
+  const text = asString(value);
+  if (text === undefined) return;
+  const parsed = parseCaCerts(text);
+  if ("error" in parsed) check.report(at, parsed.error);
 }
 
 export function checkTargetExists(
