@@ -65,7 +65,8 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
       await this.broker.ingestReply(outcome.reply, event);
     } catch (error) {
       const exhausted = error instanceof TtlExhaustedError;
-      // Anything else (the backing unavailable) may pass: leave the event to be redelivered.
+      // Anything else (the backing full or unavailable) may pass: the delivery fails, as in Knative,
+      // and the backing redelivers the event, so the subscriber is asked again.
       if (!exhausted && !(error instanceof EventValidationError)) throw error;
       // A reply that ingress refuses (TTL used up, invalid) can never succeed: drop it.
       this.deps.metrics.droppedEvents.inc({
