@@ -76,6 +76,23 @@ function isV03(attributes: Attributes): boolean {
   return attributes["specversion"] === "0.3";
 }
 
+/** Names LookupAttribute reads other than straight from the attribute of that name. */
+const DERIVED = new Set([
+  "time",
+  "dataschema",
+  "schemaurl",
+  "datamediatype",
+  "datacontentencoding",
+]);
+
+/**
+ * Whether `lookupAttribute(name)` is a plain read of `attributes[name]` (as text), so a matcher on
+ * a hot path may read it inline.
+ */
+export function isPlainAttribute(name: string, hidden: ReadonlySet<string> = NONE): boolean {
+  return !DERIVED.has(name) && !hidden.has(name);
+}
+
 /**
  * Knative's LookupAttribute, for exact, prefix, suffix and `filter.attributes`:
  * - `schemaurl` and `dataschema` both read the event's schema, whichever name its specversion

@@ -3,8 +3,8 @@
  * results: a filter passes, fails, or has nothing to say (NoFilter, which a trigger delivers like
  * a pass). Only a Fail keeps an event from a subscriber.
  */
-import type { Attributes } from "../events/event.js";
-import { type AttributeReader, lookupAttribute } from "./attribute-lookup.js";
+import type { Attributes, AttributeValue } from "../events/event.js";
+import { type AttributeReader, isPlainAttribute, lookupAttribute } from "./attribute-lookup.js";
 
 export const PASS = 0;
 export const FAIL = 1;
@@ -68,6 +68,31 @@ const equals: Comparison = (actual, expected) => actual === expected;
 const startsWith: Comparison = (actual, expected) => actual.startsWith(expected);
 const endsWith: Comparison = (actual, expected) => actual.endsWith(expected);
 
+const text = (value: AttributeValue): string => (typeof value === "string" ? value : String(value));
+
+/**
+ * The common one-attribute filter, reading the attribute inline with its comparison: with ten
+ * thousand triggers each closure between an event and its verdict shows.
+ */
+function inlineComparison(name: string, expected: string, compare: Comparison): EventFilter {
+  if (compare === equals) {
+    return (a) => {
+      const value = a[name];
+      return value !== undefined && text(value) === expected ? PASS : FAIL;
+    };
+  }
+  if (compare === startsWith) {
+    return (a) => {
+      const value = a[name];
+      return value !== undefined && text(value).startsWith(expected) ? PASS : FAIL;
+    };
+  }
+  return (a) => {
+    const value = a[name];
+    return value !== undefined && text(value).endsWith(expected) ? PASS : FAIL;
+  };
+}
+
 /**
  * exact/prefix/suffix over one or more attributes, all of which must match; an attribute the
  * event lacks fails. Undefined for a map holding an empty name or value: Knative's constructors
@@ -84,7 +109,10 @@ function attributeComparison(
     checks.push({ read: lookupAttribute(name, hidden), expected: String(expected) });
   }
   if (checks.length === 1) {
-    const { read, expected } = checks[0]!;
+    const name = Object.keys(map)[0]!;
+    const { expected } = checks[0]!;
+    if (isPlainAttribute(name, hidden)) return inlineComparison(name, expected, compare);
+    const { read } = checks[0]!;
     return (a) => {
       const actual = read(a);
       return actual !== undefined && compare(actual, expected) ? PASS : FAIL;
@@ -129,6 +157,21 @@ export function attributesFilter(
   hidden?: ReadonlySet<string>,
 ): EventFilter {
   if (map === undefined || map === null) return noFilter;
+  const entries = Object.entries(map);
+  if (entries.length === 1 && isPlainAttribute(entries[0]![0], hidden)) {
+    const [name, given] = entries[0]!;
+    const expected = String(given);
+    if (expected === "") {
+      return (a) => {
+        const value = a[name];
+        return value !== undefined && text(value) !== "" ? PASS : FAIL;
+      };
+    }
+    return (a) => {
+      const value = a[name];
+      return value !== undefined && text(value) === expected ? PASS : FAIL;
+    };
+  }
   const checks = Object.entries(map).map(([name, expected]) => ({
     read: lookupAttribute(name, hidden),
     expected: String(expected),
