@@ -151,6 +151,8 @@ const cases: Array<[string, TriggerFilterSpec, boolean]> = [
     { filters: [{ cesql: "missing = 'x' OR true" }] },
     false,
   ],
+  // Knative's CESQL filter asserts the result is a boolean and panics otherwise (the delivery then
+  // fails); Eventail answers no match, as for any evaluation error.
   ["cesql: non-boolean result is no match", { filters: [{ cesql: "priority" }] }, false],
   [
     "cesql combined with exact",
