@@ -10,6 +10,9 @@
  *   suffix holding an empty name or value — is skipped, so it matches everything.
  * - `filter.attributes`: exact match, ANDed; an empty value means "present and non-empty".
  * - The result is Pass, Fail or NoFilter (dialects.ts); every result but Fail delivers.
+ * Knative's API docs say all/any hold at least one filter and exact/prefix/suffix values are not
+ * empty; its code accepts both and materializes them as above, and so does Eventail (the code wins;
+ * validation in resources/rules/filters.ts says the same).
  */
 import type { Attributes, CloudEvent } from "../events/event.js";
 import {
