@@ -4,9 +4,10 @@ import type { Dispatcher } from "../delivery/dispatcher.js";
 import { type CloudEvent, EventValidationError, eventLogFields } from "../events/event.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { Filter } from "../triggers/filter.js";
+import { compileCesqlPredicate } from "../triggers/cesql-filter.js";
+import { compileFilter, type Filter, type TriggerFilterSpec } from "../triggers/filter.js";
 import type { Broker } from "./broker.js";
-import { TtlExhaustedError } from "./ttl.js";
+import { TTL_ATTRIBUTE, TtlExhaustedError } from "./ttl.js";
 
 /** Everything a trigger needs to deliver, resolved from its manifest (and its broker's). */
 export interface TriggerConfig extends ConsumerConfig {
@@ -18,6 +19,17 @@ export interface TriggerDeps {
   readonly dispatcher: Dispatcher;
   readonly logger: Logger;
   readonly metrics: Metrics;
+}
+
+/**
+ * Filters see the event as the subscriber will: Knative's broker deletes the TTL before it filters.
+ * Hiding the name in the compiled filter spares copying every event to remove it.
+ */
+const INVISIBLE_TO_FILTERS: ReadonlySet<string> = new Set([TTL_ATTRIBUTE]);
+
+/** A trigger's filter as its broker runs it. */
+export function compileTriggerFilter(spec: TriggerFilterSpec): Filter {
+  return compileFilter(spec, compileCesqlPredicate, INVISIBLE_TO_FILTERS);
 }
 
 /**
@@ -53,7 +65,8 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
       await this.broker.ingestReply(outcome.reply, event);
     } catch (error) {
       const exhausted = error instanceof TtlExhaustedError;
-      // Anything else (the backing unavailable) may pass: leave the event to be redelivered.
+      // Anything else (the backing full or unavailable) may pass: the delivery fails, as in Knative,
+      // and the backing redelivers the event, so the subscriber is asked again.
       if (!exhausted && !(error instanceof EventValidationError)) throw error;
       // A reply that ingress refuses (TTL used up, invalid) can never succeed: drop it.
       this.deps.metrics.droppedEvents.inc({

@@ -1,6 +1,6 @@
 import { type CloudEvent, EventValidationError, withAttributes } from "../events/event.js";
 
-const TTL_ATTRIBUTE = "knativebrokerttl";
+export const TTL_ATTRIBUTE = "knativebrokerttl";
 const ARRIVAL_ATTRIBUTE = "knativearrivaltime";
 const DEFAULT_TTL = 255;
 

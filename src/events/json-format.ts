@@ -9,6 +9,7 @@ import {
   EventValidationError,
   validateEvent,
 } from "./event.js";
+import { rawDataMembers } from "./json-raw.js";
 
 /** `application/json`, `text/json`, and every `+json` suffix count as JSON. */
 export function isJsonContentType(contentType: string | undefined): boolean {
@@ -53,14 +54,45 @@ export function toJsonObject(event: CloudEvent): Record<string, unknown> {
   return out;
 }
 
+/** Rejects bytes that are not UTF-8 instead of replacing them, and keeps a BOM as a character. */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** The bytes as JSON text, when they are exactly that. */
+function jsonText(data: Buffer): string | undefined {
+  try {
+    const text = strictUtf8.decode(data);
+    JSON.parse(text);
+    return text;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One event in structured mode. JSON data goes in as the text it is, not parsed and re-encoded,
+ * so its whitespace, key order and number forms reach the receiver unchanged.
+ */
 export function encodeStructured(event: CloudEvent): string {
+  const data = event.data;
+  if (
+    data !== undefined &&
+    isJsonContentType(event.attributes["datacontenttype"] as string | undefined)
+  ) {
+    const text = jsonText(data);
+    if (text !== undefined) {
+      const { data: _shadowed, ...attributes } = event.attributes as Record<string, unknown>;
+      const context = JSON.stringify(attributes);
+      return context === "{}" ? `{"data":${text}}` : `${context.slice(0, -1)},"data":${text}}`;
+    }
+  }
   return JSON.stringify(toJsonObject(event));
 }
 
 /**
  * Decodes one event from its JSON object form. Throws EventValidationError naming the field.
+ * `rawData` is the `data` member's bytes as the body held them (JSON data keeps those).
  */
-export function fromJsonObject(value: unknown, where = "event"): CloudEvent {
+export function fromJsonObject(value: unknown, where = "event", rawData?: Buffer): CloudEvent {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new EventValidationError(`${where} must be a JSON object`, where);
   }
@@ -102,7 +134,7 @@ export function fromJsonObject(value: unknown, where = "event"): CloudEvent {
     } else {
       // An absent datacontenttype stays absent: structured mode implies JSON, and attributes
       // must reach subscribers as they were sent.
-      data = Buffer.from(JSON.stringify(raw), "utf8");
+      data = rawData ?? Buffer.from(JSON.stringify(raw), "utf8");
     }
   }
   const event = createEvent(attributes, data);
@@ -110,8 +142,19 @@ export function fromJsonObject(value: unknown, where = "event"): CloudEvent {
   return event;
 }
 
+/** The raw `data` members of a body JSON.parse read as `parsed`, when any event has data. */
+function rawData(body: Buffer | string, parsed: unknown): Array<Buffer | undefined> | undefined {
+  const events = Array.isArray(parsed) ? parsed : [parsed];
+  const withData = events.some(
+    (event) => typeof event === "object" && event !== null && Object.hasOwn(event, "data"),
+  );
+  if (!withData) return undefined;
+  return rawDataMembers(typeof body === "string" ? Buffer.from(body, "utf8") : body);
+}
+
 export function decodeStructured(body: Buffer | string): CloudEvent {
-  return fromJsonObject(parseJson(body), "event");
+  const parsed = parseJson(body);
+  return fromJsonObject(parsed, "event", rawData(body, parsed)?.[0]);
 }
 
 export function decodeBatch(body: Buffer | string): CloudEvent[] {
@@ -119,10 +162,11 @@ export function decodeBatch(body: Buffer | string): CloudEvent[] {
   if (!Array.isArray(parsed)) {
     throw new EventValidationError("a batch must be a JSON array of events", "body");
   }
+  const raw = rawData(body, parsed);
   // Accepted or rejected whole: the first bad event is named by its index (CONTRACT §3).
   return parsed.map((item, index) => {
     try {
-      return fromJsonObject(item, "the event");
+      return fromJsonObject(item, "the event", raw?.[index]);
     } catch (error) {
       if (!(error instanceof EventValidationError)) throw error;
       throw new EventValidationError(

@@ -1,6 +1,6 @@
 import type { Backing, BackingConfig } from "../backing/backing.js";
 import { Broker } from "../broker/broker.js";
-import { type TriggerConfig, TriggerRuntime } from "../broker/trigger.js";
+import { compileTriggerFilter, type TriggerConfig, TriggerRuntime } from "../broker/trigger.js";
 import { CHANNEL_KINDS, ChannelRuntime, channelBackingConfig } from "../channels/channel.js";
 import {
   expandParallel,
@@ -31,8 +31,7 @@ import type {
   SubscriptionSpec,
   TriggerSpec,
 } from "../resources/types.js";
-import { compileCesqlPredicate } from "../triggers/cesql-filter.js";
-import { compileFilter, type TriggerFilterSpec } from "../triggers/filter.js";
+import type { TriggerFilterSpec } from "../triggers/filter.js";
 import { BackingPool } from "./backing-pool.js";
 import { ConsumerSet, consumerMode } from "./consumer-set.js";
 import { resolveDelivery, withFlowControl } from "./delivery-spec.js";
@@ -331,7 +330,7 @@ export class Reconciler implements DataPlane {
     return {
       namespace,
       name: resource.metadata.name,
-      filter: compileFilter(spec as TriggerFilterSpec, compileCesqlPredicate),
+      filter: compileTriggerFilter(spec as TriggerFilterSpec),
       subscriberUrl: resolveDestination(spec.subscriber, namespace, this.baseUrl),
       // A Trigger's delivery replaces its Broker's as a whole.
       delivery: withFlowControl(

@@ -41,11 +41,18 @@ spec:
   }
   const running = await startWithManifests(yaml);
   for (const [id, attributes] of events) {
-    const headers: Record<string, string> = { "ce-specversion": "1.0", "ce-id": id };
-    for (const [name, value] of Object.entries(attributes)) headers[`ce-${name}`] = value;
+    const headers: Record<string, string> = {
+      "ce-specversion": "1.0",
+      "ce-id": id,
+      "content-type": "application/json",
+    };
+    for (const [name, value] of Object.entries(attributes)) {
+      // Binary mode carries datacontenttype as Content-Type.
+      headers[name === "datacontenttype" ? "content-type" : `ce-${name}`] = value;
+    }
     const response = await request(`${running.url}/default/default`, {
       method: "POST",
-      headers: { ...headers, "content-type": "application/json" },
+      headers,
       body: "{}",
     });
     expect(response.statusCode).toBe(202);

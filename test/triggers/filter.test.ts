@@ -63,13 +63,19 @@ const cases: Array<[string, TriggerFilterSpec, boolean]> = [
     { filters: [{ exact: { type: "COM.EXAMPLE.ORDER.CREATED" } }] },
     false,
   ],
-  ["exact: missing attribute fails", { filters: [{ exact: { missing: "" } }] }, false],
+  ["exact: missing attribute fails", { filters: [{ exact: { missing: "x" } }] }, false],
+  [
+    "exact: an empty value makes Knative skip the element, so it matches everything",
+    { filters: [{ exact: { missing: "" } }] },
+    true,
+  ],
   ["prefix: matches", { filters: [{ prefix: { type: "com.example." } }] }, true],
   ["prefix: does not match", { filters: [{ prefix: { type: "org." } }] }, false],
+  ["prefix: missing attribute fails", { filters: [{ prefix: { missing: "x" } }] }, false],
   [
-    "prefix: missing attribute fails even with an empty prefix",
+    "prefix: an empty prefix makes Knative skip the element, even on a missing attribute",
     { filters: [{ prefix: { missing: "" } }] },
-    false,
+    true,
   ],
   ["suffix: matches", { filters: [{ suffix: { source: "/orders" } }] }, true],
   ["suffix: missing attribute fails", { filters: [{ suffix: { missing: "x" } }] }, false],
@@ -145,6 +151,8 @@ const cases: Array<[string, TriggerFilterSpec, boolean]> = [
     { filters: [{ cesql: "missing = 'x' OR true" }] },
     false,
   ],
+  // Knative's CESQL filter asserts the result is a boolean and panics otherwise (the delivery then
+  // fails); Eventail answers no match, as for any evaluation error.
   ["cesql: non-boolean result is no match", { filters: [{ cesql: "priority" }] }, false],
   [
     "cesql combined with exact",
@@ -250,14 +258,19 @@ const looserRuleCases: Array<[string, TriggerFilterSpec, boolean]> = [
     false,
   ],
   [
-    "exact: an empty value matches an empty attribute (unlike filter.attributes)",
+    "exact: an empty value skips the element, so an empty attribute passes (unlike filter.attributes)",
     { filters: [{ exact: { subject: "" } }] },
     true,
   ],
   [
-    "exact: an empty value does not match a non-empty attribute",
+    "exact: an empty value skips the element, so a non-empty attribute passes too",
     { filters: [{ exact: { region: "" } }] },
-    false,
+    true,
+  ],
+  [
+    "exact: one empty value skips the whole element, its other attributes unread",
+    { filters: [{ exact: { region: "us", source: "" } }] },
+    true,
   ],
   [
     "exact: an integer extension compares as its string form",
@@ -291,12 +304,12 @@ const looserRuleCases: Array<[string, TriggerFilterSpec, boolean]> = [
   ],
   ["prefix: is case-sensitive", { filters: [{ prefix: { region: "EU" } }] }, false],
   [
-    "prefix: an empty prefix matches a present value",
+    "prefix: an empty prefix skips the element (a present value passes)",
     { filters: [{ prefix: { region: "" } }] },
     true,
   ],
   [
-    "prefix: an empty prefix matches a present empty attribute",
+    "prefix: an empty prefix skips the element (an empty attribute passes)",
     { filters: [{ prefix: { subject: "" } }] },
     true,
   ],
@@ -327,18 +340,23 @@ const looserRuleCases: Array<[string, TriggerFilterSpec, boolean]> = [
   ],
   ["suffix: is case-sensitive", { filters: [{ suffix: { region: "WEST" } }] }, false],
   [
-    "suffix: an empty suffix matches a present value",
+    "suffix: an empty suffix skips the element (a present value passes)",
     { filters: [{ suffix: { region: "" } }] },
     true,
   ],
   [
-    "suffix: an empty suffix matches a present empty attribute",
+    "suffix: an empty suffix skips the element (an empty attribute passes)",
     { filters: [{ suffix: { subject: "" } }] },
     true,
   ],
   [
-    "element: dialects in one element are ANDed (one fails)",
+    "element: of two dialects (validation refuses them) only the first in Knative's order counts",
     { filters: [{ exact: { region: "eu-west" }, suffix: { source: "/shop" } }] },
+    true,
+  ],
+  [
+    "element: an empty exact map is no dialect, so the prefix beside it counts",
+    { filters: [{ exact: {}, prefix: { source: "/nope" } }] },
     false,
   ],
   ["element: an empty element matches everything", { filters: [{}] }, true],
@@ -360,9 +378,9 @@ const looserRuleCases: Array<[string, TriggerFilterSpec, boolean]> = [
     true,
   ],
   [
-    "not: an element with several dialects is inverted as a whole",
+    "not: of an element with two dialects inverts only the first in Knative's order",
     { filters: [{ not: { exact: { region: "eu-west" }, prefix: { source: "/nope" } } }] },
-    true,
+    false,
   ],
   [
     "not: double negation restores the verdict",
@@ -380,9 +398,9 @@ const looserRuleCases: Array<[string, TriggerFilterSpec, boolean]> = [
     false,
   ],
   [
-    "cesql: an error fails the element even beside a matching exact",
+    "cesql: beside an exact in one element (validation refuses it) is never evaluated",
     { filters: [{ exact: { region: "eu-west" }, cesql: "missing = 'x'" }] },
-    false,
+    true,
   ],
   [
     "cesql: an extension and a context attribute read alike",
@@ -414,7 +432,42 @@ describe("trigger filters follow Knative's semantics", () => {
       { filters: [{ all: [{ exact: { type: "c" } }] }] },
       "c",
     ],
-    ["type inside any pins nothing", { filters: [{ any: [{ exact: { type: "d" } }] }] }, undefined],
+    [
+      "type inside an any whose every child pins it pins it",
+      { filters: [{ any: [{ exact: { type: "d" } }, { all: [{ exact: { type: "d" } }] }] }] },
+      "d",
+    ],
+    [
+      "an any with one child that pins nothing pins nothing",
+      { filters: [{ any: [{ exact: { type: "d" } }, { prefix: { type: "d" } }] }] },
+      undefined,
+    ],
+    [
+      "an any whose children pin two types pins nothing",
+      { filters: [{ any: [{ exact: { type: "d" } }, { exact: { type: "f" } }] }] },
+      undefined,
+    ],
+    [
+      "a multi-attribute exact pins its type",
+      { filters: [{ exact: { source: "/a", type: "g", region: "eu" } }] },
+      "g",
+    ],
+    [
+      "an exact skipped for an empty value pins nothing",
+      { filters: [{ exact: { type: "h", source: "" } }] },
+      undefined,
+    ],
+    ["an empty exact type pins nothing", { filters: [{ exact: { type: "" } }] }, undefined],
+    [
+      "an exact type under not pins nothing",
+      { filters: [{ not: { exact: { type: "i" } } }] },
+      undefined,
+    ],
+    [
+      "an exact on type and the schemaurl alias pins the type",
+      { filters: [{ exact: { type: "j", schemaurl: "https://s" } }] },
+      "j",
+    ],
     ["prefix pins nothing", { filters: [{ prefix: { type: "e" } }] }, undefined],
   ])("index hint: %s", (_name, spec, expected) => {
     expect(compileFilter(spec, compileCesqlPredicate).requiredType).toBe(expected);
