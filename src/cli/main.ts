@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
+import { parseServiceFlag } from "../resources/services.js";
 import type { SendOptions } from "./send.js";
 
 const version = (
@@ -36,6 +37,16 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** `--service NS/NAME=URL`, checked as it is read so a typo is a usage error (exit 2). */
+function collectService(value: string, previous: string[] = []): string[] {
+  try {
+    parseServiceFlag(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message.replace(/^--service [^:]*: /, ""));
+  }
+  return [...previous, value];
+}
+
 const program = new Command()
   .name("eventail")
   .description("A Knative-Eventing-compatible event broker and trigger mesh")
@@ -52,17 +63,31 @@ program
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option("--port <port>", "port to listen on (default: $PORT, else 8080)", port)
   .option("--no-watch", "do not watch the files; re-read them only on SIGHUP")
+  .option(
+    "--service <NS/NAME=URL>",
+    "where refs to Service NAME of namespace NS go (repeatable)",
+    collectService,
+  )
   .addHelpText("after", "\nExample:\n  eventail run -f examples/quickstart --port 9090")
-  .action(async (options: { filename: string[]; host: string; port?: number; watch: boolean }) => {
-    // Each command loads only what it needs, so `send` and `--version` start fast.
-    const { runCommand } = await import("./run.js");
-    process.exitCode = await runCommand(
-      options.filename,
-      options.host,
-      servePort(options.port),
-      options.watch,
-    );
-  });
+  .action(
+    async (options: {
+      filename: string[];
+      host: string;
+      port?: number;
+      watch: boolean;
+      service?: string[];
+    }) => {
+      // Each command loads only what it needs, so `send` and `--version` start fast.
+      const { runCommand } = await import("./run.js");
+      process.exitCode = await runCommand(
+        options.filename,
+        options.host,
+        servePort(options.port),
+        options.watch,
+        options.service ?? [],
+      );
+    },
+  );
 
 program
   .command("validate")

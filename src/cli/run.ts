@@ -1,4 +1,5 @@
 import { formatIssue } from "../resources/issue.js";
+import { parseServiceFlags } from "../resources/services.js";
 import { InvalidManifestsError, startEventail } from "../runtime/eventail.js";
 
 /** `eventail run`: serves until SIGTERM/SIGINT, reloading on file change or SIGHUP. */
@@ -7,10 +8,12 @@ export async function runCommand(
   host: string,
   port: number,
   watch = true,
+  serviceFlags: readonly string[] = [],
 ): Promise<number> {
   let running: Awaited<ReturnType<typeof startEventail>>;
   try {
-    running = await startEventail({ paths, host, port, watch });
+    const services = parseServiceFlags(serviceFlags);
+    running = await startEventail({ paths, host, port, watch, services });
   } catch (error) {
     if (error instanceof InvalidManifestsError) {
       for (const issue of error.issues) process.stderr.write(`${formatIssue(issue)}\n`);

@@ -16,13 +16,32 @@ export interface ValidationIssue {
   /** Field path like `spec.filters[0].cesql`; empty when the problem is the whole document. */
   readonly path: string;
   readonly message: string;
+  /**
+   * Absent for an error (the manifests are refused). A warning is something that runs, but not
+   * as it would on a cluster (a Service resolving to a cluster address, a SinkBinding whose
+   * subject cannot be bound standalone): reported, never refusing the manifests.
+   */
+  readonly severity?: "warning";
 }
 
-/** `file:line kind/namespace/name spec.path: message`, with `?` for what is unknown. */
+/**
+ * `file:line kind/namespace/name spec.path: message`, with `?` for what is unknown; a warning
+ * reads `file:line kind/namespace/name spec.path warning: message`.
+ */
 export function formatIssue(issue: ValidationIssue): string {
   const who = `${issue.kind || "?"}/${issue.namespace || "?"}/${issue.name || "?"}`;
   const where = issue.path ? ` ${issue.path}` : "";
-  return `${issue.file}:${issue.line} ${who}${where}: ${issue.message}`;
+  const label = isWarning(issue) ? " warning" : "";
+  return `${issue.file}:${issue.line} ${who}${where}${label}: ${issue.message}`;
+}
+
+export function isWarning(issue: ValidationIssue): boolean {
+  return issue.severity === "warning";
+}
+
+/** The issues that refuse the manifests (warnings left out). */
+export function errorsOf(issues: readonly ValidationIssue[]): ValidationIssue[] {
+  return issues.filter((issue) => !isWarning(issue));
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -1,12 +1,16 @@
-import type { ValidationIssue } from "../resources/issue.js";
+import { errorsOf, isWarning, type ValidationIssue } from "../resources/issue.js";
 import { loadManifests, withoutFieldLines } from "../resources/loader.js";
+import type { ServiceFlags } from "../resources/services.js";
 import type { Resource } from "../resources/types.js";
 import { validateResources } from "../resources/validate.js";
 import { SOURCE_VALIDATORS } from "../sources/validators.js";
 
 export interface Configuration {
   readonly resources: Resource[];
+  /** The errors: any of them refuses the configuration. */
   readonly issues: ValidationIssue[];
+  /** What runs, but not as on a cluster; logged, never refusing. */
+  readonly warnings: ValidationIssue[];
 }
 
 /**
@@ -16,14 +20,30 @@ export interface Configuration {
 export async function loadConfiguration(
   paths: readonly string[],
   extra: readonly Resource[],
+  services?: ServiceFlags,
 ): Promise<Configuration> {
   const loaded = paths.length > 0 ? await loadManifests(paths) : { resources: [], issues: [] };
   const resources = [...loaded.resources, ...extra];
-  const issues = [...loaded.issues, ...validateConfiguration(resources)];
-  return { resources: issues.length > 0 ? resources : withoutFieldLines(resources), issues };
+  const found = [...loaded.issues, ...validateConfiguration(resources, services)];
+  const issues = errorsOf(found);
+  const warnings = found.filter(isWarning);
+  return {
+    resources: issues.length > 0 ? resources : withoutFieldLines(resources),
+    issues,
+    warnings,
+  };
 }
 
-/** Validates resources with every rule there is: the resource model's and each source kind's. */
-export function validateConfiguration(resources: readonly Resource[]): ValidationIssue[] {
-  return validateResources(resources, { rules: SOURCE_VALIDATORS });
+/**
+ * Validates resources with every rule there is: the resource model's and each source kind's.
+ * Returns errors and warnings (ValidationIssue.severity) together.
+ */
+export function validateConfiguration(
+  resources: readonly Resource[],
+  services?: ServiceFlags,
+): ValidationIssue[] {
+  return validateResources(resources, {
+    rules: SOURCE_VALIDATORS,
+    ...(services ? { services } : {}),
+  });
 }

@@ -5,6 +5,7 @@ import { Dispatcher } from "../delivery/dispatcher.js";
 import { createLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { formatIssue, type ValidationIssue } from "../resources/issue.js";
+import type { ServiceFlags } from "../resources/services.js";
 import { ResourceStore } from "../resources/store.js";
 import type { Resource } from "../resources/types.js";
 import { watchManifests } from "../resources/watch.js";
@@ -25,6 +26,8 @@ export interface EventailOptions {
   maxInFlight?: number;
   drainMs?: number;
   createBacking?: (config: BackingConfig, logger: Logger) => Promise<Backing>;
+  /** `--service NS/NAME=URL` mappings: where refs to those Services go (CONTRACT §2). */
+  services?: ServiceFlags;
 }
 
 export interface RunningEventail {
@@ -53,8 +56,10 @@ export class InvalidManifestsError extends Error {
 export async function startEventail(options: EventailOptions): Promise<RunningEventail> {
   const logger = options.logger ?? createLogger();
   const paths = options.paths ?? [];
-  const initial = await readConfiguration(paths, options.resources ?? []);
+  const { services } = options;
+  const initial = await readConfiguration(paths, options.resources ?? [], services);
   if (initial.issues.length > 0) throw new InvalidManifestsError(initial.issues);
+  logWarnings(logger, initial.warnings);
 
   const metrics = new Metrics({ processMetrics: true });
   const store = new ResourceStore();
@@ -68,6 +73,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     logger,
     metrics,
     createBacking: (config) => makeBacking(config, logger),
+    ...(services ? { services } : {}),
     ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}),
   });
   const app = buildServer({
@@ -85,7 +91,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   await reconciler.start(url);
 
   const apply = async (resources: Resource[]): Promise<ValidationIssue[]> => {
-    const next = await readConfiguration([], resources);
+    const next = await readConfiguration([], resources, services);
     if (next.issues.length === 0) {
       store.replaceAll(next.resources);
       await reconciler.idle();
@@ -94,13 +100,14 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   };
 
   const reload = async (): Promise<ValidationIssue[]> => {
-    const next = await readConfiguration(paths, options.resources ?? []);
+    const next = await readConfiguration(paths, options.resources ?? [], services);
     if (next.issues.length > 0) {
       for (const issue of next.issues)
         logger.error({ issue: formatIssue(issue) }, "invalid manifest");
       logger.warn({ problems: next.issues.length }, "reload refused: keeping the running config");
       return next.issues;
     }
+    logWarnings(logger, next.warnings);
     store.replaceAll(next.resources);
     await reconciler.idle();
     logger.info({ resources: next.resources.length }, "manifests reloaded");
@@ -131,4 +138,9 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   };
 
   return { url, app, store, reconciler, metrics, reload, apply, close };
+}
+
+/** What runs, but not as on a cluster (a cluster address, a binding with no process): said once per load. */
+function logWarnings(logger: Logger, warnings: readonly ValidationIssue[]): void {
+  for (const warning of warnings) logger.warn({ issue: formatIssue(warning) }, warning.message);
 }

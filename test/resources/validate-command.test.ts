@@ -36,7 +36,7 @@ async function run(paths: string[]): Promise<{ code: number; out: string[]; err:
 describe("eventail validate", () => {
   it("exits 0 and counts the resources when every manifest is valid", async () => {
     const { code, out, err } = await run([path.join(FIXTURES, "valid")]);
-    expect({ code, out, err }).toEqual({ code: 0, out: ["21 resources valid"], err: "" });
+    expect({ code, out, err }).toEqual({ code: 0, out: ["22 resources valid"], err: "" });
   });
 
   it("exits 2 and prints every problem as file:line kind/namespace/name path: message, then a summary", async () => {
