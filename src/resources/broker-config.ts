@@ -186,15 +186,16 @@ export function channelTemplateKind(text: string, parseYaml: ParseYaml): string 
 
 /**
  * Knative Kafka broker keys translated to the Kafka backing's (`default.topic.partitions` →
- * `num.partitions`); the other `default.topic.*` and `auth.*` keys only mean something to
- * Knative's data plane and are left out. Eventail's own Kafka keys pass through.
+ * `num.partitions`); the other `default.topic.*` and `auth.*` keys (and a channel template beside
+ * them) only mean something to Knative's data plane and are left out. Eventail's own Kafka keys
+ * pass through.
  */
 function knativeKafkaSettings(data: Readonly<Record<string, string>>): Record<string, string> {
   const settings: Record<string, string> = {};
   for (const [key, value] of Object.entries(data)) {
     const translated = KNATIVE_KAFKA_KEYS[key];
     if (translated !== undefined) settings[translated] = value;
-    else if (!key.startsWith("default.topic.") && !key.startsWith("auth.")) settings[key] = value;
+    else if (!/^(default\.topic\.|auth\.|channel-template-spec$)/.test(key)) settings[key] = value;
   }
   return settings;
 }

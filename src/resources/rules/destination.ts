@@ -33,7 +33,7 @@ export function checkDestination(check: Check, value: unknown, at: string): void
   const namespace = asString(ref["namespace"]) || check.namespace;
   const refAt = childPath(at, "ref");
   if (isServiceRef(ref)) {
-    checkRelativeUri(check, uri, uriAt);
+    if (!checkRelativeUri(check, uri, uriAt)) return;
     if (check.serviceUrl(namespace, name) === undefined) {
       check.warn(
         refAt,
@@ -65,13 +65,17 @@ export function checkDestination(check: Check, value: unknown, at: string): void
 }
 
 /** A uri beside a ref is resolved against the ref's address, so it must be relative. */
-function checkRelativeUri(check: Check, uri: string | undefined, at: string): void {
-  if (uri === undefined) return;
+function checkRelativeUri(check: Check, uri: string | undefined, at: string): boolean {
+  if (uri === undefined) return true;
   if (isAbsoluteUri(uri)) {
     check.report(at, "must be relative when ref is set (it is resolved against the ref's address)");
-  } else if (!URL.canParse(uri, "http://base.invalid/")) {
-    check.report(at, `${quote(uri)} is not a valid URI reference`);
+    return false;
   }
+  if (!URL.canParse(uri, "http://base.invalid/")) {
+    check.report(at, `${quote(uri)} is not a valid URI reference`);
+    return false;
+  }
+  return true;
 }
 
 export function checkTargetExists(

@@ -18,7 +18,9 @@ export function checkSinkBinding(check: Check, spec: Fields): void {
   const selector = asFields(subject["selector"]);
   if (name !== undefined && selector) {
     check.report("spec.subject", "set name or selector, not both");
-  } else if (name === undefined && !selector) {
+    return;
+  }
+  if (name === undefined && !selector) {
     check.report("spec.subject.name", "required field is missing (or set spec.subject.selector)");
   }
   const namespace = asString(subject["namespace"]);
