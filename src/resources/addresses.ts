@@ -29,11 +29,6 @@ export function isAddressableKind(kind: string): boolean {
   return Object.hasOwn(ROUTES, kind);
 }
 
-/** The kinds a ref may name without a uri: those with an address here, and Services. */
-export function resolvableKinds(): string[] {
-  return [...Object.keys(ROUTES), "Service"];
-}
-
 /** The URL a resource receives events at, or undefined for a kind with no address here. */
 export function addressOf(ref: AddressableRef, baseUrl: string): string | undefined {
   const route = ROUTES[ref.kind];

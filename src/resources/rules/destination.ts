@@ -1,4 +1,4 @@
-import { isAbsoluteUri, isAddressableKind, resolvableKinds } from "../addresses.js";
+import { isAbsoluteUri, isAddressableKind } from "../addresses.js";
 import { childPath } from "../issue.js";
 import { knownKinds } from "../schema.js";
 import { clusterServiceUrl, isServiceRef, SERVICES_CONFIG_MAP } from "../services.js";
@@ -48,8 +48,8 @@ export function checkDestination(check: Check, value: unknown, at: string): void
     if (uri === undefined) {
       check.report(
         refAt,
-        `a ref to ${apiVersion} ${kind} cannot be resolved in standalone mode (resolvable kinds: ` +
-          `${resolvableKinds().join(", ")}); set an absolute uri`,
+        `a ref to ${apiVersion} ${kind} cannot be resolved in standalone mode (refs resolve to ` +
+          "Eventail's own brokers, channels, flows and sinks, and to Services); set an absolute uri",
       );
     } else if (!isAbsoluteUri(uri)) {
       check.report(
