@@ -58,6 +58,16 @@ export type ConfigMapData = (
   name: string,
 ) => Readonly<Record<string, string>> | undefined;
 
+/** Whether any ConfigMap holds the YAML text Knative's broker configs keep in their data. */
+export function holdsYaml(
+  configMaps: readonly { readonly data?: Readonly<Record<string, string>> }[],
+) {
+  return configMaps.some(
+    (c) =>
+      c.data?.[CHANNEL_TEMPLATE_KEY] !== undefined || c.data?.[BROKER_DEFAULTS_KEY] !== undefined,
+  );
+}
+
 /** A Broker whose configuration cannot pick a backing; `path` is the Broker's field at fault. */
 export class BrokerConfigError extends Error {
   constructor(

@@ -42,6 +42,15 @@ export function mappedServiceUrl(
   return flags?.get(`${namespace}/${name}`) ?? configMapData(namespace)?.[name];
 }
 
+/** The lookup of a whole configuration: the flags, then each namespace's ConfigMap. */
+export function serviceLookup(
+  flags: ServiceFlags | undefined,
+  configMapData: (namespace: string, name: string) => Readonly<Record<string, string>> | undefined,
+): ServiceLookup {
+  return (namespace, name) =>
+    mappedServiceUrl(namespace, name, flags, (ns) => configMapData(ns, SERVICES_CONFIG_MAP));
+}
+
 export class ServiceFlagError extends Error {
   constructor(message: string) {
     super(message);

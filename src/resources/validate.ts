@@ -16,7 +16,7 @@ import { KIND_RULES } from "./rules/kinds.js";
 import { checkSourceSpec } from "./rules/sources.js";
 import { unknownKindMessage } from "./rules/unknown-kind.js";
 import { knownKinds, schemaErrors } from "./schema.js";
-import { mappedServiceUrl, SERVICES_CONFIG_MAP, type ServiceFlags } from "./services.js";
+import { type ServiceFlags, serviceLookup } from "./services.js";
 import type { Resource } from "./types.js";
 
 /** URL prefixes of the data plane (CONTRACT §3), so no namespace may take these names. */
@@ -84,13 +84,10 @@ function validateOne(
     report: (path, message) => ruleIssues.push(issueAt(resource, path, message)),
     warn: (path, message) =>
       ruleIssues.push({ ...issueAt(resource, path, message), severity: "warning" }),
-    serviceUrl: (namespace, name) =>
-      mappedServiceUrl(
-        namespace,
-        name,
-        options.services,
-        (ns) => index.get(keyOf("ConfigMap", ns, SERVICES_CONFIG_MAP))?.data,
-      ),
+    serviceUrl: serviceLookup(
+      options.services,
+      (ns, name) => index.get(keyOf("ConfigMap", ns, name))?.data,
+    ),
   };
   checkMetadata(check);
   if (!checkKind(check)) return ruleIssues;

@@ -21,20 +21,14 @@ import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { resolveDestination } from "../resources/addresses.js";
 import {
-  BROKER_DEFAULTS_KEY,
   brokerBacking,
-  CHANNEL_TEMPLATE_KEY,
   channelKindBacking,
+  holdsYaml,
   type ParseYaml,
   triggerBroker,
 } from "../resources/broker-config.js";
 import { DEFAULT_CHANNEL_TEMPLATE } from "../resources/defaults.js";
-import {
-  mappedServiceUrl,
-  SERVICES_CONFIG_MAP,
-  type ServiceFlags,
-  type ServiceLookup,
-} from "../resources/services.js";
+import { type ServiceFlags, type ServiceLookup, serviceLookup } from "../resources/services.js";
 import type { ResourceStore } from "../resources/store.js";
 import type {
   BrokerSpec,
@@ -112,13 +106,7 @@ export class Reconciler implements DataPlane {
   constructor(private readonly deps: ReconcilerDeps) {
     const { logger } = deps;
     const drainMs = deps.drainMs ?? 10_000;
-    this.services = (namespace, name) =>
-      mappedServiceUrl(
-        namespace,
-        name,
-        deps.services,
-        (ns) => deps.store.get("ConfigMap", ns, SERVICES_CONFIG_MAP)?.data,
-      );
+    this.services = serviceLookup(deps.services, this.configMapData);
     this.pool = new BackingPool(deps.createBacking, logger);
     this.brokers = new IngressSet({
       what: "broker",
@@ -252,10 +240,7 @@ export class Reconciler implements DataPlane {
 
   private async reconcileOnce(): Promise<void> {
     const { store } = this.deps;
-    const holdsYaml = store
-      .list("ConfigMap")
-      .some((c) => c.data?.[CHANNEL_TEMPLATE_KEY] !== undefined || c.data?.[BROKER_DEFAULTS_KEY]);
-    if (holdsYaml) this.parseYaml ??= (await import("yaml")).parse;
+    if (holdsYaml(store.list("ConfigMap"))) this.parseYaml ??= (await import("yaml")).parse;
     this.synthetic = [
       ...store.list("Sequence").flatMap((s) => expandSequence(s as SequenceResource)),
       ...store.list("Parallel").flatMap((p) => expandParallel(p as ParallelResource)),

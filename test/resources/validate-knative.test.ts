@@ -231,6 +231,11 @@ describe("validate: Knative-shaped manifests that run, with a warning", () => {
       'metadata.annotations[eventing.knative.dev/broker.class] warning: "RabbitMQBroker" is not a broker class Knative ships (MTChannelBasedBroker, Kafka, KafkaNamespaced, NatsJetStreamBroker, Eventail); Eventail serves this Broker itself, on the backing its config picks',
     ],
     [
+      "a Kafka-class Broker with no config to say where Kafka is",
+      broker("", "    eventing.knative.dev/broker.class: Kafka\n"),
+      "metadata.annotations[eventing.knative.dev/broker.class] warning: a Kafka Broker without spec.config runs on memory standalone; name a ConfigMap with bootstrap.servers in spec.config to run it on Kafka",
+    ],
+    [
       "Knative's Kafka broker config with SASL credentials",
       configMap(
         "kafka-sasl",

@@ -4,6 +4,7 @@ import {
   BROKER_CLASSES,
   BrokerConfigError,
   brokerBacking,
+  brokerConfigRef,
   KNATIVE_NAMESPACE,
 } from "../broker-config.js";
 import {
@@ -12,10 +13,12 @@ import {
   featureEnabled,
 } from "../feature-flags.js";
 import { childPath } from "../issue.js";
-import type { BrokerSpec } from "../types.js";
+import type { BrokerSpec, Resource } from "../types.js";
 import { asFields, asString, type Check, type Fields, quote } from "./check.js";
 import { checkDelivery } from "./delivery.js";
 import { checkServedVersion, checkTargetExists } from "./destination.js";
+
+type BrokerLike = Resource<BrokerSpec>;
 
 /** The data of a loaded ConfigMap, for broker-config.ts and feature-flags.ts. */
 export function configMapData(check: Check) {
@@ -50,9 +53,22 @@ export function checkBroker(check: Check, spec: Fields): void {
     check.report(error.path, error.message);
   }
   const brokerClass = check.resource.metadata.annotations?.[BROKER_CLASS_ANNOTATION];
+  const classAt = childPath("metadata.annotations", BROKER_CLASS_ANNOTATION);
+  const kafkaClass = brokerClass === "Kafka" || brokerClass === "KafkaNamespaced";
+  if (
+    kafkaClass &&
+    !brokerConfigRef(check.resource as BrokerLike, configMapData(check), parseQuietly)
+  ) {
+    // On Knative this class needs a config (its default comes from config-br-defaults).
+    check.warn(
+      classAt,
+      `a ${brokerClass} Broker without spec.config runs on memory standalone; name a ConfigMap ` +
+        "with bootstrap.servers in spec.config to run it on Kafka",
+    );
+  }
   if (brokerClass !== undefined && !(BROKER_CLASSES as readonly string[]).includes(brokerClass)) {
     check.warn(
-      childPath("metadata.annotations", BROKER_CLASS_ANNOTATION),
+      classAt,
       `${quote(brokerClass)} is not a broker class Knative ships (${BROKER_CLASSES.join(", ")}); ` +
         "Eventail serves this Broker itself, on the backing its config picks",
     );
