@@ -1,25 +1,9 @@
-import { type Backing, type BackingConfig, channelStream } from "../backing/backing.js";
+import { type Backing, channelStream } from "../backing/backing.js";
 import { StreamIngress } from "../backing/stream-ingress.js";
+import { CHANNEL_BACKINGS } from "../resources/broker-config.js";
 
-/** Channel kinds and the backing each one stores its events on. */
-export const CHANNEL_KINDS: Readonly<Record<string, BackingConfig["kind"]>> = {
-  InMemoryChannel: "memory",
-  KafkaChannel: "kafka",
-  NatsJetStreamChannel: "nats",
-  RedisStreamChannel: "redis",
-};
-
-/**
- * The backing a channel kind asks for. Connection settings come from the
- * `eventail.io/backing-config` annotation's ConfigMap when given, else from the environment.
- */
-export function channelBackingConfig(
-  kind: string,
-  settings: Readonly<Record<string, string>> = {},
-): BackingConfig {
-  const backing = CHANNEL_KINDS[kind] ?? "memory";
-  return { kind: backing, settings: backing === "memory" ? {} : settings };
-}
+/** Channel kinds and the backing each one stores its events on (the resource model's table). */
+export const CHANNEL_KINDS = CHANNEL_BACKINGS;
 
 /**
  * One channel: its ingress appends to its stream (no TTL processing, unlike a broker); each

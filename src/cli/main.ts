@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
+import { parseServiceFlag } from "../resources/services.js";
 import { durationFlag, positiveIntegerFlag, type RunTlsAndLimits } from "./run-options.js";
 import type { SendOptions } from "./send.js";
 
@@ -37,6 +38,16 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** `--service NS/NAME=URL`, checked as it is read so a typo is a usage error (exit 2). */
+function collectService(value: string, previous: string[] = []): string[] {
+  try {
+    parseServiceFlag(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message.replace(/^--service [^:]*: /, ""));
+  }
+  return [...previous, value];
+}
+
 const program = new Command()
   .name("eventail")
   .description("A Knative-Eventing-compatible event broker and trigger mesh")
@@ -70,6 +81,11 @@ program
     "close new connections past this many open (default: 10000)",
     positiveIntegerFlag,
   )
+  .option(
+    "--service <NS/NAME=URL>",
+    "where refs to Service NAME of namespace NS go (repeatable)",
+    collectService,
+  )
   .addHelpText("after", "\nExample:\n  eventail run -f examples/quickstart --port 9090")
   .action(
     async (
@@ -78,6 +94,7 @@ program
         host: string;
         port?: number;
         watch: boolean;
+        service?: string[];
       } & RunTlsAndLimits,
     ) => {
       // Each command loads only what it needs, so `send` and `--version` start fast.
@@ -87,6 +104,7 @@ program
         options.host,
         servePort(options.port),
         options.watch,
+        options.service ?? [],
         options,
       );
     },

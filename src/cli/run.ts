@@ -1,4 +1,5 @@
 import { formatIssue } from "../resources/issue.js";
+import { parseServiceFlags } from "../resources/services.js";
 import { InvalidManifestsError, startEventail } from "../runtime/eventail.js";
 import { type RunTlsAndLimits, tlsAndLimits } from "./run-options.js";
 
@@ -8,6 +9,7 @@ export async function runCommand(
   host: string,
   port: number,
   watch = true,
+  serviceFlags: readonly string[] = [],
   flags: RunTlsAndLimits = {},
 ): Promise<number> {
   const served = tlsAndLimits(flags);
@@ -17,7 +19,8 @@ export async function runCommand(
   }
   let running: Awaited<ReturnType<typeof startEventail>>;
   try {
-    running = await startEventail({ paths, host, port, watch, ...served });
+    const services = parseServiceFlags(serviceFlags);
+    running = await startEventail({ paths, host, port, watch, services, ...served });
   } catch (error) {
     if (error instanceof InvalidManifestsError) {
       for (const issue of error.issues) process.stderr.write(`${formatIssue(issue)}\n`);

@@ -1,4 +1,4 @@
-import { formatIssue, isError, type ValidationIssue } from "../resources/issue.js";
+import { errorsOf, formatIssue, type ValidationIssue } from "../resources/issue.js";
 import { loadManifests } from "../resources/loader.js";
 import { validateConfiguration } from "../runtime/configuration.js";
 
@@ -10,9 +10,12 @@ interface Output {
  * `eventail validate -f PATH ...`: loads every manifest under the paths, validates them together
  * and prints each problem as `file:line kind/namespace/name spec.path: message`, one per line on
  * stdout (they are the command's result, so they can be piped to an editor or grep), followed by
- * a one-line summary. stderr carries only failures of the command itself.
+ * a one-line summary. Warnings (what runs, but not as on a cluster) print as
+ * `file:line kind/namespace/name spec.path warning: message` and leave the exit code alone.
+ * stderr carries only failures of the command itself.
  *
- * Returns the exit code: 0 valid, 2 problems (or nothing to validate), 1 the check itself failed.
+ * Returns the exit code: 0 valid (warnings or not), 2 errors (or nothing to validate), 1 the check
+ * itself failed.
  */
 export async function validateCommand(
   paths: readonly string[],
@@ -38,16 +41,15 @@ export async function validateCommand(
     return 1;
   }
   for (const issue of issues) out.write(`${formatIssue(issue)}\n`);
-  // Warnings are printed above but change neither the summary's verdict nor the exit code.
-  const problems = issues.filter(isError);
-  const warnings = issues.length - problems.length;
-  const warned = warnings > 0 ? ` (${plural(warnings, "warning")})` : "";
-  if (problems.length === 0) {
+  const errors = errorsOf(issues);
+  const warnings = issues.length - errors.length;
+  const warned = warnings > 0 ? `, ${plural(warnings, "warning")}` : "";
+  if (errors.length === 0) {
     out.write(`${plural(resourceCount, "resource")} valid${warned}\n`);
     return 0;
   }
-  const files = new Set(problems.map((issue) => issue.file)).size;
-  out.write(`${plural(problems.length, "problem")} in ${plural(files, "file")}${warned}\n`);
+  const files = new Set(errors.map((issue) => issue.file)).size;
+  out.write(`${plural(errors.length, "problem")} in ${plural(files, "file")}${warned}\n`);
   return 2;
 }
 

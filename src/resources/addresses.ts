@@ -2,6 +2,7 @@
  * Where each addressable kind listens on the data plane (CONTRACT §3), and how a Destination
  * becomes a URL. Kinds missing here have no address in standalone mode.
  */
+import { clusterServiceUrl, isServiceRef, type ServiceLookup } from "./services.js";
 import type { Destination } from "./types.js";
 
 const CHANNEL_ROUTE = (namespace: string, name: string) => `/channels/${namespace}/${name}`;
@@ -70,17 +71,24 @@ export function isHttpUrl(value: string): boolean {
 /**
  * The URL a Destination delivers to. A ref resolves to its kind's address (its namespace
  * defaulting to `namespace`); a uri beside a ref is resolved against that address as a URI
- * reference (RFC 3986, as Knative does); a uri alone must be absolute. A ref to a kind with no
- * address here is usable only with an absolute uri, which then stands in for it.
+ * reference (RFC 3986, as Knative does); a uri alone must be absolute. A ref to a Service
+ * resolves through `services` (the `--service` flags and `eventail-services` ConfigMaps), else to
+ * its cluster address (services.ts). A ref to a kind with no address here is usable only with an
+ * absolute uri, which then stands in for it.
  * Throws DestinationError when none of that applies; validation reports those cases first.
  */
-export function resolveDestination(dest: Destination, namespace: string, baseUrl: string): string {
+export function resolveDestination(
+  dest: Destination,
+  namespace: string,
+  baseUrl: string,
+  services?: ServiceLookup,
+): string {
   const { ref, uri } = dest;
   if (ref) {
-    const target = addressOf(
-      { kind: ref.kind, namespace: ref.namespace || namespace, name: ref.name },
-      baseUrl,
-    );
+    const refNamespace = ref.namespace || namespace;
+    const target = isServiceRef(ref)
+      ? (services?.(refNamespace, ref.name) ?? clusterServiceUrl(refNamespace, ref.name))
+      : addressOf({ kind: ref.kind, namespace: refNamespace, name: ref.name }, baseUrl);
     if (target === undefined) {
       if (uri !== undefined && isAbsoluteUri(uri)) return uri;
       throw new DestinationError(

@@ -16,24 +16,32 @@ export interface ValidationIssue {
   /** Field path like `spec.filters[0].cesql`; empty when the problem is the whole document. */
   readonly path: string;
   readonly message: string;
-  /** "warning": printed, but the manifest is still valid (a standalone limit, say). */
+  /**
+   * Absent for an error (the manifests are refused). A warning is something that runs, but not
+   * as it would on a cluster (a Service resolving to a cluster address, a SinkBinding whose
+   * subject cannot be bound standalone): reported, never refusing the manifests.
+   */
   readonly severity?: "warning";
 }
 
-/** True for a problem that makes the manifests invalid (anything but a warning). */
-export function isError(issue: ValidationIssue): boolean {
-  return issue.severity !== "warning";
-}
-
 /**
- * `file:line kind/namespace/name spec.path: message` (`... spec.path: warning: message` for a
- * warning), with `?` for what is unknown.
+ * `file:line kind/namespace/name spec.path: message`, with `?` for what is unknown; a warning
+ * reads `file:line kind/namespace/name spec.path warning: message`.
  */
 export function formatIssue(issue: ValidationIssue): string {
   const who = `${issue.kind || "?"}/${issue.namespace || "?"}/${issue.name || "?"}`;
   const where = issue.path ? ` ${issue.path}` : "";
-  const severity = isError(issue) ? "" : "warning: ";
-  return `${issue.file}:${issue.line} ${who}${where}: ${severity}${issue.message}`;
+  const label = isWarning(issue) ? " warning" : "";
+  return `${issue.file}:${issue.line} ${who}${where}${label}: ${issue.message}`;
+}
+
+export function isWarning(issue: ValidationIssue): boolean {
+  return issue.severity === "warning";
+}
+
+/** The issues that refuse the manifests (warnings left out). */
+export function errorsOf(issues: readonly ValidationIssue[]): ValidationIssue[] {
+  return issues.filter((issue) => !isWarning(issue));
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -57,12 +65,7 @@ export function compareIssues(a: ValidationIssue, b: ValidationIssue): number {
 }
 
 /** An issue about `path` in `resource`, on the line of that field (or its nearest parent). */
-export function issueAt(
-  resource: Resource,
-  path: string,
-  message: string,
-  severity?: "warning",
-): ValidationIssue {
+export function issueAt(resource: Resource, path: string, message: string): ValidationIssue {
   return {
     file: resource.origin.file,
     line: lineOf(resource, path),
@@ -71,7 +74,6 @@ export function issueAt(
     name: resource.metadata.name,
     path,
     message,
-    ...(severity ? { severity } : {}),
   };
 }
 

@@ -19,6 +19,7 @@ export interface SchemaError {
 
 export interface KindInfo {
   readonly kind: string;
+  /** The group of the kind's first CRD (a kind served in two groups has two CRDs). */
   readonly group: string;
   readonly plural: string;
   /** `group/version` for every served version; `v1` for core kinds. */
@@ -88,6 +89,13 @@ function loadCatalog(): Catalog {
       validate: (n: number) => Number.isInteger(n) && n >= -limit && n < limit,
     });
   }
+  // metav1.Time, as Kubernetes writes it: RFC 3339.
+  ajv.addFormat("date-time", {
+    type: "string",
+    validate: (text: string) =>
+      /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.test(text) &&
+      !Number.isNaN(Date.parse(text)),
+  });
   const kinds = new Map<string, KindInfo>();
   const schemas = new Map<string, { schema: object; source: string }>();
   for (const [kind, core] of Object.entries(CORE_KINDS)) {
@@ -110,7 +118,18 @@ function loadCatalog(): Catalog {
         });
       }
       const { kind, plural } = crd.spec.names;
-      kinds.set(kind, { kind, group: crd.spec.group, plural, apiVersions });
+      // One kind may be served in two groups (GitLabSource: Knative's and Eventail's older one);
+      // Knative's group names the kind.
+      const known = kinds.get(kind);
+      if (known) {
+        const knative = crd.spec.group.endsWith("knative.dev");
+        kinds.set(kind, {
+          ...(knative ? { kind, group: crd.spec.group, plural } : known),
+          apiVersions: [...known.apiVersions, ...apiVersions],
+        });
+      } else {
+        kinds.set(kind, { kind, group: crd.spec.group, plural, apiVersions });
+      }
     }
   }
   catalog = { ajv, kinds, schemas, validators: new Map() };
@@ -160,6 +179,7 @@ const PATTERN_MESSAGES: Record<string, string> = {
   [BASE64]: "must be base64 (standard alphabet, padded)",
   [DATA_KEY]: "must hold only letters, digits, '-', '_' and '.'",
   "^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$": "must be a Go duration like 30s or 24h",
+  "^(0|([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$": "must be a Go duration like 30s or 24h (or 0)",
 };
 
 function pointerToPath(pointer: string): string {
@@ -211,7 +231,9 @@ function describeError(error: ErrorObject): SchemaError {
     case "minItems":
       return { path: at, message: `must have at least ${params["limit"]} item(s)` };
     case "format":
-      return { path: at, message: `must fit in ${params["format"]}${got(error.data)}` };
+      return params["format"] === "date-time"
+        ? { path: at, message: `must be an RFC 3339 time${got(error.data)}` }
+        : { path: at, message: `must fit in ${params["format"]}${got(error.data)}` };
     case "pattern": {
       const pattern = String(params["pattern"]);
       const message = PATTERN_MESSAGES[pattern] ?? `must match ${pattern}`;

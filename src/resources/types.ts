@@ -97,7 +97,15 @@ export interface SubscriptionsAPIFilter {
 }
 
 export interface TriggerSpec {
-  readonly broker: string;
+  /** One of broker and brokerRef is set (see triggerBroker in broker-config.ts). */
+  readonly broker?: string;
+  /** Knative 1.22; another namespace needs config-features `cross-namespace-event-links`. */
+  readonly brokerRef?: {
+    readonly apiVersion?: string;
+    readonly kind?: string;
+    readonly name: string;
+    readonly namespace?: string;
+  };
   readonly filter?: TriggerFilter;
   readonly filters?: readonly SubscriptionsAPIFilter[];
   readonly subscriber: Destination;
@@ -158,28 +166,52 @@ export interface KafkaChannelSpec {
   readonly delivery?: DeliverySpec;
 }
 
+/** A JetStream stream another stream mirrors or sources from (eventing-natss's StreamSource). */
+export interface NatsStreamSource {
+  readonly name?: string;
+  readonly optStartSeq?: number;
+  readonly optStartTime?: string;
+  readonly filterSubject?: string;
+}
+
+/** knative-extensions/eventing-natss's shape; integer limits of 0 or -1 mean "no maximum". */
 export interface NatsJetStreamChannelSpec {
   readonly stream?: {
     readonly overrideName?: string;
     readonly config?: {
-      readonly retention?: "Limits" | "Interest" | "WorkQueue";
+      readonly additionalSubjects?: readonly string[];
+      /** Work is eventing-natss's name for WorkQueue. */
+      readonly retention?: "Limits" | "Interest" | "Work" | "WorkQueue";
       readonly maxConsumers?: number;
       readonly maxMsgs?: number;
       readonly maxBytes?: number;
       readonly discard?: "Old" | "New";
-      /** Go duration, as eventing-natss takes it. */
+      /** Go duration, as eventing-natss takes it; "0" is no maximum. */
       readonly maxAge?: string;
       readonly maxMsgSize?: number;
       readonly storage?: "File" | "Memory";
       readonly replicas?: number;
+      readonly noAck?: boolean;
       readonly duplicateWindow?: string;
+      readonly placement?: { readonly cluster?: string; readonly tags?: readonly string[] };
+      readonly mirror?: NatsStreamSource;
+      readonly sources?: readonly NatsStreamSource[];
     };
   };
   readonly consumerConfigTemplate?: {
-    readonly deliverPolicy?: "All" | "Last" | "New";
+    readonly deliverPolicy?: "All" | "Last" | "New" | "ByStartSequence" | "ByStartTime";
+    readonly optStartSeq?: number;
+    readonly optStartTime?: string;
     readonly ackWait?: string;
     readonly maxDeliver?: number;
+    readonly filterSubject?: string;
+    readonly replayPolicy?: "Instant" | "Original";
+    readonly rateLimitBPS?: number;
+    readonly sampleFrequency?: string;
     readonly maxAckPending?: number;
+    readonly consumerType?: "Push" | "Pull";
+    readonly fetchMaxWait?: string;
+    readonly fetchBatchSize?: number;
   };
   readonly delivery?: DeliverySpec;
 }
@@ -222,6 +254,44 @@ export interface ParallelSpec {
   readonly reply?: Destination;
 }
 
+/** Knative's tracker reference: a name, or a label selector, of one kind in the binding's namespace. */
+export interface SinkBindingSubject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly namespace?: string;
+  readonly name?: string;
+  readonly selector?: {
+    readonly matchLabels?: Readonly<Record<string, string>>;
+    readonly matchExpressions?: readonly {
+      readonly key: string;
+      readonly operator: string;
+      readonly values?: readonly string[];
+    }[];
+  };
+}
+
+export interface SinkBindingSpec {
+  readonly subject: SinkBindingSubject;
+  readonly sink: Destination;
+  readonly ceOverrides?: CloudEventOverrides;
+}
+
+/** eventing.knative.dev v1beta2 (v1beta3 moves type/source into `attributes`). Declared only. */
+export interface EventTypeSpec {
+  readonly broker?: string;
+  readonly reference?: KReference;
+  readonly type?: string;
+  readonly source?: string;
+  readonly schema?: string;
+  readonly schemaData?: string;
+  readonly description?: string;
+  readonly attributes?: readonly {
+    readonly name: string;
+    readonly required?: boolean;
+    readonly value?: string;
+  }[];
+}
+
 // ---- v1 core kinds --------------------------------------------------------------------------
 
 export interface ConfigMapResource extends Resource<undefined> {
@@ -248,6 +318,8 @@ export type RedisStreamChannelResource = Resource<RedisStreamChannelSpec>;
 export type SubscriptionResource = Resource<SubscriptionSpec>;
 export type SequenceResource = Resource<SequenceSpec>;
 export type ParallelResource = Resource<ParallelSpec>;
+export type SinkBindingResource = Resource<SinkBindingSpec>;
+export type EventTypeResource = Resource<EventTypeSpec>;
 
 /** Kind name → its resource type, so `store.list("Trigger")` is typed. Add a row per new kind. */
 export interface ResourceKinds {
@@ -263,6 +335,8 @@ export interface ResourceKinds {
   Subscription: SubscriptionResource;
   Sequence: SequenceResource;
   Parallel: ParallelResource;
+  SinkBinding: SinkBindingResource;
+  EventType: EventTypeResource;
   ConfigMap: ConfigMapResource;
   Secret: SecretResource;
 }

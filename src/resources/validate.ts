@@ -9,11 +9,14 @@ import { CORE_KINDS, isCoreKind } from "./core-kinds.js";
 import { compareIssues, issueAt, type ValidationIssue } from "./issue.js";
 import { checkAnnotations } from "./rules/annotations.js";
 import { asFields, type Check, quote, type ResourceRule } from "./rules/check.js";
+import { checkConfigMap } from "./rules/config-maps.js";
 import { checkDelivery } from "./rules/delivery.js";
 import { checkDestination } from "./rules/destination.js";
 import { KIND_RULES } from "./rules/kinds.js";
 import { checkSourceSpec } from "./rules/sources.js";
+import { unknownKindMessage } from "./rules/unknown-kind.js";
 import { knownKinds, schemaErrors } from "./schema.js";
+import { type ServiceFlags, serviceLookup } from "./services.js";
 import type { Resource } from "./types.js";
 
 /** URL prefixes of the data plane (CONTRACT §3), so no namespace may take these names. */
@@ -28,6 +31,8 @@ export interface ValidateOptions {
    * the schema and the built-in rules.
    */
   readonly rules?: Readonly<Record<string, ResourceRule>>;
+  /** `eventail run --service` mappings: a Service mapped there needs no warning. */
+  readonly services?: ServiceFlags;
 }
 
 const SOURCES_GROUP = "sources.knative.dev";
@@ -77,13 +82,19 @@ function validateOne(
     exists: (kind, namespace, name) => index.has(keyOf(kind, namespace, name)),
     find: (kind, namespace, name) => index.get(keyOf(kind, namespace, name)),
     report: (path, message) => ruleIssues.push(issueAt(resource, path, message)),
-    warn: (path, message) => ruleIssues.push(issueAt(resource, path, message, "warning")),
+    warn: (path, message) =>
+      ruleIssues.push({ ...issueAt(resource, path, message), severity: "warning" }),
+    serviceUrl: serviceLookup(
+      options.services,
+      (ns, name) => index.get(keyOf("ConfigMap", ns, name))?.data,
+    ),
   };
   checkMetadata(check);
   if (!checkKind(check)) return ruleIssues;
   const errors = schemaErrors(resource.apiVersion, resource.kind, bodyOf(resource)) ?? [];
   for (const error of errors) schemaIssues.push(issueAt(resource, error.path, error.message));
   checkAnnotations(check);
+  if (resource.kind === "ConfigMap") checkConfigMap(check);
   const spec = asFields(resource.spec);
   const rule = KIND_RULES[resource.kind];
   if (spec && rule) rule(check, spec);
@@ -148,7 +159,7 @@ function checkKind(check: Check): boolean {
   const info = knownKinds().get(kind);
   if (!info) {
     const known = [...knownKinds().keys()].sort().join(", ");
-    check.report("kind", `unknown kind ${kind} in ${apiVersion} (Eventail serves ${known})`);
+    check.report("kind", unknownKindMessage(apiVersion, kind, known));
     return false;
   }
   if (!info.apiVersions.includes(apiVersion)) {

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { deepFreeze } from "../resources/freeze.js";
+import type { ServiceFlags } from "../resources/services.js";
 import type { Resource } from "../resources/types.js";
 import type { Configuration } from "./configuration.js";
 
@@ -17,13 +18,14 @@ const WORKER = new URL("./configuration-worker.js", import.meta.url);
 export async function readConfiguration(
   paths: readonly string[],
   extra: readonly Resource[],
+  services?: ServiceFlags,
 ): Promise<Configuration> {
   if (!existsSync(fileURLToPath(WORKER))) {
     const { loadConfiguration } = await import("./configuration.js");
-    return loadConfiguration(paths, extra);
+    return loadConfiguration(paths, extra, services);
   }
   const result = await new Promise<Configuration>((resolve, reject) => {
-    const worker = new Worker(WORKER, { workerData: { paths, extra } });
+    const worker = new Worker(WORKER, { workerData: { paths, extra, services } });
     let answered = false;
     worker.once("message", (message: Configuration) => {
       answered = true;

@@ -1,5 +1,6 @@
-import { isError, type ValidationIssue } from "../resources/issue.js";
+import { errorsOf, isWarning, type ValidationIssue } from "../resources/issue.js";
 import { loadManifests, withoutFieldLines } from "../resources/loader.js";
+import type { ServiceFlags } from "../resources/services.js";
 import type { Resource } from "../resources/types.js";
 import { validateResources } from "../resources/validate.js";
 import { checkTransportEncryption } from "../security/tls-features.js";
@@ -8,9 +9,9 @@ import { SOURCE_VALIDATORS } from "../sources/validators.js";
 
 export interface Configuration {
   readonly resources: Resource[];
-  /** Problems that make the configuration invalid. */
+  /** The errors: any of them refuses the configuration. */
   readonly issues: ValidationIssue[];
-  /** What `validate` prints as warnings: the configuration still runs. */
+  /** What runs, but not as on a cluster; logged, never refusing. */
   readonly warnings: ValidationIssue[];
 }
 
@@ -21,12 +22,13 @@ export interface Configuration {
 export async function loadConfiguration(
   paths: readonly string[],
   extra: readonly Resource[],
+  services?: ServiceFlags,
 ): Promise<Configuration> {
   const loaded = paths.length > 0 ? await loadManifests(paths) : { resources: [], issues: [] };
   const resources = [...loaded.resources, ...extra];
-  const found = [...loaded.issues, ...validateConfiguration(resources)];
-  const issues = found.filter(isError);
-  const warnings = found.filter((issue) => !isError(issue));
+  const found = [...loaded.issues, ...validateConfiguration(resources, services)];
+  const issues = errorsOf(found);
+  const warnings = found.filter(isWarning);
   return {
     resources: issues.length > 0 ? resources : withoutFieldLines(resources),
     issues,
@@ -35,11 +37,15 @@ export async function loadConfiguration(
 }
 
 /**
- * Validates resources with every rule there is: the resource model's and each source and sink
- * kind's. Warnings come back among the issues (see isError).
+ * Validates resources with every rule there is: the resource model's and each source and sink kind's.
+ * Returns errors and warnings (ValidationIssue.severity) together.
  */
-export function validateConfiguration(resources: readonly Resource[]): ValidationIssue[] {
+export function validateConfiguration(
+  resources: readonly Resource[],
+  services?: ServiceFlags,
+): ValidationIssue[] {
   return validateResources(resources, {
     rules: { ...SOURCE_VALIDATORS, ...SINK_VALIDATORS, ConfigMap: checkTransportEncryption },
+    ...(services ? { services } : {}),
   });
 }

@@ -2,6 +2,7 @@ import { DEFAULT_DELIVERY, type DeliveryOptions } from "../delivery/options.js";
 import { DeliveryPace } from "../delivery/pace.js";
 import { resolveDestination } from "../resources/addresses.js";
 import { parseIsoDuration } from "../resources/duration.js";
+import type { ServiceLookup } from "../resources/services.js";
 import type { Resource } from "../resources/types.js";
 
 const RATE_ANNOTATION = "eventail.io/delivery.rate";
@@ -28,6 +29,7 @@ export function resolveDelivery(
   spec: DeliverySpec | undefined,
   namespace: string,
   baseUrl: string,
+  services?: ServiceLookup,
 ): DeliveryOptions {
   if (!spec) return DEFAULT_DELIVERY;
   return {
@@ -38,7 +40,7 @@ export function resolveDelivery(
     retryAfterMaxMs: duration(spec.retryAfterMax, DEFAULT_DELIVERY.retryAfterMaxMs),
     format: spec.format === "json" ? "json" : "binary",
     ...(spec.deadLetterSink
-      ? { deadLetterSink: resolveDestination(spec.deadLetterSink, namespace, baseUrl) }
+      ? { deadLetterSink: resolveDestination(spec.deadLetterSink, namespace, baseUrl, services) }
       : {}),
   };
 }

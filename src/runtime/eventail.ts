@@ -6,6 +6,7 @@ import { createLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { resolveDestination } from "../resources/addresses.js";
 import { formatIssue, type ValidationIssue } from "../resources/issue.js";
+import type { ServiceFlags } from "../resources/services.js";
 import { ResourceStore } from "../resources/store.js";
 import type { Resource } from "../resources/types.js";
 import { watchManifests } from "../resources/watch.js";
@@ -34,6 +35,8 @@ export interface EventailOptions {
   tls?: { certFile: string; keyFile: string };
   /** --header-timeout, --body-timeout, --max-connections (CONTRACT §10). */
   limits?: Partial<ConnectionLimits>;
+  /** `--service NS/NAME=URL` mappings: where refs to those Services go (CONTRACT §2). */
+  services?: ServiceFlags;
 }
 
 export interface RunningEventail {
@@ -62,9 +65,10 @@ export class InvalidManifestsError extends Error {
 export async function startEventail(options: EventailOptions): Promise<RunningEventail> {
   const logger = options.logger ?? createLogger();
   const paths = options.paths ?? [];
-  const initial = await readConfiguration(paths, options.resources ?? []);
+  const { services } = options;
+  const initial = await readConfiguration(paths, options.resources ?? [], services);
   if (initial.issues.length > 0) throw new InvalidManifestsError(initial.issues);
-  for (const warning of initial.warnings) logger.warn({ issue: formatIssue(warning) }, "manifest");
+  logWarnings(logger, initial.warnings);
   const refusal = strictWithoutTls(initial.resources, options.tls !== undefined);
   if (refusal !== undefined) throw new Error(refusal);
   const tlsFiles = options.tls
@@ -85,6 +89,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     logger,
     metrics,
     createBacking: (config) => makeBacking(config, logger),
+    ...(services ? { services } : {}),
     ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}),
   });
   const app = buildServer({
@@ -126,7 +131,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   };
 
   const apply = async (resources: Resource[]): Promise<ValidationIssue[]> => {
-    const next = await readConfiguration([], resources);
+    const next = await readConfiguration([], resources, services);
     const refused = strictWithoutTls(next.resources, tlsFiles !== undefined);
     if (refused !== undefined && next.issues.length === 0) throw new Error(refused);
     if (next.issues.length === 0) {
@@ -138,7 +143,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
 
   const reload = async (): Promise<ValidationIssue[]> => {
     rereadTls();
-    const next = await readConfiguration(paths, options.resources ?? []);
+    const next = await readConfiguration(paths, options.resources ?? [], services);
     const refused = strictWithoutTls(next.resources, tlsFiles !== undefined);
     if (refused !== undefined && next.issues.length === 0) {
       logger.error({ reason: refused }, "reload refused: keeping the running config");
@@ -150,6 +155,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
       logger.warn({ problems: next.issues.length }, "reload refused: keeping the running config");
       return next.issues;
     }
+    logWarnings(logger, next.warnings);
     store.replaceAll(next.resources);
     await reconciler.idle();
     logger.info({ resources: next.resources.length }, "manifests reloaded");
@@ -205,4 +211,9 @@ function strictWithoutTls(resources: readonly Resource[], tls: boolean): string 
     "config-features (namespace knative-eventing) sets transport-encryption: strict, " +
     "which needs HTTPS: start with --tls-cert and --tls-key"
   );
+}
+
+/** What runs, but not as on a cluster (a cluster address, a binding with no process): said once per load. */
+function logWarnings(logger: Logger, warnings: readonly ValidationIssue[]): void {
+  for (const warning of warnings) logger.warn({ issue: formatIssue(warning) }, warning.message);
 }

@@ -1,7 +1,7 @@
 import type { Backing, BackingConfig } from "../backing/backing.js";
 import { Broker } from "../broker/broker.js";
 import { compileTriggerFilter, type TriggerConfig, TriggerRuntime } from "../broker/trigger.js";
-import { CHANNEL_KINDS, ChannelRuntime, channelBackingConfig } from "../channels/channel.js";
+import { CHANNEL_KINDS, ChannelRuntime } from "../channels/channel.js";
 import {
   expandParallel,
   expandSequence,
@@ -20,7 +20,15 @@ import type {
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { resolveDestination } from "../resources/addresses.js";
+import {
+  brokerBacking,
+  channelKindBacking,
+  holdsYaml,
+  type ParseYaml,
+  triggerBroker,
+} from "../resources/broker-config.js";
 import { DEFAULT_CHANNEL_TEMPLATE } from "../resources/defaults.js";
+import { type ServiceFlags, type ServiceLookup, serviceLookup } from "../resources/services.js";
 import type { ResourceStore } from "../resources/store.js";
 import type {
   BrokerSpec,
@@ -47,6 +55,8 @@ export interface ReconcilerDeps {
   readonly createBacking: (config: BackingConfig) => Promise<Backing>;
   /** Grace period for in-flight deliveries when a trigger or broker goes away. */
   readonly drainMs?: number;
+  /** `eventail run --service NS/NAME=URL` mappings (CONTRACT §2). */
+  readonly services?: ServiceFlags;
 }
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -87,10 +97,15 @@ export class Reconciler implements DataPlane {
   private complete = false;
   private accepting = true;
   private baseUrl = "http://127.0.0.1:8080";
+  /** Loaded on first sight of a ConfigMap holding YAML text (Knative's broker configs). */
+  private parseYaml?: ParseYaml;
+  /** Where refs to Services go: the --service flags, then ConfigMaps eventail-services. */
+  private readonly services: ServiceLookup;
 
   constructor(private readonly deps: ReconcilerDeps) {
     const { logger } = deps;
     const drainMs = deps.drainMs ?? 10_000;
+    this.services = serviceLookup(deps.services, this.configMapData);
     this.pool = new BackingPool(deps.createBacking, logger);
     this.brokers = new IngressSet({
       what: "broker",
@@ -112,7 +127,10 @@ export class Reconciler implements DataPlane {
       what: "trigger",
       logger,
       drainMs,
-      parentOf: (r) => this.brokers.get(key(r.metadata.namespace, (r.spec as TriggerSpec).broker)),
+      parentOf: (r) => {
+        const broker = triggerBroker(r as Resource<TriggerSpec>);
+        return this.brokers.get(key(broker.namespace, broker.name));
+      },
       identity: (parent) => parent.target,
       streamOf: (parent) => parent.target.stream,
       configOf: (r, broker) => this.triggerConfig(r, broker),
@@ -131,7 +149,7 @@ export class Reconciler implements DataPlane {
       configOf: (r, channel) => this.subscriptionConfig(r, channel),
       create: (channel, config) => new SubscriptionRuntime(deps, channel.target, config),
     });
-    this.sources = new SourceSet(deps);
+    this.sources = new SourceSet({ ...deps, services: this.services });
     this.sinks = new SinkSet(deps);
   }
 
@@ -224,6 +242,7 @@ export class Reconciler implements DataPlane {
 
   private async reconcileOnce(): Promise<void> {
     const { store } = this.deps;
+    if (holdsYaml(store.list("ConfigMap"))) this.parseYaml ??= (await import("yaml")).parse;
     this.synthetic = [
       ...store.list("Sequence").flatMap((s) => expandSequence(s as SequenceResource)),
       ...store.list("Parallel").flatMap((p) => expandParallel(p as ParallelResource)),
@@ -300,19 +319,16 @@ export class Reconciler implements DataPlane {
     this.retryDelayMs = Math.min(this.retryDelayMs * 2, 5_000);
   }
 
-  /** A Broker's ConfigMap picks its backing (CONTRACT §5); no config means memory. */
+  /**
+   * A Broker's ConfigMap picks its backing (CONTRACT §5), Knative's shapes included; no config
+   * means memory. Validation has refused every configuration that picks none.
+   */
   private brokerBacking(broker: Resource): BackingConfig {
-    const ref = (broker.spec as BrokerSpec | undefined)?.config;
-    if (!ref) return { kind: "memory", settings: {} };
-    const configMap = this.deps.store.get(
-      "ConfigMap",
-      ref.namespace ?? broker.metadata.namespace,
-      ref.name,
-    );
-    const data = { ...((configMap?.data as Record<string, string> | undefined) ?? {}) };
-    const kind = (data["backing"] ?? "memory") as BackingConfig["kind"];
-    delete data["backing"];
-    return { kind, settings: kind === "memory" ? {} : data };
+    const parseYaml: ParseYaml = (text) => {
+      if (!this.parseYaml) throw new Error("a ConfigMap holds YAML text, but no parser is loaded");
+      return this.parseYaml(text);
+    };
+    return brokerBacking(broker as Resource<BrokerSpec>, this.configMapData, parseYaml);
   }
 
   private channelBacking(resource: Resource): BackingConfig {
@@ -321,8 +337,11 @@ export class Reconciler implements DataPlane {
         ? ((resource.spec as ChannelSpec | undefined)?.channelTemplate?.kind ??
           DEFAULT_CHANNEL_TEMPLATE.kind)
         : resource.kind;
-    return channelBackingConfig(kind);
+    return channelKindBacking(kind, this.configMapData);
   }
+
+  private readonly configMapData = (namespace: string, name: string) =>
+    this.deps.store.get("ConfigMap", namespace, name)?.data;
 
   private triggerConfig(resource: Resource, broker: Running<Broker>): TriggerConfig {
     const spec = resource.spec as TriggerSpec;
@@ -331,10 +350,10 @@ export class Reconciler implements DataPlane {
       namespace,
       name: resource.metadata.name,
       filter: compileTriggerFilter(spec as TriggerFilterSpec),
-      subscriberUrl: resolveDestination(spec.subscriber, namespace, this.baseUrl),
+      subscriberUrl: resolveDestination(spec.subscriber, namespace, this.baseUrl, this.services),
       // A Trigger's delivery replaces its Broker's as a whole.
       delivery: withFlowControl(
-        resolveDelivery(spec.delivery ?? broker.delivery, namespace, this.baseUrl),
+        resolveDelivery(spec.delivery ?? broker.delivery, namespace, this.baseUrl, this.services),
         resource,
       ),
       ...consumerMode(resource),
@@ -348,7 +367,7 @@ export class Reconciler implements DataPlane {
     const spec = resource.spec as SubscriptionSpec;
     const namespace = resource.metadata.namespace;
     const resolve = (dest: NonNullable<SubscriptionSpec["reply"]>) =>
-      resolveDestination(dest, namespace, this.baseUrl);
+      resolveDestination(dest, namespace, this.baseUrl, this.services);
     return {
       namespace,
       name: resource.metadata.name,
@@ -356,7 +375,7 @@ export class Reconciler implements DataPlane {
       ...(spec.reply ? { replyUrl: resolve(spec.reply) } : {}),
       // A Subscription's delivery defaults from its channel's as a whole.
       delivery: withFlowControl(
-        resolveDelivery(spec.delivery ?? channel.delivery, namespace, this.baseUrl),
+        resolveDelivery(spec.delivery ?? channel.delivery, namespace, this.baseUrl, this.services),
         resource,
       ),
       ...consumerMode(resource),

@@ -5,6 +5,8 @@ import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { resolveDestination } from "../resources/addresses.js";
 import { secretData } from "../resources/secrets.js";
+import { SERVICES_CONFIG_MAP, type ServiceLookup } from "../resources/services.js";
+import { bindingFor } from "../resources/sink-binding.js";
 import type { ResourceStore } from "../resources/store.js";
 import type { Destination, Resource } from "../resources/types.js";
 import { SOURCE_KINDS } from "../sources/kinds.js";
@@ -23,11 +25,13 @@ export interface SourceSetDeps {
   readonly dispatcher: Dispatcher;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** Where refs to Services go (reconciler.ts). */
+  readonly services?: ServiceLookup;
 }
 
 /**
- * The running sources of every kind in SOURCE_KINDS. A source whose spec, annotations or
- * namespace Secrets changed is restarted; sources never touch backings, only their sink.
+ * The running sources of every kind in SOURCE_KINDS. A source whose spec, annotations, namespace
+ * Secrets, SinkBinding or Service mappings changed is restarted; sources never touch backings, only their sink.
  */
 export class SourceSet {
   private readonly running = new Map<string, RunningSource>();
@@ -57,7 +61,7 @@ export class SourceSet {
     for (const kind of SOURCE_KINDS) {
       for (const resource of this.deps.store.list(kind.kind)) {
         const id = `${kind.kind}/${resource.metadata.namespace}/${resource.metadata.name}`;
-        desired.set(id, { resource, kind });
+        desired.set(id, { resource: this.bound(resource), kind });
       }
     }
     for (const [id, running] of this.running) {
@@ -94,10 +98,11 @@ export class SourceSet {
     const { namespace, name } = resource.metadata;
     const spec = (resource.spec ?? {}) as { sink?: unknown; delivery?: unknown };
     const abort = new AbortController();
+    const { services } = this.deps;
     const resolveDest = (destination: unknown) =>
-      resolveDestination(destination as Destination, namespace, baseUrl);
+      resolveDestination(destination as Destination, namespace, baseUrl, services);
     const resolveDeliverySpec = (delivery: unknown) =>
-      resolveDelivery(delivery as DeliverySpec | undefined, namespace, baseUrl);
+      resolveDelivery(delivery as DeliverySpec | undefined, namespace, baseUrl, services);
     const sinkUrl = spec.sink ? resolveDest(spec.sink) : undefined;
     const delivery = resolveDeliverySpec(spec.delivery);
     const source = await kind.create(resource, {
@@ -127,6 +132,19 @@ export class SourceSet {
     return { source, fingerprint: this.fingerprint(resource, baseUrl), abort };
   }
 
+  /**
+   * A SinkBinding whose subject is this source gives it the binding's sink and, when set, its
+   * ceOverrides (K_SINK and K_CE_OVERRIDES of a ContainerSource's process). The bound copy is
+   * what starts and what the fingerprint sees, so editing the binding restarts the source.
+   */
+  private bound(resource: Resource): Resource {
+    const binding = bindingFor(this.deps.store.list("SinkBinding"), resource);
+    if (!binding) return resource;
+    const spec = (resource.spec ?? {}) as Record<string, unknown>;
+    const { sink, ceOverrides } = binding.spec;
+    return { ...resource, spec: { ...spec, sink, ...(ceOverrides ? { ceOverrides } : {}) } };
+  }
+
   private secretValue(namespace: string, name: string, field: string): string | undefined {
     const secret = this.deps.store.get("Secret", namespace, name);
     return secret ? secretData(secret)[field] : undefined;
@@ -138,10 +156,16 @@ export class SourceSet {
       .list("Secret")
       .filter((s) => s.metadata.namespace === resource.metadata.namespace)
       .map((s) => [s.metadata.name, s.data ?? {}, s.stringData ?? {}]);
+    // A Service's mapping can move the sink without the source's own manifest changing.
+    const services = this.deps.store
+      .list("ConfigMap")
+      .filter((c) => c.metadata.name === SERVICES_CONFIG_MAP)
+      .map((c) => [c.metadata.namespace, c.data ?? {}]);
     return JSON.stringify([
       resource.metadata.annotations ?? {},
       resource.spec ?? {},
       secrets,
+      services,
       baseUrl,
     ]);
   }

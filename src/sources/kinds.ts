@@ -9,7 +9,7 @@ import type { KeyType } from "./kafka/record-event.js";
 import type { MessageQueueTriggerSpec } from "./mq-trigger/mq-trigger.js";
 import type { PingSourceSpec } from "./ping/ping-source.js";
 import type { RedisStreamSourceSpec } from "./redis-stream/redis-stream-source.js";
-import type { SourceContext, SourceKind } from "./registry.js";
+import type { RunnableSource, SourceContext, SourceKind } from "./registry.js";
 
 /*
  * Each kind's code (and its client library: @kubernetes/client-node, kafkajs, nats, ioredis) is
@@ -105,6 +105,8 @@ const containerSource: SourceKind = {
       import("./container/container-source.js"),
     ]);
     const spec = resource.spec as ContainerSourceSpec;
+    const container = spec.template.spec.containers[0];
+    if (!container?.command?.[0]?.trim()) return imageOnly(context, container?.image);
     const grace = spec.template.spec.terminationGracePeriodSeconds;
     return new ContainerSource(
       context.namespace,
@@ -117,6 +119,20 @@ const containerSource: SourceKind = {
     );
   },
 };
+
+/** A ContainerSource naming only an image (validation warned): it runs nothing, and says so. */
+function imageOnly(context: SourceContext, image: string | undefined): RunnableSource {
+  return {
+    start: async () => {
+      context.logger.warn(
+        { image },
+        "ContainerSource not run: standalone Eventail cannot run an image, only a command as a " +
+          "local process (set template.spec.containers[0].command)",
+      );
+    },
+    stop: async () => undefined,
+  };
+}
 
 const messageQueueTrigger: SourceKind = {
   kind: "MessageQueueTrigger",

@@ -53,7 +53,7 @@ describe("resolveDestination", () => {
     [
       "a ref to a kind with no address, whose absolute uri stands in for it",
       {
-        ref: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "display" },
+        ref: { apiVersion: "example.com/v1", kind: "Widget", name: "display" },
         uri: "http://127.0.0.1:9/",
       },
       "http://127.0.0.1:9/",
@@ -67,12 +67,17 @@ describe("resolveDestination", () => {
     ["a relative uri alone", { uri: "/events" }, "uri"],
     [
       "a ref to a kind with no address and no uri",
-      { ref: { apiVersion: "v1", kind: "Service", name: "x" } },
+      { ref: { apiVersion: "example.com/v1", kind: "Widget", name: "x" } },
+      "ref",
+    ],
+    [
+      "a ref to a Service of a group that serves no Services",
+      { ref: { apiVersion: "example.com/v1", kind: "Service", name: "x" } },
       "ref",
     ],
     [
       "a ref to a kind with no address and a relative uri",
-      { ref: { apiVersion: "v1", kind: "Service", name: "x" }, uri: "/p" },
+      { ref: { apiVersion: "example.com/v1", kind: "Widget", name: "x" }, uri: "/p" },
       "ref",
     ],
   ])("refuses %s, naming the field at fault", (_what, dest, field) => {
@@ -84,5 +89,56 @@ describe("resolveDestination", () => {
     }
     expect(caught).toBeInstanceOf(DestinationError);
     expect((caught as DestinationError).field).toBe(field);
+  });
+});
+
+describe("resolveDestination: refs to Services, standalone (CONTRACT §2)", () => {
+  const mapped: Record<string, string> = { "shop/display": "http://127.0.0.1:8081/base/" };
+  const lookup = (namespace: string, name: string) => mapped[`${namespace}/${name}`];
+  const service = (apiVersion: string, name: string, namespace?: string) => ({
+    apiVersion,
+    kind: "Service",
+    name,
+    ...(namespace ? { namespace } : {}),
+  });
+  it.each([
+    [
+      "a mapped v1 Service goes where the mapping says",
+      { ref: service("v1", "display") },
+      "http://127.0.0.1:8081/base/",
+    ],
+    [
+      "a mapped Knative Service goes there too",
+      { ref: service("serving.knative.dev/v1", "display") },
+      "http://127.0.0.1:8081/base/",
+    ],
+    [
+      "a relative uri beside a mapped Service resolves against the mapped URL",
+      { ref: service("v1", "display"), uri: "hook?x=1" },
+      "http://127.0.0.1:8081/base/hook?x=1",
+    ],
+    [
+      "an unmapped Service goes to its cluster address",
+      { ref: service("v1", "other") },
+      "http://other.shop.svc.cluster.local/",
+    ],
+    [
+      "a Service of another namespace is looked up (and addressed) in that namespace",
+      { ref: service("serving.knative.dev/v1", "display", "audit") },
+      "http://display.audit.svc.cluster.local/",
+    ],
+    [
+      "a relative uri beside an unmapped Service resolves against its cluster address",
+      { ref: service("v1", "other"), uri: "/p" },
+      "http://other.shop.svc.cluster.local/p",
+    ],
+  ])("%s", (_what, dest, url) => {
+    expect(resolveDestination(dest, "shop", BASE, lookup)).toBe(url);
+  });
+
+  it("sends every Service to its cluster address when the caller maps none", () => {
+    expect(resolveDestination({ ref: service("v1", "display") }, "shop", BASE)).toBe(
+      "http://display.shop.svc.cluster.local/",
+    );
   });
 });

@@ -36,7 +36,7 @@ async function run(paths: string[]): Promise<{ code: number; out: string[]; err:
 describe("eventail validate", () => {
   it("exits 0 and counts the resources when every manifest is valid", async () => {
     const { code, out, err } = await run([path.join(FIXTURES, "valid")]);
-    expect({ code, out, err }).toEqual({ code: 0, out: ["21 resources valid"], err: "" });
+    expect({ code, out, err }).toEqual({ code: 0, out: ["22 resources valid"], err: "" });
   });
 
   it("exits 2 and prints every problem as file:line kind/namespace/name path: message, then a summary", async () => {
@@ -79,5 +79,37 @@ describe("eventail validate", () => {
     const { code, out, err } = await run([]);
     expect({ code, out }).toEqual({ code: 2, out: [] });
     expect(err).toMatch(/give at least one -f PATH/);
+  });
+
+  it("prints a warning as file:line kind/namespace/name path warning: message and still exits 0", async () => {
+    const dir = path.join(FIXTURES, "knative");
+    const { code, out, err } = await run([dir]);
+    expect({ code, err }).toEqual({ code: 0, err: "" });
+    expect(out).toEqual([
+      `${path.join(dir, "event-display.yaml")}:13 Trigger/default/event-display spec.subscriber.ref warning: ` +
+        "Service default/event-display resolves to http://event-display.default.svc.cluster.local/ " +
+        "(map it with --service default/event-display=URL or data.event-display of ConfigMap " +
+        "default/eventail-services)",
+      "6 resources valid, 1 warning",
+    ]);
+  });
+
+  it("counts errors and warnings apart when both are found", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "eventail-validate-"));
+    try {
+      writeFileSync(
+        path.join(dir, "mixed.yaml"),
+        "apiVersion: sources.knative.dev/v1alpha1\nkind: RabbitmqSource\nmetadata:\n  name: r\nspec: {}\n",
+      );
+      const { code, out } = await run([path.join(FIXTURES, "knative"), dir]);
+      expect(code).toBe(2);
+      expect(out.filter((line) => / warning: /.test(line))).toHaveLength(1);
+      expect(out.filter((line) => / kind: unknown kind RabbitmqSource /.test(line))).toHaveLength(
+        1,
+      );
+      expect(out.at(-1)).toBe("1 problem in 1 file, 1 warning");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

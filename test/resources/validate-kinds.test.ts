@@ -225,10 +225,10 @@ describe("validateResources: channels, subscriptions, flows, sinks and core kind
       shop(
         "Channel",
         ms,
-        "  channelTemplate:\n    apiVersion: messaging.knative.dev/v1\n    kind: KafkaChannel\n",
+        "  channelTemplate:\n    apiVersion: messaging.knative.dev/v1alpha1\n    kind: KafkaChannel\n",
       ),
       "spec.channelTemplate.apiVersion",
-      "KafkaChannel is served as messaging.knative.dev/v1beta1",
+      "KafkaChannel is served as messaging.knative.dev/v1beta1, messaging.knative.dev/v1",
     ],
     [
       "a KafkaChannel retention that is not ISO-8601",

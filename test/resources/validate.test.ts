@@ -194,18 +194,18 @@ describe("validateResources: delivery and destinations", () => {
     [
       "a ref to a kind with no address here needs a uri",
       trigger(
-        "  subscriber:\n    ref:\n      apiVersion: serving.knative.dev/v1\n      kind: Service\n      name: display\n",
+        "  subscriber:\n    ref:\n      apiVersion: example.com/v1\n      kind: Widget\n      name: display\n",
       ),
       "spec.subscriber.ref",
-      "a ref to Service cannot be resolved in standalone mode",
+      "a ref to example.com/v1 Widget cannot be resolved in standalone mode",
     ],
     [
       "that uri must be absolute, since there is no address to resolve it against",
       trigger(
-        "  subscriber:\n    ref:\n      apiVersion: serving.knative.dev/v1\n      kind: Service\n      name: display\n    uri: /path\n",
+        "  subscriber:\n    ref:\n      apiVersion: example.com/v1\n      kind: Widget\n      name: display\n    uri: /path\n",
       ),
       "spec.subscriber.uri",
-      "must be an absolute URL: a ref to Service",
+      "must be an absolute URL: a ref to Widget",
     ],
     [
       "a uri beside a resolvable ref must be relative, as Knative requires",
@@ -255,7 +255,7 @@ describe("validateResources: Broker and Trigger references", () => {
       "the ConfigMap must say which backing it picks",
       configMap("  url: redis://127.0.0.1:6379\n") + broker(configRef),
       "spec.config",
-      "has no data.backing",
+      "ConfigMap default/case-config picks no backing: set data.backing",
     ],
     [
       "spec.config must reference a v1 ConfigMap",

@@ -8,7 +8,7 @@ function issuesOf(yaml: string): string[] {
   const { resources, issues } = parseManifests(yaml, "sources.yaml");
   expect(issues).toEqual([]);
   return validateResources(resources, { rules: SOURCE_VALIDATORS }).map(
-    (issue) => `${issue.path}: ${issue.message}`,
+    (issue) => `${issue.path}${issue.severity === "warning" ? " warning" : ""}: ${issue.message}`,
   );
 }
 
@@ -215,12 +215,19 @@ describe("source manifests", () => {
       ['spec.mode: must be one of Reference, Resource (got "Object")'],
     ],
     [
-      "ContainerSource: two containers, the first without a command",
+      "ContainerSource: two containers, the first naming only an image (accepted, with a warning)",
       container(
         "        - name: a\n          image: busybox\n        - name: b\n          command: [sleep]\n",
       ),
       [
         "spec.template.spec.containers: only one container runs standalone (got 2)",
+        "spec.template.spec.containers[0].command warning: not run standalone: Eventail cannot run an image, only a command as a local process (set command to run one here)",
+      ],
+    ],
+    [
+      "ContainerSource: a container with neither image nor command",
+      container("        - name: a\n          workingDir: /tmp\n"),
+      [
         "spec.template.spec.containers[0].command: required standalone: Eventail runs the command as a local process (images are not run)",
       ],
     ],

@@ -38,6 +38,8 @@ export interface EventailProcessOptions {
   readonly noWatch?: boolean;
   /** Another build's command line (the bench's A/B of two commits); default EVENTAIL_CLI. */
   readonly cli?: string;
+  /** More `eventail run` arguments, e.g. `--service NS/NAME=URL`. */
+  readonly args?: readonly string[];
 }
 
 /**
@@ -81,6 +83,7 @@ export class EventailProcess {
       "0",
     ];
     for (const manifest of options.manifests) args.push("-f", manifest);
+    args.push(...(options.args ?? []));
     const child = spawn(process.execPath, args, {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, EVENTAIL_LOG_LEVEL: "info", ...options.env },

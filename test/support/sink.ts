@@ -15,6 +15,8 @@ import {
 
 export interface ReceivedRequest {
   readonly at: number;
+  /** The request's path and query, as sent. */
+  readonly path: string;
   readonly headers: http.IncomingHttpHeaders;
   readonly body: Buffer;
   /** The decoded event, when the request carried one. */
@@ -59,6 +61,7 @@ export class RecordingSink {
         }
         const received: ReceivedRequest = {
           at: Date.now(),
+          path: req.url ?? "",
           headers: req.headers,
           body,
           ...(event ? { event } : {}),

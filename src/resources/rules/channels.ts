@@ -1,3 +1,4 @@
+import { CHANNEL_BACKINGS } from "../broker-config.js";
 import { childPath } from "../issue.js";
 import { knownKinds, schemaErrors } from "../schema.js";
 import { asFields, asString, type Check, type Fields } from "./check.js";
@@ -5,15 +6,10 @@ import { checkDelivery, checkDuration } from "./delivery.js";
 import { checkServedVersion, checkTargetExists } from "./destination.js";
 
 /** The concrete channel kinds a channelTemplate may name, each with its own backing. */
-const CHANNEL_TEMPLATE_KINDS = [
-  "InMemoryChannel",
-  "KafkaChannel",
-  "NatsJetStreamChannel",
-  "RedisStreamChannel",
-] as const;
+const CHANNEL_TEMPLATE_KINDS = Object.keys(CHANNEL_BACKINGS);
 
 /** What a Subscription's channel may be: the generic Channel or a concrete kind. */
-const CHANNEL_KINDS = ["Channel", ...CHANNEL_TEMPLATE_KINDS] as const;
+const CHANNEL_KINDS = ["Channel", ...CHANNEL_TEMPLATE_KINDS];
 
 /** Rules every channel kind shares, plus KafkaChannel's ISO-8601 retention. */
 export function checkChannelSpec(check: Check, kind: string, spec: Fields, at: string): void {
@@ -34,7 +30,7 @@ export function checkChannelTemplate(check: Check, value: unknown, at: string): 
   const kind = asString(template["kind"]);
   const apiVersion = asString(template["apiVersion"]);
   if (!kind || !apiVersion) return;
-  if (!(CHANNEL_TEMPLATE_KINDS as readonly string[]).includes(kind)) {
+  if (!CHANNEL_TEMPLATE_KINDS.includes(kind)) {
     check.report(
       childPath(at, "kind"),
       `must be a channel kind: ${CHANNEL_TEMPLATE_KINDS.join(", ")}`,
@@ -60,7 +56,7 @@ export function checkChannelRef(check: Check, value: unknown, at: string): void 
   const name = asString(ref["name"]);
   const apiVersion = asString(ref["apiVersion"]);
   if (!kind || !name || !apiVersion) return;
-  if (!(CHANNEL_KINDS as readonly string[]).includes(kind)) {
+  if (!CHANNEL_KINDS.includes(kind)) {
     check.report(childPath(at, "kind"), `must be a channel kind: ${CHANNEL_KINDS.join(", ")}`);
     return;
   }

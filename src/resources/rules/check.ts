@@ -12,8 +12,10 @@ export interface Check {
   exists(kind: string, namespace: string, name: string): boolean;
   find(kind: string, namespace: string, name: string): Resource | undefined;
   report(path: string, message: string): void;
-  /** A problem that does not make the manifest invalid (e.g. a standalone limit). */
+  /** Something that runs, but not as on a cluster: printed, never refusing the manifests. */
   warn(path: string, message: string): void;
+  /** Where a Service is mapped (a `--service` flag or the `eventail-services` ConfigMap). */
+  serviceUrl(namespace: string, name: string): string | undefined;
 }
 
 export type Fields = Readonly<Record<string, unknown>>;

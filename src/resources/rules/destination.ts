@@ -2,12 +2,14 @@ import { addressableKinds, isAbsoluteUri, isAddressableKind } from "../addresses
 import { parseCaCerts } from "../ca-certs.js";
 import { childPath } from "../issue.js";
 import { knownKinds } from "../schema.js";
+import { clusterServiceUrl, isServiceRef, SERVICES_CONFIG_MAP } from "../services.js";
 import { asFields, asString, type Check, quote } from "./check.js";
 
 /**
  * A Destination must resolve: a ref to an addressable kind names a loaded resource (and may add
- * a relative uri); a ref to any other kind has no address here, so it needs an absolute uri to
- * stand in for it; a uri alone must be absolute.
+ * a relative uri); a ref to a Service resolves as services.ts says, with a warning when only its
+ * cluster address is known; a ref to any other kind has no address here, so it needs an absolute
+ * uri to stand in for it; a uri alone must be absolute.
  */
 export function checkDestination(check: Check, value: unknown, at: string): void {
   const dest = asFields(value);
@@ -32,12 +34,24 @@ export function checkDestination(check: Check, value: unknown, at: string): void
   if (!kind || !name || !apiVersion) return;
   const namespace = asString(ref["namespace"]) || check.namespace;
   const refAt = childPath(at, "ref");
+  if (isServiceRef(ref)) {
+    if (!checkRelativeUri(check, uri, uriAt)) return;
+    if (check.serviceUrl(namespace, name) === undefined) {
+      check.warn(
+        refAt,
+        `Service ${namespace}/${name} resolves to ${clusterServiceUrl(namespace, name)} ` +
+          `(map it with --service ${namespace}/${name}=URL or data.${name} of ConfigMap ` +
+          `${namespace}/${SERVICES_CONFIG_MAP})`,
+      );
+    }
+    return;
+  }
   if (!isAddressableKind(kind)) {
     if (uri === undefined) {
       check.report(
         refAt,
-        `a ref to ${kind} cannot be resolved in standalone mode (addressable kinds: ` +
-          `${addressableKinds().join(", ")}); set an absolute uri`,
+        `a ref to ${apiVersion} ${kind} cannot be resolved in standalone mode (refs resolve to ` +
+          "Eventail's own brokers, channels, flows and sinks, and to Services); set an absolute uri",
       );
     } else if (!isAbsoluteUri(uri)) {
       check.report(
@@ -49,16 +63,21 @@ export function checkDestination(check: Check, value: unknown, at: string): void
   }
   checkServedVersion(check, kind, apiVersion, childPath(refAt, "apiVersion"));
   checkTargetExists(check, kind, namespace, name, childPath(refAt, "name"));
-  if (uri !== undefined) {
-    if (isAbsoluteUri(uri)) {
-      check.report(
-        uriAt,
-        "must be relative when ref is set (it is resolved against the ref's address)",
-      );
-    } else if (!URL.canParse(uri, "http://base.invalid/")) {
-      check.report(uriAt, `${quote(uri)} is not a valid URI reference`);
-    }
+  checkRelativeUri(check, uri, uriAt);
+}
+
+/** A uri beside a ref is resolved against the ref's address, so it must be relative. */
+function checkRelativeUri(check: Check, uri: string | undefined, at: string): boolean {
+  if (uri === undefined) return true;
+  if (isAbsoluteUri(uri)) {
+    check.report(at, "must be relative when ref is set (it is resolved against the ref's address)");
+    return false;
   }
+  if (!URL.canParse(uri, "http://base.invalid/")) {
+    check.report(at, `${quote(uri)} is not a valid URI reference`);
+    return false;
+  }
+  return true;
 }
 
 /** CACerts must be PEM certificates: a bad bundle would otherwise fail every delivery later. */

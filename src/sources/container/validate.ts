@@ -25,10 +25,19 @@ export function validate(check: Check, spec: Fields): void {
     const at = "spec.template.spec.containers[0]";
     const command = asArray(container["command"]);
     if (command.length === 0 || asString(command[0])?.trim() === "") {
-      check.report(
-        `${at}.command`,
-        "required standalone: Eventail runs the command as a local process (images are not run)",
-      );
+      if (asString(container["image"])) {
+        // Knative YAML names an image; it stays valid here, and runs on a cluster as it is.
+        check.warn(
+          `${at}.command`,
+          "not run standalone: Eventail cannot run an image, only a command as a local process " +
+            "(set command to run one here)",
+        );
+      } else {
+        check.report(
+          `${at}.command`,
+          "required standalone: Eventail runs the command as a local process (images are not run)",
+        );
+      }
     }
     checkContainerEnv(check, container, at);
   }
