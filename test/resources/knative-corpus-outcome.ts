@@ -1,7 +1,7 @@
 /**
  * What `eventail validate` says about one fixture of the Knative corpus, per document: the CLI
  * command's output (CONTRACT §1: `file:line kind/namespace/name spec.path: message`, warnings as
- * `... warning: message`) read back into findings and a verdict for each document.
+ * `... path warning: message`) read back into findings and a verdict for each document.
  */
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
@@ -35,8 +35,7 @@ export interface FixtureOutcome {
   readonly documents: readonly DocumentOutcome[];
 }
 
-const ISSUE = /^(\d+) ([^/\s]+\/[^/\s]+\/[^/\s]+)(?: (\S+))?: (.*)$/;
-const WARNING = /^warning: /;
+const ISSUE = /^(\d+) ([^/\s]+\/[^/\s]+\/[^/\s]+)(?: (\S+))?( warning)?: (.*)$/;
 
 /** A refusal the issue allows: it names a limit of standalone mode (and what to do about it). */
 export function isStandaloneRefusal(finding: Finding): boolean {
@@ -57,13 +56,15 @@ export async function validateFixture(file: string): Promise<FixtureOutcome> {
     if (!text.startsWith(`${file}:`)) continue;
     const match = ISSUE.exec(text.slice(file.length + 1));
     if (!match) throw new Error(`unreadable validate output: ${text}`);
-    const [, line, resource, path, message] = match;
+    const [, line, resource, path, warned, message] = match;
+    // A warning about the whole document prints no path: "Kind/ns/name warning: message".
+    const pathless = warned === undefined && path === "warning";
     findings.push({
       resource: resource!,
-      path: path ?? "",
-      message: message!.replace(WARNING, ""),
+      path: pathless ? "" : (path ?? ""),
+      message: message!,
       line: Number(line),
-      warning: WARNING.test(message!),
+      warning: warned !== undefined || pathless,
     });
   }
   const refusals = findings.filter((finding) => !finding.warning);

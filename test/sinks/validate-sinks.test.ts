@@ -294,7 +294,7 @@ spec:
 });
 
 describe("eventail validate with warnings", () => {
-  it("prints each warning as `... path: warning: message` and still exits 0", async () => {
+  it("prints each warning as `... path warning: message` and still exits 0", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "eventail-validate-warn-"));
     try {
       const file = path.join(dir, "jobs.yaml");
@@ -316,10 +316,10 @@ describe("eventail validate with warnings", () => {
       );
       expect(code).toBe(0);
       expect(out.split("\n").filter(Boolean)).toEqual([
-        `${file}:13 JobSink/shop/case spec.job.spec.template.spec.containers[0].command: warning: ` +
+        `${file}:13 JobSink/shop/case spec.job.spec.template.spec.containers[0].command warning: ` +
           "no command: images are not run standalone, so this JobSink answers 503 SINK_UNAVAILABLE " +
           "until a command is set",
-        "1 resource valid (1 warning)",
+        "1 resource valid, 1 warning",
       ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
