@@ -16,6 +16,8 @@ const ROUTES: Readonly<Record<string, (namespace: string, name: string) => strin
   Sequence: (namespace, name) => `/flows/${namespace}/sequences/${name}`,
   Parallel: (namespace, name) => `/flows/${namespace}/parallels/${name}`,
   IntegrationSink: (namespace, name) => `/sinks/${namespace}/${name}`,
+  EventTransform: (namespace, name) => `/transforms/${namespace}/${name}`,
+  RequestReply: (namespace, name) => `/requestreply/${namespace}/${name}`,
 };
 
 export interface AddressableRef {

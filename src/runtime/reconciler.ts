@@ -12,6 +12,7 @@ import { type SubscriptionConfig, SubscriptionRuntime } from "../channels/subscr
 import type { Dispatcher } from "../delivery/dispatcher.js";
 import type {
   DataPlane,
+  ExchangeTarget,
   FlowKind,
   IngressTarget,
   SinkTarget,
@@ -25,13 +26,18 @@ import type { ResourceStore } from "../resources/store.js";
 import type {
   BrokerSpec,
   ChannelSpec,
+  EventTransformResource,
   ParallelResource,
+  RequestReplyResource,
   Resource,
+  SecretResource,
   SequenceResource,
   SubscriptionSpec,
   TriggerSpec,
 } from "../resources/types.js";
+import { EventTransformSet } from "../sinks/event-transform-set.js";
 import { LogSink } from "../sinks/log-sink.js";
+import { RequestReplySet } from "../sinks/request-reply-set.js";
 import { compileCesqlPredicate } from "../triggers/cesql-filter.js";
 import { compileFilter, type TriggerFilterSpec } from "../triggers/filter.js";
 import { BackingPool } from "./backing-pool.js";
@@ -78,6 +84,8 @@ export class Reconciler implements DataPlane {
   private readonly subscriptions: ConsumerSet<SubscriptionConfig, Running<ChannelRuntime>>;
   private readonly sources: SourceSet;
   private readonly sinks = new Map<string, SinkTarget>();
+  private readonly transforms: EventTransformSet;
+  private readonly requestReplies: RequestReplySet;
   /** Channels and subscriptions that Sequences and Parallels stand for. */
   private synthetic: Resource[] = [];
   private queue: Promise<void> = Promise.resolve();
@@ -133,6 +141,8 @@ export class Reconciler implements DataPlane {
       create: (channel, config) => new SubscriptionRuntime(deps, channel.target, config),
     });
     this.sources = new SourceSet(deps);
+    this.transforms = new EventTransformSet(deps);
+    this.requestReplies = new RequestReplySet(deps);
   }
 
   /** Starts following the store; resolves after the first full reconcile. */
@@ -193,6 +203,14 @@ export class Reconciler implements DataPlane {
     return this.sources.webhook(namespace, name);
   }
 
+  transform(namespace: string, name: string): ExchangeTarget | undefined {
+    return this.transforms.get(namespace, name);
+  }
+
+  requestReply(namespace: string, name: string): ExchangeTarget | undefined {
+    return this.requestReplies.get(namespace, name);
+  }
+
   async readiness(): Promise<Record<string, boolean>> {
     return {
       reconciled: this.initialized && this.complete,
@@ -208,6 +226,8 @@ export class Reconciler implements DataPlane {
     await this.queue.catch(() => undefined);
     await this.sources.stopAll();
     await Promise.all([this.triggers.stopAll(graceMs), this.subscriptions.stopAll(graceMs)]);
+    // After the triggers: while they drained, replies could still reach waiting requests.
+    await this.requestReplies.stopAll();
     this.brokers.clear();
     this.channels.clear();
     await this.pool.closeAll();
@@ -241,6 +261,16 @@ export class Reconciler implements DataPlane {
         new Set(deletedChannels),
       ),
       await this.sources.reconcile(this.baseUrl),
+      await this.transforms.reconcile(
+        this.list("EventTransform") as EventTransformResource[],
+        (destination, namespace) => resolveDestination(destination, namespace, this.baseUrl),
+      ),
+      await this.requestReplies.reconcile(this.list("RequestReply") as RequestReplyResource[], {
+        broker: (namespace, name) => this.brokers.get(key(namespace, name))?.target,
+        secret: (namespace, name) =>
+          this.deps.store.get("Secret", namespace, name) as SecretResource | undefined,
+        baseUrl: this.baseUrl,
+      }),
     ];
     // Before closeUnused: a deleted broker may have been the last user of its backing.
     for (const target of [...deletedBrokers, ...deletedChannels]) await this.removeStream(target);

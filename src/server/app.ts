@@ -6,6 +6,7 @@ import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { InFlightLimit } from "./accept-events.js";
 import { errorBody, HttpError, logRejection, toHttpError } from "./errors.js";
+import { exchangeRoutes } from "./exchange-routes.js";
 import { ingressDoor } from "./ingress.js";
 import { IngressRouteTable, ingressRoutes } from "./ingress-routes.js";
 import { webhookReply } from "./webhook-reply.js";
@@ -97,6 +98,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     }
     reply.code(202).send();
   });
+
+  app.register(exchangeRoutes({ dataPlane, logger }));
 
   app.post("/sources/:namespace/:name", async (request, reply) => {
     const { namespace, name } = request.params as { namespace: string; name: string };

@@ -49,6 +49,8 @@ describe("crds/", () => {
         "Sequence",
         "Subscription",
         "Trigger",
+        "EventTransform",
+        "RequestReply",
       ].sort(),
     );
   });
@@ -86,6 +88,8 @@ describe("crds/", () => {
     ["ApiServerSource", "sources.knative.dev/v1"],
     ["ContainerSource", "sources.knative.dev/v1"],
     ["MessageQueueTrigger", "eventail.io/v1alpha1"],
+    ["EventTransform", "eventing.knative.dev/v1alpha1"],
+    ["RequestReply", "eventing.knative.dev/v1alpha1"],
     ["ConfigMap", "v1"],
     ["Secret", "v1"],
   ])("the schema catalog serves %s as %s", (kind, apiVersion) => {

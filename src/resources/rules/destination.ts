@@ -35,7 +35,8 @@ export function checkDestination(check: Check, value: unknown, at: string): void
       check.report(
         refAt,
         `a ref to ${kind} cannot be resolved in standalone mode (addressable kinds: ` +
-          "Broker, Channel, InMemoryChannel, Sequence, Parallel, IntegrationSink); set an absolute uri",
+          "Broker, Channel, InMemoryChannel, Sequence, Parallel, IntegrationSink, EventTransform, " +
+          "RequestReply); set an absolute uri",
       );
     } else if (!isAbsoluteUri(uri)) {
       check.report(

@@ -8,7 +8,9 @@ import { checkChannelRef, checkChannelSpec, checkChannelTemplate } from "./chann
 import { asFields, asString, type Check, type Fields, quote, type ResourceRule } from "./check.js";
 import { checkDelivery } from "./delivery.js";
 import { checkDestination, checkTargetExists } from "./destination.js";
+import { checkEventTransform } from "./event-transform.js";
 import { checkAttributesFilter, checkFilters } from "./filters.js";
+import { checkRequestReply } from "./request-reply.js";
 import { checkPingSource } from "./sources.js";
 
 const BACKINGS = ["memory", "redis", "nats", "kafka"] as const;
@@ -70,6 +72,8 @@ export const KIND_RULES: Readonly<Record<string, ResourceRule>> = {
     checkChannelTemplate(check, spec["channelTemplate"], "spec.channelTemplate");
     checkDestination(check, spec["reply"], "spec.reply");
   },
+  EventTransform: checkEventTransform,
+  RequestReply: checkRequestReply,
 };
 
 /** spec.config names a v1 ConfigMap that exists and whose data.backing Eventail can run. */
