@@ -131,6 +131,40 @@ describe("RequestReply through a memory broker", () => {
     await eventually(() => runtime.waiting === 0, 10_000, "the wait to end");
   });
 
+  it("a request still waiting when its RequestReply is deleted answers 503", async () => {
+    const running = await eventail(brokerYaml() + requestReplyYaml("rr", "  timeout: PT60S\n"));
+    const runtime = running.reconciler.requestReply("default", "rr") as RequestReplyRuntime;
+    const pending = ask(`${running.url}/requestreply/default/rr`, requestEvent("orphan", 1));
+    await eventually(() => runtime.waiting === 1, 10_000, "the request to wait");
+    const issues = await running.apply(
+      running.store.all().filter((resource) => resource.kind !== "RequestReply"),
+    );
+    expect(issues).toEqual([]);
+    const answer = await pending;
+    expect(answer.status).toBe(503);
+    expect(JSON.parse(answer.body.toString())).toMatchObject({
+      error: expect.stringContaining("the RequestReply was deleted"),
+    });
+    expect(running.reconciler.requestReply("default", "rr")).toBeUndefined();
+  });
+
+  it("a new timeout applies to the next request without a restart", async () => {
+    const running = await eventail(brokerYaml() + requestReplyYaml("rr", "  timeout: PT60S\n"));
+    const issues = await running.apply(
+      running.store
+        .all()
+        .map((resource) =>
+          resource.kind !== "RequestReply"
+            ? resource
+            : { ...resource, spec: { ...(resource.spec as object), timeout: "PT0.1S" } },
+        ),
+    );
+    expect(issues).toEqual([]);
+    const answer = await ask(`${running.url}/requestreply/default/rr`, requestEvent("quick", 1));
+    expect(answer.status).toBe(504);
+    expect(JSON.parse(answer.body.toString()).error).toContain("no reply within 100 ms");
+  });
+
   it("answers 404 for a RequestReply that does not exist", async () => {
     const running = await eventail(brokerYaml() + requestReplyYaml("rr"));
     const answer = await ask(`${running.url}/requestreply/default/nope`, requestEvent("x", 1));
