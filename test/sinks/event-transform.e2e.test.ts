@@ -201,6 +201,14 @@ describe("POST /transforms/{namespace}/{name}", () => {
     expect(((await response.body.json()) as { code: string }).code).toBe(code);
   });
 
+  it("answers 413 PAYLOAD_TOO_LARGE to a body over 1 MiB", async () => {
+    const running = await eventail(brokerYaml() + transformYaml("rename", RENAME));
+    const big = event("big", "t", { pad: "x".repeat(1024 * 1024) });
+    const answer = await post(`${running.url}/transforms/default/rename`, big);
+    expect(answer.status).toBe(413);
+    expect(JSON.parse(answer.body.toString())).toMatchObject({ code: "PAYLOAD_TOO_LARGE" });
+  });
+
   it("answers the CloudEvents webhook handshake and refuses a batch", async () => {
     const running = await eventail(brokerYaml() + transformYaml("rename", RENAME));
     const url = `${running.url}/transforms/default/rename`;
