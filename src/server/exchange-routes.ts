@@ -100,6 +100,7 @@ export function exchangeRoutes(options: { dataPlane: DataPlane; logger: Logger }
     reply.raw.once("close", () => {
       if (!reply.raw.writableFinished) gone.abort();
     });
+    if (request.raw.socket.destroyed) gone.abort();
     let answer: Awaited<ReturnType<ExchangeTarget["exchange"]>>;
     try {
       answer = await target.exchange(event, gone.signal);

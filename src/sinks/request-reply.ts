@@ -150,32 +150,37 @@ export class RequestReplyRuntime implements ExchangeTarget {
   ): { waiter: Waiter; reply: Promise<CloudEvent> } {
     let waiter!: Waiter;
     const reply = new Promise<CloudEvent>((resolve, reject) => {
+      let settled = false;
+      /** True for the first of reply, timeout, abort and cancel; it alone settles the wait. */
       const done = () => {
+        if (settled) return false;
+        settled = true;
         clearTimeout(timer);
         signal.removeEventListener("abort", onAbort);
         this.pending.delete(nonce);
+        return true;
       };
       const onAbort = () => {
-        done();
-        reject(new ReplyAbandonedError("the client went away before the reply came"));
+        if (done()) reject(new ReplyAbandonedError("the client went away before the reply came"));
       };
       const timer = setTimeout(() => {
-        done();
-        reject(new ReplyTimeoutError(timeoutMs));
+        if (done()) reject(new ReplyTimeoutError(timeoutMs));
       }, timeoutMs);
-      signal.addEventListener("abort", onAbort, { once: true });
+      if (signal.aborted) queueMicrotask(onAbort);
+      else signal.addEventListener("abort", onAbort, { once: true });
       waiter = {
         answer: (event) => {
-          done();
-          resolve(event);
+          if (done()) resolve(event);
         },
         abandon: (reason) => {
-          done();
-          reject(new ReplyAbandonedError(reason));
+          if (done()) reject(new ReplyAbandonedError(reason));
         },
-        cancel: done,
+        cancel: () => void done(),
       };
     });
+    // The wait may end (timeout, client gone) while the request is still being published, before
+    // anyone awaits it: mark it handled so that is not an unhandled rejection.
+    reply.catch(() => undefined);
     this.pending.set(nonce, waiter);
     return { waiter, reply };
   }
