@@ -520,7 +520,12 @@ function shutdown(last: AttemptResult, attempts: number): DeliveryOutcome {
 }
 
 /** A source goes by `sourceName`: `source` in a delivery's log line is the event's attribute. */
-const LOG_FIELD = { trigger: "trigger", subscription: "subscription", source: "sourceName" };
+const LOG_FIELD = {
+  trigger: "trigger",
+  subscription: "subscription",
+  source: "sourceName",
+  transform: "transform",
+};
 
 /** How a log line names who the delivery was for: `trigger`, `subscription` or `sourceName`. */
 function labelFields(labels: DeliveryLabels): Record<string, string> {

@@ -40,12 +40,13 @@ export const DEFAULT_DELIVERY: DeliveryOptions = Object.freeze({
 });
 
 /**
- * Who the delivery is for. Logs name it by kind (`trigger: t`, `subscription: s`, `sourceName: s`);
- * the metrics put `name` in their `trigger` label, the name CONTRACT §7 fixes for all three.
+ * Who the delivery is for. Logs name it by kind (`trigger: t`, `subscription: s`, `sourceName: s`,
+ * `transform: t` for an EventTransform's sink); the metrics put `name` in their `trigger` label,
+ * the name CONTRACT §7 fixes for all of them.
  */
 export interface DeliveryLabels {
   namespace: string;
-  kind: "trigger" | "subscription" | "source";
+  kind: "trigger" | "subscription" | "source" | "transform";
   name: string;
 }
 

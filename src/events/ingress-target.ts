@@ -75,6 +75,21 @@ export interface WebhookTarget {
 
 export type FlowKind = "sequences" | "parallels";
 
+/** What a synchronous target answers: an event (200) or none (`status`, no body). */
+export type ExchangeAnswer =
+  | { readonly kind: "event"; readonly event: CloudEvent }
+  | { readonly kind: "none"; readonly status: number };
+
+/**
+ * A target that answers each event with another (EventTransform, RequestReply): it throws the
+ * domain's errors (server/ maps them) and stops waiting when `signal` fires (the client left).
+ */
+export interface ExchangeTarget {
+  readonly namespace: string;
+  readonly name: string;
+  exchange(event: CloudEvent, signal: AbortSignal): Promise<ExchangeAnswer>;
+}
+
 export interface DataPlane {
   /** False once shutdown began: ingress answers 503 while in-flight deliveries drain. */
   isAccepting(): boolean;
@@ -83,6 +98,10 @@ export interface DataPlane {
   flow(namespace: string, kind: FlowKind, name: string): IngressTarget | undefined;
   sink(namespace: string, name: string): SinkTarget | undefined;
   webhook(namespace: string, name: string): WebhookTarget | undefined;
+  /** EventTransform at /transforms/{namespace}/{name} (CONTRACT §2a). */
+  transform?(namespace: string, name: string): ExchangeTarget | undefined;
+  /** RequestReply at /requestreply/{namespace}/{name} (CONTRACT §2a). */
+  requestReply?(namespace: string, name: string): ExchangeTarget | undefined;
   /** Readiness of every backing in use, by name. */
   readiness(): Promise<Record<string, boolean>>;
 }

@@ -22,6 +22,8 @@ const ROUTES: Readonly<Record<string, (namespace: string, name: string) => strin
   JobSink: SINK_ROUTE,
   KafkaSink: SINK_ROUTE,
   RedisStreamSink: SINK_ROUTE,
+  EventTransform: (namespace, name) => `/transforms/${namespace}/${name}`,
+  RequestReply: (namespace, name) => `/requestreply/${namespace}/${name}`,
 };
 
 export interface AddressableRef {

@@ -19,3 +19,10 @@ export const DEFAULT_BACKING = "memory";
 export function namespaceOrDefault(namespace: string | undefined): string {
   return namespace === undefined || namespace === "" ? DEFAULT_NAMESPACE : namespace;
 }
+
+/** RequestReply's defaults, Knative's: the attributes and `requestreply-default-timeout`. */
+export const REQUEST_REPLY_DEFAULTS = Object.freeze({
+  correlationAttribute: "correlationid",
+  replyAttribute: "replyid",
+  timeout: "PT30S",
+});

@@ -11,3 +11,15 @@ export function secretData(secret: SecretResource): Record<string, string> {
   }
   return Object.assign(out, secret.stringData ?? {});
 }
+
+/** The same merge as secretData, as bytes: signing keys may be binary (Kubernetes' own are). */
+export function secretBytes(secret: SecretResource): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const [key, value] of Object.entries(secret.data ?? {})) {
+    out.set(key, Buffer.from(value, "base64"));
+  }
+  for (const [key, value] of Object.entries(secret.stringData ?? {})) {
+    out.set(key, Buffer.from(value, "utf8"));
+  }
+  return out;
+}

@@ -146,6 +146,37 @@ export interface IntegrationSinkSpec {
   readonly aws?: Readonly<Record<string, unknown>>;
 }
 
+// ---- eventing.knative.dev/v1alpha1: EventTransform, RequestReply (CONTRACT §2a) -------------
+
+export interface JsonataTransformation {
+  readonly expression?: string;
+}
+
+export interface EventTransformSpec {
+  readonly jsonata?: JsonataTransformation;
+  /** Absent: the transformed event is the HTTP reply. */
+  readonly sink?: Destination;
+  /** Only with a sink: how the sink's reply is transformed, or discarded. */
+  readonly reply?: {
+    readonly jsonata?: JsonataTransformation;
+    readonly discard?: boolean;
+  };
+}
+
+export interface RequestReplySpec {
+  /** A Broker of the RequestReply's own namespace. */
+  readonly brokerRef: KReference;
+  /** Default `correlationid`. */
+  readonly correlationAttribute?: string;
+  /** Default `replyid`. */
+  readonly replyAttribute?: string;
+  /** ISO-8601; default PT30S. */
+  readonly timeout?: string;
+  readonly delivery?: DeliverySpec;
+  /** Secrets of the same namespace whose values sign correlation ids (Knative 1.17–1.19). */
+  readonly secrets?: readonly string[];
+}
+
 // ---- messaging.knative.dev, eventail.io channels --------------------------------------------
 
 export interface ChannelSpec {
@@ -320,6 +351,8 @@ export type SequenceResource = Resource<SequenceSpec>;
 export type ParallelResource = Resource<ParallelSpec>;
 export type SinkBindingResource = Resource<SinkBindingSpec>;
 export type EventTypeResource = Resource<EventTypeSpec>;
+export type EventTransformResource = Resource<EventTransformSpec>;
+export type RequestReplyResource = Resource<RequestReplySpec>;
 
 /** Kind name → its resource type, so `store.list("Trigger")` is typed. Add a row per new kind. */
 export interface ResourceKinds {
@@ -339,6 +372,8 @@ export interface ResourceKinds {
   EventType: EventTypeResource;
   ConfigMap: ConfigMapResource;
   Secret: SecretResource;
+  EventTransform: EventTransformResource;
+  RequestReply: RequestReplyResource;
 }
 
 export type KnownKind = keyof ResourceKinds;

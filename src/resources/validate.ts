@@ -20,7 +20,16 @@ import { type ServiceFlags, serviceLookup } from "./services.js";
 import type { Resource } from "./types.js";
 
 /** URL prefixes of the data plane (CONTRACT §3), so no namespace may take these names. */
-const RESERVED_NAMESPACES = ["channels", "sources", "flows", "api", "ui", "sinks"] as const;
+const RESERVED_NAMESPACES = [
+  "channels",
+  "sources",
+  "flows",
+  "api",
+  "ui",
+  "sinks",
+  "transforms",
+  "requestreply",
+] as const;
 
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

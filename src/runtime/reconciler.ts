@@ -12,6 +12,7 @@ import { type SubscriptionConfig, SubscriptionRuntime } from "../channels/subscr
 import type { Dispatcher } from "../delivery/dispatcher.js";
 import type {
   DataPlane,
+  ExchangeTarget,
   FlowKind,
   IngressTarget,
   SinkTarget,
@@ -33,12 +34,17 @@ import type { ResourceStore } from "../resources/store.js";
 import type {
   BrokerSpec,
   ChannelSpec,
+  EventTransformResource,
   ParallelResource,
+  RequestReplyResource,
   Resource,
+  SecretResource,
   SequenceResource,
   SubscriptionSpec,
   TriggerSpec,
 } from "../resources/types.js";
+import { EventTransformSet } from "../sinks/event-transform-set.js";
+import { RequestReplySet } from "../sinks/request-reply-set.js";
 import type { TriggerFilterSpec } from "../triggers/filter.js";
 import { BackingPool } from "./backing-pool.js";
 import { ConsumerSet, consumerMode } from "./consumer-set.js";
@@ -87,6 +93,8 @@ export class Reconciler implements DataPlane {
   private readonly subscriptions: ConsumerSet<SubscriptionConfig, Running<ChannelRuntime>>;
   private readonly sources: SourceSet;
   private readonly sinks: SinkSet;
+  private readonly transforms: EventTransformSet;
+  private readonly requestReplies: RequestReplySet;
   /** Channels and subscriptions that Sequences and Parallels stand for. */
   private synthetic: Resource[] = [];
   private queue: Promise<void> = Promise.resolve();
@@ -151,6 +159,8 @@ export class Reconciler implements DataPlane {
     });
     this.sources = new SourceSet({ ...deps, services: this.services });
     this.sinks = new SinkSet(deps);
+    this.transforms = new EventTransformSet(deps);
+    this.requestReplies = new RequestReplySet(deps);
   }
 
   /** Starts following the store; resolves after the first full reconcile. */
@@ -211,6 +221,14 @@ export class Reconciler implements DataPlane {
     return this.sources.webhook(namespace, name);
   }
 
+  transform(namespace: string, name: string): ExchangeTarget | undefined {
+    return this.transforms.get(namespace, name);
+  }
+
+  requestReply(namespace: string, name: string): ExchangeTarget | undefined {
+    return this.requestReplies.get(namespace, name);
+  }
+
   async readiness(): Promise<Record<string, boolean>> {
     return {
       reconciled: this.initialized && this.complete,
@@ -228,6 +246,8 @@ export class Reconciler implements DataPlane {
     await Promise.all([this.triggers.stopAll(graceMs), this.subscriptions.stopAll(graceMs)]);
     // After the triggers: they may still be delivering to this process's own sinks.
     await this.sinks.stopAll();
+    // While the triggers drained, replies could still reach waiting requests.
+    await this.requestReplies.stopAll();
     this.brokers.clear();
     this.channels.clear();
     await this.pool.closeAll();
@@ -263,6 +283,17 @@ export class Reconciler implements DataPlane {
       ),
       await this.sources.reconcile(this.baseUrl),
       sinksComplete,
+      await this.transforms.reconcile(
+        this.list("EventTransform") as EventTransformResource[],
+        (destination, namespace) =>
+          resolveDestination(destination, namespace, this.baseUrl, this.services),
+      ),
+      await this.requestReplies.reconcile(this.list("RequestReply") as RequestReplyResource[], {
+        broker: (namespace, name) => this.brokers.get(key(namespace, name))?.target,
+        secret: (namespace, name) =>
+          this.deps.store.get("Secret", namespace, name) as SecretResource | undefined,
+        baseUrl: this.baseUrl,
+      }),
     ];
     // Before closeUnused: a deleted broker may have been the last user of its backing.
     for (const target of [...deletedBrokers, ...deletedChannels]) await this.removeStream(target);

@@ -5,6 +5,7 @@ import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { InFlightLimit } from "./accept-events.js";
 import { errorBody, HttpError, logRejection, toHttpError } from "./errors.js";
+import { exchangeRoutes } from "./exchange-routes.js";
 import { ingressDoor } from "./ingress.js";
 import { IngressRouteTable, ingressRoutes } from "./ingress-routes.js";
 import {
@@ -125,6 +126,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     if (status.state === "succeeded") reply.code(200).header("reason", "Complete").send(body);
     else reply.code(202).header("location", status.location).send(body);
   });
+
+  app.register(exchangeRoutes({ dataPlane, logger }));
 
   app.post("/sources/:namespace/:name", async (request, reply) => {
     const { namespace, name } = request.params as { namespace: string; name: string };

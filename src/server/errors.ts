@@ -9,6 +9,12 @@ import { EventValidationError } from "../events/event.js";
 import { UnsupportedFormatError } from "../events/http-binding.js";
 import type { Logger } from "../observability/logger.js";
 import { SinkUnavailableError } from "../sinks/errors.js";
+import {
+  ReplyAbandonedError,
+  ReplyTimeoutError,
+  SinkFailedError,
+  TransformError,
+} from "../sinks/exchange-errors.js";
 
 export const ERRORS = {
   INVALID_EVENT: 400,
@@ -17,6 +23,8 @@ export const ERRORS = {
   /** Node's HTTP parser refused the bytes (not HTTP/1.1). */
   MALFORMED_REQUEST: 400,
   TTL_EXHAUSTED: 400,
+  /** An EventTransform's expression failed on the event, or its result is not a CloudEvent. */
+  TRANSFORM_FAILED: 400,
   BAD_SIGNATURE: 401,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
@@ -36,6 +44,8 @@ export const ERRORS = {
   SINK_UNAVAILABLE: 503,
   BACKING_UNAVAILABLE: 503,
   SHUTTING_DOWN: 503,
+  /** A RequestReply saw no reply within its timeout (Knative writes no response at all). */
+  REPLY_TIMEOUT: 504,
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -77,6 +87,17 @@ export function toHttpError(error: unknown): HttpError {
     return new HttpError("BACKING_UNAVAILABLE", `backing unavailable: ${error.message}`, {
       "retry-after": "1",
     });
+  }
+  if (error instanceof TransformError) return new HttpError("TRANSFORM_FAILED", error.message);
+  if (error instanceof SinkFailedError) {
+    const headers: Record<string, string> = error.retryAfter
+      ? { "retry-after": error.retryAfter }
+      : {};
+    return new HttpError("SINK_FAILED", error.message, headers);
+  }
+  if (error instanceof ReplyTimeoutError) return new HttpError("REPLY_TIMEOUT", error.message);
+  if (error instanceof ReplyAbandonedError) {
+    return new HttpError("SHUTTING_DOWN", error.message, { "retry-after": "1" });
   }
   const fastifyError = error as { code?: string; statusCode?: number; message?: string };
   if (fastifyError.code === "FST_ERR_BAD_URL") {

@@ -57,6 +57,8 @@ describe("crds/", () => {
         "eventing.knative.dev KafkaSink",
         "sinks.knative.dev RedisStreamSink",
         "sources.knative.dev RedisStreamSource",
+        "eventing.knative.dev EventTransform",
+        "eventing.knative.dev RequestReply",
       ].sort(),
     );
   });
@@ -106,6 +108,8 @@ describe("crds/", () => {
     ["RedisStreamSink", "sinks.knative.dev/v1alpha1"],
     ["RedisStreamSource", "sources.knative.dev/v1alpha1"],
     ["IntegrationSource", "sources.knative.dev/v1alpha1"],
+    ["EventTransform", "eventing.knative.dev/v1alpha1"],
+    ["RequestReply", "eventing.knative.dev/v1alpha1"],
     ["ConfigMap", "v1"],
     ["Secret", "v1"],
   ])("the schema catalog serves %s as %s", (kind, apiVersion) => {

@@ -200,7 +200,9 @@ describe("JobSink end to end", () => {
 
   it("eventail run starts with a manifest that only warns, and logs the warning", async () => {
     await start(jobSinkYaml("jobs", "            - name: main\n              image: busybox\n"));
-    const warnings = logs.map((line) => JSON.parse(line)).filter((l) => typeof l.issue === "string");
+    const warnings = logs
+      .map((line) => JSON.parse(line))
+      .filter((l) => typeof l.issue === "string");
     expect(warnings.map((l) => l.level)).toEqual([40]);
     expect(warnings[0].issue).toContain(
       "JobSink/default/jobs spec.job.spec.template.spec.containers[0].command warning: no command",

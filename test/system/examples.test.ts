@@ -214,6 +214,32 @@ const CASES: ExampleCase[] = [
     ],
   },
   {
+    example: "event-transform",
+    readme: "examples/event-transform/README.md",
+    log: [
+      logLine(
+        "log",
+        "order-1",
+        "dev.example.order.summary",
+        "/examples/event-transform",
+        '{"order":"order-1","total":11}',
+      ),
+    ],
+  },
+  {
+    example: "request-reply",
+    readme: "examples/request-reply/README.md",
+    log: [
+      logLine(
+        "log",
+        "answer-q-1",
+        "dev.example.answer",
+        "/examples/request-reply/responder",
+        '{"product":42}',
+      ),
+    ],
+  },
+  {
     example: "parallel",
     readme: "examples/parallel/README.md",
     log: [

@@ -7,9 +7,11 @@ import { checkBroker, checkTriggerBroker } from "./broker.js";
 import { checkChannelRef, checkChannelSpec, checkChannelTemplate } from "./channels.js";
 import { asFields, type Fields, type ResourceRule } from "./check.js";
 import { checkDelivery } from "./delivery.js";
-import { checkDestination } from "./destination.js";
+import { checkDestination, checkTargetExists } from "./destination.js";
+import { checkEventTransform } from "./event-transform.js";
 import { checkEventType } from "./event-type.js";
 import { checkAttributesFilter, checkFilters } from "./filters.js";
+import { checkRequestReply } from "./request-reply.js";
 import { checkSinkBinding } from "./sink-binding.js";
 import { checkPingSource } from "./sources.js";
 
@@ -71,6 +73,8 @@ export const KIND_RULES: Readonly<Record<string, ResourceRule>> = {
   },
   SinkBinding: checkSinkBinding,
   EventType: checkEventType,
+  EventTransform: checkEventTransform,
+  RequestReply: checkRequestReply,
 };
 
 function eachItem(value: unknown, at: string, fn: (item: Fields, at: string) => void): void {
