@@ -35,7 +35,10 @@ function loadJsonata(): Promise<typeof jsonata> {
   return jsonataModule;
 }
 
-/** Compiles `expression`; throws TransformError when it does not parse. */
+/**
+ * Compiles `expression`. One that does not parse (validation only warns, as Knative accepts it)
+ * gives a transformation that answers every event with that TransformError.
+ */
 export async function compileTransformation(
   expression: string,
   field: string,
@@ -45,7 +48,11 @@ export async function compileTransformation(
   try {
     compiled = compile(expression, EVALUATION_LIMITS);
   } catch (error) {
-    throw new TransformError(`${field}.expression does not parse: ${describe(error)}`);
+    const problem = `${field}.expression does not parse: ${describe(error)}`;
+    const refuse = async (): Promise<never> => {
+      throw new TransformError(problem);
+    };
+    return { field, evaluate: refuse, apply: refuse };
   }
   const evaluate = async (input: unknown): Promise<unknown> => {
     try {

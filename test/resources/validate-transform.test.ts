@@ -3,6 +3,19 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CASE_FILE, expectIssue, issuesWith } from "./validate-harness.js";
 
+/** A certificate only (no key): CACerts must hold a real one before the transform rule is reached. */
+const CERTIFICATE = `      -----BEGIN CERTIFICATE-----
+      MIIBoTCCAUegAwIBAgIUa653wC2DTwGw8AhvxdamgnJ0qWMwCgYIKoZIzj0EAwIw
+      JjEkMCIGA1UEAwwbZXZlbnRhaWwtdmFsaWRhdGlvbi1maXh0dXJlMB4XDTI2MTIw
+      NzAxMzM0NloXDTM2MTIwNDAxMzM0NlowJjEkMCIGA1UEAwwbZXZlbnRhaWwtdmFs
+      aWRhdGlvbi1maXh0dXJlMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEBcL4zdEU
+      FnaYCMneTImnmdrsUO5EvQSNg26QYd9n456v/dDcjnupj3QG5CMiUso78iEloMhl
+      U8XW/1TT6icTL6NTMFEwHQYDVR0OBBYEFKk+hKBJoNOXpNq5L6aSkq1gnRXeMB8G
+      A1UdIwQYMBaAFKk+hKBJoNOXpNq5L6aSkq1gnRXeMA8GA1UdEwEB/wQFMAMBAf8w
+      CgYIKoZIzj0EAwIDSAAwRQIgCSVf6EB8o17OUHPWFQvwsED3nOtMudKht5VTZ6yV
+      qHcCIQDjroPuorwCaFHDj/9y/rousRAZXRiEAhnVd3sIVRwslw==
+      -----END CERTIFICATE-----`;
+
 const DOCS = path.resolve(import.meta.dirname, "../fixtures/knative-docs/event-transform");
 
 const transform = (
@@ -121,7 +134,9 @@ describe("validateResources: EventTransform", () => {
     ],
     [
       "CACerts on the sink is refused for JSONata, as Knative does",
-      transform(`${JSONATA}  sink:\n    uri: https://127.0.0.1:9/\n    CACerts: x\n`),
+      transform(
+        `${JSONATA}  sink:\n    uri: https://127.0.0.1:9/\n    CACerts: |\n${CERTIFICATE}\n`,
+      ),
       "spec.sink.CACerts",
       "not supported for JSONata transformations",
     ],

@@ -265,10 +265,11 @@ describe("the result must be a CloudEvent", () => {
     );
   });
 
-  it("a compile error names the field", async () => {
-    await expect(compileTransformation("{", "spec.jsonata")).rejects.toThrow(
-      /^spec\.jsonata\.expression does not parse/,
-    );
+  it("an expression that does not parse refuses every event, naming the field", async () => {
+    const broken = await compileTransformation("# a comment\n{}", "spec.jsonata");
+    const event = createEvent({ specversion: "1.0", id: "1", source: "s", type: "t" });
+    await expect(broken.apply(event)).rejects.toThrow(/^spec\.jsonata\.expression does not parse/);
+    await expect(broken.apply(event)).rejects.toBeInstanceOf(TransformError);
   });
 });
 
