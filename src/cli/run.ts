@@ -1,5 +1,5 @@
 import { formatIssue } from "../resources/issue.js";
-import { InvalidManifestsError, startEventail } from "../runtime/eventail.js";
+import { type EventailOptions, InvalidManifestsError, startEventail } from "../runtime/eventail.js";
 
 /** `eventail run`: serves until SIGTERM/SIGINT, reloading on file change or SIGHUP. */
 export async function runCommand(
@@ -7,10 +7,12 @@ export async function runCommand(
   host: string,
   port: number,
   watch = true,
+  /** The other `eventail run` flags (e.g. --public-url). */
+  extra: Pick<EventailOptions, "publicUrl"> = {},
 ): Promise<number> {
   let running: Awaited<ReturnType<typeof startEventail>>;
   try {
-    running = await startEventail({ paths, host, port, watch });
+    running = await startEventail({ paths, host, port, watch, ...extra });
   } catch (error) {
     if (error instanceof InvalidManifestsError) {
       for (const issue of error.issues) process.stderr.write(`${formatIssue(issue)}\n`);

@@ -41,7 +41,16 @@ export interface DispatcherOptions {
    * the retry policy chose, so they assert the decision rather than the machine's speed.
    */
   startRetryTimer?: (resume: () => void, ms: number) => NodeJS.Timeout;
+  /**
+   * The `Authorization` header a delivery carries for whom it is (CONTRACT §10's outbound
+   * tokens), dead letters included; asked per attempt, so a long retry sends a token still valid.
+   * Undefined, or returning undefined, sends none.
+   */
+  credentials?: DeliveryCredentials;
 }
+
+/** The Authorization header value for a delivery by `sender` to `url`, or undefined. */
+export type DeliveryCredentials = (sender: DeliveryLabels, url: string) => string | undefined;
 
 export interface SendResult {
   status: number;
@@ -99,6 +108,7 @@ export class Dispatcher {
   private readonly encoded = new RecentRequests<CloudEvent, AttemptRequest>(64);
   private readonly ticker: NodeJS.Timeout;
   private readonly startRetryTimer: (resume: () => void, ms: number) => NodeJS.Timeout;
+  private readonly credentials: DeliveryCredentials | undefined;
   private closed: Promise<void> | undefined;
   /** How much of a response body a delivery keeps: an error body's start, or a whole reply. */
   private readonly keepBytes = (status: number, headers: IncomingHttpHeaders): number => {
@@ -114,6 +124,7 @@ export class Dispatcher {
     this.logger = options.logger;
     this.maxReplyBytes = options.maxReplyBytes ?? 1024 * 1024;
     this.startRetryTimer = options.startRetryTimer ?? setTimeout;
+    this.credentials = options.credentials;
     const connections = options.connectionsPerOrigin ?? 128;
     this.agent = new Agent({ connections, pipelining: 1 });
     this.gates = new OriginGates(connections);
@@ -141,7 +152,14 @@ export class Dispatcher {
     if (control.keepAlive) this.alive.add(control);
     try {
       const request = this.prepare(event, options.format, control);
-      const { last, attempts } = await this.attempts(url, request, options, control, labels);
+      const { last, attempts } = await this.attempts(
+        url,
+        request,
+        options,
+        control,
+        labels,
+        labels,
+      );
       if (last.error === "shutdown") return shutdown(last, attempts);
       if (!isSuccess(last))
         return this.giveUp(event, url, options, labels, control, last, attempts);
@@ -250,6 +268,7 @@ export class Dispatcher {
     options: DeliveryOptions,
     control: DeliveryControl,
     countFor: DeliveryLabels | undefined,
+    sender: DeliveryLabels,
   ): Promise<{ last: AttemptResult; attempts: number }> {
     const target = this.target(url);
     const watch = this.watcher(control.signal);
@@ -268,7 +287,12 @@ export class Dispatcher {
         // Inline rather than through attemptTo: one async frame less per delivery.
         const entry = this.gates.enter(target.origin, watch);
         if (entry === true || (await entry)) {
-          last = await attempt(this.agent, target, request, limits, watch);
+          const authorization = this.credentials?.(sender, url);
+          const sent =
+            authorization === undefined
+              ? request
+              : { headers: { ...request.headers, authorization }, body: request.body };
+          last = await attempt(this.agent, target, sent, limits, watch);
           this.gates.leave(target.origin);
         } else last = ABORTED;
       }
@@ -315,6 +339,7 @@ export class Dispatcher {
       deadLetterDelivery(options),
       control,
       undefined,
+      labels,
     );
     if (dead.last.error === "shutdown") return shutdown(last, attempts);
     if (!isSuccess(dead.last)) {

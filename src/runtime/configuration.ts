@@ -2,6 +2,7 @@ import type { ValidationIssue } from "../resources/issue.js";
 import { loadManifests, withoutFieldLines } from "../resources/loader.js";
 import type { Resource } from "../resources/types.js";
 import { validateResources } from "../resources/validate.js";
+import { SECURITY_VALIDATORS } from "../security/validators.js";
 import { SOURCE_VALIDATORS } from "../sources/validators.js";
 
 export interface Configuration {
@@ -25,5 +26,5 @@ export async function loadConfiguration(
 
 /** Validates resources with every rule there is: the resource model's and each source kind's. */
 export function validateConfiguration(resources: readonly Resource[]): ValidationIssue[] {
-  return validateResources(resources, { rules: SOURCE_VALIDATORS });
+  return validateResources(resources, { rules: { ...SOURCE_VALIDATORS, ...SECURITY_VALIDATORS } });
 }

@@ -5,10 +5,14 @@ import { Dispatcher } from "../delivery/dispatcher.js";
 import { createLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { formatIssue, type ValidationIssue } from "../resources/issue.js";
+import type { AddressStatus } from "../resources/status.js";
 import { ResourceStore } from "../resources/store.js";
 import type { Resource } from "../resources/types.js";
 import { watchManifests } from "../resources/watch.js";
+import { defaultStateDir } from "../security/key-store.js";
+import { Security } from "../security/security.js";
 import { buildServer } from "../server/app.js";
+import { addressables, addressStatusOf, subjectsOf } from "./addressables.js";
 import { readConfiguration } from "./configuration-reader.js";
 import { Reconciler } from "./reconciler.js";
 
@@ -25,6 +29,12 @@ export interface EventailOptions {
   maxInFlight?: number;
   drainMs?: number;
   createBacking?: (config: BackingConfig, logger: Logger) => Promise<Backing>;
+  /** `--public-url`: the issuer of Eventail's tokens and the base of addresses in status. */
+  publicUrl?: string;
+  /** Where a generated signing key is kept; default `$EVENTAIL_STATE_DIR`, else `.eventail/`. */
+  stateDir?: string;
+  /** External OIDC issuers' least time between two key fetches (default 30 s). */
+  issuerRefetchIntervalMs?: number;
 }
 
 export interface RunningEventail {
@@ -34,6 +44,10 @@ export interface RunningEventail {
   readonly store: ResourceStore;
   readonly reconciler: Reconciler;
   readonly metrics: Metrics;
+  /** CONTRACT §10: feature flags, issuer, verification, EventPolicies, delivery tokens. */
+  readonly security: Security;
+  /** `status.address` (url and audience) of a resource, a flow's channels included. */
+  addressOf(kind: string, namespace: string, name: string): AddressStatus | undefined;
   /** Re-reads the manifests; keeps the running config when they are invalid. */
   reload(): Promise<ValidationIssue[]>;
   /** Replaces the resources directly (tests). */
@@ -59,7 +73,36 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   const metrics = new Metrics({ processMetrics: true });
   const store = new ResourceStore();
   store.replaceAll(initial.resources);
-  const dispatcher = new Dispatcher({ metrics, logger });
+  const security = new Security({
+    logger,
+    stateDir: options.stateDir ?? defaultStateDir(),
+    ...(options.publicUrl !== undefined ? { publicUrl: options.publicUrl } : {}),
+    ...(options.issuerRefetchIntervalMs !== undefined
+      ? { refetchIntervalMs: options.issuerRefetchIntervalMs }
+      : {}),
+  });
+  /** Security follows the store ahead of the reconciler, so no address is served unguarded. */
+  const secure = () => {
+    const resources = store.all();
+    security.configure({
+      resources,
+      addressables: addressables(resources, security.baseUrl),
+      subjectsOf: subjectsOf(resources),
+    });
+  };
+  secure();
+  store.on("changes", () => {
+    try {
+      secure();
+    } catch (error) {
+      logger.error({ reason: (error as Error).message }, "security configuration failed");
+    }
+  });
+  const dispatcher = new Dispatcher({
+    metrics,
+    logger,
+    credentials: (sender, url) => security.authorization(sender, url),
+  });
   const makeBacking =
     options.createBacking ?? ((config, log) => createBacking(config, { logger: log }));
   const reconciler = new Reconciler({
@@ -74,6 +117,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     dataPlane: reconciler,
     metrics,
     logger,
+    security,
     ...(options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}),
   });
   const host = options.host ?? "127.0.0.1";
@@ -82,6 +126,8 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   const port = typeof address === "object" && address ? address.port : (options.port ?? 8080);
   const selfHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
   const url = `http://${selfHost.includes(":") ? `[${selfHost}]` : selfHost}:${port}`;
+  security.setServerUrl(url);
+  secure();
   await reconciler.start(url);
 
   const apply = async (resources: Resource[]): Promise<ValidationIssue[]> => {
@@ -130,5 +176,8 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     return closing;
   };
 
-  return { url, app, store, reconciler, metrics, reload, apply, close };
+  const addressOf = (kind: string, namespace: string, name: string) =>
+    addressStatusOf(store.all(), security.baseUrl, kind, namespace, name);
+
+  return { url, app, store, reconciler, metrics, security, addressOf, reload, apply, close };
 }

@@ -7,8 +7,10 @@ import type { Metrics } from "../observability/metrics.js";
 import { InFlightLimit } from "./accept-events.js";
 import { errorBody, HttpError, logRejection, toHttpError } from "./errors.js";
 import { ingressDoor } from "./ingress.js";
+import { guardFastifyRoutes, type IngressGuard } from "./ingress-guard.js";
 import { IngressRouteTable, ingressRoutes } from "./ingress-routes.js";
 import { webhookReply } from "./webhook-reply.js";
+import { type IssuerDocuments, registerWellKnown } from "./well-known.js";
 
 export interface ServerOptions {
   dataPlane: DataPlane;
@@ -16,6 +18,8 @@ export interface ServerOptions {
   logger: Logger;
   /** Events being accepted at once before ingress answers 429 (default 10,000). */
   maxInFlight?: number;
+  /** CONTRACT §10: the guard of every address, and Eventail's issuer documents. */
+  security?: IngressGuard & IssuerDocuments;
 }
 
 /**
@@ -36,7 +40,15 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       .send(errorBody(httpError.code, httpError.message));
   };
   const routes = new IngressRouteTable(ingressRoutes(dataPlane));
-  const ingress = ingressDoor({ dataPlane, routes, metrics, logger, capacity });
+  const guard = options.security;
+  const ingress = ingressDoor({
+    dataPlane,
+    routes,
+    metrics,
+    logger,
+    capacity,
+    ...(guard ? { guard } : {}),
+  });
   const app = Fastify({
     loggerInstance: logger as unknown as FastifyBaseLogger,
     // One log line per rejected request comes from our error handler, not per request.
@@ -86,6 +98,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       .code(404)
       .send(errorBody("NOT_FOUND", `nothing is served at ${request.method} ${request.url}`));
   });
+
+  if (guard) {
+    guardFastifyRoutes(app, guard);
+    registerWellKnown(app, guard);
+  }
 
   app.post("/sinks/:namespace/:name", async (request, reply) => {
     const { namespace, name } = request.params as { namespace: string; name: string };

@@ -8,6 +8,7 @@ import { checkChannelRef, checkChannelSpec, checkChannelTemplate } from "./chann
 import { asFields, asString, type Check, type Fields, quote, type ResourceRule } from "./check.js";
 import { checkDelivery } from "./delivery.js";
 import { checkDestination, checkTargetExists } from "./destination.js";
+import { checkEventPolicy } from "./event-policy.js";
 import { checkAttributesFilter, checkFilters } from "./filters.js";
 import { checkPingSource } from "./sources.js";
 
@@ -70,6 +71,7 @@ export const KIND_RULES: Readonly<Record<string, ResourceRule>> = {
     checkChannelTemplate(check, spec["channelTemplate"], "spec.channelTemplate");
     checkDestination(check, spec["reply"], "spec.reply");
   },
+  EventPolicy: checkEventPolicy,
 };
 
 /** spec.config names a v1 ConfigMap that exists and whose data.backing Eventail can run. */
