@@ -49,6 +49,7 @@ describe("crds/", () => {
         "Sequence",
         "Subscription",
         "Trigger",
+        "EventPolicy",
       ].sort(),
     );
   });
