@@ -4,6 +4,7 @@
  * served JWKS, and EventPolicies deciding who may send what.
  */
 import { Writable } from "node:stream";
+import fc from "fast-check";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -213,6 +214,44 @@ describe("ingress with authentication-oidc enabled", () => {
     const answer = await post("/default/orders", "com.shop.order", "bad-token", make());
     expect(answer.status).toBe(401);
     expect(answer.headers["www-authenticate"]).toBe('Bearer error="invalid_token"');
+  });
+
+  it("answers junk in the Authorization header with 401, never anything else (fuzz over HTTP)", async () => {
+    const visible = fc.string({
+      unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+      maxLength: 120,
+    });
+    const header = fc.oneof(
+      visible,
+      visible.map((v) => `Bearer ${v}`),
+      fc
+        .tuple(visible, visible, visible)
+        .map(([a, b, c]) => `Bearer ${a}.${b}.${c}`.replace(/\s/g, "")),
+      fc
+        .json()
+        .map(
+          (j) =>
+            `Bearer ${Buffer.from(j).toString("base64url")}.${Buffer.from(j).toString("base64url")}.sig`,
+        ),
+    );
+    await fc.assert(
+      fc.asyncProperty(header, async (authorization) => {
+        const response = await request(`${eventail.url}/default/orders`, {
+          method: "POST",
+          headers: {
+            "ce-specversion": "1.0",
+            "ce-id": "fuzz",
+            "ce-source": "/f",
+            "ce-type": "com.shop.order",
+            authorization,
+          },
+        });
+        await response.body.dump();
+        expect(response.statusCode).toBe(401);
+        expect(String(response.headers["www-authenticate"])).toMatch(/^Bearer/);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it("accepts an event from a sender the EventPolicy allows (202), and delivers it", async () => {
