@@ -137,8 +137,15 @@ export class Security {
       )?.data,
     );
     const wasEnabled = this.enabled();
-    this.loadKeys(resources, features["authentication-oidc"] === "enabled");
+    // Flags and policies apply even when the keys cannot be had: authentication asked for stays
+    // on (requests fail closed), and the error still reaches the caller below.
     this.features = features;
+    let keyError: unknown;
+    try {
+      this.loadKeys(resources, this.enabled());
+    } catch (error) {
+      keyError = error;
+    }
     const policies = resources
       .filter((r) => r.kind === "EventPolicy")
       .map((r) => compilePolicy(r, config.subjectsOf));
@@ -157,6 +164,25 @@ export class Security {
         { authentication: this.enabled() ? "enabled" : "disabled" },
         "authentication-oidc changed",
       );
+    }
+    this.warnAboutConfiguration(policies.length);
+    if (keyError !== undefined) throw keyError;
+  }
+
+  /** What a security reviewer would want said once per configuration. */
+  private warnAboutConfiguration(policies: number): void {
+    const { logger } = this.options;
+    if (policies > 0 && !this.enabled()) {
+      logger.warn(
+        { policies },
+        "EventPolicies have no effect while config-features authentication-oidc is disabled",
+      );
+    }
+    for (const url of this.features["eventail-oidc-issuers"]) {
+      const { protocol, hostname } = new URL(url);
+      if (protocol === "http:" && !["127.0.0.1", "localhost", "[::1]"].includes(hostname)) {
+        logger.warn({ issuer: url }, "the keys of an OIDC issuer are fetched over plain http");
+      }
     }
   }
 

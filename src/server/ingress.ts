@@ -192,11 +192,9 @@ export function ingressDoor(options: IngressOptions): IngressDoor {
     if (admitted instanceof HttpError) reject(request, response, labels, admitted);
     else if (admitted !== undefined && match.kind === "route") {
       // Before the body is read: a request without a valid token costs no more than its headers.
-      const authenticated = authenticateRequest(
-        guard,
-        guard === undefined ? "" : routePath(match.route.url, match.params),
-        request.headers,
-      );
+      const authenticated = guard?.enabled()
+        ? authenticateRequest(guard, routePath(match.route.url, match.params), request.headers)
+        : undefined;
       if (authenticated instanceof HttpError) reject(request, response, labels, authenticated);
       else if (authenticated instanceof Promise) {
         authenticated

@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import { decodeJwt } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/observability/logger.js";
@@ -99,5 +100,26 @@ describe("delivery credentials", () => {
     const claims = decodeJwt(header!.replace(/^Bearer /, ""));
     expect(claims.aud).toBe(audience);
     expect(claims.iss).toBe(SERVER);
+  });
+});
+
+describe("a configuration whose signing key cannot be had", () => {
+  it("still turns authentication on (requests fail closed) and reports the error", () => {
+    const state = tempDir();
+    cleanups.push(state.remove);
+    const notADirectory = `${state.dir}/file`;
+    writeFileSync(notADirectory, "x");
+    const security = new Security({ logger: silentLogger(), stateDir: notADirectory });
+    security.setServerUrl(SERVER);
+    const resources = [enabled, resource("eventing.knative.dev/v1", "Broker", "orders")];
+    expect(() =>
+      security.configure({
+        resources,
+        addressables: addressables(resources, SERVER),
+        subjectsOf: subjectsOf(resources),
+      }),
+    ).toThrow();
+    expect(security.enabled()).toBe(true);
+    expect(security.addressAt("/default/orders")).toBeDefined();
   });
 });
