@@ -91,13 +91,14 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     });
   };
   secure();
-  store.on("changes", () => {
+  const reconfigure = () => {
     try {
       secure();
     } catch (error) {
       logger.error({ reason: (error as Error).message }, "security configuration failed");
     }
-  });
+  };
+  store.on("changes", reconfigure);
   const dispatcher = new Dispatcher({
     metrics,
     logger,
@@ -148,6 +149,8 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
       return next.issues;
     }
     store.replaceAll(next.resources);
+    // Unchanged manifests emit no change: a key added to the state dir is read here (SIGHUP).
+    reconfigure();
     await reconciler.idle();
     logger.info({ resources: next.resources.length }, "manifests reloaded");
     return [];

@@ -11,8 +11,10 @@
  * - A key removed from the configuration stays published, and keeps verifying, until the last
  *   token this process signed with it has expired.
  * So an operator rotates by adding a newer key beside the old one (the Secret
- * `eventail-signing-key`, or a file in the state dir), and removes the old one at leisure: it is
- * not used to sign once the new one has been published long enough, and is kept as long as needed.
+ * `eventail-signing-key`, or a file in the state dir followed by SIGHUP), and removes the old one
+ * at leisure: it is not used to sign once the new one has been published long enough, and is kept
+ * as long as needed. (Kept in memory: a restart forgets a removed key, so remove a key only an
+ * hour after the new one started signing.)
  */
 import {
   createHash,

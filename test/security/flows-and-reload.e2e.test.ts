@@ -3,11 +3,12 @@
  * --public-url, over real sockets.
  */
 import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { eventually, type RecordingSink, startSink, startWithManifests } from "../support/sink.js";
-import { tempDir } from "./support.js";
+import { p256Pem, tempDir } from "./support.js";
 
 type Running = Awaited<ReturnType<typeof startWithManifests>>;
 
@@ -156,6 +157,34 @@ describe("config-features on reload", () => {
     writeFileSync(running.file, broker);
     await running.reload();
     expect(await post(running, "/default/b", "x", "4")).toBe(202);
+  });
+});
+
+describe("a key added to the state dir", () => {
+  it("is published on the next reload (SIGHUP), beside the key that keeps signing", async () => {
+    const state = tempDir();
+    cleanups.push(state.remove);
+    const running = await startWithManifests(
+      `${FEATURES}---\napiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: b}\n`,
+      {
+        stateDir: state.dir,
+      },
+    );
+    cleanups.push(() => running.close());
+    const jwks = async () =>
+      (
+        (await (await request(`${running.url}/.well-known/jwks.json`)).body.json()) as {
+          keys: { kid: string }[];
+        }
+      ).keys.map((k) => k.kid);
+    const [first] = await jwks();
+    const newer = path.join(state.dir, "signing-keys", "key-99991231T000000Z.pem");
+    writeFileSync(newer, p256Pem(), { mode: 0o600 });
+    await running.reload();
+    const kids = await jwks();
+    expect(kids).toHaveLength(2);
+    expect(kids[0]).toBe(first);
+    expect(running.security.keyRing.current()!.kid).toBe(first);
   });
 });
 
