@@ -5,9 +5,9 @@
  * (30 s) per issuer, whatever the number of such tokens: a flood of random `kid`s costs the
  * issuer one request per interval, and costs Eventail no waiting past the first.
  */
-import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from "jose";
-import { request } from "undici";
+import type { createLocalJWKSet, JSONWebKeySet, JWTVerifyGetKey } from "jose";
 import type { Logger } from "../observability/logger.js";
+import { loadJose } from "./jose-loader.js";
 import { type Discovery, parseDiscovery, parseJwks } from "./oidc-documents.js";
 
 export interface RemoteIssuerOptions {
@@ -92,6 +92,7 @@ export class RemoteIssuer {
       }
       const document = parseJwks(await this.get(this.discovery.jwksUri));
       const kids = new Set(document.keys.flatMap((key) => (key.kid ? [key.kid] : [])));
+      const { createLocalJWKSet } = await loadJose();
       this.keys = { set: createLocalJWKSet(document as JSONWebKeySet), kids, at: this.now() };
     } catch (error) {
       // The keys fetched before (if any) keep serving; the bound keeps retries spaced.
@@ -104,6 +105,8 @@ export class RemoteIssuer {
 
   private async get(url: string): Promise<Buffer> {
     this.fetches++;
+    // undici's package entry weighs megabytes of idle memory: loaded only once an issuer is used.
+    const { request } = await import("undici");
     const response = await request(url, {
       method: "GET",
       headers: { accept: "application/json" },

@@ -4,7 +4,7 @@
  * deliveries carry. The runtime feeds it each new configuration (`configure`, on every store
  * change, before the reconciler acts on it); the HTTP surfaces and the Dispatcher ask it.
  */
-import { errors, type JWTVerifyGetKey } from "jose";
+import type { JWTVerifyGetKey } from "jose";
 import { type CloudEvent, eventLogFields } from "../events/event.js";
 import type { Logger } from "../observability/logger.js";
 import { resolveDestination } from "../resources/addresses.js";
@@ -26,6 +26,7 @@ import {
   compilePolicy,
   type FromReference,
 } from "./event-policy.js";
+import { loadJose } from "./jose-loader.js";
 import {
   ensureStateKeys,
   exposedStateKeys,
@@ -38,7 +39,7 @@ import { oidcSubject } from "./oidc-identity.js";
 import { OutboundTokens } from "./outbound-tokens.js";
 import { RemoteIssuer } from "./remote-issuer.js";
 import { DEFAULT_PUBLISH_AHEAD_MS, KeyRing, type SigningKey } from "./signing-keys.js";
-import { TokenVerifier, type VerifiedToken } from "./token-verifier.js";
+import { NoMatchingKeyError, TokenVerifier, type VerifiedToken } from "./token-verifier.js";
 
 export interface SecurityOptions {
   readonly logger: Logger;
@@ -159,6 +160,7 @@ export class Security {
     );
     this.senders.clear();
     this.trustIssuers();
+    if (this.enabled()) void loadJose();
     if (wasEnabled !== this.enabled()) {
       this.options.logger.info(
         { authentication: this.enabled() ? "enabled" : "disabled" },
@@ -359,7 +361,7 @@ export class Security {
 
   private readonly ownKey: JWTVerifyGetKey = (header) => {
     const key = header.kid === undefined ? undefined : this.keyRing.publicKey(header.kid);
-    if (key === undefined) throw new errors.JWKSNoMatchingKey();
+    if (key === undefined) throw new NoMatchingKeyError();
     return key;
   };
 }

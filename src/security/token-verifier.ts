@@ -4,10 +4,12 @@
  * are cached under the SHA-256 of the token until it expires, so the hot path hashes and looks
  * up instead of verifying a signature: an LRU of at most `cacheSize` entries (default 10,000),
  * each holding the issuer, subject, audiences, expiry and the claims, never the token itself.
+ * jose is loaded on first use (jose-loader.ts).
  */
 import { createHash } from "node:crypto";
-import { decodeJwt, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
+import type { JWTPayload, JWTVerifyGetKey } from "jose";
 import { AuthenticationError } from "./errors.js";
+import { type Jose, loadJose } from "./jose-loader.js";
 import { IssuerUnavailableError } from "./remote-issuer.js";
 
 export interface VerifiedToken {
@@ -33,6 +35,14 @@ const ALGORITHMS = [
   "EdDSA",
   "Ed25519",
 ];
+
+/** A key lookup found no key for the token (thrown by the issuers' key functions). */
+export class NoMatchingKeyError extends Error {
+  constructor() {
+    super("no key of the issuer matches the token");
+    this.name = "NoMatchingKeyError";
+  }
+}
 
 export interface TokenVerifierOptions {
   /** Seconds of clock skew allowed on exp and nbf; default 5. */
@@ -94,6 +104,7 @@ export class TokenVerifier {
   }
 
   private async verifyFully(token: string): Promise<VerifiedToken> {
+    const { decodeJwt, jwtVerify, errors } = await loadJose();
     let issuer: string | undefined;
     try {
       const iss = decodeJwt(token).iss;
@@ -118,7 +129,7 @@ export class TokenVerifier {
         currentDate: new Date(this.now()),
       }));
     } catch (error) {
-      throw new AuthenticationError(reasonOf(error), true);
+      throw new AuthenticationError(reasonOf(error, errors), true);
     }
     const aud = payload.aud;
     return Object.freeze({
@@ -146,8 +157,10 @@ function checkAudience(token: VerifiedToken, audience: string): VerifiedToken {
 }
 
 /** Why jose refused a token, in words that name no part of it. */
-function reasonOf(error: unknown): string {
-  if (error instanceof IssuerUnavailableError) return error.message;
+function reasonOf(error: unknown, errors: Jose["errors"]): string {
+  if (error instanceof IssuerUnavailableError || error instanceof NoMatchingKeyError) {
+    return error.message;
+  }
   if (error instanceof errors.JWTExpired) return "the token has expired";
   if (error instanceof errors.JWTClaimValidationFailed) {
     return `the token's ${error.claim} claim is not valid (${error.reason})`;
