@@ -1,6 +1,7 @@
 /** The table of a bench run, for the terminal and for BENCHMARKS.md, and the goals it is held to. */
 import type { FilterBenchRow } from "./filter-bench.js";
 import type { BenchSettings, ScenarioResult, ThroughputRound } from "./run-scenario.js";
+import { AUTHENTICATION_ID } from "./scenarios.js";
 import type { MachineDescription } from "./support/machine.js";
 
 export interface BenchReport {
@@ -176,6 +177,14 @@ export function goals(results: readonly ScenarioResult[]): Goal[] {
     fanoutShare,
     8,
     `${x(fanoutShare, 1)} the 1-trigger events/s (goal 8×)`,
+  );
+  const authenticated = byId.get(AUTHENTICATION_ID);
+  const authShare = shareOf(share(authenticated, events), share(one, events));
+  atLeast(
+    "authentication on (memory, 1 trigger): events/s ≥ 0.85 × authentication off",
+    authShare,
+    0.85,
+    x(authShare, 1),
   );
   const manyShare = shareOf(share(many, events), share(one, events));
   atLeast(

@@ -1,6 +1,7 @@
 import { loadavg } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { generateSigningKeyPem, KeyRing, loadSigningKey } from "../src/security/signing-keys.js";
 import { EventailProcess } from "../test/support/eventail-process.js";
 import type {
   ClosedLoad,
@@ -124,6 +125,8 @@ export interface RunningTarget {
   readonly ingressUrl: string;
   /** When it was started (Date.now()). */
   readonly startedAt: number;
+  /** Headers every event needs (a bearer token where authentication is on). */
+  readonly headers?: Readonly<Record<string, string>>;
   stop(): Promise<void>;
 }
 
@@ -168,12 +171,14 @@ export async function startTarget(
     engineUrl = located.url;
     connection = backing === "kafka" ? { "bootstrap.servers": engineUrl } : { url: engineUrl };
   }
+  const signingKeyPem = target.authentication ? generateSigningKeyPem() : undefined;
   const topology = writeTopology({
     backing,
     settings: connection,
     triggers: target.triggers,
     ...(target.filtered ? { typeOf: (i: number) => scenario.types[i]! } : {}),
     subscriber: harness.sink.ready.url,
+    ...(signingKeyPem !== undefined ? { signingKeyPem } : {}),
   });
   const cleanUp = async () => {
     topology.remove();
@@ -198,6 +203,13 @@ export async function startTarget(
     pid: eventail.pid,
     ingressUrl: `${eventail.url}${topology.ingressPath}`,
     startedAt,
+    ...(signingKeyPem !== undefined
+      ? {
+          headers: {
+            authorization: `Bearer ${producerToken(signingKeyPem, eventail.url, topology.namespace)}`,
+          },
+        }
+      : {}),
     stop: once(async () => {
       await eventail.stop();
       await cleanUp();
@@ -205,14 +217,38 @@ export async function startTarget(
   };
 }
 
+/**
+ * The producer's token: signed with the key the manifests give Eventail, for the broker's
+ * audience, by a subject of the broker's namespace (allowed by the default authorization mode).
+ */
+function producerToken(pem: string, issuer: string, namespace: string): string {
+  const ring = new KeyRing({ publishAheadMs: 0 });
+  ring.setKeys([loadSigningKey("bench.pem", pem)]);
+  const iat = Math.floor(Date.now() / 1000);
+  return ring.sign({
+    iss: issuer,
+    sub: `system:serviceaccount:${namespace}:bench-producer`,
+    aud: `eventing.knative.dev/broker/${namespace}/default`,
+    iat,
+    exp: iat + 6 * 3600,
+  });
+}
+
 /** Sends single events until one comes through: durable consumers may take a moment to exist. */
 async function probe(
   scenario: Scenario,
   harness: Harness,
-  url: string,
+  target: RunningTarget,
 ): Promise<string | undefined> {
   const phase = `${scenario.id}:probe`;
-  const spec = { url, phase, durationMs: 0, types: scenario.types, fanout: scenario.fanout };
+  const spec = {
+    url: target.ingressUrl,
+    phase,
+    durationMs: 0,
+    types: scenario.types,
+    fanout: scenario.fanout,
+    ...(target.headers ? { headers: target.headers } : {}),
+  };
   const deadline = Date.now() + 60_000;
   let last = "";
   while (Date.now() < deadline) {
@@ -259,7 +295,12 @@ function faster(a: ThroughputRound | undefined, b: ThroughputRound): ThroughputR
 /** The load phases of one scenario on its running target; what went wrong goes to `problems`. */
 export class ScenarioLoad {
   readonly problems: string[] = [];
-  private readonly spec: { url: string; types: readonly string[]; fanout: number };
+  private readonly spec: {
+    url: string;
+    types: readonly string[];
+    fanout: number;
+    headers?: Readonly<Record<string, string>>;
+  };
 
   constructor(
     readonly scenario: Scenario,
@@ -267,7 +308,12 @@ export class ScenarioLoad {
     readonly harness: Harness,
     private readonly settings: BenchSettings,
   ) {
-    this.spec = { url: target.ingressUrl, types: scenario.types, fanout: scenario.fanout };
+    this.spec = {
+      url: target.ingressUrl,
+      types: scenario.types,
+      fanout: scenario.fanout,
+      ...(target.headers ? { headers: target.headers } : {}),
+    };
   }
 
   private phaseName(phase: string): string {
@@ -360,7 +406,7 @@ export async function runScenario(
   const base = { id: scenario.id, title: scenario.title };
   const loadStart = loadavg()[0]!;
   try {
-    const unreachable = await probe(scenario, load.harness, target.ingressUrl);
+    const unreachable = await probe(scenario, load.harness, target);
     if (unreachable) return { ...base, failed: unreachable, problems };
     const startupMs = Date.now() - target.startedAt;
     await sleep(settings.idleSettleMs);

@@ -10,6 +10,11 @@ export type ScenarioTarget =
       readonly triggers: number;
       /** Trigger i filters on `type = types[i]`; otherwise every trigger takes every event. */
       readonly filtered: boolean;
+      /**
+       * config-features `authentication-oidc: enabled`: the producer sends a bearer token and
+       * every delivery carries one (CONTRACT §10).
+       */
+      readonly authentication?: boolean;
     };
 
 export interface Scenario {
@@ -40,6 +45,8 @@ function single(backing: BackingKind): Scenario {
 }
 
 export const BASELINE_ID = "relay";
+/** The memory, 1 trigger scenario with authentication on; its goal compares it with memory-1. */
+export const AUTHENTICATION_ID = "memory-1-auth";
 
 export function scenarios(): Scenario[] {
   const manyTypes = exactTypes(10_000);
@@ -52,6 +59,19 @@ export function scenarios(): Scenario[] {
       fanout: 1,
     },
     single("memory"),
+    {
+      id: AUTHENTICATION_ID,
+      title: "memory, 1 trigger, authentication on",
+      target: {
+        kind: "eventail",
+        backing: "memory",
+        triggers: 1,
+        filtered: false,
+        authentication: true,
+      },
+      types: ONE_TYPE,
+      fanout: 1,
+    },
     {
       id: "memory-fanout-10",
       title: "memory, fan-out 10",

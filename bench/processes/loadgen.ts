@@ -98,6 +98,7 @@ class Producer {
       "content-type": "application/json",
       [PHASE_HEADER]: spec.phase,
       [SENT_HEADER]: String(nowUs()),
+      ...spec.headers,
     };
     let outcome: string;
     try {

@@ -40,6 +40,8 @@ export interface LoadSpec {
   readonly types: readonly string[];
   /** Deliveries the sink gets per event (triggers that match each event). */
   readonly fanout: number;
+  /** Extra request headers (the bearer token where authentication is on). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface OpenLoad extends LoadSpec {

@@ -14,6 +14,11 @@ export interface BenchTopology {
   readonly typeOf?: (index: number) => string;
   /** Subscriber base URL: trigger i delivers to `${subscriber}/t/${i}`. */
   readonly subscriber: string;
+  /**
+   * Turns authentication-oidc on, with this PEM P-256 key as Eventail's signing key (the
+   * Secret eventail-signing-key), so the bench can sign the producer's token with it.
+   */
+  readonly signingKeyPem?: string;
 }
 
 export interface WrittenTopology {
@@ -44,6 +49,22 @@ export function writeTopology(topology: BenchTopology): WrittenTopology {
       data: { backing: topology.backing, ...topology.settings },
     });
     broker["spec"] = { config: { apiVersion: "v1", kind: "ConfigMap", name: "bench-backing" } };
+  }
+  if (topology.signingKeyPem !== undefined) {
+    documents.push(
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "config-features", namespace: "knative-eventing" },
+        data: { "authentication-oidc": "enabled" },
+      },
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "eventail-signing-key", namespace },
+        stringData: { "bench.pem": topology.signingKeyPem },
+      },
+    );
   }
   documents.push(broker);
   for (let i = 0; i < topology.triggers; i++) {

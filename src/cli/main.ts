@@ -86,6 +86,7 @@ program
     "where refs to Service NAME of namespace NS go (repeatable)",
     collectService,
   )
+  .option("--public-url <url>", "URL clients reach this server at (token issuer, addresses)")
   .addHelpText("after", "\nExample:\n  eventail run -f examples/quickstart --port 9090")
   .action(
     async (
@@ -95,6 +96,7 @@ program
         port?: number;
         watch: boolean;
         service?: string[];
+        publicUrl?: string;
       } & RunTlsAndLimits,
     ) => {
       // Each command loads only what it needs, so `send` and `--version` start fast.
@@ -131,9 +133,29 @@ program
   .option("--content-type <type>", "datacontenttype (default application/json with data)")
   .option("--mode <mode>", "binary or structured", "binary")
   .option("--extension <key=value>", "an extension attribute (repeatable)", collect)
+  .option("--token <jwt>", "bearer token, where authentication is on")
   .action(async (url: string, options: SendOptions) => {
     const { sendCommand } = await import("./send.js");
     process.exitCode = await sendCommand(url, options);
+  });
+
+program
+  .command("token")
+  .description(
+    "print a JWT signed by Eventail's issuer (the signing-key Secret, else the state dir)",
+  )
+  .requiredOption("--sub <subject>", "the token's sub, e.g. system:serviceaccount:default:app")
+  .requiredOption(
+    "--aud <audience>",
+    "the token's aud, e.g. eventing.knative.dev/broker/default/orders",
+  )
+  .option("--ttl <duration>", "lifetime, ISO-8601", "PT1H")
+  .option("--claim <key=value>", "an extra claim (repeatable)", collect)
+  .option("-f, --filename <path>", "manifests holding the Secret eventail-signing-key", collect)
+  .option("--issuer <url>", "the iss (default: the state dir's server, else $EVENTAIL_SERVER)")
+  .action(async (options: import("./token.js").TokenOptions) => {
+    const { tokenCommand } = await import("./token.js");
+    process.exitCode = await tokenCommand(options);
   });
 
 program

@@ -1,6 +1,6 @@
 import { formatIssue } from "../resources/issue.js";
 import { parseServiceFlags } from "../resources/services.js";
-import { InvalidManifestsError, startEventail } from "../runtime/eventail.js";
+import { type EventailOptions, InvalidManifestsError, startEventail } from "../runtime/eventail.js";
 import { type RunTlsAndLimits, tlsAndLimits } from "./run-options.js";
 
 /** `eventail run`: serves until SIGTERM/SIGINT, reloading on file change or SIGHUP. */
@@ -10,7 +10,8 @@ export async function runCommand(
   port: number,
   watch = true,
   serviceFlags: readonly string[] = [],
-  flags: RunTlsAndLimits = {},
+  /** --tls-*, connection limits, --public-url. */
+  flags: RunTlsAndLimits & Pick<EventailOptions, "publicUrl"> = {},
 ): Promise<number> {
   const served = tlsAndLimits(flags);
   if ("error" in served) {
@@ -20,7 +21,8 @@ export async function runCommand(
   let running: Awaited<ReturnType<typeof startEventail>>;
   try {
     const services = parseServiceFlags(serviceFlags);
-    running = await startEventail({ paths, host, port, watch, services, ...served });
+    const publicUrl = flags.publicUrl === undefined ? {} : { publicUrl: flags.publicUrl };
+    running = await startEventail({ paths, host, port, watch, services, ...served, ...publicUrl });
   } catch (error) {
     if (error instanceof InvalidManifestsError) {
       for (const issue of error.issues) process.stderr.write(`${formatIssue(issue)}\n`);

@@ -31,6 +31,8 @@ export interface SendOptions {
   contentType?: string;
   mode?: string;
   extension?: string[];
+  /** A bearer token for an address where authentication is on (CONTRACT §10). */
+  token?: string;
 }
 
 /** Bad input: a one-line message naming the flag, exit 2 (CONTRACT §1). */
@@ -52,6 +54,7 @@ export async function sendCommand(url: string, options: SendOptions): Promise<nu
   try {
     response = await dispatcher.send(event, url, {
       format: mode === "structured" ? "json" : "binary",
+      ...(options.token ? { headers: { authorization: `Bearer ${options.token}` } } : {}),
     });
   } catch (error) {
     process.stderr.write(`eventail send: ${(error as Error).message}\n`);

@@ -44,7 +44,16 @@ export interface DispatcherOptions {
   startRetryTimer?: (resume: () => void, ms: number) => NodeJS.Timeout;
   /** transport-encryption and destinations' CACerts (tls-agents.ts); none: system CAs only. */
   transport?: TransportPolicy;
+  /**
+   * The `Authorization` header a delivery carries for whom it is (CONTRACT §10's outbound
+   * tokens), dead letters included; asked per attempt, so a long retry sends a token still valid.
+   * Undefined, or returning undefined, sends none.
+   */
+  credentials?: DeliveryCredentials;
 }
+
+/** The Authorization header value for a delivery by `sender` to `url`, or undefined. */
+export type DeliveryCredentials = (sender: DeliveryLabels, url: string) => string | undefined;
 
 export interface SendResult {
   status: number;
@@ -103,6 +112,7 @@ export class Dispatcher {
   private readonly encoded = new RecentRequests<CloudEvent, AttemptRequest>(64);
   private readonly ticker: NodeJS.Timeout;
   private readonly startRetryTimer: (resume: () => void, ms: number) => NodeJS.Timeout;
+  private readonly credentials: DeliveryCredentials | undefined;
   private closed: Promise<void> | undefined;
   /** How much of a response body a delivery keeps: an error body's start, or a whole reply. */
   private readonly keepBytes = (status: number, headers: IncomingHttpHeaders): number => {
@@ -118,6 +128,7 @@ export class Dispatcher {
     this.logger = options.logger;
     this.maxReplyBytes = options.maxReplyBytes ?? 1024 * 1024;
     this.startRetryTimer = options.startRetryTimer ?? setTimeout;
+    this.credentials = options.credentials;
     const connections = options.connectionsPerOrigin ?? 128;
     this.agent = new Agent({ connections, pipelining: 1 });
     this.tlsAgents = new TlsAgents(options.transport, connections);
@@ -152,7 +163,7 @@ export class Dispatcher {
         options,
         control,
         labels,
-        labels.namespace,
+        labels,
       );
       if (last.error === "shutdown") return shutdown(last, attempts);
       if (!isSuccess(last))
@@ -262,13 +273,13 @@ export class Dispatcher {
     options: DeliveryOptions,
     control: DeliveryControl,
     countFor: DeliveryLabels | undefined,
-    namespace: string,
+    sender: DeliveryLabels,
   ): Promise<{ last: AttemptResult; attempts: number }> {
     const target = this.target(url);
     const agent =
       target === undefined
         ? this.agent
-        : this.tlsAgents.agentFor(this.agent, target, url, namespace);
+        : this.tlsAgents.agentFor(this.agent, target, url, sender.namespace);
     const watch = this.watcher(control.signal);
     const limits = {
       timeoutMs: options.timeoutMs,
@@ -281,12 +292,17 @@ export class Dispatcher {
       const paced = options.pace?.reserve() ?? 0;
       if (paced > 0 && !(await this.wait(paced, watch))) last = ABORTED;
       else if (target === undefined) last = invalidUrl(url);
-      else if (agent === undefined) last = this.refuseCleartext(url, namespace);
+      else if (agent === undefined) last = this.refuseCleartext(url, sender.namespace);
       else {
         // Inline rather than through attemptTo: one async frame less per delivery.
         const entry = this.gates.enter(target.origin, watch);
         if (entry === true || (await entry)) {
-          last = await attempt(agent, target, request, limits, watch);
+          const authorization = this.credentials?.(sender, url);
+          const sent =
+            authorization === undefined
+              ? request
+              : { headers: { ...request.headers, authorization }, body: request.body };
+          last = await attempt(agent, target, sent, limits, watch);
           this.gates.leave(target.origin);
         } else last = ABORTED;
       }
@@ -333,7 +349,7 @@ export class Dispatcher {
       deadLetterDelivery(options),
       control,
       undefined,
-      labels.namespace,
+      labels,
     );
     if (dead.last.error === "shutdown") return shutdown(last, attempts);
     if (!isSuccess(dead.last)) {

@@ -3,7 +3,7 @@ import { loadManifests, withoutFieldLines } from "../resources/loader.js";
 import type { ServiceFlags } from "../resources/services.js";
 import type { Resource } from "../resources/types.js";
 import { validateResources } from "../resources/validate.js";
-import { checkTransportEncryption } from "../security/tls-features.js";
+import { SECURITY_VALIDATORS } from "../security/validators.js";
 import { SINK_VALIDATORS } from "../sinks/validators.js";
 import { SOURCE_VALIDATORS } from "../sources/validators.js";
 
@@ -45,7 +45,7 @@ export function validateConfiguration(
   services?: ServiceFlags,
 ): ValidationIssue[] {
   return validateResources(resources, {
-    rules: { ...SOURCE_VALIDATORS, ...SINK_VALIDATORS, ConfigMap: checkTransportEncryption },
+    rules: { ...SOURCE_VALIDATORS, ...SINK_VALIDATORS, ...SECURITY_VALIDATORS },
     ...(services ? { services } : {}),
   });
 }

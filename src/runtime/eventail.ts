@@ -7,14 +7,18 @@ import { Metrics } from "../observability/metrics.js";
 import { resolveDestination } from "../resources/addresses.js";
 import { formatIssue, type ValidationIssue } from "../resources/issue.js";
 import type { ServiceFlags } from "../resources/services.js";
+import type { AddressStatus } from "../resources/status.js";
 import { ResourceStore } from "../resources/store.js";
 import type { Resource } from "../resources/types.js";
 import { watchManifests } from "../resources/watch.js";
+import { defaultStateDir } from "../security/key-store.js";
+import { Security } from "../security/security.js";
 import { transportEncryptionOf } from "../security/tls-features.js";
 import { certificateFields, TlsFiles } from "../security/tls-files.js";
 import { TransportTrust } from "../security/tls-trust.js";
 import { buildServer } from "../server/app.js";
 import { type ConnectionLimits, replaceCertificate } from "../server/listener.js";
+import { addressables, addressStatusOf, subjectsOf } from "./addressables.js";
 import { readConfiguration } from "./configuration-reader.js";
 import { Reconciler } from "./reconciler.js";
 
@@ -37,6 +41,12 @@ export interface EventailOptions {
   limits?: Partial<ConnectionLimits>;
   /** `--service NS/NAME=URL` mappings: where refs to those Services go (CONTRACT §2). */
   services?: ServiceFlags;
+  /** `--public-url`: the issuer of Eventail's tokens and the base of addresses in status. */
+  publicUrl?: string;
+  /** Where a generated signing key is kept; default `$EVENTAIL_STATE_DIR`, else `.eventail/`. */
+  stateDir?: string;
+  /** External OIDC issuers' least time between two key fetches (default 30 s). */
+  issuerRefetchIntervalMs?: number;
 }
 
 export interface RunningEventail {
@@ -46,6 +56,10 @@ export interface RunningEventail {
   readonly store: ResourceStore;
   readonly reconciler: Reconciler;
   readonly metrics: Metrics;
+  /** CONTRACT §10: feature flags, issuer, verification, EventPolicies, delivery tokens. */
+  readonly security: Security;
+  /** `status.address` (url and audience) of a resource, a flow's channels included. */
+  addressOf(kind: string, namespace: string, name: string): AddressStatus | undefined;
   /** Re-reads the manifests; keeps the running config when they are invalid. */
   reload(): Promise<ValidationIssue[]>;
   /** Replaces the resources directly (tests). */
@@ -80,7 +94,38 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   store.replaceAll(initial.resources);
   const trust = new TransportTrust(resolveDestination);
   trust.setOwnCertificate(tlsFiles?.current.cert);
-  const dispatcher = new Dispatcher({ metrics, logger, transport: trust });
+  const security = new Security({
+    logger,
+    stateDir: options.stateDir ?? defaultStateDir(),
+    ...(options.publicUrl !== undefined ? { publicUrl: options.publicUrl } : {}),
+    ...(options.issuerRefetchIntervalMs !== undefined
+      ? { refetchIntervalMs: options.issuerRefetchIntervalMs }
+      : {}),
+  });
+  /** Security follows the store ahead of the reconciler, so no address is served unguarded. */
+  const secure = () => {
+    const resources = store.all();
+    security.configure({
+      resources,
+      addressables: addressables(resources, security.baseUrl),
+      subjectsOf: subjectsOf(resources),
+    });
+  };
+  secure();
+  const reconfigure = () => {
+    try {
+      secure();
+    } catch (error) {
+      logger.error({ reason: (error as Error).message }, "security configuration failed");
+    }
+  };
+  store.on("changes", reconfigure);
+  const dispatcher = new Dispatcher({
+    metrics,
+    logger,
+    transport: trust,
+    credentials: (sender, url) => security.authorization(sender, url),
+  });
   const makeBacking =
     options.createBacking ?? ((config, log) => createBacking(config, { logger: log }));
   const reconciler = new Reconciler({
@@ -96,6 +141,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     dataPlane: reconciler,
     metrics,
     logger,
+    security,
     ...(options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(tlsFiles ? { tls: tlsFiles.current } : {}),
@@ -108,6 +154,8 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   const scheme = tlsFiles ? "https" : "http";
   const url = `${scheme}://${selfHost.includes(":") ? `[${selfHost}]` : selfHost}:${port}`;
   const unfollow = trust.follow(store, url);
+  security.setServerUrl(url);
+  secure();
   await reconciler.start(url);
 
   /** A new certificate: new connections get it, and deliveries to Eventail itself trust it. */
@@ -157,6 +205,8 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     }
     logWarnings(logger, next.warnings);
     store.replaceAll(next.resources);
+    // Unchanged manifests emit no change: a key added to the state dir is read here (SIGHUP).
+    reconfigure();
     await reconciler.idle();
     logger.info({ resources: next.resources.length }, "manifests reloaded");
     return [];
@@ -198,7 +248,10 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     return closing;
   };
 
-  return { url, app, store, reconciler, metrics, reload, apply, close };
+  const addressOf = (kind: string, namespace: string, name: string) =>
+    addressStatusOf(store.all(), security.baseUrl, kind, namespace, name);
+
+  return { url, app, store, reconciler, metrics, security, addressOf, reload, apply, close };
 }
 
 /**

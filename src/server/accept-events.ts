@@ -24,7 +24,7 @@ export class InFlightLimit {
 /**
  * Decodes the request and hands its events to the target. Throws what toHttpError maps;
  * `rejected` learns the first decoded event of a request that failed after decoding, for the
- * log line.
+ * log line. `authorize`, when given, sees the decoded events first and throws to refuse them.
  */
 export async function acceptEvents(
   target: IngressTarget,
@@ -32,6 +32,7 @@ export async function acceptEvents(
   headers: Record<string, string | string[] | undefined>,
   body: Buffer,
   rejected: (event: CloudEvent) => void,
+  authorize?: (events: readonly CloudEvent[]) => void,
 ): Promise<void> {
   if (!capacity.tryAcquire()) {
     throw new HttpError("OVER_CAPACITY", "too many events in flight; retry later", {
@@ -41,6 +42,7 @@ export async function acceptEvents(
   let events: CloudEvent[] = [];
   try {
     events = withTraceContext(decodeHttpRequest(headers, body).events, headers);
+    authorize?.(events);
     await target.ingest(events);
   } catch (error) {
     if (events.length > 0) rejected(events[0]!);

@@ -7,6 +7,7 @@ import { InFlightLimit } from "./accept-events.js";
 import { errorBody, HttpError, logRejection, toHttpError } from "./errors.js";
 import { exchangeRoutes } from "./exchange-routes.js";
 import { ingressDoor } from "./ingress.js";
+import { guardFastifyRoutes, type IngressGuard } from "./ingress-guard.js";
 import { IngressRouteTable, ingressRoutes } from "./ingress-routes.js";
 import {
   type ConnectionLimits,
@@ -15,6 +16,7 @@ import {
   type TlsMaterial,
 } from "./listener.js";
 import { webhookReply } from "./webhook-reply.js";
+import { type IssuerDocuments, registerWellKnown } from "./well-known.js";
 
 export interface ServerOptions {
   dataPlane: DataPlane;
@@ -26,6 +28,8 @@ export interface ServerOptions {
   limits?: Partial<ConnectionLimits>;
   /** Serve HTTPS with this certificate and key (replaceCertificate swaps them). */
   tls?: TlsMaterial;
+  /** CONTRACT §10: the guard of every address, and Eventail's issuer documents. */
+  security?: IngressGuard & IssuerDocuments;
 }
 
 /**
@@ -46,7 +50,15 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       .send(errorBody(httpError.code, httpError.message));
   };
   const routes = new IngressRouteTable(ingressRoutes(dataPlane));
-  const ingress = ingressDoor({ dataPlane, routes, metrics, logger, capacity });
+  const guard = options.security;
+  const ingress = ingressDoor({
+    dataPlane,
+    routes,
+    metrics,
+    logger,
+    capacity,
+    ...(guard ? { guard } : {}),
+  });
   const app = Fastify({
     loggerInstance: logger as unknown as FastifyBaseLogger,
     // One log line per rejected request comes from our error handler, not per request.
@@ -97,6 +109,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       .code(404)
       .send(errorBody("NOT_FOUND", `nothing is served at ${request.method} ${request.url}`));
   });
+
+  if (guard) {
+    guardFastifyRoutes(app, guard);
+    registerWellKnown(app, guard);
+  }
 
   app.post("/sinks/:namespace/:name", async (request, reply) => {
     const { namespace, name } = request.params as { namespace: string; name: string };

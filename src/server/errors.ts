@@ -8,6 +8,7 @@ import { TtlExhaustedError } from "../broker/ttl.js";
 import { EventValidationError } from "../events/event.js";
 import { UnsupportedFormatError } from "../events/http-binding.js";
 import type { Logger } from "../observability/logger.js";
+import { AuthenticationError, AuthorizationError } from "../security/errors.js";
 import { SinkUnavailableError } from "../sinks/errors.js";
 import {
   ReplyAbandonedError,
@@ -26,6 +27,10 @@ export const ERRORS = {
   /** An EventTransform's expression failed on the event, or its result is not a CloudEvent. */
   TRANSFORM_FAILED: 400,
   BAD_SIGNATURE: 401,
+  /** No bearer token, or one that does not verify for this address (CONTRACT §10). */
+  UNAUTHENTICATED: 401,
+  /** A valid token whose subject no EventPolicy (or default mode) lets send this. */
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   /** Headers or body not complete within --header-timeout/--body-timeout (CONTRACT §10). */
@@ -73,6 +78,13 @@ export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof EventValidationError) return new HttpError("INVALID_EVENT", error.message);
   if (error instanceof TtlExhaustedError) return new HttpError("TTL_EXHAUSTED", error.message);
+  if (error instanceof AuthenticationError) {
+    // RFC 6750 §3: a request without credentials gets the bare challenge.
+    return new HttpError("UNAUTHENTICATED", error.message, {
+      "www-authenticate": error.tokenGiven ? 'Bearer error="invalid_token"' : "Bearer",
+    });
+  }
+  if (error instanceof AuthorizationError) return new HttpError("FORBIDDEN", error.message);
   if (error instanceof UnsupportedFormatError) {
     return new HttpError("UNSUPPORTED_FORMAT", error.message);
   }
@@ -128,7 +140,8 @@ export function logRejection(
   httpError: HttpError,
   fields: Record<string, unknown>,
 ): void {
-  const line = { ...fields, code: httpError.code };
+  const extra = (error as { logFields?: Record<string, unknown> } | undefined)?.logFields;
+  const line = { ...fields, ...extra, code: httpError.code };
   if (httpError.statusCode >= 500 && httpError.code === "INTERNAL") {
     logger.error({ ...line, err: error }, "request failed");
   } else {

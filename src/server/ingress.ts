@@ -13,6 +13,12 @@ import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { acceptEvents, type InFlightLimit } from "./accept-events.js";
 import { errorBody, HttpError, logRejection, toHttpError } from "./errors.js";
+import {
+  type Admitted,
+  authenticateRequest,
+  type IngressGuard,
+  routePath,
+} from "./ingress-guard.js";
 import type { IngressRouteTable, RouteMatch } from "./ingress-routes.js";
 
 export interface IngressOptions {
@@ -21,6 +27,8 @@ export interface IngressOptions {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly capacity: InFlightLimit;
+  /** Authentication and EventPolicy authorization (CONTRACT §10); none when absent. */
+  readonly guard?: IngressGuard;
 }
 
 /** Takes the request and returns true, or returns false having touched nothing. */
@@ -39,7 +47,7 @@ const EMPTY = Buffer.alloc(0);
 function ignore(): void {}
 
 export function ingressDoor(options: IngressOptions): IngressDoor {
-  const { dataPlane, routes, metrics, logger, capacity } = options;
+  const { dataPlane, routes, metrics, logger, capacity, guard } = options;
 
   const count = (labels: Record<string, string>, status: number) =>
     metrics.countIngress(labels["namespace"] ?? "", labels["name"] ?? "", String(status));
@@ -114,8 +122,14 @@ export function ingressDoor(options: IngressOptions): IngressDoor {
     response: ServerResponse,
     labels: Record<string, string>,
     target: IngressTarget,
+    admitted: Admitted | undefined,
   ) => {
     const limit = target.bodyLimit;
+    const authorize =
+      admitted === undefined || guard === undefined
+        ? undefined
+        : (events: readonly CloudEvent[]) =>
+            guard.authorize(admitted.address, admitted.token, events);
     const chunks: Buffer[] = [];
     let received = 0;
     const onData = (chunk: Buffer) => {
@@ -135,9 +149,16 @@ export function ingressDoor(options: IngressOptions): IngressDoor {
       const body =
         chunks.length === 1 ? chunks[0]! : chunks.length === 0 ? EMPTY : Buffer.concat(chunks);
       let rejected: CloudEvent | undefined;
-      acceptEvents(target, capacity, request.headers, body, (event) => {
-        rejected = event;
-      })
+      acceptEvents(
+        target,
+        capacity,
+        request.headers,
+        body,
+        (event) => {
+          rejected = event;
+        },
+        authorize,
+      )
         .then(
           () => {
             response.writeHead(202, ACCEPTED_HEADERS).end();
@@ -169,8 +190,22 @@ export function ingressDoor(options: IngressOptions): IngressDoor {
     const labels = match.kind === "route" ? match.params : {};
     const admitted = admit(request, match);
     if (admitted instanceof HttpError) reject(request, response, labels, admitted);
-    else if (admitted !== undefined) serve(request, response, labels, admitted);
-    else {
+    else if (admitted !== undefined && match.kind === "route") {
+      // Before the body is read: a request without a valid token costs no more than its headers.
+      const authenticated = guard?.enabled()
+        ? authenticateRequest(guard, routePath(match.route.url, match.params), request.headers)
+        : undefined;
+      if (authenticated instanceof HttpError) reject(request, response, labels, authenticated);
+      else if (authenticated instanceof Promise) {
+        authenticated
+          .then((result) =>
+            result instanceof HttpError
+              ? reject(request, response, labels, result)
+              : serve(request, response, labels, admitted, result),
+          )
+          .catch((error: unknown) => crashed(request, response, error));
+      } else serve(request, response, labels, admitted, authenticated);
+    } else {
       response.writeHead(200, HANDSHAKE_HEADERS).end();
       count(labels, 200);
     }

@@ -17,6 +17,27 @@ function goal(results: ScenarioResult[], startsWith: string) {
 }
 
 describe("bench goals", () => {
+  it("authentication on is held to 0.85× of the same scenario off, as shares of their relay rounds", () => {
+    const alongside = { eventsPerSecond: 10_000, deliveriesPerSecond: 10_000 };
+    const one = result("memory-1", {
+      eventsPerSecond: 9_000,
+      deliveriesPerSecond: 9_000,
+      alongside,
+    });
+    const on = (eventsPerSecond: number) =>
+      result("memory-1-auth", { eventsPerSecond, deliveriesPerSecond: eventsPerSecond, alongside });
+
+    expect(goal([relay, one, on(8_100)], "authentication on")).toMatchObject({
+      reached: "0.90×",
+      met: true,
+    });
+    expect(goal([relay, one, on(7_200)], "authentication on")).toMatchObject({
+      reached: "0.80×",
+      met: false,
+    });
+    expect(goal([relay, one], "authentication on")).toMatchObject({ reached: "not measured" });
+  });
+
   it("a scenario's ratio is to the relay rounds alongside it, not to the relay's own turn", () => {
     const one = result("memory-1", {
       eventsPerSecond: 9_000,

@@ -59,6 +59,7 @@ describe("crds/", () => {
         "sources.knative.dev RedisStreamSource",
         "eventing.knative.dev EventTransform",
         "eventing.knative.dev RequestReply",
+        "eventing.knative.dev EventPolicy",
       ].sort(),
     );
   });

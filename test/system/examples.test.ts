@@ -240,6 +240,16 @@ const CASES: ExampleCase[] = [
     ],
   },
   {
+    example: "authentication",
+    readme: "examples/authentication/README.md",
+    checks: [
+      { command: /ce-id: 1'/, output: /^HTTP\/1\.1 401 [\s\S]*www-authenticate: Bearer/im },
+      { command: /Bearer \$TOKEN/, output: /^HTTP\/1\.1 202 /m },
+      { command: /Bearer \$OTHER/, output: /^HTTP\/1\.1 403 /m },
+    ],
+    log: [logLine("log", "2", "dev.example.order", "curl", '{"order":2}')],
+  },
+  {
     example: "parallel",
     readme: "examples/parallel/README.md",
     log: [

@@ -7,11 +7,7 @@ import {
   brokerConfigRef,
   KNATIVE_NAMESPACE,
 } from "../broker-config.js";
-import {
-  CROSS_NAMESPACE_EVENT_LINKS,
-  FEATURES_CONFIG_MAP,
-  featureEnabled,
-} from "../feature-flags.js";
+import { FEATURES_NAME, featureEnabled } from "../features.js";
 import { childPath } from "../issue.js";
 import type { BrokerSpec, Resource } from "../types.js";
 import { asFields, asString, type Check, type Fields, quote } from "./check.js";
@@ -20,7 +16,7 @@ import { checkServedVersion, checkTargetExists } from "./destination.js";
 
 type BrokerLike = Resource<BrokerSpec>;
 
-/** The data of a loaded ConfigMap, for broker-config.ts and feature-flags.ts. */
+/** The data of a loaded ConfigMap, for broker-config.ts and features.ts. */
 export function configMapData(check: Check) {
   return (namespace: string, name: string) => check.find("ConfigMap", namespace, name)?.data;
 }
@@ -108,12 +104,12 @@ export function checkTriggerBroker(check: Check, spec: Fields): void {
   const namespace = asString(brokerRef["namespace"]) || check.namespace;
   if (
     namespace !== check.namespace &&
-    !featureEnabled(configMapData(check), CROSS_NAMESPACE_EVENT_LINKS)
+    !featureEnabled(configMapData(check), "cross-namespace-event-links")
   ) {
     check.report(
       "spec.brokerRef.namespace",
-      `a Broker of another namespace (${namespace}) needs ${CROSS_NAMESPACE_EVENT_LINKS}: enabled ` +
-        `in ConfigMap ${KNATIVE_NAMESPACE}/${FEATURES_CONFIG_MAP}`,
+      `a Broker of another namespace (${namespace}) needs cross-namespace-event-links: enabled ` +
+        `in ConfigMap ${KNATIVE_NAMESPACE}/${FEATURES_NAME}`,
     );
     return;
   }

@@ -8,6 +8,7 @@ import { checkChannelRef, checkChannelSpec, checkChannelTemplate } from "./chann
 import { asFields, type Fields, type ResourceRule } from "./check.js";
 import { checkDelivery } from "./delivery.js";
 import { checkDestination, checkTargetExists } from "./destination.js";
+import { checkEventPolicy } from "./event-policy.js";
 import { checkEventTransform } from "./event-transform.js";
 import { checkEventType } from "./event-type.js";
 import { checkAttributesFilter, checkFilters } from "./filters.js";
@@ -75,6 +76,7 @@ export const KIND_RULES: Readonly<Record<string, ResourceRule>> = {
   EventType: checkEventType,
   EventTransform: checkEventTransform,
   RequestReply: checkRequestReply,
+  EventPolicy: checkEventPolicy,
 };
 
 function eachItem(value: unknown, at: string, fn: (item: Fields, at: string) => void): void {

@@ -1,0 +1,99 @@
+/**
+ * Authentication and authorization of the data plane (CONTRACT §10), for every address whatever
+ * its kind: a request is matched to its address by path (the route's pattern with its parameters
+ * filled in), and the security domain says whether its token and its events may pass. The ingress
+ * door applies it to the routes it serves; `guardFastifyRoutes` to the addresses other surfaces
+ * serve through fastify (sinks and the like). Webhook sources are no address: they keep their
+ * own checks.
+ */
+import type { IncomingHttpHeaders } from "node:http";
+import type { FastifyInstance } from "fastify";
+import type { CloudEvent } from "../events/event.js";
+import { decodeHttpRequest } from "../events/http-binding.js";
+import type { GuardedAddress } from "../security/address-book.js";
+import { AuthenticationError } from "../security/errors.js";
+import type { VerifiedToken } from "../security/token-verifier.js";
+import { type HttpError, toHttpError } from "./errors.js";
+
+/** What the HTTP surfaces ask of the security domain (src/security/security.ts). */
+export interface IngressGuard {
+  /** config-features `authentication-oidc: enabled`. */
+  enabled(): boolean;
+  addressAt(path: string): GuardedAddress | undefined;
+  /** Synchronous when the token is cached; throws or rejects with AuthenticationError. */
+  authenticate(
+    address: GuardedAddress,
+    authorization: string | readonly string[] | undefined,
+  ): VerifiedToken | Promise<VerifiedToken>;
+  /** Throws AuthorizationError unless these events may pass. */
+  authorize(address: GuardedAddress, token: VerifiedToken, events: readonly CloudEvent[]): void;
+}
+
+/** A request whose token verified for its address: what authorizing its events needs. */
+export interface Admitted {
+  readonly address: GuardedAddress;
+  readonly token: VerifiedToken;
+}
+
+/** `/flows/:namespace/sequences/:name` with its parameters → `/flows/ns/sequences/name`. */
+export function routePath(pattern: string, params: Readonly<Record<string, string>>): string {
+  return pattern.replace(/:([A-Za-z0-9_]+)/g, (whole, name: string) => params[name] ?? whole);
+}
+
+/**
+ * The authentication of a request to `path`: undefined when authentication is off, else the
+ * admitted token (a promise when it had to be verified) or the error to answer with.
+ */
+export function authenticateRequest(
+  guard: IngressGuard | undefined,
+  path: string,
+  headers: IncomingHttpHeaders,
+): Admitted | HttpError | Promise<Admitted | HttpError> | undefined {
+  if (guard === undefined || !guard.enabled()) return undefined;
+  const address = guard.addressAt(path);
+  if (address === undefined) {
+    // Served but unknown to the guard: a kind missing from the address table. Refuse, not pass.
+    return toHttpError(
+      new AuthenticationError(
+        `${path} has no audience; it cannot take authenticated requests`,
+        false,
+      ),
+    );
+  }
+  try {
+    const token = guard.authenticate(address, headers.authorization);
+    if (!(token instanceof Promise)) return { address, token };
+    return token.then(
+      (verified) => ({ address, token: verified }),
+      (error: unknown) => toHttpError(error),
+    );
+  } catch (error) {
+    return toHttpError(error);
+  }
+}
+
+/**
+ * Guards POSTs to fastify routes whose path is an address (an IntegrationSink's `/sinks/...`):
+ * the token before the handler runs, and the events the body carries. A body that does not
+ * decode is left to the handler, which answers 400.
+ */
+export function guardFastifyRoutes(app: FastifyInstance, guard: IngressGuard): void {
+  app.addHook("preHandler", async (request) => {
+    if (request.method !== "POST" || !guard.enabled()) return;
+    const pattern = request.routeOptions.url;
+    if (pattern === undefined) return;
+    const path = routePath(pattern, request.params as Record<string, string>);
+    if (guard.addressAt(path) === undefined) return;
+    const admitted = await authenticateRequest(guard, path, request.headers);
+    if (admitted === undefined) return;
+    if (!("token" in admitted)) throw admitted;
+    let events: CloudEvent[];
+    try {
+      const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+      events = decodeHttpRequest(request.headers, body).events;
+    } catch {
+      return;
+    }
+    guard.authorize(admitted.address, admitted.token, events);
+  });
+}

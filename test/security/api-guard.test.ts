@@ -1,0 +1,73 @@
+import { createLocalJWKSet } from "jose";
+import { describe, expect, it } from "vitest";
+import { API_AUDIENCE, type ApiAccess, guardApiRequest } from "../../src/security/api-guard.js";
+import { AuthenticationError, AuthorizationError } from "../../src/security/errors.js";
+import { KeyRing } from "../../src/security/signing-keys.js";
+import { TokenVerifier } from "../../src/security/token-verifier.js";
+import { signingKey } from "./support.js";
+
+const ISSUER = "http://eventail.test";
+
+function setUp(enabled = true) {
+  const ring = new KeyRing();
+  ring.setKeys([signingKey("k.pem")]);
+  const verifier = new TokenVerifier();
+  verifier.setIssuers(new Map([[ISSUER, createLocalJWKSet(ring.jwks())]]));
+  const bearer = (claims: Record<string, unknown> = {}) => {
+    const iat = Math.floor(Date.now() / 1000);
+    const token = ring.sign({
+      iss: ISSUER,
+      sub: "ops",
+      aud: API_AUDIENCE,
+      iat,
+      exp: iat + 60,
+      ...claims,
+    } as never);
+    return `Bearer ${token}`;
+  };
+  return { deps: { enabled: () => enabled, verifier }, bearer };
+}
+
+describe("the /api/v1 guard", () => {
+  it("lets everything through with authentication off", async () => {
+    const { deps } = setUp(false);
+    await expect(guardApiRequest(deps, undefined, "admin")).resolves.toBeUndefined();
+  });
+
+  it.each<
+    [
+      string,
+      (b: ReturnType<typeof setUp>["bearer"]) => string | undefined,
+      ApiAccess,
+      "ok" | 401 | 403,
+    ]
+  >([
+    ["no token, to read", () => undefined, "read", 401],
+    ["a malformed header", () => "Bearer a b", "read", 401],
+    [
+      "a token for a data-plane address",
+      (b) => b({ aud: "eventing.knative.dev/broker/default/orders" }),
+      "read",
+      401,
+    ],
+    ["an eventail:api token, to read", (b) => b(), "read", "ok"],
+    ["an eventail:api token without the admin claim, to redrive", (b) => b(), "admin", 403],
+    [
+      "an admin claim of another value, to replay",
+      (b) => b({ "eventail.io/role": "viewer" }),
+      "admin",
+      403,
+    ],
+    ["an admin token, to redrive", (b) => b({ "eventail.io/role": "admin" }), "admin", "ok"],
+  ])("%s → %s", async (_name, header, access, expected) => {
+    const { deps, bearer } = setUp();
+    const result = guardApiRequest(deps, header(bearer), access);
+    if (expected === "ok") {
+      await expect(result).resolves.toMatchObject({ sub: "ops" });
+    } else {
+      await expect(result).rejects.toBeInstanceOf(
+        expected === 401 ? AuthenticationError : AuthorizationError,
+      );
+    }
+  });
+});

@@ -1,0 +1,125 @@
+import { writeFileSync } from "node:fs";
+import { decodeJwt } from "jose";
+import { afterEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../src/observability/logger.js";
+import type { Resource } from "../../src/resources/types.js";
+import { addressables, subjectsOf } from "../../src/runtime/addressables.js";
+import { Security } from "../../src/security/security.js";
+import { resource, tempDir } from "./support.js";
+
+const SERVER = "http://127.0.0.1:8080";
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+function configured(resources: Resource[]): Security {
+  const state = tempDir();
+  cleanups.push(state.remove);
+  const security = new Security({ logger: silentLogger(), stateDir: state.dir });
+  security.setServerUrl(SERVER);
+  security.configure({
+    resources,
+    addressables: addressables(resources, SERVER),
+    subjectsOf: subjectsOf(resources),
+  });
+  return security;
+}
+
+const enabled = resource("v1", "ConfigMap", "config-features", {
+  namespace: "knative-eventing",
+  data: { "authentication-oidc": "enabled" },
+});
+
+describe("delivery credentials", () => {
+  it("are none with authentication off, and no key is generated", () => {
+    const security = configured([]);
+    expect(
+      security.authorization({ namespace: "default", kind: "trigger", name: "t" }, "http://x"),
+    ).toBeUndefined();
+    expect(security.jwks().keys).toEqual([]);
+  });
+
+  it.each([
+    [
+      "a trigger",
+      { kind: "trigger", name: "t" },
+      "system:serviceaccount:default:t-oidc-eventing.knative.dev-trigger",
+    ],
+    [
+      "a subscription",
+      { kind: "subscription", name: "s" },
+      "system:serviceaccount:default:s-oidc-messaging.knative.dev-subscription",
+    ],
+    [
+      "a PingSource",
+      { kind: "source", name: "pingsource/tick" },
+      "system:serviceaccount:default:tick-oidc-sources.knative.dev-pingsource",
+    ],
+    [
+      "a MessageQueueTrigger",
+      { kind: "source", name: "messagequeuetrigger/mq" },
+      "system:serviceaccount:default:mq-oidc-eventail.io-messagequeuetrigger",
+    ],
+  ])("name %s by Knative's OIDC subject", (_name, labels, subject) => {
+    const security = configured([
+      enabled,
+      resource("sources.knative.dev/v1", "PingSource", "tick"),
+      resource("eventail.io/v1alpha1", "MessageQueueTrigger", "mq"),
+    ]);
+    const header = security.authorization(
+      { namespace: "default", ...labels },
+      "http://sink.example/x",
+    );
+    expect(decodeJwt(header!.replace(/^Bearer /, "")).sub).toBe(subject);
+  });
+
+  it.each([
+    [
+      "the audience of an Eventail address",
+      `${SERVER}/default/orders`,
+      "eventing.knative.dev/broker/default/orders",
+    ],
+    ["the audience a destination names", "https://sink.example/in", "sink-audience"],
+    ["else the destination's URL", "https://other.example/in?x=1", "https://other.example/in?x=1"],
+  ])("are for %s", (_name, url, audience) => {
+    const security = configured([
+      enabled,
+      resource("eventing.knative.dev/v1", "Broker", "orders"),
+      resource("eventing.knative.dev/v1", "Trigger", "t", {
+        spec: {
+          broker: "orders",
+          subscriber: { uri: "https://sink.example/in", audience: "sink-audience" },
+        },
+      }),
+    ]);
+    const header = security.authorization(
+      { namespace: "default", kind: "trigger", name: "t" },
+      url,
+    );
+    const claims = decodeJwt(header!.replace(/^Bearer /, ""));
+    expect(claims.aud).toBe(audience);
+    expect(claims.iss).toBe(SERVER);
+  });
+});
+
+describe("a configuration whose signing key cannot be had", () => {
+  it("still turns authentication on (requests fail closed) and reports the error", () => {
+    const state = tempDir();
+    cleanups.push(state.remove);
+    const notADirectory = `${state.dir}/file`;
+    writeFileSync(notADirectory, "x");
+    const security = new Security({ logger: silentLogger(), stateDir: notADirectory });
+    security.setServerUrl(SERVER);
+    const resources = [enabled, resource("eventing.knative.dev/v1", "Broker", "orders")];
+    expect(() =>
+      security.configure({
+        resources,
+        addressables: addressables(resources, SERVER),
+        subjectsOf: subjectsOf(resources),
+      }),
+    ).toThrow();
+    expect(security.enabled()).toBe(true);
+    expect(security.addressAt("/default/orders")).toBeDefined();
+  });
+});
