@@ -189,8 +189,8 @@ describe("validation of config-features transport-encryption", () => {
   it("an unknown mode is an issue naming the key and the modes", async () => {
     await expectIssue(
       configMap("stricter"),
-      "data.transport-encryption",
-      '"stricter" is not a transport-encryption mode (disabled, permissive, strict)',
+      "data[transport-encryption]",
+      'must be one of disabled, permissive, strict (got "stricter")',
     );
   });
 
