@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { signatureOf } from "../../src/sources/github/signature.js";
 import { EVENTAIL_CLI, eventailBuilt } from "../support/eventail-process.js";
 import { type RecordingSink, startSink } from "../support/sink.js";
+import { p256Pem } from "./support.js";
 
 /**
  * No secret leaks (CONTRACT §10): an `eventail run` at debug level, holding Secrets and webhook
@@ -220,6 +221,142 @@ describe.skipIf(!eventailBuilt())("no secret reaches the logs", () => {
     expect(output).toContain("svc:<redacted>@127.0.0.1");
     for (const [name, value] of Object.entries(SECRETS)) {
       for (const form of forms(value)) {
+        expect({ name, form, found: output.includes(form) }).toEqual({ name, form, found: false });
+      }
+    }
+  });
+});
+
+/** `eventail token` against the Secret under `dir`: the token it prints. */
+async function tokenFrom(dir: string, sub: string, aud: string, issuer: string): Promise<string> {
+  const child = spawn(
+    process.execPath,
+    [EVENTAIL_CLI, "token", "--sub", sub, "--aud", aud, "-f", dir, "--issuer", issuer],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const code = await new Promise((resolve) => child.once("exit", resolve));
+  if (code !== 0) throw new Error(`eventail token exited ${code}`);
+  return out.trim();
+}
+
+describe.skipIf(!eventailBuilt())("no token or signing key reaches the logs", () => {
+  it("debug-level output of an authenticated run holds neither the tokens it took, nor those it sent, nor its key", async () => {
+    const received: string[] = [];
+    const subscriber = await startSink((request) => {
+      received.push(String(request.headers["authorization"] ?? ""));
+      return { status: 202 };
+    });
+    const failing = await startSink(() => ({ status: 500, body: "no" }));
+    sinks.push(subscriber, failing);
+    const key = p256Pem();
+    const dir = mkdtempSync(path.join(tmpdir(), "eventail-leaks-auth-"));
+    writeFileSync(
+      path.join(dir, "manifests.yaml"),
+      `apiVersion: v1
+kind: ConfigMap
+metadata: { name: config-features, namespace: knative-eventing }
+data:
+  authentication-oidc: enabled
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: eventail-signing-key }
+data:
+  key.pem: ${Buffer.from(key).toString("base64")}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: { name: default }
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: { name: delivered }
+spec:
+  broker: default
+  subscriber: { uri: "${subscriber.url}" }
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: { name: failing }
+spec:
+  broker: default
+  subscriber: { uri: "${failing.url}" }
+  delivery: { retry: 1, backoffDelay: PT0.01S }
+`,
+    );
+    const child = spawn(
+      process.execPath,
+      [EVENTAIL_CLI, "run", "-f", dir, "--host", "127.0.0.1", "--port", "0", "--no-watch"],
+      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, EVENTAIL_LOG_LEVEL: "debug" } },
+    );
+    children.push(child);
+    let output = "";
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+    };
+    child.stdout!.on("data", collect);
+    child.stderr!.on("data", collect);
+    const deadline = Date.now() + 30_000;
+    let base = "";
+    while (base === "") {
+      base = /"msg":"eventail is serving"/.test(output)
+        ? (/"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output)?.[1] ?? "")
+        : "";
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no start:\n${output}`);
+      await sleep(50);
+    }
+    const broker = `${base}/default/default`;
+    const audience = "eventing.knative.dev/broker/default/default";
+    const sub = "system:serviceaccount:default:producer";
+    const good = await tokenFrom(dir, sub, audience, base);
+    const wrongAudience = await tokenFrom(dir, sub, "eventing.knative.dev/broker/x/y", base);
+    const event = (id: string) => ({
+      "ce-specversion": "1.0",
+      "ce-id": id,
+      "ce-source": "/leaks",
+      "ce-type": "t",
+      "content-type": "application/json",
+    });
+    expect(await post(broker, "{}", { ...event("a"), authorization: `Bearer ${good}` })).toBe(202);
+    expect(
+      await post(broker, "{}", { ...event("b"), authorization: `Bearer ${wrongAudience}` }),
+    ).toBe(401);
+    const tampered = `${good.slice(0, -4)}AAAA`;
+    expect(await post(broker, "{}", { ...event("c"), authorization: `Bearer ${tampered}` })).toBe(
+      401,
+    );
+    await subscriber.waitFor(1);
+    await failing.waitFor(2);
+    const dropped = Date.now() + 10_000;
+    while (!/delivery failed: event dropped/.test(output)) {
+      if (Date.now() > dropped) throw new Error(`the drop was never logged:\n${output}`);
+      await sleep(50);
+    }
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child.once("exit", resolve));
+
+    // The deliveries did carry tokens (so there was something to leak), and the refusals were logged.
+    expect(received[0]).toMatch(/^Bearer eyJ/);
+    expect(output).toContain('"msg":"request rejected"');
+    const outbound = received[0]!.slice("Bearer ".length);
+    const keyBody = key
+      .split("\n")
+      .filter((line) => line !== "" && !line.startsWith("-----"))
+      .join("");
+    const leaks: Record<string, string[]> = {
+      good: forms(good),
+      wrongAudience: [wrongAudience],
+      tampered: [tampered],
+      signature: [good.split(".")[2]!, outbound.split(".")[2]!],
+      outbound: forms(outbound),
+      keyBody: [keyBody, keyBody.slice(0, 40), Buffer.from(key).toString("base64").slice(0, 60)],
+    };
+    for (const [name, values] of Object.entries(leaks)) {
+      for (const form of values) {
         expect({ name, form, found: output.includes(form) }).toEqual({ name, form, found: false });
       }
     }
