@@ -2,6 +2,7 @@
  * Manifests naming what is not among them (a Trigger's Broker, a source's sink, a Broker's
  * ConfigMap), as Knative accepts them (issue 15): Eventail runs the rest, warns once, leaves what
  * depends on the missing resource stopped, and starts it when a reload adds what was missing.
+ * Beside them, the inert documents of a Knative example (its Service, its Deployment).
  */
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -201,6 +202,84 @@ spec:
 
     writeFileSync(running.file, broker + trigger + CONFIG_MAP);
     expect(await running.reload()).toEqual([]);
+    await sendUntilDelivered(`${running.url}/default/default`, display);
+  });
+
+  it("a KafkaSink whose auth Secret is missing is not served, and the rest runs", async () => {
+    const { logger, lines } = capturedLogger();
+    const running = await startWithManifests(
+      `${brokerYaml()}---
+apiVersion: eventing.knative.dev/v1alpha1
+kind: KafkaSink
+metadata:
+  name: orders
+spec:
+  topic: orders
+  bootstrapServers: ["127.0.0.1:9"]
+  auth:
+    secret:
+      ref:
+        name: kafka-auth
+`,
+      { logger, drainMs: 1_000 },
+    );
+    cleanups.push(() => running.close());
+    expect(await send(`${running.url}/sinks/default/orders`)).toBe(404);
+    expect(await send(`${running.url}/default/default`)).toBe(202);
+    expect(
+      lines
+        .filter(
+          (line) => line["msg"] === "sink waits: something it names is not among the manifests",
+        )
+        .map((line) => [line["sink"], line["missing"]]),
+    ).toEqual([
+      ["KafkaSink/default/orders", "Secret default/kafka-auth is not among the manifests"],
+    ]);
+    expect(await running.reconciler.readiness()).toMatchObject({ reconciled: true });
+  });
+
+  it("the Service and Deployment of a Knative example are inert: never stored, the Service mapped", async () => {
+    const display = await sink();
+    const running = await startWithManifests(`${brokerYaml()}---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: event-display
+spec:
+  template:
+    spec:
+      containers:
+        - image: gcr.io/knative-releases/knative.dev/eventing/cmd/event_display
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: event-display
+spec:
+  replicas: 1
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: eventail-services
+data:
+  event-display: ${display.url}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: to-display
+spec:
+  broker: default
+  subscriber:
+    ref:
+      apiVersion: serving.knative.dev/v1
+      kind: Service
+      name: event-display
+`);
+    cleanups.push(() => running.close());
+    expect(running.store.list("Service")).toEqual([]);
+    expect(running.store.list("Deployment")).toEqual([]);
     await sendUntilDelivered(`${running.url}/default/default`, display);
   });
 
