@@ -2,6 +2,7 @@
  * Where each addressable kind listens on the data plane (CONTRACT §3), and how a Destination
  * becomes a URL. Kinds missing here have no address in standalone mode.
  */
+import { MissingReferenceError } from "./missing-reference.js";
 import { clusterServiceUrl, isServiceRef, type ServiceLookup } from "./services.js";
 import type { Destination } from "./types.js";
 
@@ -25,6 +26,9 @@ const ROUTES: Readonly<Record<string, (namespace: string, name: string) => strin
   EventTransform: (namespace, name) => `/transforms/${namespace}/${name}`,
   RequestReply: (namespace, name) => `/requestreply/${namespace}/${name}`,
 };
+
+/** Whether a resource of this kind, namespace and name is among the resources. */
+export type TargetExists = (kind: string, namespace: string, name: string) => boolean;
 
 export interface AddressableRef {
   readonly kind: string;
@@ -77,17 +81,23 @@ export function isHttpUrl(value: string): boolean {
  * resolves through `services` (the `--service` flags and `eventail-services` ConfigMaps), else to
  * its cluster address (services.ts). A ref to a kind with no address here is usable only with an
  * absolute uri, which then stands in for it.
- * Throws DestinationError when none of that applies; validation reports those cases first.
+ * Throws DestinationError when none of that applies; validation reports those cases first. With
+ * `exists`, a ref to one of Eventail's own kinds that is not among the resources throws
+ * MissingReferenceError: its address would only answer 404.
  */
 export function resolveDestination(
   dest: Destination,
   namespace: string,
   baseUrl: string,
   services?: ServiceLookup,
+  exists?: TargetExists,
 ): string {
   const { ref, uri } = dest;
   if (ref) {
     const refNamespace = ref.namespace || namespace;
+    if (exists && isAddressableKind(ref.kind) && !exists(ref.kind, refNamespace, ref.name)) {
+      throw new MissingReferenceError(ref.kind, refNamespace, ref.name);
+    }
     const target = isServiceRef(ref)
       ? (services?.(refNamespace, ref.name) ?? clusterServiceUrl(refNamespace, ref.name))
       : addressOf({ kind: ref.kind, namespace: refNamespace, name: ref.name }, baseUrl);

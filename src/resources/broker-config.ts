@@ -10,6 +10,7 @@
  * Used by validation and by the runtime alike; YAML text inside a ConfigMap is read through the
  * `parseYaml` the caller hands in (the serving process loads a YAML parser only when it needs one).
  */
+import { MissingReferenceError } from "./missing-reference.js";
 import type { KReference } from "./types.js";
 
 export const BACKINGS = ["memory", "redis", "nats", "kafka"] as const;
@@ -107,7 +108,21 @@ export function brokerConfigRef(
     : undefined;
 }
 
-/** The backing a Broker runs on. Throws BrokerConfigError when its configuration picks none. */
+/**
+ * Knative's RabbitMQ broker takes its config from these kinds (eventing-rabbitmq); Eventail has no
+ * RabbitMQ backing for brokers yet.
+ */
+function isRabbitConfig(ref: KReference): boolean {
+  return (
+    (ref.kind === "RabbitmqBrokerConfig" && ref.apiVersion === "eventing.knative.dev/v1alpha1") ||
+    (ref.kind === "RabbitmqCluster" && (ref.apiVersion ?? "").startsWith("rabbitmq.com/"))
+  );
+}
+
+/**
+ * The backing a Broker runs on. Throws BrokerConfigError when its configuration picks none, and
+ * MissingReferenceError when the ConfigMap it names is not among the manifests.
+ */
 export function brokerBacking(
   broker: BrokerLike,
   configMaps: ConfigMapData,
@@ -117,6 +132,14 @@ export function brokerBacking(
   if (!found) return { kind: "memory", settings: {} };
   const { ref, from } = found;
   const via = from === "spec.config" ? "" : ` (the default of ConfigMap ${from})`;
+  if (isRabbitConfig(ref)) {
+    throw new BrokerConfigError(
+      `a RabbitMQ broker config (${ref.apiVersion} ${ref.kind}) is not run standalone yet: ` +
+        `point spec.config at a v1 ConfigMap whose data.backing is one of ${BACKINGS.join(", ")} ` +
+        `(or run this Broker on a Knative cluster with the RabbitMQ broker)${via}`,
+      "spec.config",
+    );
+  }
   if (ref.kind !== "ConfigMap" || (ref.apiVersion ?? "v1") !== "v1") {
     throw new BrokerConfigError(
       `must reference a v1 ConfigMap (got ${ref.apiVersion} ${ref.kind})${via}`,
@@ -127,7 +150,7 @@ export function brokerBacking(
   const data = configMaps(namespace, ref.name);
   if (!data) {
     const path = from === "spec.config" ? "spec.config.name" : "spec.config";
-    throw new BrokerConfigError(`ConfigMap ${namespace}/${ref.name} not found${via}`, path);
+    throw new MissingReferenceError("ConfigMap", namespace, ref.name, path, via);
   }
   const brokerClass = broker.metadata.annotations?.[BROKER_CLASS_ANNOTATION];
   const choice = backingOfConfigMap(data, brokerClass, configMaps, parseYaml);

@@ -22,6 +22,7 @@ import {
 import { CORE_KINDS, isCoreKind } from "./core-kinds.js";
 import { namespaceOrDefault } from "./defaults.js";
 import { deepFreeze } from "./freeze.js";
+import { isInertKind } from "./inert-kinds.js";
 import { childPath, nearestLine, type ValidationIssue } from "./issue.js";
 import { isManifestFile } from "./manifest-files.js";
 import type { ObjectMeta, Resource } from "./types.js";
@@ -114,7 +115,7 @@ export function parseManifests(
     }
     const node = document.contents as Node | null;
     if (!node) continue;
-    const value: unknown = document.toJS({ maxAliasCount: 1_000 });
+    const value: unknown = withoutNulls(document.toJS({ maxAliasCount: 1_000 }));
     if (value === null || value === undefined) continue;
     const read = (item: unknown, itemNode: Node | undefined) => {
       const resource = toResource(item, itemNode, file, lineAt, issues);
@@ -188,7 +189,8 @@ function toResource(
   const apiVersion = value["apiVersion"] as string;
   const kind = value["kind"] as string;
   const content = isCoreKind(apiVersion, kind) ? CORE_KINDS[kind]!.fields : ["spec"];
-  for (const key of Object.keys(value)) {
+  // Inert kinds (a Deployment, a Role) are never read, so their other fields are not checked.
+  for (const key of isInertKind(apiVersion, kind) ? [] : Object.keys(value)) {
     if (!ENVELOPE.includes(key) && !content.includes(key)) report(key, "unknown field");
   }
   const metadata: Record<string, unknown> = {
@@ -257,6 +259,40 @@ export function withoutFieldLines(resources: readonly Resource[]): Resource[] {
     const { file, line } = resource.origin;
     return Object.freeze({ ...resource, origin: Object.freeze({ file, line }) });
   });
+}
+
+/**
+ * The object as the Kubernetes API server stores it: a field set to null (`description:` with
+ * nothing after it) is unset, so an optional field given as null is simply absent. Items of a
+ * list stay as written (a null item is an error there too). A node YAML aliases is copied once
+ * and shared, as toJS shares it, so aliases never multiply the work.
+ */
+export function withoutNulls(value: unknown, copies = new WeakMap<object, unknown>()): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  const done = copies.get(value);
+  if (done !== undefined) return done;
+  let out: unknown;
+  if (Array.isArray(value)) {
+    const items: unknown[] = [];
+    copies.set(value, items);
+    for (const item of value) items.push(withoutNulls(item, copies));
+    out = items;
+  } else {
+    const fields: Record<string, unknown> = {};
+    copies.set(value, fields);
+    for (const [key, item] of Object.entries(value)) {
+      if (item === null) continue;
+      // A "__proto__" key is data here, never the object's prototype.
+      Object.defineProperty(fields, key, {
+        value: withoutNulls(item, copies),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    out = fields;
+  }
+  return out;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

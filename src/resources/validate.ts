@@ -6,6 +6,7 @@
  */
 import { addressOf } from "./addresses.js";
 import { CORE_KINDS, isCoreKind } from "./core-kinds.js";
+import { inertWarning, isInertKind } from "./inert-kinds.js";
 import { compareIssues, issueAt, type ValidationIssue } from "./issue.js";
 import { checkAnnotations } from "./rules/annotations.js";
 import { asFields, type Check, quote, type ResourceRule } from "./rules/check.js";
@@ -54,6 +55,8 @@ export function validateResources(
   const issues: ValidationIssue[] = [];
   const addresses = new Map<string, Resource>();
   for (const resource of resources) {
+    // Inert documents are never stored, so a repeat (two files declaring a Namespace) is harmless.
+    if (isInertKind(resource.apiVersion, resource.kind)) continue;
     const { namespace, name } = resource.metadata;
     const key = keyOf(resource.kind, namespace, name);
     const first = index.get(key);
@@ -98,6 +101,13 @@ function validateOne(
       (ns, name) => index.get(keyOf("ConfigMap", ns, name))?.data,
     ),
   };
+  if (isInertKind(resource.apiVersion, resource.kind)) {
+    const { namespace, name } = resource.metadata;
+    const mapped = resource.kind === "Service" && check.serviceUrl(namespace, name) !== undefined;
+    const warning = inertWarning(resource.kind, namespace, name, mapped);
+    if (warning !== undefined) check.warn("", warning);
+    return ruleIssues;
+  }
   checkMetadata(check);
   if (!checkKind(check)) return ruleIssues;
   const errors = schemaErrors(resource.apiVersion, resource.kind, bodyOf(resource)) ?? [];

@@ -1,3 +1,4 @@
+import { isInertKind } from "../resources/inert-kinds.js";
 import { errorsOf, isWarning, type ValidationIssue } from "../resources/issue.js";
 import { loadManifests, withoutFieldLines } from "../resources/loader.js";
 import type { ServiceFlags } from "../resources/services.js";
@@ -25,10 +26,12 @@ export async function loadConfiguration(
   services?: ServiceFlags,
 ): Promise<Configuration> {
   const loaded = paths.length > 0 ? await loadManifests(paths) : { resources: [], issues: [] };
-  const resources = [...loaded.resources, ...extra];
-  const found = [...loaded.issues, ...validateConfiguration(resources, services)];
+  const all = [...loaded.resources, ...extra];
+  const found = [...loaded.issues, ...validateConfiguration(all, services)];
   const issues = errorsOf(found);
   const warnings = found.filter(isWarning);
+  // Inert documents (a Service, a Deployment) were validated for their warning; nothing runs them.
+  const resources = all.filter((r) => !isInertKind(r.apiVersion, r.kind));
   return {
     resources: issues.length > 0 ? resources : withoutFieldLines(resources),
     issues,

@@ -1,5 +1,7 @@
 import type { ConsumerConfig, StreamConsumer } from "../backing/stream-consumer.js";
 import type { Logger } from "../observability/logger.js";
+import { NoticeOnce } from "../observability/notice-once.js";
+import { isMissingReference } from "../resources/missing-reference.js";
 import type { Resource } from "../resources/types.js";
 
 const ORDER_ANNOTATION = "eventail.io/delivery.order";
@@ -19,6 +21,8 @@ export function consumerMode(resource: Resource): { ordered: boolean; concurrenc
 
 export interface ConsumerSetOptions<C extends ConsumerConfig, P> {
   readonly what: string;
+  /** What `parentOf` finds: broker, channel. */
+  readonly parentKind: string;
   readonly logger: Logger;
   readonly drainMs: number;
   /** The running broker or channel the resource consumes from, if it runs. */
@@ -44,6 +48,8 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
   private readonly running = new Map<string, RunningConsumer<C, P>>();
   /** Identities of the parents with a consumer that could not subscribe in the last reconcile. */
   private waiting = new Set<unknown>();
+  /** Consumers left stopped until what they name is added, each logged once. */
+  private readonly notices = new NoticeOnce();
 
   constructor(private readonly options: ConsumerSetOptions<C, P>) {}
 
@@ -76,19 +82,38 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
       }
     }
     for (const [key] of deleted) this.running.delete(key);
+    this.notices.keepOnly(desired);
     for (const [key, resource] of desired) {
       const parent = options.parentOf(resource);
       if (parent === undefined) {
-        options.logger.warn({ [options.what]: key }, `${options.what} waits for its parent to run`);
+        // Its broker or channel is not among the resources (validation warned), or cannot run.
+        if (this.notices.first(key, "parent")) {
+          options.logger.warn(
+            { [options.what]: key },
+            `${options.what} waits for its ${this.options.parentKind} to run`,
+          );
+        }
         continue;
       }
       let config: C;
       try {
         config = options.configOf(resource, parent);
       } catch (error) {
-        options.logger.error({ err: error, [options.what]: key }, `${options.what} is invalid`);
+        if (isMissingReference(error)) {
+          // Knative leaves it not Ready; here it stops until what it names is added.
+          await this.stopOne(key);
+          if (this.notices.first(key, error.message)) {
+            options.logger.warn(
+              { [options.what]: key, missing: error.message },
+              `${options.what} waits: something it names is not among the manifests`,
+            );
+          }
+        } else {
+          options.logger.error({ err: error, [options.what]: key }, `${options.what} is invalid`);
+        }
         continue;
       }
+      this.notices.forget(key);
       const running = this.running.get(key);
       if (running?.consumer.update(config)) continue;
       // The new version subscribes before the old one stops, under the same consumer name, so
@@ -129,6 +154,13 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
         `${options.what} deleted, but its consumer could not be removed from the engine`,
       );
     }
+  }
+
+  private async stopOne(key: string): Promise<void> {
+    const running = this.running.get(key);
+    if (!running) return;
+    this.running.delete(key);
+    await running.consumer.stop(this.options.drainMs);
   }
 
   /** True when a consumer of this parent could not subscribe: its events would miss it. */

@@ -1,6 +1,6 @@
 import { DEFAULT_DELIVERY, type DeliveryOptions } from "../delivery/options.js";
 import { DeliveryPace } from "../delivery/pace.js";
-import { resolveDestination } from "../resources/addresses.js";
+import { resolveDestination, type TargetExists } from "../resources/addresses.js";
 import { parseIsoDuration } from "../resources/duration.js";
 import type { ServiceLookup } from "../resources/services.js";
 import type { Resource } from "../resources/types.js";
@@ -30,6 +30,7 @@ export function resolveDelivery(
   namespace: string,
   baseUrl: string,
   services?: ServiceLookup,
+  exists?: TargetExists,
 ): DeliveryOptions {
   if (!spec) return DEFAULT_DELIVERY;
   return {
@@ -40,7 +41,15 @@ export function resolveDelivery(
     retryAfterMaxMs: duration(spec.retryAfterMax, DEFAULT_DELIVERY.retryAfterMaxMs),
     format: spec.format === "json" ? "json" : "binary",
     ...(spec.deadLetterSink
-      ? { deadLetterSink: resolveDestination(spec.deadLetterSink, namespace, baseUrl, services) }
+      ? {
+          deadLetterSink: resolveDestination(
+            spec.deadLetterSink,
+            namespace,
+            baseUrl,
+            services,
+            exists,
+          ),
+        }
       : {}),
   };
 }

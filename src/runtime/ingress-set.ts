@@ -2,6 +2,8 @@ import { type Backing, type BackingConfig, DEFAULT_MAX_EVENTS } from "../backing
 import { backingKey } from "../backing/registry.js";
 import { DEFAULT_BODY_LIMIT, type IngressTarget } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
+import { NoticeOnce } from "../observability/notice-once.js";
+import { isMissingReference } from "../resources/missing-reference.js";
 import type { Resource } from "../resources/types.js";
 import type { BackingPool } from "./backing-pool.js";
 import type { DeliverySpec } from "./delivery-spec.js";
@@ -21,6 +23,7 @@ export interface IngressSetOptions<T> {
   readonly what: string;
   readonly pool: BackingPool;
   readonly logger: Logger;
+  /** Throws MissingReferenceError when the configuration it names is not among the resources. */
   backingOf(resource: Resource): BackingConfig;
   create(resource: Resource, backing: Backing, bodyLimit: number): T;
 }
@@ -32,6 +35,8 @@ export interface IngressSetOptions<T> {
  */
 export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly stream: string }> {
   readonly running = new Map<string, Running<T>>();
+  /** Resources waiting for their configuration, each logged once. */
+  private readonly notices = new NoticeOnce();
 
   constructor(private readonly options: IngressSetOptions<T>) {}
 
@@ -43,13 +48,30 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
   async reconcile(desired: ReadonlyMap<string, Resource>): Promise<boolean> {
     const { options } = this;
     let complete = true;
-    for (const [key, running] of this.running) {
-      const resource = desired.get(key);
-      if (!resource || backingKey(options.backingOf(resource)) !== running.backingKey) {
-        this.running.delete(key);
+    const configs = new Map<string, BackingConfig>();
+    this.notices.keepOnly(desired);
+    for (const [key, resource] of desired) {
+      try {
+        configs.set(key, options.backingOf(resource));
+        this.notices.forget(key);
+      } catch (error) {
+        if (!isMissingReference(error)) throw error;
+        // Its ConfigMap is not among the resources (validation warned): it waits for it.
+        if (this.notices.first(key, error.message)) {
+          options.logger.warn(
+            { [options.what]: key, missing: error.message },
+            `${options.what} waits: its configuration is not among the manifests`,
+          );
+        }
       }
     }
+    for (const [key, running] of this.running) {
+      const config = configs.get(key);
+      if (!config || backingKey(config) !== running.backingKey) this.running.delete(key);
+    }
     for (const [key, resource] of desired) {
+      const config = configs.get(key);
+      if (config === undefined) continue;
       const spec = (resource.spec ?? {}) as { delivery?: DeliverySpec };
       const delivery = spec.delivery ? { delivery: spec.delivery } : {};
       const bodyLimit = Number(
@@ -70,7 +92,6 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
         });
         continue;
       }
-      const config = options.backingOf(resource);
       try {
         const { key: id, backing } = options.pool.acquire(config);
         const ready = await backing;

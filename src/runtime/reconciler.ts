@@ -20,7 +20,7 @@ import type {
 } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import { resolveDestination } from "../resources/addresses.js";
+import { resolveDestination, type TargetExists } from "../resources/addresses.js";
 import {
   brokerBacking,
   channelKindBacking,
@@ -34,6 +34,7 @@ import type { ResourceStore } from "../resources/store.js";
 import type {
   BrokerSpec,
   ChannelSpec,
+  Destination,
   EventTransformResource,
   ParallelResource,
   RequestReplyResource,
@@ -48,7 +49,7 @@ import { RequestReplySet } from "../sinks/request-reply-set.js";
 import type { TriggerFilterSpec } from "../triggers/filter.js";
 import { BackingPool } from "./backing-pool.js";
 import { ConsumerSet, consumerMode } from "./consumer-set.js";
-import { resolveDelivery, withFlowControl } from "./delivery-spec.js";
+import { type DeliverySpec, resolveDelivery, withFlowControl } from "./delivery-spec.js";
 import { IngressSet, type Running } from "./ingress-set.js";
 import { SinkSet } from "./sink-set.js";
 import { SourceSet } from "./source-set.js";
@@ -97,6 +98,8 @@ export class Reconciler implements DataPlane {
   private readonly requestReplies: RequestReplySet;
   /** Channels and subscriptions that Sequences and Parallels stand for. */
   private synthetic: Resource[] = [];
+  /** `kind/namespace/name` of each synthetic resource. */
+  private syntheticKeys = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
   private retryTimer?: NodeJS.Timeout;
   private retryDelayMs = 500;
@@ -133,6 +136,7 @@ export class Reconciler implements DataPlane {
     });
     this.triggers = new ConsumerSet({
       what: "trigger",
+      parentKind: "broker",
       logger,
       drainMs,
       parentOf: (r) => {
@@ -146,6 +150,7 @@ export class Reconciler implements DataPlane {
     });
     this.subscriptions = new ConsumerSet({
       what: "subscription",
+      parentKind: "channel",
       logger,
       drainMs,
       parentOf: (r) => {
@@ -157,7 +162,7 @@ export class Reconciler implements DataPlane {
       configOf: (r, channel) => this.subscriptionConfig(r, channel),
       create: (channel, config) => new SubscriptionRuntime(deps, channel.target, config),
     });
-    this.sources = new SourceSet({ ...deps, services: this.services });
+    this.sources = new SourceSet({ ...deps, services: this.services, exists: this.exists });
     this.sinks = new SinkSet(deps);
     this.transforms = new EventTransformSet(deps);
     this.requestReplies = new RequestReplySet(deps);
@@ -267,6 +272,9 @@ export class Reconciler implements DataPlane {
       ...store.list("Sequence").flatMap((s) => expandSequence(s as SequenceResource)),
       ...store.list("Parallel").flatMap((p) => expandParallel(p as ParallelResource)),
     ];
+    this.syntheticKeys = new Set(
+      this.synthetic.map((r) => `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`),
+    );
     const sinksComplete = await this.sinks.reconcile();
     const channelKinds = ["Channel", ...Object.keys(CHANNEL_KINDS)];
     const brokers = byKey(this.list("Broker"));
@@ -285,11 +293,11 @@ export class Reconciler implements DataPlane {
       sinksComplete,
       await this.transforms.reconcile(
         this.list("EventTransform") as EventTransformResource[],
-        (destination, namespace) =>
-          resolveDestination(destination, namespace, this.baseUrl, this.services),
+        this.resolve,
       ),
       await this.requestReplies.reconcile(this.list("RequestReply") as RequestReplyResource[], {
         broker: (namespace, name) => this.brokers.get(key(namespace, name))?.target,
+        declared: (namespace, name) => this.exists("Broker", namespace, name),
         secret: (namespace, name) =>
           this.deps.store.get("Secret", namespace, name) as SecretResource | undefined,
         baseUrl: this.baseUrl,
@@ -352,7 +360,8 @@ export class Reconciler implements DataPlane {
 
   /**
    * A Broker's ConfigMap picks its backing (CONTRACT §5), Knative's shapes included; no config
-   * means memory. Validation has refused every configuration that picks none.
+   * means memory. Validation has refused every configuration that picks none; a ConfigMap not
+   * among the resources throws MissingReferenceError (the broker waits for it).
    */
   private brokerBacking(broker: Resource): BackingConfig {
     const parseYaml: ParseYaml = (text) => {
@@ -374,6 +383,23 @@ export class Reconciler implements DataPlane {
   private readonly configMapData = (namespace: string, name: string) =>
     this.deps.store.get("ConfigMap", namespace, name)?.data;
 
+  /** Refs resolve only to what is among the resources (flows' channels included). */
+  private readonly exists: TargetExists = (kind, namespace, name) =>
+    this.deps.store.get(kind, namespace, name) !== undefined ||
+    this.syntheticKeys.has(`${kind}/${namespace}/${name}`);
+
+  private readonly resolve = (destination: Destination, namespace: string) =>
+    resolveDestination(destination, namespace, this.baseUrl, this.services, this.exists);
+
+  /** A Trigger's or Subscription's delivery, with its flow-control annotations. */
+  private delivery(spec: DeliverySpec | undefined, resource: Resource) {
+    const { namespace } = resource.metadata;
+    return withFlowControl(
+      resolveDelivery(spec, namespace, this.baseUrl, this.services, this.exists),
+      resource,
+    );
+  }
+
   private triggerConfig(resource: Resource, broker: Running<Broker>): TriggerConfig {
     const spec = resource.spec as TriggerSpec;
     const namespace = resource.metadata.namespace;
@@ -381,12 +407,9 @@ export class Reconciler implements DataPlane {
       namespace,
       name: resource.metadata.name,
       filter: compileTriggerFilter(spec as TriggerFilterSpec),
-      subscriberUrl: resolveDestination(spec.subscriber, namespace, this.baseUrl, this.services),
+      subscriberUrl: this.resolve(spec.subscriber, namespace),
       // A Trigger's delivery replaces its Broker's as a whole.
-      delivery: withFlowControl(
-        resolveDelivery(spec.delivery ?? broker.delivery, namespace, this.baseUrl, this.services),
-        resource,
-      ),
+      delivery: this.delivery(spec.delivery ?? broker.delivery, resource),
       ...consumerMode(resource),
     };
   }
@@ -397,18 +420,13 @@ export class Reconciler implements DataPlane {
   ): SubscriptionConfig {
     const spec = resource.spec as SubscriptionSpec;
     const namespace = resource.metadata.namespace;
-    const resolve = (dest: NonNullable<SubscriptionSpec["reply"]>) =>
-      resolveDestination(dest, namespace, this.baseUrl, this.services);
     return {
       namespace,
       name: resource.metadata.name,
-      ...(spec.subscriber ? { subscriberUrl: resolve(spec.subscriber) } : {}),
-      ...(spec.reply ? { replyUrl: resolve(spec.reply) } : {}),
+      ...(spec.subscriber ? { subscriberUrl: this.resolve(spec.subscriber, namespace) } : {}),
+      ...(spec.reply ? { replyUrl: this.resolve(spec.reply, namespace) } : {}),
       // A Subscription's delivery defaults from its channel's as a whole.
-      delivery: withFlowControl(
-        resolveDelivery(spec.delivery ?? channel.delivery, namespace, this.baseUrl, this.services),
-        resource,
-      ),
+      delivery: this.delivery(spec.delivery ?? channel.delivery, resource),
       ...consumerMode(resource),
     };
   }

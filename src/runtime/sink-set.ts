@@ -1,6 +1,8 @@
 import type { SinkTarget } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
+import { NoticeOnce } from "../observability/notice-once.js";
+import { isMissingReference } from "../resources/missing-reference.js";
 import { secretData } from "../resources/secrets.js";
 import type { ResourceStore } from "../resources/store.js";
 import type { Resource } from "../resources/types.js";
@@ -26,6 +28,8 @@ export interface SinkSetDeps {
  */
 export class SinkSet {
   private readonly running = new Map<string, RunningSink>();
+  /** Sinks waiting for what they name, each logged once. */
+  private readonly notices = new NoticeOnce();
 
   constructor(private readonly deps: SinkSetDeps) {}
 
@@ -59,14 +63,25 @@ export class SinkSet {
       await this.close(key, running);
     }
     let complete = true;
+    this.notices.keepOnly(desired);
     for (const [key, { resource, kind }] of desired) {
       if (this.running.has(key)) continue;
       try {
         const sink = await kind.create(resource, this.context(resource, kind));
         this.running.set(key, { kind: kind.kind, sink, fingerprint: this.fingerprint(resource) });
+        this.notices.forget(key);
       } catch (error) {
-        this.deps.logger.error({ err: error, sink: `${kind.kind}/${key}` }, "sink could not start");
-        complete = false;
+        const sinkId = `${kind.kind}/${key}`;
+        if (!isMissingReference(error)) {
+          this.deps.logger.error({ err: error, sink: sinkId }, "sink could not start");
+          complete = false;
+        } else if (this.notices.first(key, error.message)) {
+          // A Secret it names is not among the manifests: it starts once a reload adds it.
+          this.deps.logger.warn(
+            { sink: sinkId, missing: error.message },
+            "sink waits: something it names is not among the manifests",
+          );
+        }
       }
     }
     return complete;

@@ -3,7 +3,9 @@ import { NO_RESPONSE } from "../delivery/options.js";
 import type { WebhookTarget } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import { resolveDestination } from "../resources/addresses.js";
+import { NoticeOnce } from "../observability/notice-once.js";
+import { resolveDestination, type TargetExists } from "../resources/addresses.js";
+import { isMissingReference } from "../resources/missing-reference.js";
 import { secretData } from "../resources/secrets.js";
 import { SERVICES_CONFIG_MAP, type ServiceLookup } from "../resources/services.js";
 import { bindingFor } from "../resources/sink-binding.js";
@@ -27,6 +29,8 @@ export interface SourceSetDeps {
   readonly metrics: Metrics;
   /** Where refs to Services go (reconciler.ts). */
   readonly services?: ServiceLookup;
+  /** Whether a ref's target is among the resources: a source whose sink is not, waits. */
+  readonly exists?: TargetExists;
 }
 
 /**
@@ -35,6 +39,8 @@ export interface SourceSetDeps {
  */
 export class SourceSet {
   private readonly running = new Map<string, RunningSource>();
+  /** Sources waiting for what they name, each logged once. */
+  private readonly notices = new NoticeOnce();
 
   constructor(private readonly deps: SourceSetDeps) {}
 
@@ -72,11 +78,23 @@ export class SourceSet {
       }
     }
     let complete = true;
+    this.notices.keepOnly(desired);
     for (const [id, { resource, kind }] of desired) {
       if (this.running.has(id)) continue;
       try {
         this.running.set(id, await this.start(resource, kind, baseUrl));
+        this.notices.forget(id);
       } catch (error) {
+        if (isMissingReference(error)) {
+          // Knative leaves it not Ready; here it waits, and a reload that adds the target starts it.
+          if (this.notices.first(id, error.message)) {
+            this.deps.logger.warn(
+              { source: id, missing: error.message },
+              "source waits: something it names is not among the manifests",
+            );
+          }
+          continue;
+        }
         this.deps.logger.error({ err: error, source: id }, "source could not start");
         complete = false;
       }
@@ -98,11 +116,11 @@ export class SourceSet {
     const { namespace, name } = resource.metadata;
     const spec = (resource.spec ?? {}) as { sink?: unknown; delivery?: unknown };
     const abort = new AbortController();
-    const { services } = this.deps;
+    const { services, exists } = this.deps;
     const resolveDest = (destination: unknown) =>
-      resolveDestination(destination as Destination, namespace, baseUrl, services);
+      resolveDestination(destination as Destination, namespace, baseUrl, services, exists);
     const resolveDeliverySpec = (delivery: unknown) =>
-      resolveDelivery(delivery as DeliverySpec | undefined, namespace, baseUrl, services);
+      resolveDelivery(delivery as DeliverySpec | undefined, namespace, baseUrl, services, exists);
     const sinkUrl = spec.sink ? resolveDest(spec.sink) : undefined;
     const delivery = resolveDeliverySpec(spec.delivery);
     const source = await kind.create(resource, {
@@ -117,6 +135,10 @@ export class SourceSet {
       resolveDestination: resolveDest,
       resolveDelivery: resolveDeliverySpec,
       secretValue: (ns, secret, field) => this.secretValue(ns, secret, field),
+      secret: (ns, secret) => {
+        const found = this.deps.store.get("Secret", ns, secret);
+        return found ? secretData(found) : undefined;
+      },
       signal: abort.signal,
     });
     const sink = sinkUrl
@@ -145,6 +167,18 @@ export class SourceSet {
     return { ...resource, spec: { ...spec, sink, ...(ceOverrides ? { ceOverrides } : {}) } };
   }
 
+  /** Which of the spec's refs name a resource that is among the resources. */
+  private targetsPresent(spec: unknown, namespace: string): boolean[] {
+    const { exists } = this.deps;
+    if (!exists) return [];
+    return refsIn(spec).map((ref) => {
+      const { kind, name } = ref;
+      const ns =
+        typeof ref["namespace"] === "string" && ref["namespace"] ? ref["namespace"] : namespace;
+      return typeof kind !== "string" || typeof name !== "string" || exists(kind, ns, name);
+    });
+  }
+
   private secretValue(namespace: string, name: string, field: string): string | undefined {
     const secret = this.deps.store.get("Secret", namespace, name);
     return secret ? secretData(secret)[field] : undefined;
@@ -167,8 +201,25 @@ export class SourceSet {
       secrets,
       services,
       baseUrl,
+      // A sink that goes away stops the source, as one that is added starts it.
+      this.targetsPresent(resource.spec, resource.metadata.namespace),
     ]);
   }
+}
+
+const MAX_DEPTH = 16;
+
+/** Every `{ref: {kind, name, namespace?}}` in a spec, at any depth (sink, subscriber, dead letter). */
+function refsIn(value: unknown, depth = 0, out: Record<string, unknown>[] = []) {
+  if (depth > MAX_DEPTH || typeof value !== "object" || value === null) return out;
+  if (Array.isArray(value)) {
+    for (const item of value) refsIn(item, depth + 1, out);
+    return out;
+  }
+  const ref = (value as Record<string, unknown>)["ref"];
+  if (typeof ref === "object" && ref !== null) out.push(ref as Record<string, unknown>);
+  for (const child of Object.values(value)) refsIn(child, depth + 1, out);
+  return out;
 }
 
 async function stop(running: RunningSource): Promise<void> {

@@ -1,5 +1,7 @@
 import type { Dispatcher } from "../delivery/dispatcher.js";
 import type { Logger } from "../observability/logger.js";
+import { NoticeOnce } from "../observability/notice-once.js";
+import { isMissingReference } from "../resources/missing-reference.js";
 import type { Destination, EventTransformResource } from "../resources/types.js";
 import {
   type EventTransformConfig,
@@ -19,6 +21,7 @@ export interface EventTransformSetDeps {
  */
 export class EventTransformSet {
   private readonly running = new Map<string, { version: string; runtime: EventTransformRuntime }>();
+  private readonly notices = new NoticeOnce();
 
   constructor(private readonly deps: EventTransformSetDeps) {}
 
@@ -44,10 +47,21 @@ export class EventTransformSet {
         if (this.running.get(key)?.version === version) continue;
         const config = await this.configOf(resource, sinkUrl);
         this.running.set(key, { version, runtime: new EventTransformRuntime(this.deps, config) });
+        this.notices.forget(key);
         this.deps.logger.info({ eventTransform: key, sink: sinkUrl }, "event transform ready");
       } catch (error) {
-        // Validation parses every expression first, so only a bug or a changed JSONata gets here.
         this.running.delete(key);
+        if (isMissingReference(error)) {
+          // Its sink is not among the manifests: not served (404) until a reload adds it.
+          if (this.notices.first(key, error.message)) {
+            this.deps.logger.warn(
+              { eventTransform: key, missing: error.message },
+              "event transform waits: its sink is not among the manifests",
+            );
+          }
+          continue;
+        }
+        // Validation parses every expression first, so only a bug or a changed JSONata gets here.
         this.deps.logger.error(
           { err: error, eventTransform: key },
           "event transform could not start",
@@ -56,6 +70,7 @@ export class EventTransformSet {
       }
     }
     for (const key of this.running.keys()) if (!wanted.has(key)) this.running.delete(key);
+    this.notices.keepOnly(wanted);
     return complete;
   }
 

@@ -12,6 +12,8 @@ import type { CorrelationKeys } from "./request-reply-correlation.js";
 export interface RequestReplyLookups {
   /** The running broker, if it runs. */
   broker(namespace: string, name: string): Broker | undefined;
+  /** Whether the broker is among the resources (a missing one is waited for, not retried). */
+  declared(namespace: string, name: string): boolean;
   secret(namespace: string, name: string): SecretResource | undefined;
   /** This process's own base URL: with the host name it tells processes apart. */
   readonly baseUrl: string;
@@ -63,7 +65,7 @@ export class RequestReplySet {
         const broker = lookups.broker(namespace, resource.spec.brokerRef.name);
         if (broker === undefined) {
           await runtime.unfollow();
-          complete = false;
+          if (lookups.declared(namespace, resource.spec.brokerRef.name)) complete = false;
           continue;
         }
         await runtime.follow(broker);

@@ -73,12 +73,17 @@ const kafkaSource: SourceKind = {
   kind: "KafkaSource",
   create: async (resource, context) => {
     const { KafkaSource, KEY_TYPE_ANNOTATION } = await import("./kafka/kafka-source.js");
+    const { kafkaNetSecurity } = await import("./kafka/net.js");
+    const spec = resource.spec as KafkaSourceSpec;
+    const { namespace } = context;
     return new KafkaSource(
-      context.namespace,
+      namespace,
       context.name,
-      resource.spec as KafkaSourceSpec,
+      spec,
       (resource.metadata.annotations?.[KEY_TYPE_ANNOTATION] ?? "string") as KeyType,
       context.logger,
+      {},
+      kafkaNetSecurity(spec.net, namespace, (name) => context.secret(namespace, name)),
     );
   },
 };

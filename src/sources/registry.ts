@@ -29,6 +29,8 @@ export interface SourceContext {
   resolveDelivery(spec: unknown): DeliveryOptions;
   /** A key of a Secret in the store (data base64-decoded, or stringData). */
   secretValue(namespace: string, name: string, key: string): string | undefined;
+  /** Every key of a Secret in the store, or undefined when there is no such Secret. */
+  secret(namespace: string, name: string): Readonly<Record<string, string>> | undefined;
   /** Aborted when the source is stopped (reload, removal, shutdown). */
   readonly signal: AbortSignal;
 }

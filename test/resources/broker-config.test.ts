@@ -8,6 +8,7 @@ import {
   defaultBrokerConfig,
   triggerBroker,
 } from "../../src/resources/broker-config.js";
+import { MissingReferenceError } from "../../src/resources/missing-reference.js";
 
 type Data = Record<string, string>;
 
@@ -293,10 +294,34 @@ describe("brokerBacking: a Broker's backing from spec.config or Knative's defaul
     });
   });
 
-  it("names the field at fault when the ConfigMap is missing", () => {
+  it("a ConfigMap not among the resources is a MissingReferenceError naming the field (the broker waits)", () => {
     const missing = { ...configRef, name: "nope" };
-    expect(() => brokerBacking(broker({ config: missing }), configMaps, parse)).toThrow(
-      new BrokerConfigError("ConfigMap shop/nope not found", "spec.config.name"),
+    let caught: unknown;
+    try {
+      brokerBacking(broker({ config: missing }), configMaps, parse);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(MissingReferenceError);
+    expect(caught).toMatchObject({
+      target: { kind: "ConfigMap", namespace: "shop", name: "nope" },
+      path: "spec.config.name",
+      message: "ConfigMap shop/nope is not among the manifests",
+    });
+  });
+
+  it.each([
+    ["eventing.knative.dev/v1alpha1", "RabbitmqBrokerConfig"],
+    ["rabbitmq.com/v1beta1", "RabbitmqCluster"],
+  ])("a %s %s config is a standalone limit, saying what to use instead", (apiVersion, kind) => {
+    const rabbit = { apiVersion, kind, name: "rabbit" };
+    expect(() => brokerBacking(broker({ config: rabbit }), configMaps, parse)).toThrow(
+      new BrokerConfigError(
+        `a RabbitMQ broker config (${apiVersion} ${kind}) is not run standalone yet: point ` +
+          "spec.config at a v1 ConfigMap whose data.backing is one of memory, redis, nats, kafka " +
+          "(or run this Broker on a Knative cluster with the RabbitMQ broker)",
+        "spec.config",
+      ),
     );
   });
 });

@@ -1,8 +1,9 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadManifests, parseManifests } from "../../src/resources/loader.js";
+import { loadManifests, parseManifests, withoutNulls } from "../../src/resources/loader.js";
 import type { Resource } from "../../src/resources/types.js";
 
 const LOADER = path.resolve(import.meta.dirname, "../fixtures/manifests/loader");
@@ -283,5 +284,74 @@ describe("loadManifests: documents that are not resources", () => {
     );
     expect(issues).toEqual([]);
     expect(resources[0]).not.toHaveProperty("status");
+  });
+});
+
+describe("parseManifests: a null field is an unset field, as the Kubernetes API server stores it", () => {
+  const eventType = (spec: string) =>
+    `apiVersion: eventing.knative.dev/v1beta2\nkind: EventType\nmetadata:\n  name: push\nspec:\n${spec}`;
+
+  it.each([
+    [
+      "EventType fields left empty in Knative's docs (schema:, description:)",
+      eventType("  type: dev.knative.source.github.push\n  schema:\n  description:\n"),
+      { type: "dev.knative.source.github.push" },
+    ],
+    [
+      "a null nested deep in a spec",
+      eventType("  type: t\n  reference:\n    namespace: null\n    name: x\n"),
+      { type: "t", reference: { name: "x" } },
+    ],
+    ["a null spec is an empty spec", eventType("").replace("spec:\n", "spec: ~\n"), {}],
+    [
+      "list items stay as written (a null item is still refused by the schema)",
+      eventType("  type: t\n  items: [a, null]\n"),
+      { type: "t", items: ["a", null] },
+    ],
+  ])("%s", (_what, text, spec) => {
+    const { resources, issues } = parseManifests(text, "nulls.yaml");
+    expect(issues).toEqual([]);
+    expect(resources[0]?.spec).toEqual(spec);
+  });
+
+  it("a null namespace is the default one, and null labels are no labels", () => {
+    const text =
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace:\n  labels:\ndata:\n  a: x\n  b:\n";
+    const { resources, issues } = parseManifests(text, "nulls.yaml");
+    expect(issues).toEqual([]);
+    expect(resources[0]).toMatchObject({ metadata: { name: "c", namespace: "default" } });
+    expect(resources[0]?.metadata.labels).toBeUndefined();
+    expect(resources[0]?.data).toEqual({ a: "x" });
+  });
+
+  it("a __proto__ key stays a key of the data, never the object's prototype", () => {
+    const text =
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  "__proto__": x\n  b:\n';
+    const { resources } = parseManifests(text, "nulls.yaml");
+    const data = resources[0]?.data as Record<string, string>;
+    expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
+    expect(Object.keys(data)).toEqual(["__proto__"]);
+  });
+
+  it("property: no mapping keeps a null value; everything else, list items included, is kept", () => {
+    const nullFree = (value: unknown, inList: boolean): boolean => {
+      if (value === null) return inList;
+      if (Array.isArray(value)) return value.every((item) => nullFree(item, true));
+      if (typeof value === "object") return Object.values(value).every((v) => nullFree(v, false));
+      return true;
+    };
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 4 }), (value) => {
+        const out = withoutNulls(value);
+        expect(nullFree(out, true)).toBe(true);
+        if (value === null) return;
+        // Dropping the null fields of the input gives the same value (compared as JSON text,
+        // where -0 and 0 are one number).
+        const expected = JSON.stringify(value, function (this: unknown, _key, v) {
+          return v === null && !Array.isArray(this) ? undefined : v;
+        });
+        expect(JSON.stringify(out)).toBe(expected);
+      }),
+    );
   });
 });

@@ -43,6 +43,27 @@ export async function expectIssue(manifest: string, path: string, fragment: stri
 }
 
 /**
+ * Asserts that adding `manifest` to the valid world gives exactly one warning, at `path`, whose
+ * message holds `fragment`, and no error: the manifests are accepted.
+ */
+export async function expectWarning(
+  manifest: string,
+  path: string,
+  fragment: string,
+): Promise<void> {
+  const issues = await issuesWith(manifest);
+  expect(issues.filter((issue) => issue.file !== CASE_FILE)).toEqual([]);
+  const found = issues.map((issue) => ({
+    path: issue.path,
+    message: issue.message,
+    severity: issue.severity,
+  }));
+  expect(found).toEqual([
+    { path, message: expect.stringContaining(fragment), severity: "warning" },
+  ]);
+}
+
+/**
  * A Trigger named `case` on the valid world's default broker; `spec` is more spec lines (2-space
  * indented YAML). A subscriber is added unless `spec` sets one.
  */

@@ -6,13 +6,17 @@ import { CASE_FILE, issuesWith, trigger } from "./validate-harness.js";
  * not as on a cluster), or refuses, each case added to the valid world on its own.
  */
 
-/** The case's findings as `path: message`, a warning as `path warning: message`. */
+/**
+ * The case's findings as `path: message`, a warning as `path warning: message` (`warning: message`
+ * when it is about the whole document).
+ */
 async function findings(manifest: string): Promise<string[]> {
   const issues = await issuesWith(manifest);
   expect(issues.filter((issue) => issue.file !== CASE_FILE)).toEqual([]);
-  return issues.map(
-    (issue) => `${issue.path}${issue.severity === "warning" ? " warning" : ""}: ${issue.message}`,
-  );
+  return issues.map((issue) => {
+    const where = [issue.path, issue.severity === "warning" ? "warning" : ""].filter(Boolean);
+    return `${where.join(" ")}: ${issue.message}`;
+  });
 }
 
 const doc = (apiVersion: string, kind: string, name: string, body: string, meta = "") =>
@@ -113,6 +117,12 @@ describe("validate: Knative-shaped manifests accepted as they are", () => {
           "knative-eventing",
         ) +
         broker(),
+    ],
+    [
+      "a declared Service the eventail-services ConfigMap maps, and a Trigger sending to it",
+      configMap("eventail-services", "  display: http://127.0.0.1:8081/\n") +
+        doc("v1", "Service", "display", "spec:\n  ports:\n    - port: 80\n") +
+        triggerDoc(serviceRef("v1", "display")),
     ],
     [
       "a Trigger with brokerRef in its own namespace",
@@ -236,6 +246,58 @@ describe("validate: Knative-shaped manifests that run, with a warning", () => {
       "metadata.annotations[eventing.knative.dev/broker.class] warning: a Kafka Broker without spec.config runs on memory standalone; name a ConfigMap with bootstrap.servers in spec.config to run it on Kafka",
     ],
     [
+      "a brokerRef to a Broker not among the manifests (Knative accepts it; the Trigger is not Ready)",
+      brokerRef("    name: ghost\n"),
+      "spec.brokerRef.name warning: Broker default/ghost is not among the manifests: this Trigger delivers nothing until it is added",
+    ],
+    [
+      "a SinkBinding naming a ContainerSource not among the manifests",
+      sinkBinding(
+        "    apiVersion: sources.knative.dev/v1\n    kind: ContainerSource\n    name: ghost\n",
+      ),
+      "spec.subject.name warning: ContainerSource default/ghost is not among the manifests: this SinkBinding binds nothing until it is added",
+    ],
+    [
+      "the v1 Service of a Knative example: inert, saying how to map it",
+      doc("v1", "Service", "display", "spec:\n  ports:\n    - port: 80\n"),
+      "warning: not run standalone: Eventail runs no workloads; run the program yourself and map the Service with --service default/display=URL or data.display of ConfigMap default/eventail-services (until then refs to it resolve to its cluster address)",
+    ],
+    [
+      "a Knative Service: inert the same way",
+      doc(
+        "serving.knative.dev/v1",
+        "Service",
+        "display",
+        "spec:\n  template:\n    spec:\n      containers:\n        - image: display\n",
+      ),
+      "warning: not run standalone: Eventail runs no workloads; run the program yourself and map the Service with --service default/display=URL or data.display of ConfigMap default/eventail-services (until then refs to it resolve to its cluster address)",
+    ],
+    [
+      "the Deployment of a Knative example, whatever its fields",
+      doc("apps/v1", "Deployment", "event-display", "spec:\n  replicas: 1\n  selector: {}\n"),
+      "warning: not run standalone: Eventail runs no workloads; run the program yourself and map the Service in front of it with --service NAMESPACE/NAME=URL or ConfigMap eventail-services",
+    ],
+    [
+      "a ServiceAccount, with its top-level fields",
+      doc("v1", "ServiceAccount", "events-sa", "automountServiceAccountToken: false\n"),
+      "warning: ignored standalone: Eventail checks no Kubernetes accounts or roles (ServiceAccount)",
+    ],
+    [
+      "a ClusterRole, whose name Kubernetes allows a colon in",
+      doc(
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRole",
+        "system:event-watcher",
+        "rules:\n  - apiGroups: ['']\n    resources: [events]\n    verbs: [get, list, watch]\n",
+      ),
+      "warning: ignored standalone: Eventail checks no Kubernetes accounts or roles (ClusterRole)",
+    ],
+    [
+      "a Namespace",
+      doc("v1", "Namespace", "shop", ""),
+      "warning: ignored standalone: a namespace exists as soon as a resource names it",
+    ],
+    [
       "Knative's Kafka broker config with SASL credentials",
       configMap(
         "kafka-sasl",
@@ -254,11 +316,6 @@ describe("validate: Knative-shaped manifests refused, naming the field", () => {
       "a brokerRef to another namespace without the feature flag",
       brokerRef("    name: orders\n    namespace: shop\n"),
       "spec.brokerRef.namespace: a Broker of another namespace (shop) needs cross-namespace-event-links: enabled in ConfigMap knative-eventing/config-features",
-    ],
-    [
-      "a brokerRef to a Broker that does not exist",
-      brokerRef("    name: ghost\n"),
-      "spec.brokerRef.name: Broker default/ghost not found",
     ],
     [
       "a brokerRef to a kind other than Broker",
@@ -323,13 +380,6 @@ describe("validate: Knative-shaped manifests refused, naming the field", () => {
       'spec.subject.namespace: must be the SinkBinding\'s own namespace "default" (got "shop")',
     ],
     [
-      "a SinkBinding naming a ContainerSource that does not exist",
-      sinkBinding(
-        "    apiVersion: sources.knative.dev/v1\n    kind: ContainerSource\n    name: ghost\n",
-      ),
-      "spec.subject.name: ContainerSource default/ghost not found",
-    ],
-    [
       "an EventType v1beta2 without a type",
       doc("eventing.knative.dev/v1beta2", "EventType", "et", "spec:\n  source: /orders\n"),
       "spec.type: required field is missing",
@@ -378,16 +428,38 @@ describe("validate: kinds outside the contract say what to do standalone", () =>
       "kind: unknown kind RabbitmqSource in sources.knative.dev/v1alpha1: Eventail cannot run this source standalone; run it on a Knative cluster, or replace it with a ContainerSource whose command posts events to $K_SINK",
     ],
     [
-      "another Knative kind",
+      "a RabbitMQ broker config",
       doc("eventing.knative.dev/v1alpha1", "RabbitmqBrokerConfig", "r", "spec: {}\n"),
-      "kind: unknown kind RabbitmqBrokerConfig in eventing.knative.dev/v1alpha1: Eventail does not serve this Knative kind standalone; run it on a Knative cluster and refer to its address with a uri",
+      "kind: unknown kind RabbitmqBrokerConfig in eventing.knative.dev/v1alpha1: RabbitMQ brokers are not run standalone yet; leave this manifest out of -f and give the Broker a v1 ConfigMap whose data.backing is memory, redis, nats or kafka",
     ],
     [
-      "the Deployment of a Knative example",
-      doc("apps/v1", "Deployment", "event-display", "spec: {}\n"),
-      "kind: unknown kind Deployment in apps/v1: Eventail does not run workloads standalone; run the program yourself, leave this manifest out of -f, and point refs to its Service at it with --service NAMESPACE/NAME=URL or ConfigMap eventail-services",
+      "a workload other than a Deployment",
+      doc("apps/v1", "StatefulSet", "event-display", "spec: {}\n"),
+      "kind: unknown kind StatefulSet in apps/v1: Eventail does not run workloads standalone; run the program yourself, leave this manifest out of -f, and point refs to its Service at it with --service NAMESPACE/NAME=URL or ConfigMap eventail-services",
+    ],
+    [
+      "a Broker whose config is a RabbitmqBrokerConfig (RabbitMQ brokers come later)",
+      broker(
+        "    apiVersion: eventing.knative.dev/v1alpha1\n    kind: RabbitmqBrokerConfig\n    name: rabbit\n",
+      ),
+      "spec.config: a RabbitMQ broker config (eventing.knative.dev/v1alpha1 RabbitmqBrokerConfig) is not run standalone yet: point spec.config at a v1 ConfigMap whose data.backing is one of memory, redis, nats, kafka",
+    ],
+    [
+      "a Broker whose config is a RabbitmqCluster",
+      broker("    apiVersion: rabbitmq.com/v1beta1\n    kind: RabbitmqCluster\n    name: rabbit\n"),
+      "spec.config: a RabbitMQ broker config (rabbitmq.com/v1beta1 RabbitmqCluster) is not run standalone yet",
     ],
   ])("%s", async (_what, manifest, expected) => {
     expect(await findings(manifest)).toEqual([expect.stringContaining(expected)]);
+  });
+});
+
+describe("validate: inert documents are never duplicates", () => {
+  it("a Namespace declared twice is two warnings, no duplicate error (kubectl apply takes both)", async () => {
+    const namespace = doc("v1", "Namespace", "shop", "");
+    expect(await findings(namespace + namespace)).toEqual([
+      "warning: ignored standalone: a namespace exists as soon as a resource names it",
+      "warning: ignored standalone: a namespace exists as soon as a resource names it",
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { CASE_FILE, expectIssue, issuesWith } from "./validate-harness.js";
+import { CASE_FILE, expectIssue, expectWarning, issuesWith } from "./validate-harness.js";
 
 /** A certificate only (no key): CACerts must hold a real one before the transform rule is reached. */
 const CERTIFICATE = `      -----BEGIN CERTIFICATE-----
@@ -125,14 +125,6 @@ describe("validateResources: EventTransform", () => {
       'Expected ")" before end of expression',
     ],
     [
-      "the sink must resolve",
-      transform(
-        `${JSONATA}  sink:\n    ref:\n      apiVersion: eventing.knative.dev/v1\n      kind: Broker\n      name: nope\n`,
-      ),
-      "spec.sink.ref.name",
-      "Broker default/nope not found",
-    ],
-    [
       "CACerts on the sink is refused for JSONata, as Knative does",
       transform(
         `${JSONATA}  sink:\n    uri: https://127.0.0.1:9/\n    CACerts: |\n${CERTIFICATE}\n`,
@@ -156,6 +148,16 @@ describe("validateResources: EventTransform", () => {
     await expectIssue(manifest, at, fragment);
   });
 
+  it("a sink not among the manifests is a warning: the transform is not served until it is added", async () => {
+    await expectWarning(
+      transform(
+        `${JSONATA}  sink:\n    ref:\n      apiVersion: eventing.knative.dev/v1\n      kind: Broker\n      name: nope\n`,
+      ),
+      "spec.sink.ref.name",
+      "Broker default/nope is not among the manifests: this EventTransform is not served until it is added",
+    );
+  });
+
   it("a reply kept as it came (reply: {}) and discard: false with jsonata are valid", async () => {
     expect(await caseIssues(transform(`${JSONATA}${SINK}  reply: {}\n`))).toEqual([]);
     expect(
@@ -167,7 +169,7 @@ describe("validateResources: EventTransform", () => {
     ).toEqual([]);
   });
 
-  it("a Trigger's subscriber may be an EventTransform, which must exist", async () => {
+  it("a Trigger's subscriber may be an EventTransform; one not among the manifests is a warning", async () => {
     const subscriberRef = (name: string) => `---
 apiVersion: eventing.knative.dev/v1
 kind: Trigger
@@ -186,7 +188,8 @@ spec:
       {
         kind: "Trigger",
         path: "spec.subscriber.ref.name",
-        message: "EventTransform default/other not found",
+        message:
+          "EventTransform default/other is not among the manifests: this Trigger delivers nothing until it is added",
       },
     ]);
   });
@@ -213,12 +216,6 @@ describe("validateResources: RequestReply", () => {
       requestReply("").replace(/ {2}brokerRef:[\s\S]*$/, "  timeout: PT1S\n"),
       "spec.brokerRef",
       "required field is missing",
-    ],
-    [
-      "the broker must exist",
-      requestReply("").replace("name: default", "name: nope"),
-      "spec.brokerRef.name",
-      "Broker default/nope not found",
     ],
     [
       "brokerRef must name a Broker",
@@ -294,6 +291,14 @@ describe("validateResources: RequestReply", () => {
     ],
   ])("%s", async (_what, manifest, at, fragment) => {
     await expectIssue(manifest, at, fragment);
+  });
+
+  it("a Broker not among the manifests is a warning: requests answer 503 until it is added", async () => {
+    await expectWarning(
+      requestReply("").replace("name: default", "name: nope"),
+      "spec.brokerRef.name",
+      "Broker default/nope is not among the manifests: this RequestReply answers 503 until it is added",
+    );
   });
 
   it("the namespace requestreply is a URL prefix", async () => {

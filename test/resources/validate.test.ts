@@ -5,7 +5,7 @@ import { formatIssue } from "../../src/resources/issue.js";
 import { loadManifests, parseManifests } from "../../src/resources/loader.js";
 import { validateResources } from "../../src/resources/validate.js";
 import { validateConfiguration } from "../../src/runtime/configuration.js";
-import { expectIssue, FIXTURES, trigger } from "./validate-harness.js";
+import { expectIssue, expectWarning, FIXTURES, trigger } from "./validate-harness.js";
 
 const broker = (spec: string, name = "case") => `apiVersion: eventing.knative.dev/v1
 kind: Broker
@@ -156,14 +156,6 @@ describe("validateResources: delivery and destinations", () => {
       "must not be negative",
     ],
     [
-      "a Broker's dead-letter sink must resolve to a loaded resource",
-      broker(
-        "  delivery:\n    deadLetterSink:\n      ref:\n        apiVersion: eventing.knative.dev/v1\n        kind: Broker\n        name: nope\n",
-      ),
-      "spec.delivery.deadLetterSink.ref.name",
-      "Broker default/nope not found",
-    ],
-    [
       "a destination needs ref or uri",
       trigger("  subscriber: {}\n"),
       "spec.subscriber",
@@ -174,22 +166,6 @@ describe("validateResources: delivery and destinations", () => {
       trigger("  subscriber:\n    uri: /events\n"),
       "spec.subscriber.uri",
       "must be an absolute URL when no ref is set",
-    ],
-    [
-      "a ref to an addressable kind must name a loaded resource",
-      trigger(
-        "  subscriber:\n    ref:\n      apiVersion: sinks.knative.dev/v1alpha1\n      kind: IntegrationSink\n      name: ghost\n",
-      ),
-      "spec.subscriber.ref.name",
-      "IntegrationSink default/ghost not found",
-    ],
-    [
-      "a ref's namespace is where its target is looked up",
-      trigger(
-        "  subscriber:\n    ref:\n      apiVersion: eventing.knative.dev/v1\n      kind: Broker\n      name: default\n      namespace: elsewhere\n",
-      ),
-      "spec.subscriber.ref.name",
-      "Broker elsewhere/default not found",
     ],
     [
       "a ref to a kind with no address here needs a uri",
@@ -234,18 +210,6 @@ describe("validateResources: Broker and Trigger references", () => {
   const configRef = "  config:\n    apiVersion: v1\n    kind: ConfigMap\n    name: case-config\n";
   it.each([
     [
-      "a Trigger's broker must exist in its namespace",
-      trigger("").replace("broker: default", "broker: missing"),
-      "spec.broker",
-      "Broker default/missing not found",
-    ],
-    [
-      "a Broker's config ConfigMap must exist",
-      broker(configRef),
-      "spec.config.name",
-      "ConfigMap default/case-config not found",
-    ],
-    [
       "the ConfigMap's data.backing must be a backing Eventail runs",
       configMap("  backing: mongodb\n") + broker(configRef),
       "spec.config",
@@ -268,6 +232,50 @@ describe("validateResources: Broker and Trigger references", () => {
   });
 });
 
+describe("validateResources: a ref to what is not among the manifests is a warning, as Knative accepts it", () => {
+  const configRef = "  config:\n    apiVersion: v1\n    kind: ConfigMap\n    name: case-config\n";
+  it.each([
+    [
+      "a Trigger whose broker is missing delivers nothing until it is added",
+      trigger("").replace("broker: default", "broker: missing"),
+      "spec.broker",
+      "Broker default/missing is not among the manifests: this Trigger delivers nothing until it is added",
+    ],
+    [
+      "a Broker whose ConfigMap is missing does not run until it is added",
+      broker(configRef),
+      "spec.config.name",
+      "ConfigMap default/case-config is not among the manifests: this Broker does not run until it is added",
+    ],
+    [
+      "a Broker's dead-letter sink naming a missing Broker",
+      broker(
+        "  delivery:\n    deadLetterSink:\n      ref:\n        apiVersion: eventing.knative.dev/v1\n        kind: Broker\n        name: nope\n",
+      ),
+      "spec.delivery.deadLetterSink.ref.name",
+      "Broker default/nope is not among the manifests: the Triggers that use this Broker's delivery deliver nothing until it is added",
+    ],
+    [
+      "a subscriber ref to a missing sink",
+      trigger(
+        "  subscriber:\n    ref:\n      apiVersion: sinks.knative.dev/v1alpha1\n      kind: IntegrationSink\n      name: ghost\n",
+      ),
+      "spec.subscriber.ref.name",
+      "IntegrationSink default/ghost is not among the manifests: this Trigger delivers nothing",
+    ],
+    [
+      "a ref's namespace is where its target is looked up",
+      trigger(
+        "  subscriber:\n    ref:\n      apiVersion: eventing.knative.dev/v1\n      kind: Broker\n      name: default\n      namespace: elsewhere\n",
+      ),
+      "spec.subscriber.ref.name",
+      "Broker elsewhere/default is not among the manifests",
+    ],
+  ])("%s", async (_what, manifest, at, fragment) => {
+    await expectWarning(manifest, at, fragment);
+  });
+});
+
 describe("validateResources: all problems, each where it is", () => {
   it("reports every mistake of a multi-document file with its field path and file:line", async () => {
     const file = path.join(FIXTURES, "invalid", "several-problems.yaml");
@@ -280,13 +288,15 @@ describe("validateResources: all problems, each where it is", () => {
         who: `${i.kind}/${i.namespace}/${i.name}`,
         path: i.path,
         message: i.message,
+        ...(i.severity ? { severity: i.severity } : {}),
       })),
     ).toEqual([
       {
         line: 8,
         who: "Trigger/default/broken",
         path: "spec.broker",
-        message: where("Broker default/missing-broker not found"),
+        message: where("Broker default/missing-broker is not among the manifests"),
+        severity: "warning",
       },
       {
         line: 11,
@@ -346,11 +356,13 @@ describe("validateResources: all problems, each where it is", () => {
         line: 36,
         who: "PingSource/channels/every-minute",
         path: "spec.sink.ref.name",
-        message: where("IntegrationSink channels/nowhere not found"),
+        message: where("IntegrationSink channels/nowhere is not among the manifests"),
+        severity: "warning",
       },
     ]);
     expect(formatIssue(issues[0]!)).toBe(
-      `${file}:8 Trigger/default/broken spec.broker: Broker default/missing-broker not found`,
+      `${file}:8 Trigger/default/broken spec.broker warning: Broker default/missing-broker is ` +
+        "not among the manifests: this Trigger delivers nothing until it is added",
     );
   });
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { KafkaSecretError, kafkaSecurity } from "../../src/sinks/kafka/kafka-auth.js";
+import { KafkaSecretError, kafkaSecurity } from "../../src/sources/kafka/kafka-auth.js";
 
 describe("kafkaSecurity: a KafkaSink's auth Secret in Knative's keys", () => {
   it.each<[string, Record<string, string>, unknown]>([

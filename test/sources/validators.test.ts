@@ -167,17 +167,17 @@ describe("source manifests", () => {
       ),
       [
         'metadata.annotations[kafkasources.sources.knative.dev/key-type]: must be one of string, int, float, byte-array (got "long")',
-        'spec.bootstrapServers[0]: "kafka" is not host:port',
+        'spec.bootstrapServers[0] warning: "kafka" is not host:port: this KafkaSource cannot connect until it is',
         "spec.topics: required field is missing",
       ],
     ],
     [
-      "KafkaSource: a topic name Kafka refuses, SASL asked for",
+      "KafkaSource: a topic name Kafka refuses, SASL asked for without a user",
       kafka(
         '  bootstrapServers: [k:9092]\n  topics: ["orders/eu"]\n  net:\n    sasl:\n      enable: true\n',
       ),
       [
-        "spec.net.sasl.enable: SASL connections are not supported by Eventail's KafkaSource yet",
+        "spec.net.sasl.user: SASL needs a user",
         "spec.topics[0]: invalid topic \"orders/eu\": letters, digits, '.', '_' and '-' (at most 249)",
       ],
     ],
@@ -274,5 +274,82 @@ describe("source manifests", () => {
     ],
   ])("%s", (_name, yaml, expected) => {
     expect(issuesOf(yaml).sort()).toEqual(expected.sort());
+  });
+});
+
+describe("KafkaSource spec.net: SASL and TLS from Secrets, as Knative reads them", () => {
+  const secret = (name: string, data: string) =>
+    `---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: ${name}\nstringData:\n${data}`;
+  const ref = (name: string, key: string) =>
+    `\n        secretKeyRef: { name: ${name}, key: ${key} }\n`;
+  const tls = (fields: string) =>
+    kafka(
+      `  bootstrapServers: [k:9093]\n  topics: [a]\n  net:\n    tls:\n      enable: true\n${fields}`,
+    );
+  const sasl = (fields: string) =>
+    kafka(
+      `  bootstrapServers: [k:9092]\n  topics: [a]\n  net:\n    sasl:\n      enable: true\n${fields}`,
+    );
+  const CERTS = secret("certs", "  ca.crt: CA\n  tls.crt: CERT\n  tls.key: KEY\n");
+  const LOGIN = secret("login", "  user: u\n  password: p\n  mechanism: SCRAM-SHA-512\n");
+
+  it.each<[string, string, string[]]>([
+    [
+      "TLS with a CA and a client certificate from one Secret",
+      tls(
+        `      caCert:${ref("certs", "ca.crt")}      cert:${ref("certs", "tls.crt")}      key:${ref("certs", "tls.key")}`,
+      ) + CERTS,
+      [],
+    ],
+    ["TLS with nothing else verifies against the system CAs", tls(""), []],
+    [
+      "SASL SCRAM with user, password and type from a Secret",
+      sasl(
+        `      user:${ref("login", "user")}      password:${ref("login", "password")}      type:${ref("login", "mechanism")}`,
+      ) + LOGIN,
+      [],
+    ],
+    [
+      "TLS settings that are not enabled are not read",
+      kafka(
+        `  bootstrapServers: [k:9092]\n  topics: [a]\n  net:\n    tls:\n      enable: false\n      caCert:${ref("absent", "ca.crt")}`,
+      ),
+      [],
+    ],
+    [
+      "a Secret not among the manifests is a warning (the source starts once it is added)",
+      tls(`      caCert:${ref("absent", "ca.crt")}`),
+      [
+        "spec.net.tls.caCert.secretKeyRef.name warning: Secret default/absent is not among the manifests: this KafkaSource does not start until it is added",
+      ],
+    ],
+    [
+      "a Secret without the key named is an error at that key",
+      tls(`      caCert:${ref("certs", "ca.pem")}`) + CERTS,
+      [
+        'spec.net.tls.caCert.secretKeyRef.key: Secret default/certs has no key "ca.pem" (or it is empty)',
+      ],
+    ],
+    [
+      "a client certificate without its key",
+      tls(`      cert:${ref("certs", "tls.crt")}`) + CERTS,
+      ["spec.net.tls.key: user.crt and user.key go together (client certificate)"],
+    ],
+    [
+      "a SASL type Knative does not know",
+      sasl(
+        `      user:${ref("login", "user")}      password:${ref("login", "password")}      type:${ref("login", "user")}`,
+      ) + LOGIN,
+      ['spec.net.sasl.type: sasl.mechanism "u" is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512'],
+    ],
+    [
+      "AWS MSK IAM (Knative v1's roleARN) is a standalone limit",
+      sasl(`      roleARN:${ref("login", "user")}`) + LOGIN,
+      [
+        "spec.net.sasl.roleARN: AWS MSK IAM authentication is not run standalone; use SASL user and password (sasl.type PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512) or TLS client certificates",
+      ],
+    ],
+  ])("%s", (_what, yaml, expected) => {
+    expect(issuesOf(yaml)).toEqual(expected);
   });
 });

@@ -9,6 +9,7 @@ import {
 } from "../broker-config.js";
 import { FEATURES_NAME, featureEnabled } from "../features.js";
 import { childPath } from "../issue.js";
+import { isMissingReference, missingMessage } from "../missing-reference.js";
 import type { BrokerSpec, Resource } from "../types.js";
 import { asFields, asString, type Check, type Fields, quote } from "./check.js";
 import { checkDelivery } from "./delivery.js";
@@ -45,8 +46,11 @@ export function checkBroker(check: Check, spec: Fields): void {
       parseQuietly,
     );
   } catch (error) {
-    if (!(error instanceof BrokerConfigError)) throw error;
-    check.report(error.path, error.message);
+    if (isMissingReference(error)) {
+      check.warn(error.path, missingMessage(error.target, "Broker", error.path, error.via));
+    } else if (error instanceof BrokerConfigError) {
+      check.report(error.path, error.message);
+    } else throw error;
   }
   const brokerClass = check.resource.metadata.annotations?.[BROKER_CLASS_ANNOTATION];
   const classAt = childPath("metadata.annotations", BROKER_CLASS_ANNOTATION);

@@ -1,6 +1,7 @@
-import { addressableKinds, isAbsoluteUri, isAddressableKind } from "../addresses.js";
+import { isAbsoluteUri, isAddressableKind } from "../addresses.js";
 import { parseCaCerts } from "../ca-certs.js";
 import { childPath } from "../issue.js";
+import { missingMessage } from "../missing-reference.js";
 import { knownKinds } from "../schema.js";
 import { clusterServiceUrl, isServiceRef, SERVICES_CONFIG_MAP } from "../services.js";
 import { asFields, asString, type Check, quote } from "./check.js";
@@ -88,6 +89,11 @@ function checkCaCerts(check: Check, value: unknown, at: string): void {
   if ("error" in parsed) check.report(at, parsed.error);
 }
 
+/**
+ * A ref to a resource that is not among the manifests is a warning, not an error: Knative accepts
+ * it (the resource is not Ready until the target exists), and so does Eventail, which leaves what
+ * depends on it stopped until a reload brings the target.
+ */
 export function checkTargetExists(
   check: Check,
   kind: string,
@@ -95,8 +101,9 @@ export function checkTargetExists(
   name: string,
   at: string,
 ): void {
-  if (!check.exists(kind, namespace, name))
-    check.report(at, `${kind} ${namespace}/${name} not found`);
+  if (!check.exists(kind, namespace, name)) {
+    check.warn(at, missingMessage({ kind, namespace, name }, check.resource.kind, at));
+  }
 }
 
 /** Knative resolves a ref by its API group and version, so a wrong apiVersion resolves nothing. */

@@ -7,7 +7,7 @@ import { checkBroker, checkTriggerBroker } from "./broker.js";
 import { checkChannelRef, checkChannelSpec, checkChannelTemplate } from "./channels.js";
 import { asFields, type Fields, type ResourceRule } from "./check.js";
 import { checkDelivery } from "./delivery.js";
-import { checkDestination, checkTargetExists } from "./destination.js";
+import { checkDestination } from "./destination.js";
 import { checkEventPolicy } from "./event-policy.js";
 import { checkEventTransform } from "./event-transform.js";
 import { checkEventType } from "./event-type.js";
@@ -28,7 +28,11 @@ export const KIND_RULES: Readonly<Record<string, ResourceRule>> = {
   PingSource: checkPingSource,
   IntegrationSink: (check, spec) => {
     if (spec["aws"] !== undefined) {
-      check.report("spec.aws", "AWS integrations are not run by Eventail; use spec.log");
+      check.report(
+        "spec.aws",
+        "AWS integrations are not run standalone (events sent here would be lost); use spec.log " +
+          "to print each event, or run the AWS sink on a Knative cluster and point a uri at it",
+      );
     } else if (spec["log"] === undefined) {
       check.report("spec.log", "required field is missing (log is the integration Eventail runs)");
     }

@@ -2,10 +2,9 @@ import { SERVICES_CONFIG_MAP } from "../services.js";
 
 /** Workloads a Knative example ships beside its eventing resources; they run on a cluster only. */
 const WORKLOADS: Readonly<Record<string, readonly string[]>> = {
-  v1: ["Service", "Pod"],
-  "apps/v1": ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"],
+  v1: ["Pod"],
+  "apps/v1": ["StatefulSet", "DaemonSet", "ReplicaSet"],
   "batch/v1": ["Job", "CronJob"],
-  "serving.knative.dev/v1": ["Service"],
 };
 
 function groupOf(apiVersion: string): string {
@@ -25,6 +24,12 @@ export function unknownKindMessage(apiVersion: string, kind: string, served: str
       `${head}: Eventail does not run workloads standalone; run the program yourself, leave this ` +
       `manifest out of -f, and point refs to its Service at it with --service NAMESPACE/NAME=URL ` +
       `or ConfigMap ${SERVICES_CONFIG_MAP}`
+    );
+  }
+  if (kind === "RabbitmqBrokerConfig") {
+    return (
+      `${head}: RabbitMQ brokers are not run standalone yet; leave this manifest out of -f and ` +
+      "give the Broker a v1 ConfigMap whose data.backing is memory, redis, nats or kafka"
     );
   }
   const group = groupOf(apiVersion);

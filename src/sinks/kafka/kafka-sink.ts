@@ -4,9 +4,10 @@ import type { CloudEvent } from "../../events/event.js";
 import type { SinkReceipt } from "../../events/ingress-target.js";
 import { encodeKafkaRecord, type KafkaMode } from "../../events/kafka-binding.js";
 import type { Logger } from "../../observability/logger.js";
+import { MissingReferenceError } from "../../resources/missing-reference.js";
 import { brokerList, kafkaClient } from "../../sources/kafka/client.js";
+import { type KafkaSecurity, kafkaSecurity } from "../../sources/kafka/kafka-auth.js";
 import type { RunnableSink, SinkContext } from "../registry.js";
-import { type KafkaSecurity, kafkaSecurity } from "./kafka-auth.js";
 
 /** eventing-kafka-broker's KafkaSink (eventing.knative.dev/v1alpha1). */
 export interface KafkaSinkSpec {
@@ -155,7 +156,9 @@ function security(spec: KafkaSinkSpec, context: SinkContext): KafkaSecurity {
   const name = spec.auth?.secret?.ref?.name;
   if (!name) return {};
   const secret = context.secret(context.namespace, name);
-  if (!secret) throw new Error(`spec.auth.secret.ref.name: Secret ${name} not found`);
+  if (!secret) {
+    throw new MissingReferenceError("Secret", context.namespace, name, "spec.auth.secret.ref.name");
+  }
   try {
     return kafkaSecurity(secret);
   } catch (error) {

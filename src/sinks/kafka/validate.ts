@@ -1,13 +1,14 @@
+import { missingMessage } from "../../resources/missing-reference.js";
 import { asFields, asString, type Check, type Fields, quote } from "../../resources/rules/check.js";
 import { secretData } from "../../resources/secrets.js";
 import type { SecretResource } from "../../resources/types.js";
+import { KafkaSecretError, kafkaSecurity } from "../../sources/kafka/kafka-auth.js";
 import { checkBootstrapServers, KAFKA_TOPIC } from "../../sources/kafka/validate.js";
-import { KafkaSecretError, kafkaSecurity } from "./kafka-auth.js";
 
 /**
  * KafkaSink rules beyond its schema: host:port bootstrap servers, a topic name Kafka accepts, and
- * an auth Secret that exists and whose keys make a connection (protocol, SASL mechanism, the
- * certificates that go together).
+ * an auth Secret whose keys make a connection (protocol, SASL mechanism, the certificates that go
+ * together); a Secret not among the manifests is a warning (the sink starts once it is added).
  */
 export function validate(check: Check, spec: Fields): void {
   checkBootstrapServers(check, spec["bootstrapServers"], "spec.bootstrapServers");
@@ -23,7 +24,10 @@ export function validate(check: Check, spec: Fields): void {
   const at = "spec.auth.secret.ref.name";
   const secret = check.find("Secret", check.namespace, name);
   if (!secret) {
-    check.report(at, `Secret ${check.namespace}/${name} not found`);
+    check.warn(
+      at,
+      missingMessage({ kind: "Secret", namespace: check.namespace, name }, "KafkaSink", at),
+    );
     return;
   }
   try {

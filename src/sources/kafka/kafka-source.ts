@@ -3,6 +3,8 @@ import { decodeKafkaRecord, recordHeaders } from "../../events/kafka-binding.js"
 import type { Logger } from "../../observability/logger.js";
 import type { RunnableSource } from "../registry.js";
 import type { EventSink } from "../source.js";
+import type { KafkaSecurity } from "./kafka-auth.js";
+import type { KafkaNetSpec } from "./net.js";
 import {
   type ConsumedRecord,
   type ConsumerTuning,
@@ -20,6 +22,8 @@ export interface KafkaSourceSpec {
   /** Default ordered, as Knative's: one record at a time per partition. */
   readonly ordering?: "ordered" | "unordered";
   readonly ceOverrides?: { readonly extensions?: Readonly<Record<string, string>> };
+  /** SASL and TLS (net.ts). */
+  readonly net?: KafkaNetSpec;
 }
 
 export { KEY_TYPE_ANNOTATION } from "./settings.js";
@@ -45,6 +49,8 @@ export class KafkaSource implements RunnableSource {
     private readonly keyType: KeyType,
     private readonly logger: Logger,
     private readonly tuning: ConsumerTuning = {},
+    /** What `spec.net` makes of the connection (net.ts): TLS, SASL. */
+    private readonly security: KafkaSecurity = {},
   ) {
     this.source = `/apis/v1/namespaces/${namespace}/kafkasources/${name}`;
   }
@@ -58,6 +64,7 @@ export class KafkaSource implements RunnableSource {
         topics: this.spec.topics,
         fromBeginning: this.spec.initialOffset === "earliest",
         ordered: (this.spec.ordering ?? "ordered") === "ordered",
+        security: this.security,
         ...this.tuning,
       },
       (record) => this.deliver(sink, record),

@@ -3,6 +3,7 @@ import type { Batch, Consumer, EachBatchPayload, KafkaMessage } from "kafkajs";
 import { OffsetCommitter, PartitionProgress } from "../../backing/kafka-consumer-core.js";
 import type { Logger } from "../../observability/logger.js";
 import { kafkaClient } from "./client.js";
+import type { KafkaSecurity } from "./kafka-auth.js";
 
 export interface ConsumerTuning {
   /** kafkajs defaults: 30000 / 60000 / 3000 ms. */
@@ -23,6 +24,8 @@ export interface RecordConsumerOptions extends ConsumerTuning {
   /** One record at a time per partition; otherwise up to `concurrency` at once. */
   readonly ordered: boolean;
   readonly concurrency?: number;
+  /** TLS and SASL settings of the connection (net.ts). */
+  readonly security?: KafkaSecurity;
 }
 
 export interface ConsumedRecord {
@@ -58,7 +61,7 @@ export class KafkaRecordConsumer {
     private readonly handler: RecordHandler,
     private readonly logger: Logger,
   ) {
-    const kafka = kafkaClient(options.brokers, logger, options.clientId);
+    const kafka = kafkaClient(options.brokers, logger, options.clientId, options.security);
     this.consumer = kafka.consumer({
       groupId: options.groupId,
       allowAutoTopicCreation: true,

@@ -1,3 +1,4 @@
+import { missingMessage } from "../../resources/missing-reference.js";
 import {
   asArray,
   asFields,
@@ -6,6 +7,9 @@ import {
   type Fields,
   quote,
 } from "../../resources/rules/check.js";
+import { secretData } from "../../resources/secrets.js";
+import type { SecretResource } from "../../resources/types.js";
+import { KafkaNetError, type KafkaNetSpec, kafkaNetSecurity, unsupportedNet } from "./net.js";
 import { KEY_TYPES } from "./record-event.js";
 import { KEY_TYPE_ANNOTATION } from "./settings.js";
 
@@ -22,7 +26,11 @@ export function checkBootstrapServers(check: Check, value: unknown, at: string):
     const path = typeof value === "string" ? at : `${at}[${index}]`;
     for (const server of text.split(",").map((s) => s.trim())) {
       if (!HOST_PORT.test(server)) {
-        check.report(path, `${quote(server)} is not host:port`);
+        // Knative accepts any string here; nothing can connect to it, though.
+        check.warn(
+          path,
+          `${quote(server)} is not host:port: this ${check.resource.kind} cannot connect until it is`,
+        );
       }
     }
   });
@@ -45,20 +53,48 @@ export function validate(check: Check, spec: Fields): void {
     }
     seen.add(topic);
   });
-  const net = asFields(spec["net"]);
-  for (const part of ["sasl", "tls"]) {
-    if (asFields(net?.[part])?.["enable"] === true) {
-      check.report(
-        `spec.net.${part}.enable`,
-        `${part.toUpperCase()} connections are not supported by Eventail's KafkaSource yet`,
-      );
-    }
-  }
+  checkNet(check, spec["net"]);
   const keyType = check.resource.metadata.annotations?.[KEY_TYPE_ANNOTATION];
   if (keyType !== undefined && !(KEY_TYPES as readonly string[]).includes(keyType)) {
     check.report(
       `metadata.annotations[${KEY_TYPE_ANNOTATION}]`,
       `must be one of ${KEY_TYPES.join(", ")} (got ${quote(keyType)})`,
     );
+  }
+}
+
+/**
+ * `spec.net`: the credentials AWS IAM would need are a standalone limit; a Secret not among the
+ * manifests is a warning (the source starts once it is added); with every Secret present, values
+ * that cannot make a connection (a missing key, SASL without a user) are errors.
+ */
+function checkNet(check: Check, value: unknown): void {
+  const net = asFields(value) as KafkaNetSpec | undefined;
+  const unsupported = unsupportedNet(net);
+  for (const { path, message } of unsupported) check.report(path, message);
+  if (unsupported.length > 0) return;
+  let missing = false;
+  for (const part of ["sasl", "tls"] as const) {
+    const fields = asFields(net?.[part]);
+    if (fields?.["enable"] !== true) continue;
+    for (const [field, holder] of Object.entries(fields)) {
+      const name = asString(asFields(asFields(holder)?.["secretKeyRef"])?.["name"]);
+      if (!name || check.exists("Secret", check.namespace, name)) continue;
+      const target = { kind: "Secret", namespace: check.namespace, name };
+      const at = `spec.net.${part}.${field}.secretKeyRef.name`;
+      check.warn(at, missingMessage(target, "KafkaSource", at));
+      missing = true;
+    }
+  }
+  if (missing) return;
+  const secret = (name: string) => {
+    const found = check.find("Secret", check.namespace, name);
+    return found ? secretData(found as SecretResource) : undefined;
+  };
+  try {
+    kafkaNetSecurity(net, check.namespace, secret);
+  } catch (error) {
+    if (!(error instanceof KafkaNetError)) throw error;
+    check.report(error.path, error.reason);
   }
 }

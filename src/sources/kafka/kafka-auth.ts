@@ -5,7 +5,8 @@ import type { KafkaConfig, SASLOptions } from "kafkajs";
  * (eventing-kafka-broker's control-plane/pkg/security): `protocol` PLAINTEXT | SASL_PLAINTEXT |
  * SSL | SASL_SSL; `sasl.mechanism` PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 with `user` and
  * `password`; `ca.crt`, `user.crt` and `user.key` (PEM) for TLS. Legacy channel secrets
- * (`username`, `saslType`, `tls.enabled`) are read too. Pure: no client, no I/O.
+ * (`username`, `saslType`, `tls.enabled`) are read too. A KafkaSource's `spec.net` becomes such a
+ * Secret too (net.ts), as Knative builds one. Pure: no client, no I/O.
  */
 export type KafkaSecurity = Pick<KafkaConfig, "ssl" | "sasl">;
 
