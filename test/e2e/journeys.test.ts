@@ -39,9 +39,11 @@ async function send(url: string, id: string, type: string, source = "/orders"): 
   return response.statusCode;
 }
 
-async function journey(base: string, path: string): Promise<{ status: number; body: any }> {
+type Answer = JourneyJson & { code?: string; sources?: string[] };
+
+async function journey(base: string, path: string): Promise<{ status: number; body: Answer }> {
   const response = await request(`${base}/api/v1/events/${path}`);
-  return { status: response.statusCode, body: await response.body.json() };
+  return { status: response.statusCode, body: (await response.body.json()) as Answer };
 }
 
 const settled = (j: JourneyJson) =>
