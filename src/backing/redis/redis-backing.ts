@@ -9,6 +9,7 @@ import {
   waitUntilReady,
   withDeadline,
 } from "./connection.js";
+import { RedisJourneyStore } from "./journey-store.js";
 import {
   EVENT_FIELD,
   groupName,
@@ -18,7 +19,6 @@ import {
 } from "./keys.js";
 import { type ScriptedRedis, withScripts } from "./scripts.js";
 import type { RedisSettings } from "./settings.js";
-import { RedisJourneyStore } from "./journey-store.js";
 import { RedisSubscription } from "./subscription.js";
 
 /**
