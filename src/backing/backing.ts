@@ -1,4 +1,5 @@
 import type { CloudEvent } from "../events/event.js";
+import type { JourneyStore } from "./journey.js";
 
 /**
  * The one interface every store of events goes through (memory, Redis Streams, NATS JetStream,
@@ -54,6 +55,12 @@ export interface Backing {
    * durable engine keeps them on disk under its own retention.
    */
   limitStream?(stream: string, maxEvents: number): void;
+
+  /**
+   * Where a durable engine keeps journeys (CONTRACT §11), so every process of a scale-out answers
+   * and a restart keeps them. Absent: journeys stay in this process's memory ring.
+   */
+  readonly journeys?: JourneyStore;
 
   /** True when the engine answers (used by /readyz). */
   ready(): Promise<boolean>;

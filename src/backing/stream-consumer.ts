@@ -2,6 +2,7 @@ import type { Dispatcher } from "../delivery/dispatcher.js";
 import type { DeliveryOptions, DeliveryOutcome } from "../delivery/options.js";
 import type { CloudEvent } from "../events/event.js";
 import type { Backing, ConsumeMeta, SubscribeOptions, Subscription } from "./backing.js";
+import type { AttemptRecord, JourneyRecorder, RouteRecord } from "./journey.js";
 
 /** What every consumer (trigger or subscription) shares in its config. */
 export interface ConsumerConfig {
@@ -27,6 +28,7 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
     readonly backing: Backing,
     readonly stream: string,
     protected config: C,
+    protected readonly journeys?: JourneyRecorder,
   ) {}
 
   /** Names the consumer in its backing and says in logs what kind of consumer it is. */
@@ -88,24 +90,83 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
     await this.backing.removeConsumer(this.stream, this.consumerName);
   }
 
-  /** Delivers through the Dispatcher; an outcome cut short by shutdown is left unacknowledged. */
+  /**
+   * Delivers through the Dispatcher; an outcome cut short by shutdown is left unacknowledged.
+   * With journeys on, the outcome and each attempt are reported for `event` (`journeyOf`, when
+   * the delivered event is another one, e.g. a subscription's reply going on).
+   */
   protected async deliver(
     event: CloudEvent,
     url: string,
     meta: ConsumeMeta,
+    journeyOf: CloudEvent | undefined = event,
   ): Promise<DeliveryOutcome> {
     const config = this.config;
+    const journeys = journeyOf === undefined ? undefined : this.journeys;
+    const attempts: AttemptRecord[] | undefined = journeys === undefined ? undefined : [];
+    const onAttempt =
+      attempts === undefined
+        ? undefined
+        : (at: number, status: number | undefined, error: string | undefined, ms: number) => {
+            attempts.push({
+              at,
+              durationMs: ms,
+              ...(status === undefined ? {} : { status }),
+              ...(error === undefined ? {} : { error }),
+            });
+            // A failed attempt will be retried (or given up): the route is pending until then.
+            if (status === undefined || status < 200 || status > 299) {
+              this.report(journeyOf!, { ...this.route("pending"), attempts: [...attempts] });
+            }
+          };
     const outcome = await this.dispatcher.deliver(
       event,
       url,
       config.delivery,
       { namespace: config.namespace, kind: this.consumerPrefix, name: config.name },
-      { signal: this.shutdown.signal, keepAlive: meta.keepAlive },
+      {
+        signal: this.shutdown.signal,
+        keepAlive: meta.keepAlive,
+        ...(onAttempt === undefined ? {} : { onAttempt }),
+      },
     );
     // Leave it unacknowledged so a durable backing delivers it again after the restart.
     if (outcome.kind === "dropped" && outcome.reason === "shutdown") {
       throw new Error("delivery interrupted by shutdown");
     }
+    if (attempts !== undefined) this.report(journeyOf!, this.outcomeRoute(outcome, attempts));
     return outcome;
+  }
+
+  /** Reports what became of `event` for this consumer (journeys on only). */
+  protected report(event: CloudEvent, route: RouteRecord): void {
+    this.journeys?.routed(this.backing, this.stream, event, route);
+  }
+
+  protected route(outcome: RouteRecord["outcome"]): RouteRecord {
+    return {
+      kind: this.consumerPrefix === "trigger" ? "Trigger" : "Subscription",
+      name: this.config.name,
+      outcome,
+    };
+  }
+
+  private outcomeRoute(outcome: DeliveryOutcome, attempts: AttemptRecord[]): RouteRecord {
+    switch (outcome.kind) {
+      case "delivered":
+        return { ...this.route("delivered"), attempts };
+      case "replied":
+        return {
+          ...this.route("replied"),
+          attempts,
+          replyId: String(outcome.reply.attributes["id"]),
+        };
+      case "dead-lettered": {
+        const sink = this.config.delivery.deadLetterSink;
+        return { ...this.route("dead-lettered"), attempts, ...(sink ? { sink } : {}) };
+      }
+      case "dropped":
+        return { ...this.route("dropped"), attempts, reason: outcome.error ?? outcome.reason };
+    }
   }
 }

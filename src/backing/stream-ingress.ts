@@ -6,6 +6,7 @@
 import type { CloudEvent } from "../events/event.js";
 import type { IngressTarget } from "../events/ingress-target.js";
 import { type Backing, BackingUnavailableError } from "./backing.js";
+import type { JourneyRecorder } from "./journey.js";
 
 export class StreamIngress implements IngressTarget {
   constructor(
@@ -14,7 +15,10 @@ export class StreamIngress implements IngressTarget {
     readonly backing: Backing,
     public bodyLimit: number,
     readonly stream: string,
-  ) {}
+    private readonly journeys?: JourneyRecorder,
+  ) {
+    journeys?.attach(backing);
+  }
 
   /**
    * Set while some consumer of this stream is not subscribed (starting, or its engine was down
@@ -24,7 +28,20 @@ export class StreamIngress implements IngressTarget {
 
   async ingest(events: readonly CloudEvent[]): Promise<void> {
     if (this.hold !== undefined) throw new BackingUnavailableError(this.hold, this.backing.kind);
-    await this.backing.publish(this.stream, this.prepare(events));
+    const stored = this.prepare(events);
+    const journeys = this.journeys;
+    if (journeys === undefined) return this.backing.publish(this.stream, stored);
+    // A memory backing may hand the events to its triggers before publish returns, and their
+    // reports need the acceptance first; a durable one is told only once the engine has them.
+    const early = this.backing.journeys === undefined;
+    if (early) journeys.accepted(this.backing, this.stream, stored);
+    try {
+      await this.backing.publish(this.stream, stored);
+    } catch (error) {
+      if (early) journeys.withdrawn(this.backing, this.stream, stored);
+      throw error;
+    }
+    if (!early) journeys.accepted(this.backing, this.stream, stored);
   }
 
   /** The events as stored; unchanged here. */

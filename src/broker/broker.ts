@@ -1,4 +1,5 @@
 import { type Backing, brokerStream } from "../backing/backing.js";
+import type { JourneyRecorder } from "../backing/journey.js";
 import { StreamIngress } from "../backing/stream-ingress.js";
 import type { CloudEvent } from "../events/event.js";
 import { replyWithTtlOf, stampBrokerIngress } from "./ttl.js";
@@ -31,8 +32,14 @@ export function arrivalTime(now = Date.now()): string {
  * triggers consume the same stream, each under its own consumer name.
  */
 export class Broker extends StreamIngress {
-  constructor(namespace: string, name: string, backing: Backing, bodyLimit: number) {
-    super(namespace, name, backing, bodyLimit, brokerStream(namespace, name));
+  constructor(
+    namespace: string,
+    name: string,
+    backing: Backing,
+    bodyLimit: number,
+    journeys?: JourneyRecorder,
+  ) {
+    super(namespace, name, backing, bodyLimit, brokerStream(namespace, name), journeys);
   }
 
   protected override prepare(events: readonly CloudEvent[]): readonly CloudEvent[] {

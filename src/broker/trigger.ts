@@ -1,4 +1,5 @@
 import type { ConsumeMeta, SubscribeOptions } from "../backing/backing.js";
+import type { JourneyRecorder } from "../backing/journey.js";
 import { type ConsumerConfig, StreamConsumer } from "../backing/stream-consumer.js";
 import type { Dispatcher } from "../delivery/dispatcher.js";
 import { type CloudEvent, EventValidationError, eventLogFields } from "../events/event.js";
@@ -19,6 +20,8 @@ export interface TriggerDeps {
   readonly dispatcher: Dispatcher;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** Journeys (CONTRACT §11); absent with `--journey-size 0`. */
+  readonly journeys?: JourneyRecorder;
 }
 
 /**
@@ -44,7 +47,7 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
     readonly broker: Broker,
     config: TriggerConfig,
   ) {
-    super(deps.dispatcher, broker.backing, broker.stream, config);
+    super(deps.dispatcher, broker.backing, broker.stream, config, deps.journeys);
   }
 
   protected override subscribeOptions(config: TriggerConfig): SubscribeOptions {
@@ -58,7 +61,10 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
 
   protected async handle(event: CloudEvent, meta: ConsumeMeta): Promise<void> {
     const config = this.config;
-    if (!config.filter.match(event)) return;
+    if (!config.filter.match(event)) {
+      this.journeys?.routed(this.backing, this.stream, event, this.route("filtered-out"));
+      return;
+    }
     const outcome = await this.deliver(event, config.subscriberUrl, meta);
     if (outcome.kind !== "replied") return;
     try {

@@ -1,4 +1,5 @@
 import { type Backing, channelStream } from "../backing/backing.js";
+import type { JourneyRecorder } from "../backing/journey.js";
 import { StreamIngress } from "../backing/stream-ingress.js";
 import { CHANNEL_BACKINGS } from "../resources/broker-config.js";
 
@@ -10,7 +11,13 @@ export const CHANNEL_KINDS = CHANNEL_BACKINGS;
  * subscription consumes the stream under its own name.
  */
 export class ChannelRuntime extends StreamIngress {
-  constructor(namespace: string, name: string, backing: Backing, bodyLimit: number) {
-    super(namespace, name, backing, bodyLimit, channelStream(namespace, name));
+  constructor(
+    namespace: string,
+    name: string,
+    backing: Backing,
+    bodyLimit: number,
+    journeys?: JourneyRecorder,
+  ) {
+    super(namespace, name, backing, bodyLimit, channelStream(namespace, name), journeys);
   }
 }

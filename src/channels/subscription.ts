@@ -1,4 +1,5 @@
 import type { ConsumeMeta } from "../backing/backing.js";
+import type { JourneyRecorder } from "../backing/journey.js";
 import { type ConsumerConfig, StreamConsumer } from "../backing/stream-consumer.js";
 import type { Dispatcher } from "../delivery/dispatcher.js";
 import { type CloudEvent, eventLogFields } from "../events/event.js";
@@ -20,11 +21,16 @@ export class SubscriptionRuntime extends StreamConsumer<SubscriptionConfig> {
   protected readonly consumerPrefix = "subscription";
 
   constructor(
-    private readonly deps: { dispatcher: Dispatcher; logger: Logger; metrics: Metrics },
+    private readonly deps: {
+      dispatcher: Dispatcher;
+      logger: Logger;
+      metrics: Metrics;
+      journeys?: JourneyRecorder;
+    },
     readonly channel: ChannelRuntime,
     config: SubscriptionConfig,
   ) {
-    super(deps.dispatcher, channel.backing, channel.stream, config);
+    super(deps.dispatcher, channel.backing, channel.stream, config, deps.journeys);
   }
 
   protected async handle(event: CloudEvent, meta: ConsumeMeta): Promise<void> {
@@ -46,6 +52,12 @@ export class SubscriptionRuntime extends StreamConsumer<SubscriptionConfig> {
       );
       return;
     }
-    await this.deliver(reply, config.replyUrl, meta);
+    // The journey is the channel event's: its route was reported when its subscriber answered.
+    await this.deliver(
+      reply,
+      config.replyUrl,
+      meta,
+      config.subscriberUrl === undefined ? event : undefined,
+    );
   }
 }

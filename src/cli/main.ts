@@ -2,7 +2,12 @@
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import { parseServiceFlag } from "../resources/services.js";
-import { durationFlag, positiveIntegerFlag, type RunTlsAndLimits } from "./run-options.js";
+import {
+  durationFlag,
+  nonNegativeIntegerFlag,
+  positiveIntegerFlag,
+  type RunTlsAndLimits,
+} from "./run-options.js";
 import type { SendOptions } from "./send.js";
 
 const version = (
@@ -87,6 +92,11 @@ program
     collectService,
   )
   .option("--public-url <url>", "URL clients reach this server at (token issuer, addresses)")
+  .option(
+    "--journey-size <n>",
+    "events whose journey is kept in memory (default: 100000; 0 turns journeys off)",
+    nonNegativeIntegerFlag,
+  )
   .addHelpText("after", "\nExample:\n  eventail run -f examples/quickstart --port 9090")
   .action(
     async (
@@ -97,6 +107,7 @@ program
         watch: boolean;
         service?: string[];
         publicUrl?: string;
+        journeySize?: number;
       } & RunTlsAndLimits,
     ) => {
       // Each command loads only what it needs, so `send` and `--version` start fast.
@@ -166,6 +177,22 @@ program
   .action(async (options: { host: string; port: number }) => {
     const { displayCommand } = await import("./display.js");
     process.exitCode = await displayCommand(options.host, options.port);
+  });
+
+program
+  .command("trace")
+  .description("print where an accepted event went: its routes, attempts and outcomes")
+  .argument("<event-id>", "the event's ce-id")
+  .option("--source <source>", "its ce-source, when the id came from several sources")
+  .option("-n, --namespace <ns>", "namespace of the broker or channel it entered", "default")
+  .option(
+    "--server <url>",
+    "Eventail's URL (default: $EVENTAIL_SERVER, else http://127.0.0.1:8080)",
+  )
+  .option("--token <jwt>", "bearer token for the operations API (default: $EVENTAIL_TOKEN)")
+  .action(async (id: string, options: import("./trace.js").TraceOptions) => {
+    const { traceCommand } = await import("./trace.js");
+    process.exitCode = await traceCommand(id, options);
   });
 
 await program.parseAsync(process.argv);

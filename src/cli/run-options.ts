@@ -24,6 +24,15 @@ export function positiveIntegerFlag(value: string): number {
   return parsed;
 }
 
+/** A count where 0 means "off" (`--journey-size 0`). */
+export function nonNegativeIntegerFlag(value: string): number {
+  const parsed = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed)) {
+    throw new InvalidArgumentError("must be a whole number (0 or more)");
+  }
+  return parsed;
+}
+
 export interface RunTlsAndLimits {
   tlsCert?: string;
   tlsKey?: string;

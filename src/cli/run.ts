@@ -11,7 +11,7 @@ export async function runCommand(
   watch = true,
   serviceFlags: readonly string[] = [],
   /** --tls-*, connection limits, --public-url. */
-  flags: RunTlsAndLimits & Pick<EventailOptions, "publicUrl"> = {},
+  flags: RunTlsAndLimits & Pick<EventailOptions, "publicUrl" | "journeySize"> = {},
 ): Promise<number> {
   const served = tlsAndLimits(flags);
   if ("error" in served) {
@@ -22,7 +22,17 @@ export async function runCommand(
   try {
     const services = parseServiceFlags(serviceFlags);
     const publicUrl = flags.publicUrl === undefined ? {} : { publicUrl: flags.publicUrl };
-    running = await startEventail({ paths, host, port, watch, services, ...served, ...publicUrl });
+    const journeys = flags.journeySize === undefined ? {} : { journeySize: flags.journeySize };
+    running = await startEventail({
+      paths,
+      host,
+      port,
+      watch,
+      services,
+      ...served,
+      ...publicUrl,
+      ...journeys,
+    });
   } catch (error) {
     if (error instanceof InvalidManifestsError) {
       for (const issue of error.issues) process.stderr.write(`${formatIssue(issue)}\n`);

@@ -289,6 +289,10 @@ export class Dispatcher {
     const total = options.retry + 1;
     for (let n = 1; ; n++) {
       let last: AttemptResult;
+      // Clock reads only for a caller that listens: most deliveries pay nothing.
+      const report = countFor === undefined ? undefined : control.onAttempt;
+      const began = report === undefined ? 0 : Date.now();
+      const clock = report === undefined ? 0 : performance.now();
       const paced = options.pace?.reserve() ?? 0;
       if (paced > 0 && !(await this.wait(paced, watch))) last = ABORTED;
       else if (target === undefined) last = invalidUrl(url);
@@ -305,6 +309,10 @@ export class Dispatcher {
           last = await attempt(agent, target, sent, limits, watch);
           this.gates.leave(target.origin);
         } else last = ABORTED;
+      }
+      if (report !== undefined && last.error !== "shutdown") {
+        const ms = Math.round(performance.now() - clock);
+        report(began, last.status, last.error === undefined ? undefined : last.message, ms);
       }
       if (countFor !== undefined && last.error !== "shutdown") {
         this.metrics.countAttempt(

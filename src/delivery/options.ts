@@ -114,4 +114,14 @@ export interface DeliveryControl {
    * counts it in eventail_dropped_events_total.
    */
   failureHandled?: boolean;
+  /**
+   * Told of every attempt at the subscriber (not at the dead-letter sink) once it ends: when it
+   * started (epoch ms), the status or the error, and how long it took. Journeys use it.
+   */
+  onAttempt?: (
+    at: number,
+    status: number | undefined,
+    error: string | undefined,
+    ms: number,
+  ) => void;
 }

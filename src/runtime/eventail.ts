@@ -4,6 +4,7 @@ import { createBacking } from "../backing/registry.js";
 import { Dispatcher } from "../delivery/dispatcher.js";
 import { createLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
+import { DEFAULT_JOURNEY_SIZE, Journeys } from "../operations/journeys.js";
 import { resolveDestination } from "../resources/addresses.js";
 import { formatIssue, type ValidationIssue } from "../resources/issue.js";
 import type { ServiceFlags } from "../resources/services.js";
@@ -47,6 +48,8 @@ export interface EventailOptions {
   stateDir?: string;
   /** External OIDC issuers' least time between two key fetches (default 30 s). */
   issuerRefetchIntervalMs?: number;
+  /** `--journey-size`: events whose journey this process keeps in memory; 0 turns journeys off. */
+  journeySize?: number;
 }
 
 export interface RunningEventail {
@@ -58,6 +61,8 @@ export interface RunningEventail {
   readonly metrics: Metrics;
   /** CONTRACT §10: feature flags, issuer, verification, EventPolicies, delivery tokens. */
   readonly security: Security;
+  /** CONTRACT §11: where each accepted event went. */
+  readonly journeys: Journeys;
   /** `status.address` (url and audience) of a resource, a flow's channels included. */
   addressOf(kind: string, namespace: string, name: string): AddressStatus | undefined;
   /** Re-reads the manifests; keeps the running config when they are invalid. */
@@ -120,6 +125,9 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     }
   };
   store.on("changes", reconfigure);
+  const journeys = new Journeys(options.journeySize ?? DEFAULT_JOURNEY_SIZE, logger);
+  journeys.configure(store.all());
+  store.on("changes", () => journeys.configure(store.all()));
   const dispatcher = new Dispatcher({
     metrics,
     logger,
@@ -136,12 +144,15 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     createBacking: (config) => makeBacking(config, logger),
     ...(services ? { services } : {}),
     ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}),
+    ...(journeys.enabled ? { journeys } : {}),
   });
   const app = buildServer({
     dataPlane: reconciler,
     metrics,
     logger,
     security,
+    journeys,
+    apiGuard: security,
     ...(options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(tlsFiles ? { tls: tlsFiles.current } : {}),
@@ -155,6 +166,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   const url = `${scheme}://${selfHost.includes(":") ? `[${selfHost}]` : selfHost}:${port}`;
   const unfollow = trust.follow(store, url);
   security.setServerUrl(url);
+  journeys.setBaseUrl(security.baseUrl);
   secure();
   await reconciler.start(url);
 
@@ -251,7 +263,19 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   const addressOf = (kind: string, namespace: string, name: string) =>
     addressStatusOf(store.all(), security.baseUrl, kind, namespace, name);
 
-  return { url, app, store, reconciler, metrics, security, addressOf, reload, apply, close };
+  return {
+    url,
+    app,
+    store,
+    reconciler,
+    metrics,
+    security,
+    journeys,
+    addressOf,
+    reload,
+    apply,
+    close,
+  };
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Backing, BackingConfig } from "../backing/backing.js";
+import type { JourneyRecorder } from "../backing/journey.js";
 import { Broker } from "../broker/broker.js";
 import { compileTriggerFilter, type TriggerConfig, TriggerRuntime } from "../broker/trigger.js";
 import { CHANNEL_KINDS, ChannelRuntime } from "../channels/channel.js";
@@ -64,6 +65,8 @@ export interface ReconcilerDeps {
   readonly drainMs?: number;
   /** `eventail run --service NS/NAME=URL` mappings (CONTRACT §2). */
   readonly services?: ServiceFlags;
+  /** Journeys (CONTRACT §11): brokers, channels, triggers and subscriptions report to it. */
+  readonly journeys?: JourneyRecorder;
 }
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -124,7 +127,7 @@ export class Reconciler implements DataPlane {
       logger,
       backingOf: (resource) => this.brokerBacking(resource),
       create: (r, backing, limit) =>
-        new Broker(r.metadata.namespace, r.metadata.name, backing, limit),
+        new Broker(r.metadata.namespace, r.metadata.name, backing, limit, deps.journeys),
     });
     this.channels = new IngressSet({
       what: "channel",
@@ -132,7 +135,7 @@ export class Reconciler implements DataPlane {
       logger,
       backingOf: (resource) => this.channelBacking(resource),
       create: (r, backing, limit) =>
-        new ChannelRuntime(r.metadata.namespace, r.metadata.name, backing, limit),
+        new ChannelRuntime(r.metadata.namespace, r.metadata.name, backing, limit, deps.journeys),
     });
     this.triggers = new ConsumerSet({
       what: "trigger",

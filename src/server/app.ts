@@ -3,7 +3,9 @@ import { decodeHttpRequest } from "../events/http-binding.js";
 import type { DataPlane } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { ApiGuardDeps } from "../security/api-guard.js";
 import { InFlightLimit } from "./accept-events.js";
+import { type JourneySource, registerEventsApi } from "./api-events.js";
 import { errorBody, HttpError, logRejection, toHttpError } from "./errors.js";
 import { exchangeRoutes } from "./exchange-routes.js";
 import { ingressDoor } from "./ingress.js";
@@ -30,6 +32,9 @@ export interface ServerOptions {
   tls?: TlsMaterial;
   /** CONTRACT §10: the guard of every address, and Eventail's issuer documents. */
   security?: IngressGuard & IssuerDocuments;
+  /** Journeys behind /api/v1/events (CONTRACT §11), and the guard of /api/v1. */
+  journeys?: JourneySource;
+  apiGuard?: ApiGuardDeps;
 }
 
 /**
@@ -157,6 +162,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     const answer = webhookReply(await source.handle({ headers: request.headers, body }));
     reply.code(answer.status).send(answer.body);
   });
+
+  if (options.journeys) registerEventsApi(app, options.journeys, options.apiGuard);
 
   app.get("/healthz", async () => ({ status: "ok" }));
 

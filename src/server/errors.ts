@@ -33,6 +33,8 @@ export const ERRORS = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  /** GET /api/v1/events/{ns}/{id} without ?source, and the id came with several sources. */
+  AMBIGUOUS_EVENT_ID: 409,
   /** Headers or body not complete within --header-timeout/--body-timeout (CONTRACT §10). */
   REQUEST_TIMEOUT: 408,
   PAYLOAD_TOO_LARGE: 413,

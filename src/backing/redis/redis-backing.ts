@@ -9,6 +9,7 @@ import {
   waitUntilReady,
   withDeadline,
 } from "./connection.js";
+import { RedisJourneyStore } from "./journey-store.js";
 import {
   EVENT_FIELD,
   groupName,
@@ -32,12 +33,15 @@ export class RedisBacking implements Backing {
   private readonly streams = new Set<string>();
   private readonly maintenance: NodeJS.Timeout;
   private closing: Promise<void> | undefined;
+  /** Journeys live next to the streams, on the same connection (journey-store.ts says how). */
+  readonly journeys: RedisJourneyStore;
 
   constructor(
     private readonly settings: RedisSettings,
     private readonly logger: Logger,
   ) {
     this.commands = withScripts(createRedisConnection(settings, logger, "commands"));
+    this.journeys = new RedisJourneyStore(this.commands, logger);
     this.maintenance = setInterval(() => void this.maintain(), settings.trimIntervalMs);
     this.maintenance.unref();
   }

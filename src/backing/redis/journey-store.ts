@@ -1,0 +1,85 @@
+/**
+ * Journeys on Redis (CONTRACT §11). One hash per (namespace, event id),
+ * `eventail:journey:<namespace>:<id>` (namespaces hold no colon), with a field per source for the
+ * acceptance (`a\0<source>`) and one per route (`r\0<source>\0<kind>\0<name>`): the accepting
+ * process and the consuming processes each write their own fields, so nobody reads before writing
+ * and concurrent reports cannot overwrite one another; one HGETALL answers a lookup, every source
+ * included (the 409 case). Each write renews PEXPIRE to the broker's retention, so a journey
+ * lives that long after its last report. Writes are sent without waiting, on the auto-pipelined
+ * commands connection (one round trip for everything issued in a tick); a failed write loses a
+ * report, never an event.
+ */
+import type { Redis } from "ioredis";
+import type { Logger } from "../../observability/logger.js";
+import type { AcceptedRecord, JourneyStore, RouteRecord, StoredJourney } from "../journey.js";
+
+const SEP = "\u0000";
+
+export function journeyKey(namespace: string, id: string): string {
+  return `eventail:journey:${namespace}:${id}`;
+}
+
+export class RedisJourneyStore implements JourneyStore {
+  private warned = false;
+
+  constructor(
+    private readonly commands: Redis,
+    private readonly logger: Logger,
+  ) {}
+
+  writeAccepted(
+    namespace: string,
+    id: string,
+    source: string,
+    record: AcceptedRecord,
+    retentionMs: number,
+  ): void {
+    this.write(journeyKey(namespace, id), `a${SEP}${source}`, JSON.stringify(record), retentionMs);
+  }
+
+  writeRoute(
+    namespace: string,
+    id: string,
+    source: string,
+    route: RouteRecord,
+    retentionMs: number,
+  ): void {
+    const field = `r${SEP}${source}${SEP}${route.kind}${SEP}${route.name}`;
+    this.write(journeyKey(namespace, id), field, JSON.stringify(route), retentionMs);
+  }
+
+  async read(namespace: string, id: string): Promise<StoredJourney[]> {
+    const fields = await this.commands.hgetall(journeyKey(namespace, id));
+    const bySource = new Map<string, { accepted?: AcceptedRecord; routes: RouteRecord[] }>();
+    const of = (source: string) => {
+      let entry = bySource.get(source);
+      if (entry === undefined) {
+        entry = { routes: [] };
+        bySource.set(source, entry);
+      }
+      return entry;
+    };
+    for (const [field, value] of Object.entries(fields)) {
+      const parts = field.split(SEP);
+      try {
+        if (parts[0] === "a" && parts.length === 2) of(parts[1]!).accepted = JSON.parse(value);
+        else if (parts[0] === "r" && parts.length === 4)
+          of(parts[1]!).routes.push(JSON.parse(value));
+      } catch {
+        // A field that is not ours (or not JSON) is skipped, not fatal to the lookup.
+      }
+    }
+    return [...bySource].map(([source, entry]) => ({ source, ...entry }));
+  }
+
+  private write(key: string, field: string, value: string, retentionMs: number): void {
+    if (this.commands.status !== "ready") return;
+    const failed = (error: unknown) => {
+      if (this.warned) return;
+      this.warned = true;
+      this.logger.warn({ err: error }, "redis backing: a journey report was not stored");
+    };
+    this.commands.hset(key, field, value).catch(failed);
+    this.commands.pexpire(key, Math.max(1, Math.round(retentionMs))).catch(failed);
+  }
+}
