@@ -31,6 +31,13 @@ export interface ConsumerSetOptions<C extends ConsumerConfig, P> {
   create(parent: P, config: C): StreamConsumer<C>;
 }
 
+/** Where a trigger's (or subscription's) consumer stands after the last reconcile. */
+export type ConsumerState =
+  | { readonly state: "subscribed" }
+  | { readonly state: "no-parent" }
+  | { readonly state: "invalid"; readonly message: string }
+  | { readonly state: "not-subscribed"; readonly message: string };
+
 interface RunningConsumer<C extends ConsumerConfig, P> {
   readonly consumer: StreamConsumer<C>;
   readonly parent: P;
@@ -44,6 +51,7 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
   private readonly running = new Map<string, RunningConsumer<C, P>>();
   /** Identities of the parents with a consumer that could not subscribe in the last reconcile. */
   private waiting = new Set<unknown>();
+  private states = new Map<string, ConsumerState>();
 
   constructor(private readonly options: ConsumerSetOptions<C, P>) {}
 
@@ -58,6 +66,7 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
     const { options } = this;
     let complete = true;
     const waiting = new Set<unknown>();
+    const states = new Map<string, ConsumerState>();
     const deleted: Array<[string, RunningConsumer<C, P>]> = [];
     for (const [key, running] of this.running) {
       const resource = desired.get(key);
@@ -79,6 +88,7 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
     for (const [key, resource] of desired) {
       const parent = options.parentOf(resource);
       if (parent === undefined) {
+        states.set(key, { state: "no-parent" });
         options.logger.warn({ [options.what]: key }, `${options.what} waits for its parent to run`);
         continue;
       }
@@ -86,11 +96,15 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
       try {
         config = options.configOf(resource, parent);
       } catch (error) {
+        states.set(key, { state: "invalid", message: (error as Error).message });
         options.logger.error({ err: error, [options.what]: key }, `${options.what} is invalid`);
         continue;
       }
       const running = this.running.get(key);
-      if (running?.consumer.update(config)) continue;
+      if (running?.consumer.update(config)) {
+        states.set(key, { state: "subscribed" });
+        continue;
+      }
       // The new version subscribes before the old one stops, under the same consumer name, so
       // the backing hands it what arrives in between (a memory consumer applies the new type
       // hint at once) and the old version only drains what it already has.
@@ -104,13 +118,16 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
         );
         complete = false;
         waiting.add(options.identity(parent));
+        states.set(key, { state: "not-subscribed", message: (error as Error).message });
         continue;
       }
+      states.set(key, { state: "subscribed" });
       this.running.set(key, { consumer, parent });
       if (running) await running.consumer.stop(options.drainMs);
     }
     for (const [key, { consumer }] of deleted) await this.remove(key, consumer);
     this.waiting = waiting;
+    this.states = states;
     return complete;
   }
 
@@ -134,6 +151,11 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
   /** True when a consumer of this parent could not subscribe: its events would miss it. */
   isWaiting(parentIdentity: unknown): boolean {
     return this.waiting.has(parentIdentity);
+  }
+
+  /** The state of `namespace/name` after the last reconcile; undefined when not desired then. */
+  stateOf(key: string): ConsumerState | undefined {
+    return this.states.get(key);
   }
 
   async stopAll(graceMs: number): Promise<void> {

@@ -7,7 +7,7 @@ import { Metrics } from "../observability/metrics.js";
 import { resolveDestination } from "../resources/addresses.js";
 import { formatIssue, type ValidationIssue } from "../resources/issue.js";
 import type { ServiceFlags } from "../resources/services.js";
-import type { AddressStatus } from "../resources/status.js";
+import { type AddressStatus, addressStatus } from "../resources/status.js";
 import { ResourceStore } from "../resources/store.js";
 import type { Resource } from "../resources/types.js";
 import { watchManifests } from "../resources/watch.js";
@@ -21,6 +21,7 @@ import { type ConnectionLimits, replaceCertificate } from "../server/listener.js
 import { addressables, addressStatusOf, subjectsOf } from "./addressables.js";
 import { readConfiguration } from "./configuration-reader.js";
 import { Reconciler } from "./reconciler.js";
+import { StatusBook } from "./status-book.js";
 
 export interface EventailOptions {
   /** Manifest files or folders (eventail run -f). */
@@ -58,6 +59,8 @@ export interface RunningEventail {
   readonly metrics: Metrics;
   /** CONTRACT §10: feature flags, issuer, verification, EventPolicies, delivery tokens. */
   readonly security: Security;
+  /** Every resource's Knative status (CONTRACT §11). */
+  readonly statuses: StatusBook;
   /** `status.address` (url and audience) of a resource, a flow's channels included. */
   addressOf(kind: string, namespace: string, name: string): AddressStatus | undefined;
   /** Re-reads the manifests; keeps the running config when they are invalid. */
@@ -128,7 +131,9 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   });
   const makeBacking =
     options.createBacking ?? ((config, log) => createBacking(config, { logger: log }));
+  let statuses: StatusBook | undefined;
   const reconciler = new Reconciler({
+    onReconciled: () => statuses?.observe(),
     store,
     dispatcher,
     logger,
@@ -137,7 +142,11 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     ...(services ? { services } : {}),
     ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}),
   });
+  statuses = new StatusBook(
+    reconciler.statusSource((resource) => addressStatus(resource, security.baseUrl)),
+  );
   const app = buildServer({
+    api: { guard: security, resources: statuses },
     dataPlane: reconciler,
     metrics,
     logger,
@@ -251,7 +260,19 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   const addressOf = (kind: string, namespace: string, name: string) =>
     addressStatusOf(store.all(), security.baseUrl, kind, namespace, name);
 
-  return { url, app, store, reconciler, metrics, security, addressOf, reload, apply, close };
+  return {
+    url,
+    app,
+    store,
+    reconciler,
+    metrics,
+    security,
+    statuses,
+    addressOf,
+    reload,
+    apply,
+    close,
+  };
 }
 
 /**

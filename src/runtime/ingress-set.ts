@@ -32,6 +32,8 @@ export interface IngressSetOptions<T> {
  */
 export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly stream: string }> {
   readonly running = new Map<string, Running<T>>();
+  /** Why each resource that could not start did not (status, CONTRACT §11). */
+  readonly failures = new Map<string, string>();
 
   constructor(private readonly options: IngressSetOptions<T>) {}
 
@@ -43,6 +45,7 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
   async reconcile(desired: ReadonlyMap<string, Resource>): Promise<boolean> {
     const { options } = this;
     let complete = true;
+    this.failures.clear();
     for (const [key, running] of this.running) {
       const resource = desired.get(key);
       if (!resource || backingKey(options.backingOf(resource)) !== running.backingKey) {
@@ -84,6 +87,7 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
           `${options.what} could not start`,
         );
         complete = false;
+        this.failures.set(key, (error as Error).message);
       }
     }
     return complete;

@@ -26,6 +26,8 @@ export interface SinkSetDeps {
  */
 export class SinkSet {
   private readonly running = new Map<string, RunningSink>();
+  /** Why each sink that could not start did not, by `namespace/name`. */
+  readonly failures = new Map<string, string>();
 
   constructor(private readonly deps: SinkSetDeps) {}
 
@@ -59,12 +61,14 @@ export class SinkSet {
       await this.close(key, running);
     }
     let complete = true;
+    this.failures.clear();
     for (const [key, { resource, kind }] of desired) {
       if (this.running.has(key)) continue;
       try {
         const sink = await kind.create(resource, this.context(resource, kind));
         this.running.set(key, { kind: kind.kind, sink, fingerprint: this.fingerprint(resource) });
       } catch (error) {
+        this.failures.set(key, (error as Error).message);
         this.deps.logger.error({ err: error, sink: `${kind.kind}/${key}` }, "sink could not start");
         complete = false;
       }

@@ -35,6 +35,8 @@ export interface SourceSetDeps {
  */
 export class SourceSet {
   private readonly running = new Map<string, RunningSource>();
+  /** Why each source that could not start did not, by `KIND/NS/NAME`. */
+  private readonly failures = new Map<string, string>();
 
   constructor(private readonly deps: SourceSetDeps) {}
 
@@ -72,16 +74,35 @@ export class SourceSet {
       }
     }
     let complete = true;
+    this.failures.clear();
     for (const [id, { resource, kind }] of desired) {
       if (this.running.has(id)) continue;
       try {
         this.running.set(id, await this.start(resource, kind, baseUrl));
       } catch (error) {
+        this.failures.set(id, (error as Error).message);
         this.deps.logger.error({ err: error, source: id }, "source could not start");
         complete = false;
       }
     }
     return complete;
+  }
+
+  /** Running (and whether ready, for a source that says), or why it could not start. */
+  stateOf(
+    kind: string,
+    namespace: string,
+    name: string,
+  ): { running: true; ready?: boolean } | { running: false; error: string } | undefined {
+    const id = `${kind}/${namespace}/${name}`;
+    const running = this.running.get(id);
+    if (running) {
+      return running.source.ready
+        ? { running: true, ready: running.source.ready() }
+        : { running: true };
+    }
+    const error = this.failures.get(id);
+    return error === undefined ? undefined : { running: false, error };
   }
 
   async stopAll(): Promise<void> {

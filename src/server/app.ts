@@ -4,6 +4,7 @@ import type { DataPlane } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { InFlightLimit } from "./accept-events.js";
+import { type ApiDeps, registerApi } from "./api.js";
 import { errorBody, HttpError, logRejection, toHttpError } from "./errors.js";
 import { exchangeRoutes } from "./exchange-routes.js";
 import { ingressDoor } from "./ingress.js";
@@ -30,6 +31,8 @@ export interface ServerOptions {
   tls?: TlsMaterial;
   /** CONTRACT §10: the guard of every address, and Eventail's issuer documents. */
   security?: IngressGuard & IssuerDocuments;
+  /** CONTRACT §11: the operations API under /api/v1. */
+  api?: ApiDeps;
 }
 
 /**
@@ -157,6 +160,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     const answer = webhookReply(await source.handle({ headers: request.headers, body }));
     reply.code(answer.status).send(answer.body);
   });
+
+  if (options.api) registerApi(app, options.api);
 
   app.get("/healthz", async () => ({ status: "ok" }));
 
