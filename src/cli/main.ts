@@ -179,6 +179,44 @@ program
     process.exitCode = await displayCommand(options.host, options.port);
   });
 
+/** `--server`, `--token` and `-n` of the verbs that read the operations API (CONTRACT §11). */
+function apiVerb(command: Command): Command {
+  return command
+    .option(
+      "--server <url>",
+      "the Eventail server (default: $EVENTAIL_SERVER, else http://127.0.0.1:8080)",
+    )
+    .option("--token <jwt>", "bearer token for eventail:api (default: $EVENTAIL_TOKEN)")
+    .option("-n, --namespace <ns>", "namespace", "default");
+}
+
+apiVerb(
+  program
+    .command("get")
+    .description("list resources with their status and address (kinds: brokers, triggers, ...)")
+    .argument("<kind>", "kind, case-insensitive, singular or plural")
+    .argument("[name]", "one resource"),
+)
+  .option("-A, --all-namespaces", "every namespace")
+  .option("-o, --output <format>", "table, yaml or json", "table")
+  .action(
+    async (kind: string, name: string | undefined, options: import("./get.js").GetOptions) => {
+      const { getCommand } = await import("./get.js");
+      process.exitCode = await getCommand(kind, name, options);
+    },
+  );
+
+apiVerb(
+  program
+    .command("describe")
+    .description("one resource: addresses, spec summary and status conditions")
+    .argument("<kind>", "kind, case-insensitive, singular or plural")
+    .argument("<name>", "the resource"),
+).action(async (kind: string, name: string, options: import("./describe.js").DescribeOptions) => {
+  const { describeCommand } = await import("./describe.js");
+  process.exitCode = await describeCommand(kind, name, options);
+});
+
 program
   .command("trace")
   .description("print where an accepted event went: its routes, attempts and outcomes")

@@ -208,6 +208,11 @@ function toResource(
     for (const at of bad) report(at, 'must be a string map (quote values like "true" and "1")');
     if (bad.length === 0) metadata[field] = map;
   }
+  // Kept for status.observedGeneration (CONTRACT §11); a Kubernetes export carries it.
+  const generation = meta["generation"];
+  if (typeof generation === "number" && Number.isSafeInteger(generation) && generation > 0) {
+    metadata["generation"] = generation;
+  }
   const resource: Record<string, unknown> = {
     apiVersion,
     kind,

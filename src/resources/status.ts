@@ -41,3 +41,38 @@ export function addressStatus(
     audience: audienceOf(groupOf(resource.apiVersion), resource.kind, namespace, name),
   };
 }
+
+/** One Knative condition (knative.dev/pkg apis.Condition). */
+export interface Condition {
+  readonly type: string;
+  readonly status: "True" | "False" | "Unknown";
+  readonly reason?: string;
+  readonly message?: string;
+  /** RFC 3339: when `status` last changed, as this process saw it. */
+  readonly lastTransitionTime?: string;
+}
+
+/** The Knative-shaped `status` of a resource (CONTRACT §11); fields a kind has none of are absent. */
+export interface ResourceStatus {
+  readonly observedGeneration: number;
+  readonly conditions: readonly Condition[];
+  readonly address?: AddressStatus;
+  readonly subscriberUri?: string;
+  readonly replyUri?: string;
+  readonly deadLetterSinkUri?: string;
+  /** Sources: where they send (Knative's `status.sinkUri`). */
+  readonly sinkUri?: string;
+}
+
+export interface ResourceWithStatus {
+  readonly resource: import("./types.js").Resource;
+  readonly status: ResourceStatus;
+  /** RFC 3339: when this process first saw the resource (its `creationTimestamp` here). */
+  readonly firstSeen: string;
+}
+
+/** What the operations API reads (the runtime's StatusBook implements it). */
+export interface ResourceStatusReader {
+  list(): ResourceWithStatus[];
+  get(kind: string, namespace: string, name: string): ResourceWithStatus | undefined;
+}

@@ -10,6 +10,8 @@ export interface ObjectMeta {
   readonly namespace: string;
   readonly labels?: Readonly<Record<string, string>>;
   readonly annotations?: Readonly<Record<string, string>>;
+  /** Kubernetes' spec generation when the manifest carries one (status.observedGeneration). */
+  readonly generation?: number;
 }
 
 /** Where a resource was read from, for messages that name `file:line`. */

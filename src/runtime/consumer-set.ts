@@ -35,6 +35,13 @@ export interface ConsumerSetOptions<C extends ConsumerConfig, P> {
   create(parent: P, config: C): StreamConsumer<C>;
 }
 
+/** Where a trigger's (or subscription's) consumer stands after the last reconcile. */
+export type ConsumerState =
+  | { readonly state: "subscribed" }
+  | { readonly state: "no-parent" }
+  | { readonly state: "invalid"; readonly message: string }
+  | { readonly state: "not-subscribed"; readonly message: string };
+
 interface RunningConsumer<C extends ConsumerConfig, P> {
   readonly consumer: StreamConsumer<C>;
   readonly parent: P;
@@ -50,6 +57,7 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
   private waiting = new Set<unknown>();
   /** Consumers left stopped until what they name is added, each logged once. */
   private readonly notices = new NoticeOnce();
+  private states = new Map<string, ConsumerState>();
 
   constructor(private readonly options: ConsumerSetOptions<C, P>) {}
 
@@ -64,6 +72,7 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
     const { options } = this;
     let complete = true;
     const waiting = new Set<unknown>();
+    const states = new Map<string, ConsumerState>();
     const deleted: Array<[string, RunningConsumer<C, P>]> = [];
     for (const [key, running] of this.running) {
       const resource = desired.get(key);
@@ -86,6 +95,7 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
     for (const [key, resource] of desired) {
       const parent = options.parentOf(resource);
       if (parent === undefined) {
+        states.set(key, { state: "no-parent" });
         // Its broker or channel is not among the resources (validation warned), or cannot run.
         if (this.notices.first(key, "parent")) {
           options.logger.warn(
@@ -99,6 +109,7 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
       try {
         config = options.configOf(resource, parent);
       } catch (error) {
+        states.set(key, { state: "invalid", message: (error as Error).message });
         if (isMissingReference(error)) {
           // Knative leaves it not Ready; here it stops until what it names is added.
           await this.stopOne(key);
@@ -115,7 +126,10 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
       }
       this.notices.forget(key);
       const running = this.running.get(key);
-      if (running?.consumer.update(config)) continue;
+      if (running?.consumer.update(config)) {
+        states.set(key, { state: "subscribed" });
+        continue;
+      }
       // The new version subscribes before the old one stops, under the same consumer name, so
       // the backing hands it what arrives in between (a memory consumer applies the new type
       // hint at once) and the old version only drains what it already has.
@@ -129,13 +143,16 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
         );
         complete = false;
         waiting.add(options.identity(parent));
+        states.set(key, { state: "not-subscribed", message: (error as Error).message });
         continue;
       }
+      states.set(key, { state: "subscribed" });
       this.running.set(key, { consumer, parent });
       if (running) await running.consumer.stop(options.drainMs);
     }
     for (const [key, { consumer }] of deleted) await this.remove(key, consumer);
     this.waiting = waiting;
+    this.states = states;
     return complete;
   }
 
@@ -166,6 +183,11 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
   /** True when a consumer of this parent could not subscribe: its events would miss it. */
   isWaiting(parentIdentity: unknown): boolean {
     return this.waiting.has(parentIdentity);
+  }
+
+  /** The state of `namespace/name` after the last reconcile; undefined when not desired then. */
+  stateOf(key: string): ConsumerState | undefined {
+    return this.states.get(key);
   }
 
   async stopAll(graceMs: number): Promise<void> {

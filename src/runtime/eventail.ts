@@ -8,7 +8,7 @@ import { DEFAULT_JOURNEY_SIZE, Journeys } from "../operations/journeys.js";
 import { resolveDestination } from "../resources/addresses.js";
 import { formatIssue, type ValidationIssue } from "../resources/issue.js";
 import type { ServiceFlags } from "../resources/services.js";
-import type { AddressStatus } from "../resources/status.js";
+import { type AddressStatus, addressStatus } from "../resources/status.js";
 import { ResourceStore } from "../resources/store.js";
 import type { Resource } from "../resources/types.js";
 import { watchManifests } from "../resources/watch.js";
@@ -22,6 +22,7 @@ import { type ConnectionLimits, replaceCertificate } from "../server/listener.js
 import { addressables, addressStatusOf, subjectsOf } from "./addressables.js";
 import { readConfiguration } from "./configuration-reader.js";
 import { Reconciler } from "./reconciler.js";
+import { StatusBook } from "./status-book.js";
 
 export interface EventailOptions {
   /** Manifest files or folders (eventail run -f). */
@@ -63,6 +64,8 @@ export interface RunningEventail {
   readonly security: Security;
   /** CONTRACT §11: where each accepted event went. */
   readonly journeys: Journeys;
+  /** Every resource's Knative status (CONTRACT §11). */
+  readonly statuses: StatusBook;
   /** `status.address` (url and audience) of a resource, a flow's channels included. */
   addressOf(kind: string, namespace: string, name: string): AddressStatus | undefined;
   /** Re-reads the manifests; keeps the running config when they are invalid. */
@@ -136,7 +139,9 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   });
   const makeBacking =
     options.createBacking ?? ((config, log) => createBacking(config, { logger: log }));
+  let statuses: StatusBook | undefined;
   const reconciler = new Reconciler({
+    onReconciled: () => statuses?.observe(),
     store,
     dispatcher,
     logger,
@@ -146,13 +151,15 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}),
     ...(journeys.enabled ? { journeys } : {}),
   });
+  statuses = new StatusBook(
+    reconciler.statusSource((resource) => addressStatus(resource, security.baseUrl)),
+  );
   const app = buildServer({
+    api: { guard: security, resources: statuses, ...(journeys.enabled ? { journeys } : {}) },
     dataPlane: reconciler,
     metrics,
     logger,
     security,
-    journeys,
-    apiGuard: security,
     ...(options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(tlsFiles ? { tls: tlsFiles.current } : {}),
@@ -271,6 +278,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     metrics,
     security,
     journeys,
+    statuses,
     addressOf,
     reload,
     apply,

@@ -37,6 +37,8 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
   readonly running = new Map<string, Running<T>>();
   /** Resources waiting for their configuration, each logged once. */
   private readonly notices = new NoticeOnce();
+  /** Why each resource that could not start did not (status, CONTRACT §11). */
+  readonly failures = new Map<string, string>();
 
   constructor(private readonly options: IngressSetOptions<T>) {}
 
@@ -48,6 +50,7 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
   async reconcile(desired: ReadonlyMap<string, Resource>): Promise<boolean> {
     const { options } = this;
     let complete = true;
+    this.failures.clear();
     const configs = new Map<string, BackingConfig>();
     this.notices.keepOnly(desired);
     for (const [key, resource] of desired) {
@@ -63,6 +66,7 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
             `${options.what} waits: its configuration is not among the manifests`,
           );
         }
+        this.failures.set(key, error.message);
       }
     }
     for (const [key, running] of this.running) {
@@ -105,6 +109,7 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
           `${options.what} could not start`,
         );
         complete = false;
+        this.failures.set(key, (error as Error).message);
       }
     }
     return complete;

@@ -52,8 +52,11 @@ import { BackingPool } from "./backing-pool.js";
 import { ConsumerSet, consumerMode } from "./consumer-set.js";
 import { type DeliverySpec, resolveDelivery, withFlowControl } from "./delivery-spec.js";
 import { IngressSet, type Running } from "./ingress-set.js";
+import type { StatusFacts } from "./resource-status.js";
+import { type RuntimeParts, runStateOf } from "./run-state.js";
 import { SinkSet } from "./sink-set.js";
 import { SourceSet } from "./source-set.js";
+import type { StatusSource } from "./status-book.js";
 
 export interface ReconcilerDeps {
   readonly store: ResourceStore;
@@ -67,6 +70,8 @@ export interface ReconcilerDeps {
   readonly services?: ServiceFlags;
   /** Journeys (CONTRACT §11): brokers, channels, triggers and subscriptions report to it. */
   readonly journeys?: JourneyRecorder;
+  /** Called after every reconcile (the StatusBook records what changed). */
+  readonly onReconciled?: () => void;
 }
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -314,6 +319,45 @@ export class Reconciler implements DataPlane {
     this.releaseHolds();
     this.complete = results.every(Boolean);
     this.scheduleRetry(this.complete);
+    this.deps.onReconciled?.();
+  }
+
+  /** What the StatusBook reads: every resource, and the runtime's facts about each. */
+  statusSource(address: StatusFacts["address"]): StatusSource {
+    const find = (kind: string, namespace: string, name: string) =>
+      this.deps.store.get(kind, namespace, name) ??
+      this.synthetic.find(
+        (r) => r.kind === kind && r.metadata.namespace === namespace && r.metadata.name === name,
+      );
+    return {
+      facts: {
+        find,
+        resolve: (destination, namespace) =>
+          resolveDestination(destination, namespace, this.baseUrl, this.services),
+        address,
+        run: (resource) => runStateOf(this.runtimeParts(), resource),
+      },
+      resources: () => [...this.deps.store.all(), ...this.synthetic],
+      derivedOf: (flow) =>
+        flow.kind === "Sequence"
+          ? expandSequence(flow as SequenceResource)
+          : expandParallel(flow as ParallelResource),
+    };
+  }
+
+  private runtimeParts(): RuntimeParts {
+    return {
+      brokers: this.brokers,
+      channels: this.channels,
+      triggers: this.triggers,
+      subscriptions: this.subscriptions,
+      sources: this.sources,
+      sinks: this.sinks,
+      exchange: (kind, namespace, name) =>
+        kind === "EventTransform"
+          ? this.transforms.get(namespace, name) !== undefined
+          : this.requestReplies.get(namespace, name) !== undefined,
+    };
   }
 
   /**

@@ -30,6 +30,8 @@ export class SinkSet {
   private readonly running = new Map<string, RunningSink>();
   /** Sinks waiting for what they name, each logged once. */
   private readonly notices = new NoticeOnce();
+  /** Why each sink that could not start did not, by `namespace/name`. */
+  readonly failures = new Map<string, string>();
 
   constructor(private readonly deps: SinkSetDeps) {}
 
@@ -64,6 +66,7 @@ export class SinkSet {
     }
     let complete = true;
     this.notices.keepOnly(desired);
+    this.failures.clear();
     for (const [key, { resource, kind }] of desired) {
       if (this.running.has(key)) continue;
       try {
@@ -71,6 +74,7 @@ export class SinkSet {
         this.running.set(key, { kind: kind.kind, sink, fingerprint: this.fingerprint(resource) });
         this.notices.forget(key);
       } catch (error) {
+        this.failures.set(key, (error as Error).message);
         const sinkId = `${kind.kind}/${key}`;
         if (!isMissingReference(error)) {
           this.deps.logger.error({ err: error, sink: sinkId }, "sink could not start");

@@ -41,6 +41,8 @@ export class SourceSet {
   private readonly running = new Map<string, RunningSource>();
   /** Sources waiting for what they name, each logged once. */
   private readonly notices = new NoticeOnce();
+  /** Why each source that could not start did not, by `KIND/NS/NAME`. */
+  private readonly failures = new Map<string, string>();
 
   constructor(private readonly deps: SourceSetDeps) {}
 
@@ -79,12 +81,14 @@ export class SourceSet {
     }
     let complete = true;
     this.notices.keepOnly(desired);
+    this.failures.clear();
     for (const [id, { resource, kind }] of desired) {
       if (this.running.has(id)) continue;
       try {
         this.running.set(id, await this.start(resource, kind, baseUrl));
         this.notices.forget(id);
       } catch (error) {
+        this.failures.set(id, (error as Error).message);
         if (isMissingReference(error)) {
           // Knative leaves it not Ready; here it waits, and a reload that adds the target starts it.
           if (this.notices.first(id, error.message)) {
@@ -100,6 +104,23 @@ export class SourceSet {
       }
     }
     return complete;
+  }
+
+  /** Running (and whether ready, for a source that says), or why it could not start. */
+  stateOf(
+    kind: string,
+    namespace: string,
+    name: string,
+  ): { running: true; ready?: boolean } | { running: false; error: string } | undefined {
+    const id = `${kind}/${namespace}/${name}`;
+    const running = this.running.get(id);
+    if (running) {
+      return running.source.ready
+        ? { running: true, ready: running.source.ready() }
+        : { running: true };
+    }
+    const error = this.failures.get(id);
+    return error === undefined ? undefined : { running: false, error };
   }
 
   async stopAll(): Promise<void> {

@@ -5,20 +5,18 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { JourneyLookup } from "../operations/journeys.js";
-import { type ApiGuardDeps, guardApiRequest } from "../security/api-guard.js";
+import type { ApiDeps } from "./api.js";
 import { errorBody, HttpError } from "./errors.js";
 
 export interface JourneySource {
   lookup(namespace: string, id: string, source?: string): Promise<JourneyLookup>;
 }
 
-export function registerEventsApi(
-  app: FastifyInstance,
-  journeys: JourneySource,
-  guard?: ApiGuardDeps,
-): void {
-  app.get("/api/v1/events/:namespace/:id", async (request, reply) => {
-    if (guard) await guardApiRequest(guard, request.headers.authorization, "read");
+/** Routes relative to `/api/v1`; the API's hook has checked the token already. */
+export function eventRoutes(api: FastifyInstance, deps: ApiDeps): void {
+  const { journeys } = deps;
+  if (!journeys) return;
+  api.get("/events/:namespace/:id", async (request, reply) => {
     const { namespace, id } = request.params as { namespace: string; id: string };
     const query = request.query as Record<string, unknown>;
     const source = query["source"];

@@ -3,9 +3,8 @@ import { decodeHttpRequest } from "../events/http-binding.js";
 import type { DataPlane } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { ApiGuardDeps } from "../security/api-guard.js";
 import { InFlightLimit } from "./accept-events.js";
-import { type JourneySource, registerEventsApi } from "./api-events.js";
+import { type ApiDeps, registerApi } from "./api.js";
 import { errorBody, HttpError, logRejection, toHttpError } from "./errors.js";
 import { exchangeRoutes } from "./exchange-routes.js";
 import { ingressDoor } from "./ingress.js";
@@ -32,9 +31,8 @@ export interface ServerOptions {
   tls?: TlsMaterial;
   /** CONTRACT §10: the guard of every address, and Eventail's issuer documents. */
   security?: IngressGuard & IssuerDocuments;
-  /** Journeys behind /api/v1/events (CONTRACT §11), and the guard of /api/v1. */
-  journeys?: JourneySource;
-  apiGuard?: ApiGuardDeps;
+  /** CONTRACT §11: the operations API under /api/v1. */
+  api?: ApiDeps;
 }
 
 /**
@@ -163,7 +161,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     reply.code(answer.status).send(answer.body);
   });
 
-  if (options.journeys) registerEventsApi(app, options.journeys, options.apiGuard);
+  if (options.api) registerApi(app, options.api);
 
   app.get("/healthz", async () => ({ status: "ok" }));
 

@@ -1,0 +1,43 @@
+/**
+ * The operations API (CONTRACT §11) under `/api/v1`: one encapsulated fastify plugin whose hook
+ * applies the guard of CONTRACT §10 to every route in it — with authentication on, reading needs
+ * a token for `eventail:api`, anything else (redrive, replay) the admin claim too.
+ */
+import type { FastifyInstance } from "fastify";
+import type { ResourceStatusReader } from "../resources/status.js";
+import { type ApiGuardDeps, guardApiRequest } from "../security/api-guard.js";
+import { eventRoutes, type JourneySource } from "./api-events.js";
+import { resourceRoutes } from "./api-resources.js";
+
+export const API_PREFIX = "/api/v1";
+
+export interface ApiDeps {
+  readonly guard: ApiGuardDeps;
+  /** Every resource with its status (the runtime's StatusBook). */
+  readonly resources: ResourceStatusReader;
+  /** Where each accepted event went; absent when journeys are off (404 then). */
+  readonly journeys?: JourneySource;
+}
+
+/** One surface of the API: registers its routes, relative to `/api/v1`. */
+export type ApiRoutes = (api: FastifyInstance, deps: ApiDeps) => void;
+
+/** Every surface of the API; add a row per surface. */
+const SURFACES: readonly ApiRoutes[] = [resourceRoutes, eventRoutes];
+
+export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
+  app.register(
+    async (api) => {
+      api.addHook("onRequest", async (request) => {
+        const reading = request.method === "GET" || request.method === "HEAD";
+        await guardApiRequest(
+          deps.guard,
+          request.headers.authorization,
+          reading ? "read" : "admin",
+        );
+      });
+      for (const routes of SURFACES) routes(api, deps);
+    },
+    { prefix: API_PREFIX },
+  );
+}
