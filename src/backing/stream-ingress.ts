@@ -5,6 +5,7 @@
  */
 import type { CloudEvent } from "../events/event.js";
 import type { IngressTarget } from "../events/ingress-target.js";
+import type { TailFeed } from "../operations/tail-bus.js";
 import { type Backing, BackingUnavailableError } from "./backing.js";
 
 export class StreamIngress implements IngressTarget {
@@ -14,7 +15,12 @@ export class StreamIngress implements IngressTarget {
     readonly backing: Backing,
     public bodyLimit: number,
     readonly stream: string,
+    /** The live tail (CONTRACT §11), told of every event once the backing has it. */
+    private readonly tail?: TailFeed,
   ) {}
+
+  /** What the tail calls this ingress. */
+  protected readonly tailKind: "broker" | "channel" = "channel";
 
   /**
    * Set while some consumer of this stream is not subscribed (starting, or its engine was down
@@ -24,7 +30,12 @@ export class StreamIngress implements IngressTarget {
 
   async ingest(events: readonly CloudEvent[]): Promise<void> {
     if (this.hold !== undefined) throw new BackingUnavailableError(this.hold, this.backing.kind);
-    await this.backing.publish(this.stream, this.prepare(events));
+    const stored = this.prepare(events);
+    await this.backing.publish(this.stream, stored);
+    const tail = this.tail;
+    if (tail?.active) {
+      tail.accepted({ namespace: this.namespace, kind: this.tailKind, name: this.name }, stored);
+    }
   }
 
   /** The events as stored; unchanged here. */

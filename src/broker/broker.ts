@@ -1,6 +1,7 @@
 import { type Backing, brokerStream } from "../backing/backing.js";
 import { StreamIngress } from "../backing/stream-ingress.js";
 import type { CloudEvent } from "../events/event.js";
+import type { TailFeed } from "../operations/tail-bus.js";
 import { replyWithTtlOf, stampBrokerIngress } from "./ttl.js";
 
 let lastMs = 0;
@@ -31,9 +32,17 @@ export function arrivalTime(now = Date.now()): string {
  * triggers consume the same stream, each under its own consumer name.
  */
 export class Broker extends StreamIngress {
-  constructor(namespace: string, name: string, backing: Backing, bodyLimit: number) {
-    super(namespace, name, backing, bodyLimit, brokerStream(namespace, name));
+  constructor(
+    namespace: string,
+    name: string,
+    backing: Backing,
+    bodyLimit: number,
+    tail?: TailFeed,
+  ) {
+    super(namespace, name, backing, bodyLimit, brokerStream(namespace, name), tail);
   }
+
+  protected override readonly tailKind = "broker";
 
   protected override prepare(events: readonly CloudEvent[]): readonly CloudEvent[] {
     const arrival = arrivalTime();

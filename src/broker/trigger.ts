@@ -4,6 +4,7 @@ import type { Dispatcher } from "../delivery/dispatcher.js";
 import { type CloudEvent, EventValidationError, eventLogFields } from "../events/event.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
+import { type TailFeed, tailOutcome } from "../operations/tail-bus.js";
 import { compileCesqlPredicate } from "../triggers/cesql-filter.js";
 import { compileFilter, type Filter, type TriggerFilterSpec } from "../triggers/filter.js";
 import type { Broker } from "./broker.js";
@@ -19,6 +20,8 @@ export interface TriggerDeps {
   readonly dispatcher: Dispatcher;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** The live tail (CONTRACT §11), told how each event fared here. */
+  readonly tail?: TailFeed;
 }
 
 /**
@@ -56,10 +59,22 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
     };
   }
 
+  private tailOrigin() {
+    return { namespace: this.broker.namespace, kind: "broker", name: this.broker.name } as const;
+  }
+
   protected async handle(event: CloudEvent, meta: ConsumeMeta): Promise<void> {
     const config = this.config;
-    if (!config.filter.match(event)) return;
+    const tail = this.deps.tail;
+    if (!config.filter.match(event)) {
+      if (tail?.active)
+        tail.outcome(this.tailOrigin(), event, tailOutcome(event, "Trigger", config.name));
+      return;
+    }
     const outcome = await this.deliver(event, config.subscriberUrl, meta);
+    if (tail?.active) {
+      tail.outcome(this.tailOrigin(), event, tailOutcome(event, "Trigger", config.name, outcome));
+    }
     if (outcome.kind !== "replied") return;
     try {
       await this.broker.ingestReply(outcome.reply, event);

@@ -1,5 +1,6 @@
 import { type Backing, channelStream } from "../backing/backing.js";
 import { StreamIngress } from "../backing/stream-ingress.js";
+import type { TailFeed } from "../operations/tail-bus.js";
 import { CHANNEL_BACKINGS } from "../resources/broker-config.js";
 
 /** Channel kinds and the backing each one stores its events on (the resource model's table). */
@@ -10,7 +11,13 @@ export const CHANNEL_KINDS = CHANNEL_BACKINGS;
  * subscription consumes the stream under its own name.
  */
 export class ChannelRuntime extends StreamIngress {
-  constructor(namespace: string, name: string, backing: Backing, bodyLimit: number) {
-    super(namespace, name, backing, bodyLimit, channelStream(namespace, name));
+  constructor(
+    namespace: string,
+    name: string,
+    backing: Backing,
+    bodyLimit: number,
+    tail?: TailFeed,
+  ) {
+    super(namespace, name, backing, bodyLimit, channelStream(namespace, name), tail);
   }
 }

@@ -4,6 +4,7 @@ import { createBacking } from "../backing/registry.js";
 import { Dispatcher } from "../delivery/dispatcher.js";
 import { createLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
+import { TailBus } from "../operations/tail-bus.js";
 import { resolveDestination } from "../resources/addresses.js";
 import { formatIssue, type ValidationIssue } from "../resources/issue.js";
 import type { ServiceFlags } from "../resources/services.js";
@@ -58,6 +59,8 @@ export interface RunningEventail {
   readonly metrics: Metrics;
   /** CONTRACT §10: feature flags, issuer, verification, EventPolicies, delivery tokens. */
   readonly security: Security;
+  /** CONTRACT §11: the live tail's bus (its readers, for tests and diagnostics). */
+  readonly tail: TailBus;
   /** `status.address` (url and audience) of a resource, a flow's channels included. */
   addressOf(kind: string, namespace: string, name: string): AddressStatus | undefined;
   /** Re-reads the manifests; keeps the running config when they are invalid. */
@@ -128,7 +131,9 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   });
   const makeBacking =
     options.createBacking ?? ((config, log) => createBacking(config, { logger: log }));
+  const tail = new TailBus();
   const reconciler = new Reconciler({
+    tail,
     store,
     dispatcher,
     logger,
@@ -142,6 +147,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     metrics,
     logger,
     security,
+    tail: { bus: tail, guard: security },
     ...(options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(tlsFiles ? { tls: tlsFiles.current } : {}),
@@ -251,7 +257,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   const addressOf = (kind: string, namespace: string, name: string) =>
     addressStatusOf(store.all(), security.baseUrl, kind, namespace, name);
 
-  return { url, app, store, reconciler, metrics, security, addressOf, reload, apply, close };
+  return { url, app, store, reconciler, metrics, security, tail, addressOf, reload, apply, close };
 }
 
 /**

@@ -20,6 +20,7 @@ import type {
 } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { TailFeed } from "../operations/tail-bus.js";
 import { resolveDestination } from "../resources/addresses.js";
 import {
   brokerBacking,
@@ -63,6 +64,8 @@ export interface ReconcilerDeps {
   readonly drainMs?: number;
   /** `eventail run --service NS/NAME=URL` mappings (CONTRACT §2). */
   readonly services?: ServiceFlags;
+  /** The live tail (CONTRACT §11): brokers, channels and their consumers publish to it. */
+  readonly tail?: TailFeed;
 }
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -121,7 +124,7 @@ export class Reconciler implements DataPlane {
       logger,
       backingOf: (resource) => this.brokerBacking(resource),
       create: (r, backing, limit) =>
-        new Broker(r.metadata.namespace, r.metadata.name, backing, limit),
+        new Broker(r.metadata.namespace, r.metadata.name, backing, limit, deps.tail),
     });
     this.channels = new IngressSet({
       what: "channel",
@@ -129,7 +132,7 @@ export class Reconciler implements DataPlane {
       logger,
       backingOf: (resource) => this.channelBacking(resource),
       create: (r, backing, limit) =>
-        new ChannelRuntime(r.metadata.namespace, r.metadata.name, backing, limit),
+        new ChannelRuntime(r.metadata.namespace, r.metadata.name, backing, limit, deps.tail),
     });
     this.triggers = new ConsumerSet({
       what: "trigger",

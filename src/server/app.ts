@@ -4,6 +4,7 @@ import type { DataPlane } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { InFlightLimit } from "./accept-events.js";
+import { type TailRouteOptions, tailRoutes } from "./api-tail.js";
 import { errorBody, HttpError, logRejection, toHttpError } from "./errors.js";
 import { exchangeRoutes } from "./exchange-routes.js";
 import { ingressDoor } from "./ingress.js";
@@ -30,6 +31,8 @@ export interface ServerOptions {
   tls?: TlsMaterial;
   /** CONTRACT §10: the guard of every address, and Eventail's issuer documents. */
   security?: IngressGuard & IssuerDocuments;
+  /** CONTRACT §11: the live tail at /api/v1/tail. */
+  tail?: TailRouteOptions;
 }
 
 /**
@@ -145,6 +148,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
 
   app.register(exchangeRoutes({ dataPlane, logger }));
+  if (options.tail) app.register(tailRoutes(options.tail));
 
   app.post("/sources/:namespace/:name", async (request, reply) => {
     const { namespace, name } = request.params as { namespace: string; name: string };
