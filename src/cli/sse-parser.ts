@@ -18,6 +18,7 @@ export class SseParser {
   /** Feeds text; returns the messages it completed. */
   push(chunk: string): SseMessage[] {
     let text = chunk;
+    if (text === "") return [];
     if (this.afterCr && text.startsWith("\n")) text = text.slice(1);
     this.afterCr = text.endsWith("\r");
     this.buffer += text;

@@ -81,9 +81,11 @@ export const DEFAULT_TAIL_CAPACITY = 1024;
 export class TailReader {
   private queue: TailEntry[] = [];
   private head = 0;
+  /** Messages waiting, drop markers not counted (a marker sits between two messages at most). */
+  private size = 0;
   /** Messages lost so far. */
   droppedTotal = 0;
-  /** The most entries ever waiting at once (never more than capacity + 1: one drop marker). */
+  /** The most messages ever waiting at once: never more than capacity. */
   highWater = 0;
   /** Called when the queue goes from empty to not empty. */
   onReadable: (() => void) | undefined;
@@ -94,8 +96,9 @@ export class TailReader {
     private readonly detach: (reader: TailReader) => void,
   ) {}
 
+  /** Messages waiting. */
   get queued(): number {
-    return this.queue.length - this.head;
+    return this.size;
   }
 
   wants(origin: TailOrigin, event: CloudEvent): boolean {
@@ -106,8 +109,8 @@ export class TailReader {
   }
 
   push(entry: TailEntry): void {
-    const queued = this.queued;
-    if (queued >= this.capacity) {
+    const empty = this.head === this.queue.length;
+    if (this.size >= this.capacity) {
       this.droppedTotal++;
       const last = this.queue[this.queue.length - 1]!;
       // One marker at the end counts the gap, so the reader learns where it lost messages.
@@ -115,9 +118,10 @@ export class TailReader {
       else this.queue.push({ type: "dropped", count: 1 });
     } else {
       this.queue.push(entry);
+      this.size++;
+      if (this.size > this.highWater) this.highWater = this.size;
     }
-    if (this.queued > this.highWater) this.highWater = this.queued;
-    if (queued === 0) this.onReadable?.();
+    if (empty) this.onReadable?.();
   }
 
   /** The oldest waiting message, removed from the queue. */
@@ -125,6 +129,7 @@ export class TailReader {
     if (this.head >= this.queue.length) return undefined;
     const entry = this.queue[this.head]!;
     this.head++;
+    if (entry.type !== "dropped") this.size--;
     if (this.head === this.queue.length) {
       this.queue = [];
       this.head = 0;
@@ -139,6 +144,7 @@ export class TailReader {
   close(): void {
     this.queue = [];
     this.head = 0;
+    this.size = 0;
     this.onReadable = undefined;
     this.detach(this);
   }
@@ -159,9 +165,9 @@ export class TailBus implements TailFeed {
     return reader;
   }
 
-  /** Readers connected now (tests and diagnostics). */
-  get readerCount(): number {
-    return this.readers.size;
+  /** The readers connected now (tests and diagnostics: their queues' sizes and losses). */
+  connected(): readonly TailReader[] {
+    return [...this.readers];
   }
 
   accepted(origin: TailOrigin, events: readonly CloudEvent[]): void {
