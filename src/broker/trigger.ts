@@ -65,13 +65,9 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
 
   protected async handle(event: CloudEvent, meta: ConsumeMeta): Promise<void> {
     const config = this.config;
-    const tail = this.deps.tail;
-    if (!config.filter.match(event)) {
-      if (tail?.active)
-        tail.outcome(this.tailOrigin(), event, tailOutcome(event, "Trigger", config.name));
-      return;
-    }
+    if (!config.filter.match(event)) return;
     const outcome = await this.deliver(event, config.subscriberUrl, meta);
+    const tail = this.deps.tail;
     if (tail?.active) {
       tail.outcome(this.tailOrigin(), event, tailOutcome(event, "Trigger", config.name, outcome));
     }

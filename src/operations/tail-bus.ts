@@ -20,29 +20,28 @@ export interface TailOutcome {
   readonly source: string;
   readonly kind: "Trigger" | "Subscription";
   readonly name: string;
-  readonly outcome: "filtered-out" | "delivered" | "replied" | "dead-lettered" | "dropped";
+  /**
+   * How the delivery ended. No `filtered-out`: a backing may never hand a trigger the events its
+   * filter's type excludes (the memory backing's feeds by type), so it could not be told evenly.
+   */
+  readonly outcome: "delivered" | "replied" | "dead-lettered" | "dropped";
   /** The subscriber's last status, absent when none came back (or nothing was sent). */
   readonly status?: number;
-  /** Attempts made; 0 when filtered out. */
+  /** Attempts made. */
   readonly attempt: number;
 }
 
-/** The tail's outcome of a delivery by a trigger or subscription; undefined `delivery`: filtered out. */
+/** The tail's outcome of a delivery by a trigger or subscription. */
 export function tailOutcome(
   event: CloudEvent,
   kind: TailOutcome["kind"],
   name: string,
-  delivery?: DeliveryOutcome,
+  delivery: DeliveryOutcome,
 ): TailOutcome {
-  const id = String(event.attributes["id"]);
-  const source = String(event.attributes["source"]);
-  if (delivery === undefined) {
-    return { id, source, kind, name, outcome: "filtered-out", attempt: 0 };
-  }
   const { status, attempts } = delivery;
   return {
-    id,
-    source,
+    id: String(event.attributes["id"]),
+    source: String(event.attributes["source"]),
     kind,
     name,
     outcome: delivery.kind,
