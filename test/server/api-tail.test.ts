@@ -5,7 +5,9 @@ import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { type SseMessage, SseParser } from "../../src/cli/sse-parser.js";
 import { TailBus } from "../../src/operations/tail-bus.js";
+import { API_AUDIENCE } from "../../src/security/api-guard.js";
 import { tailRoutes } from "../../src/server/api-tail.js";
+import { tempDir } from "../security/support.js";
 import {
   brokerYaml,
   eventually,
@@ -364,5 +366,51 @@ describe("GET /api/v1/tail: the request itself", () => {
       "three heartbeats",
     );
     expect(tail.messages).toEqual([]);
+  });
+});
+
+describe("GET /api/v1/tail with authentication-oidc enabled", () => {
+  const features = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: config-features, namespace: knative-eventing}
+data:
+  authentication-oidc: enabled
+---
+`;
+
+  it.each([
+    { name: "no token is a 401 asking for one", audience: undefined, status: 401 },
+    {
+      name: "a token for a broker, not the API, is a 401",
+      audience: "eventing.knative.dev/broker/default/default",
+      status: 401,
+    },
+    { name: "a token for eventail:api opens the stream", audience: API_AUDIENCE, status: 200 },
+  ])("$name", async ({ audience, status }) => {
+    const state = tempDir();
+    cleanups.push(async () => state.remove());
+    const running = await eventail(`${features}${brokerYaml("default")}`, { stateDir: state.dir });
+    const headers: Record<string, string> = {};
+    if (audience !== undefined) {
+      const iat = Math.floor(Date.now() / 1000);
+      const token = running.security.keyRing.sign({
+        iss: running.security.issuer,
+        sub: "system:serviceaccount:default:operator",
+        aud: audience,
+        iat,
+        exp: iat + 300,
+      });
+      headers["authorization"] = `Bearer ${token}`;
+    }
+    const response = await request(`${running.url}/api/v1/tail`, { headers });
+    cleanups.push(async () => void response.body.destroy());
+    expect(response.statusCode).toBe(status);
+    if (status === 401) {
+      expect(response.headers["www-authenticate"]).toMatch(/^Bearer/);
+      expect(((await response.body.json()) as { code: string }).code).toBe("UNAUTHENTICATED");
+    } else {
+      expect(response.headers["content-type"]).toMatch(/^text\/event-stream/);
+      await eventually(() => running.tail.connected().length === 1, 10_000, "the reader");
+    }
   });
 });
