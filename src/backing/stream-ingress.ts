@@ -5,6 +5,7 @@
  */
 import type { CloudEvent } from "../events/event.js";
 import type { IngressTarget } from "../events/ingress-target.js";
+import type { TailFeed } from "../operations/tail-bus.js";
 import { type Backing, BackingUnavailableError } from "./backing.js";
 import type { JourneyRecorder } from "./journey.js";
 
@@ -16,9 +17,14 @@ export class StreamIngress implements IngressTarget {
     public bodyLimit: number,
     readonly stream: string,
     private readonly journeys?: JourneyRecorder,
+    /** The live tail (CONTRACT §11), told of every event once the backing has it. */
+    private readonly tail?: TailFeed,
   ) {
     journeys?.attach(backing);
   }
+
+  /** What the tail calls this ingress. */
+  protected readonly tailKind: "broker" | "channel" = "channel";
 
   /**
    * Set while some consumer of this stream is not subscribed (starting, or its engine was down
@@ -29,8 +35,18 @@ export class StreamIngress implements IngressTarget {
   async ingest(events: readonly CloudEvent[]): Promise<void> {
     if (this.hold !== undefined) throw new BackingUnavailableError(this.hold, this.backing.kind);
     const stored = this.prepare(events);
-    const journeys = this.journeys;
-    if (journeys === undefined) return this.backing.publish(this.stream, stored);
+    if (this.journeys === undefined) await this.backing.publish(this.stream, stored);
+    else await this.publishJourneys(this.journeys, stored);
+    const tail = this.tail;
+    if (tail?.active) {
+      tail.accepted({ namespace: this.namespace, kind: this.tailKind, name: this.name }, stored);
+    }
+  }
+
+  private async publishJourneys(
+    journeys: JourneyRecorder,
+    stored: readonly CloudEvent[],
+  ): Promise<void> {
     // A memory backing may hand the events to its triggers before publish returns, and their
     // reports need the acceptance first; a durable one is told only once the engine has them.
     const early = this.backing.journeys === undefined;

@@ -2,6 +2,7 @@ import { type Backing, brokerStream } from "../backing/backing.js";
 import type { JourneyRecorder } from "../backing/journey.js";
 import { StreamIngress } from "../backing/stream-ingress.js";
 import type { CloudEvent } from "../events/event.js";
+import type { TailFeed } from "../operations/tail-bus.js";
 import { replyWithTtlOf, stampBrokerIngress } from "./ttl.js";
 
 let lastMs = 0;
@@ -38,9 +39,12 @@ export class Broker extends StreamIngress {
     backing: Backing,
     bodyLimit: number,
     journeys?: JourneyRecorder,
+    tail?: TailFeed,
   ) {
-    super(namespace, name, backing, bodyLimit, brokerStream(namespace, name), journeys);
+    super(namespace, name, backing, bodyLimit, brokerStream(namespace, name), journeys, tail);
   }
+
+  protected override readonly tailKind = "broker";
 
   protected override prepare(events: readonly CloudEvent[]): readonly CloudEvent[] {
     const arrival = arrivalTime();

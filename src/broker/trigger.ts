@@ -5,6 +5,7 @@ import type { Dispatcher } from "../delivery/dispatcher.js";
 import { type CloudEvent, EventValidationError, eventLogFields } from "../events/event.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
+import { type TailFeed, tailOutcome } from "../operations/tail-bus.js";
 import { compileCesqlPredicate } from "../triggers/cesql-filter.js";
 import { compileFilter, type Filter, type TriggerFilterSpec } from "../triggers/filter.js";
 import type { Broker } from "./broker.js";
@@ -22,6 +23,8 @@ export interface TriggerDeps {
   readonly metrics: Metrics;
   /** Journeys (CONTRACT §11); absent with `--journey-size 0`. */
   readonly journeys?: JourneyRecorder;
+  /** The live tail (CONTRACT §11), told how each event fared here. */
+  readonly tail?: TailFeed;
 }
 
 /**
@@ -59,6 +62,10 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
     };
   }
 
+  private tailOrigin() {
+    return { namespace: this.broker.namespace, kind: "broker", name: this.broker.name } as const;
+  }
+
   protected async handle(event: CloudEvent, meta: ConsumeMeta): Promise<void> {
     const config = this.config;
     if (!config.filter.match(event)) {
@@ -66,6 +73,10 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
       return;
     }
     const outcome = await this.deliver(event, config.subscriberUrl, meta);
+    const tail = this.deps.tail;
+    if (tail?.active) {
+      tail.outcome(this.tailOrigin(), event, tailOutcome(event, "Trigger", config.name, outcome));
+    }
     if (outcome.kind !== "replied") return;
     try {
       await this.broker.ingestReply(outcome.reply, event);

@@ -1,6 +1,7 @@
 import { type Backing, channelStream } from "../backing/backing.js";
 import type { JourneyRecorder } from "../backing/journey.js";
 import { StreamIngress } from "../backing/stream-ingress.js";
+import type { TailFeed } from "../operations/tail-bus.js";
 import { CHANNEL_BACKINGS } from "../resources/broker-config.js";
 
 /** Channel kinds and the backing each one stores its events on (the resource model's table). */
@@ -17,7 +18,8 @@ export class ChannelRuntime extends StreamIngress {
     backing: Backing,
     bodyLimit: number,
     journeys?: JourneyRecorder,
+    tail?: TailFeed,
   ) {
-    super(namespace, name, backing, bodyLimit, channelStream(namespace, name), journeys);
+    super(namespace, name, backing, bodyLimit, channelStream(namespace, name), journeys, tail);
   }
 }

@@ -5,6 +5,7 @@ import type { Dispatcher } from "../delivery/dispatcher.js";
 import { type CloudEvent, eventLogFields } from "../events/event.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
+import { type TailFeed, tailOutcome } from "../operations/tail-bus.js";
 import type { ChannelRuntime } from "./channel.js";
 
 export interface SubscriptionConfig extends ConsumerConfig {
@@ -26,6 +27,8 @@ export class SubscriptionRuntime extends StreamConsumer<SubscriptionConfig> {
       logger: Logger;
       metrics: Metrics;
       journeys?: JourneyRecorder;
+      /** The live tail (CONTRACT §11), told how each delivery to the subscriber ended. */
+      tail?: TailFeed;
     },
     readonly channel: ChannelRuntime,
     config: SubscriptionConfig,
@@ -38,6 +41,15 @@ export class SubscriptionRuntime extends StreamConsumer<SubscriptionConfig> {
     let reply: CloudEvent | undefined = event;
     if (config.subscriberUrl !== undefined) {
       const outcome = await this.deliver(event, config.subscriberUrl, meta);
+      const tail = this.deps.tail;
+      if (tail?.active) {
+        const { namespace, name } = this.channel;
+        tail.outcome(
+          { namespace, kind: "channel", name },
+          event,
+          tailOutcome(event, "Subscription", config.name, outcome),
+        );
+      }
       reply = outcome.kind === "replied" ? outcome.reply : undefined;
     }
     if (reply === undefined) return;

@@ -233,4 +233,20 @@ program
     process.exitCode = await traceCommand(id, options);
   });
 
+program
+  .command("tail")
+  .description("print accepted events and their delivery outcomes as they happen")
+  .option("-n, --namespace <ns>", "only this namespace")
+  .option("--broker <name>", "only this broker (its events and its triggers' outcomes)")
+  .option("--filter <cesql>", "only events this CESQL expression matches")
+  .option(
+    "--server <url>",
+    "the Eventail server (default: $EVENTAIL_SERVER, else http://127.0.0.1:8080)",
+  )
+  .option("--token <jwt>", "bearer token for the operations API (default: $EVENTAIL_TOKEN)")
+  .action(async (options: import("./tail.js").TailOptions) => {
+    const { tailCommand } = await import("./tail.js");
+    process.exitCode = await tailCommand(options);
+  });
+
 await program.parseAsync(process.argv);

@@ -5,6 +5,7 @@ import { Dispatcher } from "../delivery/dispatcher.js";
 import { createLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { DEFAULT_JOURNEY_SIZE, Journeys } from "../operations/journeys.js";
+import { TailBus } from "../operations/tail-bus.js";
 import { resolveDestination } from "../resources/addresses.js";
 import { formatIssue, type ValidationIssue } from "../resources/issue.js";
 import type { ServiceFlags } from "../resources/services.js";
@@ -66,6 +67,8 @@ export interface RunningEventail {
   readonly journeys: Journeys;
   /** Every resource's Knative status (CONTRACT §11). */
   readonly statuses: StatusBook;
+  /** CONTRACT §11: the live tail's bus (its readers, for tests and diagnostics). */
+  readonly tail: TailBus;
   /** `status.address` (url and audience) of a resource, a flow's channels included. */
   addressOf(kind: string, namespace: string, name: string): AddressStatus | undefined;
   /** Re-reads the manifests; keeps the running config when they are invalid. */
@@ -139,9 +142,11 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   });
   const makeBacking =
     options.createBacking ?? ((config, log) => createBacking(config, { logger: log }));
+  const tail = new TailBus();
   let statuses: StatusBook | undefined;
   const reconciler = new Reconciler({
     onReconciled: () => statuses?.observe(),
+    tail,
     store,
     dispatcher,
     logger,
@@ -160,6 +165,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     metrics,
     logger,
     security,
+    tail: { bus: tail, guard: security },
     ...(options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(tlsFiles ? { tls: tlsFiles.current } : {}),
@@ -278,6 +284,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     metrics,
     security,
     journeys,
+    tail,
     statuses,
     addressOf,
     reload,

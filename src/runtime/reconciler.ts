@@ -21,6 +21,7 @@ import type {
 } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { TailFeed } from "../operations/tail-bus.js";
 import { resolveDestination, type TargetExists } from "../resources/addresses.js";
 import {
   brokerBacking,
@@ -72,6 +73,8 @@ export interface ReconcilerDeps {
   readonly journeys?: JourneyRecorder;
   /** Called after every reconcile (the StatusBook records what changed). */
   readonly onReconciled?: () => void;
+  /** The live tail (CONTRACT §11): brokers, channels and their consumers publish to it. */
+  readonly tail?: TailFeed;
 }
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -132,7 +135,7 @@ export class Reconciler implements DataPlane {
       logger,
       backingOf: (resource) => this.brokerBacking(resource),
       create: (r, backing, limit) =>
-        new Broker(r.metadata.namespace, r.metadata.name, backing, limit, deps.journeys),
+        new Broker(r.metadata.namespace, r.metadata.name, backing, limit, deps.journeys, deps.tail),
     });
     this.channels = new IngressSet({
       what: "channel",
@@ -140,7 +143,14 @@ export class Reconciler implements DataPlane {
       logger,
       backingOf: (resource) => this.channelBacking(resource),
       create: (r, backing, limit) =>
-        new ChannelRuntime(r.metadata.namespace, r.metadata.name, backing, limit, deps.journeys),
+        new ChannelRuntime(
+          r.metadata.namespace,
+          r.metadata.name,
+          backing,
+          limit,
+          deps.journeys,
+          deps.tail,
+        ),
     });
     this.triggers = new ConsumerSet({
       what: "trigger",

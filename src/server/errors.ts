@@ -26,6 +26,8 @@ export const ERRORS = {
   TTL_EXHAUSTED: 400,
   /** An EventTransform's expression failed on the event, or its result is not a CloudEvent. */
   TRANSFORM_FAILED: 400,
+  /** An operations API query parameter (a CESQL filter) that does not parse. */
+  INVALID_FILTER: 400,
   BAD_SIGNATURE: 401,
   /** No bearer token, or one that does not verify for this address (CONTRACT §10). */
   UNAUTHENTICATED: 401,
