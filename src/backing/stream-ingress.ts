@@ -5,9 +5,9 @@
  */
 import type { CloudEvent } from "../events/event.js";
 import type { IngressTarget } from "../events/ingress-target.js";
-import type { TailFeed } from "../operations/tail-bus.js";
 import { type Backing, BackingUnavailableError } from "./backing.js";
 import type { JourneyRecorder } from "./journey.js";
+import type { TailFeed } from "./tail-feed.js";
 
 export class StreamIngress implements IngressTarget {
   constructor(

@@ -1,8 +1,8 @@
 import { type Backing, brokerStream } from "../backing/backing.js";
 import type { JourneyRecorder } from "../backing/journey.js";
 import { StreamIngress } from "../backing/stream-ingress.js";
+import type { TailFeed } from "../backing/tail-feed.js";
 import type { CloudEvent } from "../events/event.js";
-import type { TailFeed } from "../operations/tail-bus.js";
 import { replyWithTtlOf, stampBrokerIngress } from "./ttl.js";
 
 let lastMs = 0;

@@ -1,11 +1,11 @@
 import type { ConsumeMeta, SubscribeOptions } from "../backing/backing.js";
 import type { JourneyRecorder } from "../backing/journey.js";
 import { type ConsumerConfig, StreamConsumer } from "../backing/stream-consumer.js";
+import { type TailFeed, tailOutcome } from "../backing/tail-feed.js";
 import type { Dispatcher } from "../delivery/dispatcher.js";
 import { type CloudEvent, EventValidationError, eventLogFields } from "../events/event.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import { type TailFeed, tailOutcome } from "../operations/tail-bus.js";
 import { compileCesqlPredicate } from "../triggers/cesql-filter.js";
 import { compileFilter, type Filter, type TriggerFilterSpec } from "../triggers/filter.js";
 import type { Broker } from "./broker.js";

@@ -1,7 +1,7 @@
 import { type Backing, channelStream } from "../backing/backing.js";
 import type { JourneyRecorder } from "../backing/journey.js";
 import { StreamIngress } from "../backing/stream-ingress.js";
-import type { TailFeed } from "../operations/tail-bus.js";
+import type { TailFeed } from "../backing/tail-feed.js";
 import { CHANNEL_BACKINGS } from "../resources/broker-config.js";
 
 /** Channel kinds and the backing each one stores its events on (the resource model's table). */

@@ -1,11 +1,11 @@
 import type { ConsumeMeta } from "../backing/backing.js";
 import type { JourneyRecorder } from "../backing/journey.js";
 import { type ConsumerConfig, StreamConsumer } from "../backing/stream-consumer.js";
+import { type TailFeed, tailOutcome } from "../backing/tail-feed.js";
 import type { Dispatcher } from "../delivery/dispatcher.js";
 import { type CloudEvent, eventLogFields } from "../events/event.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import { type TailFeed, tailOutcome } from "../operations/tail-bus.js";
 import type { ChannelRuntime } from "./channel.js";
 
 export interface SubscriptionConfig extends ConsumerConfig {

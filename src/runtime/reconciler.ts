@@ -1,5 +1,6 @@
 import type { Backing, BackingConfig } from "../backing/backing.js";
 import type { JourneyRecorder } from "../backing/journey.js";
+import type { TailFeed } from "../backing/tail-feed.js";
 import { Broker } from "../broker/broker.js";
 import { compileTriggerFilter, type TriggerConfig, TriggerRuntime } from "../broker/trigger.js";
 import { CHANNEL_KINDS, ChannelRuntime } from "../channels/channel.js";
@@ -21,7 +22,6 @@ import type {
 } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { TailFeed } from "../operations/tail-bus.js";
 import { resolveDestination, type TargetExists } from "../resources/addresses.js";
 import {
   brokerBacking,
