@@ -1,3 +1,4 @@
+import { startTracing, stopTracing } from "../observability/tracing.js";
 import { formatIssue } from "../resources/issue.js";
 import { parseServiceFlags } from "../resources/services.js";
 import { type EventailOptions, InvalidManifestsError, startEventail } from "../runtime/eventail.js";
@@ -22,6 +23,7 @@ export async function runCommand(
   try {
     const services = parseServiceFlags(serviceFlags);
     const publicUrl = flags.publicUrl === undefined ? {} : { publicUrl: flags.publicUrl };
+    await startTracing();
     running = await startEventail({ paths, host, port, watch, services, ...served, ...publicUrl });
   } catch (error) {
     if (error instanceof InvalidManifestsError) {
@@ -39,7 +41,8 @@ export async function runCommand(
     const stop = () => {
       process.off("SIGTERM", stop);
       process.off("SIGINT", stop);
-      void running.close().then(resolve, resolve);
+      // Spans of the deliveries that drained are exported before the process exits.
+      void running.close().then(stopTracing).then(resolve, resolve);
     };
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
