@@ -59,7 +59,7 @@ export function replyInTrace(
 }
 
 /** A copy of the request with the span's traceparent; the shared original stays as it was. */
-function carrying(request: AttemptRequest, traceparent: string): AttemptRequest {
+export function carrying(request: AttemptRequest, traceparent: string): AttemptRequest {
   const headers: Record<string, string> = { ...request.headers, traceparent };
   const structured = (headers["content-type"] ?? "").startsWith("application/cloudevents+json");
   if (!structured) {
