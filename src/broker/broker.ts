@@ -3,6 +3,8 @@ import type { JourneyRecorder } from "../backing/journey.js";
 import { StreamIngress } from "../backing/stream-ingress.js";
 import type { TailFeed } from "../backing/tail-feed.js";
 import type { CloudEvent } from "../events/event.js";
+import { traceIngress } from "../observability/ingress-spans.js";
+import { activeTracing } from "../observability/tracing.js";
 import { replyWithTtlOf, stampBrokerIngress } from "./ttl.js";
 
 let lastMs = 0;
@@ -53,6 +55,21 @@ export class Broker extends StreamIngress {
 
   /** A trigger's reply: same TTL as the event it answers, so ingress charges exactly one hop. */
   async ingestReply(reply: CloudEvent, original: CloudEvent): Promise<void> {
-    await this.ingest([replyWithTtlOf(reply, original)]);
+    const events = [replyWithTtlOf(reply, original)];
+    const tracing = activeTracing();
+    if (tracing === undefined) return this.ingest(events);
+    // The reply carries its delivery attempt's traceparent (the Dispatcher sees to it).
+    const traced = traceIngress(tracing, events, {
+      namespace: this.namespace,
+      name: this.name,
+      reply: true,
+    });
+    try {
+      await this.ingest(traced.events);
+      traced.end();
+    } catch (error) {
+      traced.end({ error: error instanceof Error ? error.message : String(error) });
+      throw error;
+    }
   }
 }

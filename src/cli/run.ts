@@ -1,3 +1,4 @@
+import { startTracing, stopTracing } from "../observability/tracing.js";
 import { formatIssue } from "../resources/issue.js";
 import { parseServiceFlags } from "../resources/services.js";
 import { type EventailOptions, InvalidManifestsError, startEventail } from "../runtime/eventail.js";
@@ -23,6 +24,7 @@ export async function runCommand(
     const services = parseServiceFlags(serviceFlags);
     const publicUrl = flags.publicUrl === undefined ? {} : { publicUrl: flags.publicUrl };
     const journeys = flags.journeySize === undefined ? {} : { journeySize: flags.journeySize };
+    await startTracing();
     running = await startEventail({
       paths,
       host,
@@ -49,7 +51,8 @@ export async function runCommand(
     const stop = () => {
       process.off("SIGTERM", stop);
       process.off("SIGINT", stop);
-      void running.close().then(resolve, resolve);
+      // Spans of the deliveries that drained are exported before the process exits.
+      void running.close().then(stopTracing).then(resolve, resolve);
     };
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);

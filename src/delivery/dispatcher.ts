@@ -12,6 +12,7 @@ import {
   attempt,
   type WatchCancel,
 } from "./attempt.js";
+import { endAttemptSpan, replyInTrace, traceAttempt } from "./attempt-span.js";
 import { CancelGroups } from "./cancel-group.js";
 import { deadLetterDelivery, deadLetterEvent, ERROR_DATA_BYTES } from "./dead-letter.js";
 import {
@@ -157,7 +158,7 @@ export class Dispatcher {
     if (control.keepAlive) this.alive.add(control);
     try {
       const request = this.prepare(event, options.format, control);
-      const { last, attempts } = await this.attempts(
+      const { last, attempts, traceparent } = await this.attempts(
         url,
         request,
         options,
@@ -168,7 +169,7 @@ export class Dispatcher {
       if (last.error === "shutdown") return shutdown(last, attempts);
       if (!isSuccess(last))
         return this.giveUp(event, url, options, labels, control, last, attempts);
-      return this.outcome(event, url, labels, last, attempts);
+      return this.outcome(event, url, labels, last, attempts, traceparent);
     } catch (error) {
       // Only a bug gets here; the contract is that deliver never throws.
       this.logger.error({ ...eventLogFields(event), url, err: error }, "delivery crashed");
@@ -245,6 +246,7 @@ export class Dispatcher {
     labels: DeliveryLabels,
     last: AttemptResult,
     attempts: number,
+    traceparent: string | undefined,
   ): DeliveryOutcome {
     const status = last.status!;
     const { headers, body, truncated } = last;
@@ -255,7 +257,8 @@ export class Dispatcher {
       ? { invalid: `reply body over ${this.maxReplyBytes} bytes` }
       : decodeHttpResponse(status, headers, body);
     if (reply.event) {
-      return { kind: "replied", status, attempts, reply: reply.event, headers, body, truncated };
+      const event = replyInTrace(reply.event, traceparent);
+      return { kind: "replied", status, attempts, reply: event, headers, body, truncated };
     }
     if (reply.invalid) {
       this.logger.warn(
@@ -274,7 +277,7 @@ export class Dispatcher {
     control: DeliveryControl,
     countFor: DeliveryLabels | undefined,
     sender: DeliveryLabels,
-  ): Promise<{ last: AttemptResult; attempts: number }> {
+  ): Promise<{ last: AttemptResult; attempts: number; traceparent?: string }> {
     const target = this.target(url);
     const agent =
       target === undefined
@@ -287,6 +290,8 @@ export class Dispatcher {
       keepBytes: control.keepBody === true ? this.keepBody : this.keepBytes,
     };
     const total = options.retry + 1;
+    /** The last attempt span's, which a reply joins (tracing on only). */
+    let traceparent: string | undefined;
     for (let n = 1; ; n++) {
       let last: AttemptResult;
       // Clock reads only for a caller that listens: most deliveries pay nothing.
@@ -306,7 +311,10 @@ export class Dispatcher {
             authorization === undefined
               ? request
               : { headers: { ...request.headers, authorization }, body: request.body };
-          last = await attempt(agent, target, sent, limits, watch);
+          const traced = traceAttempt(sent, sender, url, n, countFor === undefined);
+          last = await attempt(agent, target, traced?.request ?? sent, limits, watch);
+          endAttemptSpan(traced, last);
+          traceparent = traced?.span.traceparent;
           this.gates.leave(target.origin);
         } else last = ABORTED;
       }
@@ -325,7 +333,9 @@ export class Dispatcher {
               : "error",
         );
       }
-      if (n >= total || isSuccess(last) || !isRetryable(last)) return { last, attempts: n };
+      if (n >= total || isSuccess(last) || !isRetryable(last)) {
+        return { last, attempts: n, traceparent };
+      }
       control.keepAlive?.();
       const delay = retryDelayMs(options, n, last.status, last.headers["retry-after"]);
       if (!(await this.wait(delay, watch))) {

@@ -5,6 +5,8 @@
 import { type CloudEvent, withAttributes } from "../events/event.js";
 import { decodeHttpRequest } from "../events/http-binding.js";
 import type { IngressTarget } from "../events/ingress-target.js";
+import { type TracedEvents, traceIngress } from "../observability/ingress-spans.js";
+import { activeTracing } from "../observability/tracing.js";
 import { HttpError } from "./errors.js";
 
 /** Bounds the events being accepted at once across every ingress of the process. */
@@ -40,11 +42,19 @@ export async function acceptEvents(
     });
   }
   let events: CloudEvent[] = [];
+  let traced: TracedEvents | undefined;
   try {
     events = withTraceContext(decodeHttpRequest(headers, body).events, headers);
+    const tracing = activeTracing();
+    if (tracing !== undefined) {
+      traced = traceIngress(tracing, events, target);
+      events = traced.events;
+    }
     authorize?.(events);
     await target.ingest(events);
+    traced?.end({ status: 202 });
   } catch (error) {
+    traced?.end({ error: error instanceof Error ? error.message : String(error) });
     if (events.length > 0) rejected(events[0]!);
     throw error;
   } finally {
