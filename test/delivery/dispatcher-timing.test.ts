@@ -158,9 +158,12 @@ describe("per-attempt timeout", () => {
     });
     expect(subscriber.requests).toHaveLength(2);
     expect(timer.scheduled.map((w) => w.ms)).toEqual([100]);
-    // Each attempt lasted its whole timeout: at least 500 ms, then the 100 ms backoff.
+    // Each attempt lasted its whole timeout (500 ms), with the 100 ms backoff between: the whole
+    // delivery took at least 1,100 ms on the dispatcher's side. At the subscriber the first
+    // arrival may be stamped late on a busy machine (its handler runs after the request left),
+    // so the gap between arrivals is held only to the timeout, with the backoff as slack.
     const [gap] = subscriber.requests.slice(1).map((r, i) => r.at - subscriber.requests[i]!.at);
-    expect(gap).toBeGreaterThanOrEqual(600 - TIMER_ROUNDING_MS);
+    expect(gap).toBeGreaterThanOrEqual(500);
     expect(elapsed).toBeGreaterThanOrEqual(1100 - TIMER_ROUNDING_MS);
     expect(await counterValue(metrics.deliveryAttempts, { ...series, code: "timeout" })).toBe(2);
   });
