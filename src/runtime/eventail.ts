@@ -160,12 +160,16 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     reconciler.statusSource((resource) => addressStatus(resource, security.baseUrl)),
   );
   const app = buildServer({
-    api: { guard: security, resources: statuses, ...(journeys.enabled ? { journeys } : {}) },
+    api: {
+      guard: security,
+      resources: statuses,
+      tail: { bus: tail },
+      ...(journeys.enabled ? { journeys } : {}),
+    },
     dataPlane: reconciler,
     metrics,
     logger,
     security,
-    tail: { bus: tail, guard: security },
     ...(options.maxInFlight !== undefined ? { maxInFlight: options.maxInFlight } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(tlsFiles ? { tls: tlsFiles.current } : {}),

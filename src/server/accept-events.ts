@@ -66,7 +66,8 @@ export async function acceptEvents(
  * W3C trace context arrives as transport headers; keeping it on the event as the distributed
  * tracing extension lets every later hop (backing, dispatcher) pass it on.
  */
-function withTraceContext(
+/** Copies an incoming W3C `traceparent`/`tracestate` onto events that carry none (CONTRACT §4). */
+export function withTraceContext(
   events: CloudEvent[],
   headers: Record<string, string | string[] | undefined>,
 ): CloudEvent[] {

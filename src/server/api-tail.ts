@@ -13,14 +13,11 @@ import {
   type TailReader,
   type TailSelection,
 } from "../operations/tail-bus.js";
-import { type ApiGuardDeps, guardApiRequest } from "../security/api-guard.js";
 import { compileCesqlPredicate } from "../triggers/cesql-filter.js";
 import { HttpError } from "./errors.js";
 
 export interface TailRouteOptions {
   readonly bus: TailBus;
-  /** The /api/v1 guard; absent: the API is open (no authentication configured). */
-  readonly guard?: ApiGuardDeps;
   /** Between two `:` comments that keep proxies from closing an idle stream; default 15 s. */
   readonly heartbeatMs?: number;
   /** Messages one reader may have waiting; default DEFAULT_TAIL_CAPACITY. */
@@ -114,16 +111,13 @@ function pump(reader: TailReader, response: ServerResponse, heartbeatMs: number)
   };
 }
 
-/** The tail route; registered under the server's root (its path is absolute). */
+/** The tail route, relative to `/api/v1` (registerApi's hook has checked the token). */
 export function tailRoutes(options: TailRouteOptions): FastifyPluginCallback {
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const capacity = options.capacity ?? DEFAULT_TAIL_CAPACITY;
   const open = new Set<ServerResponse>();
   return (app: FastifyInstance, _opts, done) => {
-    app.get("/api/v1/tail", async (request, reply) => {
-      if (options.guard) {
-        await guardApiRequest(options.guard, request.headers.authorization, "read");
-      }
+    app.get("/tail", async (request, reply) => {
       const selection = tailSelection(request.query as Record<string, unknown>);
       const response = reply.raw;
       reply.hijack();

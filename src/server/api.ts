@@ -8,6 +8,7 @@ import type { ResourceStatusReader } from "../resources/status.js";
 import { type ApiGuardDeps, guardApiRequest } from "../security/api-guard.js";
 import { eventRoutes, type JourneySource } from "./api-events.js";
 import { resourceRoutes } from "./api-resources.js";
+import { type TailRouteOptions, tailRoutes } from "./api-tail.js";
 
 export const API_PREFIX = "/api/v1";
 
@@ -17,13 +18,21 @@ export interface ApiDeps {
   readonly resources: ResourceStatusReader;
   /** Where each accepted event went; absent when journeys are off (404 then). */
   readonly journeys?: JourneySource;
+  /** The live tail's bus; absent: no /tail route. */
+  readonly tail?: TailRouteOptions;
 }
 
 /** One surface of the API: registers its routes, relative to `/api/v1`. */
 export type ApiRoutes = (api: FastifyInstance, deps: ApiDeps) => void;
 
 /** Every surface of the API; add a row per surface. */
-const SURFACES: readonly ApiRoutes[] = [resourceRoutes, eventRoutes];
+const SURFACES: readonly ApiRoutes[] = [
+  resourceRoutes,
+  eventRoutes,
+  (api, deps) => {
+    if (deps.tail) api.register(tailRoutes(deps.tail));
+  },
+];
 
 export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
   app.register(

@@ -5,7 +5,6 @@ import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { InFlightLimit } from "./accept-events.js";
 import { type ApiDeps, registerApi } from "./api.js";
-import { type TailRouteOptions, tailRoutes } from "./api-tail.js";
 import { errorBody, HttpError, logRejection, toHttpError } from "./errors.js";
 import { exchangeRoutes } from "./exchange-routes.js";
 import { ingressDoor } from "./ingress.js";
@@ -34,8 +33,6 @@ export interface ServerOptions {
   security?: IngressGuard & IssuerDocuments;
   /** CONTRACT §11: the operations API under /api/v1. */
   api?: ApiDeps;
-  /** CONTRACT §11: the live tail at /api/v1/tail. */
-  tail?: TailRouteOptions;
 }
 
 /**
@@ -151,7 +148,6 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
 
   app.register(exchangeRoutes({ dataPlane, logger }));
-  if (options.tail) app.register(tailRoutes(options.tail));
 
   app.post("/sources/:namespace/:name", async (request, reply) => {
     const { namespace, name } = request.params as { namespace: string; name: string };

@@ -4,7 +4,7 @@
  * structured) and answers with an event in binary mode (200), or with no body (202).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { type CloudEvent, eventLogFields, withAttributes } from "../events/event.js";
+import { eventLogFields } from "../events/event.js";
 import { decodeHttpRequest, encodeHttpRequest } from "../events/http-binding.js";
 import {
   type DataPlane,
@@ -12,6 +12,7 @@ import {
   type ExchangeTarget,
 } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
+import { withTraceContext } from "./accept-events.js";
 import { errorBody, HttpError, logRejection, toHttpError } from "./errors.js";
 
 interface Surface {
@@ -94,7 +95,7 @@ export function exchangeRoutes(options: { dataPlane: DataPlane; logger: Logger }
         `${surface.kind} takes one event per request, not a batch`,
       );
     }
-    const event = withTraceContext(events[0]!, request.headers);
+    const [event] = withTraceContext([events[0]!], request.headers);
     // The client hanging up ends the wait (a RequestReply's hold, a transform's sink delivery).
     const gone = new AbortController();
     reply.raw.once("close", () => {
@@ -127,17 +128,4 @@ export function exchangeRoutes(options: { dataPlane: DataPlane; logger: Logger }
     const data = payload ?? Buffer.alloc(0);
     reply.raw.writeHead(200, { ...headers, "content-length": String(data.length) }).end(data);
   }
-}
-
-/** As broker ingress does: W3C trace context sent as headers travels on with the event. */
-function withTraceContext(event: CloudEvent, headers: FastifyRequest["headers"]): CloudEvent {
-  const traceparent = headers["traceparent"];
-  if (typeof traceparent !== "string" || event.attributes["traceparent"] !== undefined) {
-    return event;
-  }
-  const tracestate = headers["tracestate"];
-  return withAttributes(event, {
-    traceparent,
-    ...(typeof tracestate === "string" ? { tracestate } : {}),
-  });
 }

@@ -355,7 +355,7 @@ describe("GET /api/v1/tail: the request itself", () => {
 
   it("an idle tail gets a comment every heartbeat", async () => {
     const app = Fastify();
-    app.register(tailRoutes({ bus: new TailBus(), heartbeatMs: 20 }));
+    app.register(tailRoutes({ bus: new TailBus(), heartbeatMs: 20 }), { prefix: "/api/v1" });
     await app.listen({ host: "127.0.0.1", port: 0 });
     cleanups.push(() => app.close());
     const address = app.server.address() as { port: number };
