@@ -38,8 +38,13 @@ export async function issuesWith(manifest: string): Promise<ValidationIssue[]> {
 export async function expectIssue(manifest: string, path: string, fragment: string): Promise<void> {
   const issues = await issuesWith(manifest);
   expect(issues.filter((issue) => issue.file !== CASE_FILE)).toEqual([]);
-  const found = issues.map((issue) => ({ path: issue.path, message: issue.message }));
-  expect(found).toEqual([{ path, message: expect.stringContaining(fragment) }]);
+  // An error, not a warning: a warning would leave the manifests accepted.
+  const found = issues.map((issue) => ({
+    path: issue.path,
+    message: issue.message,
+    error: issue.severity === undefined,
+  }));
+  expect(found).toEqual([{ path, message: expect.stringContaining(fragment), error: true }]);
 }
 
 /**
