@@ -11,6 +11,7 @@ import {
 } from "../backing.js";
 import { KafkaAdmin } from "./admin.js";
 import { createKafkaClient } from "./client.js";
+import { KafkaJourneyStore } from "./journey-store.js";
 import { groupId, topicName } from "./naming.js";
 import { KafkaPublisher } from "./publisher.js";
 import { type KafkaSettings, readKafkaSettings } from "./settings.js";
@@ -37,6 +38,8 @@ export class KafkaBacking implements Backing {
   private readonly publisher: KafkaPublisher;
   private readonly subscriptions = new Set<KafkaSubscription>();
   private closed = false;
+  /** Journeys live on a topic of the same cluster (journey-store.ts says how). */
+  readonly journeys: KafkaJourneyStore;
 
   constructor(
     private readonly settings: KafkaSettings,
@@ -45,6 +48,7 @@ export class KafkaBacking implements Backing {
     this.kafka = createKafkaClient(settings, logger);
     this.admin = new KafkaAdmin(this.kafka, settings, logger);
     this.publisher = new KafkaPublisher(this.kafka, this.admin, settings);
+    this.journeys = new KafkaJourneyStore(this.kafka, this.admin, settings, logger);
   }
 
   publish(stream: string, events: readonly CloudEvent[]): Promise<void> {
@@ -113,6 +117,7 @@ export class KafkaBacking implements Backing {
     this.closed = true;
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
     this.subscriptions.clear();
+    await this.journeys.close();
     await Promise.all([this.publisher.disconnect(), this.admin.disconnect()]);
   }
 }

@@ -2,6 +2,7 @@ import type { CloudEvent } from "../../events/event.js";
 import type { Logger } from "../../observability/logger.js";
 import type { Backing, ConsumeHandler, SubscribeOptions, Subscription } from "../backing.js";
 import { NatsConnector } from "./connection.js";
+import { NatsJourneyStore } from "./journey-store.js";
 import { Outbox } from "./outbox.js";
 import { JetStreamProvisioning } from "./provisioning.js";
 import { JetStreamPublisher } from "./publisher.js";
@@ -22,6 +23,8 @@ export class NatsBacking implements Backing {
   readonly #publisher: JetStreamPublisher;
   readonly #subscriptions = new Set<JetStreamSubscription>();
   #closing: Promise<void> | undefined;
+  /** Journeys live in key-value buckets on the same engine (journey-store.ts says how). */
+  readonly journeys: NatsJourneyStore;
 
   constructor(
     private readonly settings: NatsSettings,
@@ -29,6 +32,7 @@ export class NatsBacking implements Backing {
   ) {
     this.#connector = new NatsConnector(settings, logger);
     this.#provisioning = new JetStreamProvisioning(settings, logger);
+    this.journeys = new NatsJourneyStore(this.#connector, settings, logger);
     this.#publisher = new JetStreamPublisher(
       this.#connector,
       this.#provisioning,

@@ -1,0 +1,101 @@
+import { randomUUID } from "node:crypto";
+import { request } from "undici";
+import { afterEach, describe, expect, it } from "vitest";
+import type { JourneyJson } from "../../src/operations/journey-json.js";
+import { serviceUrl } from "../support/services.js";
+import { eventually, startSink, startWithManifests } from "../support/sink.js";
+
+/** Journeys of events sent to a Channel: one route per Subscription, of kind "Subscription". */
+const CHANNELS: Array<[string, string, "memory" | "redis"]> = [
+  ["InMemoryChannel", "messaging.knative.dev/v1", "memory"],
+  ["RedisStreamChannel", "eventail.io/v1alpha1", "redis"],
+];
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function journey(base: string, id: string) {
+  const response = await request(`${base}/api/v1/events/default/${id}`);
+  return { status: response.statusCode, body: (await response.body.json()) as JourneyJson };
+}
+
+describe.each(CHANNELS)("journeys on a %s", (kind, apiVersion, service) => {
+  const available = service === "memory" || serviceUrl(service) !== undefined;
+
+  it.skipIf(!available)(
+    "show each subscription's outcome: delivered, and dead-lettered after its attempts",
+    async () => {
+      const good = await startSink();
+      const failing = await startSink(() => ({ status: 500 }));
+      const dls = await startSink();
+      cleanups.push(
+        () => good.close(),
+        () => failing.close(),
+        () => dls.close(),
+      );
+      const channel = `journeys-${randomUUID().slice(0, 8)}`;
+      const running = await startWithManifests(`apiVersion: ${apiVersion}
+kind: ${kind}
+metadata: {name: ${channel}}
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: good}
+spec:
+  channel: {apiVersion: ${apiVersion}, kind: ${kind}, name: ${channel}}
+  subscriber: {uri: ${good.url}}
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: failing}
+spec:
+  channel: {apiVersion: ${apiVersion}, kind: ${kind}, name: ${channel}}
+  subscriber: {uri: ${failing.url}}
+  delivery:
+    retry: 1
+    backoffDelay: PT0.05S
+    deadLetterSink: {uri: ${dls.url}}
+`);
+      cleanups.push(() => running.close());
+      const id = randomUUID();
+      const response = await request(`${running.url}/channels/default/${channel}`, {
+        method: "POST",
+        headers: {
+          "ce-specversion": "1.0",
+          "ce-id": id,
+          "ce-source": "/orders",
+          "ce-type": "order.created",
+          "content-type": "application/json",
+        },
+        body: "{}",
+      });
+      await response.body.dump();
+      expect(response.statusCode).toBe(202);
+      const settled = async () => {
+        const answer = await journey(running.url, id);
+        return (
+          answer.status === 200 &&
+          answer.body.routes.length === 2 &&
+          answer.body.routes.every((r) => r.outcome !== "pending")
+        );
+      };
+      await eventually(settled, 20_000, "both subscriptions' outcomes");
+      const { body } = await journey(running.url, id);
+      expect(body.accepted.address).toMatch(new RegExp(`/channels/default/${channel}$`));
+      const byName = Object.fromEntries(body.routes.map((r) => [r.name, r]));
+      expect(byName["good"]).toMatchObject({
+        kind: "Subscription",
+        outcome: "delivered",
+        attempts: [{ status: 202 }],
+      });
+      expect(byName["failing"]).toMatchObject({
+        kind: "Subscription",
+        outcome: "dead-lettered",
+        attempts: [{ status: 500 }, { status: 500 }],
+      });
+    },
+    40_000,
+  );
+});
