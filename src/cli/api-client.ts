@@ -1,11 +1,14 @@
 /**
  * The operations API (CONTRACT §11) as the CLI verbs see it: `--server` (else $EVENTAIL_SERVER,
- * else http://127.0.0.1:8080), `--token` (else $EVENTAIL_TOKEN), and errors as one line a person
+ * else http://127.0.0.1:$PORT, else port 8080, the defaults of `eventail run`), `--token` (else $EVENTAIL_TOKEN), and errors as one line a person
  * can act on.
  */
 import { request } from "undici";
 
-export const DEFAULT_SERVER = "http://127.0.0.1:8080";
+/** Where `eventail run` listens when given no flags: $EVENTAIL_SERVER names it otherwise. */
+export function defaultServer(env: NodeJS.ProcessEnv = process.env): string {
+  return env["EVENTAIL_SERVER"] || `http://127.0.0.1:${env["PORT"] || 8080}`;
+}
 
 export interface ApiClientOptions {
   server?: string;
@@ -28,7 +31,7 @@ export class ApiClient {
   private readonly token: string | undefined;
 
   constructor(options: ApiClientOptions = {}, env: NodeJS.ProcessEnv = process.env) {
-    this.server = (options.server || env["EVENTAIL_SERVER"] || DEFAULT_SERVER).replace(/\/+$/, "");
+    this.server = (options.server || defaultServer(env)).replace(/\/+$/, "");
     this.token = options.token || env["EVENTAIL_TOKEN"] || undefined;
   }
 

@@ -184,7 +184,7 @@ function apiVerb(command: Command): Command {
   return command
     .option(
       "--server <url>",
-      "the Eventail server (default: $EVENTAIL_SERVER, else http://127.0.0.1:8080)",
+      "the Eventail server (default: $EVENTAIL_SERVER, else http://127.0.0.1:$PORT, else :8080)",
     )
     .option("--token <jwt>", "bearer token for eventail:api (default: $EVENTAIL_TOKEN)")
     .option("-n, --namespace <ns>", "namespace", "default");
@@ -225,7 +225,7 @@ program
   .option("-n, --namespace <ns>", "namespace of the broker or channel it entered", "default")
   .option(
     "--server <url>",
-    "Eventail's URL (default: $EVENTAIL_SERVER, else http://127.0.0.1:8080)",
+    "Eventail's URL (default: $EVENTAIL_SERVER, else http://127.0.0.1:$PORT, else :8080)",
   )
   .option("--token <jwt>", "bearer token for the operations API (default: $EVENTAIL_TOKEN)")
   .action(async (id: string, options: import("./trace.js").TraceOptions) => {
@@ -241,7 +241,7 @@ program
   .option("--filter <cesql>", "only events this CESQL expression matches")
   .option(
     "--server <url>",
-    "the Eventail server (default: $EVENTAIL_SERVER, else http://127.0.0.1:8080)",
+    "the Eventail server (default: $EVENTAIL_SERVER, else http://127.0.0.1:$PORT, else :8080)",
   )
   .option("--token <jwt>", "bearer token for the operations API (default: $EVENTAIL_TOKEN)")
   .action(async (options: import("./tail.js").TailOptions) => {

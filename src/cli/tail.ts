@@ -2,21 +2,23 @@
  * `eventail tail`: reads `GET /api/v1/tail` (CONTRACT §11) and prints one line per event, with
  * the outcomes of its deliveries indented under the stream as they come.
  */
+
 import type { Writable } from "node:stream";
+import { defaultServer } from "./api-client.js";
 import { type SseMessage, SseParser } from "./sse-parser.js";
 
 export interface TailOptions {
   namespace?: string;
   broker?: string;
   filter?: string;
-  /** Base URL of the server; default $EVENTAIL_SERVER, else http://127.0.0.1:8080. */
+  /** Base URL of the server; default $EVENTAIL_SERVER, else http://127.0.0.1:$PORT (8080). */
   server?: string;
   /** Bearer token for the operations API where authentication is on; default $EVENTAIL_TOKEN. */
   token?: string;
 }
 
 export function tailUrl(options: TailOptions): URL {
-  const base = options.server ?? process.env["EVENTAIL_SERVER"] ?? "http://127.0.0.1:8080";
+  const base = options.server ?? defaultServer();
   const url = new URL("/api/v1/tail", base);
   if (options.namespace) url.searchParams.set("namespace", options.namespace);
   if (options.broker) url.searchParams.set("broker", options.broker);

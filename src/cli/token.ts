@@ -4,6 +4,7 @@
  * is one, else the state dir's; with neither it fails (exit 2) and never creates a key, so a typo
  * cannot mint an issuer nobody trusts.
  */
+
 import { randomUUID } from "node:crypto";
 import { parseIsoDuration } from "../resources/duration.js";
 import { loadManifests } from "../resources/loader.js";
@@ -15,6 +16,7 @@ import {
   signingSecret,
 } from "../security/key-store.js";
 import { KeyRing, type SigningKey } from "../security/signing-keys.js";
+import { defaultServer } from "./api-client.js";
 
 export interface TokenOptions {
   sub: string;
@@ -44,11 +46,7 @@ export async function tokenCommand(options: TokenOptions): Promise<number> {
     // The newest key: a running server publishes every configured key, whichever signs.
     const ring = new KeyRing({ publishAheadMs: 0 });
     ring.setKeys(keys);
-    const issuer =
-      options.issuer ??
-      readIssuerRecord(stateDir) ??
-      process.env["EVENTAIL_SERVER"] ??
-      "http://127.0.0.1:8080";
+    const issuer = options.issuer ?? readIssuerRecord(stateDir) ?? defaultServer();
     const iat = Math.floor(Date.now() / 1000);
     const token = ring.sign({
       ...claims,

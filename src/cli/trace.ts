@@ -2,7 +2,9 @@
  * `eventail trace EVENT_ID [--source S] [-n NS]`: an event's journey (CONTRACT §11) as a timeline,
  * times as offsets from its acceptance.
  */
+
 import type { JourneyJson, RouteJson } from "../operations/journey-json.js";
+import { defaultServer } from "./api-client.js";
 
 export interface TraceOptions {
   source?: string;
@@ -21,9 +23,7 @@ export async function traceCommand(
   out: Output = process.stdout,
   err: Output = process.stderr,
 ): Promise<number> {
-  const server = (options.server ?? process.env["EVENTAIL_SERVER"] ?? "http://127.0.0.1:8080")
-    .trim()
-    .replace(/\/+$/, "");
+  const server = (options.server ?? defaultServer()).trim().replace(/\/+$/, "");
   const token = options.token ?? process.env["EVENTAIL_TOKEN"];
   const query = options.source === undefined ? "" : `?source=${encodeURIComponent(options.source)}`;
   const url = `${server}/api/v1/events/${encodeURIComponent(options.namespace)}/${encodeURIComponent(id)}${query}`;

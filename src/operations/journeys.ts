@@ -42,6 +42,8 @@ export class Journeys implements JourneyRecorder {
   private readonly ring: JourneyRing;
   /** The engine stores of the backings brokers and channels run on (asked on lookup). */
   private readonly stores = new Set<JourneyStore>();
+  private lastStamp = "";
+  private lastArrival = Number.NaN;
   private retentions = new Map<string, number>();
   private typedTriggers = new Map<string, TypedTrigger[]>();
   private readonly namespaces = new Map<string, string>();
@@ -101,7 +103,7 @@ export class Journeys implements JourneyRecorder {
     if (!this.enabled) return;
     const namespace = this.namespaceOf(stream);
     const store = backing.journeys;
-    const at = Date.now();
+    const at = this.arrivalOf(events[0]);
     for (const event of events) {
       const a = event.attributes;
       const traceparent = a["traceparent"];
@@ -117,6 +119,21 @@ export class Journeys implements JourneyRecorder {
       if (store === undefined) this.ring.add(namespace, id, source, record);
       else store.writeAccepted(namespace, id, source, record, this.retentionOf(stream));
     }
+  }
+
+  /**
+   * When the request came in: a broker's ingress stamp (shared by the events of one publish), so a
+   * consumer that takes the event before the engine's acknowledgement reaches the publisher does
+   * not show an attempt before the acceptance. Channels stamp nothing: the report's own time.
+   */
+  private arrivalOf(event: CloudEvent | undefined): number {
+    const stamp = event?.attributes["knativearrivaltime"];
+    if (typeof stamp !== "string") return Date.now();
+    if (stamp !== this.lastStamp) {
+      this.lastStamp = stamp;
+      this.lastArrival = Date.parse(stamp);
+    }
+    return Number.isNaN(this.lastArrival) ? Date.now() : this.lastArrival;
   }
 
   withdrawn(backing: Backing, stream: string, events: readonly CloudEvent[]): void {

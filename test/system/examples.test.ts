@@ -250,6 +250,40 @@ const CASES: ExampleCase[] = [
     log: [logLine("log", "2", "dev.example.order", "curl", '{"order":2}')],
   },
   {
+    example: "journeys",
+    readme: "examples/journeys/README.md",
+    section: "Run it",
+    checks: [
+      {
+        command: /trace order-1$/,
+        output:
+          /^event order-1 from \/shop[\s\S]*Trigger billing: dead-lettered \(to http:\/\/127\.0\.0\.1:\d+\/sinks\/default\/log\)\n(?:.*attempt \d: error: connect ECONNREFUSED.*\n){3} {2}Trigger refunds: filtered-out\n {2}Trigger summaries: filtered-out\n {2}Trigger summarise: replied \(reply order-1-summary\)\n.*attempt 1: HTTP 200 /m,
+        repeat: true,
+      },
+      {
+        command: /trace order-1-summary$/,
+        output: /Trigger summaries: delivered\n.*attempt 1: HTTP 202 /,
+        repeat: true,
+      },
+    ],
+    log: [
+      logLine(
+        "log",
+        "order-1",
+        "dev.example.order",
+        "/shop",
+        '{"items":[{"price":3,"qty":2},{"price":10,"qty":1}]}',
+      ),
+      logLine(
+        "log",
+        "order-1-summary",
+        "dev.example.order.summary",
+        "/examples/journeys",
+        '{"order":"order-1","total":16}',
+      ),
+    ],
+  },
+  {
     example: "parallel",
     readme: "examples/parallel/README.md",
     log: [
@@ -452,8 +486,22 @@ async function runReadme(test: ExampleCase, cleanup: Cleanup): Promise<RunContex
         cleanup.defer(() => context.eventail?.stop());
         await context.eventail.waitFor(/"msg":"eventail is serving"/, 30_000);
       } else {
-        const result = await runToEnd(process.execPath, [CLI, ...args], env);
+        const check = test.checks?.find((c) => c.command.test(command.text));
+        const runOnce = () => runToEnd(process.execPath, [CLI, ...args], env);
+        let result = await runOnce();
+        if (check?.repeat) {
+          await waitUntil(
+            async () => {
+              result = await runOnce();
+              return result.status === 0 && check.output.test(result.stdout);
+            },
+            30_000,
+            `${text} to print ${check.output}`,
+            () => result.stdout + result.stderr,
+          );
+        }
         expect(result.status, `${text}\n${result.stdout}${result.stderr}`).toBe(0);
+        if (check) expect(result.stdout, text).toMatch(check.output);
         checkOutput(command, result.stdout);
       }
       continue;
