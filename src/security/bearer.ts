@@ -25,6 +25,14 @@ export function parseBearer(header: string | readonly string[] | undefined): Bea
       ? MISSING
       : { kind: "malformed", reason: "more than one Authorization header" };
   }
+  // The usual form first, without the trimming and splitting below: a token that passes
+  // B64TOKEN has no white space to trim, so the answer is the one the general path gives.
+  if (header.startsWith("Bearer ")) {
+    const token = header.slice(7);
+    if (token.length > 0 && token.length <= MAX_TOKEN_LENGTH && B64TOKEN.test(token)) {
+      return { kind: "token", token };
+    }
+  }
   const text = header.trim();
   const space = text.search(/[ \t]/);
   const scheme = space === -1 ? text : text.slice(0, space);

@@ -4,7 +4,6 @@
  * (subject, audience), reused until it is within the renewal margin of its expiry; at most
  * `maxEntries` pairs are kept (a bound against churn, far above what manifests name).
  */
-import { randomUUID } from "node:crypto";
 import type { KeyRing } from "./signing-keys.js";
 
 export interface OutboundTokenOptions {
@@ -18,6 +17,8 @@ export interface OutboundTokenOptions {
 
 interface Entry {
   readonly token: string;
+  /** `Bearer <token>`, built once: deliveries send this string as it is. */
+  readonly header: string;
   /** ms */
   readonly renewAt: number;
 }
@@ -49,17 +50,30 @@ export class OutboundTokens {
 
   /** A valid token for `sub` towards `aud`, signed now only when the cached one needs renewing. */
   token(sub: string, aud: string): string {
+    return this.entry(sub, aud).token;
+  }
+
+  /** The same token as an Authorization header value, `Bearer <token>`. */
+  header(sub: string, aud: string): string {
+    return this.entry(sub, aud).header;
+  }
+
+  private entry(sub: string, aud: string): Entry {
     const key = `${sub}\n${aud}`;
     const now = this.now();
     const cached = this.cache.get(key);
-    if (cached !== undefined && now < cached.renewAt) return cached.token;
+    if (cached !== undefined && now < cached.renewAt) return cached;
     const iat = Math.floor(now / 1000);
     const exp = iat + this.ttlSec;
-    const token = this.ring.sign({ iss: this.issuer, sub, aud, iat, exp, jti: randomUUID() });
+    // No jti: one token serves every delivery of the pair for the hour, so an id would identify
+    // nothing, and Knative's receivers check iss, aud, exp and sub only. Every byte of the token
+    // is sent with every delivery.
+    const token = this.ring.sign({ iss: this.issuer, sub, aud, iat, exp });
     if (cached === undefined && this.cache.size >= this.maxEntries) {
       this.cache.delete(this.cache.keys().next().value!);
     }
-    this.cache.set(key, { token, renewAt: (exp - this.renewBeforeSec) * 1000 });
-    return token;
+    const entry = { token, header: `Bearer ${token}`, renewAt: (exp - this.renewBeforeSec) * 1000 };
+    this.cache.set(key, entry);
+    return entry;
   }
 }

@@ -71,6 +71,8 @@ const SENDER_KINDS: Readonly<Record<string, { group: string; kind: string }>> = 
   subscription: { group: "messaging.knative.dev", kind: "Subscription" },
 };
 
+const MAX_CACHED_URLS = 10_000;
+
 export class Security {
   readonly keyRing: KeyRing;
   readonly verifier: TokenVerifier;
@@ -79,6 +81,8 @@ export class Security {
   private features: Features = DEFAULT_FEATURES;
   private book = new AddressBook([], []);
   private audiences = new Map<string, string>();
+  /** audienceOf's answers; emptied with every configuration and server URL. */
+  private readonly urlAudiences = new Map<string, string>();
   /** `kind/namespace/name` (kind lower case) → the resource's group and kind. */
   private kinds = new Map<string, { group: string; kind: string }>();
   private readonly senders = new Map<string, string>();
@@ -118,6 +122,7 @@ export class Security {
   /** Once the server listens: its URL (the issuer unless --public-url says otherwise). */
   setServerUrl(url: string): void {
     this.serverUrl = url;
+    this.urlAudiences.clear();
     this.outbound.setIssuer(this.issuer);
     this.trustIssuers();
     if (this.keysFromState) this.recordIssuer();
@@ -159,6 +164,7 @@ export class Security {
       ]),
     );
     this.senders.clear();
+    this.urlAudiences.clear();
     this.trustIssuers();
     if (this.enabled()) void loadJose();
     if (wasEnabled !== this.enabled()) {
@@ -254,11 +260,22 @@ export class Security {
    */
   authorization(sender: SenderLabels, url: string): string | undefined {
     if (!this.enabled() || this.keyRing.size === 0) return undefined;
-    const audience =
-      this.audiences.get(url) ??
-      this.book.audienceOfUrl(url, [this.serverUrl, this.options.publicUrl ?? ""]) ??
-      url;
-    return `Bearer ${this.outbound.token(this.senderSubject(sender), audience)}`;
+    return this.outbound.header(this.senderSubject(sender), this.audienceOf(url));
+  }
+
+  /** The audience of a destination URL, worked out once per URL and configuration. */
+  private audienceOf(url: string): string {
+    let audience = this.urlAudiences.get(url);
+    if (audience === undefined) {
+      audience =
+        this.audiences.get(url) ??
+        this.book.audienceOfUrl(url, [this.serverUrl, this.options.publicUrl ?? ""]) ??
+        url;
+      // Destinations come from manifests; the bound only stops churn from growing it.
+      if (this.urlAudiences.size >= MAX_CACHED_URLS) this.urlAudiences.clear();
+      this.urlAudiences.set(url, audience);
+    }
+    return audience;
   }
 
   /** Knative's OIDC subject of the resource a delivery is for. */

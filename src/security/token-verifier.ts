@@ -6,7 +6,7 @@
  * each holding the issuer, subject, audiences, expiry and the claims, never the token itself.
  * jose is loaded on first use (jose-loader.ts).
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { JWTPayload, JWTVerifyGetKey } from "jose";
 import { AuthenticationError } from "./errors.js";
 import { type Jose, loadJose } from "./jose-loader.js";
@@ -85,7 +85,8 @@ export class TokenVerifier {
    * rejects with) AuthenticationError, whatever the input.
    */
   verify(token: string, audience: string): VerifiedToken | Promise<VerifiedToken> {
-    const key = createHash("sha256").update(token).digest("base64");
+    // One-shot hash: no Hash object per request, which createHash() would allocate.
+    const key = hash("sha256", token, "base64");
     const hit = this.cache.get(key);
     if (hit !== undefined) {
       if (hit.exp * 1000 + this.toleranceSec * 1000 <= this.now()) {

@@ -30,6 +30,13 @@ describe("delivery tokens", () => {
     expect(payload.sub).toBe("system:serviceaccount:default:t-oidc-eventing.knative.dev-trigger");
   });
 
+  it("hold only the claims a receiver checks, and come as a ready header value", () => {
+    const { tokens } = setUp();
+    const token = tokens.token("s", "a");
+    expect(Object.keys(decodeJwt(token)).sort()).toEqual(["aud", "exp", "iat", "iss", "sub"]);
+    expect(tokens.header("s", "a")).toBe(`Bearer ${token}`);
+  });
+
   it("are reused until five minutes before they expire, then renewed", () => {
     const { tokens, clock } = setUp();
     const first = tokens.token("s", "a");

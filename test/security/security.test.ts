@@ -103,6 +103,42 @@ describe("delivery credentials", () => {
   });
 });
 
+describe("delivery credentials across configurations", () => {
+  it("follow a destination's audience when a new configuration changes it", () => {
+    const state = tempDir();
+    cleanups.push(state.remove);
+    const security = new Security({ logger: silentLogger(), stateDir: state.dir });
+    security.setServerUrl(SERVER);
+    const withAudience = (audience: string) => {
+      const resources = [
+        enabled,
+        resource("eventing.knative.dev/v1", "Broker", "orders"),
+        resource("eventing.knative.dev/v1", "Trigger", "t", {
+          spec: { broker: "orders", subscriber: { uri: "https://sink.example/in", audience } },
+        }),
+      ];
+      security.configure({
+        resources,
+        addressables: addressables(resources, SERVER),
+        subjectsOf: subjectsOf(resources),
+      });
+    };
+    const audienceSent = () =>
+      decodeJwt(
+        security
+          .authorization(
+            { namespace: "default", kind: "trigger", name: "t" },
+            "https://sink.example/in",
+          )!
+          .replace(/^Bearer /, ""),
+      ).aud;
+    withAudience("first-audience");
+    expect(audienceSent()).toBe("first-audience");
+    withAudience("second-audience");
+    expect(audienceSent()).toBe("second-audience");
+  });
+});
+
 describe("a configuration whose signing key cannot be had", () => {
   it("still turns authentication on (requests fail closed) and reports the error", () => {
     const state = tempDir();
