@@ -97,6 +97,11 @@ program
     "events whose journey is kept in memory (default: 100000; 0 turns journeys off)",
     nonNegativeIntegerFlag,
   )
+  .option(
+    "--dead-letter-size <n>",
+    "dead letters kept per namespace in memory (default: 10000)",
+    positiveIntegerFlag,
+  )
   .addHelpText("after", "\nExample:\n  eventail run -f examples/quickstart --port 9090")
   .action(
     async (
@@ -108,6 +113,7 @@ program
         service?: string[];
         publicUrl?: string;
         journeySize?: number;
+        deadLetterSize?: number;
       } & RunTlsAndLimits,
     ) => {
       // Each command loads only what it needs, so `send` and `--version` start fast.
