@@ -255,4 +255,19 @@ program
     process.exitCode = await tailCommand(options);
   });
 
+apiVerb(
+  program
+    .command("dead-letters")
+    .description("list the events whose delivery gave up, or redrive them to their trigger")
+    .argument("<action>", "list or redrive"),
+)
+  .option("-o, --output <format>", "list: table, yaml or json", "table")
+  .option("--entry <id>", "redrive: only this entry (repeatable)", collect)
+  .option("--filter <cesql>", "redrive: only the entries this CESQL expression matches")
+  .option("--from-broker <ns/name>", "redrive: from a dead-letter broker (not supported yet)")
+  .action(async (action: string, options: import("./dead-letters.js").DeadLettersOptions) => {
+    const { deadLettersCommand } = await import("./dead-letters.js");
+    process.exitCode = await deadLettersCommand(action, options);
+  });
+
 await program.parseAsync(process.argv);
