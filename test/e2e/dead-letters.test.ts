@@ -165,6 +165,31 @@ describe("the dead-letter store on a memory broker", () => {
     });
   });
 
+  it("keeps an event whose dead-letter sink failed too, naming the subscriber that failed", async () => {
+    const subscriber = await sink(() => ({ status: 404 }));
+    const deadLetterSink = await sink(() => ({ status: 500 }));
+    const running = await startWithManifests(
+      brokerYaml() +
+        triggerYaml(
+          "fails",
+          subscriber.url,
+          "",
+          `${FAST_GIVE_UP}\n    deadLetterSink:\n      uri: ${deadLetterSink.url}`,
+        ),
+    );
+    cleanups.push(() => running.close());
+    await send(running.url, "dls-1", "t", Buffer.from("{}"), "application/json");
+    await eventually(async () => (await list(running.url)).length === 1, 20_000, "entry");
+    // The dead-letter sink gets 3 retries of its own (4 attempts) before the store takes it.
+    expect(deadLetterSink.requests).toHaveLength(4);
+    expect((await list(running.url))[0]).toMatchObject({
+      knativeerrordest: subscriber.url,
+      knativeerrorcode: "404",
+      attempts: 2,
+      error: `the dead-letter sink ${deadLetterSink.url} failed too`,
+    });
+  });
+
   it("keeps --dead-letter-size entries per namespace and counts the ones pushed out", async () => {
     const subscriber = await sink(() => ({ status: 500 }));
     const running = await start(subscriber, { deadLetterSize: 2 });
