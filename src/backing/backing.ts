@@ -1,4 +1,5 @@
 import type { CloudEvent } from "../events/event.js";
+import type { DeadLetterStore } from "./dead-letter.js";
 import type { JourneyStore } from "./journey.js";
 
 /**
@@ -61,6 +62,12 @@ export interface Backing {
    * and a restart keeps them. Absent: journeys stay in this process's memory ring.
    */
   readonly journeys?: JourneyStore;
+
+  /**
+   * Where a durable engine keeps the dead-letter store (CONTRACT §11), shared by every process
+   * using it. Absent: dead letters stay in this process's memory ring.
+   */
+  readonly deadLetters?: DeadLetterStore;
 
   /** True when the engine answers (used by /readyz). */
   ready(): Promise<boolean>;

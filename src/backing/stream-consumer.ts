@@ -1,7 +1,9 @@
+import { deadLetterEvent } from "../delivery/dead-letter.js";
 import type { Dispatcher } from "../delivery/dispatcher.js";
 import type { DeliveryOptions, DeliveryOutcome } from "../delivery/options.js";
 import type { CloudEvent } from "../events/event.js";
 import type { Backing, ConsumeMeta, SubscribeOptions, Subscription } from "./backing.js";
+import { DEAD_LETTER_STORE_SINK, type DeadLetterKeeper } from "./dead-letter.js";
 import type { AttemptRecord, JourneyRecorder, RouteRecord } from "./journey.js";
 
 /** What every consumer (trigger or subscription) shares in its config. */
@@ -29,7 +31,11 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
     readonly stream: string,
     protected config: C,
     protected readonly journeys?: JourneyRecorder,
-  ) {}
+    /** The dead-letter store (CONTRACT §11); absent: a given-up event is dropped and counted. */
+    protected readonly deadLetters?: DeadLetterKeeper,
+  ) {
+    deadLetters?.attach(backing);
+  }
 
   /** Names the consumer in its backing and says in logs what kind of consumer it is. */
   protected abstract readonly consumerPrefix: "trigger" | "subscription";
@@ -119,7 +125,8 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
               this.report(journeyOf!, { ...this.route("pending"), attempts: [...attempts] });
             }
           };
-    const outcome = await this.dispatcher.deliver(
+    const keeper = this.deadLetters;
+    let outcome = await this.dispatcher.deliver(
       event,
       url,
       config.delivery,
@@ -127,6 +134,8 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
       {
         signal: this.shutdown.signal,
         keepAlive: meta.keepAlive,
+        // The store logs and counts what it keeps; the dispatcher would call it dropped.
+        ...(keeper === undefined ? {} : { failureHandled: true }),
         ...(onAttempt === undefined ? {} : { onAttempt }),
       },
     );
@@ -134,8 +143,69 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
     if (outcome.kind === "dropped" && outcome.reason === "shutdown") {
       throw new Error("delivery interrupted by shutdown");
     }
-    if (attempts !== undefined) this.report(journeyOf!, this.outcomeRoute(outcome, attempts));
+    let stored = false;
+    if (keeper !== undefined && outcome.kind === "dropped") {
+      // Awaited before the handler resolves: an event the store could not take stays
+      // unacknowledged, so a durable backing delivers it again rather than losing it.
+      await keeper.keep(this.backing, config.namespace, this.deadLetterRecord(event, url, outcome));
+      const { reason: _reason, ...rest } = outcome;
+      outcome = { ...rest, kind: "dead-lettered" };
+      stored = true;
+    }
+    if (attempts !== undefined) {
+      this.report(journeyOf!, this.outcomeRoute(outcome, attempts, stored));
+    }
     return outcome;
+  }
+
+  /**
+   * Delivers a dead letter again (a redrive): to `url` under this consumer's current delivery
+   * rules but with no dead-letter sink, since a failed redrive leaves the entry in the store.
+   */
+  protected async redeliver(event: CloudEvent, url: string): Promise<DeliveryOutcome> {
+    const config = this.config;
+    const { deadLetterSink: _sink, ...delivery } = config.delivery;
+    const outcome = await this.dispatcher.deliver(
+      event,
+      url,
+      delivery,
+      { namespace: config.namespace, kind: this.consumerPrefix, name: config.name },
+      { signal: this.shutdown.signal, failureHandled: true },
+    );
+    if (outcome.kind === "delivered" || outcome.kind === "replied") {
+      this.report(event, this.outcomeRoute(outcome, [], false));
+    }
+    return outcome;
+  }
+
+  private deadLetterRecord(
+    event: CloudEvent,
+    url: string,
+    outcome: Extract<DeliveryOutcome, { kind: "dropped" }>,
+  ) {
+    // The same error context a dead-letter sink would get: one place decides what it holds.
+    const context = deadLetterEvent(event, {
+      url,
+      status: outcome.status,
+      body: outcome.body,
+    }).attributes;
+    const code = context["knativeerrorcode"];
+    const data = context["knativeerrordata"];
+    const sinkFailed = outcome.reason === "dead-letter-failed";
+    const error = sinkFailed
+      ? `the dead-letter sink ${this.config.delivery.deadLetterSink ?? ""} failed too`
+      : outcome.error;
+    return {
+      event,
+      kind: this.consumerPrefix === "trigger" ? ("Trigger" as const) : ("Subscription" as const),
+      name: this.config.name,
+      knativeerrordest: url,
+      ...(code === undefined ? {} : { knativeerrorcode: String(code) }),
+      ...(data === undefined ? {} : { knativeerrordata: String(data) }),
+      attempts: outcome.attempts,
+      at: Date.now(),
+      ...(error === undefined ? {} : { error }),
+    };
   }
 
   /** Reports what became of `event` for this consumer (journeys on only). */
@@ -151,7 +221,11 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
     };
   }
 
-  private outcomeRoute(outcome: DeliveryOutcome, attempts: AttemptRecord[]): RouteRecord {
+  private outcomeRoute(
+    outcome: DeliveryOutcome,
+    attempts: AttemptRecord[],
+    stored: boolean,
+  ): RouteRecord {
     switch (outcome.kind) {
       case "delivered":
         return { ...this.route("delivered"), attempts };
@@ -162,7 +236,7 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
           replyId: String(outcome.reply.attributes["id"]),
         };
       case "dead-lettered": {
-        const sink = this.config.delivery.deadLetterSink;
+        const sink = stored ? DEAD_LETTER_STORE_SINK : this.config.delivery.deadLetterSink;
         return { ...this.route("dead-lettered"), attempts, ...(sink ? { sink } : {}) };
       }
       case "dropped":

@@ -1,8 +1,10 @@
 import type { ConsumeMeta, SubscribeOptions } from "../backing/backing.js";
+import type { DeadLetterKeeper } from "../backing/dead-letter.js";
 import type { JourneyRecorder } from "../backing/journey.js";
 import { type ConsumerConfig, StreamConsumer } from "../backing/stream-consumer.js";
 import { type TailFeed, tailOutcome } from "../backing/tail-feed.js";
 import type { Dispatcher } from "../delivery/dispatcher.js";
+import type { DeliveryOutcome } from "../delivery/options.js";
 import { type CloudEvent, EventValidationError, eventLogFields } from "../events/event.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
@@ -25,6 +27,8 @@ export interface TriggerDeps {
   readonly journeys?: JourneyRecorder;
   /** The live tail (CONTRACT §11), told how each event fared here. */
   readonly tail?: TailFeed;
+  /** The dead-letter store (CONTRACT §11) for events whose attempts ran out. */
+  readonly deadLetters?: DeadLetterKeeper;
 }
 
 /**
@@ -50,7 +54,7 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
     readonly broker: Broker,
     config: TriggerConfig,
   ) {
-    super(deps.dispatcher, broker.backing, broker.stream, config, deps.journeys);
+    super(deps.dispatcher, broker.backing, broker.stream, config, deps.journeys, deps.deadLetters);
   }
 
   protected override subscribeOptions(config: TriggerConfig): SubscribeOptions {
@@ -77,6 +81,22 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
     if (tail?.active) {
       tail.outcome(this.tailOrigin(), event, tailOutcome(event, "Trigger", config.name, outcome));
     }
+    await this.forwardReply(outcome, event);
+  }
+
+  /**
+   * A redrive of a dead letter (CONTRACT §11): to the current subscriber, or `url`, under the
+   * current delivery rules, a reply going on into the broker as usual. True once delivered.
+   */
+  async redrive(event: CloudEvent, url: string = this.config.subscriberUrl): Promise<boolean> {
+    const outcome = await this.redeliver(event, url);
+    if (outcome.kind !== "delivered" && outcome.kind !== "replied") return false;
+    await this.forwardReply(outcome, event);
+    return true;
+  }
+
+  private async forwardReply(outcome: DeliveryOutcome, event: CloudEvent): Promise<void> {
+    const config = this.config;
     if (outcome.kind !== "replied") return;
     try {
       await this.broker.ingestReply(outcome.reply, event);

@@ -36,17 +36,36 @@ export class ApiClient {
   }
 
   /** GET `path` under /api/v1, parsed as JSON; rejects with ApiError. */
-  async get<T>(path: string): Promise<T> {
+  get<T>(path: string): Promise<T> {
+    return this.call<T>("GET", path, undefined, 15_000);
+  }
+
+  /**
+   * POST `body` as JSON to `path` under /api/v1; rejects with ApiError. `waitMs` bounds the wait
+   * for the answer: a redrive answers only once every entry was tried.
+   */
+  post<T>(path: string, body: unknown, waitMs = 15_000): Promise<T> {
+    return this.call<T>("POST", path, JSON.stringify(body), waitMs);
+  }
+
+  private async call<T>(
+    method: "GET" | "POST",
+    path: string,
+    payload: string | undefined,
+    waitMs: number,
+  ): Promise<T> {
     const url = `${this.server}/api/v1${path}`;
     let response: Awaited<ReturnType<typeof request>>;
     try {
       response = await request(url, {
-        method: "GET",
+        method,
         headers: {
           accept: "application/json",
+          ...(payload === undefined ? {} : { "content-type": "application/json" }),
           ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
         },
-        headersTimeout: 15_000,
+        ...(payload === undefined ? {} : { body: payload }),
+        headersTimeout: waitMs,
         bodyTimeout: 30_000,
       });
     } catch (error) {

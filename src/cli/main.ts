@@ -97,6 +97,11 @@ program
     "events whose journey is kept in memory (default: 100000; 0 turns journeys off)",
     nonNegativeIntegerFlag,
   )
+  .option(
+    "--dead-letter-size <n>",
+    "dead letters kept per namespace in memory (default: 10000)",
+    positiveIntegerFlag,
+  )
   .addHelpText("after", "\nExample:\n  eventail run -f examples/quickstart --port 9090")
   .action(
     async (
@@ -108,6 +113,7 @@ program
         service?: string[];
         publicUrl?: string;
         journeySize?: number;
+        deadLetterSize?: number;
       } & RunTlsAndLimits,
     ) => {
       // Each command loads only what it needs, so `send` and `--version` start fast.
@@ -247,6 +253,21 @@ program
   .action(async (options: import("./tail.js").TailOptions) => {
     const { tailCommand } = await import("./tail.js");
     process.exitCode = await tailCommand(options);
+  });
+
+apiVerb(
+  program
+    .command("dead-letters")
+    .description("list the events whose delivery gave up, or redrive them to their trigger")
+    .argument("<action>", "list or redrive"),
+)
+  .option("-o, --output <format>", "list: table, yaml or json", "table")
+  .option("--entry <id>", "redrive: only this entry (repeatable)", collect)
+  .option("--filter <cesql>", "redrive: only the entries this CESQL expression matches")
+  .option("--from-broker <ns/name>", "redrive: from a dead-letter broker (not supported yet)")
+  .action(async (action: string, options: import("./dead-letters.js").DeadLettersOptions) => {
+    const { deadLettersCommand } = await import("./dead-letters.js");
+    process.exitCode = await deadLettersCommand(action, options);
   });
 
 await program.parseAsync(process.argv);

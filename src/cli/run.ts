@@ -12,7 +12,8 @@ export async function runCommand(
   watch = true,
   serviceFlags: readonly string[] = [],
   /** --tls-*, connection limits, --public-url. */
-  flags: RunTlsAndLimits & Pick<EventailOptions, "publicUrl" | "journeySize"> = {},
+  flags: RunTlsAndLimits &
+    Pick<EventailOptions, "publicUrl" | "journeySize" | "deadLetterSize"> = {},
 ): Promise<number> {
   const served = tlsAndLimits(flags);
   if ("error" in served) {
@@ -24,6 +25,8 @@ export async function runCommand(
     const services = parseServiceFlags(serviceFlags);
     const publicUrl = flags.publicUrl === undefined ? {} : { publicUrl: flags.publicUrl };
     const journeys = flags.journeySize === undefined ? {} : { journeySize: flags.journeySize };
+    const deadLetters =
+      flags.deadLetterSize === undefined ? {} : { deadLetterSize: flags.deadLetterSize };
     await startTracing();
     running = await startEventail({
       paths,
@@ -34,6 +37,7 @@ export async function runCommand(
       ...served,
       ...publicUrl,
       ...journeys,
+      ...deadLetters,
     });
   } catch (error) {
     if (error instanceof InvalidManifestsError) {

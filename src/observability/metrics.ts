@@ -25,7 +25,7 @@ export class Metrics {
 
   readonly deadLetters = new Counter({
     name: "eventail_dead_letters_total",
-    help: "Events sent to a dead-letter sink",
+    help: "Events sent to a dead-letter sink or kept in the dead-letter store",
     labelNames: ["namespace", "trigger"] as const,
     registers: [this.registry],
   });

@@ -185,6 +185,11 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
     return this.waiting.has(parentIdentity);
   }
 
+  /** The running consumer of `namespace/name`, if any. */
+  consumerOf(key: string): StreamConsumer<C> | undefined {
+    return this.running.get(key)?.consumer;
+  }
+
   /** The state of `namespace/name` after the last reconcile; undefined when not desired then. */
   stateOf(key: string): ConsumerState | undefined {
     return this.states.get(key);

@@ -4,6 +4,7 @@ import { createBacking } from "../backing/registry.js";
 import { Dispatcher } from "../delivery/dispatcher.js";
 import { createLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
+import { DEFAULT_DEAD_LETTER_SIZE, DeadLetters } from "../operations/dead-letters.js";
 import { DEFAULT_JOURNEY_SIZE, Journeys } from "../operations/journeys.js";
 import { TailBus } from "../operations/tail-bus.js";
 import { resolveDestination } from "../resources/addresses.js";
@@ -52,6 +53,8 @@ export interface EventailOptions {
   issuerRefetchIntervalMs?: number;
   /** `--journey-size`: events whose journey this process keeps in memory; 0 turns journeys off. */
   journeySize?: number;
+  /** `--dead-letter-size`: dead letters kept per namespace in memory (default 10,000). */
+  deadLetterSize?: number;
 }
 
 export interface RunningEventail {
@@ -69,6 +72,8 @@ export interface RunningEventail {
   readonly statuses: StatusBook;
   /** CONTRACT §11: the live tail's bus (its readers, for tests and diagnostics). */
   readonly tail: TailBus;
+  /** CONTRACT §11: the dead-letter store. */
+  readonly deadLetters: DeadLetters;
   /** `status.address` (url and audience) of a resource, a flow's channels included. */
   addressOf(kind: string, namespace: string, name: string): AddressStatus | undefined;
   /** Re-reads the manifests; keeps the running config when they are invalid. */
@@ -143,10 +148,16 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   const makeBacking =
     options.createBacking ?? ((config, log) => createBacking(config, { logger: log }));
   const tail = new TailBus();
+  const deadLetters = new DeadLetters(
+    options.deadLetterSize ?? DEFAULT_DEAD_LETTER_SIZE,
+    metrics,
+    logger,
+  );
   let statuses: StatusBook | undefined;
   const reconciler = new Reconciler({
     onReconciled: () => statuses?.observe(),
     tail,
+    deadLetters,
     store,
     dispatcher,
     logger,
@@ -156,6 +167,9 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}),
     ...(journeys.enabled ? { journeys } : {}),
   });
+  deadLetters.setRedeliver((namespace, entry, to) =>
+    reconciler.redriveDeadLetter(namespace, entry, to),
+  );
   statuses = new StatusBook(
     reconciler.statusSource((resource) => addressStatus(resource, security.baseUrl)),
   );
@@ -164,6 +178,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
       guard: security,
       resources: statuses,
       tail: { bus: tail },
+      deadLetters,
       ...(journeys.enabled ? { journeys } : {}),
     },
     dataPlane: reconciler,
@@ -289,6 +304,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     security,
     journeys,
     tail,
+    deadLetters,
     statuses,
     addressOf,
     reload,

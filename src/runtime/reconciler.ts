@@ -1,4 +1,5 @@
 import type { Backing, BackingConfig } from "../backing/backing.js";
+import type { DeadLetterEntry, DeadLetterKeeper } from "../backing/dead-letter.js";
 import type { JourneyRecorder } from "../backing/journey.js";
 import type { TailFeed } from "../backing/tail-feed.js";
 import { Broker } from "../broker/broker.js";
@@ -75,6 +76,8 @@ export interface ReconcilerDeps {
   readonly onReconciled?: () => void;
   /** The live tail (CONTRACT §11): brokers, channels and their consumers publish to it. */
   readonly tail?: TailFeed;
+  /** The dead-letter store (CONTRACT §11): triggers keep the events they give up on there. */
+  readonly deadLetters?: DeadLetterKeeper;
 }
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -218,6 +221,28 @@ export class Reconciler implements DataPlane {
 
   stopAccepting(): void {
     this.accepting = false;
+  }
+
+  /**
+   * A dead letter's redrive (CONTRACT §11): through its trigger as it runs now, to its current
+   * subscriber or to `to` (a Destination). False when that trigger does not run in this process.
+   */
+  async redriveDeadLetter(
+    namespace: string,
+    entry: DeadLetterEntry,
+    to?: unknown,
+  ): Promise<boolean> {
+    if (entry.kind !== "Trigger") return false;
+    const trigger = this.triggers.consumerOf(key(namespace, entry.name));
+    if (!(trigger instanceof TriggerRuntime)) {
+      this.deps.logger.warn(
+        { namespace, trigger: entry.name, entryId: entry.entryId },
+        "dead letter not redriven: its trigger does not run here",
+      );
+      return false;
+    }
+    const url = to === undefined ? undefined : this.resolve(to as Destination, namespace);
+    return trigger.redrive(entry.event, url);
   }
 
   broker(namespace: string, name: string): IngressTarget | undefined {

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ResourceStatusReader } from "../resources/status.js";
 import { type ApiGuardDeps, guardApiRequest } from "../security/api-guard.js";
+import { type DeadLetterSource, deadLetterRoutes } from "./api-deadletters.js";
 import { eventRoutes, type JourneySource } from "./api-events.js";
 import { resourceRoutes } from "./api-resources.js";
 import { type TailRouteOptions, tailRoutes } from "./api-tail.js";
@@ -20,6 +21,8 @@ export interface ApiDeps {
   readonly journeys?: JourneySource;
   /** The live tail's bus; absent: no /tail route. */
   readonly tail?: TailRouteOptions;
+  /** The dead-letter store; absent: no /deadletters routes. */
+  readonly deadLetters?: DeadLetterSource;
 }
 
 /** One surface of the API: registers its routes, relative to `/api/v1`. */
@@ -29,6 +32,7 @@ export type ApiRoutes = (api: FastifyInstance, deps: ApiDeps) => void;
 const SURFACES: readonly ApiRoutes[] = [
   resourceRoutes,
   eventRoutes,
+  deadLetterRoutes,
   (api, deps) => {
     if (deps.tail) api.register(tailRoutes(deps.tail));
   },

@@ -47,6 +47,8 @@ export const ERRORS = {
   /** More than 100 headers or 16 KiB of them (CONTRACT §10). */
   HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
+  /** A request field the contract names that this version does not do yet. */
+  NOT_IMPLEMENTED: 501,
   /** A webhook source could not hand the event to its sink: the sender should redeliver. */
   SINK_FAILED: 502,
   /** A sink that cannot take events as configured (a JobSink with nothing to run standalone). */

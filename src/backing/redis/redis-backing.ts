@@ -9,6 +9,7 @@ import {
   waitUntilReady,
   withDeadline,
 } from "./connection.js";
+import { RedisDeadLetterStore } from "./dead-letter-store.js";
 import { RedisJourneyStore } from "./journey-store.js";
 import {
   EVENT_FIELD,
@@ -35,6 +36,8 @@ export class RedisBacking implements Backing {
   private closing: Promise<void> | undefined;
   /** Journeys live next to the streams, on the same connection (journey-store.ts says how). */
   readonly journeys: RedisJourneyStore;
+  /** Dead letters too (dead-letter-store.ts). */
+  readonly deadLetters: RedisDeadLetterStore;
 
   constructor(
     private readonly settings: RedisSettings,
@@ -42,6 +45,7 @@ export class RedisBacking implements Backing {
   ) {
     this.commands = withScripts(createRedisConnection(settings, logger, "commands"));
     this.journeys = new RedisJourneyStore(this.commands, logger);
+    this.deadLetters = new RedisDeadLetterStore(this.commands, settings.commandTimeoutMs);
     this.maintenance = setInterval(() => void this.maintain(), settings.trimIntervalMs);
     this.maintenance.unref();
   }
