@@ -1,7 +1,7 @@
 /** The table of a bench run, for the terminal and for BENCHMARKS.md, and the goals it is held to. */
 import type { FilterBenchRow } from "./filter-bench.js";
 import type { BenchSettings, ScenarioResult, ThroughputRound } from "./run-scenario.js";
-import { AUTHENTICATION_ID } from "./scenarios.js";
+import { AUTHENTICATION_ID, JOURNEY_GOALS, journeysOffId, TRACING_ID } from "./scenarios.js";
 import type { MachineDescription } from "./support/machine.js";
 
 export interface BenchReport {
@@ -186,6 +186,26 @@ export function goals(results: readonly ScenarioResult[]): Goal[] {
     0.85,
     x(authShare, 1),
   );
+  const traced = byId.get(TRACING_ID);
+  const tracingShare = shareOf(share(traced, events), share(one, events));
+  atLeast(
+    "tracing on, exported to a local OTLP receiver (memory, 1 trigger): events/s ≥ 0.8 × tracing off",
+    tracingShare,
+    0.8,
+    x(tracingShare, 1),
+  );
+  // Issue 17: journeys are on by default, so the plain 1-trigger scenario is the "on" side.
+  for (const [backing, wanted] of JOURNEY_GOALS) {
+    const on = byId.get(`${backing}-1`);
+    const off = byId.get(journeysOffId(backing));
+    const journeysShare = shareOf(share(on, events), share(off, events));
+    atLeast(
+      `journeys on (${backing}, 1 trigger): events/s ≥ ${wanted} × journeys off`,
+      journeysShare,
+      wanted,
+      x(journeysShare, 1),
+    );
+  }
   const manyShare = shareOf(share(many, events), share(one, events));
   atLeast(
     "10,000 type triggers: events/s ≥ 0.9 × 1-trigger events/s",

@@ -8,6 +8,8 @@ import type {
   LoadgenReady,
   LoadResult,
   OpenLoad,
+  OtlpReceived,
+  OtlpReceiverReady,
   PhaseReport,
   RelayReady,
   SinkReady,
@@ -127,6 +129,8 @@ export interface RunningTarget {
   readonly startedAt: number;
   /** Headers every event needs (a bearer token where authentication is on). */
   readonly headers?: Readonly<Record<string, string>>;
+  /** After the measurements: what went wrong around the target (no span reached the receiver). */
+  check?(): Promise<string | undefined>;
   stop(): Promise<void>;
 }
 
@@ -186,6 +190,12 @@ export async function startTarget(
       await engines.forget(backing, engineUrl, topology.namespace);
     }
   };
+  const receiver = target.tracing
+    ? await HelperProcess.start<OtlpReceiverReady>(
+        "otlp-receiver",
+        here("processes/otlp-receiver.js"),
+      )
+    : undefined;
   let eventail: EventailProcess;
   try {
     eventail = await EventailProcess.start("eventail", {
@@ -194,8 +204,11 @@ export async function startTarget(
       noWatch: true,
       readyTimeoutMs: 120_000,
       ...(settings.cli ? { cli: settings.cli } : {}),
+      ...(target.journeys === false ? { args: ["--journey-size", "0"] } : {}),
+      ...(receiver ? { env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.ready.url } } : {}),
     });
   } catch (error) {
+    await receiver?.stop();
     await cleanUp();
     throw new Error(`eventail did not start on ${backing}: ${(error as Error).message}`);
   }
@@ -210,8 +223,17 @@ export async function startTarget(
           },
         }
       : {}),
+    ...(receiver
+      ? {
+          check: async () => {
+            const received = await receiver.call<OtlpReceived>("received", {});
+            return received.requests === 0 ? "tracing: no export reached the receiver" : undefined;
+          },
+        }
+      : {}),
     stop: once(async () => {
       await eventail.stop();
+      await receiver?.stop();
       await cleanUp();
     }),
   };
@@ -444,6 +466,8 @@ export async function runScenario(
       );
     }
     const peakRss = readMemory(target.pid)?.peakRss;
+    const checked = await target.check?.();
+    if (checked !== undefined) problems.push(checked);
 
     return {
       ...base,

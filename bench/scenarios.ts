@@ -15,6 +15,13 @@ export type ScenarioTarget =
        * every delivery carries one (CONTRACT §10).
        */
       readonly authentication?: boolean;
+      /** False runs Eventail with `--journey-size 0` (journeys off, CONTRACT §11). */
+      readonly journeys?: boolean;
+      /**
+       * Tracing on (CONTRACT §7): spans exported over OTLP/HTTP to a receiver the bench starts
+       * in its own process, which discards them.
+       */
+      readonly tracing?: boolean;
     };
 
 export interface Scenario {
@@ -44,9 +51,32 @@ function single(backing: BackingKind): Scenario {
   };
 }
 
+/** `single(backing)` with journeys off; the journeys goal compares `single(backing)` with it. */
+function withoutJourneys(backing: BackingKind): Scenario {
+  return {
+    id: journeysOffId(backing),
+    title: `${backing}, 1 trigger, journeys off`,
+    target: { kind: "eventail", backing, triggers: 1, filtered: false, journeys: false },
+    types: ONE_TYPE,
+    fanout: 1,
+  };
+}
+
 export const BASELINE_ID = "relay";
 /** The memory, 1 trigger scenario with authentication on; its goal compares it with memory-1. */
 export const AUTHENTICATION_ID = "memory-1-auth";
+/** The memory, 1 trigger scenario with tracing exported; its goal compares it with memory-1. */
+export const TRACING_ID = "memory-1-tracing";
+/** The backings whose 1-trigger scenario also runs with journeys off, and the share it must keep. */
+export const JOURNEY_GOALS: readonly (readonly [BackingKind, number])[] = [
+  ["memory", 0.9],
+  ["redis", 0.85],
+  ["nats", 0.85],
+];
+
+export function journeysOffId(backing: BackingKind): string {
+  return `${backing}-1-nojourneys`;
+}
 
 export function scenarios(): Scenario[] {
   const manyTypes = exactTypes(10_000);
@@ -59,6 +89,7 @@ export function scenarios(): Scenario[] {
       fanout: 1,
     },
     single("memory"),
+    withoutJourneys("memory"),
     {
       id: AUTHENTICATION_ID,
       title: "memory, 1 trigger, authentication on",
@@ -69,6 +100,13 @@ export function scenarios(): Scenario[] {
         filtered: false,
         authentication: true,
       },
+      types: ONE_TYPE,
+      fanout: 1,
+    },
+    {
+      id: TRACING_ID,
+      title: "memory, 1 trigger, tracing on",
+      target: { kind: "eventail", backing: "memory", triggers: 1, filtered: false, tracing: true },
       types: ONE_TYPE,
       fanout: 1,
     },
@@ -87,7 +125,9 @@ export function scenarios(): Scenario[] {
       fanout: 1,
     },
     single("redis"),
+    withoutJourneys("redis"),
     single("nats"),
+    withoutJourneys("nats"),
     single("kafka"),
   ];
 }

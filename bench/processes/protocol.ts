@@ -69,3 +69,16 @@ export interface LoadResult {
   /** Open loop: the longest the generator fell behind its schedule (its own load). */
   readonly maxLagUs: number;
 }
+
+export interface OtlpReceiverReady {
+  /** What OTEL_EXPORTER_OTLP_ENDPOINT names; traces are posted to `${url}/v1/traces`. */
+  readonly url: string;
+}
+
+/** What the OTLP receiver took in so far. */
+export interface OtlpReceived {
+  readonly requests: number;
+  readonly bytes: number;
+  /** Spans counted in OTLP JSON bodies (protobuf bodies are not decoded). */
+  readonly jsonSpans: number;
+}

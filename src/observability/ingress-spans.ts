@@ -20,19 +20,19 @@ export function traceIngress(
   events: readonly CloudEvent[],
   where: { readonly namespace: string; readonly name: string; readonly reply?: boolean },
 ): TracedEvents {
+  // The usual request holds one event: one span, no grouping by context.
+  if (events.length === 1) {
+    const event = events[0]!;
+    const span = startSpan(tracing, event, where);
+    return { events: [withAttributes(event, { traceparent: span.traceparent })], end: endOf(span) };
+  }
   const spans = new Map<string, TraceSpan>();
   const traced = events.map((event) => {
     const { traceparent, tracestate } = event.attributes;
     const key = `${traceparent ?? ""}\n${tracestate ?? ""}`;
     let span = spans.get(key);
     if (span === undefined) {
-      const { id, type, source } = event.attributes;
-      span = tracing.ingress(traceparent, tracestate, {
-        ...where,
-        ...(id === undefined ? {} : { eventId: String(id) }),
-        ...(type === undefined ? {} : { eventType: String(type) }),
-        ...(source === undefined ? {} : { eventSource: String(source) }),
-      });
+      span = startSpan(tracing, event, where);
       spans.set(key, span);
     }
     return withAttributes(event, { traceparent: span.traceparent });
@@ -43,4 +43,24 @@ export function traceIngress(
       for (const span of spans.values()) span.end(outcome);
     },
   };
+}
+
+function startSpan(
+  tracing: Tracing,
+  event: CloudEvent,
+  where: { readonly namespace: string; readonly name: string; readonly reply?: boolean },
+): TraceSpan {
+  const { traceparent, tracestate, id, type, source } = event.attributes;
+  return tracing.ingress(traceparent, tracestate, {
+    namespace: where.namespace,
+    name: where.name,
+    ...(where.reply === undefined ? {} : { reply: where.reply }),
+    ...(id === undefined ? {} : { eventId: String(id) }),
+    ...(type === undefined ? {} : { eventType: String(type) }),
+    ...(source === undefined ? {} : { eventSource: String(source) }),
+  });
+}
+
+function endOf(span: TraceSpan): TracedEvents["end"] {
+  return (outcome) => span.end(outcome);
 }

@@ -81,6 +81,9 @@ export async function stopTracing(): Promise<void> {
 
 /** Strips credentials from a destination URL before it becomes a span attribute. */
 export function redactUrl(url: string): string {
+  // Credentials sit before an "@": without one there is nothing to strip, and no URL to parse on
+  // every delivery attempt.
+  if (!url.includes("@")) return url;
   try {
     const parsed = new URL(url);
     if (parsed.username === "" && parsed.password === "") return url;

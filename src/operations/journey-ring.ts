@@ -2,27 +2,54 @@
  * The memory of journeys: the last `size` accepted events of this process, each with the routes
  * reported for it. Recording keeps small records and builds no JSON; the oldest event is pushed
  * out when a new one arrives at a full ring.
+ *
+ * A full ring holds `size` entries in the old generation, and every new one is promoted there, so
+ * an entry is kept to few objects: no joined key string (an index per namespace), one route
+ * without an array, and repeated strings (sources, types) held once.
  */
 import type { AcceptedRecord, RouteRecord, StoredJourney } from "../backing/journey.js";
 
-interface Entry extends StoredJourney {
-  readonly key: string;
-  readonly source: string;
-  readonly accepted: AcceptedRecord;
-  routes: RouteRecord[];
+class Entry {
+  /** One route as is, several in an array (a broker with several triggers). */
+  routes: RouteRecord | RouteRecord[] | undefined = undefined;
+
+  constructor(
+    readonly namespace: string,
+    readonly id: string,
+    readonly source: string,
+    readonly accepted: AcceptedRecord,
+  ) {}
+
+  journey(): StoredJourney {
+    const routes = this.routes;
+    return {
+      source: this.source,
+      accepted: this.accepted,
+      routes: routes === undefined ? [] : Array.isArray(routes) ? [...routes] : [routes],
+    };
+  }
 }
 
-const NO_ROUTES: RouteRecord[] = [];
+/** Strings that repeat from event to event, held once; bounded, in case they do not repeat. */
+export class InternedStrings {
+  private readonly seen = new Map<string, string>();
 
-/** Map key of (namespace, id); a NUL cannot appear in either. */
-export function journeyKey(namespace: string, id: string): string {
-  return `${namespace}\u0000${id}`;
+  constructor(private readonly limit = 4_096) {}
+
+  of(text: string): string {
+    const held = this.seen.get(text);
+    if (held !== undefined) return held;
+    if (this.seen.size >= this.limit) this.seen.clear();
+    this.seen.set(text, text);
+    return text;
+  }
 }
 
 export class JourneyRing {
-  /** By (namespace, id): one entry, or several when the id came with several sources. */
-  private readonly byKey = new Map<string, Entry | Entry[]>();
+  /** By namespace, then id: one entry, or several when the id came with several sources. */
+  private readonly byNamespace = new Map<string, Map<string, Entry | Entry[]>>();
   private readonly ring: Entry[] = [];
+  private readonly sources = new InternedStrings();
   private next = 0;
 
   constructor(readonly size: number) {}
@@ -33,31 +60,38 @@ export class JourneyRing {
 
   add(namespace: string, id: string, source: string, accepted: AcceptedRecord): void {
     if (this.size <= 0) return;
-    const key = journeyKey(namespace, id);
-    const entry: Entry = { key, source, accepted, routes: NO_ROUTES };
+    const entry = new Entry(namespace, id, this.sources.of(source), accepted);
     if (this.ring.length < this.size) this.ring.push(entry);
     else {
       this.forget(this.ring[this.next]!);
       this.ring[this.next] = entry;
     }
     this.next = (this.next + 1) % this.size;
-    const existing = this.byKey.get(key);
-    if (existing === undefined) this.byKey.set(key, entry);
+    let index = this.byNamespace.get(namespace);
+    if (index === undefined) {
+      index = new Map();
+      this.byNamespace.set(namespace, index);
+    }
+    const existing = index.get(id);
+    if (existing === undefined) index.set(id, entry);
     else if (Array.isArray(existing)) {
       const same = existing.findIndex((e) => e.source === source);
       if (same >= 0) existing[same] = entry;
       else existing.push(entry);
-    } else if (existing.source === source) this.byKey.set(key, entry);
-    else this.byKey.set(key, [existing, entry]);
+    } else if (existing.source === source) index.set(id, entry);
+    else index.set(id, [existing, entry]);
   }
 
   /** Adds or replaces the route of the same kind and name; false when the event is not held. */
   route(namespace: string, id: string, source: string, route: RouteRecord): boolean {
-    const entry = this.find(journeyKey(namespace, id), source);
+    const entry = this.find(namespace, id, source);
     if (entry === undefined) return false;
-    if (entry.routes === NO_ROUTES) entry.routes = [route];
-    else {
-      const routes = entry.routes;
+    const routes = entry.routes;
+    if (routes === undefined) entry.routes = route;
+    else if (!Array.isArray(routes)) {
+      entry.routes =
+        routes.name === route.name && routes.kind === route.kind ? route : [routes, route];
+    } else {
       const i = routes.findIndex((r) => r.name === route.name && r.kind === route.kind);
       if (i >= 0) routes[i] = route;
       else routes.push(route);
@@ -67,19 +101,19 @@ export class JourneyRing {
 
   /** Forgets one event (its acceptance was withdrawn); its ring slot is reused in turn. */
   remove(namespace: string, id: string, source: string): void {
-    const entry = this.find(journeyKey(namespace, id), source);
+    const entry = this.find(namespace, id, source);
     if (entry !== undefined) this.forget(entry);
   }
 
   /** Every source held under (namespace, id). */
   get(namespace: string, id: string): StoredJourney[] {
-    const found = this.byKey.get(journeyKey(namespace, id));
+    const found = this.byNamespace.get(namespace)?.get(id);
     if (found === undefined) return [];
-    return Array.isArray(found) ? [...found] : [found];
+    return Array.isArray(found) ? found.map((e) => e.journey()) : [found.journey()];
   }
 
-  private find(key: string, source: string): Entry | undefined {
-    const found = this.byKey.get(key);
+  private find(namespace: string, id: string, source: string): Entry | undefined {
+    const found = this.byNamespace.get(namespace)?.get(id);
     if (found === undefined) return undefined;
     if (Array.isArray(found)) return found.find((e) => e.source === source);
     return found.source === source ? found : undefined;
@@ -87,12 +121,14 @@ export class JourneyRing {
 
   /** Drops an entry pushed out of the ring (unless a newer one took its place in the index). */
   private forget(entry: Entry): void {
-    const found = this.byKey.get(entry.key);
-    if (found === entry) this.byKey.delete(entry.key);
+    const index = this.byNamespace.get(entry.namespace);
+    const found = index?.get(entry.id);
+    if (index === undefined || found === undefined) return;
+    if (found === entry) index.delete(entry.id);
     else if (Array.isArray(found)) {
       const rest = found.filter((e) => e !== entry);
-      if (rest.length === 0) this.byKey.delete(entry.key);
-      else this.byKey.set(entry.key, rest.length === 1 ? rest[0]! : rest);
+      if (rest.length === 0) index.delete(entry.id);
+      else index.set(entry.id, rest.length === 1 ? rest[0]! : rest);
     }
   }
 }

@@ -20,7 +20,7 @@ import { parseIsoDuration } from "../resources/duration.js";
 import type { Resource, TriggerSpec } from "../resources/types.js";
 import type { TriggerFilterSpec } from "../triggers/filter.js";
 import { type JourneyJson, journeyJson } from "./journey-json.js";
-import { JourneyRing } from "./journey-ring.js";
+import { InternedStrings, JourneyRing } from "./journey-ring.js";
 
 export const DEFAULT_JOURNEY_SIZE = 100_000;
 export const RETENTION_ANNOTATION = "eventail.io/journey.retention";
@@ -40,6 +40,8 @@ interface TypedTrigger {
 
 export class Journeys implements JourneyRecorder {
   private readonly ring: JourneyRing;
+  /** Event types, held once by the ring's records rather than once per event. */
+  private readonly types = new InternedStrings();
   /** The engine stores of the backings brokers and channels run on (asked on lookup). */
   private readonly stores = new Set<JourneyStore>();
   private lastStamp = "";
@@ -111,7 +113,7 @@ export class Journeys implements JourneyRecorder {
         at,
         stream,
         size: event.data?.length ?? 0,
-        type: String(a["type"]),
+        type: this.types.of(String(a["type"])),
         ...(traceparent === undefined ? {} : { traceparent: String(traceparent) }),
       };
       const id = String(a["id"]);

@@ -73,6 +73,7 @@ describe("tracing configuration", () => {
     ["keeps a URL without credentials as given", "http://sub:8080/p?q=1", "http://sub:8080/p?q=1"],
     ["drops user and password", "https://u:secret@sub/p", "https://sub/p"],
     ["drops a lone user", "http://token@sub/", "http://sub/"],
+    ['keeps an "@" in the path', "http://sub/a@b", "http://sub/a@b"],
   ])("span URL %s", (_name, url, expected) => {
     expect(redactUrl(url)).toBe(expected);
   });

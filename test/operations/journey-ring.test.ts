@@ -45,6 +45,28 @@ describe("the journey ring", () => {
     ]);
   });
 
+  it("replaces a lone route in place and keeps what it is given", () => {
+    const ring = new JourneyRing(10);
+    ring.add("default", "e", "/s", accepted(1));
+    ring.route("default", "e", "/s", { kind: "Trigger", name: "t", outcome: "pending" });
+    ring.route("default", "e", "/s", { kind: "Subscription", name: "t", outcome: "delivered" });
+    ring.route("default", "e", "/s", { kind: "Trigger", name: "t", outcome: "dead-lettered" });
+    expect(ring.get("default", "e")[0]?.routes).toEqual([
+      { kind: "Trigger", name: "t", outcome: "dead-lettered" },
+      { kind: "Subscription", name: "t", outcome: "delivered" },
+    ]);
+    ring.add("default", "f", "/s", accepted(2));
+    ring.route("default", "f", "/s", { kind: "Trigger", name: "t", outcome: "pending" });
+    ring.route("default", "f", "/s", { kind: "Trigger", name: "t", outcome: "delivered" });
+    expect(ring.get("default", "f")).toEqual([
+      {
+        source: "/s",
+        accepted: accepted(2),
+        routes: [{ kind: "Trigger", name: "t", outcome: "delivered" }],
+      },
+    ]);
+  });
+
   it("holds one id seen with several sources apart, and evicts each on its own", () => {
     const ring = new JourneyRing(2);
     ring.add("default", "same", "/a", accepted(1));
