@@ -232,7 +232,18 @@ export class Reconciler implements DataPlane {
     entry: DeadLetterEntry,
     to?: unknown,
   ): Promise<boolean> {
-    if (entry.kind !== "Trigger") return false;
+    const url = to === undefined ? undefined : this.resolve(to as Destination, namespace);
+    if (entry.kind === "Subscription") {
+      const subscription = this.subscriptions.consumerOf(key(namespace, entry.name));
+      if (!(subscription instanceof SubscriptionRuntime)) {
+        this.deps.logger.warn(
+          { namespace, subscription: entry.name, entryId: entry.entryId },
+          "dead letter not redriven: its subscription does not run here",
+        );
+        return false;
+      }
+      return subscription.redrive(entry.event, entry.step, url);
+    }
     const trigger = this.triggers.consumerOf(key(namespace, entry.name));
     if (!(trigger instanceof TriggerRuntime)) {
       this.deps.logger.warn(
@@ -241,7 +252,6 @@ export class Reconciler implements DataPlane {
       );
       return false;
     }
-    const url = to === undefined ? undefined : this.resolve(to as Destination, namespace);
     return trigger.redrive(entry.event, url);
   }
 
