@@ -10,7 +10,9 @@
  * Like journeys (journey-store.ts), every process reads the whole topic into an in-memory index
  * (its own consumer group, never committed, from the earliest offset) and waits, before answering
  * or deciding anything, until that index reached the topic's end as it stood when the call began.
- * An add past the store size writes tombstones for the oldest entries and counts them; two
+ * An add past the store size writes tombstones for the oldest entries and counts them (when the
+ * index cannot catch up or the tombstones fail, the entry is kept anyway and the next add trims:
+ * failing the add would have the event kept twice); two
  * processes adding at once may both tombstone the same entry and count it twice (an overcount,
  * never a silent drop). A removal that lands twice is harmless, and both callers hear true.
  */
@@ -80,14 +82,26 @@ export class KafkaDeadLetterStore implements DeadLetterStore {
     await this.send([
       { key: `${namespace}/${randomUUID()}`, value: encodeForStorage(event), headers },
     ]);
-    await this.ready();
+    try {
+      await this.ready();
+    } catch (error) {
+      // The entry is stored: failing now would have the event delivered and kept again. The
+      // bound is enforced by the next add whose index caught up.
+      this.logger.debug({ err: error, topic: this.topic }, "dead-letter bound not checked");
+      return 0;
+    }
     const entries = this.index.get(namespace);
     const over = (entries?.size ?? 0) - maxEntries;
     if (entries === undefined || over <= 0) return 0;
     const oldest = [...entries.values()].slice(0, over);
-    await this.send(
-      oldest.map(({ key }) => ({ key, value: null, headers: { [NAMESPACE_HEADER]: namespace } })),
-    );
+    try {
+      await this.send(
+        oldest.map(({ key }) => ({ key, value: null, headers: { [NAMESPACE_HEADER]: namespace } })),
+      );
+    } catch (error) {
+      this.logger.debug({ err: error, topic: this.topic }, "dead-letter bound not applied");
+      return 0;
+    }
     for (const { key } of oldest) entries.delete(key);
     return oldest.length;
   }
