@@ -12,9 +12,8 @@
  * or deciding anything, until that index reached the topic's end as it stood when the call began.
  * An add past the store size writes tombstones for the oldest entries and counts them (when the
  * index cannot catch up or the tombstones fail, the entry is kept anyway and the next add trims:
- * failing the add would have the event kept twice); two
- * processes adding at once may both tombstone the same entry and count it twice (an overcount,
- * never a silent drop). A removal that lands twice is harmless, and both callers hear true.
+ * failing the add would have the event kept twice); two processes adding at once may both
+ * tombstone the same entry and count it twice (an overcount, never a silent drop). A removal that lands twice is harmless, and both callers hear true.
  */
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
