@@ -41,7 +41,11 @@ function namespace(): string {
   cleanups.push(async () => {
     const nc = await connect({ servers: NATS_URL! });
     const jsm = await nc.jetstreamManager();
-    for (const name of [deadLetterStreamName(ns), jetStreamName(`broker.${ns}.orders`)]) {
+    for (const name of [
+      deadLetterStreamName(ns),
+      jetStreamName(`broker.${ns}.orders`),
+      jetStreamName(`channel.${ns}.orders`),
+    ]) {
       await jsm.streams.delete(name).catch(() => false);
     }
     await nc.close();
@@ -219,4 +223,54 @@ describe.skipIf(!NATS_URL)("the dead-letter store on NATS", () => {
     },
     90_000,
   );
+
+  it("keeps a NatsJetStreamChannel subscription's dead letter on the engine; a restarted process redrives it", async () => {
+    const ns = namespace();
+    const subscriber = await startSink(() => ({ status: 500 }));
+    cleanups.push(() => subscriber.close());
+    const yaml = `apiVersion: messaging.knative.dev/v1alpha1
+kind: NatsJetStreamChannel
+metadata: {name: orders, namespace: ${ns}}
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: fails, namespace: ${ns}}
+spec:
+  channel: {apiVersion: messaging.knative.dev/v1alpha1, kind: NatsJetStreamChannel, name: orders}
+  subscriber: {uri: "${subscriber.url}"}
+  delivery: {retry: 0}
+`;
+    const first = await startWithManifests(yaml);
+    let firstClosed = false;
+    cleanups.push(async () => {
+      if (!firstClosed) await first.close();
+    });
+    const response = await request(`${first.url}/channels/${ns}/orders`, {
+      method: "POST",
+      headers: {
+        "ce-specversion": "1.0",
+        "ce-id": "c-1",
+        "ce-source": "/test",
+        "ce-type": "order.created",
+        "content-type": "application/json",
+      },
+      body: "{}",
+    });
+    await response.body.dump();
+    expect(response.statusCode).toBe(202);
+    await eventually(async () => (await list(first.url, ns)).length === 1, 15_000, "the entry");
+    expect(await stored(ns)).toBe(1);
+    firstClosed = true;
+    await first.close();
+
+    const second = await startWithManifests(yaml);
+    cleanups.push(() => second.close());
+    expect(await list(second.url, ns)).toMatchObject([
+      { kind: "Subscription", name: "fails", knativeerrorcode: "500", event: { id: "c-1" } },
+    ]);
+    subscriber.respondWith(() => ({ status: 202 }));
+    expect(await redrive(second.url, { namespace: ns })).toEqual({ redriven: 1, failed: 0 });
+    expect(subscriber.events.at(-1)?.attributes["id"]).toBe("c-1");
+    expect(await stored(ns)).toBe(0);
+  });
 });
