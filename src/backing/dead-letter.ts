@@ -23,6 +23,11 @@ export interface DeadLetterRecord {
   readonly at: number;
   /** Why no usable answer came back (connection error, timeout), or the dead-letter sink's failure. */
   readonly error?: string;
+  /**
+   * "reply" when what failed was a Subscription's reply going on to its `spec.reply` (a redrive
+   * delivers it there again, not to the subscriber); absent for a delivery to the subscriber.
+   */
+  readonly step?: "reply";
 }
 
 export interface DeadLetterEntry extends DeadLetterRecord {

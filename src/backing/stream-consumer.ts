@@ -106,6 +106,8 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
     url: string,
     meta: ConsumeMeta,
     journeyOf: CloudEvent | undefined = event,
+    /** "reply": `url` is where a subscription's replies go (kept in a dead letter's record). */
+    step?: "reply",
   ): Promise<DeliveryOutcome> {
     const config = this.config;
     const journeys = journeyOf === undefined ? undefined : this.journeys;
@@ -147,7 +149,12 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
     if (keeper !== undefined && outcome.kind === "dropped") {
       // Awaited before the handler resolves: an event the store could not take stays
       // unacknowledged, so a durable backing delivers it again rather than losing it.
-      await keeper.keep(this.backing, config.namespace, this.deadLetterRecord(event, url, outcome));
+      const record = this.deadLetterRecord(event, url, outcome);
+      await keeper.keep(
+        this.backing,
+        config.namespace,
+        step === undefined ? record : { ...record, step },
+      );
       const { reason: _reason, ...rest } = outcome;
       outcome = { ...rest, kind: "dead-lettered" };
       stored = true;

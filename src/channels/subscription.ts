@@ -1,4 +1,5 @@
 import type { ConsumeMeta } from "../backing/backing.js";
+import type { DeadLetterKeeper } from "../backing/dead-letter.js";
 import type { JourneyRecorder } from "../backing/journey.js";
 import { type ConsumerConfig, StreamConsumer } from "../backing/stream-consumer.js";
 import { type TailFeed, tailOutcome } from "../backing/tail-feed.js";
@@ -29,11 +30,20 @@ export class SubscriptionRuntime extends StreamConsumer<SubscriptionConfig> {
       journeys?: JourneyRecorder;
       /** The live tail (CONTRACT §11), told how each delivery to the subscriber ended. */
       tail?: TailFeed;
+      /** The dead-letter store (CONTRACT §4, §11) for events whose attempts ran out. */
+      deadLetters?: DeadLetterKeeper;
     },
     readonly channel: ChannelRuntime,
     config: SubscriptionConfig,
   ) {
-    super(deps.dispatcher, channel.backing, channel.stream, config, deps.journeys);
+    super(
+      deps.dispatcher,
+      channel.backing,
+      channel.stream,
+      config,
+      deps.journeys,
+      deps.deadLetters,
+    );
   }
 
   protected async handle(event: CloudEvent, meta: ConsumeMeta): Promise<void> {
@@ -53,6 +63,36 @@ export class SubscriptionRuntime extends StreamConsumer<SubscriptionConfig> {
       reply = outcome.kind === "replied" ? outcome.reply : undefined;
     }
     if (reply === undefined) return;
+    // The journey is the channel event's: its route was reported when its subscriber answered.
+    await this.forwardReply(reply, meta, config.subscriberUrl === undefined ? event : undefined);
+  }
+
+  /**
+   * A redrive of a dead letter (CONTRACT §11) under the current delivery rules: a failed reply
+   * (`step` "reply") goes to the current `spec.reply` again; anything else to the current
+   * subscriber, its reply going on to `spec.reply` as usual. `url` (a redrive's `to`) replaces
+   * the destination. True once delivered.
+   */
+  async redrive(event: CloudEvent, step: "reply" | undefined, url?: string): Promise<boolean> {
+    const config = this.config;
+    const replyLeg = step === "reply" || config.subscriberUrl === undefined;
+    const target = url ?? (replyLeg ? config.replyUrl : config.subscriberUrl);
+    if (target === undefined) return false;
+    const outcome = await this.redeliver(event, target);
+    if (outcome.kind !== "delivered" && outcome.kind !== "replied") return false;
+    if (outcome.kind === "replied" && !replyLeg) {
+      // Not the engine's event: nothing to keep alive. A reply that fails is kept in its turn.
+      await this.forwardReply(outcome.reply, { deliveryCount: 1, keepAlive: () => {} }, undefined);
+    }
+    return true;
+  }
+
+  private async forwardReply(
+    reply: CloudEvent,
+    meta: ConsumeMeta,
+    journeyOf: CloudEvent | undefined,
+  ): Promise<void> {
+    const config = this.config;
     if (config.replyUrl === undefined) {
       this.deps.metrics.droppedEvents.inc({
         namespace: config.namespace,
@@ -64,12 +104,6 @@ export class SubscriptionRuntime extends StreamConsumer<SubscriptionConfig> {
       );
       return;
     }
-    // The journey is the channel event's: its route was reported when its subscriber answered.
-    await this.deliver(
-      reply,
-      config.replyUrl,
-      meta,
-      config.subscriberUrl === undefined ? event : undefined,
-    );
+    await this.deliver(reply, config.replyUrl, meta, journeyOf, "reply");
   }
 }

@@ -39,6 +39,8 @@ export interface DeadLetterJson {
   knativeerrorcode?: string;
   knativeerrordata?: string;
   error?: string;
+  /** "reply": a Subscription's reply to its `spec.reply` failed (a redrive sends it there). */
+  step?: "reply";
   /** The event in the JSON format (`data_base64` for binary data). */
   event: Record<string, unknown>;
 }
@@ -184,6 +186,7 @@ function entryJson(entry: DeadLetterEntry): DeadLetterJson {
     ...(entry.knativeerrorcode === undefined ? {} : { knativeerrorcode: entry.knativeerrorcode }),
     ...(entry.knativeerrordata === undefined ? {} : { knativeerrordata: entry.knativeerrordata }),
     ...(entry.error === undefined ? {} : { error: entry.error }),
+    ...(entry.step === undefined ? {} : { step: entry.step }),
     event: toJsonObject(entry.event),
   };
 }

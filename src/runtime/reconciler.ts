@@ -13,6 +13,8 @@ import {
 } from "../channels/flows.js";
 import { type SubscriptionConfig, SubscriptionRuntime } from "../channels/subscription.js";
 import type { Dispatcher } from "../delivery/dispatcher.js";
+import { DEFAULT_DELIVERY } from "../delivery/options.js";
+import { eventLogFields } from "../events/event.js";
 import type {
   DataPlane,
   ExchangeTarget,
@@ -224,25 +226,60 @@ export class Reconciler implements DataPlane {
   }
 
   /**
-   * A dead letter's redrive (CONTRACT §11): through its trigger as it runs now, to its current
-   * subscriber or to `to` (a Destination). False when that trigger does not run in this process.
+   * A dead letter's redrive (CONTRACT §11): through its trigger (or subscription) as it runs now,
+   * to its current subscriber or to `to` (a Destination). When it does not run in this process
+   * (deleted since, or not served here), an entry with `to` is delivered there directly; without
+   * `to` the redrive of that entry fails.
    */
   async redriveDeadLetter(
     namespace: string,
     entry: DeadLetterEntry,
     to?: unknown,
   ): Promise<boolean> {
-    if (entry.kind !== "Trigger") return false;
-    const trigger = this.triggers.consumerOf(key(namespace, entry.name));
-    if (!(trigger instanceof TriggerRuntime)) {
-      this.deps.logger.warn(
-        { namespace, trigger: entry.name, entryId: entry.entryId },
-        "dead letter not redriven: its trigger does not run here",
-      );
-      return false;
-    }
     const url = to === undefined ? undefined : this.resolve(to as Destination, namespace);
-    return trigger.redrive(entry.event, url);
+    const what = entry.kind === "Subscription" ? "subscription" : "trigger";
+    const consumer =
+      entry.kind === "Subscription"
+        ? this.subscriptions.consumerOf(key(namespace, entry.name))
+        : this.triggers.consumerOf(key(namespace, entry.name));
+    if (consumer instanceof SubscriptionRuntime) {
+      return consumer.redrive(entry.event, entry.step, url);
+    }
+    if (consumer instanceof TriggerRuntime) return consumer.redrive(entry.event, url);
+    if (url !== undefined) return this.redriveDirectly(namespace, entry, url, what);
+    this.deps.logger.warn(
+      { namespace, [what]: entry.name, entryId: entry.entryId },
+      `dead letter not redriven: its ${what} does not run here (give 'to' to deliver elsewhere)`,
+    );
+    return false;
+  }
+
+  /**
+   * A redrive to `url` with no trigger or subscription to take delivery rules from: one attempt
+   * under the defaults otherwise (a failure leaves the entry for the next redrive, rather than
+   * holding the request through minutes of default retries), and a reply has nowhere to go.
+   */
+  private async redriveDirectly(
+    namespace: string,
+    entry: DeadLetterEntry,
+    url: string,
+    kind: "trigger" | "subscription",
+  ): Promise<boolean> {
+    const outcome = await this.deps.dispatcher.deliver(
+      entry.event,
+      url,
+      { ...DEFAULT_DELIVERY, retry: 0 },
+      { namespace, kind, name: entry.name },
+      { failureHandled: true },
+    );
+    if (outcome.kind === "replied") {
+      this.deps.metrics.droppedEvents.inc({ namespace, reason: "no-reply-destination" });
+      this.deps.logger.info(
+        { ...eventLogFields(outcome.reply), namespace, [kind]: entry.name },
+        `redrive's reply dropped: its ${kind} does not run here`,
+      );
+    }
+    return outcome.kind === "delivered" || outcome.kind === "replied";
   }
 
   broker(namespace: string, name: string): IngressTarget | undefined {

@@ -199,4 +199,29 @@ describe("the dead-letter store on Redis", () => {
     },
     90_000,
   );
+
+  it("a process that does not run the entry's trigger redrives it only to a given 'to'", async () => {
+    const ns = namespace();
+    const failing = await startSink(() => ({ status: 500 }));
+    cleanups.push(() => failing.close());
+    const elsewhere = await startSink();
+    cleanups.push(() => elsewhere.close());
+    const first = await startWithManifests(manifests(ns, failing, "    retry: 0"));
+    cleanups.push(() => first.close());
+    await send(first.url, ns, "o-1", Buffer.from("{}"), "application/json");
+    await eventually(async () => (await list(first.url, ns)).length === 1, 15_000, "the entry");
+
+    // Same broker and store, but another trigger: 'fails' does not run in this process.
+    const other = manifests(ns, elsewhere, "    retry: 0").replace("name: fails", "name: other");
+    const second = await startWithManifests(other);
+    cleanups.push(() => second.close());
+    expect(await list(second.url, ns)).toHaveLength(1);
+    expect(await redrive(second.url, { namespace: ns })).toEqual({ redriven: 0, failed: 1 });
+    expect(
+      await redrive(second.url, { namespace: ns, to: { uri: `${elsewhere.url}/redriven` } }),
+    ).toEqual({ redriven: 1, failed: 0 });
+    const delivered = elsewhere.requests.filter((r) => r.path === "/redriven");
+    expect(delivered.map((r) => r.event?.attributes["id"])).toEqual(["o-1"]);
+    expect(await list(first.url, ns)).toEqual([]);
+  });
 });

@@ -11,6 +11,7 @@ import {
 } from "../backing.js";
 import { KafkaAdmin } from "./admin.js";
 import { createKafkaClient } from "./client.js";
+import { KafkaDeadLetterStore } from "./dead-letter-store.js";
 import { KafkaJourneyStore } from "./journey-store.js";
 import { groupId, topicName } from "./naming.js";
 import { KafkaPublisher } from "./publisher.js";
@@ -40,6 +41,8 @@ export class KafkaBacking implements Backing {
   private closed = false;
   /** Journeys live on a topic of the same cluster (journey-store.ts says how). */
   readonly journeys: KafkaJourneyStore;
+  /** Dead letters live on a topic of entries and tombstones (dead-letter-store.ts says how). */
+  readonly deadLetters: KafkaDeadLetterStore;
 
   constructor(
     private readonly settings: KafkaSettings,
@@ -49,6 +52,7 @@ export class KafkaBacking implements Backing {
     this.admin = new KafkaAdmin(this.kafka, settings, logger);
     this.publisher = new KafkaPublisher(this.kafka, this.admin, settings);
     this.journeys = new KafkaJourneyStore(this.kafka, this.admin, settings, logger);
+    this.deadLetters = new KafkaDeadLetterStore(this.kafka, this.admin, settings, logger);
   }
 
   publish(stream: string, events: readonly CloudEvent[]): Promise<void> {
@@ -117,7 +121,7 @@ export class KafkaBacking implements Backing {
     this.closed = true;
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
     this.subscriptions.clear();
-    await this.journeys.close();
+    await Promise.all([this.journeys.close(), this.deadLetters.close()]);
     await Promise.all([this.publisher.disconnect(), this.admin.disconnect()]);
   }
 }

@@ -1,0 +1,276 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { connect } from "nats";
+import { request } from "undici";
+import { afterEach, describe, expect, it } from "vitest";
+import { deadLetterStreamName } from "../../src/backing/nats/dead-letter-store.js";
+import { jetStreamName } from "../../src/backing/nats/naming.js";
+import type { DeadLetterJson } from "../../src/operations/dead-letters.js";
+import {
+  EventailProcess,
+  eventailBuilt,
+  stopEventailProcesses,
+} from "../support/eventail-process.js";
+import { serviceUrl } from "../support/services.js";
+import { eventually, type RecordingSink, startSink, startWithManifests } from "../support/sink.js";
+
+const NATS_URL = serviceUrl("nats");
+
+/** Messages in the namespace's dead-letter stream, read by a plain connection. */
+async function stored(ns: string): Promise<number> {
+  const nc = await connect({ servers: NATS_URL! });
+  try {
+    const jsm = await nc.jetstreamManager();
+    return (await jsm.streams.info(deadLetterStreamName(ns))).state.messages;
+  } finally {
+    await nc.close();
+  }
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await stopEventailProcesses();
+});
+
+/** A namespace of its own: the store is shared by everything using this NATS. */
+function namespace(): string {
+  const ns = `dl-${randomUUID().slice(0, 8)}`;
+  cleanups.push(async () => {
+    const nc = await connect({ servers: NATS_URL! });
+    const jsm = await nc.jetstreamManager();
+    for (const name of [
+      deadLetterStreamName(ns),
+      jetStreamName(`broker.${ns}.orders`),
+      jetStreamName(`channel.${ns}.orders`),
+    ]) {
+      await jsm.streams.delete(name).catch(() => false);
+    }
+    await nc.close();
+  });
+  return ns;
+}
+
+function manifests(ns: string, subscriber: RecordingSink, delivery: string): string {
+  return `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: durable
+  namespace: ${ns}
+data:
+  backing: nats
+  url: ${NATS_URL}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata:
+  name: orders
+  namespace: ${ns}
+spec:
+  config:
+    apiVersion: v1
+    kind: ConfigMap
+    name: durable
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: fails
+  namespace: ${ns}
+spec:
+  broker: orders
+  subscriber:
+    uri: ${subscriber.url}
+  delivery:
+${delivery}
+`;
+}
+
+async function send(url: string, ns: string, id: string, data: Buffer, contentType: string) {
+  const response = await request(`${url}/${ns}/orders`, {
+    method: "POST",
+    headers: {
+      "ce-specversion": "1.0",
+      "ce-id": id,
+      "ce-source": "/test",
+      "ce-type": "order.created",
+      "content-type": contentType,
+    },
+    body: data,
+  });
+  await response.body.dump();
+  expect(response.statusCode).toBe(202);
+}
+
+async function list(url: string, ns: string): Promise<DeadLetterJson[]> {
+  const response = await request(`${url}/api/v1/deadletters?namespace=${ns}&limit=100000`);
+  const body = (await response.body.json()) as { items: DeadLetterJson[] };
+  expect(response.statusCode).toBe(200);
+  return body.items;
+}
+
+async function redrive(url: string, body: unknown): Promise<{ redriven: number; failed: number }> {
+  const response = await request(`${url}/api/v1/deadletters/redrive`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    headersTimeout: 120_000,
+  });
+  expect(response.statusCode).toBe(200);
+  return (await response.body.json()) as { redriven: number; failed: number };
+}
+
+describe.skipIf(!NATS_URL)("the dead-letter store on NATS", () => {
+  it("keeps a large binary event with its error context on the engine, where another process sees it", async () => {
+    const ns = namespace();
+    const failureBody = randomBytes(1024 * 1024);
+    const subscriber = await startSink(() => ({ status: 500, body: failureBody }));
+    cleanups.push(() => subscriber.close());
+    const yaml = manifests(ns, subscriber, "    retry: 0");
+    const first = await startWithManifests(yaml);
+    let firstClosed = false;
+    cleanups.push(async () => {
+      if (!firstClosed) await first.close();
+    });
+    const data = randomBytes(512 * 1024);
+    await send(first.url, ns, "bin-1", data, "application/octet-stream");
+    await eventually(async () => (await list(first.url, ns)).length === 1, 15_000, "the entry");
+
+    expect(await stored(ns)).toBe(1);
+    // The first process is gone before the second starts: the entry outlives it on the engine.
+    firstClosed = true;
+    await first.close();
+
+    const second = await startWithManifests(yaml);
+    cleanups.push(() => second.close());
+    const [entry] = await list(second.url, ns);
+    expect(entry).toMatchObject({
+      kind: "Trigger",
+      name: "fails",
+      attempts: 1,
+      knativeerrordest: subscriber.url,
+      knativeerrorcode: "500",
+      knativeerrordata: failureBody.subarray(0, 1024).toString("base64"),
+      event: { id: "bin-1" },
+    });
+    expect(Buffer.from(String(entry!.event["data_base64"]), "base64").equals(data)).toBe(true);
+
+    subscriber.respondWith(() => ({ status: 202 }));
+    expect(await redrive(second.url, { namespace: ns })).toEqual({ redriven: 1, failed: 0 });
+    expect(subscriber.events.at(-1)!.data!.equals(data)).toBe(true);
+    expect(await stored(ns)).toBe(0);
+  });
+
+  it.skipIf(!eventailBuilt())(
+    "a redrive cut short by kill -9 loses nothing: the next redrive takes the rest",
+    async () => {
+      const ns = namespace();
+      const total = 20;
+      const deliveredBeforeKill = 5;
+      let phase: "failing" | "partly" | "healthy" = "failing";
+      let accepted = 0;
+      const subscriber = await startSink(() => {
+        if (phase === "failing") return { status: 503 };
+        if (phase === "healthy") return { status: 202 };
+        // The first few redrives succeed, the others hang until the process is killed.
+        return accepted++ < deliveredBeforeKill ? { status: 202 } : { hang: true };
+      });
+      cleanups.push(() => subscriber.close());
+      const dir = mkdtempSync(path.join(tmpdir(), "eventail-deadletters-"));
+      writeFileSync(
+        path.join(dir, "manifests.yaml"),
+        manifests(ns, subscriber, "    retry: 0\n    timeout: PT60S"),
+      );
+      const first = await EventailProcess.start("first", { manifests: [dir] });
+      const ids = Array.from({ length: total }, (_, i) => `e-${i}`);
+      for (const id of ids)
+        await send(first.url, ns, id, Buffer.from(`{"id":"${id}"}`), "application/json");
+      await eventually(async () => (await list(first.url, ns)).length === total, 20_000, "entries");
+
+      phase = "partly";
+      const cut = redrive(first.url, { namespace: ns }).catch((error: Error) => error);
+      await eventually(
+        async () => (await list(first.url, ns)).length === total - deliveredBeforeKill,
+        20_000,
+        "the first redrives removed",
+      );
+      // Lanes hang on the entries after those: the redrive is in the middle of its work.
+      await subscriber.waitFor(total + deliveredBeforeKill + 1);
+      await first.kill("SIGKILL");
+      expect(await cut).toBeInstanceOf(Error);
+
+      phase = "healthy";
+      const second = await EventailProcess.start("second", { manifests: [dir] });
+      const left = (await list(second.url, ns)).map((e) => String(e.event["id"]));
+      expect(left).toHaveLength(total - deliveredBeforeKill);
+      const deliveredIds = subscriber.requests
+        .slice(total, total + deliveredBeforeKill)
+        .map((r) => String(r.event?.attributes["id"]));
+      expect([...left, ...deliveredIds].sort()).toEqual([...ids].sort());
+
+      const before = subscriber.requests.length;
+      expect(await redrive(second.url, { namespace: ns })).toEqual({
+        redriven: total - deliveredBeforeKill,
+        failed: 0,
+      });
+      expect(await list(second.url, ns)).toEqual([]);
+      const redriven = subscriber.requests
+        .slice(before)
+        .map((r) => String(r.event?.attributes["id"]));
+      expect(redriven.sort()).toEqual([...left].sort());
+    },
+    90_000,
+  );
+
+  it("keeps a NatsJetStreamChannel subscription's dead letter on the engine; a restarted process redrives it", async () => {
+    const ns = namespace();
+    const subscriber = await startSink(() => ({ status: 500 }));
+    cleanups.push(() => subscriber.close());
+    const yaml = `apiVersion: messaging.knative.dev/v1alpha1
+kind: NatsJetStreamChannel
+metadata: {name: orders, namespace: ${ns}}
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: fails, namespace: ${ns}}
+spec:
+  channel: {apiVersion: messaging.knative.dev/v1alpha1, kind: NatsJetStreamChannel, name: orders}
+  subscriber: {uri: "${subscriber.url}"}
+  delivery: {retry: 0}
+`;
+    const first = await startWithManifests(yaml);
+    let firstClosed = false;
+    cleanups.push(async () => {
+      if (!firstClosed) await first.close();
+    });
+    const response = await request(`${first.url}/channels/${ns}/orders`, {
+      method: "POST",
+      headers: {
+        "ce-specversion": "1.0",
+        "ce-id": "c-1",
+        "ce-source": "/test",
+        "ce-type": "order.created",
+        "content-type": "application/json",
+      },
+      body: "{}",
+    });
+    await response.body.dump();
+    expect(response.statusCode).toBe(202);
+    await eventually(async () => (await list(first.url, ns)).length === 1, 15_000, "the entry");
+    expect(await stored(ns)).toBe(1);
+    firstClosed = true;
+    await first.close();
+
+    const second = await startWithManifests(yaml);
+    cleanups.push(() => second.close());
+    expect(await list(second.url, ns)).toMatchObject([
+      { kind: "Subscription", name: "fails", knativeerrorcode: "500", event: { id: "c-1" } },
+    ]);
+    subscriber.respondWith(() => ({ status: 202 }));
+    expect(await redrive(second.url, { namespace: ns })).toEqual({ redriven: 1, failed: 0 });
+    expect(subscriber.events.at(-1)?.attributes["id"]).toBe("c-1");
+    expect(await stored(ns)).toBe(0);
+  });
+});
