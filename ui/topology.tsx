@@ -162,7 +162,7 @@ export function Topology() {
                     key={node.id}
                     class={`node kind-${node.kind.toLowerCase()} ${state.css}${node.id === selected ? " selected" : ""}`}
                     transform={`translate(${node.x - NODE_WIDTH / 2},${node.y - NODE_HEIGHT / 2})`}
-                    tabIndex={0}
+                    tabindex={0}
                     role="button"
                     data-node={node.id}
                     aria-pressed={node.id === selected}
