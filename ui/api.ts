@@ -28,9 +28,12 @@ export function forgetToken(): void {
   for (const listener of tokenListeners) listener();
 }
 
+/** Once the question is cancelled, later 401s do not ask again until the person asks to. */
+let declined = false;
+
 /** Concurrent 401s share one question. */
 async function askForToken(reason: string): Promise<string | undefined> {
-  if (!asker) return undefined;
+  if (!asker || declined) return undefined;
   asking ??= asker(reason).finally(() => {
     asking = undefined;
   });
@@ -38,8 +41,21 @@ async function askForToken(reason: string): Promise<string | undefined> {
   if (token) {
     sessionStorage.setItem(TOKEN_KEY, token);
     for (const listener of tokenListeners) listener();
+  } else {
+    declined = true;
+    for (const listener of tokenListeners) listener();
   }
   return token;
+}
+
+export function tokenDeclined(): boolean {
+  return declined;
+}
+
+/** The header's "Give a token" button: asks now, whatever was answered before. */
+export async function giveToken(): Promise<boolean> {
+  declined = false;
+  return (await askForToken("Give a token for the operations API.")) !== undefined;
 }
 
 export async function call(path: string, init: RequestInit = {}): Promise<Response> {
@@ -49,7 +65,8 @@ export async function call(path: string, init: RequestInit = {}): Promise<Respon
     if (token) headers.set("authorization", `Bearer ${token}`);
     const response = await fetch(path, { ...init, headers });
     if (response.status !== 401 || attempt > 0) return response;
-    const message = await errorMessage(response);
+    // A clone: the caller still reads the answer when no token is given.
+    const message = await errorMessage(response.clone());
     const given = await askForToken(token ? `The token was refused: ${message}` : message);
     if (!given) return response;
   }

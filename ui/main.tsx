@@ -1,7 +1,14 @@
 /** The console's shell: navigation by hash (#/topology, #/tail, #/journey/NS/ID, …), the token prompt. */
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { currentToken, forgetToken, onTokenChange, setTokenAsker } from "./api.js";
+import {
+  currentToken,
+  forgetToken,
+  giveToken,
+  onTokenChange,
+  setTokenAsker,
+  tokenDeclined,
+} from "./api.js";
 import { DeadLetters } from "./deadletters.js";
 import { Journey, type JourneyQuery } from "./journey.js";
 import { Send } from "./send.js";
@@ -97,6 +104,7 @@ function App() {
   const [route, setRoute] = useState(() => parseHash(location.hash));
   const [question, setQuestion] = useState<Question | undefined>();
   const [hasToken, setHasToken] = useState(currentToken() !== null);
+  const [declined, setDeclined] = useState(false);
   const main = useRef<HTMLElement>(null);
 
   useEffect(() => {
@@ -114,7 +122,10 @@ function App() {
           });
         }),
     );
-    const unlisten = onTokenChange(() => setHasToken(currentToken() !== null));
+    const unlisten = onTokenChange(() => {
+      setHasToken(currentToken() !== null);
+      setDeclined(tokenDeclined());
+    });
     return () => {
       window.removeEventListener("hashchange", onHash);
       unlisten();
@@ -145,10 +156,23 @@ function App() {
             ))}
           </ul>
         </nav>
-        {hasToken && (
+        {hasToken ? (
           <button type="button" class="forget" onClick={forgetToken}>
             Forget token
           </button>
+        ) : (
+          declined && (
+            <button
+              type="button"
+              class="forget"
+              onClick={async () => {
+                // The open view reads again with the token: reload it.
+                if (await giveToken()) location.reload();
+              }}
+            >
+              Give a token
+            </button>
+          )
         )}
       </header>
       <main id="main" ref={main} tabIndex={-1}>

@@ -1,6 +1,6 @@
 /** Send a CloudEvent (binary mode) to a broker's or a channel's address. */
 import { useEffect, useState } from "preact/hooks";
-import { call, listResources, newId } from "./api.js";
+import { currentToken, listResources, newId } from "./api.js";
 
 interface Target {
   label: string;
@@ -29,6 +29,7 @@ export function Send(props: {
   const [answer, setAnswer] = useState<{ ok: boolean; text: string } | undefined>();
   const [sent, setSent] = useState<{ namespace: string; id: string; source: string } | undefined>();
   const [error, setError] = useState<string | undefined>();
+  const [addressToken, setAddressToken] = useState("");
 
   useEffect(() => {
     listResources()
@@ -64,8 +65,12 @@ export function Send(props: {
       "ce-type": type,
     };
     if (contentType) headers["content-type"] = contentType;
+    // An address checks its own audience (CONTRACT §10): a token for it, else the console's.
+    const token = addressToken.trim() || currentToken();
+    if (token) headers["authorization"] = `Bearer ${token}`;
     try {
-      const response = await call(target, { method: "POST", headers, body: data });
+      // Not through call(): a 401 here is about this address, not the console's API token.
+      const response = await fetch(target, { method: "POST", headers, body: data });
       const text = await response.text();
       let message = text;
       try {
@@ -134,6 +139,15 @@ export function Send(props: {
             rows={6}
             value={data}
             onInput={(e) => setData(e.currentTarget.value)}
+          />
+        </label>
+        <label>
+          Token for this address (optional; with authentication on)
+          <input
+            type="password"
+            autoComplete="off"
+            value={addressToken}
+            onInput={(e) => setAddressToken(e.currentTarget.value)}
           />
         </label>
         <button type="submit" disabled={!target}>

@@ -226,7 +226,9 @@ describe.skipIf(chromiumMissing)(
 
     it("sends an event from the form to the broker", async () => {
       const { page, errors } = await open("#/send");
-      await expect.poll(() => page.getByLabel("To").inputValue()).toBe("/default/default");
+      await expect
+        .poll(() => page.getByRole("combobox", { name: /^To/ }).inputValue())
+        .toBe("/default/default");
       await page.getByLabel("Id").fill("from-the-form");
       await page.getByLabel("Type", { exact: true }).fill("dev.example.console");
       await page.getByLabel("Data").fill('{"sent": "by a person"}');
