@@ -61,6 +61,12 @@ function stateOf(node: GraphNode): { text: string; css: string } {
   return { text: "Unknown", css: "state-unknown" };
 }
 
+/** A name that fits a node; a URI keeps its end (the path tells subscribers apart). */
+function shortName(node: GraphNode): string {
+  if (node.name.length <= 24) return node.name;
+  return node.uri ? `…${node.name.slice(-23)}` : `${node.name.slice(0, 23)}…`;
+}
+
 const rateKey = (node: GraphNode) => `${node.namespace}/${node.name}`;
 const hasRate = (node: GraphNode) => node.kind === "Trigger" || node.kind === "Subscription";
 
@@ -180,7 +186,7 @@ export function Topology() {
                       {node.kind}
                     </text>
                     <text x="10" y="38" class="node-name">
-                      {node.name.length > 24 ? `${node.name.slice(0, 23)}…` : node.name}
+                      {shortName(node)}
                     </text>
                     <circle cx={NODE_WIDTH - 14} cy="14" r="6" class="dot" />
                     {rate !== undefined && (
