@@ -123,7 +123,7 @@ export function Topology() {
       {!laid && !error && <p>Loading resources…</p>}
       {laid && laid.nodes.length === 0 && <p>No resources are declared.</p>}
       {laid && laid.nodes.length > 0 && (
-        <div class="topology-body">
+        <div class={`topology-body${chosen ? " has-panel" : ""}`}>
           <div class="graph-scroll">
             {/* biome-ignore lint/a11y/useSemanticElements: an SVG holds no fieldset; the nodes are its buttons */}
             <svg
@@ -152,6 +152,8 @@ export function Topology() {
                   key={`${edge.from}->${edge.to}-${edge.kind}`}
                   class={`edge edge-${edge.kind}`}
                   data-edge={edge.kind}
+                  data-from={edge.from}
+                  data-to={edge.to}
                   d={edge.points.map((p, i) => `${i === 0 ? "M" : "L"}${p.x},${p.y}`).join(" ")}
                   marker-end="url(#arrow)"
                 >

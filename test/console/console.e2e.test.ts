@@ -49,6 +49,24 @@ spec:
   subscriber: {uri: "${sinkUrl}/audit"}
   delivery:
     deadLetterSink: {uri: "${sinkUrl}/dead-letters"}
+---
+apiVersion: sources.knative.dev/v1
+kind: PingSource
+metadata: {name: yearly}
+spec:
+  schedule: "0 0 1 1 *"
+  sink: {ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: default}}
+---
+apiVersion: messaging.knative.dev/v1
+kind: InMemoryChannel
+metadata: {name: fanout}
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: copy}
+spec:
+  channel: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: fanout}
+  subscriber: {uri: "${sinkUrl}/copy"}
 `;
 }
 
@@ -120,8 +138,31 @@ describe.skipIf(chromiumMissing)(
           )
           .toContain("Ready");
       }
-      // The dead-letter sink of "audit" is drawn as its own edge.
-      expect(await page.locator('[data-edge="dead-letter"]').count()).toBe(1);
+      // The dead-letter sink of "audit" is drawn as its own edge; a source feeds the broker; a
+      // channel feeds its subscription.
+      const edges = await page
+        .locator("[data-edge]")
+        .evaluateAll((paths) =>
+          paths.map(
+            (p) =>
+              `${p.getAttribute("data-edge")} ${p.getAttribute("data-from")} → ${p.getAttribute("data-to")}`,
+          ),
+        );
+      expect(edges).toEqual(
+        expect.arrayContaining([
+          `dead-letter Trigger/default/audit → uri:${sink.url}/dead-letters`,
+          "flow PingSource/default/yearly → Broker/default/default",
+          "flow Broker/default/default → Trigger/default/orders",
+          `flow Trigger/default/orders → uri:${sink.url}/orders`,
+          "flow InMemoryChannel/default/fanout → Subscription/default/copy",
+          `flow Subscription/default/copy → uri:${sink.url}/copy`,
+        ]),
+      );
+      expect(edges.filter((e) => e.startsWith("dead-letter"))).toHaveLength(1);
+      for (const node of ["PingSource/default/yearly", "InMemoryChannel/default/fanout"]) {
+        const label = await page.locator(`[data-node="${node}"]`).getAttribute("aria-label");
+        expect(label).toContain("Ready");
+      }
       await page.locator('[data-node="Trigger/default/orders"]').focus();
       await page.keyboard.press("Enter");
       const panel = page.locator("aside.panel");
