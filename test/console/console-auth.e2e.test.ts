@@ -43,12 +43,14 @@ describe.skipIf(chromiumMissing)(
     let sink: RecordingSink;
     let browser: Browser;
     let stateDir: string;
+    let consoleDir: string;
 
     beforeAll(async () => {
       stateDir = mkdtempSync(path.join(tmpdir(), "eventail-console-state-"));
       sink = await startSink();
+      consoleDir = buildConsole();
       eventail = await startWithManifests(manifests(sink.url), {
-        consoleDir: buildConsole(),
+        consoleDir,
         stateDir,
       });
       browser = await launchBrowser();
@@ -59,6 +61,7 @@ describe.skipIf(chromiumMissing)(
       await eventail?.close();
       await sink?.close();
       if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+      if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
     });
 
     function token(aud: string, sub = "system:serviceaccount:default:console-test"): string {

@@ -3,6 +3,9 @@
  * subscriber, and Chromium clicking through the topology, the tail, a journey, dead letters with
  * redrive, and the send form, at 1280×800 and on a 390-px phone.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -77,13 +80,15 @@ describe.skipIf(chromiumMissing)(
     let sink: RecordingSink;
     let browser: Browser;
     let flakyHealthy = false;
+    let consoleDir: string;
 
     beforeAll(async () => {
       sink = await startSink((received) => {
         if (received.path === "/flaky" && !flakyHealthy) return { status: 500, body: "not today" };
         return { status: 202 };
       });
-      eventail = await startWithManifests(manifests(sink.url), { consoleDir: buildConsole() });
+      consoleDir = buildConsole();
+      eventail = await startWithManifests(manifests(sink.url), { consoleDir });
       browser = await launchBrowser();
     });
 
@@ -91,6 +96,7 @@ describe.skipIf(chromiumMissing)(
       await browser?.close();
       await eventail?.close();
       await sink?.close();
+      if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
     });
 
     async function post(type: string, id: string, data: unknown) {
@@ -326,3 +332,21 @@ describe.skipIf(chromiumMissing)(
     });
   },
 );
+
+describe("web console not built", () => {
+  it("answers /ui/ with a 404 that says how to build it", async () => {
+    const empty = mkdtempSync(path.join(tmpdir(), "eventail-no-console-"));
+    const eventail = await startWithManifests("", { consoleDir: empty });
+    try {
+      const response = await request(`${eventail.url}/ui/`);
+      expect(response.statusCode).toBe(404);
+      expect(await response.body.json()).toEqual({
+        error: "the web console is not built: run npm run build",
+        code: "NOT_FOUND",
+      });
+    } finally {
+      await eventail.close();
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+});
