@@ -1,6 +1,7 @@
 /** The topology view: the graph laid out by dagre, Ready state and live rates, a side panel. */
 import { Graph, layout } from "@dagrejs/dagre";
 import { useEffect, useMemo, useState } from "preact/hooks";
+import { stringify } from "yaml";
 import { listResources, type Resource, readiness, readSse } from "./api.js";
 import { buildGraph, type GraphEdge, type GraphNode } from "./graph.js";
 import { type RateSample, watchRates } from "./metrics.js";
@@ -307,8 +308,10 @@ function NodePanel(props: {
       )}
       {spec && (
         <>
-          <h3>Spec</h3>
-          <pre class="code">{JSON.stringify(spec, null, 2)}</pre>
+          <h3>Manifest</h3>
+          <pre class="code" data-testid="manifest">
+            {stringify(spec)}
+          </pre>
         </>
       )}
     </aside>

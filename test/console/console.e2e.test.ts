@@ -176,6 +176,9 @@ describe.skipIf(chromiumMissing)(
         .poll(() => panel.getByRole("heading", { level: 2 }).textContent())
         .toBe("Trigger orders");
       expect(await panel.textContent()).toContain(`${sink.url}/orders`);
+      const manifest = await panel.getByTestId("manifest").textContent();
+      expect(manifest).toContain("kind: Trigger\n");
+      expect(manifest).toContain("  broker: default\n");
       // Live rate: once events are delivered, the rate label appears from /metrics.
       await post("dev.example.order", "rate-1", { n: 1 });
       await expect
