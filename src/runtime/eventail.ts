@@ -20,6 +20,7 @@ import { transportEncryptionOf } from "../security/tls-features.js";
 import { certificateFields, TlsFiles } from "../security/tls-files.js";
 import { TransportTrust } from "../security/tls-trust.js";
 import { buildServer } from "../server/app.js";
+import { defaultConsoleDir } from "../server/console-routes.js";
 import { type ConnectionLimits, replaceCertificate } from "../server/listener.js";
 import { addressables, addressStatusOf, subjectsOf } from "./addressables.js";
 import { readConfiguration } from "./configuration-reader.js";
@@ -55,6 +56,8 @@ export interface EventailOptions {
   journeySize?: number;
   /** `--dead-letter-size`: dead letters kept per namespace in memory (default 10,000). */
   deadLetterSize?: number;
+  /** The built web console served at /ui/ (default: dist/console next to the server). */
+  consoleDir?: string;
 }
 
 export interface RunningEventail {
@@ -181,6 +184,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
       deadLetters,
       ...(journeys.enabled ? { journeys } : {}),
     },
+    console: { root: options.consoleDir ?? defaultConsoleDir() },
     dataPlane: reconciler,
     metrics,
     logger,

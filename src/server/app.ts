@@ -5,6 +5,7 @@ import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { InFlightLimit } from "./accept-events.js";
 import { type ApiDeps, registerApi } from "./api.js";
+import { registerConsole } from "./console-routes.js";
 import { errorBody, HttpError, logRejection, toHttpError } from "./errors.js";
 import { exchangeRoutes } from "./exchange-routes.js";
 import { ingressDoor } from "./ingress.js";
@@ -33,6 +34,8 @@ export interface ServerOptions {
   security?: IngressGuard & IssuerDocuments;
   /** CONTRACT §11: the operations API under /api/v1. */
   api?: ApiDeps;
+  /** CONTRACT §12: serve the web console at /ui/ from this folder (the built dist/console). */
+  console?: { root: string | undefined };
 }
 
 /**
@@ -162,6 +165,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
 
   if (options.api) registerApi(app, options.api);
+  if (options.console) registerConsole(app, options.console.root);
 
   app.get("/healthz", async () => ({ status: "ok" }));
 
