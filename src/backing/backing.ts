@@ -1,4 +1,5 @@
 import type { CloudEvent } from "../events/event.js";
+import type { EventTypeStore } from "./event-type-store.js";
 import type { JourneyStore } from "./journey.js";
 
 /**
@@ -61,6 +62,12 @@ export interface Backing {
    * and a restart keeps them. Absent: journeys stay in this process's memory ring.
    */
   readonly journeys?: JourneyStore;
+
+  /**
+   * Where a durable engine keeps auto-created EventTypes (CONTRACT §11), shared by every process.
+   * Absent: they stay in this process's memory.
+   */
+  readonly eventTypes?: EventTypeStore;
 
   /** True when the engine answers (used by /readyz). */
   ready(): Promise<boolean>;

@@ -4,6 +4,7 @@ import { createBacking } from "../backing/registry.js";
 import { Dispatcher } from "../delivery/dispatcher.js";
 import { createLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
+import { EventTypeRegistry } from "../operations/event-types.js";
 import { DEFAULT_JOURNEY_SIZE, Journeys } from "../operations/journeys.js";
 import { TailBus } from "../operations/tail-bus.js";
 import { resolveDestination } from "../resources/addresses.js";
@@ -69,6 +70,8 @@ export interface RunningEventail {
   readonly statuses: StatusBook;
   /** CONTRACT §11: the live tail's bus (its readers, for tests and diagnostics). */
   readonly tail: TailBus;
+  /** CONTRACT §11: declared and auto-created EventTypes, and the ingress schema check. */
+  readonly eventTypes: EventTypeRegistry;
   /** `status.address` (url and audience) of a resource, a flow's channels included. */
   addressOf(kind: string, namespace: string, name: string): AddressStatus | undefined;
   /** Re-reads the manifests; keeps the running config when they are invalid. */
@@ -134,6 +137,9 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   const journeys = new Journeys(options.journeySize ?? DEFAULT_JOURNEY_SIZE, logger);
   journeys.configure(store.all());
   store.on("changes", () => journeys.configure(store.all()));
+  const eventTypes = new EventTypeRegistry({ logger });
+  eventTypes.configure(store.all());
+  store.on("changes", () => eventTypes.configure(store.all()));
   const dispatcher = new Dispatcher({
     metrics,
     logger,
@@ -155,6 +161,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     ...(services ? { services } : {}),
     ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}),
     ...(journeys.enabled ? { journeys } : {}),
+    eventTypes,
   });
   statuses = new StatusBook(
     reconciler.statusSource((resource) => addressStatus(resource, security.baseUrl)),
@@ -164,6 +171,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
       guard: security,
       resources: statuses,
       tail: { bus: tail },
+      eventTypes,
       ...(journeys.enabled ? { journeys } : {}),
     },
     dataPlane: reconciler,
@@ -271,6 +279,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
       // subscribers may be this process's own sinks, brokers and channels.
       reconciler.stopAccepting();
       await reconciler.close(options.drainMs);
+      await eventTypes.close();
       await app.close();
       await dispatcher.close();
     })();
@@ -289,6 +298,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     security,
     journeys,
     tail,
+    eventTypes,
     statuses,
     addressOf,
     reload,

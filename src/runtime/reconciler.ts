@@ -2,6 +2,7 @@ import type { Backing, BackingConfig } from "../backing/backing.js";
 import type { JourneyRecorder } from "../backing/journey.js";
 import type { TailFeed } from "../backing/tail-feed.js";
 import { Broker } from "../broker/broker.js";
+import type { EventTypeGate } from "../broker/event-type-gate.js";
 import { compileTriggerFilter, type TriggerConfig, TriggerRuntime } from "../broker/trigger.js";
 import { CHANNEL_KINDS, ChannelRuntime } from "../channels/channel.js";
 import {
@@ -75,6 +76,8 @@ export interface ReconcilerDeps {
   readonly onReconciled?: () => void;
   /** The live tail (CONTRACT §11): brokers, channels and their consumers publish to it. */
   readonly tail?: TailFeed;
+  /** The EventType registry (CONTRACT §11): brokers check schemas with it and report to it. */
+  readonly eventTypes?: EventTypeGate;
 }
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -135,7 +138,15 @@ export class Reconciler implements DataPlane {
       logger,
       backingOf: (resource) => this.brokerBacking(resource),
       create: (r, backing, limit) =>
-        new Broker(r.metadata.namespace, r.metadata.name, backing, limit, deps.journeys, deps.tail),
+        new Broker(
+          r.metadata.namespace,
+          r.metadata.name,
+          backing,
+          limit,
+          deps.journeys,
+          deps.tail,
+          deps.eventTypes,
+        ),
     });
     this.channels = new IngressSet({
       what: "channel",
