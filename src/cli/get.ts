@@ -38,6 +38,7 @@ export interface GetOptions extends ApiClientOptions {
 }
 
 export const OUTPUTS = ["table", "yaml", "json"] as const;
+const EVENT_TYPE_NAMES = new Set(["eventtype", "eventtypes"]);
 const WIDTH = 80;
 const GAP = "  ";
 
@@ -84,6 +85,25 @@ function columnsFor(kind: string): Column[] {
       { title: "BROKER", cell: (r) => spec(r, "broker") || spec(r, "brokerRef") },
       { title: "SUBSCRIBER", cell: (r) => r.status?.subscriberUri ?? "", flexible: true },
       ...tail,
+    ];
+  }
+  if (kind === "EventType") {
+    const attribute = (r: ResourceView, key: string) => {
+      const value = r.spec?.[key];
+      if (typeof value === "string") return value;
+      const attributes = r.spec?.["attributes"] as { name?: string; value?: string }[] | undefined;
+      return attributes?.find((a) => a.name === key)?.value ?? "";
+    };
+    const annotation = (r: ResourceView, key: string) =>
+      (r.metadata["annotations"] as Record<string, string> | undefined)?.[key] ?? "";
+    return [
+      name,
+      { title: "TYPE", cell: (r) => attribute(r, "type") },
+      { title: "SOURCE", cell: (r) => attribute(r, "source"), flexible: true },
+      { title: "BROKER", cell: (r) => spec(r, "broker") || spec(r, "reference") },
+      // COUNT in place of AGE and REASON: the type is what a reader came for, and it is long.
+      { title: "COUNT", cell: (r) => annotation(r, "eventail.io/count") },
+      tail[1]!,
     ];
   }
   if (kind === "Subscription") {
@@ -197,7 +217,12 @@ export async function getCommand(
     } else {
       const query = new URLSearchParams({ kind });
       if (!options.allNamespaces) query.set("namespace", ns);
-      const { items } = await client.get<{ items: ResourceView[] }>(`/resources?${query}`);
+      // EventTypes come from the registry, which adds those created on first sight.
+      const registry = EVENT_TYPE_NAMES.has(kind.toLowerCase());
+      if (registry) query.delete("kind");
+      const { items } = await client.get<{ items: ResourceView[] }>(
+        registry ? `/eventtypes?${query}` : `/resources?${query}`,
+      );
       if (items.length === 0 && output === "table") {
         const where = options.allNamespaces ? "" : ` in namespace ${ns}`;
         process.stderr.write(`No ${kind} found${where}.\n`);
