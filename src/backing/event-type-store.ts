@@ -20,7 +20,8 @@ export interface ObservedEventType {
 
 export interface EventTypeStore {
   /**
-   * Adds the batches: counts add up, first/last seen take the earliest/latest, schemas combine
+   * Adds the batches (rejecting with EventTypesNotWrittenError naming those it did not add, so
+   * a retry adds nothing twice): counts add up, first/last seen take the earliest/latest, schemas combine
    * by `mergeSchema` (the registry's widening, passed in so this layer stays schema-agnostic).
    */
   add(
@@ -29,4 +30,25 @@ export interface EventTypeStore {
   ): Promise<void>;
   /** Every entry, or those of one namespace. */
   list(namespace?: string): Promise<ObservedEventType[]>;
+}
+
+/** Some observations were not added (the engine is away, or writers kept racing): retry these. */
+export class EventTypesNotWrittenError extends Error {
+  constructor(
+    message: string,
+    readonly unwritten: readonly ObservedEventType[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "EventTypesNotWrittenError";
+  }
+}
+
+/** Compare-and-set attempts per entry before a flush gives it back for the next one. */
+export const CAS_ATTEMPTS = 10;
+
+/** A short random wait before compare-and-set attempt `attempt`, so racing writers spread out. */
+export function casBackoff(attempt: number): Promise<void> {
+  if (attempt === 0) return Promise.resolve();
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
 }

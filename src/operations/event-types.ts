@@ -11,7 +11,11 @@
 import { createHash } from "node:crypto";
 import type { ValidateFunction } from "ajv";
 import type { Backing } from "../backing/backing.js";
-import type { EventTypeStore, ObservedEventType } from "../backing/event-type-store.js";
+import {
+  type EventTypeStore,
+  EventTypesNotWrittenError,
+  type ObservedEventType,
+} from "../backing/event-type-store.js";
 import { type EventTypeGate, SchemaMismatchError } from "../broker/event-type-gate.js";
 import type { CloudEvent } from "../events/event.js";
 import type { Logger } from "../observability/logger.js";
@@ -319,8 +323,14 @@ export class EventTypeRegistry implements EventTypeGate {
           { backing: backing.kind, reason: (error as Error).message },
           "EventTypes could not be written; keeping the counts for the next flush",
         );
+        // Only what the store says it did not add goes back, so nothing is counted twice.
+        const back =
+          error instanceof EventTypesNotWrittenError
+            ? new Set(error.unwritten.map((o) => entryKey(o.namespace, o.broker, o.type, o.source)))
+            : undefined;
         const current = this.pending.get(backing) ?? new Map<string, Pending>();
         for (const [id, entry] of entries) {
+          if (back !== undefined && !back.has(id)) continue;
           const later = current.get(id);
           current.set(id, later === undefined ? entry : mergePending(entry, later));
         }

@@ -2,6 +2,7 @@ import type { CloudEvent } from "../../events/event.js";
 import type { Logger } from "../../observability/logger.js";
 import type { Backing, ConsumeHandler, SubscribeOptions, Subscription } from "../backing.js";
 import { NatsConnector } from "./connection.js";
+import { NatsEventTypeStore } from "./event-type-store.js";
 import { NatsJourneyStore } from "./journey-store.js";
 import { Outbox } from "./outbox.js";
 import { JetStreamProvisioning } from "./provisioning.js";
@@ -25,6 +26,8 @@ export class NatsBacking implements Backing {
   #closing: Promise<void> | undefined;
   /** Journeys live in key-value buckets on the same engine (journey-store.ts says how). */
   readonly journeys: NatsJourneyStore;
+  /** Auto-created EventTypes, in a key-value bucket (event-type-store.ts says how). */
+  readonly eventTypes: NatsEventTypeStore;
 
   constructor(
     private readonly settings: NatsSettings,
@@ -33,6 +36,7 @@ export class NatsBacking implements Backing {
     this.#connector = new NatsConnector(settings, logger);
     this.#provisioning = new JetStreamProvisioning(settings, logger);
     this.journeys = new NatsJourneyStore(this.#connector, settings, logger);
+    this.eventTypes = new NatsEventTypeStore(this.#connector, settings);
     this.#publisher = new JetStreamPublisher(
       this.#connector,
       this.#provisioning,

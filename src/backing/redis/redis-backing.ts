@@ -9,6 +9,7 @@ import {
   waitUntilReady,
   withDeadline,
 } from "./connection.js";
+import { RedisEventTypeStore } from "./event-type-store.js";
 import { RedisJourneyStore } from "./journey-store.js";
 import {
   EVENT_FIELD,
@@ -35,6 +36,8 @@ export class RedisBacking implements Backing {
   private closing: Promise<void> | undefined;
   /** Journeys live next to the streams, on the same connection (journey-store.ts says how). */
   readonly journeys: RedisJourneyStore;
+  /** Auto-created EventTypes, on the same connection (event-type-store.ts says how). */
+  readonly eventTypes: RedisEventTypeStore;
 
   constructor(
     private readonly settings: RedisSettings,
@@ -42,6 +45,7 @@ export class RedisBacking implements Backing {
   ) {
     this.commands = withScripts(createRedisConnection(settings, logger, "commands"));
     this.journeys = new RedisJourneyStore(this.commands, logger);
+    this.eventTypes = new RedisEventTypeStore(this.commands);
     this.maintenance = setInterval(() => void this.maintain(), settings.trimIntervalMs);
     this.maintenance.unref();
   }
