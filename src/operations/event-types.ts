@@ -38,6 +38,12 @@ const DEFAULT_FLUSH_MS = 1000;
  * like EventBridge's schema discovery, the schema is learnt from a sample.
  */
 export const WIDEN_PER_FLUSH = 64;
+/**
+ * Auto-created EventTypes this process keeps in memory at most, and new ones one flush may add:
+ * a source per device or per user would otherwise grow the registry with every event. Past it,
+ * new (broker, type, source) are not created (said once in the log); known ones still count.
+ */
+export const MAX_ENTRIES = 10_000;
 
 /** A declared EventType, read once per configuration. */
 interface Declared {
@@ -74,6 +80,8 @@ const mergeUnknown = (a: unknown, b: unknown) =>
 export class MemoryEventTypeStore implements EventTypeStore {
   private readonly entries = new Map<string, ObservedEventType>();
 
+  constructor(private readonly maxEntries = MAX_ENTRIES) {}
+
   async add(
     observations: readonly ObservedEventType[],
     mergeSchema: (a: unknown, b: unknown) => unknown,
@@ -81,6 +89,7 @@ export class MemoryEventTypeStore implements EventTypeStore {
     for (const o of observations) {
       const id = entryKey(o.namespace, o.broker, o.type, o.source);
       const old = this.entries.get(id);
+      if (old === undefined && this.entries.size >= this.maxEntries) continue;
       this.entries.set(id, old === undefined ? o : combine(old, o, mergeSchema));
     }
   }
@@ -274,6 +283,10 @@ export class EventTypeRegistry implements EventTypeGate {
       const id = entryKey(namespace, broker, type, source);
       let entry = entries.get(id);
       if (entry === undefined) {
+        if (entries.size >= MAX_ENTRIES) {
+          this.full();
+          continue;
+        }
         entry = {
           namespace,
           broker,
@@ -297,6 +310,17 @@ export class EventTypeRegistry implements EventTypeGate {
         }
       }
     }
+  }
+
+  private warnedFull = false;
+
+  private full(): void {
+    if (this.warnedFull) return;
+    this.warnedFull = true;
+    this.options.logger.warn(
+      { max: MAX_ENTRIES },
+      "EventType registry: too many new (broker, type, source) within one flush; not creating more",
+    );
   }
 
   /** Hands what was counted since the last flush to the stores; one flush at a time. */

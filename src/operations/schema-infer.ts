@@ -44,7 +44,16 @@ export const SAMPLE_KEYWORD = "x-eventail-strings";
  * for good rather than refusing the event that brought it.
  */
 export const ENUM_MIN_SEEN = 20;
+
+/**
+ * An object with more distinct property names than this is a map keyed by data (user ids,
+ * SKUs), not a record: its node says only "object", so a schema cannot grow with every event.
+ * A node of type object without `properties` stands for that.
+ */
+export const MAX_PROPERTIES = 100;
 export const ENUM_MAX_VALUES = 5;
+/** Longer strings are text, not enum values: they are not sampled (nor kept in the schema). */
+export const ENUM_MAX_LENGTH = 64;
 
 /**
  * The string formats inference recognises, each checked the same way by inference and by the
@@ -114,7 +123,7 @@ export function inferSchema(value: unknown): JsonSchema {
     return settle({
       type,
       ...(format ? { format } : {}),
-      [SAMPLE_KEYWORD]: { n: 1, values: [text] },
+      ...(text.length <= ENUM_MAX_LENGTH ? { [SAMPLE_KEYWORD]: { n: 1, values: [text] } } : {}),
     });
   }
   if (type === "array") {
@@ -127,6 +136,7 @@ export function inferSchema(value: unknown): JsonSchema {
   if (type === "object") {
     const record = value as Record<string, unknown>;
     const keys = Object.keys(record).sort();
+    if (keys.length > MAX_PROPERTIES) return { type };
     const properties: Record<string, JsonSchema> = {};
     for (const key of keys) properties[key] = inferSchema(record[key]);
     return { type, properties, required: keys };
@@ -177,19 +187,21 @@ export function mergeSchemas(a: JsonSchema, b: JsonSchema): JsonSchema {
   const objectA = has(typesA, "object");
   const objectB = has(typesB, "object");
   if (objectA || objectB) {
-    if (objectA && objectB) {
-      const propsA = a.properties ?? {};
-      const propsB = b.properties ?? {};
+    if (objectA && objectB && a.properties !== undefined && b.properties !== undefined) {
+      const propsA = a.properties;
+      const propsB = b.properties;
       const properties: Record<string, JsonSchema> = {};
       for (const key of [...new Set([...Object.keys(propsA), ...Object.keys(propsB)])].sort()) {
         const left = propsA[key];
         const right = propsB[key];
         properties[key] = left && right ? mergeSchemas(left, right) : (left ?? right)!;
       }
-      const requiredB = new Set(b.required ?? []);
-      out["properties"] = properties;
-      out["required"] = (a.required ?? []).filter((key) => requiredB.has(key)).sort();
-    } else {
+      if (Object.keys(properties).length <= MAX_PROPERTIES) {
+        const requiredB = new Set(b.required ?? []);
+        out["properties"] = properties;
+        out["required"] = (a.required ?? []).filter((key) => requiredB.has(key)).sort();
+      }
+    } else if (!(objectA && objectB)) {
       const side = objectA ? a : b;
       if (side.properties !== undefined) out["properties"] = side.properties;
       if (side.required !== undefined) out["required"] = side.required;

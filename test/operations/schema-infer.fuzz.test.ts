@@ -1,9 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  ENUM_MAX_LENGTH,
   ENUM_MIN_SEEN,
   inferSchema,
   type JsonSchema,
+  MAX_PROPERTIES,
   mergeSchemas,
   widen,
 } from "../../src/operations/schema-infer.js";
@@ -104,5 +106,30 @@ describe("schema inference", () => {
     // Six distinct values: never an enum again.
     for (let i = 0; i < 50; i++) schema = widen(schema, { s: "open" });
     expect(schema.properties?.["s"]?.enum).toBeUndefined();
+  });
+
+  it("a map keyed by data stays one object node, so the schema does not grow per event", () => {
+    const map = (from: number) =>
+      Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`user${from + i}`, i]));
+    let schema = widen(undefined, { counts: map(0), n: 1 });
+    expect(Object.keys(schema.properties?.["counts"]?.properties ?? {})).toHaveLength(60);
+    schema = widen(schema, { counts: map(60), n: 2 });
+    // 120 distinct names > MAX_PROPERTIES: any object, from now on.
+    expect(MAX_PROPERTIES).toBeLessThan(120);
+    expect(schema.properties?.["counts"]).toEqual({ type: "object" });
+    schema = widen(schema, { counts: map(1000), n: 3 });
+    expect(schema.properties?.["counts"]).toEqual({ type: "object" });
+    expect(schema.required).toEqual(["counts", "n"]);
+    for (const from of [0, 60, 1000])
+      expect(accepts(schema, { counts: map(from), n: 1 })).toBe(true);
+    expect(accepts(schema, { counts: 1, n: 1 })).toBe(false);
+  });
+
+  it("long strings are not sampled: text never becomes an enum nor sits in the schema", () => {
+    const long = "x".repeat(ENUM_MAX_LENGTH + 1);
+    let schema: JsonSchema | undefined;
+    for (let i = 0; i < ENUM_MIN_SEEN * 2; i++) schema = widen(schema, { note: long });
+    expect(schema!.properties?.["note"]).toEqual({ type: "string" });
+    expect(JSON.stringify(schema)).not.toContain(long);
   });
 });
