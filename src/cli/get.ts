@@ -3,7 +3,7 @@
  * their status, as Knative's `kn` lists them — NAME, where events go, AGE, READY, REASON — in a
  * table that fits 80 columns.
  */
-import { ApiClient, type ApiClientOptions, runVerb } from "./api-client.js";
+import { ApiClient, type ApiClientOptions, ApiError, runVerb } from "./api-client.js";
 
 export interface Condition {
   type: string;
@@ -209,7 +209,16 @@ export async function getCommand(
   const colour = process.stdout.isTTY === true && process.env["NO_COLOR"] === undefined;
   return runVerb("get", async () => {
     let text: string;
-    if (resourceName !== undefined) {
+    if (resourceName !== undefined && EVENT_TYPE_NAMES.has(kind.toLowerCase())) {
+      // Auto-created EventTypes are not resources: the registry's list holds them all.
+      const query = new URLSearchParams({ namespace: ns });
+      const { items } = await client.get<{ items: ResourceView[] }>(`/eventtypes?${query}`);
+      const one = items.find((item) => item.metadata.name === resourceName);
+      if (one === undefined) {
+        throw new ApiError(`EventType ${ns}/${resourceName} does not exist`, 404);
+      }
+      text = await printResources(one, output, { colour });
+    } else if (resourceName !== undefined) {
       const one = await client.get<ResourceView>(
         `/resources/${encodeURIComponent(kind)}/${encodeURIComponent(ns)}/${encodeURIComponent(resourceName)}`,
       );

@@ -157,5 +157,13 @@ ${body}
     expect(yaml.text).toContain("eventail.io/count:");
     expect(yaml.text).toContain("schemaData: |");
     expect(yaml.text).toContain('"format": "date-time"');
+    const auto = lines.find((l) => l.includes("com.example.item.picked"))!.split(/\s+/)[0]!;
+    const one = await stdoutOf(() =>
+      getCommand("eventtype", auto, { server: eventail.url, output: "json" }),
+    );
+    expect(JSON.parse(one.text)).toMatchObject({
+      metadata: { name: auto, annotations: { "eventail.io/count": "2" } },
+      spec: { type: "com.example.item.picked", source: "/warehouse" },
+    });
   });
 });
