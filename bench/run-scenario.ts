@@ -183,6 +183,9 @@ export async function startTarget(
     ...(target.filtered ? { typeOf: (i: number) => scenario.types[i]! } : {}),
     subscriber: harness.sink.ready.url,
     ...(signingKeyPem !== undefined ? { signingKeyPem } : {}),
+    ...(target.eventTypes !== undefined
+      ? { eventTypes: { mode: target.eventTypes, type: scenario.types[0]! } }
+      : {}),
   });
   const cleanUp = async () => {
     topology.remove();

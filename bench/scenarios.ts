@@ -22,6 +22,12 @@ export type ScenarioTarget =
        * in its own process, which discards them.
        */
       readonly tracing?: boolean;
+      /**
+       * The EventType registry (CONTRACT §11): `validate` declares the event type's schema and
+       * annotates the broker `eventail.io/ingress.validate: schema`; `auto-create` turns
+       * config-features `eventtype-auto-create` on.
+       */
+      readonly eventTypes?: "validate" | "auto-create";
     };
 
 export interface Scenario {
@@ -122,6 +128,32 @@ export function scenarios(): Scenario[] {
       title: "memory, 10,000 type triggers",
       target: { kind: "eventail", backing: "memory", triggers: 10_000, filtered: true },
       types: manyTypes,
+      fanout: 1,
+    },
+    {
+      id: "memory-1-schema",
+      title: "memory, 1 trigger, schema check at ingress",
+      target: {
+        kind: "eventail",
+        backing: "memory",
+        triggers: 1,
+        filtered: false,
+        eventTypes: "validate",
+      },
+      types: ONE_TYPE,
+      fanout: 1,
+    },
+    {
+      id: "memory-1-eventtypes",
+      title: "memory, 1 trigger, EventTypes auto-created",
+      target: {
+        kind: "eventail",
+        backing: "memory",
+        triggers: 1,
+        filtered: false,
+        eventTypes: "auto-create",
+      },
+      types: ONE_TYPE,
       fanout: 1,
     },
     single("redis"),

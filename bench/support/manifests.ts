@@ -19,7 +19,32 @@ export interface BenchTopology {
    * Secret eventail-signing-key), so the bench can sign the producer's token with it.
    */
   readonly signingKeyPem?: string;
+  /** The EventType registry: a declared schema checked at ingress, or auto-creation. */
+  readonly eventTypes?: { readonly mode: "validate" | "auto-create"; readonly type: string };
 }
+
+/** The JSON Schema of the load generator's payload (bench/processes/loadgen.ts). */
+const PAYLOAD_SCHEMA = {
+  type: "object",
+  required: ["order", "customer", "items", "currency"],
+  properties: {
+    order: { type: "string", format: "uuid" },
+    customer: { type: "string" },
+    items: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["sku", "quantity", "price"],
+        properties: {
+          sku: { type: "string" },
+          quantity: { type: "integer", minimum: 1 },
+          price: { type: "integer" },
+        },
+      },
+    },
+    currency: { type: "string", enum: ["EUR", "USD"] },
+  },
+};
 
 export interface WrittenTopology {
   readonly dir: string;
@@ -65,6 +90,31 @@ export function writeTopology(topology: BenchTopology): WrittenTopology {
         stringData: { "bench.pem": topology.signingKeyPem },
       },
     );
+  }
+  const eventTypes = topology.eventTypes;
+  if (eventTypes?.mode === "auto-create") {
+    documents.push({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "config-features", namespace: "knative-eventing" },
+      data: { "eventtype-auto-create": "enabled" },
+    });
+  } else if (eventTypes?.mode === "validate") {
+    broker["metadata"] = {
+      name: "default",
+      namespace,
+      annotations: { "eventail.io/ingress.validate": "schema" },
+    };
+    documents.push({
+      apiVersion: "eventing.knative.dev/v1beta2",
+      kind: "EventType",
+      metadata: { name: "bench-order", namespace },
+      spec: {
+        broker: "default",
+        type: eventTypes.type,
+        schemaData: JSON.stringify(PAYLOAD_SCHEMA),
+      },
+    });
   }
   documents.push(broker);
   for (let i = 0; i < topology.triggers; i++) {

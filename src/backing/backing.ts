@@ -1,5 +1,6 @@
 import type { CloudEvent } from "../events/event.js";
 import type { DeadLetterStore } from "./dead-letter.js";
+import type { EventTypeStore } from "./event-type-store.js";
 import type { JourneyStore } from "./journey.js";
 
 /**
@@ -68,6 +69,12 @@ export interface Backing {
    * using it. Absent: dead letters stay in this process's memory ring.
    */
   readonly deadLetters?: DeadLetterStore;
+
+  /**
+   * Where a durable engine keeps auto-created EventTypes (CONTRACT §11), shared by every process.
+   * Absent: they stay in this process's memory.
+   */
+  readonly eventTypes?: EventTypeStore;
 
   /** True when the engine answers (used by /readyz). */
   ready(): Promise<boolean>;

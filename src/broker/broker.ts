@@ -5,6 +5,7 @@ import type { TailFeed } from "../backing/tail-feed.js";
 import type { CloudEvent } from "../events/event.js";
 import { traceIngress } from "../observability/ingress-spans.js";
 import { activeTracing } from "../observability/tracing.js";
+import type { EventTypeGate } from "./event-type-gate.js";
 import { replyWithTtlOf, stampBrokerIngress } from "./ttl.js";
 
 let lastMs = 0;
@@ -42,8 +43,25 @@ export class Broker extends StreamIngress {
     bodyLimit: number,
     journeys?: JourneyRecorder,
     tail?: TailFeed,
+    /** The EventType registry (CONTRACT §11): schema check before storing, counts after. */
+    private readonly eventTypes?: EventTypeGate,
   ) {
     super(namespace, name, backing, bodyLimit, brokerStream(namespace, name), journeys, tail);
+    eventTypes?.attach(backing);
+  }
+
+  override async ingest(events: readonly CloudEvent[]): Promise<void> {
+    const eventTypes = this.eventTypes;
+    if (eventTypes === undefined) return super.ingest(events);
+    eventTypes.check(this.namespace, this.name, events);
+    await super.ingest(events);
+    eventTypes.seen(this.backing, this.namespace, this.name, events);
+  }
+
+  /** A reply is counted like any event but not checked: its sender cannot be answered 400. */
+  private async store(events: readonly CloudEvent[]): Promise<void> {
+    await super.ingest(events);
+    this.eventTypes?.seen(this.backing, this.namespace, this.name, events);
   }
 
   protected override readonly tailKind = "broker";
@@ -57,7 +75,7 @@ export class Broker extends StreamIngress {
   async ingestReply(reply: CloudEvent, original: CloudEvent): Promise<void> {
     const events = [replyWithTtlOf(reply, original)];
     const tracing = activeTracing();
-    if (tracing === undefined) return this.ingest(events);
+    if (tracing === undefined) return this.store(events);
     // The reply carries its delivery attempt's traceparent (the Dispatcher sees to it).
     const traced = traceIngress(tracing, events, {
       namespace: this.namespace,
@@ -65,7 +83,7 @@ export class Broker extends StreamIngress {
       reply: true,
     });
     try {
-      await this.ingest(traced.events);
+      await this.store(traced.events);
       traced.end();
     } catch (error) {
       traced.end({ error: error instanceof Error ? error.message : String(error) });

@@ -3,7 +3,7 @@
  * their status, as Knative's `kn` lists them — NAME, where events go, AGE, READY, REASON — in a
  * table that fits 80 columns.
  */
-import { ApiClient, type ApiClientOptions, runVerb } from "./api-client.js";
+import { ApiClient, type ApiClientOptions, ApiError, runVerb } from "./api-client.js";
 
 export interface Condition {
   type: string;
@@ -38,6 +38,7 @@ export interface GetOptions extends ApiClientOptions {
 }
 
 export const OUTPUTS = ["table", "yaml", "json"] as const;
+const EVENT_TYPE_NAMES = new Set(["eventtype", "eventtypes"]);
 const WIDTH = 80;
 const GAP = "  ";
 
@@ -84,6 +85,25 @@ function columnsFor(kind: string): Column[] {
       { title: "BROKER", cell: (r) => spec(r, "broker") || spec(r, "brokerRef") },
       { title: "SUBSCRIBER", cell: (r) => r.status?.subscriberUri ?? "", flexible: true },
       ...tail,
+    ];
+  }
+  if (kind === "EventType") {
+    const attribute = (r: ResourceView, key: string) => {
+      const value = r.spec?.[key];
+      if (typeof value === "string") return value;
+      const attributes = r.spec?.["attributes"] as { name?: string; value?: string }[] | undefined;
+      return attributes?.find((a) => a.name === key)?.value ?? "";
+    };
+    const annotation = (r: ResourceView, key: string) =>
+      (r.metadata["annotations"] as Record<string, string> | undefined)?.[key] ?? "";
+    return [
+      name,
+      { title: "TYPE", cell: (r) => attribute(r, "type") },
+      { title: "SOURCE", cell: (r) => attribute(r, "source"), flexible: true },
+      { title: "BROKER", cell: (r) => spec(r, "broker") || spec(r, "reference") },
+      // COUNT in place of AGE and REASON: the type is what a reader came for, and it is long.
+      { title: "COUNT", cell: (r) => annotation(r, "eventail.io/count") },
+      tail[1]!,
     ];
   }
   if (kind === "Subscription") {
@@ -189,7 +209,16 @@ export async function getCommand(
   const colour = process.stdout.isTTY === true && process.env["NO_COLOR"] === undefined;
   return runVerb("get", async () => {
     let text: string;
-    if (resourceName !== undefined) {
+    if (resourceName !== undefined && EVENT_TYPE_NAMES.has(kind.toLowerCase())) {
+      // Auto-created EventTypes are not resources: the registry's list holds them all.
+      const query = new URLSearchParams({ namespace: ns });
+      const { items } = await client.get<{ items: ResourceView[] }>(`/eventtypes?${query}`);
+      const one = items.find((item) => item.metadata.name === resourceName);
+      if (one === undefined) {
+        throw new ApiError(`EventType ${ns}/${resourceName} does not exist`, 404);
+      }
+      text = await printResources(one, output, { colour });
+    } else if (resourceName !== undefined) {
       const one = await client.get<ResourceView>(
         `/resources/${encodeURIComponent(kind)}/${encodeURIComponent(ns)}/${encodeURIComponent(resourceName)}`,
       );
@@ -197,7 +226,12 @@ export async function getCommand(
     } else {
       const query = new URLSearchParams({ kind });
       if (!options.allNamespaces) query.set("namespace", ns);
-      const { items } = await client.get<{ items: ResourceView[] }>(`/resources?${query}`);
+      // EventTypes come from the registry, which adds those created on first sight.
+      const registry = EVENT_TYPE_NAMES.has(kind.toLowerCase());
+      if (registry) query.delete("kind");
+      const { items } = await client.get<{ items: ResourceView[] }>(
+        registry ? `/eventtypes?${query}` : `/resources?${query}`,
+      );
       if (items.length === 0 && output === "table") {
         const where = options.allNamespaces ? "" : ` in namespace ${ns}`;
         process.stderr.write(`No ${kind} found${where}.\n`);

@@ -223,6 +223,20 @@ apiVerb(
   process.exitCode = await describeCommand(kind, name, options);
 });
 
+apiVerb(
+  program
+    .command("eventtypes")
+    .description("the EventType registry")
+    .command("codegen")
+    .description("print types for the registered EventTypes' data"),
+)
+  .option("--lang <language>", "typescript", "typescript")
+  .option("-A, --all-namespaces", "every namespace")
+  .action(async (options: import("./event-types.js").CodegenOptions) => {
+    const { codegenCommand } = await import("./event-types.js");
+    process.exitCode = await codegenCommand(options);
+  });
+
 program
   .command("trace")
   .description("print where an accepted event went: its routes, attempts and outcomes")

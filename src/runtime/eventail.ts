@@ -5,6 +5,7 @@ import { Dispatcher } from "../delivery/dispatcher.js";
 import { createLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { DEFAULT_DEAD_LETTER_SIZE, DeadLetters } from "../operations/dead-letters.js";
+import { EventTypeRegistry } from "../operations/event-types.js";
 import { DEFAULT_JOURNEY_SIZE, Journeys } from "../operations/journeys.js";
 import { TailBus } from "../operations/tail-bus.js";
 import { resolveDestination } from "../resources/addresses.js";
@@ -77,6 +78,8 @@ export interface RunningEventail {
   readonly tail: TailBus;
   /** CONTRACT §11: the dead-letter store. */
   readonly deadLetters: DeadLetters;
+  /** CONTRACT §11: declared and auto-created EventTypes, and the ingress schema check. */
+  readonly eventTypes: EventTypeRegistry;
   /** `status.address` (url and audience) of a resource, a flow's channels included. */
   addressOf(kind: string, namespace: string, name: string): AddressStatus | undefined;
   /** Re-reads the manifests; keeps the running config when they are invalid. */
@@ -142,6 +145,9 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   const journeys = new Journeys(options.journeySize ?? DEFAULT_JOURNEY_SIZE, logger);
   journeys.configure(store.all());
   store.on("changes", () => journeys.configure(store.all()));
+  const eventTypes = new EventTypeRegistry({ logger });
+  eventTypes.configure(store.all());
+  store.on("changes", () => eventTypes.configure(store.all()));
   const dispatcher = new Dispatcher({
     metrics,
     logger,
@@ -169,6 +175,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     ...(services ? { services } : {}),
     ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}),
     ...(journeys.enabled ? { journeys } : {}),
+    eventTypes,
   });
   deadLetters.setRedeliver((namespace, entry, to) =>
     reconciler.redriveDeadLetter(namespace, entry, to),
@@ -182,6 +189,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
       resources: statuses,
       tail: { bus: tail },
       deadLetters,
+      eventTypes,
       ...(journeys.enabled ? { journeys } : {}),
     },
     console: { root: options.consoleDir ?? defaultConsoleDir() },
@@ -290,6 +298,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
       // subscribers may be this process's own sinks, brokers and channels.
       reconciler.stopAccepting();
       await reconciler.close(options.drainMs);
+      await eventTypes.close();
       await app.close();
       await dispatcher.close();
     })();
@@ -309,6 +318,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     journeys,
     tail,
     deadLetters,
+    eventTypes,
     statuses,
     addressOf,
     reload,

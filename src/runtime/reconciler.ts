@@ -3,6 +3,7 @@ import type { DeadLetterEntry, DeadLetterKeeper } from "../backing/dead-letter.j
 import type { JourneyRecorder } from "../backing/journey.js";
 import type { TailFeed } from "../backing/tail-feed.js";
 import { Broker } from "../broker/broker.js";
+import type { EventTypeGate } from "../broker/event-type-gate.js";
 import { compileTriggerFilter, type TriggerConfig, TriggerRuntime } from "../broker/trigger.js";
 import { CHANNEL_KINDS, ChannelRuntime } from "../channels/channel.js";
 import {
@@ -80,6 +81,8 @@ export interface ReconcilerDeps {
   readonly tail?: TailFeed;
   /** The dead-letter store (CONTRACT §11): triggers keep the events they give up on there. */
   readonly deadLetters?: DeadLetterKeeper;
+  /** The EventType registry (CONTRACT §11): brokers check schemas with it and report to it. */
+  readonly eventTypes?: EventTypeGate;
 }
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -140,7 +143,15 @@ export class Reconciler implements DataPlane {
       logger,
       backingOf: (resource) => this.brokerBacking(resource),
       create: (r, backing, limit) =>
-        new Broker(r.metadata.namespace, r.metadata.name, backing, limit, deps.journeys, deps.tail),
+        new Broker(
+          r.metadata.namespace,
+          r.metadata.name,
+          backing,
+          limit,
+          deps.journeys,
+          deps.tail,
+          deps.eventTypes,
+        ),
     });
     this.channels = new IngressSet({
       what: "channel",

@@ -7,6 +7,7 @@ import type { FastifyInstance } from "fastify";
 import type { ResourceStatusReader } from "../resources/status.js";
 import { type ApiGuardDeps, guardApiRequest } from "../security/api-guard.js";
 import { type DeadLetterSource, deadLetterRoutes } from "./api-deadletters.js";
+import { type EventTypeSource, eventTypeRoutes } from "./api-event-types.js";
 import { eventRoutes, type JourneySource } from "./api-events.js";
 import { resourceRoutes } from "./api-resources.js";
 import { type TailRouteOptions, tailRoutes } from "./api-tail.js";
@@ -23,6 +24,8 @@ export interface ApiDeps {
   readonly tail?: TailRouteOptions;
   /** The dead-letter store; absent: no /deadletters routes. */
   readonly deadLetters?: DeadLetterSource;
+  /** The EventType registry; absent: no /eventtypes route. */
+  readonly eventTypes?: EventTypeSource;
 }
 
 /** One surface of the API: registers its routes, relative to `/api/v1`. */
@@ -36,6 +39,7 @@ const SURFACES: readonly ApiRoutes[] = [
   (api, deps) => {
     if (deps.tail) api.register(tailRoutes(deps.tail));
   },
+  eventTypeRoutes,
 ];
 
 export function registerApi(app: FastifyInstance, deps: ApiDeps): void {

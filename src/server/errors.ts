@@ -4,6 +4,7 @@
  * (CONTRACT §3).
  */
 import { BackingFullError, BackingUnavailableError } from "../backing/backing.js";
+import { SchemaMismatchError } from "../broker/event-type-gate.js";
 import { TtlExhaustedError } from "../broker/ttl.js";
 import { EventValidationError } from "../events/event.js";
 import { UnsupportedFormatError } from "../events/http-binding.js";
@@ -24,6 +25,8 @@ export const ERRORS = {
   /** Node's HTTP parser refused the bytes (not HTTP/1.1). */
   MALFORMED_REQUEST: 400,
   TTL_EXHAUSTED: 400,
+  /** A broker checking schemas: the event's data does not match its EventType's (CONTRACT §11). */
+  SCHEMA_MISMATCH: 400,
   /** An EventTransform's expression failed on the event, or its result is not a CloudEvent. */
   TRANSFORM_FAILED: 400,
   /** An operations API query parameter (a CESQL filter) that does not parse. */
@@ -84,6 +87,7 @@ export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof EventValidationError) return new HttpError("INVALID_EVENT", error.message);
   if (error instanceof TtlExhaustedError) return new HttpError("TTL_EXHAUSTED", error.message);
+  if (error instanceof SchemaMismatchError) return new HttpError("SCHEMA_MISMATCH", error.message);
   if (error instanceof AuthenticationError) {
     // RFC 6750 §3: a request without credentials gets the bare challenge.
     return new HttpError("UNAUTHENTICATED", error.message, {

@@ -3,6 +3,7 @@ import type { Logger } from "../../observability/logger.js";
 import type { Backing, ConsumeHandler, SubscribeOptions, Subscription } from "../backing.js";
 import { NatsConnector } from "./connection.js";
 import { NatsDeadLetterStore } from "./dead-letter-store.js";
+import { NatsEventTypeStore } from "./event-type-store.js";
 import { NatsJourneyStore } from "./journey-store.js";
 import { Outbox } from "./outbox.js";
 import { JetStreamProvisioning } from "./provisioning.js";
@@ -28,6 +29,8 @@ export class NatsBacking implements Backing {
   readonly journeys: NatsJourneyStore;
   /** Dead letters live in one stream per namespace on the same engine (dead-letter-store.ts). */
   readonly deadLetters: NatsDeadLetterStore;
+  /** Auto-created EventTypes, in a key-value bucket (event-type-store.ts says how). */
+  readonly eventTypes: NatsEventTypeStore;
 
   constructor(
     private readonly settings: NatsSettings,
@@ -37,6 +40,7 @@ export class NatsBacking implements Backing {
     this.#provisioning = new JetStreamProvisioning(settings, logger);
     this.journeys = new NatsJourneyStore(this.#connector, settings, logger);
     this.deadLetters = new NatsDeadLetterStore(this.#connector, settings);
+    this.eventTypes = new NatsEventTypeStore(this.#connector, settings);
     this.#publisher = new JetStreamPublisher(
       this.#connector,
       this.#provisioning,

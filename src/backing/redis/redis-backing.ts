@@ -10,6 +10,7 @@ import {
   withDeadline,
 } from "./connection.js";
 import { RedisDeadLetterStore } from "./dead-letter-store.js";
+import { RedisEventTypeStore } from "./event-type-store.js";
 import { RedisJourneyStore } from "./journey-store.js";
 import {
   EVENT_FIELD,
@@ -38,6 +39,8 @@ export class RedisBacking implements Backing {
   readonly journeys: RedisJourneyStore;
   /** Dead letters too (dead-letter-store.ts). */
   readonly deadLetters: RedisDeadLetterStore;
+  /** Auto-created EventTypes, on the same connection (event-type-store.ts says how). */
+  readonly eventTypes: RedisEventTypeStore;
 
   constructor(
     private readonly settings: RedisSettings,
@@ -46,6 +49,7 @@ export class RedisBacking implements Backing {
     this.commands = withScripts(createRedisConnection(settings, logger, "commands"));
     this.journeys = new RedisJourneyStore(this.commands, logger);
     this.deadLetters = new RedisDeadLetterStore(this.commands, settings.commandTimeoutMs);
+    this.eventTypes = new RedisEventTypeStore(this.commands);
     this.maintenance = setInterval(() => void this.maintain(), settings.trimIntervalMs);
     this.maintenance.unref();
   }
