@@ -82,6 +82,11 @@ export class NatsBacking implements Backing {
     await this.#provisioning.removeConsumer(link, stream, name);
   }
 
+  async retainStream(stream: string, retentionMs: number | undefined): Promise<void> {
+    const link = await this.#connector.connected({ timeoutMs: this.settings.subscribeTimeoutMs });
+    await this.#provisioning.retain(link, stream, retentionMs);
+  }
+
   async removeStream(stream: string): Promise<void> {
     const link = await this.#connector.connected({ timeoutMs: this.settings.subscribeTimeoutMs });
     await this.#provisioning.removeStream(link, stream);
