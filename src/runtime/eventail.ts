@@ -5,6 +5,7 @@ import { Dispatcher } from "../delivery/dispatcher.js";
 import { createLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { DEFAULT_JOURNEY_SIZE, Journeys } from "../operations/journeys.js";
+import { ReplayService } from "../operations/replay.js";
 import { TailBus } from "../operations/tail-bus.js";
 import { resolveDestination } from "../resources/addresses.js";
 import { formatIssue, type ValidationIssue } from "../resources/issue.js";
@@ -156,6 +157,10 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}),
     ...(journeys.enabled ? { journeys } : {}),
   });
+  const replay = new ReplayService({
+    logger,
+    target: (namespace, broker) => reconciler.replayTarget(namespace, broker),
+  });
   statuses = new StatusBook(
     reconciler.statusSource((resource) => addressStatus(resource, security.baseUrl)),
   );
@@ -164,6 +169,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
       guard: security,
       resources: statuses,
       tail: { bus: tail },
+      replay,
       ...(journeys.enabled ? { journeys } : {}),
     },
     dataPlane: reconciler,

@@ -7,6 +7,7 @@ import type { FastifyInstance } from "fastify";
 import type { ResourceStatusReader } from "../resources/status.js";
 import { type ApiGuardDeps, guardApiRequest } from "../security/api-guard.js";
 import { eventRoutes, type JourneySource } from "./api-events.js";
+import { type ReplayControl, replayRoutes } from "./api-replay.js";
 import { resourceRoutes } from "./api-resources.js";
 import { type TailRouteOptions, tailRoutes } from "./api-tail.js";
 
@@ -20,6 +21,8 @@ export interface ApiDeps {
   readonly journeys?: JourneySource;
   /** The live tail's bus; absent: no /tail route. */
   readonly tail?: TailRouteOptions;
+  /** Replays of archived events (CONTRACT §11); absent: no /replay routes. */
+  readonly replay?: ReplayControl;
 }
 
 /** One surface of the API: registers its routes, relative to `/api/v1`. */
@@ -32,6 +35,7 @@ const SURFACES: readonly ApiRoutes[] = [
   (api, deps) => {
     if (deps.tail) api.register(tailRoutes(deps.tail));
   },
+  replayRoutes,
 ];
 
 export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
