@@ -67,6 +67,9 @@ export interface Backing {
   /** Reads what retention kept; absent: this backing cannot replay. */
   readonly archive?: Archive;
 
+  /** Where a durable engine keeps replay progress, so GET survives a restart (CONTRACT §11). */
+  readonly replays?: ReplayStore;
+
   /**
    * Where a durable engine keeps journeys (CONTRACT §11), so every process of a scale-out answers
    * and a restart keeps them. Absent: journeys stay in this process's memory ring.
@@ -87,6 +90,22 @@ export interface Archive {
    * with its acceptance time. Reads in pages, so a long window never sits in memory at once.
    */
   read(stream: string, fromMs: number, toMs: number): AsyncIterable<ArchivedEvent>;
+}
+
+/** A replay's progress as stored on the engine. */
+export interface ReplayRecord {
+  readonly id: string;
+  readonly state: "running" | "completed" | "failed";
+  readonly sent: number;
+  readonly total: number;
+  readonly error?: string;
+  /** When the replaying process last wrote it (ms since the epoch). */
+  readonly updatedAt: number;
+}
+
+export interface ReplayStore {
+  save(record: ReplayRecord): Promise<void>;
+  load(id: string): Promise<ReplayRecord | undefined>;
 }
 
 export interface ArchivedEvent {

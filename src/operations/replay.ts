@@ -5,7 +5,7 @@
  * dispatcher) rather than back into the broker, so naming one trigger disturbs no other.
  */
 import { randomUUID } from "node:crypto";
-import type { Archive } from "../backing/backing.js";
+import type { Archive, ReplayRecord, ReplayStore } from "../backing/backing.js";
 import { type CloudEvent, withAttributes } from "../events/event.js";
 import type { Logger } from "../observability/logger.js";
 import { compileCesqlPredicate } from "../triggers/cesql-filter.js";
@@ -18,6 +18,12 @@ export const DEFAULT_REPLAY_CONCURRENCY = 8;
 
 /** Finished replays remembered for GET, oldest forgotten first. */
 const KEPT_REPLAYS = 1_000;
+
+/** How often a running replay writes its progress to a durable engine. */
+const SAVE_EVERY_MS = 1_000;
+
+/** A stored replay still "running" but not written for this long lost its process. */
+const ABANDONED_AFTER_MS = 30_000;
 
 export interface ReplayTrigger {
   readonly name: string;
@@ -33,6 +39,8 @@ export interface ReplayTarget {
   /** Absent when its backing cannot read back what it keeps. */
   readonly archive?: Archive;
   readonly triggers: readonly ReplayTrigger[];
+  /** Where its backing keeps replay progress (durable backings); absent: this process only. */
+  readonly store?: ReplayStore;
 }
 
 export interface ReplayRequest {
@@ -68,6 +76,8 @@ export class ReplayRefusedError extends Error {
 export interface ReplayServiceDeps {
   /** The running broker, or undefined when it does not run here. */
   target(namespace: string, broker: string): ReplayTarget | undefined;
+  /** Every durable store in use, asked for replays this process does not know (restarts). */
+  stores(): readonly ReplayStore[];
   readonly logger: Logger;
   readonly concurrency?: number;
 }
@@ -78,6 +88,7 @@ interface Running {
   sent: number;
   total: number;
   error?: string;
+  store?: ReplayStore;
 }
 
 export class ReplayService {
@@ -131,8 +142,19 @@ export class ReplayService {
       }
     }
     const id = randomUUID();
-    const state: Running = { id, state: "running", sent: 0, total: 0 };
+    const state: Running = {
+      id,
+      state: "running",
+      sent: 0,
+      total: 0,
+      ...(target.store ? { store: target.store } : {}),
+    };
     this.remember(state);
+    void this.save(state);
+    const saving = target.store
+      ? setInterval(() => void this.save(state), SAVE_EVERY_MS)
+      : undefined;
+    saving?.unref();
     const run = this.run(state, archive, target.stream, fromMs, toMs, triggers, matches).catch(
       (error: unknown) => {
         state.state = "failed";
@@ -140,8 +162,12 @@ export class ReplayService {
         this.deps.logger.error({ err: error, replay: id, broker: where }, "replay failed");
       },
     );
-    this.active.add(run);
-    void run.finally(() => this.active.delete(run));
+    const saved = run.finally(async () => {
+      clearInterval(saving);
+      await this.save(state);
+    });
+    this.active.add(saved);
+    void saved.finally(() => this.active.delete(saved));
     this.deps.logger.info(
       { replay: id, broker: where, from: request.from, to: new Date(toMs).toISOString() },
       "replay started",
@@ -149,9 +175,10 @@ export class ReplayService {
     return id;
   }
 
-  status(id: string): ReplayStatus | undefined {
+  /** This process's replays first, then the durable stores (another process, or before a restart). */
+  async status(id: string): Promise<ReplayStatus | undefined> {
     const state = this.replays.get(id);
-    if (state === undefined) return undefined;
+    if (state === undefined) return this.stored(id);
     return {
       id: state.id,
       state: state.state,
@@ -159,6 +186,45 @@ export class ReplayService {
       total: state.total,
       ...(state.error === undefined ? {} : { error: state.error }),
     };
+  }
+
+  private async stored(id: string): Promise<ReplayStatus | undefined> {
+    for (const store of this.deps.stores()) {
+      let record: ReplayRecord | undefined;
+      try {
+        record = await store.load(id);
+      } catch (error) {
+        this.deps.logger.warn({ err: error, replay: id }, "replay progress could not be read");
+        continue;
+      }
+      if (record === undefined) continue;
+      const { updatedAt: _, ...status } = record;
+      if (record.state === "running" && Date.now() - record.updatedAt > ABANDONED_AFTER_MS) {
+        return {
+          ...status,
+          state: "failed",
+          error: "interrupted: the process replaying it stopped; start the replay again",
+        };
+      }
+      return status;
+    }
+    return undefined;
+  }
+
+  private async save(state: Running): Promise<void> {
+    if (state.store === undefined) return;
+    try {
+      await state.store.save({
+        id: state.id,
+        state: state.state,
+        sent: state.sent,
+        total: state.total,
+        ...(state.error === undefined ? {} : { error: state.error }),
+        updatedAt: Date.now(),
+      });
+    } catch (error) {
+      this.deps.logger.debug({ err: error, replay: state.id }, "replay progress not saved");
+    }
   }
 
   /** Resolves once every replay started so far has ended (for shutdown and tests). */

@@ -160,6 +160,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   const replay = new ReplayService({
     logger,
     target: (namespace, broker) => reconciler.replayTarget(namespace, broker),
+    stores: () => reconciler.replayStores(),
   });
   statuses = new StatusBook(
     reconciler.statusSource((resource) => addressStatus(resource, security.baseUrl)),

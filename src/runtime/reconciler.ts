@@ -1,4 +1,4 @@
-import type { Backing, BackingConfig } from "../backing/backing.js";
+import type { Backing, BackingConfig, ReplayStore } from "../backing/backing.js";
 import type { JourneyRecorder } from "../backing/journey.js";
 import type { TailFeed } from "../backing/tail-feed.js";
 import { Broker } from "../broker/broker.js";
@@ -238,8 +238,18 @@ export class Reconciler implements DataPlane {
       stream: broker.stream,
       retained: resource?.metadata.annotations?.[RETENTION_ANNOTATION] !== undefined,
       ...(running.backing.archive ? { archive: running.backing.archive } : {}),
+      ...(running.backing.replays ? { store: running.backing.replays } : {}),
       triggers,
     };
+  }
+
+  /** The replay stores of the backings brokers run on (each once). */
+  replayStores(): ReplayStore[] {
+    const stores = new Set<ReplayStore>();
+    for (const { backing } of this.brokers.running.values()) {
+      if (backing.replays) stores.add(backing.replays);
+    }
+    return [...stores];
   }
 
   channel(namespace: string, name: string): IngressTarget | undefined {

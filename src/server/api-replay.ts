@@ -36,7 +36,7 @@ export function replayRoutes(api: FastifyInstance, deps: ApiDeps): void {
   });
   api.get("/replay/:id", async (request, reply) => {
     const { id } = request.params as { id: string };
-    const status = replay.status(id);
+    const status = await replay.status(id);
     if (status === undefined) throw new HttpError("NOT_FOUND", `no replay ${JSON.stringify(id)}`);
     reply.code(200).send(status);
   });

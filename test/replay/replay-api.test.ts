@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { REPLAY_EXTENSION } from "../../src/operations/replay.js";
@@ -200,6 +201,67 @@ data:
     },
     60_000,
   );
+
+  // Durable backings only: memory keeps replays in the process, by design.
+  if (kind === "redis") {
+    it.skipIf(!available)(
+      "a replay's state survives a restart; one whose process died reads as failed",
+      async () => {
+        const broker = `rp-${randomBytes(3).toString("hex")}`;
+        const s = await sink();
+        const manifests = [retainedBroker(broker), triggerYaml("t", s.url, "", "", broker)].join(
+          "\n",
+        );
+        const first = await startWithManifests(manifests);
+        let firstOpen = true;
+        cleanups.push(async () => {
+          if (firstOpen) await first.close();
+        });
+        const from = await boundary();
+        await publish(`${first.url}/default/${broker}`, "r1", "t");
+        await publish(`${first.url}/default/${broker}`, "r2", "t");
+        await s.waitFor(2);
+        const started = await call("POST", `${first.url}/api/v1/replay`, {
+          namespace: "default",
+          broker,
+          from,
+        });
+        const id = String(started.body["id"]);
+        expect(await finished(first.url, id)).toMatchObject({ state: "completed", sent: 2 });
+        await first.close();
+        firstOpen = false;
+
+        const second = await startWithManifests(manifests);
+        cleanups.push(() => second.close());
+        expect((await call("GET", `${second.url}/api/v1/replay/${id}`)).body).toEqual({
+          id,
+          state: "completed",
+          sent: 2,
+          total: 2,
+        });
+
+        const redis = new Redis(url!);
+        try {
+          const lost = `lost-${randomBytes(3).toString("hex")}`;
+          await redis.set(
+            `eventail:replay:${lost}`,
+            JSON.stringify({ id: lost, state: "running", sent: 1, total: 5, updatedAt: 1 }),
+            "PX",
+            60_000,
+          );
+          expect((await call("GET", `${second.url}/api/v1/replay/${lost}`)).body).toMatchObject({
+            state: "failed",
+            sent: 1,
+            total: 5,
+            error: expect.stringMatching(/interrupted/),
+          });
+        } finally {
+          redis.disconnect();
+        }
+      },
+      60_000,
+    );
+  }
 
   it.skipIf(!available)("refuses what it cannot replay", async () => {
     const broker = `rp-${randomBytes(3).toString("hex")}`;

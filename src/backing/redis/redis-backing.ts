@@ -24,6 +24,7 @@ import {
   removedGroupKey,
   streamKey,
 } from "./keys.js";
+import { RedisReplayStore } from "./replay-store.js";
 import { type ScriptedRedis, withScripts } from "./scripts.js";
 import type { RedisSettings } from "./settings.js";
 import { RedisSubscription } from "./subscription.js";
@@ -47,6 +48,7 @@ export class RedisBacking implements Backing {
   private closing: Promise<void> | undefined;
   /** Journeys live next to the streams, on the same connection (journey-store.ts says how). */
   readonly journeys: RedisJourneyStore;
+  readonly replays: RedisReplayStore;
 
   constructor(
     private readonly settings: RedisSettings,
@@ -54,6 +56,7 @@ export class RedisBacking implements Backing {
   ) {
     this.commands = withScripts(createRedisConnection(settings, logger, "commands"));
     this.journeys = new RedisJourneyStore(this.commands, logger);
+    this.replays = new RedisReplayStore(this.commands);
     this.maintenance = setInterval(() => void this.maintain(), settings.trimIntervalMs);
     this.maintenance.unref();
   }
