@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
+import { connect } from "nats";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
+import { jetStreamName } from "../../src/backing/nats/naming.js";
 import { REPLAY_EXTENSION } from "../../src/operations/replay.js";
 import { serviceUrl } from "../support/services.js";
 import {
@@ -15,6 +17,7 @@ import {
 } from "../support/sink.js";
 
 const redisUrl = serviceUrl("redis");
+const natsUrl = serviceUrl("nats");
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -90,7 +93,22 @@ function replayed(s: RecordingSink, id: string): string[] {
 const BACKINGS: Array<[string, string | undefined, boolean]> = [
   ["memory", undefined, true],
   ["redis", redisUrl, redisUrl !== undefined],
+  ["nats", natsUrl, natsUrl !== undefined],
 ];
+
+/** Deletes what a test broker left on a shared engine (runs after Eventail closed). */
+async function dropStream(kind: string, url: string | undefined, broker: string): Promise<void> {
+  const stream = `broker.default.${broker}`;
+  if (kind === "redis") {
+    const redis = new Redis(url!);
+    await redis.del(`eventail:${stream}`);
+    redis.disconnect();
+  } else if (kind === "nats") {
+    const nc = await connect({ servers: url! });
+    await (await nc.jetstreamManager()).streams.delete(jetStreamName(stream)).catch(() => false);
+    await nc.close();
+  }
+}
 
 describe.each(BACKINGS)("replay over HTTP on %s", (kind, url, available) => {
   function configYaml(broker: string): string {
@@ -101,7 +119,7 @@ metadata:
   name: ${broker}-config
   namespace: default
 data:
-  backing: redis
+  backing: ${kind}
   url: ${url}
 ---
 `;
@@ -121,6 +139,7 @@ data:
     "replays the window to every trigger (their filters apply), then to one trigger with a CESQL filter",
     async () => {
       const broker = `rp-${randomBytes(3).toString("hex")}`;
+      cleanups.push(() => dropStream(kind, url, broker));
       const everything = await sink();
       const orders = await sink();
       const running = await startWithManifests(
@@ -208,6 +227,7 @@ data:
       "a replay's state survives a restart; one whose process died reads as failed",
       async () => {
         const broker = `rp-${randomBytes(3).toString("hex")}`;
+        cleanups.push(() => dropStream(kind, url, broker));
         const s = await sink();
         const manifests = [retainedBroker(broker), triggerYaml("t", s.url, "", "", broker)].join(
           "\n",
@@ -266,6 +286,8 @@ data:
   it.skipIf(!available)("refuses what it cannot replay", async () => {
     const broker = `rp-${randomBytes(3).toString("hex")}`;
     const plain = `${broker}-plain`;
+    cleanups.push(() => dropStream(kind, url, broker));
+    cleanups.push(() => dropStream(kind, url, plain));
     const s = await sink();
     const running = await startWithManifests(
       [

@@ -1,10 +1,18 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { connect, nanos, RetentionPolicy } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Backing } from "../../src/backing/backing.js";
 import { createBacking } from "../../src/backing/nats/index.js";
 import { jetStreamName } from "../../src/backing/nats/naming.js";
 import { silentLogger } from "../../src/observability/logger.js";
-import { Recorder, testEvents, uniqueStream, waitFor } from "../conformance/conformance-support.js";
+import {
+  idOf,
+  Recorder,
+  testEvent,
+  testEvents,
+  uniqueStream,
+  waitFor,
+} from "../conformance/conformance-support.js";
 import { serviceUrl } from "../support/services.js";
 
 const url = serviceUrl("nats");
@@ -49,6 +57,32 @@ describe.skipIf(!url)("NATS retention (eventail.io/retention)", () => {
     expect(kept.config.retention).toBe(RetentionPolicy.Limits);
     expect(kept.config.max_age).toBe(nanos(3_600_000 + 60_000));
     expect(kept.state.messages).toBe(5);
+  });
+
+  it("reads the archive by time: [from, to), and stops at the stream's end", async () => {
+    const stream = uniqueStream("nats-archive");
+    streams.push(stream);
+    await backing.retainStream!(stream, 60_000);
+    const read = async (from: number, to: number) => {
+      const found: string[] = [];
+      for await (const { event } of backing.archive!.read(stream, from, to))
+        found.push(idOf(event));
+      return found;
+    };
+    expect(await read(0, Date.now() + 60_000)).toEqual([]);
+    await backing.publish(stream, [testEvent("a")]);
+    await sleep(5);
+    const from = Date.now();
+    await sleep(5);
+    await backing.publish(stream, [testEvent("b"), testEvent("c")]);
+    await sleep(5);
+    const to = Date.now();
+    await sleep(5);
+    await backing.publish(stream, [testEvent("d")]);
+    expect(await read(from, to)).toEqual(["b", "c"]);
+    expect(await read(to, Date.now() + 60_000)).toEqual(["d"]);
+    expect(await read(0, Date.now() + 60_000)).toEqual(["a", "b", "c", "d"]);
+    expect(await read(Date.now() + 1_000, Date.now() + 60_000)).toEqual([]);
   });
 
   it("adding retention to a running interest stream is refused with the reason, and the stream stays", async () => {
