@@ -103,8 +103,9 @@ export class ReplayService {
   /** Checks the request and starts the replay in the background; returns its id. */
   start(request: ReplayRequest): string {
     const fromMs = parseTime("from", request.from);
-    // Without `to`, the window ends now: what arrives while it runs is live, not replayed.
-    const toMs = request.to === undefined ? Date.now() : parseTime("to", request.to);
+    // Without `to`, the window ends now (this millisecond included): what arrives while it
+    // runs is live, not replayed.
+    const toMs = request.to === undefined ? Date.now() + 1 : parseTime("to", request.to);
     if (toMs < fromMs) throw new ReplayRefusedError("invalid", "to: must not be before from");
     let matches: ((event: CloudEvent) => boolean) | undefined;
     if (request.filter !== undefined && request.filter !== "") {
