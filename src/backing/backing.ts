@@ -59,6 +59,20 @@ export interface Backing {
   limitStream?(stream: string, maxEvents: number): void;
 
   /**
+   * CONTRACT §5 `eventail.io/retention`: keep `stream`'s events for `retentionMs` after they were
+   * accepted even once every consumer has them, so they can be replayed (section 11);
+   * `undefined` goes back to letting an event go once every consumer has it. May be called again
+   * with the same value on every reconcile.
+   */
+  retainStream?(stream: string, retentionMs: number | undefined): Promise<void>;
+
+  /** Reads what retention kept; absent: this backing cannot replay. */
+  readonly archive?: Archive;
+
+  /** Where a durable engine keeps replay progress, so GET survives a restart (CONTRACT §11). */
+  readonly replays?: ReplayStore;
+
+  /**
    * Where a durable engine keeps journeys (CONTRACT §11), so every process of a scale-out answers
    * and a restart keeps them. Absent: journeys stay in this process's memory ring.
    */
@@ -81,6 +95,37 @@ export interface Backing {
 
   /** Stops every subscription (draining in-flight handlers) and disconnects. */
   close(): Promise<void>;
+}
+
+/** Events a stream kept under retention, by the time the backing accepted them. */
+export interface Archive {
+  /**
+   * The events `stream` still keeps that were accepted in `[fromMs, toMs)`, oldest first, each
+   * with its acceptance time. Reads in pages, so a long window never sits in memory at once.
+   */
+  read(stream: string, fromMs: number, toMs: number): AsyncIterable<ArchivedEvent>;
+}
+
+/** A replay's progress as stored on the engine. */
+export interface ReplayRecord {
+  readonly id: string;
+  readonly state: "running" | "completed" | "failed";
+  readonly sent: number;
+  readonly total: number;
+  readonly error?: string;
+  /** When the replaying process last wrote it (ms since the epoch). */
+  readonly updatedAt: number;
+}
+
+export interface ReplayStore {
+  save(record: ReplayRecord): Promise<void>;
+  load(id: string): Promise<ReplayRecord | undefined>;
+}
+
+export interface ArchivedEvent {
+  readonly event: CloudEvent;
+  /** When the backing accepted it (ms since the epoch). */
+  readonly at: number;
 }
 
 /**

@@ -37,6 +37,9 @@ export interface TriggerDeps {
  */
 const INVISIBLE_TO_FILTERS: ReadonlySet<string> = new Set([TTL_ATTRIBUTE]);
 
+/** A replayed event is handed over once; nothing on an engine waits for it to be worked on. */
+const REPLAY_META: ConsumeMeta = { deliveryCount: 1, keepAlive: () => undefined };
+
 /** A trigger's filter as its broker runs it. */
 export function compileTriggerFilter(spec: TriggerFilterSpec): Filter {
   return compileFilter(spec, compileCesqlPredicate, INVISIBLE_TO_FILTERS);
@@ -64,6 +67,20 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
       ordered: config.ordered,
       ...(hint === undefined ? {} : { typeHint: hint }),
     };
+  }
+
+  /** The Trigger's name in its namespace. */
+  get name(): string {
+    return this.config.name;
+  }
+
+  /**
+   * CONTRACT §11 replay: an archived event through this trigger's current filter and delivery
+   * rules, as a live one would go, but not through the backing (so no other trigger sees it).
+   * Rejects only when it could not be handled (shutdown, a reply the broker could not take).
+   */
+  replay(event: CloudEvent): Promise<void> {
+    return this.handle(event, REPLAY_META);
   }
 
   private tailOrigin() {

@@ -284,4 +284,22 @@ apiVerb(
     process.exitCode = await deadLettersCommand(action, options);
   });
 
+program
+  .command("replay")
+  .description("deliver a broker's archived events again (it needs eventail.io/retention)")
+  .requiredOption("--broker <ns/name>", "the broker, as NAMESPACE/NAME")
+  .requiredOption("--from <time>", "window start: RFC 3339, or an ISO-8601 duration ago (PT1H)")
+  .option("--to <time>", "window end, excluded (default: now)")
+  .option("--trigger <name>", "only this trigger (default: every trigger of the broker)")
+  .option("--filter <cesql>", "only events this CESQL expression matches")
+  .option(
+    "--server <url>",
+    "the Eventail server (default: $EVENTAIL_SERVER, else http://127.0.0.1:$PORT, else :8080)",
+  )
+  .option("--token <jwt>", "bearer token for the operations API, admin (default: $EVENTAIL_TOKEN)")
+  .action(async (options: import("./replay.js").ReplayOptions) => {
+    const { replayCommand } = await import("./replay.js");
+    process.exitCode = await replayCommand(options);
+  });
+
 await program.parseAsync(process.argv);

@@ -191,6 +191,15 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
   }
 
   /** The state of `namespace/name` after the last reconcile; undefined when not desired then. */
+  /** The consumers running under the parent with this identity. */
+  consumersOf(parentIdentity: unknown): StreamConsumer<C>[] {
+    const found: StreamConsumer<C>[] = [];
+    for (const { consumer, parent } of this.running.values()) {
+      if (this.options.identity(parent) === parentIdentity) found.push(consumer);
+    }
+    return found;
+  }
+
   stateOf(key: string): ConsumerState | undefined {
     return this.states.get(key);
   }

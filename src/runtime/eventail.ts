@@ -7,6 +7,7 @@ import { Metrics } from "../observability/metrics.js";
 import { DEFAULT_DEAD_LETTER_SIZE, DeadLetters } from "../operations/dead-letters.js";
 import { EventTypeRegistry } from "../operations/event-types.js";
 import { DEFAULT_JOURNEY_SIZE, Journeys } from "../operations/journeys.js";
+import { ReplayService } from "../operations/replay.js";
 import { TailBus } from "../operations/tail-bus.js";
 import { resolveDestination } from "../resources/addresses.js";
 import { formatIssue, type ValidationIssue } from "../resources/issue.js";
@@ -180,6 +181,11 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   deadLetters.setRedeliver((namespace, entry, to) =>
     reconciler.redriveDeadLetter(namespace, entry, to),
   );
+  const replay = new ReplayService({
+    logger,
+    target: (namespace, broker) => reconciler.replayTarget(namespace, broker),
+    stores: () => reconciler.replayStores(),
+  });
   statuses = new StatusBook(
     reconciler.statusSource((resource) => addressStatus(resource, security.baseUrl)),
   );
@@ -190,6 +196,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
       tail: { bus: tail },
       deadLetters,
       eventTypes,
+      replay,
       ...(journeys.enabled ? { journeys } : {}),
     },
     console: { root: options.consoleDir ?? defaultConsoleDir() },

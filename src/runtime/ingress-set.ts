@@ -3,6 +3,7 @@ import { backingKey } from "../backing/registry.js";
 import { DEFAULT_BODY_LIMIT, type IngressTarget } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import { NoticeOnce } from "../observability/notice-once.js";
+import { parseIsoDuration } from "../resources/duration.js";
 import { isMissingReference } from "../resources/missing-reference.js";
 import type { Resource } from "../resources/types.js";
 import type { BackingPool } from "./backing-pool.js";
@@ -10,6 +11,8 @@ import type { DeliverySpec } from "./delivery-spec.js";
 
 const BODY_LIMIT_ANNOTATION = "eventail.io/ingress.max-body-bytes";
 const MAX_EVENTS_ANNOTATION = "eventail.io/memory.max-events";
+/** CONTRACT §5: how long events stay for replay after every trigger has them. */
+export const RETENTION_ANNOTATION = "eventail.io/retention";
 
 export interface Running<T> {
   readonly target: T;
@@ -84,10 +87,13 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
       const maxEvents = Number(
         resource.metadata.annotations?.[MAX_EVENTS_ANNOTATION] ?? DEFAULT_MAX_EVENTS,
       );
+      const retention = resource.metadata.annotations?.[RETENTION_ANNOTATION];
+      const retentionMs = retention === undefined ? undefined : parseIsoDuration(retention);
       const existing = this.running.get(key);
       if (existing) {
         existing.target.bodyLimit = bodyLimit;
         existing.backing.limitStream?.(existing.target.stream, maxEvents);
+        await this.retain(key, existing.backing, existing.target.stream, retentionMs);
         this.running.set(key, {
           target: existing.target,
           backing: existing.backing,
@@ -101,6 +107,7 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
         const ready = await backing;
         const target = options.create(resource, ready, bodyLimit);
         ready.limitStream?.(target.stream, maxEvents);
+        await this.retain(key, ready, target.stream, retentionMs);
         this.running.set(key, { target, backing: ready, backingKey: id, ...delivery });
         options.logger.info({ [options.what]: key, backing: config.kind }, `${options.what} ready`);
       } catch (error) {
@@ -113,6 +120,28 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
       }
     }
     return complete;
+  }
+
+  /**
+   * Applies the retention annotation. A refusal (NATS cannot add retention to a running stream)
+   * leaves the broker running as it was, with the reason in its status until the next reconcile
+   * asks again; it is not retried in a loop, since only an edit can change the answer.
+   */
+  private async retain(
+    key: string,
+    backing: Backing,
+    stream: string,
+    retentionMs: number | undefined,
+  ): Promise<void> {
+    try {
+      await backing.retainStream?.(stream, retentionMs);
+    } catch (error) {
+      this.options.logger.error(
+        { err: error, [this.options.what]: key },
+        `${this.options.what} retention could not be applied`,
+      );
+      this.failures.set(key, (error as Error).message);
+    }
   }
 
   backingKeys(): string[] {

@@ -1,4 +1,4 @@
-import type { Backing, BackingConfig } from "../backing/backing.js";
+import type { Backing, BackingConfig, ReplayStore } from "../backing/backing.js";
 import type { DeadLetterEntry, DeadLetterKeeper } from "../backing/dead-letter.js";
 import type { JourneyRecorder } from "../backing/journey.js";
 import type { TailFeed } from "../backing/tail-feed.js";
@@ -26,6 +26,7 @@ import type {
 } from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { ReplayTarget } from "../operations/replay.js";
 import { resolveDestination, type TargetExists } from "../resources/addresses.js";
 import {
   brokerBacking,
@@ -56,7 +57,7 @@ import type { TriggerFilterSpec } from "../triggers/filter.js";
 import { BackingPool } from "./backing-pool.js";
 import { ConsumerSet, consumerMode } from "./consumer-set.js";
 import { type DeliverySpec, resolveDelivery, withFlowControl } from "./delivery-spec.js";
-import { IngressSet, type Running } from "./ingress-set.js";
+import { IngressSet, RETENTION_ANNOTATION, type Running } from "./ingress-set.js";
 import type { StatusFacts } from "./resource-status.js";
 import { type RuntimeParts, runStateOf } from "./run-state.js";
 import { SinkSet } from "./sink-set.js";
@@ -295,6 +296,33 @@ export class Reconciler implements DataPlane {
 
   broker(namespace: string, name: string): IngressTarget | undefined {
     return this.brokers.get(key(namespace, name))?.target;
+  }
+
+  /** A running broker as replay (CONTRACT §11) sees it: its archive and its triggers. */
+  replayTarget(namespace: string, name: string): ReplayTarget | undefined {
+    const running = this.brokers.get(key(namespace, name));
+    if (running === undefined) return undefined;
+    const broker = running.target;
+    const resource = this.deps.store.get("Broker", namespace, name);
+    const triggers = this.triggers
+      .consumersOf(broker)
+      .filter((consumer): consumer is TriggerRuntime => consumer instanceof TriggerRuntime);
+    return {
+      stream: broker.stream,
+      retained: resource?.metadata.annotations?.[RETENTION_ANNOTATION] !== undefined,
+      ...(running.backing.archive ? { archive: running.backing.archive } : {}),
+      ...(running.backing.replays ? { store: running.backing.replays } : {}),
+      triggers,
+    };
+  }
+
+  /** The replay stores of the backings brokers run on (each once). */
+  replayStores(): ReplayStore[] {
+    const stores = new Set<ReplayStore>();
+    for (const { backing } of this.brokers.running.values()) {
+      if (backing.replays) stores.add(backing.replays);
+    }
+    return [...stores];
   }
 
   channel(namespace: string, name: string): IngressTarget | undefined {

@@ -9,6 +9,7 @@ import { type ApiGuardDeps, guardApiRequest } from "../security/api-guard.js";
 import { type DeadLetterSource, deadLetterRoutes } from "./api-deadletters.js";
 import { type EventTypeSource, eventTypeRoutes } from "./api-event-types.js";
 import { eventRoutes, type JourneySource } from "./api-events.js";
+import { type ReplayControl, replayRoutes } from "./api-replay.js";
 import { resourceRoutes } from "./api-resources.js";
 import { type TailRouteOptions, tailRoutes } from "./api-tail.js";
 
@@ -26,6 +27,8 @@ export interface ApiDeps {
   readonly deadLetters?: DeadLetterSource;
   /** The EventType registry; absent: no /eventtypes route. */
   readonly eventTypes?: EventTypeSource;
+  /** Replays of archived events (CONTRACT §11); absent: no /replay routes. */
+  readonly replay?: ReplayControl;
 }
 
 /** One surface of the API: registers its routes, relative to `/api/v1`. */
@@ -40,6 +43,7 @@ const SURFACES: readonly ApiRoutes[] = [
     if (deps.tail) api.register(tailRoutes(deps.tail));
   },
   eventTypeRoutes,
+  replayRoutes,
 ];
 
 export function registerApi(app: FastifyInstance, deps: ApiDeps): void {

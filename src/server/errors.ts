@@ -31,6 +31,8 @@ export const ERRORS = {
   TRANSFORM_FAILED: 400,
   /** An operations API query parameter (a CESQL filter) that does not parse. */
   INVALID_FILTER: 400,
+  /** An operations API request body that is not what the route takes (a replay's fields). */
+  INVALID_REQUEST: 400,
   BAD_SIGNATURE: 401,
   /** No bearer token, or one that does not verify for this address (CONTRACT §10). */
   UNAUTHENTICATED: 401,

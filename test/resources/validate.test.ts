@@ -130,6 +130,12 @@ describe("validateResources: identity and schema", () => {
       "metadata.annotations[eventail.io/memory.max-events]",
       'must be a positive integer (undelivered events) (got "-5")',
     ],
+    [
+      "an annotation Eventail reads is checked: a broker's retention for replay",
+      'apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata:\n  name: kept\n  annotations:\n    eventail.io/retention: "24h"\n',
+      "metadata.annotations[eventail.io/retention]",
+      'must be an ISO-8601 duration above zero, e.g. PT24H (got "24h")',
+    ],
   ])("%s", async (_what, manifest, at, fragment) => {
     await expectIssue(manifest, at, fragment);
   });

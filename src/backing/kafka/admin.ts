@@ -1,4 +1,4 @@
-import type { Admin, Kafka } from "kafkajs";
+import type { Admin, ConfigResourceTypes, Kafka } from "kafkajs";
 import type { Logger } from "../../observability/logger.js";
 import { withDeadline } from "./deadline.js";
 import type { KafkaSettings } from "./settings.js";
@@ -13,6 +13,8 @@ export class KafkaAdmin {
   private readonly topics = new Map<string, Promise<void>>();
   /** Topics this backing's CreateTopics made: the only ones it deletes with their stream. */
   private readonly created = new Set<string>();
+  /** retention.ms wanted per topic (CONTRACT §5 `eventail.io/retention`). */
+  private readonly retention = new Map<string, number>();
 
   constructor(
     kafka: Kafka,
@@ -75,6 +77,7 @@ export class KafkaAdmin {
               topic,
               numPartitions: this.settings.numPartitions,
               replicationFactor: this.settings.replicationFactor,
+              ...this.retentionEntries(topic),
             },
           ],
           waitForLeaders: true,
@@ -89,6 +92,53 @@ export class KafkaAdmin {
         "Kafka refused CreateTopics; relying on topic auto-creation",
       );
     }
+  }
+
+  /**
+   * Kafka never trims by acknowledgement: a topic keeps every record for its retention.ms
+   * whatever the consumer groups read, so a broker's retention is that setting. It is never set
+   * below Kafka's default of 7 days, so retention cannot make the cluster drop undelivered
+   * records sooner than it would without it. New topics get it at CreateTopics; an existing one
+   * through AlterConfigs. Clusters that refuse either (librdkafka's mock refuses both) keep their
+   * own retention.ms: logged, not an error, since only a real Kafka shows the setting applied
+   * (kafka-configs --describe --entity-type topics).
+   */
+  async retain(topic: string, retentionMs: number | undefined): Promise<void> {
+    if (this.retention.get(topic) === retentionMs) return;
+    if (retentionMs === undefined) {
+      // The topic keeps what it was given; Kafka's default applies to topics created from now on.
+      this.retention.delete(topic);
+      return;
+    }
+    this.retention.set(topic, retentionMs);
+    const known = this.topics.has(topic);
+    await this.ensureTopic(topic);
+    if (!known) return;
+    try {
+      await this.use((admin) =>
+        admin.alterConfigs({
+          validateOnly: false,
+          resources: [
+            {
+              type: TOPIC_RESOURCE,
+              name: topic,
+              configEntries: [{ name: "retention.ms", value: retentionValue(retentionMs) }],
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      this.logger.warn(
+        { topic, err: error },
+        "Kafka refused AlterConfigs: the topic keeps its own retention.ms",
+      );
+    }
+  }
+
+  private retentionEntries(topic: string): { configEntries?: { name: string; value: string }[] } {
+    const retentionMs = this.retention.get(topic);
+    if (retentionMs === undefined) return {};
+    return { configEntries: [{ name: "retention.ms", value: retentionValue(retentionMs) }] };
   }
 
   /**
@@ -155,4 +205,14 @@ export function isUnreachable(error: unknown): boolean {
 function groupErrorType(error: unknown): string | undefined {
   const groups = (error as { groups?: Array<{ error?: { type?: string } }> } | undefined)?.groups;
   return groups?.[0]?.error?.type ?? (error as { type?: string } | undefined)?.type;
+}
+
+/** ConfigResourceTypes.TOPIC: kafkajs declares the enum in its types but exports no value. */
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
+
+/** Kafka's default log retention (log.retention.hours = 168). */
+const KAFKA_DEFAULT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+function retentionValue(retentionMs: number): string {
+  return String(Math.max(Math.ceil(retentionMs), KAFKA_DEFAULT_RETENTION_MS));
 }

@@ -101,6 +101,12 @@ export class KafkaBacking implements Backing {
       .catch(unreachable(`deleting the consumer group of ${name}`));
   }
 
+  async retainStream(stream: string, retentionMs: number | undefined): Promise<void> {
+    await this.admin
+      .retain(topicName(this.settings.namePrefix, stream), retentionMs)
+      .catch(unreachable(`setting the retention of ${stream}`));
+  }
+
   async removeStream(stream: string): Promise<void> {
     await this.admin
       .deleteCreatedTopic(topicName(this.settings.namePrefix, stream))

@@ -1,5 +1,7 @@
 import type { CloudEvent } from "../../events/event.js";
 import {
+  type Archive,
+  type ArchivedEvent,
   type Backing,
   BackingFullError,
   BackingUnavailableError,
@@ -8,6 +10,7 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from "../backing.js";
+import { ArchiveRing } from "./archive-ring.js";
 import type { ConsumerGroupOptions } from "./consumer-group.js";
 import { MemoryStream } from "./memory-stream.js";
 
@@ -19,7 +22,12 @@ export interface MemoryBackingOptions {
   readonly retainIdleConsumerMs?: number;
   /** Grace for in-flight handlers when a subscription or the backing closes without one. */
   readonly closeGraceMs?: number;
+  /** The most events a stream with retention keeps for replay (CONTRACT §5 bounded ring). */
+  readonly archiveSize?: number;
 }
+
+/** Events a memory stream with retention keeps for replay when no archiveSize is given. */
+export const DEFAULT_ARCHIVE_SIZE = 100_000;
 
 const DONE = Promise.resolve();
 
@@ -31,6 +39,9 @@ export class MemoryBacking implements Backing {
   readonly kind = "memory";
   private readonly streams = new Map<string, MemoryStream>();
   private readonly limits = new Map<string, number>();
+  /** Streams with retention: what they keep for replay. */
+  private readonly rings = new Map<string, ArchiveRing>();
+  private readonly archiveSize: number;
   private readonly options: ConsumerGroupOptions;
   private closing: Promise<void> | undefined;
 
@@ -41,14 +52,43 @@ export class MemoryBacking implements Backing {
       retainIdleConsumerMs: options.retainIdleConsumerMs ?? 60_000,
       closeGraceMs: options.closeGraceMs ?? 30_000,
     };
+    this.archiveSize = options.archiveSize ?? DEFAULT_ARCHIVE_SIZE;
+  }
+
+  async retainStream(stream: string, retentionMs: number | undefined): Promise<void> {
+    if (retentionMs === undefined) {
+      this.rings.delete(stream);
+      return;
+    }
+    const ring = this.rings.get(stream);
+    if (ring === undefined) this.rings.set(stream, new ArchiveRing(retentionMs, this.archiveSize));
+    else ring.retentionMs = retentionMs;
+  }
+
+  readonly archive: Archive = {
+    read: (stream, fromMs, toMs) => this.readArchive(stream, fromMs, toMs),
+  };
+
+  private async *readArchive(
+    stream: string,
+    fromMs: number,
+    toMs: number,
+  ): AsyncIterable<ArchivedEvent> {
+    // A snapshot: events accepted while the replay runs are not part of its window's past.
+    yield* this.rings.get(stream)?.window(fromMs, toMs) ?? [];
   }
 
   /** Resolves once the events are queued; it never waits for a consumer. */
   publish(stream: string, events: readonly CloudEvent[]): Promise<void> {
     if (this.closing !== undefined) return Promise.reject(this.closedError());
+    // Archived even without a consumer: retention keeps what a broker accepted, read or not.
+    const ring = this.rings.get(stream);
     // With no consumer there is nobody to keep the events for, as with a broker without triggers.
     const target = this.streams.get(stream);
-    if (target === undefined) return DONE;
+    if (target === undefined) {
+      ring?.append(events, Date.now());
+      return DONE;
+    }
     const limit = this.limits.get(stream) ?? DEFAULT_MAX_EVENTS;
     // A batch is taken whole or not at all, like every publish.
     if (target.held.count + events.length > limit) {
@@ -60,6 +100,7 @@ export class MemoryBacking implements Backing {
       );
     }
     target.publish(events);
+    ring?.append(events, Date.now());
     return DONE;
   }
 
@@ -106,6 +147,7 @@ export class MemoryBacking implements Backing {
   /** Forgets every consumer without a live subscription; the stream goes with the last. */
   async removeStream(stream: string): Promise<void> {
     this.limits.delete(stream);
+    this.rings.delete(stream);
     const target = this.streams.get(stream);
     if (target === undefined) return;
     for (const group of [...target.groups.values()]) {

@@ -1,6 +1,14 @@
 import type { CloudEvent } from "../../events/event.js";
 import type { Logger } from "../../observability/logger.js";
-import type { Backing, ConsumeHandler, SubscribeOptions, Subscription } from "../backing.js";
+import type {
+  Archive,
+  ArchivedEvent,
+  Backing,
+  ConsumeHandler,
+  SubscribeOptions,
+  Subscription,
+} from "../backing.js";
+import { readNatsArchive } from "./archive.js";
 import { NatsConnector } from "./connection.js";
 import { NatsDeadLetterStore } from "./dead-letter-store.js";
 import { NatsEventTypeStore } from "./event-type-store.js";
@@ -88,6 +96,20 @@ export class NatsBacking implements Backing {
   async removeConsumer(stream: string, name: string): Promise<void> {
     const link = await this.#connector.connected({ timeoutMs: this.settings.subscribeTimeoutMs });
     await this.#provisioning.removeConsumer(link, stream, name);
+  }
+
+  readonly archive: Archive = {
+    read: (stream, fromMs, toMs) => this.#readArchive(stream, fromMs, toMs),
+  };
+
+  async *#readArchive(stream: string, fromMs: number, toMs: number): AsyncIterable<ArchivedEvent> {
+    const link = await this.#connector.connected({ timeoutMs: this.settings.subscribeTimeoutMs });
+    yield* readNatsArchive(link, stream, fromMs, toMs);
+  }
+
+  async retainStream(stream: string, retentionMs: number | undefined): Promise<void> {
+    const link = await this.#connector.connected({ timeoutMs: this.settings.subscribeTimeoutMs });
+    await this.#provisioning.retain(link, stream, retentionMs);
   }
 
   async removeStream(stream: string): Promise<void> {

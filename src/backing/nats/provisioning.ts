@@ -46,6 +46,8 @@ function apiErrorCode(error: unknown): number | undefined {
  */
 export class JetStreamProvisioning {
   readonly #streams = new WeakMap<NatsLink, Map<string, EnsuredStream>>();
+  /** Streams with `eventail.io/retention` (ms): limits retention instead of interest. */
+  readonly #retention = new Map<string, number>();
 
   constructor(
     private readonly settings: NatsSettings,
@@ -73,6 +75,35 @@ export class JetStreamProvisioning {
       ensured = entry;
     }
     return ensured.done;
+  }
+
+  /**
+   * CONTRACT §5 retention for `stream`, then makes the stream match. A stream created with
+   * retention uses limits retention (acks no longer remove events) with max_age = the usual
+   * ceiling plus the retention, so an event stays at least that long after it was accepted.
+   * NATS 2.9 refuses to change an existing stream's retention policy: adding (or removing)
+   * retention on a running broker rejects with an error saying so, and the stream goes on as it
+   * is. (Taking over with a new stream without losing an event is not built yet.)
+   */
+  async retain(link: NatsLink, stream: string, retentionMs: number | undefined): Promise<void> {
+    const before = this.#retention.get(stream);
+    if (before === retentionMs) return;
+    if (retentionMs === undefined) this.#retention.delete(stream);
+    else this.#retention.set(stream, retentionMs);
+    this.forgetStream(link, stream);
+    await this.ensureStream(link, stream);
+    const name = jetStreamName(stream);
+    const info = await link.jsm.streams.info(name);
+    const wanted = retentionMs === undefined ? RetentionPolicy.Interest : RetentionPolicy.Limits;
+    if (info.config.retention !== wanted) {
+      // Asked again on the next reconcile, so the broker's status keeps saying why.
+      if (before === undefined) this.#retention.delete(stream);
+      else this.#retention.set(stream, before);
+      throw new Error(
+        `JetStream stream ${name} was created with ${info.config.retention} retention and NATS ` +
+          `cannot change it in place: recreate the broker to ${retentionMs === undefined ? "drop" : "add"} eventail.io/retention`,
+      );
+    }
   }
 
   /** True when ensureStream() already succeeded on this link (and nothing forgot it since). */
@@ -243,16 +274,17 @@ export class JetStreamProvisioning {
   }
 
   async #createOrUpdateStream(link: NatsLink, stream: string): Promise<void> {
+    const retentionMs = this.#retention.get(stream);
     const config: Partial<StreamConfig> = {
       name: jetStreamName(stream),
       subjects: [jetStreamSubjects(stream)],
       description: `Eventail ${stream}`,
       // Interest retention: an event leaves the stream once every consumer (trigger) acked it;
       // max_age bounds what consumers that no longer run would otherwise pin forever.
-      retention: RetentionPolicy.Interest,
+      retention: retentionMs === undefined ? RetentionPolicy.Interest : RetentionPolicy.Limits,
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
-      max_age: nanos(this.settings.maxAgeMs),
+      max_age: nanos(this.settings.maxAgeMs + (retentionMs ?? 0)),
       duplicate_window: nanos(Math.min(DUPLICATE_WINDOW_MS, this.settings.maxAgeMs)),
       num_replicas: this.settings.replicas,
     };

@@ -1,7 +1,14 @@
 import type { CloudEvent } from "../../events/event.js";
-import { encodeForStorage } from "../../events/json-format.js";
+import { decodeFromStorage, encodeForStorage } from "../../events/json-format.js";
 import type { Logger } from "../../observability/logger.js";
-import type { Backing, ConsumeHandler, SubscribeOptions, Subscription } from "../backing.js";
+import type {
+  Archive,
+  ArchivedEvent,
+  Backing,
+  ConsumeHandler,
+  SubscribeOptions,
+  Subscription,
+} from "../backing.js";
 import {
   closeConnection,
   createRedisConnection,
@@ -19,9 +26,13 @@ import {
   removedGroupKey,
   streamKey,
 } from "./keys.js";
+import { RedisReplayStore } from "./replay-store.js";
 import { type ScriptedRedis, withScripts } from "./scripts.js";
 import type { RedisSettings } from "./settings.js";
 import { RedisSubscription } from "./subscription.js";
+
+/** Entries per XRANGE when reading the archive. */
+const ARCHIVE_PAGE = 500;
 
 /**
  * Redis Streams backing: one stream per broker or channel (`eventail:<stream>`), one consumer
@@ -33,6 +44,8 @@ export class RedisBacking implements Backing {
   private readonly subscriptions = new Set<RedisSubscription>();
   /** Stream keys this process uses; it trims them now and then. */
   private readonly streams = new Set<string>();
+  /** Stream keys with `eventail.io/retention`: trimmed by time rather than by acknowledgements. */
+  private readonly retention = new Map<string, number>();
   private readonly maintenance: NodeJS.Timeout;
   private closing: Promise<void> | undefined;
   /** Journeys live next to the streams, on the same connection (journey-store.ts says how). */
@@ -41,6 +54,7 @@ export class RedisBacking implements Backing {
   readonly deadLetters: RedisDeadLetterStore;
   /** Auto-created EventTypes, on the same connection (event-type-store.ts says how). */
   readonly eventTypes: RedisEventTypeStore;
+  readonly replays: RedisReplayStore;
 
   constructor(
     private readonly settings: RedisSettings,
@@ -50,6 +64,7 @@ export class RedisBacking implements Backing {
     this.journeys = new RedisJourneyStore(this.commands, logger);
     this.deadLetters = new RedisDeadLetterStore(this.commands, settings.commandTimeoutMs);
     this.eventTypes = new RedisEventTypeStore(this.commands);
+    this.replays = new RedisReplayStore(this.commands);
     this.maintenance = setInterval(() => void this.maintain(), settings.trimIntervalMs);
     this.maintenance.unref();
   }
@@ -121,11 +136,7 @@ export class RedisBacking implements Backing {
         this.settings.commandTimeoutMs,
         what,
       );
-      await withDeadline(
-        this.commands.eventailMaintain(key, this.settings.consumerExpiryMs),
-        this.settings.commandTimeoutMs,
-        `trimming ${key}`,
-      );
+      await withDeadline(this.maintainOne(key), this.settings.commandTimeoutMs, `trimming ${key}`);
     } catch (error) {
       throw unavailable(what, error);
     }
@@ -135,6 +146,7 @@ export class RedisBacking implements Backing {
   async removeStream(stream: string): Promise<void> {
     const key = streamKey(stream);
     this.streams.delete(key);
+    this.retention.delete(key);
     try {
       await withDeadline(this.commands.del(key), this.settings.commandTimeoutMs, `deleting ${key}`);
     } catch (error) {
@@ -166,11 +178,65 @@ export class RedisBacking implements Backing {
     if (this.commands.status !== "ready") return;
     for (const key of this.streams) {
       try {
-        await this.commands.eventailMaintain(key, this.settings.consumerExpiryMs);
+        await this.maintainOne(key);
       } catch (error) {
         this.logger.debug({ err: error, stream: key }, "redis backing: trimming failed");
       }
     }
+  }
+
+  async retainStream(stream: string, retentionMs: number | undefined): Promise<void> {
+    const key = streamKey(stream);
+    if (retentionMs === undefined) this.retention.delete(key);
+    else {
+      this.retention.set(key, retentionMs);
+      // Kept from now on even before anyone publishes or subscribes here.
+      this.streams.add(key);
+    }
+  }
+
+  readonly archive: Archive = {
+    read: (stream, fromMs, toMs) => this.readArchive(streamKey(stream), fromMs, toMs),
+  };
+
+  /**
+   * XRANGE by ids derived from the window (an entry id starts with its XADD time in ms), a page
+   * at a time; an entry trimmed between pages is simply not there.
+   */
+  private async *readArchive(
+    key: string,
+    fromMs: number,
+    toMs: number,
+  ): AsyncIterable<ArchivedEvent> {
+    if (toMs <= fromMs) return;
+    let start = `${Math.max(0, Math.floor(fromMs))}-0`;
+    const end = `${Math.ceil(toMs) - 1}-18446744073709551615`;
+    for (;;) {
+      const page = await withDeadline(
+        this.commands.xrange(key, start, end, "COUNT", ARCHIVE_PAGE),
+        this.settings.commandTimeoutMs,
+        `reading ${key}`,
+      ).catch((error: unknown) => {
+        throw unavailable(`reading the archive of ${key}`, error);
+      });
+      for (const [id, fields] of page) {
+        const at = Number(id.slice(0, id.indexOf("-")));
+        const index = fields.indexOf(EVENT_FIELD);
+        if (index < 0 || index + 1 >= fields.length) continue;
+        yield { event: decodeFromStorage(fields[index + 1]!), at };
+      }
+      if (page.length < ARCHIVE_PAGE) return;
+      start = `(${page[page.length - 1]![0]}`;
+    }
+  }
+
+  private maintainOne(key: string): Promise<number> {
+    const retentionMs = this.retention.get(key);
+    if (retentionMs === undefined) {
+      return this.commands.eventailMaintain(key, this.settings.consumerExpiryMs);
+    }
+    const keepFrom = `${Math.max(0, Date.now() - retentionMs)}-0`;
+    return this.commands.eventailMaintain(key, this.settings.consumerExpiryMs, keepFrom);
   }
 
   /** One XADD, or MULTI/EXEC for a batch so it is stored whole or not at all. */

@@ -65,8 +65,11 @@ return { cursor, claimed, own }
 `;
 
 /**
- * Input: KEYS[1] stream; ARGV[1] member expiry ms.
+ * Input: KEYS[1] stream; ARGV[1] member expiry ms; ARGV[2] (retention only) the oldest id to keep
+ * regardless of acknowledgements, i.e. `(now - retention)-0`.
  * Output: the number of entries trimmed.
+ * With ARGV[2] (CONTRACT §5 `eventail.io/retention`) the stream is trimmed by time: an entry stays
+ * until it is both older than the retention and acknowledged by every group.
  * Retention: an entry may go once every group has acknowledged it, i.e. below the smallest of
  * each group's oldest pending id (or its last-delivered id when nothing is pending). A stream
  * with no group is emptied: groups start at "$", so no future consumer could read those entries.
@@ -100,6 +103,9 @@ for _, raw in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
       redis.call('XGROUP', 'DELCONSUMER', KEYS[1], group['name'], member['name'])
     end
   end
+end
+if ARGV[2] then
+  if floor == nil or before(ARGV[2], floor) then floor = ARGV[2] end
 end
 if floor == nil then return redis.call('XTRIM', KEYS[1], 'MAXLEN', 0) end
 return redis.call('XTRIM', KEYS[1], 'MINID', floor)
@@ -151,7 +157,7 @@ export interface ScriptedRedis extends Redis {
     cursor: string,
     count: number,
   ): Promise<ReclaimPass>;
-  eventailMaintain(stream: string, memberExpiryMs: number): Promise<number>;
+  eventailMaintain(stream: string, memberExpiryMs: number, keepFrom?: string): Promise<number>;
   eventailRetire(stream: string, group: string, member: string): Promise<number>;
   eventailRemoveGroup(stream: string, mark: string, group: string, markMs: number): Promise<number>;
 }

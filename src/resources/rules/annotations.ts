@@ -46,6 +46,12 @@ const ANNOTATIONS: ReadonlyArray<{
     expected: "a positive integer (jobs running at once)",
   },
   {
+    key: "eventail.io/retention",
+    kinds: ["Broker"],
+    accepts: (value) => (parseIsoDuration(value) ?? 0) > 0,
+    expected: "an ISO-8601 duration above zero, e.g. PT24H",
+  },
+  {
     key: "eventail.io/memory.max-events",
     kinds: ["Broker", "InMemoryChannel", "Channel"],
     accepts: isPositiveInteger,
