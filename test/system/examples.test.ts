@@ -284,6 +284,29 @@ const CASES: ExampleCase[] = [
     ],
   },
   {
+    example: "journeys-redis",
+    readme: "examples/journeys-redis/README.md",
+    section: "Run it",
+    standIns: engineStandIns(REDIS, [/^redis-server$/]),
+    checks: [
+      {
+        command: /trace order-3$/,
+        output:
+          /Trigger billing: dead-lettered[\s\S]*Trigger summarise: replied \(reply order-3-summary\)\n.*attempt 1: HTTP 200 /,
+        repeat: true,
+      },
+    ],
+    log: [
+      logLine(
+        "log",
+        "order-3-summary",
+        "dev.example.order.summary",
+        "/examples/journeys",
+        '{"order":"order-3","total":16}',
+      ),
+    ],
+  },
+  {
     example: "parallel",
     readme: "examples/parallel/README.md",
     log: [
