@@ -11,6 +11,8 @@ export interface DeadLettersOptions extends ApiClientOptions {
   namespace?: string;
   output?: string;
   entry?: string[];
+  /** The name for --entry; both may be given. */
+  id?: string[];
   filter?: string;
   fromBroker?: string;
 }
@@ -86,7 +88,9 @@ export async function deadLettersCommand(
         "/deadletters/redrive",
         {
           namespace,
-          ...(options.entry === undefined ? {} : { entryIds: options.entry }),
+          ...(options.entry === undefined && options.id === undefined
+            ? {}
+            : { entryIds: [...(options.entry ?? []), ...(options.id ?? [])] }),
           ...(options.filter === undefined ? {} : { filter: options.filter }),
           ...(options.fromBroker === undefined ? {} : { fromBroker: options.fromBroker }),
         },

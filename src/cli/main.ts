@@ -277,6 +277,7 @@ apiVerb(
 )
   .option("-o, --output <format>", "list: table, yaml or json", "table")
   .option("--entry <id>", "redrive: only this entry (repeatable)", collect)
+  .option("--id <id>", "redrive: the same as --entry", collect)
   .option("--filter <cesql>", "redrive: only the entries this CESQL expression matches")
   .option("--from-broker <ns/name>", "redrive: from a dead-letter broker (not supported yet)")
   .action(async (action: string, options: import("./dead-letters.js").DeadLettersOptions) => {

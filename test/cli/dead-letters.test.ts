@@ -107,6 +107,10 @@ describe("eventail dead-letters", () => {
     const ok = await cli(["dead-letters", "redrive", "--entry", json.items[1]!.entryId, ...server]);
     expect(ok).toMatchObject({ code: 0, stdout: "redriven: 1, failed: 0\n" });
     expect(subscriber.events.at(-1)!.attributes["id"]).toBe("x-1");
+    // --id, the name for --entry, selects the same way.
+    const byId = await cli(["dead-letters", "redrive", "--id", json.items[0]!.entryId, ...server]);
+    expect(byId).toMatchObject({ code: 0, stdout: "redriven: 1, failed: 0\n" });
+    expect(subscriber.events.at(-1)!.attributes["id"]).toBe("c-1");
     const bad = await cli(["dead-letters", "redrive", "--filter", "type = =", ...server]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^eventail dead-letters: invalid CESQL/);
