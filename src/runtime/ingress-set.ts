@@ -38,6 +38,8 @@ export interface IngressSetOptions<T> {
  */
 export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly stream: string }> {
   readonly running = new Map<string, Running<T>>();
+  /** The retention each stream's engine was last told (absent: none asked for). */
+  private readonly retained = new Map<string, number>();
   /** Resources waiting for their configuration, each logged once. */
   private readonly notices = new NoticeOnce();
   /** Why each resource that could not start did not (status, CONTRACT §11). */
@@ -74,7 +76,10 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
     }
     for (const [key, running] of this.running) {
       const config = configs.get(key);
-      if (!config || backingKey(config) !== running.backingKey) this.running.delete(key);
+      if (!config || backingKey(config) !== running.backingKey) {
+        this.running.delete(key);
+        this.retained.delete(key);
+      }
     }
     for (const [key, resource] of desired) {
       const config = configs.get(key);
@@ -133,8 +138,13 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
     stream: string,
     retentionMs: number | undefined,
   ): Promise<void> {
+    // Only a change is sent to the engine: asking it on every reconcile would hold the whole
+    // reconcile (every other broker's registration included) while an engine is away.
+    if (this.retained.get(key) === retentionMs) return;
     try {
       await backing.retainStream?.(stream, retentionMs);
+      if (retentionMs === undefined) this.retained.delete(key);
+      else this.retained.set(key, retentionMs);
     } catch (error) {
       this.options.logger.error(
         { err: error, [this.options.what]: key },
@@ -150,5 +160,6 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
 
   clear(): void {
     this.running.clear();
+    this.retained.clear();
   }
 }
