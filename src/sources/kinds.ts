@@ -7,6 +7,7 @@ import type { IntegrationSourceSpec } from "./integration/integration-source.js"
 import type { KafkaSourceSpec } from "./kafka/kafka-source.js";
 import type { KeyType } from "./kafka/record-event.js";
 import type { MessageQueueTriggerSpec } from "./mq-trigger/mq-trigger.js";
+import type { MqttSourceSpec } from "./mqtt/mqtt-source.js";
 import type { PingSourceSpec } from "./ping/ping-source.js";
 import type { RabbitmqSourceSpec } from "./rabbitmq/rabbitmq-source.js";
 import type { RedisStreamSourceSpec } from "./redis-stream/redis-stream-source.js";
@@ -215,6 +216,16 @@ const rabbitmqSource: SourceKind = {
   },
 };
 
+const mqttSource: SourceKind = {
+  kind: "MqttSource",
+  create: async (resource, context) => {
+    const { MqttSource } = await import("./mqtt/mqtt-source.js");
+    const spec = resource.spec as MqttSourceSpec;
+    const password = spec.password ? tokenOf(context, spec.password) : undefined;
+    return new MqttSource(context.namespace, context.name, spec, password, context.logger);
+  },
+};
+
 /** Every source kind the reconciler runs. */
 export const SOURCE_KINDS: readonly SourceKind[] = [
   pingSource,
@@ -227,4 +238,5 @@ export const SOURCE_KINDS: readonly SourceKind[] = [
   redisStreamSource,
   integrationSource,
   rabbitmqSource,
+  mqttSource,
 ];
