@@ -52,7 +52,7 @@ export function amqpMessageToEvent(
   source: { namespace: string; name: string; queue: string },
 ): CloudEvent {
   const headers = message.properties.headers ?? {};
-  const contentType = headerText(message.properties.contentType);
+  const contentType = headerText(message.properties.contentType) || undefined;
   const attributes: Record<string, AttributeValue> = {};
   let binary = false;
   for (const [key, value] of Object.entries(headers)) {
