@@ -1,6 +1,6 @@
 /** The runs of one `npm run bench`, in order. The first is the baseline every ratio refers to. */
 
-export type BackingKind = "memory" | "redis" | "nats" | "kafka";
+export type BackingKind = "memory" | "redis" | "nats" | "kafka" | "rabbitmq";
 
 export type ScenarioTarget =
   | { readonly kind: "relay" }
@@ -161,5 +161,6 @@ export function scenarios(): Scenario[] {
     single("nats"),
     withoutJourneys("nats"),
     single("kafka"),
+    single("rabbitmq"),
   ];
 }

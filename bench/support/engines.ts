@@ -2,7 +2,7 @@ import { type KafkaEngine, startKafkaEngine } from "../../test/support/kafka-eng
 import { hasBinary, portOpen } from "../../test/support/services.js";
 
 /** Where each durable engine answers, or why the bench skips it. */
-export type EngineKind = "redis" | "nats" | "kafka";
+export type EngineKind = "redis" | "nats" | "kafka" | "rabbitmq";
 
 export type Located = { readonly url: string } | { readonly skip: string };
 
@@ -22,6 +22,12 @@ export class Engines {
       if (url) return { url };
       if (await portOpen("127.0.0.1", 4222)) return { url: "nats://127.0.0.1:4222" };
       return { skip: "no NATS (NATS_URL unset, nothing on 127.0.0.1:4222)" };
+    }
+    if (kind === "rabbitmq") {
+      const url = process.env["RABBITMQ_URL"];
+      if (url) return { url };
+      if (await portOpen("127.0.0.1", 5672)) return { url: "amqp://guest:guest@127.0.0.1:5672" };
+      return { skip: "no RabbitMQ (RABBITMQ_URL unset, nothing on 127.0.0.1:5672)" };
     }
     const brokers = process.env["KAFKA_BROKERS"];
     if (brokers) return { url: brokers };
@@ -68,6 +74,18 @@ export class Engines {
         const manager = await connection.jetstreamManager();
         await manager.streams.delete(jetStreamName(stream)).catch(() => false);
         await connection.close();
+      } else if (kind === "rabbitmq") {
+        const { connect } = await import("amqplib");
+        const { exchangeName, queueName } = await import("../../src/backing/rabbitmq/naming.js");
+        const connection = await connect(url);
+        try {
+          const channel = await connection.createChannel();
+          channel.on("error", () => undefined);
+          await channel.deleteQueue(queueName(stream, `trigger.${namespace}.t0`));
+          await channel.deleteExchange(exchangeName(stream));
+        } finally {
+          await connection.close().catch(() => undefined);
+        }
       }
       // Kafka: the mock cluster lives only as long as this run.
     } catch {

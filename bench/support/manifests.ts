@@ -6,7 +6,7 @@ import path from "node:path";
 /** A Broker on the chosen backing and its Triggers, written as a user would for `eventail run -f`. */
 export interface BenchTopology {
   /** Backing kind; `memory` writes no ConfigMap. */
-  readonly backing: "memory" | "redis" | "nats" | "kafka";
+  readonly backing: "memory" | "redis" | "nats" | "kafka" | "rabbitmq";
   /** ConfigMap data besides `backing` (url, bootstrap.servers). */
   readonly settings?: Readonly<Record<string, string>>;
   readonly triggers: number;

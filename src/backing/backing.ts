@@ -11,7 +11,7 @@ import type { JourneyStore } from "./journey.js";
  * Delivery, retries and filtering never import an implementation: they see only this file.
  */
 export interface Backing {
-  /** "memory" | "redis" | "nats" | "kafka" */
+  /** "memory" | "redis" | "nats" | "kafka" | "rabbitmq" */
   readonly kind: string;
 
   /**
@@ -194,8 +194,8 @@ export class BackingFullError extends Error {
 
 /** What a Broker's ConfigMap (or a channel template) says about its backing. */
 export interface BackingConfig {
-  readonly kind: "memory" | "redis" | "nats" | "kafka";
-  /** redis/nats: `url`; kafka: `bootstrap.servers`; and any other engine-specific keys. */
+  readonly kind: "memory" | "redis" | "nats" | "kafka" | "rabbitmq";
+  /** redis/nats/rabbitmq: `url`; kafka: `bootstrap.servers`; and any other engine-specific keys. */
   readonly settings: Readonly<Record<string, string>>;
 }
 

@@ -20,6 +20,8 @@ export async function createBacking(
       return (await import("./nats/index.js")).createBacking(config, deps);
     case "kafka":
       return (await import("./kafka/index.js")).createBacking(config, deps);
+    case "rabbitmq":
+      return (await import("./rabbitmq/index.js")).createBacking(config, deps);
   }
 }
 

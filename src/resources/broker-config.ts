@@ -11,9 +11,16 @@
  * `parseYaml` the caller hands in (the serving process loads a YAML parser only when it needs one).
  */
 import { MissingReferenceError } from "./missing-reference.js";
+import {
+  isRabbitBrokerConfig,
+  isRabbitCluster,
+  type ResourceLookup,
+  rabbitBrokerSettings,
+  type SecretLookup,
+} from "./rabbitmq-config.js";
 import type { KReference } from "./types.js";
 
-export const BACKINGS = ["memory", "redis", "nats", "kafka"] as const;
+export const BACKINGS = ["memory", "redis", "nats", "kafka", "rabbitmq"] as const;
 export type BackingKind = (typeof BACKINGS)[number];
 
 /** Structurally the backing/ BackingConfig: the kind and the engine's own settings. */
@@ -44,6 +51,7 @@ export const BROKER_CLASSES = [
   "Kafka",
   "KafkaNamespaced",
   "NatsJetStreamBroker",
+  "RabbitMQBroker",
   "Eventail",
 ] as const;
 
@@ -109,17 +117,6 @@ export function brokerConfigRef(
 }
 
 /**
- * Knative's RabbitMQ broker takes its config from these kinds (eventing-rabbitmq); Eventail has no
- * RabbitMQ backing for brokers yet.
- */
-function isRabbitConfig(ref: KReference): boolean {
-  return (
-    (ref.kind === "RabbitmqBrokerConfig" && ref.apiVersion === "eventing.knative.dev/v1alpha1") ||
-    (ref.kind === "RabbitmqCluster" && (ref.apiVersion ?? "").startsWith("rabbitmq.com/"))
-  );
-}
-
-/**
  * The backing a Broker runs on. Throws BrokerConfigError when its configuration picks none, and
  * MissingReferenceError when the ConfigMap it names is not among the manifests.
  */
@@ -127,18 +124,43 @@ export function brokerBacking(
   broker: BrokerLike,
   configMaps: ConfigMapData,
   parseYaml: ParseYaml,
+  /** Where a RabbitmqBrokerConfig and its connection Secret are looked up. */
+  lookup: { resource: ResourceLookup; secret: SecretLookup } = {
+    resource: () => undefined,
+    secret: () => undefined,
+  },
 ): BackingChoice {
   const found = brokerConfigRef(broker, configMaps, parseYaml);
   if (!found) return { kind: "memory", settings: {} };
   const { ref, from } = found;
   const via = from === "spec.config" ? "" : ` (the default of ConfigMap ${from})`;
-  if (isRabbitConfig(ref)) {
-    throw new BrokerConfigError(
-      `a RabbitMQ broker config (${ref.apiVersion} ${ref.kind}) is not run standalone yet: ` +
-        `point spec.config at a v1 ConfigMap whose data.backing is one of ${BACKINGS.join(", ")} ` +
-        `(or run this Broker on a Knative cluster with the RabbitMQ broker)${via}`,
-      "spec.config",
-    );
+  // An operator's cluster named directly: its address is unknown standalone (the Broker rule
+  // warns); the backing connects to RABBITMQ_URL or the local default.
+  if (isRabbitCluster(ref)) return { kind: "rabbitmq", settings: {} };
+  if (isRabbitBrokerConfig(ref)) {
+    const namespace = ref.namespace || broker.metadata.namespace;
+    const config = lookup.resource("RabbitmqBrokerConfig", namespace, ref.name);
+    if (!config) {
+      const path = from === "spec.config" ? "spec.config.name" : "spec.config";
+      throw new MissingReferenceError("RabbitmqBrokerConfig", namespace, ref.name, path, via);
+    }
+    const { settings, address } = rabbitBrokerSettings(config, namespace, lookup.secret);
+    if (address.from === "missing") {
+      throw new MissingReferenceError(
+        "Secret",
+        address.namespace,
+        address.name,
+        "spec.config",
+        via,
+      );
+    }
+    if (address.from === "invalid") {
+      throw new BrokerConfigError(
+        `RabbitmqBrokerConfig ${namespace}/${ref.name} ${address.path}: ${address.message}${via}`,
+        "spec.config",
+      );
+    }
+    return { kind: "rabbitmq", settings };
   }
   if (ref.kind !== "ConfigMap" || (ref.apiVersion ?? "v1") !== "v1") {
     throw new BrokerConfigError(

@@ -35,6 +35,7 @@ import {
   type ParseYaml,
   triggerBroker,
 } from "../resources/broker-config.js";
+import { secretData } from "../resources/secrets.js";
 import { DEFAULT_CHANNEL_TEMPLATE } from "../resources/defaults.js";
 import { type ServiceFlags, type ServiceLookup, serviceLookup } from "../resources/services.js";
 import type { ResourceStore } from "../resources/store.js";
@@ -526,7 +527,13 @@ export class Reconciler implements DataPlane {
       if (!this.parseYaml) throw new Error("a ConfigMap holds YAML text, but no parser is loaded");
       return this.parseYaml(text);
     };
-    return brokerBacking(broker as Resource<BrokerSpec>, this.configMapData, parseYaml);
+    return brokerBacking(broker as Resource<BrokerSpec>, this.configMapData, parseYaml, {
+      resource: (kind, namespace, name) => this.deps.store.get(kind, namespace, name),
+      secret: (namespace, name) => {
+        const secret = this.deps.store.get("Secret", namespace, name) as SecretResource | undefined;
+        return secret ? secretData(secret) : undefined;
+      },
+    });
   }
 
   private channelBacking(resource: Resource): BackingConfig {

@@ -7,7 +7,9 @@ import type { IntegrationSourceSpec } from "./integration/integration-source.js"
 import type { KafkaSourceSpec } from "./kafka/kafka-source.js";
 import type { KeyType } from "./kafka/record-event.js";
 import type { MessageQueueTriggerSpec } from "./mq-trigger/mq-trigger.js";
+import type { MqttSourceSpec } from "./mqtt/mqtt-source.js";
 import type { PingSourceSpec } from "./ping/ping-source.js";
+import type { RabbitmqSourceSpec } from "./rabbitmq/rabbitmq-source.js";
 import type { RedisStreamSourceSpec } from "./redis-stream/redis-stream-source.js";
 import type { RunnableSource, SourceContext, SourceKind } from "./registry.js";
 
@@ -199,6 +201,31 @@ const integrationSource: SourceKind = {
   },
 };
 
+const rabbitmqSource: SourceKind = {
+  kind: "RabbitmqSource",
+  create: async (resource, context) => {
+    const { RabbitmqSource, rabbitmqSourceUrl } = await import("./rabbitmq/rabbitmq-source.js");
+    const spec = resource.spec as RabbitmqSourceSpec;
+    const url = rabbitmqSourceUrl(
+      spec,
+      resource.metadata.annotations,
+      context.namespace,
+      (ns, name) => context.secret(ns, name),
+    );
+    return new RabbitmqSource(context.namespace, context.name, spec, url, context.logger);
+  },
+};
+
+const mqttSource: SourceKind = {
+  kind: "MqttSource",
+  create: async (resource, context) => {
+    const { MqttSource } = await import("./mqtt/mqtt-source.js");
+    const spec = resource.spec as MqttSourceSpec;
+    const password = spec.password ? tokenOf(context, spec.password) : undefined;
+    return new MqttSource(context.namespace, context.name, spec, password, context.logger);
+  },
+};
+
 /** Every source kind the reconciler runs. */
 export const SOURCE_KINDS: readonly SourceKind[] = [
   pingSource,
@@ -210,4 +237,6 @@ export const SOURCE_KINDS: readonly SourceKind[] = [
   messageQueueTrigger,
   redisStreamSource,
   integrationSource,
+  rabbitmqSource,
+  mqttSource,
 ];

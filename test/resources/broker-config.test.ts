@@ -2,7 +2,6 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import {
-  BrokerConfigError,
   backingOfConfigMap,
   brokerBacking,
   defaultBrokerConfig,
@@ -310,19 +309,52 @@ describe("brokerBacking: a Broker's backing from spec.config or Knative's defaul
     });
   });
 
-  it.each([
-    ["eventing.knative.dev/v1alpha1", "RabbitmqBrokerConfig"],
-    ["rabbitmq.com/v1beta1", "RabbitmqCluster"],
-  ])("a %s %s config is a standalone limit, saying what to use instead", (apiVersion, kind) => {
-    const rabbit = { apiVersion, kind, name: "rabbit" };
-    expect(() => brokerBacking(broker({ config: rabbit }), configMaps, parse)).toThrow(
-      new BrokerConfigError(
-        `a RabbitMQ broker config (${apiVersion} ${kind}) is not run standalone yet: point ` +
-          "spec.config at a v1 ConfigMap whose data.backing is one of memory, redis, nats, kafka " +
-          "(or run this Broker on a Knative cluster with the RabbitMQ broker)",
-        "spec.config",
-      ),
+  it("a RabbitmqBrokerConfig picks rabbitmq: the URL from its connection Secret, vhost and queue type", () => {
+    const ref = {
+      apiVersion: "eventing.knative.dev/v1alpha1",
+      kind: "RabbitmqBrokerConfig",
+      name: "rabbit",
+    };
+    const config = {
+      spec: {
+        rabbitmqClusterReference: { connectionSecret: { name: "creds" } },
+        vhost: "orders",
+        queueType: "classic",
+      },
+    };
+    const choice = brokerBacking(broker({ config: ref }), noConfigMaps, parse, {
+      resource: (kind, namespace, name) =>
+        kind === "RabbitmqBrokerConfig" && namespace === "shop" && name === "rabbit"
+          ? config
+          : undefined,
+      secret: (namespace, name) =>
+        namespace === "shop" && name === "creds"
+          ? { uri: "http://rabbit.shop.svc:15672", username: "u", password: "p@ss" }
+          : undefined,
+    });
+    expect(choice).toEqual({
+      kind: "rabbitmq",
+      settings: { url: "amqp://u:p%40ss@rabbit.shop.svc:5672/orders", queueType: "classic" },
+    });
+  });
+
+  it("a RabbitmqBrokerConfig not among the manifests is a missing reference", () => {
+    const ref = {
+      apiVersion: "eventing.knative.dev/v1alpha1",
+      kind: "RabbitmqBrokerConfig",
+      name: "nope",
+    };
+    expect(() => brokerBacking(broker({ config: ref }), noConfigMaps, parse)).toThrow(
+      MissingReferenceError,
     );
+  });
+
+  it("an operator's RabbitmqCluster picks rabbitmq with no URL (RABBITMQ_URL or the local default)", () => {
+    const ref = { apiVersion: "rabbitmq.com/v1beta1", kind: "RabbitmqCluster", name: "rabbit" };
+    expect(brokerBacking(broker({ config: ref }), noConfigMaps, parse)).toEqual({
+      kind: "rabbitmq",
+      settings: {},
+    });
   });
 });
 

@@ -237,8 +237,8 @@ describe("validate: Knative-shaped manifests that run, with a warning", () => {
     ],
     [
       "a broker class Knative does not ship",
-      broker("", "    eventing.knative.dev/broker.class: RabbitMQBroker\n"),
-      'metadata.annotations[eventing.knative.dev/broker.class] warning: "RabbitMQBroker" is not a broker class Knative ships (MTChannelBasedBroker, Kafka, KafkaNamespaced, NatsJetStreamBroker, Eventail); Eventail serves this Broker itself, on the backing its config picks',
+      broker("", "    eventing.knative.dev/broker.class: SomeVendorBroker\n"),
+      'metadata.annotations[eventing.knative.dev/broker.class] warning: "SomeVendorBroker" is not a broker class Knative ships (MTChannelBasedBroker, Kafka, KafkaNamespaced, NatsJetStreamBroker, RabbitMQBroker, Eventail); Eventail serves this Broker itself, on the backing its config picks',
     ],
     [
       "a Kafka-class Broker with no config to say where Kafka is",
@@ -424,33 +424,74 @@ describe("validate: kinds outside the contract say what to do standalone", () =>
   it.each([
     [
       "a Knative source Eventail does not run",
-      doc("sources.knative.dev/v1alpha1", "RabbitmqSource", "rabbit", "spec: {}\n"),
-      "kind: unknown kind RabbitmqSource in sources.knative.dev/v1alpha1: Eventail cannot run this source standalone; run it on a Knative cluster, or replace it with a ContainerSource whose command posts events to $K_SINK",
-    ],
-    [
-      "a RabbitMQ broker config",
-      doc("eventing.knative.dev/v1alpha1", "RabbitmqBrokerConfig", "r", "spec: {}\n"),
-      "kind: unknown kind RabbitmqBrokerConfig in eventing.knative.dev/v1alpha1: RabbitMQ brokers are not run standalone yet; leave this manifest out of -f and give the Broker a v1 ConfigMap whose data.backing is memory, redis, nats or kafka",
+      doc("sources.knative.dev/v1alpha1", "AwsSqsSource", "sqs", "spec: {}\n"),
+      "kind: unknown kind AwsSqsSource in sources.knative.dev/v1alpha1: Eventail cannot run this source standalone; run it on a Knative cluster, or replace it with a ContainerSource whose command posts events to $K_SINK",
     ],
     [
       "a workload other than a Deployment",
       doc("apps/v1", "StatefulSet", "event-display", "spec: {}\n"),
       "kind: unknown kind StatefulSet in apps/v1: Eventail does not run workloads standalone; run the program yourself, leave this manifest out of -f, and point refs to its Service at it with --service NAMESPACE/NAME=URL or ConfigMap eventail-services",
     ],
-    [
-      "a Broker whose config is a RabbitmqBrokerConfig (RabbitMQ brokers come later)",
-      broker(
-        "    apiVersion: eventing.knative.dev/v1alpha1\n    kind: RabbitmqBrokerConfig\n    name: rabbit\n",
-      ),
-      "spec.config: a RabbitMQ broker config (eventing.knative.dev/v1alpha1 RabbitmqBrokerConfig) is not run standalone yet: point spec.config at a v1 ConfigMap whose data.backing is one of memory, redis, nats, kafka",
-    ],
-    [
-      "a Broker whose config is a RabbitmqCluster",
-      broker("    apiVersion: rabbitmq.com/v1beta1\n    kind: RabbitmqCluster\n    name: rabbit\n"),
-      "spec.config: a RabbitMQ broker config (rabbitmq.com/v1beta1 RabbitmqCluster) is not run standalone yet",
-    ],
   ])("%s", async (_what, manifest, expected) => {
     expect(await findings(manifest)).toEqual([expect.stringContaining(expected)]);
+  });
+});
+
+describe("validate: Knative's RabbitMQ shapes run on the rabbitmq backing", () => {
+  const rabbitConfig = (spec: string, meta = "") =>
+    doc("eventing.knative.dev/v1alpha1", "RabbitmqBrokerConfig", "rabbit", `spec:\n${spec}`, meta);
+  const rabbitBroker = broker(
+    "    apiVersion: eventing.knative.dev/v1alpha1\n    kind: RabbitmqBrokerConfig\n    name: rabbit\n",
+    "    eventing.knative.dev/broker.class: RabbitMQBroker\n",
+  );
+  it.each([
+    [
+      "an operator's RabbitmqCluster by name: a warning naming the field and the way out",
+      rabbitBroker + rabbitConfig("  rabbitmqClusterReference:\n    name: rabbitmq\n"),
+      [
+        'spec.rabbitmqClusterReference.name warning: names RabbitmqCluster "rabbitmq", which standalone Eventail cannot look up (there is no RabbitMQ operator): it connects to RABBITMQ_URL, else amqp://guest:guest@127.0.0.1:5672; give the address with rabbitmqClusterReference.connectionSecret (a Secret with key uri) or the annotation eventail.io/rabbitmq-url',
+      ],
+    ],
+    [
+      "a URL in the annotation: no warning",
+      rabbitBroker +
+        rabbitConfig(
+          "  rabbitmqClusterReference:\n    name: rabbitmq\n  queueType: classic\n",
+          "  annotations:\n    eventail.io/rabbitmq-url: amqp://guest:guest@127.0.0.1:5672\n",
+        ),
+      [],
+    ],
+    [
+      "a connection Secret with a uri: no warning",
+      rabbitBroker +
+        rabbitConfig("  rabbitmqClusterReference:\n    connectionSecret:\n      name: creds\n") +
+        doc(
+          "v1",
+          "Secret",
+          "creds",
+          "stringData:\n  uri: amqp://127.0.0.1:5672\n  username: u\n  password: p\n",
+        ),
+      [],
+    ],
+    [
+      "a connection Secret without a usable uri: refused at the field",
+      rabbitBroker +
+        rabbitConfig("  rabbitmqClusterReference:\n    connectionSecret:\n      name: creds\n") +
+        doc("v1", "Secret", "creds", "stringData:\n  uri: ftp://nowhere\n"),
+      [
+        "spec.config: RabbitmqBrokerConfig default/rabbit spec.rabbitmqClusterReference.connectionSecret.name: Secret default/creds has no key uri holding an amqp:// or amqps:// URL (or a host with port, username and password)",
+        "spec.rabbitmqClusterReference.connectionSecret.name: Secret default/creds has no key uri holding an amqp:// or amqps:// URL (or a host with port, username and password)",
+      ],
+    ],
+    [
+      "a Broker naming an operator's RabbitmqCluster directly",
+      broker("    apiVersion: rabbitmq.com/v1beta1\n    kind: RabbitmqCluster\n    name: rabbit\n"),
+      [
+        'spec.config warning: spec.config names RabbitmqCluster "rabbit", which standalone Eventail cannot look up (there is no RabbitMQ operator): it connects to RABBITMQ_URL, else amqp://guest:guest@127.0.0.1:5672; give the address with rabbitmqClusterReference.connectionSecret (a Secret with key uri) or the annotation eventail.io/rabbitmq-url',
+      ],
+    ],
+  ])("%s", async (_what, manifest, expected) => {
+    expect((await findings(manifest)).sort()).toEqual([...expected].sort());
   });
 });
 

@@ -219,7 +219,7 @@ describe("validateResources: Broker and Trigger references", () => {
       "the ConfigMap's data.backing must be a backing Eventail runs",
       configMap("  backing: mongodb\n") + broker(configRef),
       "spec.config",
-      'sets data.backing to "mongodb"; expected one of memory, redis, nats, kafka',
+      'sets data.backing to "mongodb"; expected one of memory, redis, nats, kafka, rabbitmq',
     ],
     [
       "the ConfigMap must say which backing it picks",

@@ -265,11 +265,11 @@ describe("source manifests", () => {
     ],
     [
       "MessageQueueTrigger: an unknown queue type, negative maxRetries, a bad content type",
-      mqt("  messageQueueType: rabbitmq\n  topic: q\n  maxRetries: -1\n  contentType: json\n"),
+      mqt("  messageQueueType: sqs\n  topic: q\n  maxRetries: -1\n  contentType: json\n"),
       [
         'spec.contentType: "json" is not a media type like application/json',
         "spec.maxRetries: must be >= 0 (got -1)",
-        'spec.messageQueueType: must be one of kafka, nats, redis (got "rabbitmq")',
+        'spec.messageQueueType: must be one of kafka, nats, redis, rabbitmq, mqtt (got "sqs")',
       ],
     ],
   ])("%s", (_name, yaml, expected) => {

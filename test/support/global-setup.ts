@@ -4,6 +4,8 @@ const ENV: Record<ServiceName, string> = {
   redis: "REDIS_URL",
   nats: "NATS_URL",
   kafka: "KAFKA_BROKERS",
+  rabbitmq: "RABBITMQ_URL",
+  mqtt: "MQTT_URL",
 };
 
 /**
@@ -11,7 +13,7 @@ const ENV: Record<ServiceName, string> = {
  * addresses to the test workers through the environment.
  */
 export async function setup(): Promise<void> {
-  for (const service of ["redis", "nats", "kafka"] as const) {
+  for (const service of ["redis", "nats", "kafka", "rabbitmq", "mqtt"] as const) {
     const url = await locateService(service);
     if (url) {
       process.env[ENV[service]] = url;

@@ -12,12 +12,14 @@ import { startKafkaEngine } from "./kafka-engine.js";
  * engine answers. In CI (CI=true) a service that cannot be found fails the run; elsewhere the
  * tests that need it are skipped with the reason printed.
  */
-export type ServiceName = "redis" | "nats" | "kafka";
+export type ServiceName = "redis" | "nats" | "kafka" | "rabbitmq" | "mqtt";
 
 const ENV: Record<ServiceName, string> = {
   redis: "REDIS_URL",
   nats: "NATS_URL",
   kafka: "KAFKA_BROKERS",
+  rabbitmq: "RABBITMQ_URL",
+  mqtt: "MQTT_URL",
 };
 
 const started: Array<{ stop: () => Promise<void> }> = [];
@@ -147,6 +149,13 @@ export async function locateService(service: ServiceName): Promise<string | unde
   if (fromEnv) return fromEnv;
   if (service === "redis" && (await portOpen("127.0.0.1", 6379))) return "redis://127.0.0.1:6379";
   if (service === "nats" && (await portOpen("127.0.0.1", 4222))) return "nats://127.0.0.1:4222";
+  // RabbitMQ and Mosquitto run as system services (.ci/run starts them); none is started here.
+  if (service === "rabbitmq") {
+    return (await portOpen("127.0.0.1", 5672)) ? "amqp://guest:guest@127.0.0.1:5672" : undefined;
+  }
+  if (service === "mqtt") {
+    return (await portOpen("127.0.0.1", 1883)) ? "mqtt://127.0.0.1:1883" : undefined;
+  }
   const local =
     service === "redis"
       ? await startRedis()

@@ -14,7 +14,7 @@ import type { Logger } from "../../src/observability/logger.js";
 import { eventually, type RecordingSink, startSink, startWithManifests } from "../support/sink.js";
 
 export interface OrphanEngine {
-  readonly kind: "memory" | "redis" | "nats" | "kafka";
+  readonly kind: "memory" | "redis" | "nats" | "kafka" | "rabbitmq";
   /** ConfigMap data pointing at the engine; undefined skips the suite. */
   readonly connection: () => Readonly<Record<string, string>> | undefined;
   /** Consumer names (`trigger.<ns>.<name>`) the engine holds for the stream, when it can say. */

@@ -10,7 +10,9 @@ import {
 import { FEATURES_NAME, featureEnabled } from "../features.js";
 import { childPath } from "../issue.js";
 import { isMissingReference, missingMessage } from "../missing-reference.js";
-import type { BrokerSpec, Resource } from "../types.js";
+import { isRabbitCluster, operatorClusterWarning } from "../rabbitmq-config.js";
+import { secretData } from "../secrets.js";
+import type { BrokerSpec, Resource, SecretResource } from "../types.js";
 import { asFields, asString, type Check, type Fields, quote } from "./check.js";
 import { checkDelivery } from "./delivery.js";
 import { checkServedVersion, checkTargetExists } from "./destination.js";
@@ -20,6 +22,17 @@ type BrokerLike = Resource<BrokerSpec>;
 /** The data of a loaded ConfigMap, for broker-config.ts and features.ts. */
 export function configMapData(check: Check) {
   return (namespace: string, name: string) => check.find("ConfigMap", namespace, name)?.data;
+}
+
+/** Where a RabbitmqBrokerConfig and its connection Secret are found, for broker-config.ts. */
+export function rabbitLookup(check: Check) {
+  return {
+    resource: (kind: string, namespace: string, name: string) => check.find(kind, namespace, name),
+    secret: (namespace: string, name: string) => {
+      const secret = check.find("Secret", namespace, name);
+      return secret ? secretData(secret as SecretResource) : undefined;
+    },
+  };
 }
 
 /** YAML that does not parse reads as nothing here: the ConfigMap's own rule reports it. */
@@ -44,6 +57,7 @@ export function checkBroker(check: Check, spec: Fields): void {
       { metadata: check.resource.metadata, spec: spec as BrokerSpec },
       configMapData(check),
       parseQuietly,
+      rabbitLookup(check),
     );
   } catch (error) {
     if (isMissingReference(error)) {
@@ -51,6 +65,9 @@ export function checkBroker(check: Check, spec: Fields): void {
     } else if (error instanceof BrokerConfigError) {
       check.report(error.path, error.message);
     } else throw error;
+  }
+  if (config && isRabbitCluster(config as { apiVersion?: string; kind: string })) {
+    check.warn("spec.config", `spec.config ${operatorClusterWarning(asString(config["name"]))}`);
   }
   const brokerClass = check.resource.metadata.annotations?.[BROKER_CLASS_ANNOTATION];
   const classAt = childPath("metadata.annotations", BROKER_CLASS_ANNOTATION);

@@ -12,6 +12,7 @@ import { checkEventPolicy } from "./event-policy.js";
 import { checkEventTransform } from "./event-transform.js";
 import { checkEventType } from "./event-type.js";
 import { checkAttributesFilter, checkFilters } from "./filters.js";
+import { checkRabbitmqBrokerConfig, checkRabbitmqSource } from "./rabbitmq.js";
 import { checkRequestReply } from "./request-reply.js";
 import { checkSinkBinding } from "./sink-binding.js";
 import { checkPingSource } from "./sources.js";
@@ -81,6 +82,8 @@ export const KIND_RULES: Readonly<Record<string, ResourceRule>> = {
   EventTransform: checkEventTransform,
   RequestReply: checkRequestReply,
   EventPolicy: checkEventPolicy,
+  RabbitmqBrokerConfig: checkRabbitmqBrokerConfig,
+  RabbitmqSource: checkRabbitmqSource,
 };
 
 function eachItem(value: unknown, at: string, fn: (item: Fields, at: string) => void): void {

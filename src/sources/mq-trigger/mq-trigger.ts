@@ -11,7 +11,7 @@ import { messageEvent } from "./message-event.js";
 import type { MessageQueue, QueueMessage } from "./queue.js";
 
 export interface MessageQueueTriggerSpec {
-  readonly messageQueueType: "kafka" | "nats" | "redis";
+  readonly messageQueueType: "kafka" | "nats" | "redis" | "rabbitmq" | "mqtt";
   readonly topic: string;
   readonly respTopic?: string;
   readonly errorTopic?: string;

@@ -1,8 +1,10 @@
 import type { Logger } from "../../observability/logger.js";
 import type { ConsumerTuning } from "../kafka/record-consumer.js";
 import { KafkaQueue } from "./kafka-queue.js";
+import { MqttQueue } from "./mqtt-queue.js";
 import { NatsQueue } from "./nats-queue.js";
 import type { MessageQueue } from "./queue.js";
+import { RabbitQueue } from "./rabbitmq-queue.js";
 import { RedisQueue } from "./redis-queue.js";
 import {
   connectionOf,
@@ -60,6 +62,13 @@ export function createMessageQueue(
           consumerGroup: metadata["consumerGroup"] ?? own,
           consumer: own,
         },
+        logger,
+      );
+    case "rabbitmq":
+      return new RabbitQueue({ url: connection, topic: target.topic }, logger);
+    case "mqtt":
+      return new MqttQueue(
+        { url: connection, topic: target.topic, clientId: metadata["clientId"] ?? own },
         logger,
       );
   }

@@ -1,7 +1,13 @@
 import { brokerList } from "../kafka/settings.js";
 
-export type MessageQueueType = "kafka" | "nats" | "redis";
-export const MESSAGE_QUEUE_TYPES: readonly MessageQueueType[] = ["kafka", "nats", "redis"];
+export type MessageQueueType = "kafka" | "nats" | "redis" | "rabbitmq" | "mqtt";
+export const MESSAGE_QUEUE_TYPES: readonly MessageQueueType[] = [
+  "kafka",
+  "nats",
+  "redis",
+  "rabbitmq",
+  "mqtt",
+];
 
 /**
  * The `spec.metadata` keys each queue type reads (KEDA's names, as Fission takes them), and the
@@ -11,18 +17,25 @@ export const METADATA_KEYS: Readonly<Record<MessageQueueType, readonly string[]>
   kafka: ["bootstrapServers", "consumerGroup"],
   nats: ["natsServer", "stream", "consumer"],
   redis: ["address", "consumerGroup"],
+  rabbitmq: ["host"],
+  mqtt: ["brokerUrl", "clientId"],
 };
 
 const CONNECTION_ENV: Readonly<Record<MessageQueueType, string>> = {
   kafka: "KAFKA_BROKERS",
   nats: "NATS_URL",
   redis: "REDIS_URL",
+  rabbitmq: "RABBITMQ_URL",
+  mqtt: "MQTT_URL",
 };
 
 const CONNECTION_KEY: Readonly<Record<MessageQueueType, string>> = {
   kafka: "bootstrapServers",
   nats: "natsServer",
   redis: "address",
+  // KEDA's rabbitmq scaler names its AMQP URL `host`.
+  rabbitmq: "host",
+  mqtt: "brokerUrl",
 };
 
 /** What a trigger's consumer group, durable consumer or Redis consumer is called by default. */

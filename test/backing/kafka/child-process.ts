@@ -5,17 +5,18 @@ import path from "node:path";
 import ts from "typescript";
 
 /**
- * Runs the Kafka backing in a separate Node process that a test can SIGKILL, to see what a real
+ * Runs the Kafka (or RabbitMQ) backing in a separate Node process that a test can SIGKILL, to see what a real
  * crash leaves behind (no LeaveGroup, no last commit). Tests run TypeScript through vitest, so
  * the backing's sources are transpiled into a temporary directory for the child.
  */
 
 const ROOT = path.resolve(import.meta.dirname, "../../..");
-const ENTRY = "src/backing/kafka/index.ts";
+/** The backings a child can run (the RabbitMQ kill test uses this too). */
+type ChildBacking = "kafka" | "rabbitmq";
 const LOCAL_IMPORT = /(?:from|import)\s*["'](\.{1,2}\/[^"']+)\.js["']/g;
 
-function transpileTree(outDir: string): void {
-  const pending = [ENTRY, "src/observability/logger.ts"];
+function transpileTree(outDir: string, kind: ChildBacking): void {
+  const pending = [`src/backing/${kind}/index.ts`, "src/observability/logger.ts"];
   const done = new Set<string>();
   while (pending.length > 0) {
     const file = pending.pop()!;
@@ -34,12 +35,12 @@ function transpileTree(outDir: string): void {
   }
 }
 
-const CHILD_MAIN = `
-import { createBacking } from "./src/backing/kafka/index.js";
+const childMain = (kind: ChildBacking) => `
+import { createBacking } from "./src/backing/${kind}/index.js";
 import { silentLogger } from "./src/observability/logger.js";
 const [settings, stream, consumer] = process.argv.slice(2);
 const backing = await createBacking(
-  { kind: "kafka", settings: JSON.parse(settings) },
+  { kind: "${kind}", settings: JSON.parse(settings) },
   { logger: silentLogger() },
 );
 await backing.subscribe(
@@ -92,11 +93,12 @@ export class HoldingProcess {
     settings: Record<string, string>,
     stream: string,
     consumer: string,
+    kind: ChildBacking = "kafka",
   ): Promise<HoldingProcess> {
-    const dir = mkdtempSync(path.join(tmpdir(), "eventail-kafka-child-"));
-    transpileTree(dir);
+    const dir = mkdtempSync(path.join(tmpdir(), `eventail-${kind}-child-`));
+    transpileTree(dir, kind);
     writeFileSync(path.join(dir, "package.json"), '{"type":"module"}');
-    writeFileSync(path.join(dir, "main.mjs"), CHILD_MAIN);
+    writeFileSync(path.join(dir, "main.mjs"), childMain(kind));
     symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
     const child = new HoldingProcess(dir, settings, stream, consumer);
     try {

@@ -1,0 +1,116 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Channel, type ChannelModel, type ConsumeMessage, connect } from "amqplib";
+import type { Logger } from "../../observability/logger.js";
+import type { MessageHandler, MessageQueue, OutgoingMessage } from "./queue.js";
+
+export interface RabbitQueueSettings {
+  readonly url: string;
+  /** The queue read (declared durable if missing); replies and errors go to queues too. */
+  readonly topic: string;
+}
+
+/**
+ * A RabbitMQ queue as a MessageQueue: one message at a time (prefetch 1), acked once handled,
+ * so a crash hands the message in hand back to the queue. Replies and errors are sent to the
+ * durable queues named by respTopic and errorTopic (through the default exchange), headers as
+ * AMQP headers, persistent, after the publisher confirm.
+ */
+export class RabbitQueue implements MessageQueue {
+  private readonly stopping = new AbortController();
+  private loop: Promise<void> | undefined;
+  private model: ChannelModel | undefined;
+  private publisher: Promise<Channel & { waitForConfirms(): Promise<void> }> | undefined;
+  private readonly declared = new Set<string>();
+
+  constructor(
+    private readonly settings: RabbitQueueSettings,
+    private readonly logger: Logger,
+  ) {}
+
+  start(handler: MessageHandler): void {
+    this.loop ??= this.consumeLoop(handler);
+  }
+
+  async publish(topic: string, message: OutgoingMessage): Promise<void> {
+    const model = this.model;
+    if (!model) throw new Error("RabbitMQ is not connected");
+    this.publisher ??= model.createConfirmChannel().then((channel) => {
+      channel.on("error", () => undefined);
+      return channel;
+    });
+    const channel = await this.publisher;
+    if (!this.declared.has(topic)) {
+      await channel.assertQueue(topic, { durable: true });
+      this.declared.add(topic);
+    }
+    channel.sendToQueue(topic, message.body, {
+      persistent: true,
+      headers: { ...message.headers },
+      ...(message.headers["content-type"] ? { contentType: message.headers["content-type"] } : {}),
+    });
+    await channel.waitForConfirms();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.model?.close().catch(() => undefined);
+    await this.loop;
+  }
+
+  private async consumeLoop(handler: MessageHandler): Promise<void> {
+    let delay = 500;
+    while (!this.stopping.signal.aborted) {
+      try {
+        const model = await connect(this.settings.url, { timeout: 5_000 });
+        model.on("error", () => undefined);
+        const closed = new Promise<void>((resolve) => model.on("close", () => resolve()));
+        this.model = model;
+        this.publisher = undefined;
+        this.declared.clear();
+        const channel = await model.createChannel();
+        channel.on("error", () => undefined);
+        await channel.assertQueue(this.settings.topic, { durable: true });
+        await channel.prefetch(1);
+        await channel.consume(
+          this.settings.topic,
+          (msg) => {
+            if (msg) void this.handle(channel, msg, handler);
+          },
+          { noAck: false },
+        );
+        delay = 500;
+        await closed;
+        this.model = undefined;
+      } catch (error) {
+        if (this.stopping.signal.aborted) break;
+        this.logger.warn({ err: error, retryInMs: delay }, "RabbitMQ queue consumer failed");
+        await sleep(delay, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+        delay = Math.min(delay * 2, 30_000);
+      }
+    }
+  }
+
+  private async handle(channel: Channel, msg: ConsumeMessage, handler: MessageHandler) {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(msg.properties.headers ?? {})) {
+      if (value !== undefined && value !== null && typeof value !== "object") {
+        headers[name.toLowerCase()] = String(value);
+      } else if (Buffer.isBuffer(value)) headers[name.toLowerCase()] = value.toString("utf8");
+    }
+    if (typeof msg.properties.contentType === "string") {
+      headers["content-type"] ??= msg.properties.contentType;
+    }
+    const handled = await handler({
+      id: String(msg.properties.messageId ?? msg.fields.deliveryTag),
+      topic: this.settings.topic,
+      body: msg.content,
+      headers,
+    });
+    try {
+      // Not handled (shutdown): left unacked; the closing channel hands it back to the queue.
+      if (handled) channel.ack(msg);
+    } catch {
+      // The channel closed meanwhile: RabbitMQ requeued the message.
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import { type ChannelModel, connect } from "amqplib";
+import { describe } from "vitest";
+import { serviceUrl } from "../../support/services.js";
+import {
+  messageQueueTriggerSuite,
+  type QueueBackend,
+  type ReadMessage,
+} from "./mq-trigger-suite.js";
+
+const url = serviceUrl("rabbitmq");
+
+function rabbitQueues(): QueueBackend {
+  let model: Promise<ChannelModel> | undefined;
+  const declared: string[] = [];
+  const channel = async () => {
+    model ??= connect(url!);
+    const ch = await (await model).createConfirmChannel();
+    ch.on("error", () => undefined);
+    return ch;
+  };
+  return {
+    type: "rabbitmq",
+    metadata: { host: url! },
+    prepare: async (topics) => {
+      const ch = await channel();
+      for (const queue of [topics.topic, topics.respTopic, topics.errorTopic]) {
+        await ch.assertQueue(queue, { durable: true });
+        declared.push(queue);
+      }
+      await ch.close();
+    },
+    produce: async (topic, body) => {
+      const ch = await channel();
+      ch.sendToQueue(topic, Buffer.from(body), { persistent: true });
+      await ch.waitForConfirms();
+      await ch.close();
+    },
+    // Reads without consuming for good: every message is got and then requeued.
+    read: async (topic) => {
+      const ch = await channel();
+      const out: ReadMessage[] = [];
+      for (;;) {
+        const msg = await ch.get(topic, { noAck: false });
+        if (msg === false) break;
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(msg.properties.headers ?? {})) headers[k] = String(v);
+        out.push({ body: msg.content.toString("utf8"), headers });
+      }
+      await ch.close(); // unacked gets go back to the queue, in order
+      return out;
+    },
+    close: async () => {
+      if (!model) return;
+      const m = await model;
+      const ch = await m.createChannel();
+      for (const queue of declared) await ch.deleteQueue(queue);
+      await m.close();
+    },
+  };
+}
+
+describe.skipIf(!url)("RabbitMQ queues", () => {
+  messageQueueTriggerSuite(rabbitQueues);
+});
