@@ -35,8 +35,8 @@ import {
   type ParseYaml,
   triggerBroker,
 } from "../resources/broker-config.js";
-import { secretData } from "../resources/secrets.js";
 import { DEFAULT_CHANNEL_TEMPLATE } from "../resources/defaults.js";
+import { secretData } from "../resources/secrets.js";
 import { type ServiceFlags, type ServiceLookup, serviceLookup } from "../resources/services.js";
 import type { ResourceStore } from "../resources/store.js";
 import type {
