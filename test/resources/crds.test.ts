@@ -60,6 +60,9 @@ describe("crds/", () => {
         "eventing.knative.dev EventTransform",
         "eventing.knative.dev RequestReply",
         "eventing.knative.dev EventPolicy",
+        "eventing.knative.dev RabbitmqBrokerConfig",
+        "sources.knative.dev RabbitmqSource",
+        "eventail.io MqttSource",
       ].sort(),
     );
   });
