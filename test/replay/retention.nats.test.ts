@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect, nanos, RetentionPolicy } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Backing } from "../../src/backing/backing.js";
+import type { Backing, Subscription } from "../../src/backing/backing.js";
 import { createBacking } from "../../src/backing/nats/index.js";
 import { jetStreamName } from "../../src/backing/nats/naming.js";
 import { silentLogger } from "../../src/observability/logger.js";
@@ -105,25 +105,29 @@ describe.skipIf(!url)("NATS retention (eventail.io/retention)", () => {
       { kind: "nats", settings: { url: url!, maxAgeMs: "3600000" } },
       { logger: silentLogger() },
     );
+    const subscriptions: Subscription[] = [];
     try {
       const slow = async () => {
-        await sleep(1);
+        await sleep(5);
       };
       const all = new Recorder(slow);
       const typed = new Recorder(slow);
       for (const process of [backing, other]) {
-        await process.subscribe(stream, "trigger.default.all", all.handler, {
+        const subscription = await process.subscribe(stream, "trigger.default.all", all.handler, {
           concurrency: 4,
           ordered: false,
         });
+        subscriptions.push(subscription);
       }
       // Served only by the process that does not know: it moves once the old stream is gone,
       // and must then find every event published since the swap waiting for it.
-      await other.subscribe(stream, "trigger.default.typed", typed.handler, {
-        concurrency: 4,
-        ordered: false,
-        typeHint: "dev.eventail.conformance",
-      });
+      subscriptions.push(
+        await other.subscribe(stream, "trigger.default.typed", typed.handler, {
+          concurrency: 4,
+          ordered: false,
+          typeHint: "dev.eventail.conformance",
+        }),
+      );
       const published: string[] = [];
       const afterTakeover: string[] = [];
       let takenOver = false;
@@ -181,6 +185,8 @@ describe.skipIf(!url)("NATS retention (eventail.io/retention)", () => {
         `takeover: ${published.length} published, deliveries all=${all.received.length} typed=${typed.received.length}, archived=${archived.length}`,
       );
     } finally {
+      // Closed before the stream goes, or a recovering consumer would make it again.
+      for (const subscription of subscriptions) await subscription.close(0);
       await other.close();
     }
   }, 90_000);

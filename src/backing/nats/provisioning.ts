@@ -270,6 +270,12 @@ export class JetStreamProvisioning {
   /** Deletes a drained stream (drained() said so). */
   async removeDrained(link: NatsLink, draining: string): Promise<void> {
     try {
+      // Consumers first: deleting one tells its waiting pull requests (409 Consumer Deleted),
+      // so a process unaware of the takeover moves to the new stream at once; deleting only
+      // the stream leaves some of them waiting for the missed-heartbeat check (~30 s).
+      for await (const info of await link.jsm.consumers.list(draining)) {
+        await deleteConsumer(link, draining, info.name);
+      }
       await link.jsm.streams.delete(draining);
       this.logger.info({ stream: draining }, "deleted drained JetStream stream");
     } catch (error) {
@@ -503,8 +509,10 @@ export class JetStreamProvisioning {
   }
 
   async #updateStream(link: NatsLink, config: StreamConfig): Promise<void> {
+    // Never the subjects: a name found a moment ago may have just handed them over (takeOver).
+    const { subjects: _subjects, ...settings } = config;
     try {
-      await link.jsm.streams.update(config.name, config);
+      await link.jsm.streams.update(config.name, settings);
     } catch (error) {
       // Retention and storage cannot change in place; the stream still takes our events.
       this.logger.warn(

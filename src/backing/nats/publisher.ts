@@ -33,6 +33,11 @@ interface StreamNames {
 }
 
 const MAX_REMEMBERED_STREAMS = 1_000;
+/**
+ * Times a publish finds the stream again and resends: a stream name found just before a
+ * retention takeover swapped the subjects is stale once, so more than one may be needed.
+ */
+const MAX_RESENDS = 3;
 const MAX_REMEMBERED_SUBJECTS = 1_000;
 
 /**
@@ -98,9 +103,12 @@ export class JetStreamPublisher {
         deadline,
       );
     let failed = await send(payloads.map((_, index) => index));
-    if (
+    for (
+      let resends = 0;
+      resends < MAX_RESENDS &&
       failed.length > 0 &&
-      failed.every(({ result }) => result.noResponders || result.wrongStream)
+      failed.every(({ result }) => result.noResponders || result.wrongStream);
+      resends++
     ) {
       // No stream answers the subject (it was deleted, the engine lost its state, or a
       // retention takeover is between its two subject updates), or another stream took it
