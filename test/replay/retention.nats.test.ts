@@ -191,6 +191,50 @@ describe.skipIf(!url)("NATS retention (eventail.io/retention)", () => {
     }
   }, 90_000);
 
+  it("a trigger that existed before the takeover and is first served on the new stream starts at its first event", async () => {
+    const stream = uniqueStream("nats-takeover-late");
+    streams.push(stream);
+    const taking = await createBacking(
+      { kind: "nats", settings: { url: url!, maxAgeMs: "3600000" } },
+      { logger: silentLogger() },
+    );
+    const first = await taking.subscribe(stream, "trigger.default.late", async () => {}, {
+      concurrency: 1,
+      ordered: false,
+    });
+    await first.close(0);
+    // Left undelivered on the old stream, so it stays draining.
+    await taking.publish(stream, testEvents("before", 2));
+    await taking.retainStream!(stream, 60_000);
+    await taking.close();
+    // As if this process made its consumer between the swap and the twin's creation.
+    const nc = await connect({ servers: url! });
+    try {
+      await (await nc.jetstreamManager()).consumers.delete(
+        `${jetStreamName(stream)}_R`,
+        "trigger_default_late",
+      );
+    } finally {
+      await nc.close();
+    }
+    await backing.publish(stream, testEvents("after", 3));
+    const recorder = new Recorder();
+    const late = await backing.subscribe(stream, "trigger.default.late", recorder.handler, {
+      concurrency: 1,
+      ordered: false,
+    });
+    try {
+      await waitFor(
+        () => recorder.hasAll(["after-0", "after-1", "after-2"]),
+        10_000,
+        "the events published since the swap",
+        () => recorder.ids(),
+      );
+    } finally {
+      await late.close(0);
+    }
+  });
+
   it("dropping retention again is refused with the reason, and the stream stays", async () => {
     const stream = uniqueStream("nats-drop");
     streams.push(stream);

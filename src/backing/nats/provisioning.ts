@@ -244,6 +244,17 @@ export class JetStreamProvisioning {
     return (await findStream(link, jetStreamSubjects(stream))) ?? jetStreamName(stream);
   }
 
+  async #drainingHas(link: NatsLink, stream: string, durable: string): Promise<boolean> {
+    const draining = await this.drainingStream(link, stream);
+    if (draining === undefined) return false;
+    try {
+      await link.jsm.consumers.info(draining, durable);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** The stream a takeover left draining for `stream`, if any. */
   drainingStream(link: NatsLink, stream: string): Promise<string | undefined> {
     return findStream(link, drainingSubjects(stream));
@@ -341,6 +352,14 @@ export class JetStreamProvisioning {
       inactive_threshold: inactiveThreshold,
     };
     if (!existing) {
+      if (
+        name === takeoverJetStreamName(stream) &&
+        (await this.#drainingHas(link, stream, durable))
+      ) {
+        // The trigger existed before retention was added: like the twin takeOver makes, it
+        // starts at the new stream's first event, or it would miss those since the swap.
+        config.deliver_policy = DeliverPolicy.All;
+      }
       await link.jsm.consumers.add(name, config);
       this.logger.info({ stream: name, durable }, "created JetStream consumer");
       return;
