@@ -19,6 +19,11 @@ import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { compileCesqlPredicate } from "../triggers/cesql-filter.js";
 import { DeadLetterRing } from "./dead-letter-ring.js";
+import {
+  type FromBrokerDeps,
+  RedriveRefusedError,
+  redriveFromBroker,
+} from "./redrive-from-broker.js";
 
 /** CONTRACT §11: entries kept per namespace when `--dead-letter-size` is not given. */
 export const DEFAULT_DEAD_LETTER_SIZE = 10_000;
@@ -52,6 +57,8 @@ export interface RedriveRequest {
   readonly filter?: string;
   /** A Destination to deliver to instead of the trigger's subscriber. */
   readonly to?: unknown;
+  /** "NS/NAME": redrive a dead-letter Broker's archive instead (redrive-from-broker.ts). */
+  readonly fromBroker?: string;
 }
 
 export interface RedriveResult {
@@ -83,6 +90,13 @@ export class DeadLetters implements DeadLetterKeeper {
 
   setRedeliver(redeliver: Redeliver): void {
     this.redeliver = redeliver;
+  }
+
+  private fromBroker: FromBrokerDeps | undefined;
+
+  /** Where `fromBroker` redrives find the broker's archive and send its events. */
+  setFromBroker(deps: FromBrokerDeps): void {
+    this.fromBroker = deps;
   }
 
   attach(backing: Backing): void {
@@ -123,6 +137,15 @@ export class DeadLetters implements DeadLetterKeeper {
 
   /** Throws when the filter does not compile (the API answers 400). */
   async redrive(request: RedriveRequest): Promise<RedriveResult> {
+    if (request.fromBroker !== undefined) {
+      if (this.fromBroker === undefined) {
+        throw new RedriveRefusedError("invalid", "fromBroker: no broker archive here");
+      }
+      return redriveFromBroker(this.fromBroker, {
+        fromBroker: request.fromBroker,
+        ...(request.filter === undefined ? {} : { filter: request.filter }),
+      });
+    }
     const matches =
       request.filter === undefined ? undefined : compileCesqlPredicate(request.filter);
     const wanted = request.entryIds === undefined ? undefined : new Set(request.entryIds);

@@ -181,6 +181,11 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   deadLetters.setRedeliver((namespace, entry, to) =>
     reconciler.redriveDeadLetter(namespace, entry, to),
   );
+  deadLetters.setFromBroker({
+    broker: (namespace, name) => reconciler.replayTarget(namespace, name),
+    send: (namespace, event, url) => reconciler.sendOnce(namespace, event, url, "redrive"),
+    logger,
+  });
   const replay = new ReplayService({
     logger,
     target: (namespace, broker) => reconciler.replayTarget(namespace, broker),

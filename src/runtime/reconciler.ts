@@ -15,7 +15,7 @@ import {
 import { type SubscriptionConfig, SubscriptionRuntime } from "../channels/subscription.js";
 import type { Dispatcher } from "../delivery/dispatcher.js";
 import { DEFAULT_DELIVERY } from "../delivery/options.js";
-import { eventLogFields } from "../events/event.js";
+import { type CloudEvent, eventLogFields } from "../events/event.js";
 import type {
   DataPlane,
   ExchangeTarget,
@@ -291,6 +291,24 @@ export class Reconciler implements DataPlane {
         { ...eventLogFields(outcome.reply), namespace, [kind]: entry.name },
         `redrive's reply dropped: its ${kind} does not run here`,
       );
+    }
+    return outcome.kind === "delivered" || outcome.kind === "replied";
+  }
+
+  /**
+   * One attempt to `url` under the default delivery options (a `fromBroker` redrive: the event
+   * no longer says which trigger's rules would apply); a reply has nowhere to go.
+   */
+  async sendOnce(namespace: string, event: CloudEvent, url: string, via: string): Promise<boolean> {
+    const outcome = await this.deps.dispatcher.deliver(
+      event,
+      url,
+      { ...DEFAULT_DELIVERY, retry: 0 },
+      { namespace, kind: "trigger", name: via },
+      { failureHandled: true },
+    );
+    if (outcome.kind === "replied") {
+      this.deps.metrics.droppedEvents.inc({ namespace, reason: "no-reply-destination" });
     }
     return outcome.kind === "delivered" || outcome.kind === "replied";
   }

@@ -2,11 +2,12 @@
  * The dead-letter store's routes (CONTRACT §11), relative to `/api/v1`; the API's hook has
  * checked the token (reading: any API token; redrive: the admin claim too).
  * `GET /deadletters?namespace=NS[&limit=N]` answers `{"items": [...]}`;
- * `POST /deadletters/redrive` `{"namespace", "entryIds"?, "filter"?, "to"?}` answers
- * `{"redriven", "failed"}`.
+ * `POST /deadletters/redrive` `{"namespace", "entryIds"?, "filter"?, "to"?, "fromBroker"?}`
+ * answers `{"redriven", "failed"}`.
  */
 import type { FastifyInstance } from "fastify";
 import type { DeadLetterJson, RedriveRequest, RedriveResult } from "../operations/dead-letters.js";
+import { RedriveRefusedError } from "../operations/redrive-from-broker.js";
 import { compileCesqlPredicate } from "../triggers/cesql-filter.js";
 import type { ApiDeps } from "./api.js";
 import { HttpError } from "./errors.js";
@@ -22,6 +23,7 @@ const MAX_LIMIT = 100_000;
 const REDRIVE_BODY_LIMIT = 1024 * 1024;
 /** Namespaces as Kubernetes names them (they also become Redis key parts). */
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const BROKER_REF = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/;
 
 function namespaceOf(value: unknown, where: string): string {
   if (typeof value !== "string" || !NAMESPACE.test(value)) {
@@ -63,8 +65,15 @@ export function deadLetterRoutes(api: FastifyInstance, deps: ApiDeps): void {
     if (to !== undefined && (typeof to !== "object" || to === null || Array.isArray(to))) {
       throw new HttpError("INVALID_EVENT", "to: a Destination ({uri} or {ref})");
     }
-    if (body["fromBroker"] !== undefined) {
-      throw new HttpError("NOT_IMPLEMENTED", "fromBroker is not supported yet");
+    const fromBroker = body["fromBroker"];
+    if (fromBroker !== undefined) {
+      if (typeof fromBroker !== "string" || !BROKER_REF.test(fromBroker)) {
+        throw new HttpError("INVALID_REQUEST", "fromBroker: NAMESPACE/NAME of a Broker");
+      }
+      if (entryIds !== undefined || to !== undefined) {
+        // Archived events have no entry ids, and each goes back to its own knativeerrordest.
+        throw new HttpError("INVALID_REQUEST", "fromBroker takes neither entryIds nor to");
+      }
     }
     if (filter !== undefined) {
       try {
@@ -73,12 +82,21 @@ export function deadLetterRoutes(api: FastifyInstance, deps: ApiDeps): void {
         throw new HttpError("INVALID_FILTER", (error as Error).message);
       }
     }
-    return deadLetters.redrive({
-      namespace,
-      ...(entryIds === undefined ? {} : { entryIds: entryIds as string[] }),
-      ...(filter === undefined ? {} : { filter }),
-      ...(to === undefined ? {} : { to }),
-    });
+    try {
+      return await deadLetters.redrive({
+        namespace,
+        ...(entryIds === undefined ? {} : { entryIds: entryIds as string[] }),
+        ...(filter === undefined ? {} : { filter }),
+        ...(to === undefined ? {} : { to }),
+        ...(fromBroker === undefined ? {} : { fromBroker: fromBroker as string }),
+      });
+    } catch (error) {
+      if (!(error instanceof RedriveRefusedError)) throw error;
+      throw new HttpError(
+        error.reason === "not-found" ? "NOT_FOUND" : "INVALID_REQUEST",
+        error.message,
+      );
+    }
   });
 }
 

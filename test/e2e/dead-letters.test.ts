@@ -211,7 +211,7 @@ describe("the dead-letter store on a memory broker", () => {
     ).toBe(1);
   });
 
-  it("refuses a filter that is not CESQL, a missing namespace, and fromBroker (not yet)", async () => {
+  it("refuses a filter that is not CESQL, a missing namespace, and a fromBroker it cannot read", async () => {
     const running = await start(await sink());
     const bad = await redrive(running.url, { namespace: "default", filter: "type = = 'x'" });
     expect(bad.status).toBe(400);
@@ -220,7 +220,95 @@ describe("the dead-letter store on a memory broker", () => {
     const listing = await request(`${running.url}/api/v1/deadletters`);
     await listing.body.dump();
     expect(listing.statusCode).toBe(400);
-    const from = await redrive(running.url, { namespace: "default", fromBroker: "default/dls" });
-    expect(from.status).toBe(501);
+    const unknown = await redrive(running.url, { namespace: "default", fromBroker: "default/dls" });
+    expect(unknown.status).toBe(404);
+    // The default broker has no eventail.io/retention: it keeps nothing to redrive.
+    const kept = await redrive(running.url, {
+      namespace: "default",
+      fromBroker: "default/default",
+    });
+    expect(kept.status).toBe(400);
+    expect((await redrive(running.url, { namespace: "default", fromBroker: "dls" })).status).toBe(
+      400,
+    );
+    const withIds = await redrive(running.url, {
+      namespace: "default",
+      fromBroker: "default/default",
+      entryIds: ["1"],
+    });
+    expect(withIds.status).toBe(400);
+  });
+});
+
+describe("redrive from a dead-letter broker with retention (fromBroker)", () => {
+  it("sends each archived dead letter back to its knativeerrordest, once the subscriber heals", async () => {
+    let healthy = false;
+    const subscriber = await sink(() => ({ status: healthy ? 202 : 500 }));
+    const other = await sink(() => ({ status: 500 }));
+    const toBroker = (name: string) =>
+      `${FAST_GIVE_UP}\n    deadLetterSink:\n      ref:\n        apiVersion: eventing.knative.dev/v1\n        kind: Broker\n        name: ${name}`;
+    const running = await startWithManifests(
+      brokerYaml() +
+        "---\n" +
+        brokerYaml("dls", "  annotations:\n    eventail.io/retention: PT1H") +
+        triggerYaml(
+          "fails",
+          subscriber.url,
+          "  filter:\n    attributes:\n      type: order",
+          toBroker("dls"),
+        ) +
+        triggerYaml(
+          "other",
+          other.url,
+          "  filter:\n    attributes:\n      type: other",
+          toBroker("dls"),
+        ),
+    );
+    cleanups.push(() => running.close());
+    const json = Buffer.from("{}");
+    await send(running.url, "o-1", "order", json, "application/json");
+    await send(running.url, "o-2", "order", json, "application/json");
+    await send(running.url, "x-1", "other", json, "application/json");
+    // Dead-lettered into the dls broker, not the store.
+    await eventually(
+      async () => subscriber.requests.length === 4 && other.requests.length === 2,
+      10_000,
+      "every attempt",
+    );
+    // Something published to the dls broker that is no dead letter has nowhere to go back to.
+    const plain = await request(`${running.url}/default/dls`, {
+      method: "POST",
+      headers: { "ce-specversion": "1.0", "ce-id": "plain", "ce-source": "/test", "ce-type": "t" },
+    });
+    await plain.body.dump();
+    expect(plain.statusCode).toBe(202);
+
+    const still = await redrive(running.url, {
+      namespace: "default",
+      fromBroker: "default/dls",
+      filter: `knativeerrordest = '${subscriber.url}'`,
+    });
+    expect(still.body).toEqual({ redriven: 0, failed: 2 });
+    expect(subscriber.requests).toHaveLength(6);
+
+    healthy = true;
+    const healed = await redrive(running.url, {
+      namespace: "default",
+      fromBroker: "default/dls",
+      filter: `knativeerrordest = '${subscriber.url}'`,
+    });
+    expect(healed.status).toBe(200);
+    expect(healed.body).toEqual({ redriven: 2, failed: 0 });
+    const redriven = subscriber.events.slice(6);
+    expect(redriven.map((e) => e.attributes["id"]).sort()).toEqual(["o-1", "o-2"]);
+    for (const event of redriven) {
+      expect(event.attributes["knativeerrordest"]).toBeUndefined();
+      expect(event.attributes["knativeerrorcode"]).toBeUndefined();
+    }
+    // Without a filter every dead letter goes back to its own destination; the plain event is left.
+    const all = await redrive(running.url, { namespace: "default", fromBroker: "default/dls" });
+    expect(all.body).toEqual({ redriven: 2, failed: 1 });
+    expect(other.events.slice(2).map((e) => e.attributes["id"])).toEqual(["x-1"]);
+    expect(await list(running.url)).toEqual([]);
   });
 });

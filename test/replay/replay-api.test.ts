@@ -18,6 +18,7 @@ import {
 
 const redisUrl = serviceUrl("redis");
 const natsUrl = serviceUrl("nats");
+const kafkaUrl = serviceUrl("kafka");
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -94,6 +95,7 @@ const BACKINGS: Array<[string, string | undefined, boolean]> = [
   ["memory", undefined, true],
   ["redis", redisUrl, redisUrl !== undefined],
   ["nats", natsUrl, natsUrl !== undefined],
+  ["kafka", kafkaUrl, kafkaUrl !== undefined],
 ];
 
 /** Deletes what a test broker left on a shared engine (runs after Eventail closed). */
@@ -120,7 +122,7 @@ metadata:
   namespace: default
 data:
   backing: ${kind}
-  url: ${url}
+  ${kind === "kafka" ? "bootstrap.servers" : "url"}: ${url}
 ---
 `;
   }

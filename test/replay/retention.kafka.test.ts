@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Backing } from "../../src/backing/backing.js";
 import { freshStream, kafkaBacking, testEvent } from "../backing/kafka/kafka-fixtures.js";
@@ -28,4 +29,33 @@ describe.skipIf(!brokers)("kafka retention on a cluster that refuses topic confi
     await backing.publish(stream, [testEvent(2)]);
     await expect(backing.retainStream!(stream, undefined)).resolves.toBeUndefined();
   });
+
+  it("reads the archive by record time: [from, to), up to the end the topic had when the read began", async () => {
+    const stream = freshStream();
+    await backing.retainStream!(stream, 60_000);
+    const read = async (from: number, to: number) => {
+      const found: string[] = [];
+      for await (const { event, at } of backing.archive!.read(stream, from, to)) {
+        expect(at).toBeGreaterThanOrEqual(from);
+        expect(at).toBeLessThan(to);
+        found.push(String(event.attributes["id"]));
+      }
+      return found.sort();
+    };
+    expect(await read(0, Date.now() + 60_000)).toEqual([]);
+    await backing.publish(stream, [testEvent(1)]);
+    await sleep(20);
+    const from = Date.now();
+    await sleep(20);
+    await backing.publish(stream, [testEvent(2), testEvent(3)]);
+    await sleep(20);
+    const to = Date.now();
+    await sleep(20);
+    await backing.publish(stream, [testEvent(4)]);
+    expect(await read(from, to)).toEqual(["e-2", "e-3"]);
+    expect(await read(to, Date.now() + 60_000)).toEqual(["e-4"]);
+    expect(await read(0, Date.now() + 60_000)).toEqual(["e-1", "e-2", "e-3", "e-4"]);
+    expect(await read(Date.now() + 1_000, Date.now() + 60_000)).toEqual([]);
+    await backing.removeStream(stream).catch(() => undefined);
+  }, 60_000);
 });

@@ -2,6 +2,7 @@ import type { Kafka } from "kafkajs";
 import type { CloudEvent } from "../../events/event.js";
 import type { Logger } from "../../observability/logger.js";
 import {
+  type Archive,
   type Backing,
   type BackingConfig,
   BackingUnavailableError,
@@ -10,6 +11,7 @@ import {
   type Subscription,
 } from "../backing.js";
 import { KafkaAdmin } from "./admin.js";
+import { readKafkaArchive } from "./archive.js";
 import { createKafkaClient } from "./client.js";
 import { KafkaDeadLetterStore } from "./dead-letter-store.js";
 import { KafkaJourneyStore } from "./journey-store.js";
@@ -106,6 +108,20 @@ export class KafkaBacking implements Backing {
       .retain(topicName(this.settings.namePrefix, stream), retentionMs)
       .catch(unreachable(`setting the retention of ${stream}`));
   }
+
+  /** Reads what retention kept, by record timestamp (archive.ts says how). */
+  readonly archive: Archive = {
+    read: (stream, fromMs, toMs) =>
+      readKafkaArchive(
+        this.kafka,
+        this.admin,
+        this.settings,
+        this.logger,
+        topicName(this.settings.namePrefix, stream),
+        fromMs,
+        toMs,
+      ),
+  };
 
   async removeStream(stream: string): Promise<void> {
     await this.admin

@@ -17,9 +17,10 @@ export async function* readNatsArchive(
   stream: string,
   fromMs: number,
   toMs: number,
+  /** The JetStream stream holding it (another name once retention took over; provisioning.ts). */
+  name: string = jetStreamName(stream),
 ): AsyncIterable<ArchivedEvent> {
   if (toMs <= fromMs) return;
-  const name = jetStreamName(stream);
   let lastSeq: number;
   let lastMs: number;
   try {

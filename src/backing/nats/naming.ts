@@ -75,3 +75,24 @@ function typeToken(type: string): string {
   }
   return token;
 }
+
+/**
+ * The JetStream stream that takes over from `jetStreamName(stream)` when retention is added to
+ * a running broker (provisioning.ts, retain). Upper case: no flattened name holds any, so it
+ * meets no other stream's name.
+ */
+export function takeoverJetStreamName(stream: string): string {
+  return `${jetStreamName(stream)}_R`;
+}
+
+/** Subjects a takeover stream holds until it is given the stream's own (jetStreamSubjects). */
+export function takeoverSubjects(stream: string): string {
+  checkDottedLabels(stream, "stream");
+  return `eventail.${flatten(stream)}_TAKEOVER.*`;
+}
+
+/** Subjects a taken-over stream holds while its consumers drain it: nothing publishes there. */
+export function drainingSubjects(stream: string): string {
+  checkDottedLabels(stream, "stream");
+  return `eventail.${flatten(stream)}_DRAINING.*`;
+}

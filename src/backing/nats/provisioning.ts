@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   AckPolicy,
   type ConsumerConfig,
@@ -11,13 +12,31 @@ import {
 } from "nats";
 import type { Logger } from "../../observability/logger.js";
 import type { NatsLink } from "./connection.js";
-import { consumerFilter, durableName, jetStreamName, jetStreamSubjects } from "./naming.js";
+import {
+  consumerFilter,
+  drainingSubjects,
+  durableName,
+  jetStreamName,
+  jetStreamSubjects,
+  takeoverJetStreamName,
+  takeoverSubjects,
+} from "./naming.js";
 import type { NatsSettings } from "./settings.js";
 
 /** JetStream API error codes this file reacts to. */
 const STREAM_NAME_IN_USE = 10058;
 const STREAM_NOT_FOUND = 10059;
 const CONSUMER_NOT_FOUND = 10014;
+const SUBJECTS_OVERLAP = 10065;
+const CONSUMER_NAME_EXISTS = 10013;
+const CONSUMER_ALREADY_EXISTS = 10148;
+
+/**
+ * How long finding a stream's JetStream stream waits for a takeover's subject swap (two API
+ * calls) before giving up; the caller's own deadline usually comes first.
+ */
+const SWAP_WAIT_MS = 5_000;
+const SWAP_POLL_MS = 20;
 
 /** Publishes retried within this window with the same msgID are stored once. */
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
@@ -33,6 +52,13 @@ interface EnsuredStream {
   readonly done: Promise<void>;
   /** Set once `done` resolved. */
   ready: boolean;
+  /** The JetStream stream holding the stream's subjects, once `done` resolved. */
+  name?: string;
+}
+
+/** What retain() left behind: a stream taken over, whose consumers still drain it. */
+export interface RetainOutcome {
+  readonly draining?: string;
 }
 
 function apiErrorCode(error: unknown): number | undefined {
@@ -62,10 +88,12 @@ export class JetStreamProvisioning {
     }
     let ensured = known.get(stream);
     if (!ensured) {
-      const entry: EnsuredStream = { done: this.#createOrUpdateStream(link, stream), ready: false };
+      const found = this.#createOrUpdateStream(link, stream);
+      const entry: EnsuredStream = { done: found.then(() => undefined), ready: false };
       known.set(stream, entry);
-      entry.done.then(
-        () => {
+      found.then(
+        (name) => {
+          entry.name = name;
           entry.ready = true;
         },
         () => {
@@ -81,29 +109,197 @@ export class JetStreamProvisioning {
    * CONTRACT §5 retention for `stream`, then makes the stream match. A stream created with
    * retention uses limits retention (acks no longer remove events) with max_age = the usual
    * ceiling plus the retention, so an event stays at least that long after it was accepted.
-   * NATS 2.9 refuses to change an existing stream's retention policy: adding (or removing)
-   * retention on a running broker rejects with an error saying so, and the stream goes on as it
-   * is. (Taking over with a new stream without losing an event is not built yet.)
+   *
+   * NATS 2.9 refuses to change an existing stream's retention policy, so adding retention to a
+   * running broker takes over with a second stream (takeOver below): publishing moves to it at
+   * once, and the old stream stays until its consumers drained it (RetainOutcome.draining; the
+   * backing deletes it then). Dropping retention again is refused: the way back would need an
+   * interest stream to exist before its filtered consumers can, and it would drop what arrives
+   * in between.
    */
-  async retain(link: NatsLink, stream: string, retentionMs: number | undefined): Promise<void> {
+  async retain(
+    link: NatsLink,
+    stream: string,
+    retentionMs: number | undefined,
+  ): Promise<RetainOutcome> {
     const before = this.#retention.get(stream);
-    if (before === retentionMs) return;
+    if (before === retentionMs) return {};
     if (retentionMs === undefined) this.#retention.delete(stream);
     else this.#retention.set(stream, retentionMs);
-    this.forgetStream(link, stream);
-    await this.ensureStream(link, stream);
-    const name = jetStreamName(stream);
-    const info = await link.jsm.streams.info(name);
-    const wanted = retentionMs === undefined ? RetentionPolicy.Interest : RetentionPolicy.Limits;
-    if (info.config.retention !== wanted) {
+    const restore = () => {
       // Asked again on the next reconcile, so the broker's status keeps saying why.
       if (before === undefined) this.#retention.delete(stream);
       else this.#retention.set(stream, before);
-      throw new Error(
-        `JetStream stream ${name} was created with ${info.config.retention} retention and NATS ` +
-          `cannot change it in place: recreate the broker to ${retentionMs === undefined ? "drop" : "add"} eventail.io/retention`,
-      );
+    };
+    try {
+      await this.#repairSwap(link, stream);
+      this.forgetStream(link, stream);
+      await this.ensureStream(link, stream);
+      const name = this.activeName(link, stream);
+      const info = await link.jsm.streams.info(name);
+      const wanted = retentionMs === undefined ? RetentionPolicy.Interest : RetentionPolicy.Limits;
+      if (info.config.retention === wanted) {
+        const draining = await this.drainingStream(link, stream);
+        return draining === undefined ? {} : { draining };
+      }
+      if (retentionMs === undefined || name === takeoverJetStreamName(stream)) {
+        throw new Error(
+          `JetStream stream ${name} was created with ${info.config.retention} retention and NATS ` +
+            `cannot change it in place: recreate the broker to ${retentionMs === undefined ? "drop" : "add"} eventail.io/retention`,
+        );
+      }
+      await this.#takeOver(link, stream, name);
+      return { draining: name };
+    } catch (error) {
+      restore();
+      throw error;
     }
+  }
+
+  /**
+   * Moves `stream` from the interest stream `from` to a new limits stream: the new stream is
+   * created on stand-in subjects, then the subjects swap (the old stream's go to a drained-only
+   * name, the new one takes them), so every process's publishes land in the new stream from
+   * that moment whatever it believes. A publish caught between the two updates finds no stream,
+   * and the publisher retries it with the same msgID. Each consumer of the old stream gets a
+   * twin on the new one starting at its first event, made right after the swap (a filtered one
+   * cannot exist before the stream holds its subject) and caught up from sequence 1, so no
+   * event published since the swap escapes it.
+   */
+  async #takeOver(link: NatsLink, stream: string, from: string): Promise<void> {
+    const target = takeoverJetStreamName(stream);
+    const config = this.#streamConfig(stream, target, takeoverSubjects(stream));
+    try {
+      await link.jsm.streams.add(config);
+    } catch (error) {
+      if (apiErrorCode(error) !== STREAM_NAME_IN_USE) throw error;
+      // Left by a takeover that stopped before its swap: it holds none of our events.
+      await link.jsm.streams.update(target, config);
+    }
+    await link.jsm.streams.update(from, { subjects: [drainingSubjects(stream)] });
+    try {
+      await link.jsm.streams.update(target, { subjects: [jetStreamSubjects(stream)] });
+    } catch (error) {
+      await link.jsm.streams
+        .update(from, { subjects: [jetStreamSubjects(stream)] })
+        .catch(() => undefined);
+      throw error;
+    }
+    this.forgetStream(link, stream);
+    await this.copyConsumers(link, from, target);
+    this.logger.info(
+      { stream, from, to: target },
+      "retention added: JetStream stream taken over, the old one drains",
+    );
+  }
+
+  /**
+   * A takeover that stopped between its two subject updates left no stream holding the
+   * stream's subjects: finish it (or undo it when the new stream is gone).
+   */
+  async #repairSwap(link: NatsLink, stream: string): Promise<void> {
+    if ((await findStream(link, jetStreamSubjects(stream))) !== undefined) return;
+    const draining = await findStream(link, drainingSubjects(stream));
+    if (draining === undefined) return;
+    try {
+      await link.jsm.streams.update(takeoverJetStreamName(stream), {
+        subjects: [jetStreamSubjects(stream)],
+      });
+    } catch (error) {
+      if (apiErrorCode(error) !== STREAM_NOT_FOUND) throw error;
+      await link.jsm.streams.update(draining, { subjects: [jetStreamSubjects(stream)] });
+    }
+  }
+
+  /**
+   * Gives every durable consumer of `from` a twin on `to` that starts at `to`'s first event;
+   * one already there is kept. Run again while `from` drains, for a consumer that a process
+   * not yet aware of the takeover made on `from`.
+   */
+  async copyConsumers(link: NatsLink, from: string, to: string): Promise<void> {
+    const present = new Set<string>();
+    for await (const info of await link.jsm.consumers.list(to)) {
+      if (info.config.durable_name) present.add(info.config.durable_name);
+    }
+    for await (const info of await link.jsm.consumers.list(from)) {
+      const durable = info.config.durable_name;
+      if (!durable || durable.endsWith("_REFILTER") || present.has(durable)) continue;
+      const {
+        deliver_policy: _policy,
+        opt_start_seq: _seq,
+        opt_start_time: _time,
+        ...rest
+      } = info.config;
+      try {
+        await link.jsm.consumers.add(to, { ...rest, deliver_policy: DeliverPolicy.All });
+      } catch (error) {
+        const code = apiErrorCode(error);
+        if (code !== CONSUMER_NAME_EXISTS && code !== CONSUMER_ALREADY_EXISTS) throw error;
+      }
+    }
+  }
+
+  /** The JetStream stream holding `stream`'s subjects now, without creating one. */
+  async currentName(link: NatsLink, stream: string): Promise<string> {
+    return (await findStream(link, jetStreamSubjects(stream))) ?? jetStreamName(stream);
+  }
+
+  async #drainingHas(link: NatsLink, stream: string, durable: string): Promise<boolean> {
+    const draining = await this.drainingStream(link, stream);
+    if (draining === undefined) return false;
+    try {
+      await link.jsm.consumers.info(draining, durable);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The stream a takeover left draining for `stream`, if any. */
+  drainingStream(link: NatsLink, stream: string): Promise<string | undefined> {
+    return findStream(link, drainingSubjects(stream));
+  }
+
+  /**
+   * True once every consumer of the draining stream has had each of its events acknowledged
+   * (nothing publishes there any more), so deleting it loses nothing; also true when it is gone.
+   */
+  async drained(link: NatsLink, stream: string, draining: string): Promise<boolean> {
+    try {
+      await this.copyConsumers(link, draining, takeoverJetStreamName(stream));
+      for await (const info of await link.jsm.consumers.list(draining)) {
+        if (info.config.durable_name?.endsWith("_REFILTER")) continue;
+        if (info.num_pending > 0 || info.num_ack_pending > 0) return false;
+      }
+      return true;
+    } catch (error) {
+      if (apiErrorCode(error) === STREAM_NOT_FOUND) return true;
+      throw error;
+    }
+  }
+
+  /** Deletes a drained stream (drained() said so). */
+  async removeDrained(link: NatsLink, draining: string): Promise<void> {
+    try {
+      // Consumers first: deleting one tells its waiting pull requests (409 Consumer Deleted),
+      // so a process unaware of the takeover moves to the new stream at once; deleting only
+      // the stream leaves some of them waiting for the missed-heartbeat check (~30 s).
+      for await (const info of await link.jsm.consumers.list(draining)) {
+        await deleteConsumer(link, draining, info.name);
+      }
+      await link.jsm.streams.delete(draining);
+      this.logger.info({ stream: draining }, "deleted drained JetStream stream");
+    } catch (error) {
+      if (apiErrorCode(error) !== STREAM_NOT_FOUND) throw error;
+    }
+  }
+
+  /**
+   * The JetStream stream holding `stream`'s subjects as last found on this link: the plain
+   * name unless retention was added to a running broker (takeOver).
+   */
+  activeName(link: NatsLink, stream: string): string {
+    return this.#streams.get(link)?.get(stream)?.name ?? jetStreamName(stream);
   }
 
   /** True when ensureStream() already succeeded on this link (and nothing forgot it since). */
@@ -128,7 +324,7 @@ export class JetStreamProvisioning {
     typeHint: string | undefined,
   ): Promise<void> {
     await this.ensureStream(link, stream);
-    const name = jetStreamName(stream);
+    const name = this.activeName(link, stream);
     const durable = durableName(consumer);
     const maxAckPending = Math.max(MAX_ACK_PENDING_FLOOR, window * SHARING_PROCESSES);
     const ackWait = nanos(this.settings.ackWaitMs);
@@ -156,6 +352,14 @@ export class JetStreamProvisioning {
       inactive_threshold: inactiveThreshold,
     };
     if (!existing) {
+      if (
+        name === takeoverJetStreamName(stream) &&
+        (await this.#drainingHas(link, stream, durable))
+      ) {
+        // The trigger existed before retention was added: like the twin takeOver makes, it
+        // starts at the new stream's first event, or it would miss those since the swap.
+        config.deliver_policy = DeliverPolicy.All;
+      }
       await link.jsm.consumers.add(name, config);
       this.logger.info({ stream: name, durable }, "created JetStream consumer");
       return;
@@ -248,36 +452,39 @@ export class JetStreamProvisioning {
    * have died holding it.
    */
   async removeConsumer(link: NatsLink, stream: string, consumer: string): Promise<void> {
-    const name = jetStreamName(stream);
     const durable = durableName(consumer);
-    for (const target of [durable, `${durable}_REFILTER`]) {
-      try {
-        await deleteConsumer(link, name, target);
-      } catch (error) {
-        if (apiErrorCode(error) !== STREAM_NOT_FOUND) throw error;
-        return;
+    // A takeover leaves the consumer on both streams until the old one is drained.
+    for (const name of [jetStreamName(stream), takeoverJetStreamName(stream)]) {
+      for (const target of [durable, `${durable}_REFILTER`]) {
+        try {
+          await deleteConsumer(link, name, target);
+        } catch (error) {
+          if (apiErrorCode(error) !== STREAM_NOT_FOUND) throw error;
+          break;
+        }
       }
     }
-    this.logger.info({ stream: name, durable }, "deleted JetStream consumer");
+    this.logger.info({ stream, durable }, "deleted JetStream consumer");
   }
 
   /** Deletes the stream with its events and consumers. */
   async removeStream(link: NatsLink, stream: string): Promise<void> {
-    const name = jetStreamName(stream);
     this.forgetStream(link, stream);
-    try {
-      await link.jsm.streams.delete(name);
-      this.logger.info({ stream: name }, "deleted JetStream stream");
-    } catch (error) {
-      if (apiErrorCode(error) !== STREAM_NOT_FOUND) throw error;
+    for (const name of [jetStreamName(stream), takeoverJetStreamName(stream)]) {
+      try {
+        await link.jsm.streams.delete(name);
+        this.logger.info({ stream: name }, "deleted JetStream stream");
+      } catch (error) {
+        if (apiErrorCode(error) !== STREAM_NOT_FOUND) throw error;
+      }
     }
   }
 
-  async #createOrUpdateStream(link: NatsLink, stream: string): Promise<void> {
+  #streamConfig(stream: string, name: string, subjects: string): StreamConfig {
     const retentionMs = this.#retention.get(stream);
-    const config: Partial<StreamConfig> = {
-      name: jetStreamName(stream),
-      subjects: [jetStreamSubjects(stream)],
+    return {
+      name,
+      subjects: [subjects],
       description: `Eventail ${stream}`,
       // Interest retention: an event leaves the stream once every consumer (trigger) acked it;
       // max_age bounds what consumers that no longer run would otherwise pin forever.
@@ -287,16 +494,44 @@ export class JetStreamProvisioning {
       max_age: nanos(this.settings.maxAgeMs + (retentionMs ?? 0)),
       duplicate_window: nanos(Math.min(DUPLICATE_WINDOW_MS, this.settings.maxAgeMs)),
       num_replicas: this.settings.replicas,
-    };
-    try {
-      await link.jsm.streams.add(config);
-      return;
-    } catch (error) {
-      if (apiErrorCode(error) !== STREAM_NAME_IN_USE) throw error;
+    } as StreamConfig;
+  }
+
+  /**
+   * Finds the JetStream stream holding `stream`'s subjects (the plain name, or the one that took
+   * over when retention was added), creating the plain one when none does; returns its name.
+   */
+  async #createOrUpdateStream(link: NatsLink, stream: string): Promise<string> {
+    const subjects = jetStreamSubjects(stream);
+    const giveUpAt = Date.now() + SWAP_WAIT_MS;
+    for (;;) {
+      const found = await findStream(link, subjects);
+      if (found !== undefined) {
+        await this.#updateStream(link, this.#streamConfig(stream, found, subjects));
+        return found;
+      }
+      const config = this.#streamConfig(stream, jetStreamName(stream), subjects);
+      try {
+        await link.jsm.streams.add(config);
+        return config.name;
+      } catch (error) {
+        const code = apiErrorCode(error);
+        if (code !== STREAM_NAME_IN_USE && code !== SUBJECTS_OVERLAP) throw error;
+      }
+      // Made by another process meanwhile (found next time round), or a takeover is between
+      // its two subject updates.
+      if (Date.now() > giveUpAt) {
+        throw new Error(`no JetStream stream holds ${subjects} and ${config.name} is in use`);
+      }
+      await sleep(SWAP_POLL_MS);
     }
+  }
+
+  async #updateStream(link: NatsLink, config: StreamConfig): Promise<void> {
+    // Never the subjects: a name found a moment ago may have just handed them over (takeOver).
+    const { subjects: _subjects, ...settings } = config;
     try {
-      await link.jsm.streams.update(config.name!, config);
-      this.logger.info({ stream: config.name }, "updated JetStream stream");
+      await link.jsm.streams.update(config.name, settings);
     } catch (error) {
       // Retention and storage cannot change in place; the stream still takes our events.
       this.logger.warn(
@@ -304,6 +539,16 @@ export class JetStreamProvisioning {
         "JetStream stream differs from the wanted configuration and cannot be updated; using it as is",
       );
     }
+  }
+}
+
+/** The stream whose subjects hold `subjects`, or undefined when none does. */
+async function findStream(link: NatsLink, subjects: string): Promise<string | undefined> {
+  try {
+    return await link.jsm.streams.find(subjects);
+  } catch (error) {
+    if (/no stream matches subject/i.test((error as Error).message)) return undefined;
+    throw error;
   }
 }
 

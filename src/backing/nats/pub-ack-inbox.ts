@@ -9,9 +9,14 @@ export type PubAckResult =
       readonly reason: string;
       readonly noResponders: boolean;
       readonly timedOut?: true;
+      /** The subject belongs to another stream than the expected one (a takeover moved it). */
+      readonly wrongStream?: true;
     };
 
 const utf8 = new TextDecoder();
+
+/** JetStream's "expected stream does not match". */
+const STREAM_NOT_MATCH = 10060;
 
 const TIMED_OUT: PubAckResult = {
   ok: false,
@@ -132,11 +137,16 @@ export class PubAckInbox {
       const reply = JSON.parse(utf8.decode(msg.data)) as {
         seq?: number;
         duplicate?: boolean;
-        error?: { description?: string; code?: number };
+        error?: { description?: string; code?: number; err_code?: number };
       };
       if (reply.error || typeof reply.seq !== "number") {
         const reason = reply.error?.description ?? `unexpected reply (status ${status})`;
-        this.#settle(token, { ok: false, reason, noResponders: false });
+        this.#settle(token, {
+          ok: false,
+          reason,
+          noResponders: false,
+          ...(reply.error?.err_code === STREAM_NOT_MATCH ? { wrongStream: true as const } : {}),
+        });
         return;
       }
       this.#settle(token, { ok: true, seq: reply.seq, duplicate: reply.duplicate === true });

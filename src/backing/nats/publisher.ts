@@ -2,7 +2,7 @@ import type { NatsConnection } from "nats";
 import type { CloudEvent } from "../../events/event.js";
 import { BackingUnavailableError } from "../backing.js";
 import type { NatsConnector, NatsLink } from "./connection.js";
-import { eventSubject, jetStreamName } from "./naming.js";
+import { eventSubject } from "./naming.js";
 import type { Outbox } from "./outbox.js";
 import type { JetStreamProvisioning } from "./provisioning.js";
 import { PubAckInbox, type PubAckResult } from "./pub-ack-inbox.js";
@@ -28,13 +28,16 @@ export function dedupeId(event: CloudEvent): string {
 }
 
 interface StreamNames {
-  /** The JetStream stream's name (the expected-stream header). */
-  readonly streamName: string;
   /** Event subjects by type; bounded, since types come from producers. */
   readonly subjects: Map<string, string>;
 }
 
 const MAX_REMEMBERED_STREAMS = 1_000;
+/**
+ * Times a publish finds the stream again and resends: a stream name found just before a
+ * retention takeover swapped the subjects is stale once, so more than one may be needed.
+ */
+const MAX_RESENDS = 3;
 const MAX_REMEMBERED_SUBJECTS = 1_000;
 
 /**
@@ -59,7 +62,6 @@ export class JetStreamPublisher {
     const timeoutMs = this.settings.publishTimeoutMs;
     const deadline = Date.now() + timeoutMs;
     const names = this.#namesOf(stream);
-    const { streamName } = names;
     const subjects = events.map((event) => this.#subjectOf(stream, names, event));
     const stored = events.map(storeEvent);
     const payloads = stored.map((s) => s.payload);
@@ -76,13 +78,9 @@ export class JetStreamPublisher {
       }
     }
     const unavailable = (why: string, cause?: unknown) =>
-      new BackingUnavailableError(
-        `NATS did not store the events on ${streamName}: ${why}`,
-        "nats",
-        {
-          cause,
-        },
-      );
+      new BackingUnavailableError(`NATS did not store the events on ${stream}: ${why}`, "nats", {
+        cause,
+      });
     const ensureStream = async () => {
       try {
         await beforeDeadline(this.provisioning.ensureStream(link, stream), deadline);
@@ -95,11 +93,27 @@ export class JetStreamPublisher {
     const inbox = this.#inboxFor(link);
     const msgIds = stored.map((s) => s.msgId);
     const send = (indexes: readonly number[]) =>
-      this.#sendAll(inbox, subjects, streamName, payloads, msgIds, indexes, deadline);
+      this.#sendAll(
+        inbox,
+        subjects,
+        this.provisioning.activeName(link, stream),
+        payloads,
+        msgIds,
+        indexes,
+        deadline,
+      );
     let failed = await send(payloads.map((_, index) => index));
-    if (failed.length > 0 && failed.every(({ result }) => result.noResponders)) {
-      // No stream answers the subject: it was deleted, or the engine lost its state. Recreate
-      // it and resend; the msgID keeps a resend that already landed from being stored twice.
+    for (
+      let resends = 0;
+      resends < MAX_RESENDS &&
+      failed.length > 0 &&
+      failed.every(({ result }) => result.noResponders || result.wrongStream);
+      resends++
+    ) {
+      // No stream answers the subject (it was deleted, the engine lost its state, or a
+      // retention takeover is between its two subject updates), or another stream took it
+      // over. Find (or recreate) the stream and resend; the msgID keeps a resend that already
+      // landed from being stored twice.
       this.provisioning.forgetStream(link, stream);
       await ensureStream();
       failed = await send(failed.map(({ index }) => index));
@@ -143,7 +157,7 @@ export class JetStreamPublisher {
   #namesOf(stream: string): StreamNames {
     let names = this.#names.get(stream);
     if (!names) {
-      names = { streamName: jetStreamName(stream), subjects: new Map() };
+      names = { subjects: new Map() };
       if (this.#names.size >= MAX_REMEMBERED_STREAMS) this.#names.clear();
       this.#names.set(stream, names);
     }

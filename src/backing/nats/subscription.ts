@@ -20,6 +20,8 @@ import { type NatsSettings, redeliveryDelay } from "./settings.js";
 export const DEFAULT_GRACE_MS = 10_000;
 
 const MAX_RECOVERY_BACKOFF_MS = 5_000;
+const STREAM_NOT_FOUND = 10059;
+const CONSUMER_NOT_FOUND = 10014;
 /** The lane of ordered events that carry no partitionkey. */
 const NO_PARTITION_KEY = "\u0000";
 
@@ -42,6 +44,12 @@ export interface JetStreamSubscriptionParams {
   readonly consumer: string;
   readonly handler: ConsumeHandler;
   readonly options: SubscribeOptions;
+  /**
+   * Pull from this JetStream stream only, without creating anything: the stream a retention
+   * takeover left draining (provisioning.ts). Once it or the consumer is gone, the subscription
+   * stops taking events.
+   */
+  readonly drains?: string;
 }
 
 /**
@@ -64,6 +72,8 @@ export class JetStreamSubscription implements Subscription {
   #unlisten: () => void = () => {};
   #closing: Promise<void> | undefined;
   #nextLane = 0;
+  /** The JetStream stream pulled from; kept across reconnects, found again on recovery. */
+  #jsName: string;
 
   constructor(params: JetStreamSubscriptionParams) {
     this.#p = params;
@@ -72,6 +82,17 @@ export class JetStreamSubscription implements Subscription {
     this.#window = ordered ? Math.max(4 * concurrency, 16) : concurrency;
     this.#minimumRequest = Math.max(1, Math.floor(this.#window / 8));
     this.#lanes = new DeliveryLanes(concurrency, (delivery) => this.#deliver(delivery));
+    this.#jsName = params.drains ?? jetStreamName(params.stream);
+  }
+
+  /** The JetStream stream this subscription pulls from. */
+  get jetStreamName(): string {
+    return this.#jsName;
+  }
+
+  /** True once it stopped taking events (closed, or the stream it drained is gone). */
+  get stopped(): boolean {
+    return this.#stop.signal.aborted;
   }
 
   /** Positions the consumer (creating it if new), then starts pulling. */
@@ -81,6 +102,9 @@ export class JetStreamSubscription implements Subscription {
     try {
       const link = await connector.connected({ timeoutMs: settings.subscribeTimeoutMs });
       await withDeadline(this.#ensureConsumer(link), deadline - Date.now());
+      if (this.#p.drains === undefined) {
+        this.#jsName = this.#p.provisioning.activeName(link, this.#p.stream);
+      }
     } catch (error) {
       if (error instanceof BackingUnavailableError) throw error;
       throw new BackingUnavailableError(
@@ -127,8 +151,13 @@ export class JetStreamSubscription implements Subscription {
     for (const delivery of unfinished) giveBack(delivery.msg);
   }
 
-  #ensureConsumer(link: NatsLink): Promise<void> {
-    const { provisioning, stream, consumer } = this.#p;
+  async #ensureConsumer(link: NatsLink): Promise<void> {
+    const { provisioning, stream, consumer, drains } = this.#p;
+    if (drains !== undefined) {
+      // Throws when the drained stream or the consumer is gone.
+      await link.jsm.consumers.info(drains, durableName(consumer));
+      return;
+    }
     return provisioning.ensureConsumer(
       link,
       stream,
@@ -167,7 +196,7 @@ export class JetStreamSubscription implements Subscription {
     return new PullRequests({
       nc: link.nc,
       apiPrefix: link.js.apiPrefix,
-      streamName: jetStreamName(this.#p.stream),
+      streamName: this.#jsName,
       durable: durableName(this.#p.consumer),
       ackWaitMs: this.#p.settings.ackWaitMs,
       onEvent: (msg, deliveryCount) => this.#receive(msg, deliveryCount),
@@ -185,9 +214,25 @@ export class JetStreamSubscription implements Subscription {
       try {
         const link = await this.#p.connector.connected({ signal });
         await this.#ensureConsumer(link);
+        const active = this.#p.provisioning.activeName(link, this.#p.stream);
+        if (this.#p.drains === undefined && active !== this.#jsName) {
+          // A retention takeover deleted the stream this pulled from once it was drained.
+          this.#jsName = active;
+          void this.#pulls?.requests.stop();
+          this.#pulls = undefined;
+        }
         break;
       } catch (error) {
         if (signal.aborted) break;
+        const code = (error as { api_error?: { err_code?: number } }).api_error?.err_code;
+        if (
+          this.#p.drains !== undefined &&
+          (code === STREAM_NOT_FOUND || code === CONSUMER_NOT_FOUND)
+        ) {
+          // The drained stream is gone (or its consumer): nothing is left to take here.
+          this.#stop.abort();
+          break;
+        }
         const wait = Math.min(250 * 2 ** failures, MAX_RECOVERY_BACKOFF_MS);
         (failures === 0 ? this.#p.logger.warn : this.#p.logger.debug).call(
           this.#p.logger,
