@@ -128,9 +128,9 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
   }
 
   /**
-   * Applies the retention annotation. A refusal (NATS cannot add retention to a running stream)
-   * leaves the broker running as it was, with the reason in its status until the next reconcile
-   * asks again; it is not retried in a loop, since only an edit can change the answer.
+   * Applies the retention annotation. A refusal (NATS will not take retention away from a running
+   * stream) leaves the broker running as it was, with the reason in its status until the next
+   * reconcile asks again; it is not retried in a loop, since only an edit can change the answer.
    */
   private async retain(
     key: string,
