@@ -132,6 +132,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
 
   let served: Served[] = [];
   let rejected = new Map<string, string>();
+  let refused = new Map<string, string>();
+  let applied: string | undefined;
   let running: Promise<void> | undefined;
   let again = false;
   let timer: NodeJS.Timeout | undefined;
@@ -143,10 +145,20 @@ export async function startController(options: ControllerOptions): Promise<Runni
 
   const syncOnce = async () => {
     if (!informers.every(({ informer }) => informer.listed)) return;
+    const urlsBefore = JSON.stringify([...knativeServices]);
     const read = readCaches(informers, knativeServices);
-    const accepted = await applyAll(runtime, read.resources, logger);
+    // Most watch events are status writes (ours included): the resources read the same, and
+    // validating and applying them again would only cost CPU.
+    const fingerprint = JSON.stringify(read.resources);
+    if (fingerprint !== applied) {
+      const accepted = await applyAll(runtime, read.resources, logger);
+      applied = fingerprint;
+      refused = accepted.rejected;
+    }
+    // A Knative Service's new URL changes no resource: reconcile so refs to it resolve anew.
+    if (JSON.stringify([...knativeServices]) !== urlsBefore) await runtime.reconciler.reconcile();
     served = read.served;
-    rejected = new Map([...read.rejected, ...accepted.rejected]);
+    rejected = new Map([...read.rejected, ...refused]);
     markSynced();
     if (election.isLeader) await statusWriter.write(served, rejected);
   };

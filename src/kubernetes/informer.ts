@@ -60,7 +60,7 @@ export class Informer {
   constructor(
     config: KubeConfig,
     rest: KubeRest,
-    private readonly options: InformerOptions,
+    options: InformerOptions,
     private readonly logger: Logger,
   ) {
     this.path = collectionPath(options.apiVersion, options.plural, options.namespace);

@@ -25,8 +25,11 @@ export type KubeJson = Record<string, unknown> & {
   };
 };
 
+const REQUEST_TIMEOUT_MS = 10_000;
+
 export class KubeRest {
   readonly server: string;
+  private agent: http.Agent | boolean | undefined;
 
   constructor(private readonly config: KubeConfig) {
     const cluster = config.getCurrentCluster();
@@ -64,6 +67,9 @@ export class KubeRest {
       ...(signal ? { signal } : {}),
     };
     await this.config.applyToHTTPSOptions(options);
+    // client-node makes a new agent per call; one kept for all calls reuses connections.
+    this.agent ??= options.agent;
+    options.agent = this.agent;
     const transport = url.protocol === "https:" ? https : http;
     return new Promise((resolve, reject) => {
       const request = transport.request(url, options, (response) => {
@@ -91,6 +97,10 @@ export class KubeRest {
         });
       });
       request.on("error", reject);
+      // A call that never answers must not stall the caller (a Lease renewal above all).
+      request.setTimeout(REQUEST_TIMEOUT_MS, () =>
+        request.destroy(new KubeApiError(`${method} ${path}: no answer in time`, undefined)),
+      );
       request.end(payload);
     });
   }

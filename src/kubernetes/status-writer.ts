@@ -24,6 +24,8 @@ export class StatusWriter {
   conflicts = 0;
   writes = 0;
   private readonly since = new Map<string, string>();
+  private readonly written = new Map<string, { basedOn: string | undefined; status: string }>();
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly rest: KubeRest,
@@ -31,13 +33,28 @@ export class StatusWriter {
     private readonly logger: Logger,
   ) {}
 
-  async write(served: readonly Served[], rejected: ReadonlyMap<string, string>): Promise<void> {
+  /** Writes one pass at a time: a pass asked for meanwhile runs once the current one ends. */
+  write(served: readonly Served[], rejected: ReadonlyMap<string, string>): Promise<void> {
+    this.queue = this.queue.then(() => this.writeAll(served, rejected));
+    return this.queue;
+  }
+
+  private async writeAll(
+    served: readonly Served[],
+    rejected: ReadonlyMap<string, string>,
+  ): Promise<void> {
     for (const entry of served) {
       const desired = this.desired(entry, rejected);
       if (desired === undefined) continue;
       if (sameStatus((entry.object as { status?: unknown }).status, desired)) continue;
+      // Written already against this very version: the watch has not brought the result yet.
+      const id = idOf(entry);
+      const last = this.written.get(id);
+      const version = entry.object.metadata?.resourceVersion;
+      if (last && last.basedOn === version && last.status === canonical(desired)) continue;
       try {
         await this.put(entry, desired);
+        this.written.set(id, { basedOn: version, status: canonical(desired) });
       } catch (error) {
         this.logger.warn(
           { resource: idOf(entry), reason: (error as Error).message },
@@ -72,7 +89,23 @@ export class StatusWriter {
     }
     this.since.delete(idOf(entry));
     const known = this.runtime.statuses.get(kind.kind, namespace, name);
-    return known ? knativeStatus(known.status) : undefined;
+    return known ? this.inCluster(knativeStatus(known.status)) : undefined;
+  }
+
+  /**
+   * Refs to Eventail's own kinds resolve, inside this process, to its local listener; on the
+   * cluster they are reached through the ingress Service, the public base URL.
+   */
+  private inCluster(status: KubeJson): KubeJson {
+    const local = `${this.runtime.url}/`;
+    const cluster = `${this.runtime.security.baseUrl.replace(/\/+$/, "")}/`;
+    for (const field of ["subscriberUri", "replyUri", "deadLetterSinkUri", "sinkUri"]) {
+      const value = status[field];
+      if (typeof value === "string" && value.startsWith(local)) {
+        status[field] = cluster + value.slice(local.length);
+      }
+    }
+    return status;
   }
 
   private async put(entry: Served, status: KubeJson): Promise<void> {

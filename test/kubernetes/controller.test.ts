@@ -30,6 +30,13 @@ const KINDS: KindInfo[] = [
   { apiVersion: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true },
   { apiVersion: "v1", kind: "Secret", plural: "secrets", namespaced: true },
   { apiVersion: "coordination.k8s.io/v1", kind: "Lease", plural: "leases", namespaced: true },
+  {
+    apiVersion: "serving.knative.dev/v1",
+    kind: "Service",
+    plural: "services",
+    namespaced: true,
+    statusSubresource: true,
+  },
 ];
 const CONTROLLER_NS = "eventail-system";
 const INGRESS = `http://eventail-ingress.${CONTROLLER_NS}.svc.cluster.local`;
@@ -58,7 +65,11 @@ async function controller(identity: string): Promise<RunningController> {
     renewMs: 150,
     statusIntervalMs: 200,
     logger: process.env["EVENTAIL_TEST_LOGS"] ? createLogger() : silentLogger(),
-    runtime: { port: 0, stateDir: mkdtempSync(path.join(tmpdir(), "eventail-controller-")) },
+    runtime: {
+      port: 0,
+      drainMs: 200,
+      stateDir: mkdtempSync(path.join(tmpdir(), "eventail-controller-")),
+    },
   });
   controllers.push(running);
   return running;
@@ -233,5 +244,63 @@ describe("eventail controller against the API stand-in", () => {
 
     api.create(broker("b2"));
     await eventually(() => ready(statusOf("Broker", "b2")), 10_000, "status by the second");
+  });
+
+  it("resolves refs in cluster: v1 Service, Knative Service URL, Eventail's own kinds", async () => {
+    await setup();
+    const running = await controller("a");
+    const ksvc = (url: string): KubeObject => ({
+      apiVersion: "serving.knative.dev/v1",
+      kind: "Service",
+      metadata: { name: "ksvc", namespace: "default" },
+      spec: {},
+      status: { address: { url } },
+    });
+    api.create(ksvc(`${sink.url}/k1`));
+    api.create(broker("b1"));
+    api.create(broker("b2"));
+    const withRef = (name: string, ref: Record<string, string>): KubeObject => ({
+      ...trigger(name, "b1", ""),
+      spec: { broker: "b1", subscriber: { ref } },
+    });
+    api.create(
+      withRef("to-ksvc", { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "ksvc" }),
+    );
+    api.create(withRef("to-svc", { apiVersion: "v1", kind: "Service", name: "display" }));
+    api.create(withRef("to-broker", { apiVersion: EVENTING, kind: "Broker", name: "b2" }));
+    await eventually(() => ready(statusOf("Trigger", "to-broker")), 10_000, "statuses");
+    await eventually(
+      () => statusOf("Trigger", "to-ksvc").subscriberUri !== undefined,
+      10_000,
+      "ksvc",
+    );
+    expect(statusOf("Trigger", "to-ksvc").subscriberUri).toBe(`${sink.url}/k1`);
+    expect(statusOf("Trigger", "to-svc").subscriberUri).toBe(
+      "http://display.default.svc.cluster.local/",
+    );
+    expect(statusOf("Trigger", "to-broker").subscriberUri).toBe(`${INGRESS}/default/b2`);
+
+    expect(await send(running.runtime.url, "b1", "k-1")).toBe(202);
+    await eventually(
+      () => sink.requests.some((r) => r.event?.attributes.id === "k-1" && r.path === "/k1"),
+      10_000,
+      "delivery to the Knative Service's URL",
+    );
+    // The Knative Service moves: refs to it follow without any Trigger changing.
+    api.update("serving.knative.dev/v1", "Service", "default", "ksvc", (s) => ({
+      ...s,
+      status: { address: { url: `${sink.url}/k2` } },
+    }));
+    await eventually(
+      () => statusOf("Trigger", "to-ksvc").subscriberUri === `${sink.url}/k2`,
+      10_000,
+      "new ksvc URL in status",
+    );
+    expect(await send(running.runtime.url, "b1", "k-2")).toBe(202);
+    await eventually(
+      () => sink.requests.some((r) => r.event?.attributes.id === "k-2" && r.path === "/k2"),
+      10_000,
+      "delivery to the new URL",
+    );
   });
 });
