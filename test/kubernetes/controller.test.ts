@@ -37,6 +37,13 @@ const KINDS: KindInfo[] = [
     namespaced: true,
     statusSubresource: true,
   },
+  {
+    apiVersion: "messaging.knative.dev/v1",
+    kind: "InMemoryChannel",
+    plural: "inmemorychannels",
+    namespaced: true,
+    statusSubresource: true,
+  },
 ];
 const CONTROLLER_NS = "eventail-system";
 const INGRESS = `http://eventail-ingress.${CONTROLLER_NS}.svc.cluster.local`;
@@ -56,8 +63,9 @@ async function setup(options: { historyLimit?: number } = {}) {
   sink = await startSink();
 }
 
-async function controller(identity: string): Promise<RunningController> {
+async function controller(identity: string, serveKnativeKinds = false): Promise<RunningController> {
   const running = await startController({
+    serveKnativeKinds,
     kubeConfig: loadKubeConfig({ [APISERVER_URL_ANNOTATION]: api.url }),
     controllerNamespace: CONTROLLER_NS,
     identity,
@@ -302,5 +310,69 @@ describe("eventail controller against the API stand-in", () => {
       10_000,
       "delivery to the new URL",
     );
+  });
+
+  it("marks an invalid resource not ready and serves the rest", async () => {
+    await setup();
+    const running = await controller("a");
+    api.create(broker("b1"));
+    api.create(trigger("good", "b1", sink.url));
+    api.create({ ...trigger("bad", "b1", sink.url), spec: { broker: "b1" } });
+    await eventually(() => ready(statusOf("Trigger", "good")), 10_000, "good trigger status");
+    await eventually(
+      () => statusOf("Trigger", "bad").conditions !== undefined,
+      10_000,
+      "bad trigger status",
+    );
+    const bad = statusOf("Trigger", "bad") as Status & {
+      conditions: Array<{ type: string; status: string; reason?: string; message?: string }>;
+    };
+    expect(bad.observedGeneration).toBe(1);
+    expect(bad.conditions[0]).toMatchObject({
+      type: "Ready",
+      status: "False",
+      reason: "InvalidSpec",
+    });
+    expect(bad.conditions[0]?.message).toMatch(/subscriber/);
+    expect(running.runtime.store.get("Trigger", "default", "bad")).toBeUndefined();
+    expect(await send(running.runtime.url, "b1", "v-1")).toBe(202);
+    await eventually(
+      () => sink.requests.some((r) => r.event?.attributes.id === "v-1"),
+      10_000,
+      "delivery",
+    );
+  });
+
+  it("serves the other Knative kinds only with --serve-knative-kinds", async () => {
+    await setup();
+    const channel: KubeObject = {
+      apiVersion: "messaging.knative.dev/v1",
+      kind: "InMemoryChannel",
+      metadata: { name: "ch", namespace: "default" },
+      spec: {},
+    };
+    api.create(channel);
+    api.create(broker("b1"));
+    const without = await controller("a");
+    await eventually(() => ready(statusOf("Broker", "b1")), 10_000, "broker status");
+    await without.sync();
+    expect(without.runtime.store.get("InMemoryChannel", "default", "ch")).toBeUndefined();
+    expect(
+      api.get("messaging.knative.dev/v1", "InMemoryChannel", "default", "ch")?.["status"],
+    ).toBeUndefined();
+    await without.close();
+    controllers.splice(controllers.indexOf(without), 1);
+
+    const served = await controller("b", true);
+    await eventually(
+      () =>
+        ready(
+          (api.get("messaging.knative.dev/v1", "InMemoryChannel", "default", "ch")?.["status"] ??
+            {}) as Status,
+        ),
+      10_000,
+      "channel status",
+    );
+    expect(served.runtime.store.get("InMemoryChannel", "default", "ch")).toBeDefined();
   });
 });
