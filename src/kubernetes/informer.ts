@@ -5,6 +5,7 @@
  * after a dropped connection rarely lands on a compacted version; and a failed list or watch is
  * restarted with backoff (ListWatch stops on an error). A kind whose CRD is not installed (404)
  * counts as listed and empty, so one missing optional kind does not hold the others back.
+ * The controller and ApiServerSource both watch through it.
  */
 import {
   type KubeConfig,
@@ -18,13 +19,20 @@ import { collectionPath, isStatus, type KubeRest } from "./kube-rest.js";
 
 /** client-node's Watch, asking for bookmarks and a server-side timeout like client-go's reflector. */
 class BookmarkWatch extends Watch {
-  override watch(
+  constructor(
+    config: KubeConfig,
+    private readonly onOpen: () => void,
+  ) {
+    super(config);
+  }
+
+  override async watch(
     path: string,
     queryParams: Record<string, string | number | boolean | undefined>,
     callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
-    return super.watch(
+    const started = await super.watch(
       path,
       {
         ...queryParams,
@@ -35,8 +43,12 @@ class BookmarkWatch extends Watch {
       callback,
       done,
     );
+    this.onOpen();
+    return started;
   }
 }
+
+export type InformerChange = "add" | "update" | "delete";
 
 export interface InformerOptions {
   readonly apiVersion: string;
@@ -44,14 +56,28 @@ export interface InformerOptions {
   readonly plural: string;
   /** Undefined: all namespaces. */
   readonly namespace?: string;
+  /** The collection's path when it is not the one apiVersion, plural and namespace give. */
+  readonly path?: string;
+  readonly labelSelector?: string;
   readonly fieldSelector?: string;
+  /** Report what the first list finds as adds (default true); false only primes the cache. */
+  readonly emitInitial?: boolean;
   /** Called on every add, update, delete and (re)list. */
-  readonly onChange: () => void;
+  readonly onChange?: () => void;
+  /** Each change, with the object. */
+  readonly onEvent?: (change: InformerChange, object: KubernetesObject) => void;
+  /** A list answered (the API is reachable). */
+  readonly onListed?: () => void;
+  /** A watch was accepted (the API is reachable). */
+  readonly onWatching?: () => void;
+  /** A list or watch failed; replaces the default warning (it is retried either way). */
+  readonly onError?: (error: unknown) => void;
 }
 
 export class Informer {
   private readonly listWatch: ListWatch<KubernetesObject>;
   private listedOnce = false;
+  private priming = false;
   private stopped = false;
   private delayMs = 500;
   private retry: NodeJS.Timeout | undefined;
@@ -60,14 +86,19 @@ export class Informer {
   constructor(
     config: KubeConfig,
     rest: KubeRest,
-    options: InformerOptions,
+    private readonly options: InformerOptions,
     private readonly logger: Logger,
   ) {
-    this.path = collectionPath(options.apiVersion, options.plural, options.namespace);
+    this.path =
+      options.path ?? collectionPath(options.apiVersion, options.plural, options.namespace);
+    const query = new URLSearchParams();
+    if (options.labelSelector) query.set("labelSelector", options.labelSelector);
+    if (options.fieldSelector) query.set("fieldSelector", options.fieldSelector);
+    const listPath = query.size > 0 ? `${this.path}?${query}` : this.path;
     const list = async (): Promise<KubernetesListObject<KubernetesObject>> => {
       let answer: KubernetesListObject<KubernetesObject>;
       try {
-        answer = (await rest.get(this.path)) as unknown as KubernetesListObject<KubernetesObject>;
+        answer = (await rest.get(listPath)) as unknown as KubernetesListObject<KubernetesObject>;
       } catch (error) {
         if (!isStatus(error, 404)) throw error;
         answer = { apiVersion: "v1", kind: "List", metadata: {}, items: [] };
@@ -77,29 +108,39 @@ export class Informer {
         item.apiVersion ??= options.apiVersion;
         item.kind ??= options.kind;
       }
+      // The first list only primes the cache unless told otherwise: ListWatch reports its items
+      // as adds right after this resolves, before anything queued with setImmediate runs.
+      if (!this.listedOnce && options.emitInitial === false) {
+        this.priming = true;
+        setImmediate(() => {
+          this.priming = false;
+        });
+      }
       this.listedOnce = true;
       this.delayMs = 500;
-      // ListWatch stores the items right after this resolves; the change is read after that.
-      setImmediate(options.onChange);
+      options.onListed?.();
+      if (options.onChange) setImmediate(options.onChange);
       return answer;
     };
     this.listWatch = new ListWatch(
       this.path,
-      new BookmarkWatch(config),
+      new BookmarkWatch(config, () => options.onWatching?.()),
       list,
       false,
-      undefined,
+      options.labelSelector,
       options.fieldSelector,
     );
-    const changed = (object: KubernetesObject) => {
+    const changed = (change: InformerChange) => (object: KubernetesObject) => {
       object.apiVersion ??= options.apiVersion;
       object.kind ??= options.kind;
       this.delayMs = 500;
-      options.onChange();
+      if (this.priming) return;
+      options.onEvent?.(change, object);
+      options.onChange?.();
     };
-    this.listWatch.on("add", changed);
-    this.listWatch.on("update", changed);
-    this.listWatch.on("delete", changed);
+    this.listWatch.on("add", changed("add"));
+    this.listWatch.on("update", changed("update"));
+    this.listWatch.on("delete", changed("delete"));
     this.listWatch.on("error", (error) => this.restartLater(error));
   }
 
@@ -110,6 +151,22 @@ export class Informer {
 
   start(): void {
     void this.listWatch.start().catch((error: unknown) => this.restartLater(error));
+  }
+
+  /** Runs until `signal` aborts. */
+  run(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.resolve();
+    this.start();
+    return new Promise((resolve) => {
+      signal.addEventListener(
+        "abort",
+        () => {
+          this.stop();
+          resolve();
+        },
+        { once: true },
+      );
+    });
   }
 
   stop(): void {
@@ -125,7 +182,8 @@ export class Informer {
   private restartLater(error: unknown): void {
     if (this.stopped) return;
     const status = (error as { statusCode?: number; code?: number }).statusCode;
-    if (status !== 404) {
+    if (this.options.onError) this.options.onError(error);
+    else if (status !== 404) {
       this.logger.warn(
         {
           path: this.path,

@@ -6,9 +6,16 @@
 import http from "node:http";
 import https from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { KubeApiError } from "../sources/apiserver/kube-client.js";
-
-export { KubeApiError };
+/** An API error with the HTTP status (or the watch ERROR event's Status code). */
+export class KubeApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+  ) {
+    super(message);
+    this.name = "KubeApiError";
+  }
+}
 
 export type KubeJson = Record<string, unknown> & {
   apiVersion?: string;
