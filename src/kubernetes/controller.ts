@@ -16,6 +16,7 @@ import { BROKER_CLASS_ANNOTATION, triggerBroker } from "../resources/broker-conf
 import type { ValidationIssue } from "../resources/issue.js";
 import { resourceFromObject } from "../resources/loader.js";
 import type { Resource } from "../resources/types.js";
+import { readConfiguration } from "../runtime/configuration-reader.js";
 import { type EventailOptions, type RunningEventail, startEventail } from "../runtime/eventail.js";
 import { SIGNING_SECRET_NAME } from "../security/key-store.js";
 import { generateSigningKeyPem } from "../security/signing-keys.js";
@@ -68,22 +69,15 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const identity = options.identity ?? `${hostname()}-${randomUUID().slice(0, 8)}`;
   /** Knative Services' status.address.url by namespace/name: the runtime's Service lookup. */
   const knativeServices = new Map<string, string>();
-  const runtime = await startEventail({
-    ...options.runtime,
-    logger,
-    resources: [],
-    watch: false,
-    services: knativeServices,
-    publicUrl:
-      options.runtime?.publicUrl ??
-      `http://${INGRESS_SERVICE}.${controllerNamespace}.svc.cluster.local`,
-  });
-
   const namespaces: Array<string | undefined> = options.namespaces?.length
     ? [...options.namespaces]
     : [undefined];
   const informers: Array<{ kind: WatchedKind; informer: Informer }> = [];
-  const onChange = () => schedule();
+  /** Changes before the runtime runs are read by the first sync after it starts. */
+  let started = false;
+  const onChange = () => {
+    if (started) schedule();
+  };
   const watch = (kind: WatchedKind, namespace: string | undefined, fieldSelector?: string) => {
     const informer = new Informer(
       options.kubeConfig,
@@ -113,6 +107,35 @@ export async function startController(options: ControllerOptions): Promise<Runni
     );
   }
 
+  // Nothing is served before every cache is filled: a replica that answered /readyz with an
+  // empty store would get events for Brokers it does not know yet.
+  let allListed: () => void = () => undefined;
+  const listed = new Promise<void>((resolve) => {
+    allListed = resolve;
+  });
+  const checkListed = () => {
+    if (informers.every(({ informer }) => informer.listed)) allListed();
+  };
+  for (const { informer } of informers) informer.start();
+  const listedCheck = setInterval(checkListed, 20);
+  await listed;
+  clearInterval(listedCheck);
+  const first = readCaches(informers, knativeServices);
+  const initial = await acceptValid(first.resources, logger, async (resources) => {
+    const configuration = await readConfiguration([], resources, knativeServices);
+    return configuration.issues;
+  });
+  const runtime = await startEventail({
+    ...options.runtime,
+    logger,
+    resources: initial.accepted,
+    watch: false,
+    services: knativeServices,
+    publicUrl:
+      options.runtime?.publicUrl ??
+      `http://${INGRESS_SERVICE}.${controllerNamespace}.svc.cluster.local`,
+  });
+
   const statusWriter = new StatusWriter(rest, runtime, logger);
   const election = new LeaderElection({
     rest,
@@ -130,10 +153,10 @@ export async function startController(options: ControllerOptions): Promise<Runni
     },
   });
 
-  let served: Served[] = [];
-  let rejected = new Map<string, string>();
-  let refused = new Map<string, string>();
-  let applied: string | undefined;
+  let served: Served[] = first.served;
+  let refused = initial.rejected;
+  let rejected = new Map([...first.rejected, ...refused]);
+  let applied: string | undefined = JSON.stringify(first.resources);
   let running: Promise<void> | undefined;
   let again = false;
   let timer: NodeJS.Timeout | undefined;
@@ -144,14 +167,15 @@ export async function startController(options: ControllerOptions): Promise<Runni
   });
 
   const syncOnce = async () => {
-    if (!informers.every(({ informer }) => informer.listed)) return;
     const urlsBefore = JSON.stringify([...knativeServices]);
     const read = readCaches(informers, knativeServices);
     // Most watch events are status writes (ours included): the resources read the same, and
     // validating and applying them again would only cost CPU.
     const fingerprint = JSON.stringify(read.resources);
     if (fingerprint !== applied) {
-      const accepted = await applyAll(runtime, read.resources, logger);
+      const accepted = await acceptValid(read.resources, logger, (resources) =>
+        runtime.apply(resources),
+      );
       applied = fingerprint;
       refused = accepted.rejected;
     }
@@ -194,8 +218,10 @@ export async function startController(options: ControllerOptions): Promise<Runni
   }, options.statusIntervalMs ?? 5000);
   statusInterval.unref();
 
-  for (const { informer } of informers) informer.start();
+  markSynced();
+  started = true;
   election.start();
+  schedule();
   logger.info(
     {
       identity,
@@ -300,26 +326,27 @@ function isServed(
 }
 
 /**
- * Hands the resources to the runtime. In a cluster one bad object must not stop the others (as a
- * bad file refuses a whole `eventail run` reload): the objects validation names are left out
- * and the rest applied again, a few rounds at most.
+ * The resources `check` accepts (`runtime.apply` applies them when it finds no issue). In a
+ * cluster one bad object must not stop the others (as a bad file refuses a whole `eventail run`
+ * reload): the objects validation names are left out and the rest checked again, a few rounds
+ * at most.
  */
-async function applyAll(
-  runtime: RunningEventail,
+async function acceptValid(
   resources: Resource[],
   logger: Logger,
-): Promise<{ rejected: Map<string, string> }> {
+  check: (resources: Resource[]) => Promise<ValidationIssue[]>,
+): Promise<{ accepted: Resource[]; rejected: Map<string, string> }> {
   const rejected = new Map<string, string>();
   let remaining = resources;
   for (let round = 0; round < 5; round++) {
     let issues: ValidationIssue[];
     try {
-      issues = await runtime.apply(remaining);
+      issues = await check(remaining);
     } catch (error) {
       logger.error({ reason: (error as Error).message }, "configuration refused");
-      return { rejected };
+      return { accepted: [], rejected };
     }
-    if (issues.length === 0) return { rejected };
+    if (issues.length === 0) return { accepted: remaining, rejected };
     const named = new Set<string>();
     for (const issue of issues) {
       if (issue.name === "") continue;
@@ -332,10 +359,10 @@ async function applyAll(
       (r) => !named.has(idOf(r.kind, r.metadata.namespace, r.metadata.name)),
     );
     logger.warn({ refused: [...named] }, "invalid resources left out");
-    if (next.length === remaining.length) return { rejected };
+    if (next.length === remaining.length) return { accepted: [], rejected };
     remaining = next;
   }
-  return { rejected };
+  return { accepted: [], rejected };
 }
 
 /** The leader creates the signing-key Secret when it is missing; every replica reads it. */

@@ -375,4 +375,20 @@ describe("eventail controller against the API stand-in", () => {
     );
     expect(served.runtime.store.get("InMemoryChannel", "default", "ch")).toBeDefined();
   });
+
+  it("serves what the caches hold from its first answer on, invalid objects left out", async () => {
+    await setup();
+    api.create(broker("early"));
+    api.create({ ...trigger("early-bad", "early", sink.url), spec: { broker: "early" } });
+    const running = await controller("a");
+    // Listening means listed: the store already holds the Broker, /readyz can say ready.
+    expect(running.runtime.store.get("Broker", "default", "early")).toBeDefined();
+    expect(running.runtime.store.get("Trigger", "default", "early-bad")).toBeUndefined();
+    expect(await send(running.runtime.url, "early", "first")).toBe(202);
+    await eventually(
+      () => statusOf("Trigger", "early-bad").conditions?.[0]?.status === "False",
+      10_000,
+      "the invalid Trigger's status",
+    );
+  });
 });
