@@ -20,6 +20,7 @@ import { readConfiguration } from "../runtime/configuration-reader.js";
 import { type EventailOptions, type RunningEventail, startEventail } from "../runtime/eventail.js";
 import { SIGNING_SECRET_NAME } from "../security/key-store.js";
 import { generateSigningKeyPem } from "../security/signing-keys.js";
+import { EventTypeWriter } from "./event-type-writer.js";
 import { Informer } from "./informer.js";
 import { KNATIVE_SERVICE, type WatchedKind, watchedKinds } from "./kinds.js";
 import { collectionPath, isStatus, KubeRest } from "./kube-rest.js";
@@ -137,6 +138,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   });
 
   const statusWriter = new StatusWriter(rest, runtime, logger);
+  const eventTypeWriter = new EventTypeWriter(rest, runtime, logger);
   const election = new LeaderElection({
     rest,
     namespace: controllerNamespace,
@@ -212,9 +214,11 @@ export async function startController(options: ControllerOptions): Promise<Runni
     }, 20);
   }
 
+  // Readiness and auto-created EventTypes change without any resource changing.
   const statusInterval = setInterval(() => {
-    if (election.isLeader && !closed)
-      void statusWriter.write(served, rejected).catch(() => undefined);
+    if (!election.isLeader || closed) return;
+    void statusWriter.write(served, rejected).catch(() => undefined);
+    void eventTypeWriter.write().catch(() => undefined);
   }, options.statusIntervalMs ?? 5000);
   statusInterval.unref();
 

@@ -38,6 +38,13 @@ const KINDS: KindInfo[] = [
     statusSubresource: true,
   },
   {
+    apiVersion: "eventing.knative.dev/v1beta2",
+    kind: "EventType",
+    plural: "eventtypes",
+    namespaced: true,
+    statusSubresource: true,
+  },
+  {
     apiVersion: "messaging.knative.dev/v1",
     kind: "InMemoryChannel",
     plural: "inmemorychannels",
@@ -390,5 +397,31 @@ describe("eventail controller against the API stand-in", () => {
       10_000,
       "the invalid Trigger's status",
     );
+  });
+
+  it("creates the EventTypes the runtime auto-created, as leader", async () => {
+    await setup();
+    api.create({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "config-features", namespace: "knative-eventing" },
+      data: { "eventtype-auto-create": "enabled" },
+    });
+    api.create(broker("b1"));
+    const running = await controller("a");
+    await eventually(() => running.isLeader, 10_000, "leadership");
+    expect(await send(running.runtime.url, "b1", "t-1", "com.example.ordered")).toBe(202);
+    const created = () =>
+      api.writes.filter((w) => w.method === "POST" && w.path.endsWith("/eventtypes"));
+    await eventually(() => created().some((w) => w.status === 201), 10_000, "EventType created");
+    const listed = (await (
+      await fetch(`${api.url}/apis/eventing.knative.dev/v1beta2/namespaces/default/eventtypes`)
+    ).json()) as { items: Array<{ spec: { type: string; reference: { name: string } } }> };
+    expect(listed.items.map((i) => [i.spec.type, i.spec.reference.name])).toEqual([
+      ["com.example.ordered", "b1"],
+    ]);
+    // Created once, not on every pass.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(created().length).toBe(1);
   });
 });

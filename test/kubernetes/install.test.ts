@@ -132,6 +132,7 @@ describe.skipIf(missing !== undefined)("config/ rendered by kubectl kustomize", 
         true,
       );
     }
+    expect(allows(cluster, "eventing.knative.dev", "eventtypes", "create")).toBe(true);
     // Nothing beyond reading Secrets cluster-wide: writing one is for its own namespace only.
     expect(
       cluster.some(
