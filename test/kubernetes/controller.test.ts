@@ -246,8 +246,13 @@ describe("eventail controller against the API stand-in", () => {
     await eventually(() => ready(statusOf("Broker", "b1")), 10_000, "status by the first");
     await second.synced();
     expect(second.isLeader).toBe(false);
-    // Both replicas serve the data plane; only the leader writes.
+    // Both replicas serve the data plane and read the one signing key; only the leader writes.
     expect(second.runtime.store.get("Broker", "default", "b1")).toBeDefined();
+    await eventually(
+      () => second.runtime.store.get("Secret", CONTROLLER_NS, "eventail-signing-key") !== undefined,
+      10_000,
+      "the signing key on the second replica",
+    );
 
     await first.close({ releaseLease: false });
     controllers.splice(controllers.indexOf(first), 1);
@@ -281,7 +286,14 @@ describe("eventail controller against the API stand-in", () => {
     api.create(
       withRef("to-ksvc", { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "ksvc" }),
     );
-    api.create(withRef("to-svc", { apiVersion: "v1", kind: "Service", name: "display" }));
+    api.create({
+      ...withRef("to-svc", { apiVersion: "v1", kind: "Service", name: "display" }),
+      spec: {
+        broker: "b1",
+        subscriber: { ref: { apiVersion: "v1", kind: "Service", name: "display" } },
+        delivery: { deadLetterSink: { ref: { apiVersion: EVENTING, kind: "Broker", name: "b2" } } },
+      },
+    });
     api.create(withRef("to-broker", { apiVersion: EVENTING, kind: "Broker", name: "b2" }));
     await eventually(() => ready(statusOf("Trigger", "to-broker")), 10_000, "statuses");
     await eventually(
@@ -294,6 +306,9 @@ describe("eventail controller against the API stand-in", () => {
       "http://display.default.svc.cluster.local/",
     );
     expect(statusOf("Trigger", "to-broker").subscriberUri).toBe(`${INGRESS}/default/b2`);
+    expect(
+      (statusOf("Trigger", "to-svc") as { deadLetterSinkUri?: string }).deadLetterSinkUri,
+    ).toBe(`${INGRESS}/default/b2`);
 
     expect(await send(running.runtime.url, "b1", "k-1")).toBe(202);
     await eventually(
