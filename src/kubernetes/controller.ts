@@ -89,6 +89,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         plural: kind.plural,
         ...(namespace !== undefined ? { namespace } : {}),
         ...(fieldSelector !== undefined ? { fieldSelector } : {}),
+        optional: true,
         onChange,
       },
       logger,

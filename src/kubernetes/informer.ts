@@ -3,8 +3,9 @@
  * list's resourceVersion; relist after 410 Gone). Two things it leaves to its user are done here:
  * watches ask for bookmarks, so a quiet collection's resourceVersion stays fresh and a re-watch
  * after a dropped connection rarely lands on a compacted version; and a failed list or watch is
- * restarted with backoff (ListWatch stops on an error). A kind whose CRD is not installed (404)
- * counts as listed and empty, so one missing optional kind does not hold the others back.
+ * restarted with backoff (ListWatch stops on an error). For the controller, a kind whose CRD
+ * is not installed (404), or that RBAC does not let it list at first (403), counts as listed and
+ * empty (`optional`), so one missing kind does not hold the others back.
  * The controller and ApiServerSource both watch through it.
  */
 import {
@@ -60,6 +61,11 @@ export interface InformerOptions {
   readonly path?: string;
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
+  /**
+   * The kind may be absent: a 404 (CRD not installed), or a 403 on the first list (RBAC does not
+   * cover it), reads as an empty collection instead of failing.
+   */
+  readonly optional?: boolean;
   /** Report what the first list finds as adds (default true); false only primes the cache. */
   readonly emitInitial?: boolean;
   /** Called on every add, update, delete and (re)list. */
@@ -100,7 +106,15 @@ export class Informer {
       try {
         answer = (await rest.get(listPath)) as unknown as KubernetesListObject<KubernetesObject>;
       } catch (error) {
-        if (!isStatus(error, 404)) throw error;
+        if (!options.optional) throw error;
+        if (isStatus(error, 403) && !this.listedOnce) {
+          // RBAC that does not cover a kind (--serve-knative-kinds with config/'s rules) must not
+          // keep every other kind from being served: this one counts as empty until allowed.
+          logger.warn(
+            { path: this.path, reason: (error as Error).message },
+            "not allowed to list this kind; serving none of it",
+          );
+        } else if (!isStatus(error, 404)) throw error;
         answer = { apiVersion: "v1", kind: "List", metadata: {}, items: [] };
       }
       // List items come without apiVersion and kind; the runtime needs both.
