@@ -130,6 +130,29 @@ program
   );
 
 program
+  .command("controller")
+  .description("serve the cluster's Eventail Brokers and Eventail kinds, writing their status")
+  .option("--namespace <ns>", "namespace to watch (repeatable; default: all)", collect)
+  .option("--kubeconfig <file>", "kubeconfig to use (default: in-cluster, else ~/.kube/config)")
+  .option("--serve-knative-kinds", "also serve the other Knative kinds (no Knative controllers)")
+  .option("--controller-namespace <ns>", "where the Lease and signing key live (default: own)")
+  .option("--host <host>", "address to listen on", "0.0.0.0")
+  .option("--port <port>", "port to listen on (default: $PORT, else 8080)", port)
+  .action(
+    async (options: {
+      namespace?: string[];
+      kubeconfig?: string;
+      serveKnativeKinds?: boolean;
+      controllerNamespace?: string;
+      host: string;
+      port?: number;
+    }) => {
+      const { controllerCommand } = await import("./controller.js");
+      process.exitCode = await controllerCommand({ ...options, port: servePort(options.port) });
+    },
+  );
+
+program
   .command("validate")
   .description("check manifests and print every problem (exit 2 when any)")
   .requiredOption("-f, --filename <path>", "manifest file or folder (repeatable)", collect)

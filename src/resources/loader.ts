@@ -321,3 +321,16 @@ function describeFsError(error: unknown): string {
   if (code === "EACCES" || code === "EPERM") return "permission denied";
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * One object as the Kubernetes API server returns it (the controller's feed), read like a
+ * manifest document: `status` and server-set metadata (uid, resourceVersion, managedFields) are
+ * dropped, generation is kept. `source` names it in messages, e.g. `kubernetes:Broker/ns/name`.
+ */
+export function resourceFromObject(
+  value: unknown,
+  source: string,
+  issues: ValidationIssue[],
+): Resource | undefined {
+  return toResource(withoutNulls(value), undefined, source, () => 1, issues);
+}

@@ -14,7 +14,7 @@ import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { eventailBuilt } from "../support/eventail-process.js";
 import { startKafkaEngine } from "../support/kafka-engine.js";
-import { KubeApiServerDouble } from "../support/kube-apiserver-double.js";
+import { KubeApiStandIn } from "../support/kube-api-stand-in.js";
 import { type ReadmeCommand, readmeCommands, shellWords } from "../support/readme-commands.js";
 import { freePort } from "../support/services.js";
 import { KAFKA, NATS, REDIS, type SystemBacking } from "./backings.js";
@@ -141,7 +141,7 @@ async function freshMqTriggerStreams(): Promise<void> {
   }
 }
 
-let kubeApi: KubeApiServerDouble | undefined;
+let kubeApi: KubeApiStandIn | undefined;
 
 /** Where the kafka-source manifest (and the README's kcat) expect Kafka. */
 const KAFKA_PORT = 9092;
@@ -379,7 +379,7 @@ const CASES: ExampleCase[] = [
         command: /^kubectl proxy --port 8001$/,
         why: "no cluster here: the Kubernetes API test double serves on :8001 instead",
         run: async (context) => {
-          kubeApi = await new KubeApiServerDouble().start(8001);
+          kubeApi = await new KubeApiStandIn().start(8001);
           context.cleanup.defer(() => kubeApi?.close());
         },
       },

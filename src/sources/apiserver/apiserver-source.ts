@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { Informer, type InformerOptions } from "../../kubernetes/informer.js";
+import { KubeRest } from "../../kubernetes/kube-rest.js";
 import type { Logger } from "../../observability/logger.js";
 import type { RunnableSource } from "../registry.js";
 import type { EventSink } from "../source.js";
 import { ApiReachability } from "./api-reachability.js";
-import { KubeClient, loadKubeConfig } from "./kube-client.js";
+import { loadKubeConfig } from "./kube-client.js";
 import { type LabelSelector, selectorQuery } from "./label-selector.js";
-import { ListWatch } from "./list-watch.js";
 import {
   apiServerEvent,
   type ChangeKind,
@@ -49,7 +51,8 @@ export class ApiServerSource implements RunnableSource {
   private wake: (() => void) | undefined;
   private readonly running: Promise<void>[] = [];
   private readonly namespaceWatches = new Map<string, AbortController>();
-  private readonly client: KubeClient;
+  private readonly kubeConfig: KubeConfig;
+  private readonly rest: KubeRest;
   private readonly reachability: ApiReachability;
   private readonly mode: Mode;
 
@@ -60,8 +63,9 @@ export class ApiServerSource implements RunnableSource {
     annotations: Readonly<Record<string, string>>,
     private readonly logger: Logger,
   ) {
-    this.client = new KubeClient(loadKubeConfig(annotations));
-    this.reachability = new ApiReachability(this.client.server, logger);
+    this.kubeConfig = loadKubeConfig(annotations);
+    this.rest = new KubeRest(this.kubeConfig);
+    this.reachability = new ApiReachability(this.rest.server, logger);
     this.mode = spec.mode ?? "Reference";
   }
 
@@ -115,7 +119,7 @@ export class ApiServerSource implements RunnableSource {
     const path = resource.apiVersion.includes("/")
       ? `/apis/${resource.apiVersion}`
       : `/api/${resource.apiVersion}`;
-    const list = (await this.client.getJson(path, {}, this.abort.signal)) as {
+    const list = (await this.rest.get(path, this.abort.signal)) as {
       resources?: Array<{ name: string; kind: string; namespaced: boolean }>;
     };
     const found = list.resources?.find((r) => r.kind === resource.kind && !r.name.includes("/"));
@@ -132,14 +136,13 @@ export class ApiServerSource implements RunnableSource {
   /** Watches the namespaces matching the selector, adding and dropping watches as they change. */
   private async followNamespaces(infos: ResourceInfo[], labelSelector: string): Promise<void> {
     let synced = false;
-    const namespaces = new ListWatch(
-      this.client,
+    const namespaces = this.informer(
       {
-        path: "/api/v1/namespaces",
-        labelSelector,
         apiVersion: "v1",
         kind: "Namespace",
-        emitInitial: true,
+        plural: "namespaces",
+        path: "/api/v1/namespaces",
+        labelSelector,
         onListed: () => {
           synced = true;
         },
@@ -155,11 +158,8 @@ export class ApiServerSource implements RunnableSource {
           this.watchNamespace(infos, name, synced);
         }
       },
-      this.logger,
-      this.abort.signal,
-      this.reachability,
     );
-    await namespaces.run();
+    await namespaces.run(this.abort.signal);
   }
 
   private watchNamespace(
@@ -173,22 +173,42 @@ export class ApiServerSource implements RunnableSource {
     this.spec.resources.forEach((resource, index) => {
       const info = infos[index]!;
       const path = collectionPath(info, namespace);
-      const watch = new ListWatch(
-        this.client,
+      const watch = this.informer(
         {
-          path,
-          labelSelector: selectorQuery(resource.selector),
           apiVersion: info.apiVersion,
           kind: info.kind,
+          plural: info.plural,
+          path,
+          labelSelector: selectorQuery(resource.selector),
           emitInitial,
         },
-        (change, object) => this.enqueue({ change, object, info }),
-        this.logger,
-        signal,
-        this.reachability,
+        (change, object) => this.enqueue({ change, object: object as KubeObject, info }),
       );
-      this.running.push(watch.run());
+      this.running.push(watch.run(signal));
     });
+  }
+
+  /** One collection kept in view (list, watch with bookmarks, relist on 410), reporting here. */
+  private informer(
+    options: Omit<InformerOptions, "onEvent">,
+    onEvent: NonNullable<InformerOptions["onEvent"]>,
+  ): Informer {
+    const party = options.path ?? options.plural;
+    return new Informer(
+      this.kubeConfig,
+      this.rest,
+      {
+        ...options,
+        onEvent,
+        onListed: () => {
+          this.reachability.succeeded(party);
+          options.onListed?.();
+        },
+        onWatching: () => this.reachability.succeeded(party),
+        onError: (error) => this.reachability.failed(party, error),
+      },
+      this.logger,
+    );
   }
 
   private enqueue(change: Change): void {
@@ -222,7 +242,7 @@ export class ApiServerSource implements RunnableSource {
         next.change,
         next.object,
         next.info,
-        this.client.server,
+        this.rest.server,
         this.spec.ceOverrides?.extensions,
       );
       await sink(event);

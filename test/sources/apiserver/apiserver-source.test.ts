@@ -9,19 +9,19 @@ import {
   ApiServerSource,
   type ApiServerSourceSpec,
 } from "../../../src/sources/apiserver/apiserver-source.js";
-import { KubeApiServerDouble, type KubeObject } from "../../support/kube-apiserver-double.js";
+import { KubeApiStandIn, type KubeObject } from "../../support/kube-api-stand-in.js";
 import { freePort } from "../../support/services.js";
 import { eventually, type RecordingSink, startWithManifests } from "../../support/sink.js";
 import { SourceHarness } from "../harness.js";
 
 let harness: SourceHarness;
 let sink: RecordingSink;
-let api: KubeApiServerDouble;
+let api: KubeApiStandIn;
 
 beforeEach(async () => {
   harness = new SourceHarness();
   sink = await harness.recordingSink();
-  api = await new KubeApiServerDouble({ bookmarkMs: 100 }).start();
+  api = await new KubeApiStandIn({ bookmarkMs: 100 }).start();
   harness.defer(() => api.close());
 });
 afterEach(async () => {
@@ -213,7 +213,7 @@ describe("ApiServerSource against the API server test double", () => {
 
   it("talks to the cluster a kubeconfig names (eventail.io/kubeconfig), with its bearer token", async () => {
     await api.close();
-    api = await new KubeApiServerDouble({ token: "t0ken" }).start();
+    api = await new KubeApiStandIn({ token: "t0ken" }).start();
     harness.defer(() => api.close());
     const dir = mkdtempSync(path.join(tmpdir(), "eventail-kubeconfig-"));
     const file = path.join(dir, "config");
@@ -291,7 +291,7 @@ describe("ApiServerSource when the Kubernetes API cannot be reached", () => {
     expect(lines[0]!.level).toBe(40);
     expect(JSON.stringify(lines)).not.toMatch(/stack| {4}at /);
 
-    const late = await new KubeApiServerDouble({ bookmarkMs: 100 }).start(port);
+    const late = await new KubeApiStandIn({ bookmarkMs: 100 }).start(port);
     harness.defer(() => late.close());
     await eventually(() => source.ready(), 15_000, "the source to reach the API");
     await eventually(() => late.openWatches >= 1, 5_000, "the source's watch");
@@ -333,7 +333,7 @@ spec:
         "source ApiServerSource/default/my-apiserversource": false,
       }),
     });
-    const late = await new KubeApiServerDouble().start(port);
+    const late = await new KubeApiStandIn().start(port);
     harness.defer(() => late.close());
     await eventually(async () => (await readyz()).status === 200, 15_000, "/readyz 200");
     expect((await readyz()).body["checks"]).toMatchObject({

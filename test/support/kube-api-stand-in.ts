@@ -1,4 +1,4 @@
-// TEST DOUBLE: a stand-in for the Kubernetes API server (none can run here), for ApiServerSource tests.
+// STAND-IN for a Kubernetes API server (none can run here): implements only what Eventail's controller and ApiServerSource use.
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -14,6 +14,13 @@ import type { AddressInfo } from "node:net";
  *
  * Tests drive it: create/update/remove objects, expire() the watch history (as compaction does),
  * hold lists to open a window in which changes are seen by no watch.
+ *
+ * For the controller it also takes writes as the real server does: GET of one object, POST to a
+ * collection (409 AlreadyExists), PUT of an object (409 Conflict on a stale
+ * metadata.resourceVersion), and the status subresource (PUT and merge PATCH of `.../status`,
+ * same optimistic concurrency; a PUT of the object itself leaves status alone and a status write
+ * leaves the rest alone). metadata.generation starts at 1 and is bumped when anything but
+ * metadata and status changes. Leases (coordination.k8s.io/v1) and Secrets are plain objects.
  */
 
 export interface KindInfo {
@@ -21,6 +28,8 @@ export interface KindInfo {
   readonly kind: string;
   readonly plural: string;
   readonly namespaced: boolean;
+  /** Writes to `status` go through the status subresource only (CRDs with `subresources.status`). */
+  readonly statusSubresource?: boolean;
 }
 
 export type KubeObject = Record<string, unknown> & {
@@ -72,17 +81,32 @@ export interface RecordedRequest {
   readonly authorization?: string;
 }
 
-export interface KubeApiServerDoubleOptions {
+export interface KubeApiStandInOptions {
   readonly kinds?: readonly KindInfo[];
   /** When set, every request must carry `Authorization: Bearer <token>`. */
   readonly token?: string;
   /** How often watches that allow bookmarks get one. Default 200 ms. */
   readonly bookmarkMs?: number;
+  /**
+   * Compaction: only the last `historyLimit` changes stay watchable; a watch from an older
+   * resourceVersion gets 410 Expired. Unset keeps everything (until expire()).
+   */
+  readonly historyLimit?: number;
 }
 
-export class KubeApiServerDouble {
+/** A write that reached the server: method, path and the answer's status code. */
+export interface RecordedWrite {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+}
+
+export class KubeApiStandIn {
   url = "";
   readonly requests: RecordedRequest[] = [];
+  readonly writes: RecordedWrite[] = [];
+  /** Status writes still to be raced by a concurrent change (conflictNextStatusWrites). */
+  private racedStatusWrites = 0;
   private readonly server: http.Server;
   private readonly kinds: readonly KindInfo[];
   private readonly objects = new Map<string, { info: KindInfo; object: KubeObject }>();
@@ -93,7 +117,7 @@ export class KubeApiServerDouble {
   private oldestWatchable = 0;
   private heldLists: Array<() => void> | undefined;
 
-  constructor(private readonly options: KubeApiServerDoubleOptions = {}) {
+  constructor(private readonly options: KubeApiStandInOptions = {}) {
     this.kinds = options.kinds ?? DEFAULT_KINDS;
     this.server = http.createServer((request, response) => this.route(request, response));
   }
@@ -124,6 +148,7 @@ export class KubeApiServerDouble {
       ...(info.namespaced ? { namespace: object.metadata.namespace ?? "default" } : {}),
       uid: randomUUID(),
       resourceVersion: String(++this.revision),
+      generation: 1,
       creationTimestamp: new Date().toISOString(),
     };
     const created: KubeObject = { ...object, metadata };
@@ -145,10 +170,48 @@ export class KubeApiServerDouble {
     const key = this.keyOf(info, namespace, name);
     const current = this.objects.get(key);
     if (!current) throw new Error(`${key} not found`);
-    const next = change(structuredClone(current.object));
-    next.metadata = { ...next.metadata, resourceVersion: String(++this.revision) };
+    return this.store(info, key, current.object, change(structuredClone(current.object)));
+  }
+
+  /** The stored object, or undefined. */
+  get(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+  ): KubeObject | undefined {
+    const info = this.infoOf(apiVersion, kind);
+    return this.objects.get(this.keyOf(info, namespace, name))?.object;
+  }
+
+  /**
+   * The next `count` status writes lose a race: just before each is handled, the object changes
+   * (a label), so the write carries a stale resourceVersion and gets 409 Conflict, as when
+   * someone else wrote between the writer's read and its write.
+   */
+  conflictNextStatusWrites(count: number): void {
+    this.racedStatusWrites = count;
+  }
+
+  /** Drops every watch connection without ending the stream (a network failure). */
+  dropWatches(): void {
+    for (const watch of [...this.watches]) {
+      watch.end();
+      watch.response.socket?.destroy();
+    }
+  }
+
+  /** Stores a new version: next resourceVersion, generation bumped when the spec changed. */
+  private store(info: KindInfo, key: string, before: KubeObject, next: KubeObject): KubeObject {
+    const generation = Number(before.metadata["generation"] ?? 1);
+    next.metadata = {
+      ...next.metadata,
+      uid: before.metadata.uid,
+      resourceVersion: String(++this.revision),
+      generation: specOf(before) === specOf(next) ? generation : generation + 1,
+    };
     this.objects.set(key, { info, object: next });
-    this.record("MODIFIED", info, next, current.object);
+    this.record("MODIFIED", info, next, before);
     return next;
   }
 
@@ -218,6 +281,11 @@ export class KubeApiServerDouble {
       ...(previous ? { previous } : {}),
     };
     this.history.push(change);
+    const limit = this.options.historyLimit;
+    if (limit !== undefined && this.history.length > limit) {
+      this.history.splice(0, this.history.length - limit);
+      this.oldestWatchable = this.history[0]!.rv;
+    }
     for (const watch of this.watches) {
       const event = this.eventFor(watch.scope, change);
       if (event) this.write(watch.response, event);
@@ -277,13 +345,16 @@ export class KubeApiServerDouble {
       });
       return;
     }
-    if (request.method !== "GET") {
-      json(405, {
-        kind: "Status",
-        apiVersion: "v1",
-        status: "Failure",
-        reason: "MethodNotAllowed",
-        code: 405,
+    const target = this.targetOf(url.pathname);
+    if (request.method !== "GET" || target?.name !== undefined) {
+      const chunks: Buffer[] = [];
+      request.on("data", (chunk: Buffer) => chunks.push(chunk));
+      request.on("end", () => {
+        const [status, body] = this.write1(request.method ?? "GET", target, chunks);
+        if (request.method !== "GET") {
+          this.writes.push({ method: request.method ?? "", path: url.pathname, status });
+        }
+        json(status, body);
       });
       return;
     }
@@ -306,6 +377,131 @@ export class KubeApiServerDouble {
     if (query["watch"] === "true" || query["watch"] === "1") this.watch(scope, query, response);
     else if (this.heldLists) this.heldLists.push(() => json(200, this.list(scope)));
     else json(200, this.list(scope));
+  }
+
+  /** The kind, namespace, name and subresource a path names, when it names a served kind. */
+  private targetOf(path: string): Target | undefined {
+    const match = /^\/api\/v1(\/.*)?$/.exec(path) ?? /^\/apis\/([^/]+\/[^/]+)(\/.*)?$/.exec(path);
+    if (!match) return undefined;
+    const apiVersion = path.startsWith("/api/") ? "v1" : match[1]!;
+    const rest = (path.startsWith("/api/") ? match[1] : match[2]) ?? "";
+    let segments = rest.split("/").filter(Boolean);
+    let namespace: string | undefined;
+    if (segments[0] === "namespaces" && segments.length >= 3) {
+      namespace = segments[1];
+      segments = segments.slice(2);
+    }
+    const [plural, name, subresource] = segments;
+    const info = this.kinds.find((k) => k.apiVersion === apiVersion && k.plural === plural);
+    if (!info || segments.length > 3) return undefined;
+    return {
+      info,
+      ...(namespace !== undefined ? { namespace } : {}),
+      ...(name !== undefined ? { name } : {}),
+      ...(subresource !== undefined ? { subresource } : {}),
+    };
+  }
+
+  /** GET of one object, POST, PUT and PATCH: [status code, body]. */
+  private write1(method: string, target: Target | undefined, chunks: Buffer[]): [number, unknown] {
+    if (!target) return [404, failure(404, "NotFound", "no such resource")];
+    const { info, namespace, name, subresource } = target;
+    if (subresource !== undefined && (subresource !== "status" || !info.statusSubresource)) {
+      return [404, failure(404, "NotFound", `no subresource ${subresource}`)];
+    }
+    let body: KubeObject | undefined;
+    if (chunks.length > 0) {
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as KubeObject;
+      } catch {
+        return [400, failure(400, "BadRequest", "invalid JSON")];
+      }
+    }
+    if (method === "POST") {
+      if (name !== undefined || !body?.metadata?.name) {
+        return [400, failure(400, "BadRequest", "POST to a collection with metadata.name")];
+      }
+      const key = this.keyOf(info, namespace, body.metadata.name);
+      if (this.objects.has(key)) {
+        return [
+          409,
+          failure(409, "AlreadyExists", `${info.plural} "${body.metadata.name}" already exists`),
+        ];
+      }
+      const { status: _ignored, ...rest } = body;
+      const fresh = info.statusSubresource ? rest : body;
+      const metadata = { ...body.metadata, ...(namespace ? { namespace } : {}) };
+      return [
+        201,
+        this.create({
+          ...fresh,
+          apiVersion: info.apiVersion,
+          kind: info.kind,
+          metadata,
+        } as KubeObject),
+      ];
+    }
+    if (name === undefined) return [405, failure(405, "MethodNotAllowed", method)];
+    const key = this.keyOf(info, namespace, name);
+    if (subresource === "status" && method !== "GET" && this.racedStatusWrites > 0) {
+      this.racedStatusWrites--;
+      const raced = this.objects.get(key);
+      if (raced) {
+        const labels = { ...raced.object.metadata.labels, "stand-in/raced": String(this.revision) };
+        this.store(info, key, raced.object, {
+          ...structuredClone(raced.object),
+          metadata: { ...raced.object.metadata, labels },
+        });
+      }
+    }
+    const current = this.objects.get(key);
+    if (!current) return [404, failure(404, "NotFound", `${info.plural} "${name}" not found`)];
+    if (method === "GET") return [200, current.object];
+    if (!body) return [400, failure(400, "BadRequest", "a body is required")];
+    const asked = body.metadata?.resourceVersion;
+    if (asked !== undefined && asked !== current.object.metadata.resourceVersion) {
+      return [
+        409,
+        failure(
+          409,
+          "Conflict",
+          `Operation cannot be fulfilled on ${info.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+        ),
+      ];
+    }
+    if (method === "PUT" && asked === undefined && info.statusSubresource) {
+      return [
+        422,
+        failure(422, "Invalid", "metadata.resourceVersion: must be specified for an update"),
+      ];
+    }
+    const before = current.object;
+    let next: KubeObject;
+    if (subresource === "status") {
+      const status =
+        method === "PATCH"
+          ? mergePatch(before["status"], body["status"])
+          : (body["status"] as unknown);
+      next = { ...structuredClone(before), status } as KubeObject;
+      if (status === undefined) delete next["status"];
+    } else if (method === "PUT") {
+      next = {
+        ...body,
+        apiVersion: info.apiVersion,
+        kind: info.kind,
+        metadata: { ...body.metadata, name, ...(namespace ? { namespace } : {}) },
+      } as KubeObject;
+      if (info.statusSubresource) {
+        if (before["status"] === undefined) delete next["status"];
+        else next["status"] = before["status"];
+      }
+    } else if (method === "PATCH") {
+      next = mergePatch(before, body) as KubeObject;
+      if (info.statusSubresource) next["status"] = before["status"];
+    } else {
+      return [405, failure(405, "MethodNotAllowed", method)];
+    }
+    return [200, this.store(info, key, before, next)];
   }
 
   private discovery(path: string): unknown {
@@ -410,6 +606,45 @@ export class KubeApiServerDouble {
     const timeout = Number(query["timeoutSeconds"]);
     if (timeout > 0) timers[1] = setTimeout(watch.end, timeout * 1000);
   }
+}
+
+interface Target {
+  readonly info: KindInfo;
+  readonly namespace?: string;
+  readonly name?: string;
+  readonly subresource?: string;
+}
+
+function failure(code: number, reason: string, message: string) {
+  return {
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    reason,
+    message,
+    code,
+  };
+}
+
+/** What generation follows: everything but metadata and status. */
+function specOf(object: KubeObject): string {
+  const { metadata: _m, status: _s, ...rest } = object;
+  return JSON.stringify(rest);
+}
+
+/** RFC 7386 JSON merge patch. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> =
+    typeof target === "object" && target !== null && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete out[key];
+    else out[key] = mergePatch(out[key], value);
+  }
+  return out;
 }
 
 /** Kubernetes label selector syntax: `a=b,c!=d,e in (f,g),h notin (i),j,!k`. */

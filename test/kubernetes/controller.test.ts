@@ -1,0 +1,442 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { type RunningController, startController } from "../../src/kubernetes/controller.js";
+import { createLogger, silentLogger } from "../../src/observability/logger.js";
+import {
+  APISERVER_URL_ANNOTATION,
+  loadKubeConfig,
+} from "../../src/sources/apiserver/kube-client.js";
+import { type KindInfo, KubeApiStandIn, type KubeObject } from "../support/kube-api-stand-in.js";
+import { eventually, type RecordingSink, startSink } from "../support/sink.js";
+
+const EVENTING = "eventing.knative.dev/v1";
+const KINDS: KindInfo[] = [
+  {
+    apiVersion: EVENTING,
+    kind: "Broker",
+    plural: "brokers",
+    namespaced: true,
+    statusSubresource: true,
+  },
+  {
+    apiVersion: EVENTING,
+    kind: "Trigger",
+    plural: "triggers",
+    namespaced: true,
+    statusSubresource: true,
+  },
+  { apiVersion: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true },
+  { apiVersion: "v1", kind: "Secret", plural: "secrets", namespaced: true },
+  { apiVersion: "coordination.k8s.io/v1", kind: "Lease", plural: "leases", namespaced: true },
+  {
+    apiVersion: "serving.knative.dev/v1",
+    kind: "Service",
+    plural: "services",
+    namespaced: true,
+    statusSubresource: true,
+  },
+  {
+    apiVersion: "eventing.knative.dev/v1beta2",
+    kind: "EventType",
+    plural: "eventtypes",
+    namespaced: true,
+    statusSubresource: true,
+  },
+  {
+    apiVersion: "messaging.knative.dev/v1",
+    kind: "InMemoryChannel",
+    plural: "inmemorychannels",
+    namespaced: true,
+    statusSubresource: true,
+  },
+];
+const CONTROLLER_NS = "eventail-system";
+const INGRESS = `http://eventail-ingress.${CONTROLLER_NS}.svc.cluster.local`;
+
+let api: KubeApiStandIn;
+let sink: RecordingSink;
+const controllers: RunningController[] = [];
+
+afterEach(async () => {
+  for (const controller of controllers.splice(0)) await controller.close();
+  await sink?.close();
+  await api?.close();
+});
+
+async function setup(options: { historyLimit?: number } = {}) {
+  api = await new KubeApiStandIn({ kinds: KINDS, bookmarkMs: 100, ...options }).start();
+  sink = await startSink();
+}
+
+async function controller(identity: string, serveKnativeKinds = false): Promise<RunningController> {
+  const running = await startController({
+    serveKnativeKinds,
+    kubeConfig: loadKubeConfig({ [APISERVER_URL_ANNOTATION]: api.url }),
+    controllerNamespace: CONTROLLER_NS,
+    identity,
+    leaseDurationSeconds: 1,
+    renewMs: 150,
+    statusIntervalMs: 200,
+    logger: process.env["EVENTAIL_TEST_LOGS"] ? createLogger() : silentLogger(),
+    runtime: {
+      port: 0,
+      drainMs: 200,
+      stateDir: mkdtempSync(path.join(tmpdir(), "eventail-controller-")),
+    },
+  });
+  controllers.push(running);
+  return running;
+}
+
+const broker = (name: string, brokerClass = "Eventail"): KubeObject => ({
+  apiVersion: EVENTING,
+  kind: "Broker",
+  metadata: {
+    name,
+    namespace: "default",
+    annotations: { "eventing.knative.dev/broker.class": brokerClass },
+  },
+  spec: {},
+});
+
+const trigger = (name: string, brokerName: string, uri: string, type?: string): KubeObject => ({
+  apiVersion: EVENTING,
+  kind: "Trigger",
+  metadata: { name, namespace: "default" },
+  spec: {
+    broker: brokerName,
+    ...(type ? { filter: { attributes: { type } } } : {}),
+    subscriber: { uri },
+  },
+});
+
+type Status = {
+  observedGeneration?: number;
+  conditions?: Array<{ type: string; status: string }>;
+  address?: { url?: string };
+  subscriberUri?: string;
+};
+const statusOf = (kind: string, name: string) =>
+  (api.get(EVENTING, kind, "default", name)?.["status"] ?? {}) as Status;
+const ready = (status: Status) =>
+  status.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+
+async function send(base: string, brokerName: string, id: string, type = "com.example.test") {
+  const response = await fetch(`${base}/default/${brokerName}`, {
+    method: "POST",
+    headers: {
+      "ce-specversion": "1.0",
+      "ce-id": id,
+      "ce-source": "/test",
+      "ce-type": type,
+      "content-type": "application/json",
+    },
+    body: JSON.stringify({ id }),
+  });
+  return response.status;
+}
+
+describe("eventail controller against the API stand-in", () => {
+  it("serves an Eventail Broker and its Trigger, writes their status, delivers events", async () => {
+    await setup();
+    const running = await controller("a");
+    api.create(broker("b1"));
+    api.create(trigger("t1", "b1", sink.url));
+    await eventually(() => running.isLeader, 10_000, "leadership");
+    await eventually(() => ready(statusOf("Trigger", "t1")), 10_000, "trigger status");
+
+    const brokerStatus = statusOf("Broker", "b1");
+    expect(brokerStatus.observedGeneration).toBe(1);
+    expect(brokerStatus.address?.url).toBe(`${INGRESS}/default/b1`);
+    expect(statusOf("Trigger", "t1").subscriberUri).toBe(sink.url);
+
+    expect(await send(running.runtime.url, "b1", "e-1")).toBe(202);
+    await eventually(
+      () => sink.requests.some((r) => r.event?.attributes.id === "e-1"),
+      10_000,
+      "delivery",
+    );
+
+    // A spec change bumps generation; status follows with observedGeneration 2.
+    api.update(EVENTING, "Trigger", "default", "t1", (t) => ({
+      ...t,
+      spec: { ...(t["spec"] as object), filter: { attributes: { type: "com.example.only" } } },
+    }));
+    await eventually(
+      () => statusOf("Trigger", "t1").observedGeneration === 2,
+      10_000,
+      "observedGeneration 2",
+    );
+
+    // The leader created the signing-key Secret in its namespace, and the runtime reads it.
+    expect(api.get("v1", "Secret", CONTROLLER_NS, "eventail-signing-key")).toBeDefined();
+    await eventually(
+      () =>
+        running.runtime.store.get("Secret", CONTROLLER_NS, "eventail-signing-key") !== undefined,
+      10_000,
+      "signing key in the store",
+    );
+  });
+
+  it("leaves Brokers of other classes and their Triggers alone", async () => {
+    await setup();
+    const running = await controller("a");
+    api.create(broker("mine"));
+    api.create(broker("theirs", "MTChannelBasedBroker"));
+    api.create(trigger("t-theirs", "theirs", sink.url));
+    await eventually(() => ready(statusOf("Broker", "mine")), 10_000, "own broker status");
+    await running.sync();
+    expect(running.runtime.store.get("Broker", "default", "theirs")).toBeUndefined();
+    expect(running.runtime.store.get("Trigger", "default", "t-theirs")).toBeUndefined();
+    expect(api.get(EVENTING, "Broker", "default", "theirs")?.["status"]).toBeUndefined();
+    expect(api.get(EVENTING, "Trigger", "default", "t-theirs")?.["status"]).toBeUndefined();
+    expect(api.writes.some((w) => w.path.includes("theirs"))).toBe(false);
+    expect(await send(running.runtime.url, "theirs", "x")).toBe(404);
+  });
+
+  it("resumes after a dropped watch connection and relists after 410 Gone", async () => {
+    await setup({ historyLimit: 5 });
+    const running = await controller("a");
+    api.create(broker("b1"));
+    await eventually(() => ready(statusOf("Broker", "b1")), 10_000, "broker status");
+
+    api.dropWatches();
+    api.create(trigger("after-drop", "b1", sink.url));
+    await eventually(
+      () => running.runtime.store.get("Trigger", "default", "after-drop") !== undefined,
+      10_000,
+      "trigger created after the drop",
+    );
+
+    const triggerLists = () =>
+      api.requests.filter(
+        (r) => r.path === `/apis/${EVENTING}/triggers` && r.query["watch"] === undefined,
+      ).length;
+    const listsBefore = triggerLists();
+    api.expire();
+    api.create(trigger("after-expiry", "b1", sink.url));
+    await eventually(
+      () => running.runtime.store.get("Trigger", "default", "after-expiry") !== undefined,
+      10_000,
+      "trigger created after compaction",
+    );
+    expect(triggerLists()).toBeGreaterThan(listsBefore);
+    await eventually(() => ready(statusOf("Trigger", "after-expiry")), 10_000, "its status");
+  });
+
+  it("retries a status write that gets 409 Conflict", async () => {
+    await setup();
+    const running = await controller("a");
+    await eventually(() => running.isLeader, 10_000, "leadership");
+    api.conflictNextStatusWrites(2);
+    api.create(broker("b1"));
+    await eventually(() => ready(statusOf("Broker", "b1")), 10_000, "broker status");
+    const writes = api.writes.filter((w) => w.path.endsWith("/brokers/b1/status"));
+    expect(writes.map((w) => w.status).slice(0, 3)).toEqual([409, 409, 200]);
+  });
+
+  it("hands leadership over when the leader stops renewing", async () => {
+    await setup();
+    const first = await controller("first");
+    await eventually(() => first.isLeader, 10_000, "first leads");
+    const second = await controller("second");
+    api.create(broker("b1"));
+    await eventually(() => ready(statusOf("Broker", "b1")), 10_000, "status by the first");
+    await second.synced();
+    expect(second.isLeader).toBe(false);
+    // Both replicas serve the data plane and read the one signing key; only the leader writes.
+    expect(second.runtime.store.get("Broker", "default", "b1")).toBeDefined();
+    await eventually(
+      () => second.runtime.store.get("Secret", CONTROLLER_NS, "eventail-signing-key") !== undefined,
+      10_000,
+      "the signing key on the second replica",
+    );
+
+    await first.close({ releaseLease: false });
+    controllers.splice(controllers.indexOf(first), 1);
+    await eventually(() => second.isLeader, 10_000, "second takes over");
+    const lease = api.get("coordination.k8s.io/v1", "Lease", CONTROLLER_NS, "eventail-controller");
+    expect((lease?.["spec"] as { holderIdentity?: string } | undefined)?.holderIdentity).toBe(
+      "second",
+    );
+
+    api.create(broker("b2"));
+    await eventually(() => ready(statusOf("Broker", "b2")), 10_000, "status by the second");
+  });
+
+  it("resolves refs in cluster: v1 Service, Knative Service URL, Eventail's own kinds", async () => {
+    await setup();
+    const running = await controller("a");
+    const ksvc = (url: string): KubeObject => ({
+      apiVersion: "serving.knative.dev/v1",
+      kind: "Service",
+      metadata: { name: "ksvc", namespace: "default" },
+      spec: {},
+      status: { address: { url } },
+    });
+    api.create(ksvc(`${sink.url}/k1`));
+    api.create(broker("b1"));
+    api.create(broker("b2"));
+    const withRef = (name: string, ref: Record<string, string>): KubeObject => ({
+      ...trigger(name, "b1", ""),
+      spec: { broker: "b1", subscriber: { ref } },
+    });
+    api.create(
+      withRef("to-ksvc", { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "ksvc" }),
+    );
+    api.create({
+      ...withRef("to-svc", { apiVersion: "v1", kind: "Service", name: "display" }),
+      spec: {
+        broker: "b1",
+        subscriber: { ref: { apiVersion: "v1", kind: "Service", name: "display" } },
+        delivery: { deadLetterSink: { ref: { apiVersion: EVENTING, kind: "Broker", name: "b2" } } },
+      },
+    });
+    api.create(withRef("to-broker", { apiVersion: EVENTING, kind: "Broker", name: "b2" }));
+    await eventually(() => ready(statusOf("Trigger", "to-broker")), 10_000, "statuses");
+    await eventually(
+      () => statusOf("Trigger", "to-ksvc").subscriberUri !== undefined,
+      10_000,
+      "ksvc",
+    );
+    expect(statusOf("Trigger", "to-ksvc").subscriberUri).toBe(`${sink.url}/k1`);
+    expect(statusOf("Trigger", "to-svc").subscriberUri).toBe(
+      "http://display.default.svc.cluster.local/",
+    );
+    expect(statusOf("Trigger", "to-broker").subscriberUri).toBe(`${INGRESS}/default/b2`);
+    expect(
+      (statusOf("Trigger", "to-svc") as { deadLetterSinkUri?: string }).deadLetterSinkUri,
+    ).toBe(`${INGRESS}/default/b2`);
+
+    expect(await send(running.runtime.url, "b1", "k-1")).toBe(202);
+    await eventually(
+      () => sink.requests.some((r) => r.event?.attributes.id === "k-1" && r.path === "/k1"),
+      10_000,
+      "delivery to the Knative Service's URL",
+    );
+    // The Knative Service moves: refs to it follow without any Trigger changing.
+    api.update("serving.knative.dev/v1", "Service", "default", "ksvc", (s) => ({
+      ...s,
+      status: { address: { url: `${sink.url}/k2` } },
+    }));
+    await eventually(
+      () => statusOf("Trigger", "to-ksvc").subscriberUri === `${sink.url}/k2`,
+      10_000,
+      "new ksvc URL in status",
+    );
+    expect(await send(running.runtime.url, "b1", "k-2")).toBe(202);
+    await eventually(
+      () => sink.requests.some((r) => r.event?.attributes.id === "k-2" && r.path === "/k2"),
+      10_000,
+      "delivery to the new URL",
+    );
+  });
+
+  it("marks an invalid resource not ready and serves the rest", async () => {
+    await setup();
+    const running = await controller("a");
+    api.create(broker("b1"));
+    api.create(trigger("good", "b1", sink.url));
+    api.create({ ...trigger("bad", "b1", sink.url), spec: { broker: "b1" } });
+    await eventually(() => ready(statusOf("Trigger", "good")), 10_000, "good trigger status");
+    await eventually(
+      () => statusOf("Trigger", "bad").conditions !== undefined,
+      10_000,
+      "bad trigger status",
+    );
+    const bad = statusOf("Trigger", "bad") as Status & {
+      conditions: Array<{ type: string; status: string; reason?: string; message?: string }>;
+    };
+    expect(bad.observedGeneration).toBe(1);
+    expect(bad.conditions[0]).toMatchObject({
+      type: "Ready",
+      status: "False",
+      reason: "InvalidSpec",
+    });
+    expect(bad.conditions[0]?.message).toMatch(/subscriber/);
+    expect(running.runtime.store.get("Trigger", "default", "bad")).toBeUndefined();
+    expect(await send(running.runtime.url, "b1", "v-1")).toBe(202);
+    await eventually(
+      () => sink.requests.some((r) => r.event?.attributes.id === "v-1"),
+      10_000,
+      "delivery",
+    );
+  });
+
+  it("serves the other Knative kinds only with --serve-knative-kinds", async () => {
+    await setup();
+    const channel: KubeObject = {
+      apiVersion: "messaging.knative.dev/v1",
+      kind: "InMemoryChannel",
+      metadata: { name: "ch", namespace: "default" },
+      spec: {},
+    };
+    api.create(channel);
+    api.create(broker("b1"));
+    const without = await controller("a");
+    await eventually(() => ready(statusOf("Broker", "b1")), 10_000, "broker status");
+    await without.sync();
+    expect(without.runtime.store.get("InMemoryChannel", "default", "ch")).toBeUndefined();
+    expect(
+      api.get("messaging.knative.dev/v1", "InMemoryChannel", "default", "ch")?.["status"],
+    ).toBeUndefined();
+    await without.close();
+    controllers.splice(controllers.indexOf(without), 1);
+
+    const served = await controller("b", true);
+    await eventually(
+      () =>
+        ready(
+          (api.get("messaging.knative.dev/v1", "InMemoryChannel", "default", "ch")?.["status"] ??
+            {}) as Status,
+        ),
+      10_000,
+      "channel status",
+    );
+    expect(served.runtime.store.get("InMemoryChannel", "default", "ch")).toBeDefined();
+  });
+
+  it("serves what the caches hold from its first answer on, invalid objects left out", async () => {
+    await setup();
+    api.create(broker("early"));
+    api.create({ ...trigger("early-bad", "early", sink.url), spec: { broker: "early" } });
+    const running = await controller("a");
+    // Listening means listed: the store already holds the Broker, /readyz can say ready.
+    expect(running.runtime.store.get("Broker", "default", "early")).toBeDefined();
+    expect(running.runtime.store.get("Trigger", "default", "early-bad")).toBeUndefined();
+    expect(await send(running.runtime.url, "early", "first")).toBe(202);
+    await eventually(
+      () => statusOf("Trigger", "early-bad").conditions?.[0]?.status === "False",
+      10_000,
+      "the invalid Trigger's status",
+    );
+  });
+
+  it("creates the EventTypes the runtime auto-created, as leader", async () => {
+    await setup();
+    api.create({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "config-features", namespace: "knative-eventing" },
+      data: { "eventtype-auto-create": "enabled" },
+    });
+    api.create(broker("b1"));
+    const running = await controller("a");
+    await eventually(() => running.isLeader, 10_000, "leadership");
+    expect(await send(running.runtime.url, "b1", "t-1", "com.example.ordered")).toBe(202);
+    const created = () =>
+      api.writes.filter((w) => w.method === "POST" && w.path.endsWith("/eventtypes"));
+    await eventually(() => created().some((w) => w.status === 201), 10_000, "EventType created");
+    const listed = (await (
+      await fetch(`${api.url}/apis/eventing.knative.dev/v1beta2/namespaces/default/eventtypes`)
+    ).json()) as { items: Array<{ spec: { type: string; reference: { name: string } } }> };
+    expect(listed.items.map((i) => [i.spec.type, i.spec.reference.name])).toEqual([
+      ["com.example.ordered", "b1"],
+    ]);
+    // Created once, not on every pass.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(created().length).toBe(1);
+  });
+});
