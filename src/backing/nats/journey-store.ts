@@ -28,6 +28,8 @@ export const JOURNEY_BUCKET_PREFIX = "eventail-journeys-";
 /** Puts still awaiting their ack beyond which new reports are dropped (NATS is slow or away). */
 const MAX_IN_FLIGHT = 10_000;
 
+const ENCODER = new TextEncoder();
+
 /** The bucket holding journeys of `retentionMs` (whole seconds, at least one). */
 export function journeyBucket(retentionMs: number): string {
   return `${JOURNEY_BUCKET_PREFIX}${Math.max(1, Math.round(retentionMs / 1000))}s`;
@@ -54,6 +56,8 @@ export class NatsJourneyStore implements JourneyStore {
   private buckets = new Map<string, Promise<KV>>();
   private bucketsLink: NatsLink | undefined;
   private inFlight = 0;
+  /** Buckets a put has reached on the current link: later puts need no acknowledgement. */
+  private readonly opened = new Set<string>();
   private warned = false;
 
   constructor(
@@ -130,6 +134,7 @@ export class NatsJourneyStore implements JourneyStore {
     if (this.bucketsLink !== link) {
       this.bucketsLink = link;
       this.buckets = new Map();
+      this.opened.clear();
     }
     let bucket = this.buckets.get(name);
     if (bucket === undefined) {
@@ -151,11 +156,22 @@ export class NatsJourneyStore implements JourneyStore {
 
   private put(retentionMs: number, key: string, value: StoredValue): void {
     const link = this.connector.current();
-    if (link === undefined || this.inFlight >= MAX_IN_FLIGHT) return;
-    this.inFlight++;
+    if (link === undefined) return;
     const name = journeyBucket(retentionMs);
+    if (this.opened.has(name) && this.bucketsLink === link) {
+      // The bucket is there: a plain publish on its subject is a put the stream stores, without
+      // the acknowledgement round trip kv.put waits for (a lost report is allowed; a slow
+      // ingress is not).
+      link.nc.publish(`$KV.${name}.${key}`, ENCODER.encode(JSON.stringify(value)));
+      return;
+    }
+    if (this.inFlight >= MAX_IN_FLIGHT) return;
+    this.inFlight++;
     this.bucket(link, name, Math.max(1000, Math.round(retentionMs / 1000) * 1000))
       .then((kv) => kv.put(key, JSON.stringify(value)))
+      .then(() => {
+        if (this.bucketsLink === link) this.opened.add(name);
+      })
       .catch((error: unknown) => {
         if (this.warned) return;
         this.warned = true;

@@ -21,11 +21,17 @@ export function journeyKey(namespace: string, id: string): string {
 
 export class RedisJourneyStore implements JourneyStore {
   private warned = false;
+  private pending: string[] = [];
+  private scheduled = false;
+  private readonly scripted: JourneyScripted;
 
   constructor(
     private readonly commands: Redis,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    commands.defineCommand("eventailJourneyWrite", { numberOfKeys: 0, lua: JOURNEY_WRITE });
+    this.scripted = commands as unknown as JourneyScripted;
+  }
 
   writeAccepted(
     namespace: string,
@@ -74,12 +80,47 @@ export class RedisJourneyStore implements JourneyStore {
 
   private write(key: string, field: string, value: string, retentionMs: number): void {
     if (this.commands.status !== "ready") return;
-    const failed = (error: unknown) => {
+    this.pending.push(key, field, value, String(Math.max(1, Math.round(retentionMs))));
+    if (this.pending.length >= MAX_BATCH_ARGS) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushSoon);
+    }
+  }
+
+  private readonly flushSoon = () => {
+    this.scheduled = false;
+    this.flush();
+  };
+
+  /**
+   * Every report of this turn of the event loop in one script call: two commands per report
+   * (HSET, PEXPIRE) sent one by one cost the client more than the event's own XADD.
+   */
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    const args = this.pending;
+    this.pending = [];
+    this.scripted.eventailJourneyWrite(...args).catch((error: unknown) => {
       if (this.warned) return;
       this.warned = true;
       this.logger.warn({ err: error }, "redis backing: a journey report was not stored");
-    };
-    this.commands.hset(key, field, value).catch(failed);
-    this.commands.pexpire(key, Math.max(1, Math.round(retentionMs))).catch(failed);
+    });
   }
+}
+
+/** Reports per script call at most (four arguments each), so one call never grows unbounded. */
+const MAX_BATCH_ARGS = 4 * 1_000;
+
+// Keys travel as ARGV, not KEYS: the backing serves a single Redis (no cluster slots to declare).
+const JOURNEY_WRITE = `
+for i = 1, #ARGV, 4 do
+  redis.call('HSET', ARGV[i], ARGV[i + 1], ARGV[i + 2])
+  redis.call('PEXPIRE', ARGV[i], ARGV[i + 3])
+end
+return 0
+`;
+
+interface JourneyScripted {
+  eventailJourneyWrite(...args: string[]): Promise<number>;
 }
