@@ -486,7 +486,7 @@ function checkOutput(command: ReadmeCommand, output: string): void {
 }
 
 async function runReadme(test: ExampleCase, cleanup: Cleanup): Promise<RunContext> {
-  const port = await freePort();
+  let port = await freePort();
   const context: RunContext = { env: { PORT: String(port) }, cleanup };
   const commands = readmeCommands(path.join(ROOT, test.readme), test.section);
   expect(commands.length, `${test.readme} has commands`).toBeGreaterThan(0);
@@ -502,12 +502,27 @@ async function runReadme(test: ExampleCase, cleanup: Cleanup): Promise<RunContex
     if (text.startsWith("npx eventail ")) {
       const args = shellWords(text).slice(2);
       if (args[0] === "run") {
-        const at = args.indexOf("--port");
-        if (at >= 0) args[at + 1] = String(port);
-        const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env });
-        context.eventail = new Background(text, child);
-        cleanup.defer(() => context.eventail?.stop());
-        await context.eventail.waitFor(/"msg":"eventail is serving"/, 30_000);
+        // freePort() only saw the port free: a test beside this one may take it before eventail
+        // listens. Then another port is chosen, for this command and every later one.
+        for (let attempt = 1; ; attempt++) {
+          const at = args.indexOf("--port");
+          if (at >= 0) args[at + 1] = String(port);
+          const child = spawn(process.execPath, [CLI, ...args], {
+            cwd: ROOT,
+            env: { ...env, PORT: String(port) },
+          });
+          const started = new Background(text, child);
+          context.eventail = started;
+          cleanup.defer(() => started.stop());
+          try {
+            await started.waitFor(/"msg":"eventail is serving"/, 30_000);
+            break;
+          } catch (error) {
+            if (attempt === 3 || !/EADDRINUSE/.test(started.output)) throw error;
+            port = await freePort();
+            context.env["PORT"] = String(port);
+          }
+        }
       } else {
         const check = test.checks?.find((c) => c.command.test(command.text));
         const runOnce = () => runToEnd(process.execPath, [CLI, ...args], env);
