@@ -1,7 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
-import type { DeadLetterJson } from "../../src/operations/dead-letters.js";
+import {
+  deadLetterManifests,
+  listDeadLetters,
+  redriveDeadLetters,
+  sendOrder,
+} from "../support/dead-letters.js";
 import { serviceUrl } from "../support/services.js";
 import { eventually, type RecordingSink, startSink, startWithManifests } from "../support/sink.js";
 
@@ -14,77 +18,18 @@ afterEach(async () => {
 
 /** A name prefix of its own per test, so its dead-letter topic starts empty. */
 function manifests(prefix: string, subscriber: RecordingSink): string {
-  return `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: durable
-  namespace: shop
-data:
-  backing: kafka
-  bootstrap.servers: "${KAFKA}"
-  name.prefix: ${prefix}
-  session.timeout.ms: "3000"
-  heartbeat.interval.ms: "1000"
-  rebalance.timeout.ms: "10000"
----
-apiVersion: eventing.knative.dev/v1
-kind: Broker
-metadata:
-  name: orders
-  namespace: shop
-spec:
-  config:
-    apiVersion: v1
-    kind: ConfigMap
-    name: durable
----
-apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata:
-  name: fails
-  namespace: shop
-spec:
-  broker: orders
-  subscriber:
-    uri: ${subscriber.url}
-  delivery:
-    retry: 0
-`;
+  return deadLetterManifests(
+    "shop",
+    `  backing: kafka\n  bootstrap.servers: "${KAFKA}"\n  name.prefix: ${prefix}\n  session.timeout.ms: "3000"\n  heartbeat.interval.ms: "1000"\n  rebalance.timeout.ms: "10000"`,
+    subscriber.url,
+    "    retry: 0",
+  );
 }
 
-async function send(url: string, id: string): Promise<void> {
-  const response = await request(`${url}/shop/orders`, {
-    method: "POST",
-    headers: {
-      "ce-specversion": "1.0",
-      "ce-id": id,
-      "ce-source": "/test",
-      "ce-type": "order.created",
-      "content-type": "application/json",
-    },
-    body: JSON.stringify({ id }),
-  });
-  await response.body.dump();
-  expect(response.statusCode).toBe(202);
-}
-
-async function list(url: string): Promise<DeadLetterJson[]> {
-  const response = await request(`${url}/api/v1/deadletters?namespace=shop&limit=1000`);
-  const body = (await response.body.json()) as { items: DeadLetterJson[] };
-  expect(response.statusCode).toBe(200);
-  return body.items;
-}
-
-async function redrive(url: string, body: unknown): Promise<{ redriven: number; failed: number }> {
-  const response = await request(`${url}/api/v1/deadletters/redrive`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-    headersTimeout: 120_000,
-  });
-  expect(response.statusCode).toBe(200);
-  return (await response.body.json()) as { redriven: number; failed: number };
-}
+const send = (url: string, id: string) =>
+  sendOrder(url, "shop", id, Buffer.from(JSON.stringify({ id })), "application/json");
+const list = (url: string) => listDeadLetters(url, "shop");
+const redrive = redriveDeadLetters;
 
 describe.skipIf(!KAFKA)("the dead-letter store on Kafka", () => {
   it("a scale-out lists one store, a redrive's removals are seen by the other process, and a restart reads what is left", async () => {

@@ -3,10 +3,14 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
-import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { deadLetterKey } from "../../src/backing/redis/dead-letter-store.js";
-import type { DeadLetterJson } from "../../src/operations/dead-letters.js";
+import {
+  deadLetterManifests,
+  listDeadLetters,
+  redriveDeadLetters,
+  sendOrder,
+} from "../support/dead-letters.js";
 import {
   EventailProcess,
   eventailBuilt,
@@ -34,73 +38,12 @@ function namespace(): string {
 }
 
 function manifests(ns: string, subscriber: RecordingSink, delivery: string): string {
-  return `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: durable
-  namespace: ${ns}
-data:
-  backing: redis
-  url: ${REDIS_URL}
----
-apiVersion: eventing.knative.dev/v1
-kind: Broker
-metadata:
-  name: orders
-  namespace: ${ns}
-spec:
-  config:
-    apiVersion: v1
-    kind: ConfigMap
-    name: durable
----
-apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata:
-  name: fails
-  namespace: ${ns}
-spec:
-  broker: orders
-  subscriber:
-    uri: ${subscriber.url}
-  delivery:
-${delivery}
-`;
+  return deadLetterManifests(ns, `  backing: redis\n  url: ${REDIS_URL}`, subscriber.url, delivery);
 }
 
-async function send(url: string, ns: string, id: string, data: Buffer, contentType: string) {
-  const response = await request(`${url}/${ns}/orders`, {
-    method: "POST",
-    headers: {
-      "ce-specversion": "1.0",
-      "ce-id": id,
-      "ce-source": "/test",
-      "ce-type": "order.created",
-      "content-type": contentType,
-    },
-    body: data,
-  });
-  await response.body.dump();
-  expect(response.statusCode).toBe(202);
-}
-
-async function list(url: string, ns: string): Promise<DeadLetterJson[]> {
-  const response = await request(`${url}/api/v1/deadletters?namespace=${ns}&limit=100000`);
-  const body = (await response.body.json()) as { items: DeadLetterJson[] };
-  expect(response.statusCode).toBe(200);
-  return body.items;
-}
-
-async function redrive(url: string, body: unknown): Promise<{ redriven: number; failed: number }> {
-  const response = await request(`${url}/api/v1/deadletters/redrive`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-    headersTimeout: 120_000,
-  });
-  expect(response.statusCode).toBe(200);
-  return (await response.body.json()) as { redriven: number; failed: number };
-}
+const send = sendOrder;
+const list = listDeadLetters;
+const redrive = redriveDeadLetters;
 
 describe("the dead-letter store on Redis", () => {
   it("keeps a large binary event with its error context on the engine, where another process sees it", async () => {
