@@ -1,12 +1,8 @@
 import Fastify from "fastify";
-import { createLocalJWKSet } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
-import { API_AUDIENCE } from "../../src/security/api-guard.js";
-import { KeyRing } from "../../src/security/signing-keys.js";
-import { TokenVerifier } from "../../src/security/token-verifier.js";
 import { registerApi } from "../../src/server/api.js";
 import { errorBody, toHttpError } from "../../src/server/errors.js";
-import { signingKey } from "./support.js";
+import { apiTokens } from "./support.js";
 
 const ISSUER = "http://eventail.test";
 const closers: Array<() => Promise<unknown>> = [];
@@ -16,22 +12,7 @@ afterEach(async () => {
 
 /** The API with authentication on, over a real socket, and a store that counts redrives. */
 async function serve() {
-  const ring = new KeyRing();
-  ring.setKeys([signingKey("k.pem")]);
-  const verifier = new TokenVerifier();
-  verifier.setIssuers(new Map([[ISSUER, createLocalJWKSet(ring.jwks())]]));
-  const bearer = (claims: Record<string, unknown> = {}) => {
-    const iat = Math.floor(Date.now() / 1000);
-    const token = ring.sign({
-      iss: ISSUER,
-      sub: "ops",
-      aud: API_AUDIENCE,
-      iat,
-      exp: iat + 60,
-      ...claims,
-    } as never);
-    return `Bearer ${token}`;
-  };
+  const { verifier, bearer } = apiTokens(ISSUER);
   let redrives = 0;
   const app = Fastify();
   app.removeAllContentTypeParsers();

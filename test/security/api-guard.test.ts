@@ -1,30 +1,12 @@
-import { createLocalJWKSet } from "jose";
 import { describe, expect, it } from "vitest";
-import { API_AUDIENCE, type ApiAccess, guardApiRequest } from "../../src/security/api-guard.js";
+import { type ApiAccess, guardApiRequest } from "../../src/security/api-guard.js";
 import { AuthenticationError, AuthorizationError } from "../../src/security/errors.js";
-import { KeyRing } from "../../src/security/signing-keys.js";
-import { TokenVerifier } from "../../src/security/token-verifier.js";
-import { signingKey } from "./support.js";
+import { apiTokens } from "./support.js";
 
 const ISSUER = "http://eventail.test";
 
 function setUp(enabled = true) {
-  const ring = new KeyRing();
-  ring.setKeys([signingKey("k.pem")]);
-  const verifier = new TokenVerifier();
-  verifier.setIssuers(new Map([[ISSUER, createLocalJWKSet(ring.jwks())]]));
-  const bearer = (claims: Record<string, unknown> = {}) => {
-    const iat = Math.floor(Date.now() / 1000);
-    const token = ring.sign({
-      iss: ISSUER,
-      sub: "ops",
-      aud: API_AUDIENCE,
-      iat,
-      exp: iat + 60,
-      ...claims,
-    } as never);
-    return `Bearer ${token}`;
-  };
+  const { verifier, bearer } = apiTokens(ISSUER);
   return { deps: { enabled: () => enabled, verifier }, bearer };
 }
 

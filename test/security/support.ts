@@ -3,8 +3,11 @@ import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { createLocalJWKSet } from "jose";
 import type { Resource, SecretResource } from "../../src/resources/types.js";
-import { loadSigningKey, type SigningKey } from "../../src/security/signing-keys.js";
+import { API_AUDIENCE } from "../../src/security/api-guard.js";
+import { KeyRing, loadSigningKey, type SigningKey } from "../../src/security/signing-keys.js";
+import { TokenVerifier } from "../../src/security/token-verifier.js";
 
 export function p256Pem(): string {
   return generateKeyPairSync("ec", { namedCurve: "P-256" })
@@ -75,4 +78,31 @@ export function secret(
     origin: { file: "test.yaml", line: 1 },
     ...rest,
   };
+}
+
+/**
+ * A verifier that trusts one local issuer, and `bearer(claims)`: an Authorization value for a
+ * token of that issuer with the operations API's audience (the claims override the defaults).
+ */
+export function apiTokens(issuer = "http://eventail.test"): {
+  verifier: TokenVerifier;
+  bearer: (claims?: Record<string, unknown>) => string;
+} {
+  const ring = new KeyRing();
+  ring.setKeys([signingKey("k.pem")]);
+  const verifier = new TokenVerifier();
+  verifier.setIssuers(new Map([[issuer, createLocalJWKSet(ring.jwks())]]));
+  const bearer = (claims: Record<string, unknown> = {}) => {
+    const iat = Math.floor(Date.now() / 1000);
+    const token = ring.sign({
+      iss: issuer,
+      sub: "ops",
+      aud: API_AUDIENCE,
+      iat,
+      exp: iat + 60,
+      ...claims,
+    } as never);
+    return `Bearer ${token}`;
+  };
+  return { verifier, bearer };
 }
