@@ -302,7 +302,10 @@ apiVerb(
   .option("--entry <id>", "redrive: only this entry (repeatable)", collect)
   .option("--id <id>", "redrive: the same as --entry", collect)
   .option("--filter <cesql>", "redrive: only the entries this CESQL expression matches")
-  .option("--from-broker <ns/name>", "redrive: from a dead-letter broker (not supported yet)")
+  .option(
+    "--from-broker <ns/name>",
+    "redrive: the archive of a dead-letter Broker with retention, each event to its knativeerrordest",
+  )
   .action(async (action: string, options: import("./dead-letters.js").DeadLettersOptions) => {
     const { deadLettersCommand } = await import("./dead-letters.js");
     process.exitCode = await deadLettersCommand(action, options);
