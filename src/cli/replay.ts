@@ -4,7 +4,7 @@
  * and one line per state change elsewhere (logs and CI get no carriage returns).
  */
 import { parseIsoDuration } from "../resources/duration.js";
-import { defaultServer } from "./api-client.js";
+import { ApiClient } from "./api-client.js";
 
 export interface ReplayOptions {
   broker: string;
@@ -64,32 +64,14 @@ export async function replayCommand(
   if (slash <= 0 || slash === options.broker.length - 1) {
     return fail(`--broker must be NAMESPACE/NAME, not ${JSON.stringify(options.broker)}`);
   }
-  const server = (options.server ?? defaultServer()).trim().replace(/\/+$/, "");
-  const token = options.token ?? process.env["EVENTAIL_TOKEN"];
-  const headers: Record<string, string> = {
-    "content-type": "application/json",
-    ...(token ? { authorization: `Bearer ${token}` } : {}),
-  };
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${server}/api/v1${path}`, {
-      method,
-      headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    let parsed: Record<string, unknown>;
-    try {
-      parsed = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      throw new Error(`${server} answered ${response.status} with a body that is not JSON`);
-    }
-    if (response.status >= 400) {
-      throw new Error(
-        typeof parsed["error"] === "string" ? parsed["error"] : `HTTP ${response.status}`,
-      );
-    }
-    return parsed;
-  };
+  const client = new ApiClient({
+    ...(options.server === undefined ? {} : { server: options.server }),
+    ...(options.token === undefined ? {} : { token: options.token }),
+  });
+  const call = (method: "GET" | "POST", path: string, body?: unknown) =>
+    method === "GET"
+      ? client.get<Record<string, unknown>>(path)
+      : client.post<Record<string, unknown>>(path, body);
   const now = Date.now();
   const request = {
     namespace: options.broker.slice(0, slash),
@@ -103,10 +85,7 @@ export async function replayCommand(
   try {
     id = String((await call("POST", "/replay", request))["id"]);
   } catch (error) {
-    const cause = (error as { cause?: { message?: string } }).cause?.message;
-    return fail(
-      cause ? `cannot reach the server at ${server}: ${cause}` : (error as Error).message,
-    );
+    return fail((error as Error).message);
   }
   const tty = out.isTTY === true;
   out.write(`replay ${id} started\n`);
