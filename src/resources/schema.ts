@@ -2,12 +2,13 @@
  * Schema validation of manifests against the CRDs in crds/ (the source of truth) and the built-in
  * core kinds. Compiled once, on first use.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { parseAllDocuments } from "yaml";
 import { BASE64, CORE_API_VERSION, CORE_KINDS, DATA_KEY } from "./core-kinds.js";
+import { crdFiles, readCrdCache } from "./crd-cache.js";
 import { childPath } from "./issue.js";
 import { manifestSchema } from "./openapi.js";
 
@@ -103,10 +104,10 @@ function loadCatalog(): Catalog {
     schemas.set(`${CORE_API_VERSION}/${kind}`, { schema: core.schema, source: `core ${kind}` });
   }
   const dir = crdsDirectory();
-  for (const file of readdirSync(dir)
-    .filter((f) => /\.ya?ml$/.test(f))
-    .sort()) {
-    for (const crd of readCrds(path.join(dir, file))) {
+  const cached = readCrdCache(dir);
+  for (const file of crdFiles(dir)) {
+    const crds = (cached?.get(file) as CrdDocument[] | undefined) ?? readCrds(path.join(dir, file));
+    for (const crd of crds) {
       const apiVersions: string[] = [];
       for (const version of crd.spec.versions) {
         if (!version.served) continue;
@@ -164,7 +165,7 @@ interface CrdDocument {
   };
 }
 
-function readCrds(file: string): CrdDocument[] {
+export function readCrds(file: string): CrdDocument[] {
   const docs = parseAllDocuments(readFileSync(file, "utf8"), { merge: true });
   const out: CrdDocument[] = [];
   for (const doc of Array.isArray(docs) ? docs : []) {
