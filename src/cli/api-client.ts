@@ -20,6 +20,8 @@ export class ApiError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    /** The parsed error body, for verbs that show more than its `error` line. */
+    readonly body?: unknown,
   ) {
     super(message);
     this.name = "ApiError";
@@ -89,7 +91,7 @@ export class ApiClient {
         response.statusCode === 401
           ? " (authentication is on: pass --token or set $EVENTAIL_TOKEN to a token for eventail:api)"
           : "";
-      throw new ApiError(`${message}${hint}`, response.statusCode);
+      throw new ApiError(`${message}${hint}`, response.statusCode, body);
     }
     return body as T;
   }

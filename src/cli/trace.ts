@@ -4,7 +4,7 @@
  */
 
 import type { JourneyJson, RouteJson } from "../operations/journey-json.js";
-import { defaultServer } from "./api-client.js";
+import { ApiClient, ApiError } from "./api-client.js";
 
 export interface TraceOptions {
   source?: string;
@@ -23,38 +23,25 @@ export async function traceCommand(
   out: Output = process.stdout,
   err: Output = process.stderr,
 ): Promise<number> {
-  const server = (options.server ?? defaultServer()).trim().replace(/\/+$/, "");
-  const token = options.token ?? process.env["EVENTAIL_TOKEN"];
+  const client = new ApiClient({
+    ...(options.server === undefined ? {} : { server: options.server.trim() }),
+    ...(options.token === undefined ? {} : { token: options.token }),
+  });
   const query = options.source === undefined ? "" : `?source=${encodeURIComponent(options.source)}`;
-  const url = `${server}/api/v1/events/${encodeURIComponent(options.namespace)}/${encodeURIComponent(id)}${query}`;
-  let response: Response;
   try {
-    response = await fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+    const journey = await client.get<JourneyJson>(
+      `/events/${encodeURIComponent(options.namespace)}/${encodeURIComponent(id)}${query}`,
+    );
+    out.write(formatJourney(journey));
+    return 0;
   } catch (error) {
-    const cause = (error as { cause?: { message?: string } }).cause?.message;
-    err.write(
-      `eventail trace: cannot reach the server at ${server}: ${cause ?? (error as Error).message}\n`,
-    );
+    if (!(error instanceof ApiError)) throw error;
+    err.write(`eventail trace: ${error.message}\n`);
+    // 409: several events share the id; each source is a way to ask again.
+    const sources = (error.body as { sources?: unknown } | undefined)?.sources;
+    if (Array.isArray(sources)) for (const source of sources) err.write(`  --source ${source}\n`);
     return 1;
   }
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    err.write(
-      `eventail trace: ${server} answered ${response.status} with a body that is not JSON\n`,
-    );
-    return 1;
-  }
-  if (response.status !== 200) {
-    const { error, sources } = body as { error?: string; sources?: string[] };
-    err.write(`eventail trace: ${error ?? `HTTP ${response.status}`}\n`);
-    if (sources) for (const source of sources) err.write(`  --source ${source}\n`);
-    return 1;
-  }
-  out.write(formatJourney(body as JourneyJson));
-  return 0;
 }
 
 /** `+1.234s` or `+12ms` after `start`. */
