@@ -186,6 +186,22 @@ describe("journeys on a memory broker", () => {
     expect(out).toMatch(/Trigger takes-all: delivered\n +\+\S+ +attempt 1: HTTP 202/);
   });
 
+  it("eventail trace lists each source to ask again with when an id has two", async () => {
+    const { running } = await threeTriggers();
+    expect(await send(`${running.url}/default/orders`, "twice", "order.created", "/a")).toBe(202);
+    expect(await send(`${running.url}/default/orders`, "twice", "order.created", "/b")).toBe(202);
+    await eventually(async () => (await journey(running.url, "default/twice")).status === 409);
+    let err = "";
+    const code = await traceCommand(
+      "twice",
+      { namespace: "default", server: running.url },
+      { write: () => true },
+      { write: (t: string) => (err += t) },
+    );
+    expect(code).toBe(1);
+    expect(err.split("\n")).toEqual(expect.arrayContaining(["  --source /a", "  --source /b"]));
+  });
+
   it.each([
     ["an unknown id", "nope", {}, 'no journey of event "nope"'],
     [
