@@ -1,6 +1,13 @@
 import type { CloudEvent } from "../../events/event.js";
 import type { Logger } from "../../observability/logger.js";
-import type { Backing, ConsumeHandler, SubscribeOptions, Subscription } from "../backing.js";
+import type {
+  Archive,
+  Backing,
+  ConsumeHandler,
+  SubscribeOptions,
+  Subscription,
+} from "../backing.js";
+import { deleteArchive, readRabbitArchive, retainRabbitStream } from "./archive.js";
 import { RabbitConnector, unavailable, withTimeout } from "./connection.js";
 import { exchangeName, queueName } from "./naming.js";
 import { RabbitPublisher } from "./publisher.js";
@@ -84,6 +91,16 @@ export class RabbitBacking implements Backing {
     }
   }
 
+  /** CONTRACT §5 retention: a stream queue next to the triggers' queues (archive.ts). */
+  retainStream(stream: string, retentionMs: number | undefined): Promise<void> {
+    return retainRabbitStream(this.#connector, this.settings, stream, retentionMs);
+  }
+
+  readonly archive: Archive = {
+    read: (stream, fromMs, toMs) =>
+      readRabbitArchive(this.#connector, this.settings, stream, fromMs, toMs),
+  };
+
   /** Deletes the exchange; its consumers' queues were removed before. */
   async removeStream(stream: string): Promise<void> {
     const what = `deleting exchange ${exchangeName(stream)}`;
@@ -92,6 +109,7 @@ export class RabbitBacking implements Backing {
       const model = await this.#connector.connected({
         timeoutMs: this.settings.subscribeTimeoutMs,
       });
+      await withTimeout(deleteArchive(model, stream), this.settings.subscribeTimeoutMs, what);
       await withTimeout(deleteExchange(model, stream), this.settings.subscribeTimeoutMs, what);
     } catch (error) {
       throw unavailable(what, error);
