@@ -9,6 +9,7 @@ import type {
 } from "../backing.js";
 import { deleteArchive, readRabbitArchive, retainRabbitStream } from "./archive.js";
 import { RabbitConnector, unavailable, withTimeout } from "./connection.js";
+import { RabbitEventTypeStore } from "./event-type-store.js";
 import { exchangeName, queueName } from "./naming.js";
 import { RabbitPublisher } from "./publisher.js";
 import type { RabbitSettings } from "./settings.js";
@@ -29,6 +30,8 @@ export class RabbitBacking implements Backing {
   readonly #publisher: RabbitPublisher;
   readonly #subscriptions = new Set<RabbitSubscription>();
   #closing: Promise<void> | undefined;
+  /** Auto-created EventTypes, shared through a stream queue (event-type-store.ts). */
+  readonly eventTypes: RabbitEventTypeStore;
 
   constructor(
     private readonly settings: RabbitSettings,
@@ -36,6 +39,7 @@ export class RabbitBacking implements Backing {
   ) {
     this.#connector = new RabbitConnector(settings, logger);
     this.#publisher = new RabbitPublisher(this.#connector, settings, logger);
+    this.eventTypes = new RabbitEventTypeStore(this.#connector, settings, logger);
   }
 
   publish(stream: string, events: readonly CloudEvent[]): Promise<void> {
@@ -138,6 +142,7 @@ export class RabbitBacking implements Backing {
       await Promise.all([...this.#subscriptions].map((s) => s.close(DEFAULT_GRACE_MS)));
       this.#subscriptions.clear();
       await this.#publisher.close();
+      await this.eventTypes.close();
       await this.#connector.close();
     })();
     return this.#closing;
