@@ -17,7 +17,7 @@ afterEach(async () => {
 });
 
 /** A namespace of its own per run, so entries left on the engine by earlier runs do not count. */
-function manifests(backing: "redis" | "nats", url: string, namespace: string): string {
+function manifests(backing: "redis" | "nats" | "rabbitmq", url: string, namespace: string): string {
   return `apiVersion: v1
 kind: ConfigMap
 metadata:
@@ -69,7 +69,7 @@ async function list(eventail: Running, namespace: string): Promise<View[]> {
   return ((await response.body.json()) as { items: View[] }).items;
 }
 
-for (const backing of ["redis", "nats"] as const) {
+for (const backing of ["redis", "nats", "rabbitmq"] as const) {
   const url = serviceUrl(backing);
   describe.skipIf(!url)(`auto-created EventTypes on ${backing} are shared by every process`, () => {
     it("counts from two processes add up, schemas merge, and a process started later sees them", async () => {
@@ -108,7 +108,7 @@ for (const backing of ["redis", "nats"] as const) {
   });
 }
 
-for (const backing of ["redis", "nats"] as const) {
+for (const backing of ["redis", "nats", "rabbitmq"] as const) {
   const url = serviceUrl(backing);
   describe.skipIf(!url)(`the ${backing} EventType store under concurrent writers`, () => {
     it("loses no count and no schema when processes flush the same entry at once", async () => {

@@ -5,6 +5,8 @@ import { connect } from "nats";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { jetStreamName } from "../../src/backing/nats/naming.js";
+import { createBacking as createRabbitBacking } from "../../src/backing/rabbitmq/index.js";
+import { silentLogger } from "../../src/observability/logger.js";
 import { REPLAY_EXTENSION } from "../../src/operations/replay.js";
 import { serviceUrl } from "../support/services.js";
 import {
@@ -19,6 +21,7 @@ import {
 const redisUrl = serviceUrl("redis");
 const natsUrl = serviceUrl("nats");
 const kafkaUrl = serviceUrl("kafka");
+const rabbitUrl = serviceUrl("rabbitmq");
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -96,6 +99,7 @@ const BACKINGS: Array<[string, string | undefined, boolean]> = [
   ["redis", redisUrl, redisUrl !== undefined],
   ["nats", natsUrl, natsUrl !== undefined],
   ["kafka", kafkaUrl, kafkaUrl !== undefined],
+  ["rabbitmq", rabbitUrl, rabbitUrl !== undefined],
 ];
 
 /** Deletes what a test broker left on a shared engine (runs after Eventail closed). */
@@ -105,6 +109,13 @@ async function dropStream(kind: string, url: string | undefined, broker: string)
     const redis = new Redis(url!);
     await redis.del(`eventail:${stream}`);
     redis.disconnect();
+  } else if (kind === "rabbitmq") {
+    const backing = await createRabbitBacking(
+      { kind: "rabbitmq", settings: { url: url! } },
+      { logger: silentLogger() },
+    );
+    await backing.removeStream(stream).catch(() => undefined);
+    await backing.close();
   } else if (kind === "nats") {
     const nc = await connect({ servers: url! });
     await (await nc.jetstreamManager()).streams.delete(jetStreamName(stream)).catch(() => false);

@@ -42,3 +42,8 @@ export function routingKey(type: unknown): string {
 export function bindingPattern(typeHint: string | undefined): string {
   return typeHint !== undefined && routable(typeHint) ? typeHint : "#";
 }
+
+/** The stream queue keeping `stream`'s events under retention (archive.ts); '~' is in no consumer name. */
+export function archiveQueueName(stream: string): string {
+  return bounded(`eventail.${stream}~archive`);
+}

@@ -2,6 +2,7 @@ import type { ChannelModel, ConfirmChannel } from "amqplib";
 import type { CloudEvent } from "../../events/event.js";
 import { encodeForStorage } from "../../events/json-format.js";
 import type { Logger } from "../../observability/logger.js";
+import { ACCEPTED_AT_HEADER } from "./archive.js";
 import type { RabbitConnector } from "./connection.js";
 import { unavailable, withTimeout } from "./connection.js";
 import { exchangeName, routingKey } from "./naming.js";
@@ -59,6 +60,8 @@ export class RabbitPublisher {
       link.exchanges.add(stream);
     }
     const exchange = exchangeName(stream);
+    // When it was accepted, for the archive's time window (archive.ts).
+    const headers = { [ACCEPTED_AT_HEADER]: Date.now() };
     await Promise.all(
       events.map(
         (event) =>
@@ -67,7 +70,7 @@ export class RabbitPublisher {
               exchange,
               routingKey(event.attributes["type"]),
               Buffer.from(encodeForStorage(event), "utf8"),
-              { persistent: true, contentType: STORAGE_CONTENT_TYPE },
+              { persistent: true, contentType: STORAGE_CONTENT_TYPE, headers },
               (error: unknown) =>
                 error
                   ? reject(error instanceof Error ? error : new Error("publish nacked"))

@@ -1,7 +1,15 @@
 import type { CloudEvent } from "../../events/event.js";
 import type { Logger } from "../../observability/logger.js";
-import type { Backing, ConsumeHandler, SubscribeOptions, Subscription } from "../backing.js";
+import type {
+  Archive,
+  Backing,
+  ConsumeHandler,
+  SubscribeOptions,
+  Subscription,
+} from "../backing.js";
+import { deleteArchive, readRabbitArchive, retainRabbitStream } from "./archive.js";
 import { RabbitConnector, unavailable, withTimeout } from "./connection.js";
+import { RabbitEventTypeStore } from "./event-type-store.js";
 import { exchangeName, queueName } from "./naming.js";
 import { RabbitPublisher } from "./publisher.js";
 import type { RabbitSettings } from "./settings.js";
@@ -22,6 +30,8 @@ export class RabbitBacking implements Backing {
   readonly #publisher: RabbitPublisher;
   readonly #subscriptions = new Set<RabbitSubscription>();
   #closing: Promise<void> | undefined;
+  /** Auto-created EventTypes, shared through a stream queue (event-type-store.ts). */
+  readonly eventTypes: RabbitEventTypeStore;
 
   constructor(
     private readonly settings: RabbitSettings,
@@ -29,6 +39,7 @@ export class RabbitBacking implements Backing {
   ) {
     this.#connector = new RabbitConnector(settings, logger);
     this.#publisher = new RabbitPublisher(this.#connector, settings, logger);
+    this.eventTypes = new RabbitEventTypeStore(this.#connector, settings, logger);
   }
 
   publish(stream: string, events: readonly CloudEvent[]): Promise<void> {
@@ -84,6 +95,16 @@ export class RabbitBacking implements Backing {
     }
   }
 
+  /** CONTRACT §5 retention: a stream queue next to the triggers' queues (archive.ts). */
+  retainStream(stream: string, retentionMs: number | undefined): Promise<void> {
+    return retainRabbitStream(this.#connector, this.settings, stream, retentionMs);
+  }
+
+  readonly archive: Archive = {
+    read: (stream, fromMs, toMs) =>
+      readRabbitArchive(this.#connector, this.settings, stream, fromMs, toMs),
+  };
+
   /** Deletes the exchange; its consumers' queues were removed before. */
   async removeStream(stream: string): Promise<void> {
     const what = `deleting exchange ${exchangeName(stream)}`;
@@ -92,6 +113,7 @@ export class RabbitBacking implements Backing {
       const model = await this.#connector.connected({
         timeoutMs: this.settings.subscribeTimeoutMs,
       });
+      await withTimeout(deleteArchive(model, stream), this.settings.subscribeTimeoutMs, what);
       await withTimeout(deleteExchange(model, stream), this.settings.subscribeTimeoutMs, what);
     } catch (error) {
       throw unavailable(what, error);
@@ -120,6 +142,7 @@ export class RabbitBacking implements Backing {
       await Promise.all([...this.#subscriptions].map((s) => s.close(DEFAULT_GRACE_MS)));
       this.#subscriptions.clear();
       await this.#publisher.close();
+      await this.eventTypes.close();
       await this.#connector.close();
     })();
     return this.#closing;
