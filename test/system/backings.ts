@@ -1,14 +1,17 @@
+import { connect as amqpConnect } from "amqplib";
 import { Redis } from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import { connect } from "nats";
 import { topicName } from "../../src/backing/kafka/naming.js";
 import { jetStreamName } from "../../src/backing/nats/naming.js";
+import { exchangeName } from "../../src/backing/rabbitmq/naming.js";
 import { streamKey } from "../../src/backing/redis/keys.js";
 import { startKafkaEngine } from "../support/kafka-engine.js";
 import { startNatsEngine } from "../support/nats-engine.js";
 import { canStartRedisEngine, startRedisEngine } from "../support/redis-engine.js";
 import { hasBinary, serviceUrl } from "../support/services.js";
 import type { DurableBackingKind } from "./manifests.js";
+import { type SwitchableRelay, startSwitchableRelay } from "./rabbitmq-relays.js";
 
 /** An engine of the test's own, and one way of taking it away and giving it back. */
 export interface PrivateEngine {
@@ -174,5 +177,56 @@ export const KAFKA: SystemBacking = {
         };
       },
     },
+  ],
+};
+
+/** The shared node behind a relay of the test's own, which `fail` switches in the given way. */
+function rabbitmqOutage(name: string, fail: (relay: SwitchableRelay) => Promise<void>) {
+  return {
+    name,
+    available: () => serviceUrl("rabbitmq") !== undefined || inCi(),
+    start: async (): Promise<PrivateEngine> => {
+      const target = serviceUrl("rabbitmq");
+      if (!target) throw new Error("no RabbitMQ to put a relay in front of");
+      const relay = await startSwitchableRelay(target);
+      return {
+        connection: { url: relay.url },
+        fail: () => fail(relay),
+        repair: () => relay.restore(),
+        stop: () => relay.close(),
+      };
+    },
+  };
+}
+
+export const RABBITMQ: SystemBacking = {
+  kind: "rabbitmq",
+  sharedConnection: () => {
+    const url = serviceUrl("rabbitmq");
+    return url ? { url } : undefined;
+  },
+  // RabbitMQ requeues a dead connection's unacked messages at once, so nothing to shorten
+  // there; the queues a test leaves on the shared node expire 10 min after their last consumer.
+  failover: { queueExpiresMs: "600000" },
+  environment: { variable: "RABBITMQ_URL", key: "url" },
+  forget: async (connection, stream) => {
+    const model = await amqpConnect(connection["url"]!);
+    try {
+      const channel = await model.createChannel();
+      channel.on("error", () => undefined);
+      await channel.deleteExchange(exchangeName(stream)).catch(() => undefined);
+    } finally {
+      await model.close().catch(() => undefined);
+    }
+  },
+  outages: [
+    rabbitmqOutage(
+      "RabbitMQ unreachable (its relay resets every connection and refuses new ones), then back",
+      (relay) => relay.refuse(),
+    ),
+    rabbitmqOutage(
+      "RabbitMQ silent (its relay holds every byte both ways), then resumed",
+      async (relay) => relay.hold(),
+    ),
   ],
 };

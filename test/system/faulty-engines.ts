@@ -10,7 +10,8 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startKafkaEngine } from "../support/kafka-engine.js";
 import { LoopbackPortFaults, NetworkNamespace } from "../support/netns.js";
-import { portOpen } from "../support/services.js";
+import { portOpen, serviceUrl } from "../support/services.js";
+import { NAMESPACE_RELAY_SCRIPT, startUnixRelay, withCredentialsOf } from "./rabbitmq-relays.js";
 
 export interface FaultyEngine {
   /**
@@ -125,6 +126,38 @@ export async function startKafkaOnLoopback(): Promise<FaultyEngine> {
     stop: async () => {
       faults.remove();
       await engine.stop();
+    },
+  };
+}
+
+/**
+ * The shared RabbitMQ node reached through a namespace: a relay inside it listens on the
+ * namespace's address and passes each connection over a Unix socket to a relay on this side,
+ * which connects to the node. The namespace's rules then cut or thin the AMQP traffic only.
+ */
+export async function startRabbitmqInNamespace(): Promise<FaultyEngine> {
+  const target = serviceUrl("rabbitmq");
+  if (!target) throw new Error("no RabbitMQ to reach through a namespace");
+  const unix = await startUnixRelay(target);
+  let inside: FaultyEngine;
+  try {
+    inside = await inNamespace("rabbitmq", 5672, "amqp", (address) => [
+      process.execPath,
+      ["-e", NAMESPACE_RELAY_SCRIPT, address, "5672", unix.socket],
+    ]);
+  } catch (error) {
+    await unix.close();
+    throw error;
+  }
+  const url = withCredentialsOf(inside.url!, target);
+  return {
+    url,
+    connection: (via) => ({ url: via ? withCredentialsOf(via, target) : url }),
+    drop: (percent) => inside.drop(percent),
+    heal: () => inside.heal(),
+    stop: async () => {
+      await inside.stop();
+      await unix.close();
     },
   };
 }

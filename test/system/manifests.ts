@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
-export type DurableBackingKind = "redis" | "nats" | "kafka";
+export type DurableBackingKind = "redis" | "nats" | "kafka" | "rabbitmq";
 
 export interface SystemTrigger {
   readonly name: string;

@@ -18,6 +18,8 @@ export class RabbitConnector {
   #model: ChannelModel | undefined;
   #closed = false;
   #firstAttemptDone = false;
+  /** The last connect attempt failed, and none has succeeded since. */
+  #unreachable = false;
   readonly #stop = new AbortController();
   readonly #waiters = new Set<() => void>();
   readonly #listeners = new Set<(model: ChannelModel | undefined) => void>();
@@ -33,6 +35,14 @@ export class RabbitConnector {
   /** The connection if RabbitMQ is connected now, else undefined. */
   current(): ChannelModel | undefined {
     return this.#model;
+  }
+
+  /**
+   * True while RabbitMQ is known unreachable: no connection, and the latest attempt to make one
+   * failed. False right after a connection was lost, while the first reconnect is tried.
+   */
+  unreachable(): boolean {
+    return this.#unreachable && !this.#model;
   }
 
   /** Like current(), but right after start-up waits (≤ timeoutMs) for the first attempt. */
@@ -91,6 +101,7 @@ export class RabbitConnector {
           return;
         }
         failures = 0;
+        this.#unreachable = false;
         const lost = new Promise<void>((resolve) => {
           model.on("error", (error: Error) => {
             this.logger.warn({ err: error }, "RabbitMQ connection error");
@@ -109,6 +120,7 @@ export class RabbitConnector {
         this.#notify();
       } catch (error) {
         this.#firstAttemptDone = true;
+        this.#unreachable = true;
         (failures === 0 ? this.logger.warn : this.logger.debug).call(
           this.logger,
           { err: error, url: redact(this.settings.url) },

@@ -6,7 +6,7 @@ import { ACCEPTED_AT_HEADER } from "./archive.js";
 import type { RabbitConnector } from "./connection.js";
 import { unavailable, withTimeout } from "./connection.js";
 import { exchangeName, routingKey } from "./naming.js";
-import type { RabbitSettings } from "./settings.js";
+import { type RabbitSettings, redact } from "./settings.js";
 import { declareExchange } from "./topology.js";
 
 /** The storage form's media type, so a person browsing a queue knows what a body is. */
@@ -38,6 +38,10 @@ export class RabbitPublisher {
     const what = `storing ${events.length} event(s) on ${exchangeName(stream)}`;
     const deadline = Date.now() + this.settings.publishTimeoutMs;
     try {
+      // Known down: answer now, rather than hold each request the whole bound for nothing.
+      if (this.connector.unreachable()) {
+        throw new Error(`RabbitMQ at ${redact(this.settings.url)} is not reachable`);
+      }
       const model = await this.connector.connected({ timeoutMs: this.settings.publishTimeoutMs });
       await withTimeout(this.#publish(model, stream, events), deadline - Date.now(), what);
     } catch (error) {

@@ -1,0 +1,4 @@
+import { RABBITMQ } from "./backings.js";
+import { describeDurability } from "./durability-suite.js";
+
+describeDurability(RABBITMQ);
