@@ -127,12 +127,18 @@ describe.skipIf(!url)("RabbitMQ backing across processes", () => {
     } finally {
       await other.close();
     }
-    // The subscription still open here declares its queue again, at the stream's end.
-    const later = testEvents("after-removal", 2);
+    // The subscription still open here declares its queue again, at the stream's end, and then
+    // binds it: a queue that exists may not be bound yet, so probe until one probe comes through.
     const deadline = Date.now() + WAIT_MS;
-    while (!(await queueExists(admin, queue)) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    let probes = 0;
+    while (Date.now() < deadline) {
+      const probe = testEvents(`probe-${probes++}`, 1);
+      await backing.publish(stream, probe);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      if (recorder.ids().some((id) => id.includes("probe-"))) break;
     }
+    expect(await queueExists(admin, queue)).toBe(true);
+    const later = testEvents("after-removal", 2);
     await backing.publish(stream, later);
     await waitFor(() => recorder.hasAll(later.map(idOf)), WAIT_MS, "events after the removal");
     await subscription.close();
