@@ -76,8 +76,9 @@ function ingressSpan(
   const attributes: Attributes = {
     "eventail.namespace": fields.namespace,
     "eventail.ingress.name": fields.name,
-    "eventail.ingress.reply": fields.reply === true,
   };
+  // Booleans only when true: each attribute is allocated, sanitized and serialized per span.
+  if (fields.reply === true) attributes["eventail.ingress.reply"] = true;
   if (fields.eventId !== undefined) attributes["cloudevents.event_id"] = fields.eventId;
   if (fields.eventType !== undefined) attributes["cloudevents.event_type"] = fields.eventType;
   if (fields.eventSource !== undefined) attributes["cloudevents.event_source"] = fields.eventSource;
@@ -96,20 +97,18 @@ function attemptSpan(
   tracestate: unknown,
   fields: AttemptSpanFields,
 ): TraceSpan {
+  const attributes: Attributes = {
+    "eventail.namespace": fields.namespace,
+    "eventail.delivery.kind": fields.kind,
+    "eventail.delivery.name": fields.name,
+    "eventail.delivery.attempt": fields.attempt,
+    "http.request.method": "POST",
+    "url.full": redactUrl(fields.url),
+  };
+  if (fields.deadLetter) attributes["eventail.delivery.dead_letter"] = true;
   const span = tracer.startSpan(
     `${fields.deadLetter ? "dead letter" : "deliver"} ${fields.kind} ${fields.namespace}/${fields.name}`,
-    {
-      kind: SpanKind.CLIENT,
-      attributes: {
-        "eventail.namespace": fields.namespace,
-        "eventail.delivery.kind": fields.kind,
-        "eventail.delivery.name": fields.name,
-        "eventail.delivery.attempt": fields.attempt,
-        "eventail.delivery.dead_letter": fields.deadLetter,
-        "http.request.method": "POST",
-        "url.full": redactUrl(fields.url),
-      },
-    },
+    { kind: SpanKind.CLIENT, attributes },
     parentContext(parent, tracestate),
   );
   return handle(span);

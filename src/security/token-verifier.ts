@@ -1,12 +1,12 @@
 /**
  * Verifies bearer JWTs with jose: a trusted issuer's signature (an asymmetric algorithm only),
  * `exp` (required) and `nbf` with a small clock tolerance, then `aud`. A verified token's claims
- * are cached under the SHA-256 of the token until it expires, so the hot path hashes and looks
- * up instead of verifying a signature: an LRU of at most `cacheSize` entries (default 10,000),
- * each holding the issuer, subject, audiences, expiry and the claims, never the token itself.
+ * are cached under the token string itself until it expires, so the hot path looks up instead of
+ * verifying a signature (a Map lookup of the string costs less than hashing it first): an LRU of
+ * at most `cacheSize` entries (default 10,000), each holding the issuer, subject, audiences,
+ * expiry and the claims. Tokens are at most MAX_TOKEN_LENGTH characters (bearer.ts).
  * jose is loaded on first use (jose-loader.ts).
  */
-import { hash } from "node:crypto";
 import type { JWTPayload, JWTVerifyGetKey } from "jose";
 import { AuthenticationError } from "./errors.js";
 import { type Jose, loadJose } from "./jose-loader.js";
@@ -85,8 +85,7 @@ export class TokenVerifier {
    * rejects with) AuthenticationError, whatever the input.
    */
   verify(token: string, audience: string): VerifiedToken | Promise<VerifiedToken> {
-    // One-shot hash: no Hash object per request, which createHash() would allocate.
-    const key = hash("sha256", token, "base64");
+    const key = token;
     const hit = this.cache.get(key);
     if (hit !== undefined) {
       if (hit.exp * 1000 + this.toleranceSec * 1000 <= this.now()) {

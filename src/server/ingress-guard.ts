@@ -35,9 +35,28 @@ export interface Admitted {
   readonly token: VerifiedToken;
 }
 
+/**
+ * A pattern split once into literal text (even indexes) and parameter names (odd ones): the
+ * ingress fills one in on every authenticated request. Patterns come from the route tables, so
+ * the map stays small; the bound only guards against a caller that makes them up.
+ */
+const templates = new Map<string, readonly string[]>();
+const MAX_TEMPLATES = 1_000;
+
 /** `/flows/:namespace/sequences/:name` with its parameters → `/flows/ns/sequences/name`. */
 export function routePath(pattern: string, params: Readonly<Record<string, string>>): string {
-  return pattern.replace(/:([A-Za-z0-9_]+)/g, (whole, name: string) => params[name] ?? whole);
+  let parts = templates.get(pattern);
+  if (parts === undefined) {
+    parts = pattern.split(/:([A-Za-z0-9_]+)/);
+    if (templates.size >= MAX_TEMPLATES) templates.clear();
+    templates.set(pattern, parts);
+  }
+  let path = parts[0]!;
+  for (let i = 1; i < parts.length; i += 2) {
+    const name = parts[i]!;
+    path += (params[name] ?? `:${name}`) + parts[i + 1]!;
+  }
+  return path;
 }
 
 /**

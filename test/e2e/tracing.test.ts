@@ -160,6 +160,8 @@ spec:
         expect(attempt.attributes["eventail.delivery.kind"]).toBe("subscription");
         expect(attempt.attributes["eventail.delivery.attempt"]).toBe(1);
         expect(attempt.attributes["http.response.status_code"]).toBe(200);
+        // Flags are set only when true: an ordinary attempt carries no dead-letter attribute.
+        expect(attempt.attributes).not.toHaveProperty(["eventail.delivery.dead_letter"]);
         const request = step.requests[0]!;
         expect(spanIdOf(request.headers["traceparent"])).toBe(attempt.spanId);
         expect(request.headers["ce-traceparent"]).toBe(request.headers["traceparent"]);
