@@ -7,6 +7,13 @@
  * a fault, not the load. Every interval it prints the process's RSS and the fast path's p99; at the
  * end it fails when RSS keeps climbing or p99 drifts (soak-judge.ts), when an accepted event did
  * not reach the fast subscriber, or when ingress refused one.
+ *
+ * Every bounded ring is filled early, so that memory is judged with all of them full: journeys on
+ * with a small `--journey-size`, a flaky trigger per broker (every fourth delivery fails, no
+ * retry, no dead-letter sink) whose events go to the dead-letter store of a small
+ * `--dead-letter-size`, the memory broker retained for `--retention` (its archive ring), and a
+ * tail client connected throughout. Each interval reports which rings are full, observed through
+ * the process's API (support/soak-rings.ts).
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -21,6 +28,15 @@ import { Harness } from "./run-scenario.js";
 import { judgeSoak, type SoakSample } from "./soak-judge.js";
 import { Engines } from "./support/engines.js";
 import { readMemory } from "./support/proc.js";
+import {
+  archiveGone,
+  connectTail,
+  deadLettersPushedOut,
+  journeyGone,
+  type Marker,
+  sendMarker,
+  type TailClient,
+} from "./support/soak-rings.js";
 
 const { values: options } = parseArgs({
   options: {
@@ -28,6 +44,9 @@ const { values: options } = parseArgs({
     "interval-seconds": { type: "string", default: "60" },
     rate: { type: "string", default: "100" },
     out: { type: "string" },
+    "journey-size": { type: "string", default: "20000" },
+    "dead-letter-size": { type: "string", default: "2000" },
+    retention: { type: "string", default: "PT2M" },
   },
 });
 
@@ -45,6 +64,9 @@ function positive(name: string, text: string): number {
 const minutes = positive("minutes", options.minutes);
 const intervalMs = positive("interval-seconds", options["interval-seconds"]) * 1000;
 const rate = positive("rate", options.rate);
+const journeySize = positive("journey-size", options["journey-size"]);
+const deadLetterSize = positive("dead-letter-size", options["dead-letter-size"]);
+const retention = options.retention;
 const intervals = Math.max(1, Math.round((minutes * 60_000) / intervalMs));
 
 /** The slow, failing and dead-letter subscribers, in this process: they only count. */
@@ -61,6 +83,9 @@ function startSideSubscribers(): Promise<{
       counts.set(route, (counts.get(route) ?? 0) + 1);
       if (route === "slow") setTimeout(() => response.writeHead(202).end(), 100);
       else if (route === "fail") response.writeHead(500).end();
+      // A share of deliveries fails for good, so the dead-letter store fills.
+      else if (route === "flaky")
+        response.writeHead(counts.get(route)! % 4 === 0 ? 500 : 202).end();
       else response.writeHead(202).end();
     });
   });
@@ -88,7 +113,11 @@ function writeManifests(
   documents.push({
     apiVersion: "eventing.knative.dev/v1",
     kind: "Broker",
-    metadata: { name: "memory", namespace },
+    metadata: {
+      name: "memory",
+      namespace,
+      annotations: { "eventail.io/retention": retention },
+    },
   });
   if (redisUrl !== undefined) {
     brokers.push({ name: "redis", ingressPath: `/${namespace}/redis` });
@@ -123,6 +152,7 @@ function writeManifests(
         backoffDelay: "PT0.05S",
         deadLetterSink: { uri: `${sideUrl}/dead-letter` },
       }),
+      trigger("flaky", `${sideUrl}/flaky`, { retry: 0 }),
     );
   }
   const dir = mkdtempSync(path.join(tmpdir(), "eventail-soak-"));
@@ -150,11 +180,14 @@ const redisUrl = "url" in redis ? redis.url : undefined;
 const written = writeManifests(namespace, harness.sink.ready.url, side.url, redisUrl);
 const failures: string[] = [];
 let eventail: EventailProcess | undefined;
+let tail: TailClient | undefined;
+type Ring = "journeys" | "dead letters" | "archive";
 try {
   eventail = await EventailProcess.start("eventail", {
     manifests: [written.dir],
     noWatch: true,
     readyTimeoutMs: 120_000,
+    args: ["--journey-size", String(journeySize), "--dead-letter-size", String(deadLetterSize)],
   });
   const target = eventail;
   const spec = (broker: SoakBroker, phase: string) => ({
@@ -180,6 +213,30 @@ try {
       throw new Error(`no probe event reached the ${broker.name} broker's subscriber`);
   }
 
+  tail = await connectTail(target.url, namespace);
+  // The marker is the oldest event of the memory broker's journey and archive rings.
+  const marker: Marker = { id: `soak-marker-${randomBytes(4).toString("hex")}`, source: "/soak" };
+  const loadStartMs = Date.now() - 1_000;
+  await sendMarker(`${target.url}/${namespace}/memory`, marker);
+  const full: Record<Ring, number | undefined> = {
+    journeys: undefined,
+    "dead letters": undefined,
+    archive: undefined,
+  };
+  const observe = async (ring: Ring, minute: number, check: () => Promise<boolean>) => {
+    if (full[ring] !== undefined) return "full";
+    try {
+      if (!(await check())) return "filling";
+    } catch (error) {
+      return `? (${(error as Error).message.slice(0, 60)})`;
+    }
+    full[ring] = minute;
+    return "full";
+  };
+
+  console.log(
+    `eventail soak: journey ring ${journeySize}, dead-letter ring ${deadLetterSize}, memory archive retention ${retention}, tail connected`,
+  );
   console.log(
     `eventail soak: ${written.brokers.map((b) => b.name).join(" + ")} brokers, ${rate} events/s each, ` +
       `${intervals} intervals of ${intervalMs / 1000} s`,
@@ -227,10 +284,23 @@ try {
     for (const broker of written.brokers) {
       await harness.sink.call("forget", { phase: `soak:${broker.name}:${i}` });
     }
+    const minute = samples.at(-1)!.minute;
+    const rings = [
+      await observe("journeys", minute, () => journeyGone(target.url, namespace, marker)),
+      await observe("dead letters", minute, async () => {
+        return (await deadLettersPushedOut(target.url, namespace)) > 0;
+      }),
+      await observe("archive", minute, () =>
+        archiveGone(target.url, namespace, "memory", "memory-slow", loadStartMs, marker),
+      ),
+    ];
+    if (!tail.connected) failures.push(`interval ${i}: the tail client was disconnected`);
     const row =
-      `| ${samples.at(-1)!.minute.toFixed(1)} | ${rssMb.toFixed(1)} | ` +
+      `| ${minute.toFixed(1)} | ${rssMb.toFixed(1)} | ` +
       `${p99s.map((p) => p.toFixed(2)).join(" | ")} | ${side.counts.get("slow") ?? 0} | ` +
-      `${side.counts.get("fail") ?? 0} | ${side.counts.get("dead-letter") ?? 0} |`;
+      `${side.counts.get("fail") ?? 0} | ${side.counts.get("dead-letter") ?? 0} | ` +
+      `${side.counts.get("flaky") ?? 0} | ${tail.events} (${tail.dropped} dropped) | ` +
+      `${rings.join(" | ")} |`;
     rows.push(row);
     console.log(row);
   }
@@ -238,18 +308,37 @@ try {
   failures.push(...verdict.failures);
   const header =
     `| minute | RSS MB | ${written.brokers.map((b) => `${b.name} p99 ms`).join(" | ")} | ` +
-    "slow deliveries | failing attempts | dead letters |\n" +
-    `|---:|---:|${written.brokers.map(() => "---:").join("|")}|---:|---:|---:|`;
+    "slow deliveries | failing attempts | dead letters | flaky attempts | tail events | " +
+    "journey ring | dead-letter ring | archive ring |\n" +
+    `|---:|---:|${written.brokers.map(() => "---:").join("|")}|---:|---:|---:|---:|---:|---|---|---|`;
   const summary =
     `RSS slope over the last half: ${verdict.slopeMbPerMinute?.toFixed(2) ?? "n/a (too short to judge)"} MB/min; ` +
     `p99 median first half ${verdict.earlyP99Ms?.toFixed(2) ?? "n/a"} ms, last half ${verdict.lateP99Ms?.toFixed(2) ?? "n/a"} ms`;
+  const fullSince = (Object.entries(full) as Array<[Ring, number | undefined]>)
+    .map(([ring, at]) =>
+      at === undefined ? `${ring} ring never full` : `${ring} ring full by minute ${at.toFixed(1)}`,
+    )
+    .join("; ");
+  const lastFull = Object.values(full).every((at) => at !== undefined)
+    ? Math.max(...Object.values(full).map((at) => at!))
+    : undefined;
+  const judged = samples.at(-1)!.minute / 2;
+  const ringSummary =
+    `${fullSince}; ` +
+    (lastFull === undefined
+      ? "memory was NOT judged with every ring full"
+      : lastFull <= judged
+        ? `every ring full from minute ${lastFull.toFixed(1)}, before the judged last half (from minute ${judged.toFixed(1)})`
+        : `every ring full only from minute ${lastFull.toFixed(1)}, after the judged last half began (minute ${judged.toFixed(1)})`);
   console.log(summary);
+  console.log(ringSummary);
   if (options.out) {
-    writeFileSync(options.out, `${header}\n${rows.join("\n")}\n\n${summary}\n`);
+    writeFileSync(options.out, `${header}\n${rows.join("\n")}\n\n${summary}\n\n${ringSummary}\n`);
   }
 } catch (error) {
   failures.push(`the soak could not run: ${(error as Error).message}`);
 } finally {
+  tail?.close();
   await eventail?.stop();
   await harness.stop();
   side.close();

@@ -28,8 +28,14 @@ export interface EventTypeStore {
     observations: readonly ObservedEventType[],
     mergeSchema: (a: unknown, b: unknown) => unknown,
   ): Promise<void>;
-  /** Every entry, or those of one namespace. */
-  list(namespace?: string): Promise<ObservedEventType[]>;
+  /**
+   * Every entry, or those of one namespace. `mergeSchema` is for a store that combines schemas
+   * as it reads (Kafka's); the others ignore it.
+   */
+  list(
+    namespace?: string,
+    mergeSchema?: (a: unknown, b: unknown) => unknown,
+  ): Promise<ObservedEventType[]>;
 }
 
 /** Some observations were not added (the engine is away, or writers kept racing): retry these. */

@@ -372,7 +372,7 @@ export class EventTypeRegistry implements EventTypeGate {
     for (const store of stores) {
       let entries: ObservedEventType[];
       try {
-        entries = await store.list(namespace);
+        entries = await store.list(namespace, mergeUnknown);
       } catch (error) {
         this.options.logger.warn(
           { reason: (error as Error).message },

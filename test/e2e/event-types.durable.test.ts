@@ -16,8 +16,24 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((r) => r.close()));
 });
 
+type Durable = "redis" | "nats" | "kafka" | "rabbitmq";
+const DURABLE: readonly Durable[] = ["redis", "nats", "kafka", "rabbitmq"];
+
+/** The broker config's data: the engine, and for Kafka a topic prefix of its own and quick groups. */
+function connection(backing: Durable, url: string, namespace: string): string {
+  if (backing !== "kafka") return `  backing: ${backing}\n  url: ${url}`;
+  return [
+    "  backing: kafka",
+    `  bootstrap.servers: "${url}"`,
+    `  name.prefix: ${namespace}`,
+    '  session.timeout.ms: "3000"',
+    '  heartbeat.interval.ms: "1000"',
+    '  rebalance.timeout.ms: "10000"',
+  ].join("\n");
+}
+
 /** A namespace of its own per run, so entries left on the engine by earlier runs do not count. */
-function manifests(backing: "redis" | "nats" | "rabbitmq", url: string, namespace: string): string {
+function manifests(backing: Durable, url: string, namespace: string): string {
   return `apiVersion: v1
 kind: ConfigMap
 metadata:
@@ -32,8 +48,7 @@ metadata:
   name: durable
   namespace: ${namespace}
 data:
-  backing: ${backing}
-  url: ${url}
+${connection(backing, url, namespace)}
 ---
 apiVersion: eventing.knative.dev/v1
 kind: Broker
@@ -69,7 +84,7 @@ async function list(eventail: Running, namespace: string): Promise<View[]> {
   return ((await response.body.json()) as { items: View[] }).items;
 }
 
-for (const backing of ["redis", "nats", "rabbitmq"] as const) {
+for (const backing of DURABLE) {
   const url = serviceUrl(backing);
   describe.skipIf(!url)(`auto-created EventTypes on ${backing} are shared by every process`, () => {
     it("counts from two processes add up, schemas merge, and a process started later sees them", async () => {
@@ -108,19 +123,29 @@ for (const backing of ["redis", "nats", "rabbitmq"] as const) {
   });
 }
 
-for (const backing of ["redis", "nats", "rabbitmq"] as const) {
+for (const backing of DURABLE) {
   const url = serviceUrl(backing);
   describe.skipIf(!url)(`the ${backing} EventType store under concurrent writers`, () => {
     it("loses no count and no schema when processes flush the same entry at once", async () => {
       const { createBacking } = await import("../../src/backing/registry.js");
       const { silentLogger } = await import("../../src/observability/logger.js");
       const { mergeSchemas, inferSchema } = await import("../../src/operations/schema-infer.js");
-      const config = { kind: backing, settings: { url: url! } } as const;
+      const namespace = `et-${randomUUID().slice(0, 8)}`;
+      const settings: Record<string, string> =
+        backing === "kafka"
+          ? {
+              "bootstrap.servers": url!,
+              "name.prefix": namespace,
+              "session.timeout.ms": "3000",
+              "heartbeat.interval.ms": "1000",
+              "rebalance.timeout.ms": "10000",
+            }
+          : { url: url! };
+      const config = { kind: backing, settings };
       const engines = await Promise.all(
         [0, 1].map(() => createBacking(config, { logger: silentLogger() })),
       );
       try {
-        const namespace = `et-${randomUUID().slice(0, 8)}`;
         const merge = (x: unknown, y: unknown) => mergeSchemas(x as never, y as never);
         const writes = Array.from({ length: 16 }, (_, i) =>
           engines[i % 2]!.eventTypes!.add(

@@ -14,6 +14,7 @@ import { KafkaAdmin } from "./admin.js";
 import { readKafkaArchive } from "./archive.js";
 import { createKafkaClient } from "./client.js";
 import { KafkaDeadLetterStore } from "./dead-letter-store.js";
+import { KafkaEventTypeStore } from "./event-type-store.js";
 import { KafkaJourneyStore } from "./journey-store.js";
 import { groupId, topicName } from "./naming.js";
 import { KafkaPublisher } from "./publisher.js";
@@ -45,6 +46,8 @@ export class KafkaBacking implements Backing {
   readonly journeys: KafkaJourneyStore;
   /** Dead letters live on a topic of entries and tombstones (dead-letter-store.ts says how). */
   readonly deadLetters: KafkaDeadLetterStore;
+  /** Auto-created EventTypes live on a compacted topic (event-type-store.ts says how). */
+  readonly eventTypes: KafkaEventTypeStore;
 
   constructor(
     private readonly settings: KafkaSettings,
@@ -55,6 +58,7 @@ export class KafkaBacking implements Backing {
     this.publisher = new KafkaPublisher(this.kafka, this.admin, settings);
     this.journeys = new KafkaJourneyStore(this.kafka, this.admin, settings, logger);
     this.deadLetters = new KafkaDeadLetterStore(this.kafka, this.admin, settings, logger);
+    this.eventTypes = new KafkaEventTypeStore(this.kafka, this.admin, settings, logger);
   }
 
   publish(stream: string, events: readonly CloudEvent[]): Promise<void> {
@@ -143,7 +147,7 @@ export class KafkaBacking implements Backing {
     this.closed = true;
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
     this.subscriptions.clear();
-    await Promise.all([this.journeys.close(), this.deadLetters.close()]);
+    await Promise.all([this.journeys.close(), this.deadLetters.close(), this.eventTypes.close()]);
     await Promise.all([this.publisher.disconnect(), this.admin.disconnect()]);
   }
 }

@@ -18,21 +18,20 @@
  * Writes are batched per turn of the event loop and sent without waiting; a failed or dropped
  * write loses a report, never an event.
  */
-import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from "kafkajs";
+import type { Batch, Kafka, Message } from "kafkajs";
 import type { Logger } from "../../observability/logger.js";
 import type { AcceptedRecord, JourneyStore, RouteRecord, StoredJourney } from "../journey.js";
 import type { KafkaAdmin } from "./admin.js";
 import { topicName } from "./naming.js";
 import type { KafkaSettings } from "./settings.js";
+import { TopicFollower } from "./topic-follower.js";
 
 const TOPIC_RETENTION_MS = 7 * 24 * 3600 * 1000;
 const READ_WAIT_MS = 10_000;
 const MAX_PENDING = 10_000;
 export const MAX_INDEXED_EVENTS = 200_000;
 const SWEEP_MS = 60_000;
-const RESTART_MS = 1_000;
 
 export function journeyTopic(prefix: string): string {
   return topicName(prefix, "journeys");
@@ -51,37 +50,34 @@ export class KafkaJourneyStore implements JourneyStore {
   readonly topic: string;
   /** (namespace, id) → record key → the latest report under that key. */
   private readonly index = new Map<string, Map<string, StoredValue>>();
-  /** Per partition, the offset after the last record indexed. */
-  private readonly positions = new Map<number, number>();
-  private readonly groupId: string;
-  private readonly producer: Producer;
-  private producing: Promise<void> | undefined;
+  private readonly follower: TopicFollower;
   private pending: Message[] = [];
   private sending = 0;
   private flushScheduled = false;
-  private consumer: Consumer | undefined;
-  private starting: Promise<void> | undefined;
-  private topicMade: Promise<void> | undefined;
   private sweeper: NodeJS.Timeout | undefined;
-  private restartTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private warned = false;
 
   constructor(
-    private readonly kafka: Kafka,
-    private readonly admin: KafkaAdmin,
+    kafka: Kafka,
+    admin: KafkaAdmin,
     private readonly settings: KafkaSettings,
     private readonly logger: Logger,
   ) {
     this.topic = journeyTopic(settings.namePrefix);
-    this.groupId = `${this.topic}/reader-${randomUUID()}`;
-    this.producer = kafka.producer({
-      allowAutoTopicCreation: true,
-      idempotent: false,
-      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
-    });
-    this.producer.on(this.producer.events.DISCONNECT, () => {
-      this.producing = undefined;
+    this.follower = new TopicFollower(kafka, admin, settings, logger, {
+      topic: this.topic,
+      what: "journeys",
+      numPartitions: settings.numPartitions,
+      configEntries: [
+        { name: "cleanup.policy", value: "compact,delete" },
+        { name: "retention.ms", value: String(TOPIC_RETENTION_MS) },
+      ],
+      producer: {
+        idempotent: false,
+        retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+      },
+      take: (batch) => this.take(batch),
     });
   }
 
@@ -120,7 +116,8 @@ export class KafkaJourneyStore implements JourneyStore {
   async read(namespace: string, id: string): Promise<StoredJourney[]> {
     if (this.closed) return [];
     this.start();
-    await this.caughtUp(READ_WAIT_MS);
+    // The topic missing, Kafka away or the reader slow: answer from what is indexed.
+    await this.follower.catchUp(READ_WAIT_MS).catch(() => undefined);
     const now = Date.now();
     const bySource = new Map<string, { accepted?: AcceptedRecord; routes: RouteRecord[] }>();
     for (const value of this.index.get(indexKey(namespace, id))?.values() ?? []) {
@@ -140,17 +137,11 @@ export class KafkaJourneyStore implements JourneyStore {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweeper);
-    clearTimeout(this.restartTimer);
     // Reports written just before close still reach Kafka (a restart reads them back).
     this.flush();
     const deadline = Date.now() + this.settings.requestTimeoutMs;
     while (this.sending > 0 && Date.now() < deadline) await sleep(10);
-    const consumer = this.consumer;
-    this.consumer = undefined;
-    await Promise.all([
-      consumer?.disconnect().catch(() => undefined),
-      this.producer.disconnect().catch(() => undefined),
-    ]);
+    await this.follower.close();
   }
 
   private write(key: string, value: StoredValue): void {
@@ -180,101 +171,18 @@ export class KafkaJourneyStore implements JourneyStore {
       });
   }
 
-  private async send(messages: Message[]): Promise<void> {
-    await this.makeTopic();
-    this.producing ??= this.producer.connect().catch((error: unknown) => {
-      this.producing = undefined;
-      throw error;
-    });
-    await this.producing;
-    await this.producer.send({
-      topic: this.topic,
-      messages,
-      acks: 1,
-      timeout: this.settings.requestTimeoutMs,
-    });
-  }
-
-  /** Asks for a compacted, time-limited topic once; a refusal leaves it to auto-creation. */
-  private makeTopic(): Promise<void> {
-    this.topicMade ??= this.admin
-      .use((admin) =>
-        admin.createTopics({
-          topics: [
-            {
-              topic: this.topic,
-              numPartitions: this.settings.numPartitions,
-              replicationFactor: this.settings.replicationFactor,
-              configEntries: [
-                { name: "cleanup.policy", value: "compact,delete" },
-                { name: "retention.ms", value: String(TOPIC_RETENTION_MS) },
-              ],
-            },
-          ],
-          waitForLeaders: true,
-          timeout: this.settings.requestTimeoutMs,
-        }),
-      )
-      .then(
-        () => undefined,
-        (error: unknown) => {
-          this.logger.debug(
-            { topic: this.topic, err: error },
-            "Kafka refused CreateTopics for journeys; relying on topic auto-creation",
-          );
-        },
-      );
-    return this.topicMade;
+  private send(messages: Message[]): Promise<void> {
+    return this.follower.send(messages, 1);
   }
 
   /** Starts reading the topic into the index, once (and again after a failed start). */
   private start(): void {
-    if (this.closed || this.starting !== undefined) return;
-    this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
-    this.starting = this.launch().catch((error: unknown) => {
-      this.logger.debug({ err: error, topic: this.topic }, "Kafka journey reader did not start");
-      this.restartLater();
-    });
-  }
-
-  private restartLater(): void {
     if (this.closed) return;
-    const consumer = this.consumer;
-    this.consumer = undefined;
-    void consumer?.disconnect().catch(() => undefined);
-    clearTimeout(this.restartTimer);
-    this.restartTimer = setTimeout(() => {
-      this.starting = undefined;
-      this.start();
-    }, RESTART_MS);
-    this.restartTimer.unref();
+    this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
+    this.follower.start();
   }
 
-  private async launch(): Promise<void> {
-    await this.makeTopic();
-    const consumer = this.kafka.consumer({
-      groupId: this.groupId,
-      sessionTimeout: this.settings.sessionTimeoutMs,
-      rebalanceTimeout: this.settings.rebalanceTimeoutMs,
-      heartbeatInterval: this.settings.heartbeatIntervalMs,
-      maxWaitTimeInMs: this.settings.fetchMaxWaitMs,
-      allowAutoTopicCreation: true,
-      retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 3_000 },
-    });
-    this.consumer = consumer;
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (payload.restart || this.closed) return;
-      this.logger.warn({ err: payload.error }, "Kafka journey reader stopped; restarting");
-      this.restartLater();
-    });
-    await consumer.connect();
-    // The group is this process's alone and never commits: every start reads from the beginning.
-    await consumer.subscribe({ topics: [this.topic], fromBeginning: true });
-    await consumer.run({ autoCommit: false, eachBatch: (payload) => this.take(payload) });
-    if (this.closed) await consumer.disconnect().catch(() => undefined);
-  }
-
-  private async take({ batch }: EachBatchPayload): Promise<void> {
+  private take(batch: Batch): void {
     for (const message of batch.messages) {
       if (message.value === null) continue;
       try {
@@ -294,27 +202,6 @@ export class KafkaJourneyStore implements JourneyStore {
         // A record that is not a report of ours is skipped.
       }
     }
-    if (batch.messages.length > 0) {
-      this.positions.set(batch.partition, Number(batch.lastOffset()) + 1);
-    }
-  }
-
-  /** Waits until every partition is indexed up to its end as it is now, for at most `ms`. */
-  private async caughtUp(ms: number): Promise<void> {
-    const deadline = Date.now() + ms;
-    let ends: Array<{ partition: number; high: string; low: string }>;
-    try {
-      ends = await this.admin.use((admin) => admin.fetchTopicOffsets(this.topic), ms);
-    } catch {
-      // The topic is missing or Kafka is away: answer from what is indexed.
-      return;
-    }
-    const behind = () =>
-      ends.some(
-        ({ partition, high, low }) =>
-          Number(high) > Number(low) && (this.positions.get(partition) ?? 0) < Number(high),
-      );
-    while (behind() && Date.now() < deadline && !this.closed) await sleep(20);
   }
 
   private sweep(): void {
