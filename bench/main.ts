@@ -247,7 +247,9 @@ const report: BenchReport = {
   durationMs: Date.now() - startedAt,
 };
 
-process.stdout.write(`\n${terminalTable(report)}\n\ngoals:\n${terminalGoals(results)}\n`);
+if (chosen.length > 0) {
+  process.stdout.write(`\n${terminalTable(report)}\n\ngoals:\n${terminalGoals(results)}\n`);
+}
 if (extraResults.length > 0) {
   process.stdout.write(`\nmore measurements (issue 22):\n${terminalExtras(extraResults)}\n`);
 }

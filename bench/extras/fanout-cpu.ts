@@ -26,7 +26,9 @@ export const fanoutCpuExtra: Extra = {
         target = started;
         const unreachable = await probe(scenario, harness, target);
         if (unreachable) throw new Error(`${scenario.id}: ${unreachable}`);
-        const load = new ScenarioLoad(scenario, target, harness, settings);
+        // The same deliveries in flight end to end whatever the fan-out (the window counts events).
+        const window = Math.max(16, Math.ceil(settings.window / scenario.fanout));
+        const load = new ScenarioLoad(scenario, target, harness, { ...settings, window });
         await load.drain("warmup", await load.closed("warmup", settings.throughputWarmMs));
         const round = await load.round("cpu");
         problems.push(...load.problems.map((p) => `${scenario.id}: ${p}`));

@@ -23,9 +23,10 @@ export const WRK = "/usr/bin/wrk";
 export function wrkScript(phase: string): string {
   const body = JSON.stringify({ order: "4f1c2a9e", customer: "c-102938", currency: "EUR" });
   return `
-local counter = 0
-local accepted = 0
-local other = 0
+-- Globals, not locals: done() reads each thread's counters with thread:get.
+counter = 0
+accepted = 0
+other = 0
 local threads = {}
 function setup(thread)
   thread:set("tid", #threads)
@@ -78,10 +79,10 @@ function runWrk(url: string, script: string, seconds: number): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       WRK,
-      ["-t2", "-c64", `-d${seconds}s`, "-s", script, url],
+      ["-t2", "-c64", `-d${seconds}s`, "--timeout", "10s", "-s", script, url],
       { timeout: (seconds + 30) * 1000 },
       (error, stdout, stderr) =>
-        error ? reject(new Error(`wrk: ${error.message} ${stderr}`)) : resolve(stdout),
+        error ? reject(new Error(`wrk: ${stderr.trim() || error.message}`)) : resolve(stdout),
     );
   });
 }
