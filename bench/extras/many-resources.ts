@@ -226,6 +226,11 @@ async function measure(
       problems.push(`${label}: ${expected - drained.count} of ${expected} deliveries missing`);
     }
     const perBrokerRates = spread(perBroker(counts, brokers, TRIGGERS_PER_BROKER, seconds))!;
+    if (perBrokerRates.median * seconds < 5) {
+      problems.push(
+        `${label}: under 5 events per broker reached the sink during the load; the spread is too coarse to judge (a longer run tells)`,
+      );
+    }
     const total = drained.count / TRIGGERS_PER_BROKER / seconds;
     const what = `${label}, ${fmt(brokers)} brokers × ${TRIGGERS_PER_BROKER} triggers`;
     return [

@@ -6,7 +6,7 @@
  * is not credited for its backlog).
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { PhaseReport } from "../processes/protocol.js";
@@ -15,7 +15,7 @@ import type { Scenario } from "../scenarios.js";
 import { nowUs, PHASE_HEADER } from "../support/clock.js";
 import { readCpuSeconds, settled } from "../support/proc.js";
 import { fmt, times } from "./format.js";
-import type { Extra, ExtraContext } from "./types.js";
+import { type Extra, type ExtraContext, SkipExtra } from "./types.js";
 
 export const WRK = "/usr/bin/wrk";
 
@@ -166,6 +166,7 @@ export const wrkExtra: Extra = {
   title: "memory, 1 trigger and the relay, loaded by wrk -c64",
   async run(context, problems) {
     const { harness, engines, settings } = context;
+    if (!existsSync(WRK)) throw new SkipExtra(`no ${WRK} (Debian package wrk)`);
     const started: RunningTarget[] = [];
     try {
       const rounds: Record<string, WrkRound> = {};
