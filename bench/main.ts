@@ -7,7 +7,11 @@
  *   npm run bench -- [--quick] [--only id,id] [--profile id,id] [--out FILE] [--no-write]
  *                    [--cli OTHER/dist/src/cli/main.js]
  *
- * --quick: under a minute (CI smoke); it writes BENCHMARKS.md only when --out names a file.
+ * Then the extra measurements of bench/extras (ids wrk, kafka-baseline, fanout-cpu,
+ * large-events, startup, many-resources), each against its own baseline in the same run; --only
+ * takes their ids too, and --only naming extras alone runs no scenario.
+ *
+ * --quick: a smoke test (CI); it writes BENCHMARKS.md only when --out names a file.
  * --profile: runs those scenarios' measured process under `node --cpu-prof` (profiles in a temp
  * folder; `node dist/bench/profile-summary.js FILE` summarizes one).
  * --cli: measures another build (a checkout of another commit, built) against the same relay,
