@@ -64,8 +64,11 @@ describe("bench extras", () => {
         ]);
         const counts = parseWrkOutput(stdout);
         expect(counts).toBeDefined();
-        expect(counts!.accepted).toBe(answered202);
-        expect(counts!.other).toBe(answeredOther);
+        // wrk stops at -d with up to one request per connection (4) answered but not read.
+        expect(counts!.accepted).toBeLessThanOrEqual(answered202);
+        expect(counts!.accepted).toBeGreaterThanOrEqual(answered202 - 4);
+        expect(counts!.other).toBeLessThanOrEqual(answeredOther);
+        expect(counts!.other).toBeGreaterThanOrEqual(answeredOther - 4);
         expect(answered202).toBeGreaterThan(0);
         expect(duplicates).toBe(0);
         expect(missingAttributes).toBe(0);
