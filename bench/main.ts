@@ -7,7 +7,11 @@
  *   npm run bench -- [--quick] [--only id,id] [--profile id,id] [--out FILE] [--no-write]
  *                    [--cli OTHER/dist/src/cli/main.js]
  *
- * --quick: under a minute (CI smoke); it writes BENCHMARKS.md only when --out names a file.
+ * Then the extra measurements of bench/extras (ids wrk, kafka-baseline, fanout-cpu,
+ * large-events, startup, many-resources), each against its own baseline in the same run; --only
+ * takes their ids too, and --only naming extras alone runs no scenario.
+ *
+ * --quick: a smoke test (CI); it writes BENCHMARKS.md only when --out names a file.
  * --profile: runs those scenarios' measured process under `node --cpu-prof` (profiles in a temp
  * folder; `node dist/bench/profile-summary.js FILE` summarizes one).
  * --cli: measures another build (a checkout of another commit, built) against the same relay,
@@ -19,6 +23,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { benchCesql } from "./cesql.js";
+import { extras, runExtra } from "./extras/index.js";
+import { markdownExtras, terminalExtras } from "./extras/report.js";
+import type { ExtraResult } from "./extras/types.js";
 import { benchFilters, type FilterBenchRow } from "./filter-bench.js";
 import {
   type BenchReport,
@@ -85,14 +92,16 @@ const settings: BenchSettings = {
 };
 
 const only = list(options.only);
-const chosen = scenarios().filter((s) => only.size === 0 || only.has(s.id) || s.id === BASELINE_ID);
+// --only naming extra measurements alone runs no scenario (each extra brings its own baseline).
+const anyScenario = only.size === 0 || scenarios().some((s) => only.has(s.id));
+const chosen = anyScenario
+  ? scenarios().filter((s) => only.size === 0 || only.has(s.id) || s.id === BASELINE_ID)
+  : [];
+const chosenExtras = extras().filter((e) => only.size === 0 || only.has(e.id));
 for (const id of [...only, ...profile]) {
-  if (!scenarios().some((s) => s.id === id)) {
-    process.stderr.write(
-      `unknown scenario ${id}; known: ${scenarios()
-        .map((s) => s.id)
-        .join(", ")}\n`,
-    );
+  const known = [...scenarios().map((s) => s.id), ...extras().map((e) => e.id)];
+  if (!known.includes(id) || (profile.has(id) && !scenarios().some((s) => s.id === id))) {
+    process.stderr.write(`unknown scenario ${id}; known: ${known.join(", ")}\n`);
     process.exit(2);
   }
 }
@@ -138,6 +147,7 @@ async function relayRound(relay: ScenarioLoad, scenario: ScenarioLoad, name: str
 }
 
 const results: ScenarioResult[] = [];
+const extraResults: ExtraResult[] = [];
 let rateCeiling = settings.latencyRate;
 /** The relay, kept running after its own scenario when later rounds are paired with it. */
 let relay: ScenarioLoad | undefined;
@@ -195,6 +205,21 @@ try {
     );
     for (const problem of result.problems) process.stdout.write(`    ${problem}\n`);
   }
+  for (const extra of chosenExtras) {
+    process.stdout.write(`- ${extra.title} … `);
+    const began = Date.now();
+    const result = await runExtra(extra, { harness, engines, settings, quick });
+    extraResults.push(result);
+    const took = `${((Date.now() - began) / 1000).toFixed(1)} s`;
+    process.stdout.write(
+      result.failed !== undefined
+        ? `FAILED (${result.failed})\n`
+        : result.skipped !== undefined
+          ? `skipped (${result.skipped})\n`
+          : `${result.rows.map((r) => `${r.what}: ${r.figure}${r.ratio ? ` (${r.ratio})` : ""}`).join("; ")} (${took})\n`,
+    );
+    for (const problem of result.problems) process.stdout.write(`    ${problem}\n`);
+  }
 } finally {
   await relay?.target.stop();
   if (prestarted) {
@@ -220,12 +245,18 @@ const report: BenchReport = {
   settings,
   quick,
   results,
+  extras: extraResults,
   filters,
   cesql,
   durationMs: Date.now() - startedAt,
 };
 
-process.stdout.write(`\n${terminalTable(report)}\n\ngoals:\n${terminalGoals(results)}\n`);
+if (chosen.length > 0) {
+  process.stdout.write(`\n${terminalTable(report)}\n\ngoals:\n${terminalGoals(results)}\n`);
+}
+if (extraResults.length > 0) {
+  process.stdout.write(`\nmore measurements (issue 22):\n${terminalExtras(extraResults)}\n`);
+}
 process.stdout.write(`\nfilter match cost (CPU time per event):\n${terminalFilters(report)}\n`);
 if (profile.size > 0) process.stdout.write(`\nCPU profiles in ${settings.profileDir}\n`);
 
@@ -238,7 +269,7 @@ if (out !== undefined) {
   process.stdout.write("\nBENCHMARKS.md left as it is (quick or --no-write run)\n");
 }
 
-const verdict = benchVerdict(results, { ci: process.env["CI"] === "true" });
+const verdict = benchVerdict([...results, ...extraResults], { ci: process.env["CI"] === "true" });
 if (verdict.lines.length > 0) process.stderr.write(`\n${verdict.lines.join("\n")}\n`);
 process.exitCode = verdict.exitCode;
 
@@ -281,6 +312,14 @@ ${markdownProblems(report.results)}
 ## Goals
 
 ${markdownGoals(report.results)}
+
+## More measurements
+
+${markdownExtras(report.extras ?? [])}
+
+Each figure's baseline was taken in the same run: the relay under the same load (wrk, event
+size, fan-out CPU), a bare kafkajs producer → consumer pair on the same Kafka (latency), or a
+fixed goal (start-up).
 
 ## Filter matching
 

@@ -1,4 +1,5 @@
 /** The table of a bench run, for the terminal and for BENCHMARKS.md, and the goals it is held to. */
+import type { ExtraResult } from "./extras/types.js";
 import type { FilterBenchRow } from "./filter-bench.js";
 import type { BenchSettings, ScenarioResult, ThroughputRound } from "./run-scenario.js";
 import { AUTHENTICATION_ID, JOURNEY_GOALS, journeysOffId, TRACING_ID } from "./scenarios.js";
@@ -9,6 +10,8 @@ export interface BenchReport {
   readonly settings: BenchSettings;
   readonly quick: boolean;
   readonly results: readonly ScenarioResult[];
+  /** bench/extras: measurements other than the scenario table's. */
+  readonly extras?: readonly ExtraResult[];
   readonly filters: readonly FilterBenchRow[];
   readonly cesql?: { evaluationsPerSecond: number; cpuEvaluationsPerSecond: number };
   readonly durationMs: number;

@@ -7,6 +7,7 @@ import type {
   ClosedLoad,
   LoadgenReady,
   LoadResult,
+  LoadSpec,
   OpenLoad,
   OtlpReceived,
   OtlpReceiverReady,
@@ -260,7 +261,7 @@ function producerToken(pem: string, issuer: string, namespace: string): string {
 }
 
 /** Sends single events until one comes through: durable consumers may take a moment to exist. */
-async function probe(
+export async function probe(
   scenario: Scenario,
   harness: Harness,
   target: RunningTarget,
@@ -332,12 +333,15 @@ export class ScenarioLoad {
     readonly target: RunningTarget,
     readonly harness: Harness,
     private readonly settings: BenchSettings,
+    /** Body size and request paths other than the default (bench/extras). */
+    body: Pick<LoadSpec, "payloadBytes" | "paths"> = {},
   ) {
     this.spec = {
       url: target.ingressUrl,
       types: scenario.types,
       fanout: scenario.fanout,
       ...(target.headers ? { headers: target.headers } : {}),
+      ...body,
     };
   }
 

@@ -70,6 +70,11 @@ function poolFor(origin: string, connections: number): Pool {
   return pool;
 }
 
+/** A JSON body of exactly `bytes` bytes (at least the 10 of its frame). */
+function paddedPayload(bytes: number): Buffer {
+  return Buffer.from(`{"pad":"${"x".repeat(Math.max(0, bytes - 10))}"}`);
+}
+
 class Producer {
   sent = 0;
   accepted = 0;
@@ -77,6 +82,7 @@ class Producer {
   readonly refused: Record<string, number> = {};
   private readonly path: string;
   private readonly pool: Pool;
+  private readonly body: Buffer;
 
   constructor(
     private readonly spec: LoadSpec,
@@ -85,6 +91,7 @@ class Producer {
     const url = new URL(spec.url);
     this.path = url.pathname;
     this.pool = poolFor(url.origin, connections);
+    this.body = spec.payloadBytes === undefined ? PAYLOAD : paddedPayload(spec.payloadBytes);
   }
 
   async send(): Promise<void> {
@@ -103,10 +110,10 @@ class Producer {
     let outcome: string;
     try {
       const response = await this.pool.request({
-        path: this.path,
+        path: spec.paths === undefined ? this.path : spec.paths[n % spec.paths.length]!,
         method: "POST",
         headers,
-        body: PAYLOAD,
+        body: this.body,
       });
       await response.body.dump();
       outcome = String(response.statusCode);

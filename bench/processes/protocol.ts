@@ -42,6 +42,10 @@ export interface LoadSpec {
   readonly fanout: number;
   /** Extra request headers (the bearer token where authentication is on). */
   readonly headers?: Readonly<Record<string, string>>;
+  /** Body size in bytes instead of the ~200-byte order (the large-event measurements). */
+  readonly payloadBytes?: number;
+  /** Request paths on `url`'s origin, used in turn instead of its path (many brokers). */
+  readonly paths?: readonly string[];
 }
 
 export interface OpenLoad extends LoadSpec {

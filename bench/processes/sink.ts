@@ -141,6 +141,8 @@ server.listen(0, "127.0.0.1", () => {
       return target.report(args.phase);
     },
     report: (args: { phase: string }) => phase(args.phase).report(args.phase),
+    /** Deliveries so far per request path (per trigger) in a phase. */
+    pathCounts: (args: { phase: string }) => Object.fromEntries(phase(args.phase).paths),
     /** Drops a phase's records (its histogram is the largest thing the sink holds). */
     forget: (args: { phase: string }) => void phases.delete(args.phase),
   });
