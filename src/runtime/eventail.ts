@@ -309,8 +309,8 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
       // Ingress answers 503 from now on, but the server stays up while triggers drain: their
       // subscribers may be this process's own sinks, brokers and channels.
       reconciler.stopAccepting();
-      await reconciler.close(options.drainMs);
-      await eventTypes.close();
+      // The registry's last flush goes to the engine, so it runs before the backings close.
+      await reconciler.close(options.drainMs, () => eventTypes.close());
       await app.close();
       await dispatcher.close();
     })();

@@ -380,8 +380,14 @@ export class Reconciler implements DataPlane {
     };
   }
 
-  /** Stops sources, drains triggers and subscriptions, closes backings. */
-  async close(graceMs = this.deps.drainMs ?? 10_000): Promise<void> {
+  /**
+   * Stops sources, drains triggers and subscriptions, runs `beforeBackingsClose` (what must still
+   * write to an engine, such as the EventType registry's last flush), closes backings.
+   */
+  async close(
+    graceMs = this.deps.drainMs ?? 10_000,
+    beforeBackingsClose: () => Promise<void> = async () => undefined,
+  ): Promise<void> {
     this.accepting = false;
     clearTimeout(this.retryTimer);
     await this.queue.catch(() => undefined);
@@ -393,6 +399,9 @@ export class Reconciler implements DataPlane {
     await this.requestReplies.stopAll();
     this.brokers.clear();
     this.channels.clear();
+    await beforeBackingsClose().catch((error: unknown) =>
+      this.deps.logger.warn({ err: error }, "writing to the engine before closing failed"),
+    );
     await this.pool.closeAll();
   }
 

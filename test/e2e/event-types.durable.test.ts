@@ -125,6 +125,26 @@ for (const backing of DURABLE) {
 
 for (const backing of DURABLE) {
   const url = serviceUrl(backing);
+  describe.skipIf(!url)(`a closing process on ${backing}`, () => {
+    it("writes its last counts to the engine before the backing closes", async () => {
+      const namespace = `et-${randomUUID().slice(0, 8)}`;
+      const yaml = manifests(backing, url!, namespace);
+      const a = await startWithManifests(yaml);
+      running.push(a);
+      await list(a, namespace); // the registry's store is open before the events come
+      for (let i = 0; i < 2; i++) await send(a, namespace, `a${i}`, { id: `a${i}` });
+      // Closed at once, before the registry's one-second timer: only the close writes them.
+      await Promise.all(running.splice(0).map((r) => r.close()));
+      const b = await startWithManifests(yaml);
+      running.push(b);
+      const seen = await list(b, namespace);
+      expect(seen.map((v) => v.metadata.annotations["eventail.io/count"])).toEqual(["2"]);
+    }, 60_000);
+  });
+}
+
+for (const backing of DURABLE) {
+  const url = serviceUrl(backing);
   describe.skipIf(!url)(`the ${backing} EventType store under concurrent writers`, () => {
     it("loses no count and no schema when processes flush the same entry at once", async () => {
       const { createBacking } = await import("../../src/backing/registry.js");
