@@ -8,6 +8,7 @@ import { RabbitJourneyStore } from "../../../src/backing/rabbitmq/journey-store.
 import { parseRabbitSettings } from "../../../src/backing/rabbitmq/settings.js";
 import { silentLogger } from "../../../src/observability/logger.js";
 import { serviceUrl } from "../../support/services.js";
+import { liveDeadLetters, readStream } from "./stream-reader.js";
 
 const url = serviceUrl("rabbitmq");
 const settings = parseRabbitSettings({ kind: "rabbitmq", settings: { url: url ?? "" } });
@@ -109,32 +110,9 @@ describe.skipIf(!url)("journeys on a RabbitMQ stream", () => {
   });
 });
 
-/** Messages of one kind on the stream, counted by a plain consumer reading it from the start. */
+/** Messages of one kind on the stream, as a plain AMQP consumer reads it. */
 async function messagesIn(queue: string, kind = "journeys"): Promise<number> {
-  const model = await connect(url!);
-  try {
-    const channel = await model.createChannel();
-    const { messageCount } = await channel.checkQueue(queue);
-    await channel.prefetch(1000);
-    let seen = 0;
-    let ofKind = 0;
-    await new Promise<void>((resolve) => {
-      void channel.consume(
-        queue,
-        (msg) => {
-          if (msg === null) return;
-          channel.ack(msg);
-          seen++;
-          if (msg.properties.headers?.["eventail-kind"] === kind) ofKind++;
-          if (seen >= messageCount) resolve();
-        },
-        { noAck: false, arguments: { "x-stream-offset": "first" } },
-      );
-    });
-    return ofKind;
-  } finally {
-    await model.close();
-  }
+  return (await readStream(url!, queue)).filter((m) => m.headers["eventail-kind"] === kind).length;
 }
 
 const ERROR_DATA = randomBytes(1024).toString("base64");
@@ -188,6 +166,7 @@ describe.skipIf(!url)("the dead-letter store on a RabbitMQ stream", () => {
     const c = deadLetters(queue);
     expect(ids(await c.list("one", undefined, 10))).toEqual(["e-4", "e-5"]);
     expect(await c.remove("one", listed[0]!.entryId)).toBe(false);
+    expect(await liveDeadLetters(url!, queue, "one")).toBe(2);
   });
 
   it("keeps the error context and a large binary event byte for byte", async () => {
@@ -217,6 +196,7 @@ describe.skipIf(!url)("the dead-letter store on a RabbitMQ stream", () => {
     expect(answers.filter(Boolean)).toHaveLength(1);
     expect(await a.list("race", undefined, 10)).toEqual([]);
     expect(await b.list("race", undefined, 10)).toEqual([]);
+    expect(await liveDeadLetters(url!, queue, "race")).toBe(0);
     expect(await a.remove("race", "not-an-offset")).toBe(false);
   });
 });
