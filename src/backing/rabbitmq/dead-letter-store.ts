@@ -32,6 +32,44 @@ const EMPTY = Buffer.alloc(0);
 
 type Meta = Omit<DeadLetterRecord, "event">;
 
+/** An entry's message body: the error context as JSON, a newline, the event's storage form. */
+export function encodeDeadLetter(record: DeadLetterRecord): Buffer {
+  const { event, ...meta } = record;
+  return Buffer.from(`${JSON.stringify(meta)}\n${encodeForStorage(event)}`, "utf8");
+}
+
+const optionalString = (value: unknown) => value === undefined || typeof value === "string";
+
+/** The entry a body read from the stream holds, or undefined when it is not one. */
+export function decodeDeadLetter(content: Buffer, offset: number): DeadLetterEntry | undefined {
+  const text = content.toString("utf8");
+  const split = text.indexOf("\n");
+  if (split < 0) return undefined;
+  try {
+    const meta = JSON.parse(text.slice(0, split)) as Record<string, unknown> | null;
+    if (
+      typeof meta !== "object" ||
+      meta === null ||
+      Array.isArray(meta) ||
+      (meta["kind"] !== "Trigger" && meta["kind"] !== "Subscription") ||
+      typeof meta["name"] !== "string" ||
+      typeof meta["knativeerrordest"] !== "string" ||
+      !Number.isFinite(meta["attempts"]) ||
+      !Number.isFinite(meta["at"]) ||
+      !optionalString(meta["knativeerrorcode"]) ||
+      !optionalString(meta["knativeerrordata"]) ||
+      !optionalString(meta["error"]) ||
+      (meta["step"] !== undefined && meta["step"] !== "reply")
+    ) {
+      return undefined;
+    }
+    const event = decodeFromStorage(text.slice(split + 1));
+    return { ...(meta as unknown as Meta), event, entryId: String(offset) };
+  } catch {
+    return undefined;
+  }
+}
+
 export class RabbitDeadLetterStore implements DeadLetterStore {
   readonly #log: RabbitStreamLog<boolean>;
   /** namespace → offset → entry, in offset order (the stream is read in order). */
@@ -53,10 +91,8 @@ export class RabbitDeadLetterStore implements DeadLetterStore {
   }
 
   async add(namespace: string, record: DeadLetterRecord, maxEntries: number): Promise<number> {
-    const { event, ...meta } = record;
-    const content = Buffer.from(`${JSON.stringify(meta)}\n${encodeForStorage(event)}`, "utf8");
     const applied = await this.#log.appendAndApply(
-      content,
+      encodeDeadLetter(record),
       { [KIND]: "entry", [NAMESPACE]: namespace },
       READ_WAIT_MS,
     );
@@ -124,14 +160,9 @@ export class RabbitDeadLetterStore implements DeadLetterStore {
       return removed;
     }
     if (kind !== "entry") return false;
-    const text = content.toString("utf8");
-    const split = text.indexOf("\n");
-    const meta = JSON.parse(text.slice(0, split)) as Meta;
-    const entry: DeadLetterEntry = {
-      ...meta,
-      event: decodeFromStorage(text.slice(split + 1)),
-      entryId: String(offset),
-    };
+    const entry = decodeDeadLetter(content, offset);
+    // Not an entry of ours (a hand-made message): skipped, as the Kafka store does.
+    if (entry === undefined) return false;
     let entries = this.#index.get(namespace);
     if (entries === undefined) {
       entries = new Map();

@@ -49,6 +49,49 @@ interface StoredValue {
 
 type Report = [key: string, value: StoredValue];
 
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * The reports one message of the stream carries; anything that is not a report of ours (a
+ * hand-made message, a malformed entry) is left out, never thrown.
+ */
+export function decodeJourneyReports(content: Buffer): Report[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(content.toString("utf8"));
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(parsed)) return [];
+  return parsed.filter((report): report is Report => {
+    if (!Array.isArray(report) || report.length !== 2 || typeof report[0] !== "string") {
+      return false;
+    }
+    const value: unknown = report[1];
+    if (
+      !isObject(value) ||
+      typeof value["namespace"] !== "string" ||
+      typeof value["id"] !== "string" ||
+      typeof value["source"] !== "string" ||
+      !Number.isFinite(value["expiresAt"])
+    ) {
+      return false;
+    }
+    const { accepted, route } = value;
+    if (accepted !== undefined && !(isObject(accepted) && typeof accepted["stream"] === "string")) {
+      return false;
+    }
+    if (route === undefined) return accepted !== undefined;
+    return (
+      isObject(route) &&
+      (route["kind"] === "Trigger" || route["kind"] === "Subscription") &&
+      typeof route["name"] === "string" &&
+      typeof route["outcome"] === "string"
+    );
+  });
+}
+
 export class RabbitJourneyStore implements JourneyStore {
   readonly #log: RabbitStreamLog<void>;
   /** (namespace, id) → report key → the latest report under that key. */
@@ -178,12 +221,7 @@ export class RabbitJourneyStore implements JourneyStore {
 
   #apply({ content, headers }: LogMessage): void {
     if (headers[KIND] !== "journeys") return;
-    const reports = JSON.parse(content.toString("utf8")) as Report[];
-    if (!Array.isArray(reports)) return;
-    for (const report of reports) {
-      if (!Array.isArray(report) || typeof report[0] !== "string") continue;
-      const [reportKey, value] = report;
-      if (typeof value?.namespace !== "string" || typeof value.id !== "string") continue;
+    for (const [reportKey, value] of decodeJourneyReports(content)) {
       const key = indexKey(value.namespace, value.id);
       let entry = this.#index.get(key);
       if (entry === undefined) {
