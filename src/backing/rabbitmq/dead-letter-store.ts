@@ -74,6 +74,9 @@ export class RabbitDeadLetterStore implements DeadLetterStore {
   readonly #log: RabbitStreamLog<boolean>;
   /** namespace → offset → entry, in offset order (the stream is read in order). */
   readonly #index = new Map<string, Map<number, DeadLetterEntry>>();
+  /** Message id → offset of each entry listed: a second copy of one (a resent append) is skipped. */
+  readonly #ids = new Map<string, number>();
+  readonly #idOf = new Map<number, string>();
 
   constructor(
     connector: RabbitConnector,
@@ -149,17 +152,24 @@ export class RabbitDeadLetterStore implements DeadLetterStore {
     return applied === undefined ? true : applied.result;
   }
 
-  #apply({ offset, content, headers }: LogMessage): boolean {
+  #apply({ offset, content, headers, messageId }: LogMessage): boolean {
     const namespace = headers[NAMESPACE];
     if (typeof namespace !== "string") return false;
     const kind = headers[KIND];
     if (kind === "remove") {
       const entries = this.#index.get(namespace);
-      const removed = entries?.delete(Number(headers[ENTRY])) ?? false;
+      const target = Number(headers[ENTRY]);
+      const removed = entries?.delete(target) ?? false;
+      const id = this.#idOf.get(target);
+      if (id !== undefined) {
+        this.#idOf.delete(target);
+        this.#ids.delete(id);
+      }
       if (entries?.size === 0) this.#index.delete(namespace);
       return removed;
     }
     if (kind !== "entry") return false;
+    if (messageId !== undefined && this.#ids.has(messageId)) return false;
     const entry = decodeDeadLetter(content, offset);
     // Not an entry of ours (a hand-made message): skipped, as the Kafka store does.
     if (entry === undefined) return false;
@@ -169,6 +179,10 @@ export class RabbitDeadLetterStore implements DeadLetterStore {
       this.#index.set(namespace, entries);
     }
     entries.set(offset, entry);
+    if (messageId !== undefined) {
+      this.#ids.set(messageId, offset);
+      this.#idOf.set(offset, messageId);
+    }
     return true;
   }
 }

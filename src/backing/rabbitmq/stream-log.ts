@@ -19,16 +19,19 @@ import type { Logger } from "../../observability/logger.js";
 import type { RabbitConnector } from "./connection.js";
 import { unavailable, withTimeout } from "./connection.js";
 import type { RabbitSettings } from "./settings.js";
+import { onTemporaryChannel, replyCode } from "./topology.js";
 
 /** Stream consumers must ask for a window of messages (basic.qos) and acknowledge them. */
 const PREFETCH = 500;
 const MAX_ATTACH_BACKOFF_MS = 5_000;
+const NOT_FOUND = 404;
 
 /** One message of the stream as the reader hands it to the index. */
 export interface LogMessage {
   readonly offset: number;
   readonly content: Buffer;
   readonly headers: Readonly<Record<string, unknown>>;
+  readonly messageId: string | undefined;
 }
 
 interface Waiter<R> {
@@ -73,27 +76,40 @@ export class RabbitStreamLog<R> {
   }
 
   /** Appends and resolves once RabbitMQ confirmed the message (it is on disk). */
+  /**
+   * Appends and resolves once RabbitMQ confirmed the message (it is on disk). A message whose
+   * channel or connection went before its confirm is sent again until the deadline: RabbitMQ
+   * 3.10 may close a connection (541 INTERNAL_ERROR) publishing to a stream created a moment
+   * ago. A message may so be stored twice; readers skip a message id they already applied.
+   */
   async append(content: Buffer, headers: Record<string, unknown>, messageId?: string) {
     const what = `appending to ${this.queue}`;
     const deadline = Date.now() + this.settings.publishTimeoutMs;
-    try {
-      const model = await this.connector.connected({ timeoutMs: this.settings.publishTimeoutMs });
-      const writer = await withTimeout(this.#writerOn(model), deadline - Date.now(), what);
-      await withTimeout(
-        new Promise<void>((resolve, reject) => {
-          writer.channel.sendToQueue(
-            this.queue,
-            content,
-            { persistent: true, headers, ...(messageId === undefined ? {} : { messageId }) },
-            (error: unknown) =>
-              error ? reject(error instanceof Error ? error : new Error("nacked")) : resolve(),
-          );
-        }),
-        deadline - Date.now(),
-        what,
-      );
-    } catch (error) {
-      throw unavailable(what, error);
+    for (let failures = 0; ; failures++) {
+      try {
+        const model = await this.connector.connected({ timeoutMs: deadline - Date.now() });
+        const writer = await withTimeout(this.#writerOn(model), deadline - Date.now(), what);
+        await withTimeout(
+          new Promise<void>((resolve, reject) => {
+            writer.channel.sendToQueue(
+              this.queue,
+              content,
+              { persistent: true, headers, ...(messageId === undefined ? {} : { messageId }) },
+              (error: unknown) =>
+                error ? reject(error instanceof Error ? error : new Error("nacked")) : resolve(),
+            );
+          }),
+          deadline - Date.now(),
+          what,
+        );
+        return;
+      } catch (error) {
+        const wait = Math.min(50 * 2 ** failures, 1_000);
+        if (this.#stop.signal.aborted || Date.now() + wait >= deadline) {
+          throw unavailable(what, error);
+        }
+        await sleep(wait);
+      }
     }
   }
 
@@ -137,21 +153,28 @@ export class RabbitStreamLog<R> {
     ]);
   }
 
-  /** Declares the stream queue once per connection (the declaration is idempotent). */
+  /**
+   * Makes sure the stream queue exists, once per connection. Asked passively first: RabbitMQ
+   * 3.10 may close a whole connection (541 INTERNAL_ERROR) when two declare one new stream at
+   * once, so only a missing stream is declared, and the losing process tries again.
+   */
   #declare(model: ChannelModel): Promise<void> {
     if (this.#declaredOn === model && this.#declared) return this.#declared;
     this.#declaredOn = model;
     this.#declared = (async () => {
-      const channel = await model.createChannel();
-      channel.on("error", () => undefined);
-      try {
-        await channel.assertQueue(this.queue, {
+      const exists = await onTemporaryChannel(model, (channel) => channel.checkQueue(this.queue))
+        .then(() => true)
+        .catch((error: unknown) => {
+          if (replyCode(error) === NOT_FOUND) return false;
+          throw error;
+        });
+      if (exists) return;
+      await onTemporaryChannel(model, (channel) =>
+        channel.assertQueue(this.queue, {
           durable: true,
           arguments: { "x-queue-type": "stream", ...this.queueArguments },
-        });
-      } finally {
-        await channel.close().catch(() => undefined);
-      }
+        }),
+      );
     })();
     this.#declared.catch(() => {
       if (this.#declaredOn === model) this.#declaredOn = undefined;
@@ -261,14 +284,14 @@ export class RabbitStreamLog<R> {
     // A stream hands out whole chunks: a resumed reader may see messages it already applied.
     if (!Number.isSafeInteger(offset) || offset < this.#next) return;
     this.#next = offset + 1;
+    const id = msg.properties.messageId as string | undefined;
     let result: R;
     try {
-      result = this.apply({ offset, content: msg.content, headers });
+      result = this.apply({ offset, content: msg.content, headers, messageId: id });
     } catch (error) {
       this.logger.debug({ err: error, queue: this.queue, offset }, "skipping a stream message");
       return;
     }
-    const id = msg.properties.messageId as string | undefined;
     if (id === undefined) return;
     this.#waiters.get(id)?.resolve({ offset, result });
   }
