@@ -9,7 +9,7 @@ import type { JourneyJson } from "../../src/operations/journey-json.js";
 import { serviceUrl } from "../support/services.js";
 import { eventually, type RecordingSink, startSink, startWithManifests } from "../support/sink.js";
 
-type Durable = "redis" | "nats" | "kafka";
+type Durable = "redis" | "nats" | "kafka" | "rabbitmq";
 
 /**
  * The Broker ConfigMap data for each durable backing. Kafka gets a name prefix of its own per
@@ -136,7 +136,7 @@ async function engineRetention(backing: Durable, url: string, id: string, ms: nu
   }
 }
 
-const DURABLES: Durable[] = ["redis", "nats", "kafka"];
+const DURABLES: Durable[] = ["redis", "nats", "kafka", "rabbitmq"];
 
 describe.each(DURABLES)("journeys on a %s broker", (backing) => {
   const url = serviceUrl(backing);
@@ -193,8 +193,9 @@ describe.each(DURABLES)("journeys on a %s broker", (backing) => {
     60_000,
   );
 
-  // Kafka has no per-record expiry the engine could show: the store's own test covers it.
-  if (backing === "kafka") return;
+  // Kafka and RabbitMQ streams have no per-record expiry the engine could show: the stores' own
+  // tests cover it.
+  if (backing === "kafka" || backing === "rabbitmq") return;
 
   it.skipIf(!url).each([
     ["the broker's eventail.io/journey.retention", "PT1H", 3_600_000],

@@ -162,7 +162,11 @@ export class RabbitConnector {
         signal?.removeEventListener("abort", done);
         resolve();
       };
-      const timer = setTimeout(done, Math.max(timeoutMs, 0));
+      // No deadline (Infinity) means no timer: Node would fire an Infinity timer after 1 ms,
+      // turning a wait for RabbitMQ into a busy loop while it is down.
+      const timer = Number.isFinite(timeoutMs)
+        ? setTimeout(done, Math.max(timeoutMs, 0))
+        : undefined;
       this.#waiters.add(done);
       signal?.addEventListener("abort", done, { once: true });
     });

@@ -9,7 +9,9 @@ import type {
 } from "../backing.js";
 import { deleteArchive, readRabbitArchive, retainRabbitStream } from "./archive.js";
 import { RabbitConnector, unavailable, withTimeout } from "./connection.js";
+import { RabbitDeadLetterStore } from "./dead-letter-store.js";
 import { RabbitEventTypeStore } from "./event-type-store.js";
+import { RabbitJourneyStore } from "./journey-store.js";
 import { exchangeName, queueName } from "./naming.js";
 import { RabbitPublisher } from "./publisher.js";
 import type { RabbitSettings } from "./settings.js";
@@ -21,14 +23,18 @@ const READY_TIMEOUT_MS = 1_500;
 /**
  * The RabbitMQ backing: one durable topic exchange per broker or channel, one durable queue per
  * trigger or subscription bound to it (by the trigger's type hint where it has one), all over one
- * connection. Journeys, dead letters and replay are not kept on RabbitMQ yet: they stay in this
- * process's memory rings.
+ * connection. Journeys and dead letters are kept on stream queues (journey-store.ts,
+ * dead-letter-store.ts).
  */
 export class RabbitBacking implements Backing {
   readonly kind = "rabbitmq";
   readonly #connector: RabbitConnector;
   readonly #publisher: RabbitPublisher;
   readonly #subscriptions = new Set<RabbitSubscription>();
+  /** Journeys on the `eventail.journeys` stream, shared by every process (journey-store.ts). */
+  readonly journeys: RabbitJourneyStore;
+  /** Dead letters on the `eventail.deadletters` stream, shared by every process. */
+  readonly deadLetters: RabbitDeadLetterStore;
   #closing: Promise<void> | undefined;
   /** Auto-created EventTypes, shared through a stream queue (event-type-store.ts). */
   readonly eventTypes: RabbitEventTypeStore;
@@ -40,6 +46,8 @@ export class RabbitBacking implements Backing {
     this.#connector = new RabbitConnector(settings, logger);
     this.#publisher = new RabbitPublisher(this.#connector, settings, logger);
     this.eventTypes = new RabbitEventTypeStore(this.#connector, settings, logger);
+    this.journeys = new RabbitJourneyStore(this.#connector, settings, logger);
+    this.deadLetters = new RabbitDeadLetterStore(this.#connector, settings, logger);
   }
 
   publish(stream: string, events: readonly CloudEvent[]): Promise<void> {
@@ -142,7 +150,7 @@ export class RabbitBacking implements Backing {
       await Promise.all([...this.#subscriptions].map((s) => s.close(DEFAULT_GRACE_MS)));
       this.#subscriptions.clear();
       await this.#publisher.close();
-      await this.eventTypes.close();
+      await Promise.all([this.eventTypes.close(), this.journeys.close(), this.deadLetters.close()]);
       await this.#connector.close();
     })();
     return this.#closing;

@@ -1,0 +1,252 @@
+/**
+ * Journeys on RabbitMQ (CONTRACT §11): one stream queue, `eventail.journeys`, read as a log
+ * (stream-log.ts) into an in-memory index by every process, like the Kafka store's topic. A
+ * stream rather than a fanout exchange with a queue per process: a queue per process only holds
+ * what was published while it existed, so a restarted process or a new one of a scale-out would
+ * know nothing older; a stream keeps every report for its age limit (`x-max-age`, STREAM_MAX_AGE)
+ * and any process reads it from the start.
+ *
+ * Reports are batched per turn of the event loop: one message carries every report of that turn
+ * (a JSON array of `[report key, value]`), so the per-event cost is a share of one publish. The
+ * report key is (namespace, id, source, acceptance | route kind and name): a route's later outcome
+ * replaces its earlier one in the index. Each value carries its expiry (the Broker's retention
+ * from the report's time) and readers skip what has expired; a retention longer than the stream's
+ * age limit is capped by it. A lookup first appends a sync message and waits (at most
+ * READ_WAIT_MS) until it is read back, so a report any process wrote before is found. The index
+ * drops expired reports and holds at most MAX_INDEXED_EVENTS events.
+ *
+ * Writes are sent without waiting and bounded in number: a failed or dropped write loses a
+ * report, never an event, and never slows the data path.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "../../observability/logger.js";
+import type { AcceptedRecord, JourneyStore, RouteRecord, StoredJourney } from "../journey.js";
+import type { RabbitConnector } from "./connection.js";
+import type { RabbitSettings } from "./settings.js";
+import { type LogMessage, RabbitStreamLog } from "./stream-log.js";
+
+export const JOURNEY_STREAM = "eventail.journeys";
+const STREAM_MAX_AGE = "7D";
+/** Smaller segments than the 500 MB default, so the age limit frees disk in finer steps. */
+const SEGMENT_BYTES = 50_000_000;
+const READ_WAIT_MS = 10_000;
+const MAX_PENDING = 10_000;
+/** Reports per message at most (a frame of the body stays far below RabbitMQ's message limit). */
+const MAX_BATCH = 2_000;
+export const MAX_INDEXED_EVENTS = 200_000;
+const SWEEP_MS = 60_000;
+const KIND = "eventail-kind";
+const EMPTY = Buffer.alloc(0);
+
+interface StoredValue {
+  readonly namespace: string;
+  readonly id: string;
+  readonly source: string;
+  readonly expiresAt: number;
+  readonly accepted?: AcceptedRecord;
+  readonly route?: RouteRecord;
+}
+
+type Report = [key: string, value: StoredValue];
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * The reports one message of the stream carries; anything that is not a report of ours (a
+ * hand-made message, a malformed entry) is left out, never thrown.
+ */
+export function decodeJourneyReports(content: Buffer): Report[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(content.toString("utf8"));
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(parsed)) return [];
+  return parsed.filter((report): report is Report => {
+    if (!Array.isArray(report) || report.length !== 2 || typeof report[0] !== "string") {
+      return false;
+    }
+    const value: unknown = report[1];
+    if (
+      !isObject(value) ||
+      typeof value["namespace"] !== "string" ||
+      typeof value["id"] !== "string" ||
+      typeof value["source"] !== "string" ||
+      !Number.isFinite(value["expiresAt"])
+    ) {
+      return false;
+    }
+    const { accepted, route } = value;
+    if (accepted !== undefined && !(isObject(accepted) && typeof accepted["stream"] === "string")) {
+      return false;
+    }
+    if (route === undefined) return accepted !== undefined;
+    return (
+      isObject(route) &&
+      (route["kind"] === "Trigger" || route["kind"] === "Subscription") &&
+      typeof route["name"] === "string" &&
+      typeof route["outcome"] === "string"
+    );
+  });
+}
+
+export class RabbitJourneyStore implements JourneyStore {
+  readonly #log: RabbitStreamLog<void>;
+  /** (namespace, id) → report key → the latest report under that key. */
+  readonly #index = new Map<string, Map<string, StoredValue>>();
+  #pending: Report[] = [];
+  #sending = 0;
+  #flushScheduled = false;
+  #sweeper: NodeJS.Timeout | undefined;
+  #closed = false;
+  #warned = false;
+
+  constructor(
+    connector: RabbitConnector,
+    private readonly settings: RabbitSettings,
+    private readonly logger: Logger,
+    queue = JOURNEY_STREAM,
+  ) {
+    this.#log = new RabbitStreamLog(
+      connector,
+      settings,
+      logger,
+      queue,
+      { "x-max-age": STREAM_MAX_AGE, "x-stream-max-segment-size-bytes": SEGMENT_BYTES },
+      (message) => this.#apply(message),
+    );
+  }
+
+  get queue(): string {
+    return this.#log.queue;
+  }
+
+  writeAccepted(
+    namespace: string,
+    id: string,
+    source: string,
+    record: AcceptedRecord,
+    retentionMs: number,
+  ): void {
+    this.#write(JSON.stringify([namespace, id, source, "a"]), {
+      namespace,
+      id,
+      source,
+      expiresAt: Date.now() + retentionMs,
+      accepted: record,
+    });
+  }
+
+  writeRoute(
+    namespace: string,
+    id: string,
+    source: string,
+    route: RouteRecord,
+    retentionMs: number,
+  ): void {
+    this.#write(JSON.stringify([namespace, id, source, "r", route.kind, route.name]), {
+      namespace,
+      id,
+      source,
+      expiresAt: Date.now() + retentionMs,
+      route,
+    });
+  }
+
+  async read(namespace: string, id: string): Promise<StoredJourney[]> {
+    if (this.#closed) return [];
+    this.#start();
+    // Not read back in time (RabbitMQ is away or slow): answer from what is indexed.
+    await this.#log.appendAndApply(EMPTY, { [KIND]: "sync" }, READ_WAIT_MS).catch(() => undefined);
+    const now = Date.now();
+    const bySource = new Map<string, { accepted?: AcceptedRecord; routes: RouteRecord[] }>();
+    for (const value of this.#index.get(indexKey(namespace, id))?.values() ?? []) {
+      if (value.expiresAt <= now) continue;
+      let entry = bySource.get(value.source);
+      if (entry === undefined) {
+        entry = { routes: [] };
+        bySource.set(value.source, entry);
+      }
+      if (value.accepted !== undefined) entry.accepted = value.accepted;
+      if (value.route !== undefined) entry.routes.push(value.route);
+    }
+    return [...bySource].map(([source, entry]) => ({ source, ...entry }));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    // Reports written just before close still reach RabbitMQ (a restart reads them back).
+    this.#flush();
+    const deadline = Date.now() + this.settings.publishTimeoutMs;
+    while (this.#sending > 0 && Date.now() < deadline) await sleep(10);
+    await this.#log.close();
+  }
+
+  #start(): void {
+    this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_MS).unref();
+    this.#log.start();
+  }
+
+  #write(key: string, value: StoredValue): void {
+    if (this.#closed || this.#pending.length + this.#sending >= MAX_PENDING) return;
+    this.#start();
+    this.#pending.push([key, value]);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    while (this.#pending.length > 0) {
+      const reports = this.#pending.splice(0, MAX_BATCH);
+      this.#sending += reports.length;
+      this.#log
+        .append(Buffer.from(JSON.stringify(reports), "utf8"), { [KIND]: "journeys" })
+        .catch((error: unknown) => {
+          if (this.#warned) return;
+          this.#warned = true;
+          this.logger.warn({ err: error }, "rabbitmq backing: journey reports were not stored");
+        })
+        .finally(() => {
+          this.#sending -= reports.length;
+        });
+    }
+  }
+
+  #apply({ content, headers }: LogMessage): void {
+    if (headers[KIND] !== "journeys") return;
+    for (const [reportKey, value] of decodeJourneyReports(content)) {
+      const key = indexKey(value.namespace, value.id);
+      let entry = this.#index.get(key);
+      if (entry === undefined) {
+        entry = new Map();
+        this.#index.set(key, entry);
+        if (this.#index.size > MAX_INDEXED_EVENTS) {
+          const oldest = this.#index.keys().next().value;
+          if (oldest !== undefined) this.#index.delete(oldest);
+        }
+      }
+      entry.set(reportKey, value);
+    }
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [key, reports] of this.#index) {
+      for (const [reportKey, value] of reports) {
+        if (value.expiresAt <= now) reports.delete(reportKey);
+      }
+      if (reports.size === 0) this.#index.delete(key);
+    }
+  }
+}
+
+function indexKey(namespace: string, id: string): string {
+  return `${namespace}\u0000${id}`;
+}
