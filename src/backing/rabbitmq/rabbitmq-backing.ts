@@ -23,8 +23,9 @@ const READY_TIMEOUT_MS = 1_500;
 /**
  * The RabbitMQ backing: one durable topic exchange per broker or channel, one durable queue per
  * trigger or subscription bound to it (by the trigger's type hint where it has one), all over one
- * connection. Journeys and dead letters are kept on stream queues (journey-store.ts,
- * dead-letter-store.ts).
+ * connection. Journeys, dead letters, auto-created EventTypes and a retained broker's archive
+ * are kept on stream queues (journey-store.ts, dead-letter-store.ts, event-type-store.ts,
+ * archive.ts).
  */
 export class RabbitBacking implements Backing {
   readonly kind = "rabbitmq";
