@@ -3,7 +3,7 @@ import { Redis } from "ioredis";
 import { connect, nanos } from "nats";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
-import { journeyBucket } from "../../src/backing/nats/journey-store.js";
+import { journeyStream } from "../../src/backing/nats/journey-store.js";
 import { journeyKey } from "../../src/backing/redis/journey-store.js";
 import type { JourneyJson } from "../../src/operations/journey-json.js";
 import { serviceUrl } from "../support/services.js";
@@ -125,11 +125,11 @@ async function engineRetention(backing: Durable, url: string, id: string, ms: nu
       redis.disconnect();
     }
   }
-  // NATS keeps it in the bucket of that retention, whose max_age is the retention.
+  // NATS keeps it in the stream of that retention, whose max_age is the retention.
   const nc = await connect({ servers: url });
   try {
     const jsm = await nc.jetstreamManager();
-    const info = await jsm.streams.info(`KV_${journeyBucket(ms)}`);
+    const info = await jsm.streams.info(journeyStream(ms));
     return info.config.max_age / nanos(1);
   } finally {
     await nc.close();

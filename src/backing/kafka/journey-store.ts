@@ -22,6 +22,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Batch, Kafka, Message } from "kafkajs";
 import type { Logger } from "../../observability/logger.js";
 import type { AcceptedRecord, JourneyStore, RouteRecord, StoredJourney } from "../journey.js";
+import { JourneyIndex, type JourneyReport } from "../journey-index.js";
 import type { KafkaAdmin } from "./admin.js";
 import { topicName } from "./naming.js";
 import type { KafkaSettings } from "./settings.js";
@@ -30,26 +31,15 @@ import { TopicFollower } from "./topic-follower.js";
 const TOPIC_RETENTION_MS = 7 * 24 * 3600 * 1000;
 const READ_WAIT_MS = 10_000;
 const MAX_PENDING = 10_000;
-export const MAX_INDEXED_EVENTS = 200_000;
 const SWEEP_MS = 60_000;
 
 export function journeyTopic(prefix: string): string {
   return topicName(prefix, "journeys");
 }
 
-interface StoredValue {
-  readonly namespace: string;
-  readonly id: string;
-  readonly source: string;
-  readonly expiresAt: number;
-  readonly accepted?: AcceptedRecord;
-  readonly route?: RouteRecord;
-}
-
 export class KafkaJourneyStore implements JourneyStore {
   readonly topic: string;
-  /** (namespace, id) → record key → the latest report under that key. */
-  private readonly index = new Map<string, Map<string, StoredValue>>();
+  private readonly index = new JourneyIndex();
   private readonly follower: TopicFollower;
   private pending: Message[] = [];
   private sending = 0;
@@ -118,19 +108,7 @@ export class KafkaJourneyStore implements JourneyStore {
     this.start();
     // The topic missing, Kafka away or the reader slow: answer from what is indexed.
     await this.follower.catchUp(READ_WAIT_MS).catch(() => undefined);
-    const now = Date.now();
-    const bySource = new Map<string, { accepted?: AcceptedRecord; routes: RouteRecord[] }>();
-    for (const value of this.index.get(indexKey(namespace, id))?.values() ?? []) {
-      if (value.expiresAt <= now) continue;
-      let entry = bySource.get(value.source);
-      if (entry === undefined) {
-        entry = { routes: [] };
-        bySource.set(value.source, entry);
-      }
-      if (value.accepted !== undefined) entry.accepted = value.accepted;
-      if (value.route !== undefined) entry.routes.push(value.route);
-    }
-    return [...bySource].map(([source, entry]) => ({ source, ...entry }));
+    return this.index.read(namespace, id);
   }
 
   async close(): Promise<void> {
@@ -144,7 +122,7 @@ export class KafkaJourneyStore implements JourneyStore {
     await this.follower.close();
   }
 
-  private write(key: string, value: StoredValue): void {
+  private write(key: string, value: JourneyReport): void {
     if (this.closed || this.pending.length + this.sending >= MAX_PENDING) return;
     this.start();
     this.pending.push({ key, value: JSON.stringify(value) });
@@ -186,18 +164,8 @@ export class KafkaJourneyStore implements JourneyStore {
     for (const message of batch.messages) {
       if (message.value === null) continue;
       try {
-        const value = JSON.parse(message.value.toString()) as StoredValue;
-        const key = indexKey(value.namespace, value.id);
-        let reports = this.index.get(key);
-        if (reports === undefined) {
-          reports = new Map();
-          this.index.set(key, reports);
-          if (this.index.size > MAX_INDEXED_EVENTS) {
-            const oldest = this.index.keys().next().value;
-            if (oldest !== undefined) this.index.delete(oldest);
-          }
-        }
-        reports.set(message.key?.toString() ?? "", value);
+        const value = JSON.parse(message.value.toString()) as JourneyReport;
+        this.index.add(value, message.key?.toString() ?? "");
       } catch {
         // A record that is not a report of ours is skipped.
       }
@@ -205,16 +173,6 @@ export class KafkaJourneyStore implements JourneyStore {
   }
 
   private sweep(): void {
-    const now = Date.now();
-    for (const [key, reports] of this.index) {
-      for (const [reportKey, value] of reports) {
-        if (value.expiresAt <= now) reports.delete(reportKey);
-      }
-      if (reports.size === 0) this.index.delete(key);
-    }
+    this.index.sweep();
   }
-}
-
-function indexKey(namespace: string, id: string): string {
-  return `${namespace}\u0000${id}`;
 }

@@ -1,63 +1,146 @@
 /**
- * Journeys on NATS (CONTRACT §11): JetStream key-value buckets, one per retention,
- * `eventail-journeys-<seconds>s`, whose max_age is that retention. NATS 2.9 has no per-key TTL
- * (per-message TTL came with 2.11), so the retention a Broker names is the age limit of a whole
- * bucket; brokers that name different retentions write to different buckets, and a lookup asks
- * every journey bucket on the engine (one STREAM.NAMES request finds them, so a restarted process
- * or another one of a scale-out finds buckets it never wrote to).
+ * Journeys on NATS (CONTRACT §11): JetStream streams, one per retention,
+ * `eventail-journeys-<seconds>s` on subject `eventail-journeys.<seconds>s`, whose max_age is that
+ * retention. NATS 2.9 has no per-message TTL (it came with 2.11), so the retention a Broker names
+ * is the age limit of a whole stream; brokers that name different retentions write to different
+ * streams.
  *
- * One key per report, `<namespace>.<id hash>.<source hash>.a` for the acceptance and
- * `….r-<hash of kind and name>` per route: the accepting process and each consuming process put
- * their own keys, so nobody reads before writing and concurrent reports never overwrite each
- * other. Ids and sources are any strings and NATS subjects allow few characters, hence the hashes;
- * the value keeps the original id and source (JSON `{id, source, accepted | route}`), and a lookup
- * lists the keys under `<namespace>.<id hash>.>` and keeps values whose id matches. A key lives
- * the retention after its own last write (the bucket keeps one revision per key).
+ * All reports of one turn of the event loop go out as ONE message per retention (a JSON array of
+ * reports, each carrying its expiry), published without waiting for the acknowledgement once the
+ * stream is known: the engine stores one message per turn rather than one per report, and a
+ * failed or dropped message loses reports, never an event, and never slows the data path.
  *
- * Puts are sent without waiting and bounded in number: a failed or dropped put loses a report,
- * never an event, and never slows the data path.
+ * A lookup is answered from an in-memory index (shared with Kafka's store: journey-index.ts) that
+ * the process fills by reading every journey stream (one STREAM.LIST request finds them, so a
+ * restarted process or another one of a scale-out reads streams it never wrote to) with an ordered
+ * consumer from the start of retention, and then follows. Before answering, a lookup waits (at most
+ * READ_WAIT_MS) until the index holds each stream up to its last message as it stood when the
+ * lookup began, so a report another process wrote moments ago is found. Reading costs every
+ * reading process CPU per report, so a process reads only once asked: the first lookup starts the
+ * readers, and READ_IDLE_MS without a lookup stops them and drops the index. A reader starts at
+ * most MAX_INDEXED_EVENTS messages before a stream's end (each holds at least one report), since
+ * the index holds no more events than that.
  */
-import { createHash } from "node:crypto";
-import { type KV, StorageType } from "nats";
+import {
+  DeliverPolicy,
+  DiscardPolicy,
+  type JsMsg,
+  nanos,
+  RetentionPolicy,
+  StorageType,
+  type StreamInfo,
+} from "nats";
 import type { Logger } from "../../observability/logger.js";
 import type { AcceptedRecord, JourneyStore, RouteRecord, StoredJourney } from "../journey.js";
+import { JourneyIndex, type JourneyReport, MAX_INDEXED_EVENTS } from "../journey-index.js";
 import type { NatsConnector, NatsLink } from "./connection.js";
 import type { NatsSettings } from "./settings.js";
 
-export const JOURNEY_BUCKET_PREFIX = "eventail-journeys-";
-/** Puts still awaiting their ack beyond which new reports are dropped (NATS is slow or away). */
-const MAX_IN_FLIGHT = 10_000;
+export const JOURNEY_STREAM_PREFIX = "eventail-journeys-";
+const SUBJECT_ROOT = "eventail-journeys";
+/** Reports waiting for their turn's message or for their stream, beyond which reports are dropped. */
+const MAX_PENDING = 10_000;
+/** Characters per message, well under NATS's default max_payload of 1 MiB. */
+const MAX_MESSAGE_CHARS = 256 * 1024;
+const READ_WAIT_MS = 10_000;
+const READ_IDLE_MS = 10 * 60_000;
+const SWEEP_MS = 60_000;
+const DUPLICATE_WINDOW_MS = 120_000;
 
 const ENCODER = new TextEncoder();
+const DECODER = new TextDecoder();
 
-/** The bucket holding journeys of `retentionMs` (whole seconds, at least one). */
-export function journeyBucket(retentionMs: number): string {
-  return `${JOURNEY_BUCKET_PREFIX}${Math.max(1, Math.round(retentionMs / 1000))}s`;
+function retentionSeconds(retentionMs: number): number {
+  return Math.max(1, Math.round(retentionMs / 1000));
 }
 
-function token(text: string): string {
-  return createHash("sha256").update(text).digest("base64url").slice(0, 22);
+/** The stream holding journeys of `retentionMs` (whole seconds, at least one). */
+export function journeyStream(retentionMs: number): string {
+  return `${JOURNEY_STREAM_PREFIX}${retentionSeconds(retentionMs)}s`;
 }
 
-/** The keys under which (namespace, id) is stored, for a KV key filter. */
-export function journeyKeyPrefix(namespace: string, id: string): string {
-  return `${namespace}.${token(id)}`;
+/** The subject of that stream. */
+export function journeySubject(retentionMs: number): string {
+  return `${SUBJECT_ROOT}.${retentionSeconds(retentionMs)}s`;
 }
 
-interface StoredValue {
-  readonly id: string;
-  readonly source: string;
-  readonly accepted?: AcceptedRecord;
-  readonly route?: RouteRecord;
+/** One report on the wire: [namespace, id, source, expiresAt, "a" | "r", record]. */
+type WireReport = [string, string, string, number, "a" | "r", AcceptedRecord | RouteRecord];
+
+/** The reports of one message; entries that are not reports of ours are skipped. */
+export function parseJourneyMessage(text: string): JourneyReport[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(parsed)) return [];
+  const reports: JourneyReport[] = [];
+  for (const entry of parsed as unknown[]) {
+    if (!Array.isArray(entry) || entry.length !== 6) continue;
+    const [namespace, id, source, expiresAt, kind, record] = entry as unknown[];
+    if (
+      typeof namespace !== "string" ||
+      typeof id !== "string" ||
+      typeof source !== "string" ||
+      typeof expiresAt !== "number" ||
+      typeof record !== "object" ||
+      record === null ||
+      Array.isArray(record)
+    ) {
+      continue;
+    }
+    if (kind === "a") {
+      const accepted = record as AcceptedRecord;
+      if (
+        typeof accepted.at !== "number" ||
+        typeof accepted.stream !== "string" ||
+        typeof accepted.size !== "number" ||
+        typeof accepted.type !== "string"
+      ) {
+        continue;
+      }
+      reports.push({ namespace, id, source, expiresAt, accepted });
+    } else if (kind === "r") {
+      const route = record as RouteRecord;
+      if (
+        (route.kind !== "Trigger" && route.kind !== "Subscription") ||
+        typeof route.name !== "string" ||
+        typeof route.outcome !== "string"
+      ) {
+        continue;
+      }
+      reports.push({ namespace, id, source, expiresAt, route });
+    }
+  }
+  return reports;
+}
+
+interface Reader {
+  readonly link: NatsLink;
+  /** Stream sequence of the last message indexed. */
+  position: number;
+  stop(): void;
 }
 
 export class NatsJourneyStore implements JourneyStore {
-  /** Buckets opened on the current link (a new link after NATS closed ours opens them again). */
-  private buckets = new Map<string, Promise<KV>>();
-  private bucketsLink: NatsLink | undefined;
-  private inFlight = 0;
-  /** Buckets a put has reached on the current link: later puts need no acknowledgement. */
-  private readonly opened = new Set<string>();
+  private readonly index = new JourneyIndex();
+  /** Retention seconds → reports (as JSON) of this turn. */
+  private pending = new Map<number, string[]>();
+  private pendingCount = 0;
+  private flushScheduled = false;
+  /** Reports waiting for their stream to be made or found. */
+  private waiting = 0;
+  /** Streams known to exist on `streamsLink`: their messages need no acknowledgement. */
+  private readonly known = new Set<number>();
+  private readonly making = new Map<number, Promise<void>>();
+  private streamsLink: NatsLink | undefined;
+  /** Stream name → its reader, while reading (between a lookup and READ_IDLE_MS after the last). */
+  private readonly readers = new Map<string, Reader>();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private closed = false;
   private warned = false;
 
   constructor(
@@ -73,8 +156,7 @@ export class NatsJourneyStore implements JourneyStore {
     record: AcceptedRecord,
     retentionMs: number,
   ): void {
-    const key = `${journeyKeyPrefix(namespace, id)}.${token(source)}.a`;
-    this.put(retentionMs, key, { id, source, accepted: record });
+    this.write(retentionMs, [namespace, id, source, Date.now() + retentionMs, "a", record]);
   }
 
   writeRoute(
@@ -84,104 +166,208 @@ export class NatsJourneyStore implements JourneyStore {
     route: RouteRecord,
     retentionMs: number,
   ): void {
-    const part = `r-${token(`${route.kind}\u0000${route.name}`)}`;
-    const key = `${journeyKeyPrefix(namespace, id)}.${token(source)}.${part}`;
-    this.put(retentionMs, key, { id, source, route });
+    this.write(retentionMs, [namespace, id, source, Date.now() + retentionMs, "r", route]);
   }
 
   async read(namespace: string, id: string): Promise<StoredJourney[]> {
+    if (this.closed) return [];
     const link = await this.connector.connected({ timeoutMs: this.settings.publishTimeoutMs });
-    const names: string[] = [];
-    for await (const stream of link.jsm.streams.names()) {
-      if (stream.startsWith(`KV_${JOURNEY_BUCKET_PREFIX}`)) names.push(stream.slice(3));
-    }
-    const values = await Promise.all(
-      names.map((name) => this.readBucket(link, name, journeyKeyPrefix(namespace, id))),
-    );
-    const bySource = new Map<string, { accepted?: AcceptedRecord; routes: RouteRecord[] }>();
-    for (const value of values.flat()) {
-      if (value.id !== id) continue;
-      let entry = bySource.get(value.source);
-      if (entry === undefined) {
-        entry = { routes: [] };
-        bySource.set(value.source, entry);
-      }
-      if (value.accepted !== undefined) entry.accepted = value.accepted;
-      if (value.route !== undefined) entry.routes.push(value.route);
-    }
-    return [...bySource].map(([source, entry]) => ({ source, ...entry }));
+    this.keepReading();
+    const ends = await this.follow(link);
+    const deadline = Date.now() + READ_WAIT_MS;
+    const behind = () =>
+      [...ends].some(([name, last]) => (this.readers.get(name)?.position ?? last) < last);
+    while (behind() && Date.now() < deadline && !this.closed) await sleep(20);
+    return this.index.read(namespace, id);
   }
 
-  private async readBucket(link: NatsLink, name: string, prefix: string): Promise<StoredValue[]> {
-    const kv = await this.bucket(link, name, undefined);
-    const keys: string[] = [];
-    for await (const key of await kv.keys(`${prefix}.>`)) keys.push(key);
-    const entries = await Promise.all(keys.map((key) => kv.get(key)));
-    const values: StoredValue[] = [];
-    for (const entry of entries) {
-      if (entry === null || entry.operation !== "PUT") continue;
-      try {
-        values.push(entry.json<StoredValue>());
-      } catch {
-        // A value that is not ours (or not JSON) is skipped, not fatal to the lookup.
-      }
-    }
-    return values;
+  /** Sends what this turn reported and stops reading; nothing is written after. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.stopReading();
   }
 
-  /** Opens (creating with `retentionMs` as max_age) or binds to bucket `name`. */
-  private bucket(link: NatsLink, name: string, retentionMs: number | undefined): Promise<KV> {
-    if (this.bucketsLink !== link) {
-      this.bucketsLink = link;
-      this.buckets = new Map();
-      this.opened.clear();
+  private write(retentionMs: number, report: WireReport): void {
+    if (this.closed || this.pendingCount + this.waiting >= MAX_PENDING) return;
+    const seconds = retentionSeconds(retentionMs);
+    let reports = this.pending.get(seconds);
+    if (reports === undefined) {
+      reports = [];
+      this.pending.set(seconds, reports);
     }
-    let bucket = this.buckets.get(name);
-    if (bucket === undefined) {
-      bucket =
-        retentionMs === undefined
-          ? link.js.views.kv(name, { bindOnly: true })
-          : link.js.views.kv(name, {
-              history: 1,
-              ttl: retentionMs,
-              replicas: this.settings.replicas,
-              storage: StorageType.File,
-            });
-      this.buckets.set(name, bucket);
-      // A failed open is tried again by the next report.
-      bucket.catch(() => this.buckets.delete(name));
+    reports.push(JSON.stringify(report));
+    this.pendingCount++;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
     }
-    return bucket;
   }
 
-  private put(retentionMs: number, key: string, value: StoredValue): void {
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.pendingCount === 0) return;
+    const pending = this.pending;
+    this.pending = new Map();
+    this.pendingCount = 0;
     const link = this.connector.current();
+    // NATS is away: these reports are lost (the events are not).
     if (link === undefined) return;
-    const name = journeyBucket(retentionMs);
-    if (this.opened.has(name) && this.bucketsLink === link) {
-      // The bucket is there: a plain publish on its subject is a put the stream stores, without
-      // the acknowledgement round trip kv.put waits for (a lost report is allowed; a slow
-      // ingress is not).
-      link.nc.publish(`$KV.${name}.${key}`, ENCODER.encode(JSON.stringify(value)));
-      return;
+    if (this.streamsLink !== link) {
+      this.streamsLink = link;
+      this.known.clear();
+      this.making.clear();
     }
-    if (this.inFlight >= MAX_IN_FLIGHT) return;
-    this.inFlight++;
-    this.bucket(link, name, Math.max(1000, Math.round(retentionMs / 1000) * 1000))
-      .then((kv) => kv.put(key, JSON.stringify(value)))
-      .then(() => {
-        if (this.bucketsLink === link) this.opened.add(name);
-      })
-      .catch((error: unknown) => {
-        if (this.warned) return;
-        this.warned = true;
-        this.logger.warn(
-          { err: error, bucket: name },
-          "nats backing: a journey report was not stored",
-        );
-      })
-      .finally(() => {
-        this.inFlight--;
-      });
+    for (const [seconds, reports] of pending) {
+      const subject = `${SUBJECT_ROOT}.${seconds}s`;
+      for (const payload of messages(reports)) {
+        if (this.known.has(seconds)) {
+          link.nc.publish(subject, ENCODER.encode(payload));
+          continue;
+        }
+        this.waiting += reports.length;
+        this.makeStream(link, seconds)
+          .then(() => link.js.publish(subject, ENCODER.encode(payload)))
+          .then(() => {
+            if (this.streamsLink === link) this.known.add(seconds);
+          })
+          .catch((error: unknown) => {
+            if (this.warned) return;
+            this.warned = true;
+            this.logger.warn(
+              { err: error, stream: `${JOURNEY_STREAM_PREFIX}${seconds}s` },
+              "nats backing: journey reports were not stored",
+            );
+          })
+          .finally(() => {
+            this.waiting -= reports.length;
+          });
+      }
+    }
   }
+
+  /** Finds the stream of `seconds`, or creates it with that max_age; once per link. */
+  private makeStream(link: NatsLink, seconds: number): Promise<void> {
+    let made = this.making.get(seconds);
+    if (made === undefined) {
+      const name = `${JOURNEY_STREAM_PREFIX}${seconds}s`;
+      const maxAgeMs = seconds * 1000;
+      made = link.jsm.streams.info(name).then(
+        () => undefined,
+        () =>
+          link.jsm.streams
+            .add({
+              name,
+              subjects: [`${SUBJECT_ROOT}.${seconds}s`],
+              retention: RetentionPolicy.Limits,
+              discard: DiscardPolicy.Old,
+              max_age: nanos(maxAgeMs),
+              duplicate_window: nanos(Math.min(maxAgeMs, DUPLICATE_WINDOW_MS)),
+              num_replicas: this.settings.replicas,
+              storage: StorageType.File,
+            })
+            .then(() => undefined),
+      );
+      this.making.set(seconds, made);
+      // A failed attempt is made again by the next report.
+      made.catch(() => {
+        if (this.making.get(seconds) === made) this.making.delete(seconds);
+      });
+    }
+    return made;
+  }
+
+  /**
+   * Starts a reader on every journey stream not read yet on `link`, stops those of streams gone,
+   * and answers each stream's last sequence now.
+   */
+  private async follow(link: NatsLink): Promise<Map<string, number>> {
+    const ends = new Map<string, number>();
+    const infos: StreamInfo[] = [];
+    for await (const info of link.jsm.streams.list(`${SUBJECT_ROOT}.>`)) infos.push(info);
+    const present = new Set(infos.map((info) => info.config.name));
+    for (const [name, reader] of this.readers) {
+      if (!present.has(name) || reader.link !== link) {
+        reader.stop();
+        this.readers.delete(name);
+      }
+    }
+    for (const info of infos) {
+      const name = info.config.name;
+      if (info.state.messages > 0) ends.set(name, info.state.last_seq);
+      if (this.readers.has(name) || this.closed) continue;
+      const from = Math.max(1, info.state.first_seq, info.state.last_seq - MAX_INDEXED_EVENTS + 1);
+      try {
+        this.readers.set(name, await this.startReader(link, name, from));
+      } catch (error) {
+        this.logger.debug({ err: error, stream: name }, "NATS journey reader did not start");
+      }
+    }
+    return ends;
+  }
+
+  private async startReader(link: NatsLink, name: string, from: number): Promise<Reader> {
+    const consumer = await link.js.consumers.get(name, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: from,
+    });
+    const messages = await consumer.consume({ max_messages: 256 });
+    const reader: Reader = { link, position: from - 1, stop: () => void messages.close() };
+    void (async () => {
+      try {
+        for await (const message of messages) this.take(reader, message);
+      } catch (error) {
+        this.logger.debug({ err: error, stream: name }, "NATS journey reader stopped");
+      }
+      // A reader that ended by itself is started again by the next lookup.
+      if (this.readers.get(name) === reader) this.readers.delete(name);
+    })();
+    return reader;
+  }
+
+  private take(reader: Reader, message: JsMsg): void {
+    for (const report of parseJourneyMessage(DECODER.decode(message.data))) this.index.add(report);
+    reader.position = message.seq;
+  }
+
+  /** Keeps the readers for READ_IDLE_MS from now. */
+  private keepReading(): void {
+    if (this.idleTimer === undefined) {
+      this.idleTimer = setTimeout(() => this.stopReading(), READ_IDLE_MS).unref();
+      this.sweeper = setInterval(() => this.index.sweep(), SWEEP_MS).unref();
+    } else {
+      this.idleTimer.refresh();
+    }
+  }
+
+  private stopReading(): void {
+    clearTimeout(this.idleTimer);
+    clearInterval(this.sweeper);
+    this.idleTimer = undefined;
+    this.sweeper = undefined;
+    for (const reader of this.readers.values()) reader.stop();
+    this.readers.clear();
+    this.index.clear();
+  }
+}
+
+/** `reports` (JSON each) joined into JSON arrays of at most MAX_MESSAGE_CHARS (or one report). */
+function* messages(reports: readonly string[]): Generator<string> {
+  let start = 0;
+  let chars = 2;
+  for (let i = 0; i < reports.length; i++) {
+    const length = reports[i]!.length + 1;
+    if (i > start && chars + length > MAX_MESSAGE_CHARS) {
+      yield `[${reports.slice(start, i).join(",")}]`;
+      start = i;
+      chars = 2;
+    }
+    chars += length;
+  }
+  if (start < reports.length) yield `[${reports.slice(start).join(",")}]`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

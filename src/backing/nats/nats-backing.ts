@@ -225,6 +225,7 @@ export class NatsBacking implements Backing {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.journeys.close();
       await Promise.all([...this.#subscriptions].map((s) => s.close(DEFAULT_GRACE_MS)));
       this.#subscriptions.clear();
       this.#held.clear();

@@ -3,7 +3,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { connect, nanos } from "nats";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { StoredJourney } from "../../../src/backing/journey.js";
-import { JOURNEY_BUCKET_PREFIX, journeyBucket } from "../../../src/backing/nats/journey-store.js";
+import {
+  JOURNEY_STREAM_PREFIX,
+  journeyStream,
+  journeySubject,
+  parseJourneyMessage,
+} from "../../../src/backing/nats/journey-store.js";
 import { NatsBacking } from "../../../src/backing/nats/nats-backing.js";
 import { parseNatsSettings } from "../../../src/backing/nats/settings.js";
 import { silentLogger } from "../../../src/observability/logger.js";
@@ -11,9 +16,10 @@ import { serviceUrl } from "../../support/services.js";
 
 const url = serviceUrl("nats");
 
-// Retentions no other test or broker uses, so these buckets are this file's to delete.
+// Retentions no other test or broker uses, so these streams are this file's to delete.
 const RETENTION_MS = 3_601_000 + Math.floor(Math.random() * 1000) * 1000;
 const OTHER_RETENTION_MS = RETENTION_MS + 1000;
+const BATCH_RETENTION_MS = RETENTION_MS + 2000;
 
 const backings: NatsBacking[] = [];
 function backing(): NatsBacking {
@@ -33,13 +39,13 @@ afterAll(async () => {
   if (!url) return;
   const nc = await connect({ servers: url });
   const jsm = await nc.jetstreamManager();
-  for (const ms of [RETENTION_MS, OTHER_RETENTION_MS]) {
-    await jsm.streams.delete(`KV_${journeyBucket(ms)}`).catch(() => undefined);
+  for (const ms of [RETENTION_MS, OTHER_RETENTION_MS, BATCH_RETENTION_MS]) {
+    await jsm.streams.delete(journeyStream(ms)).catch(() => undefined);
   }
   await nc.close();
 });
 
-/** Reads until `check` holds (puts are fire-and-forget, so a read may come before the ack). */
+/** Reads until `check` holds (writes are fire-and-forget, so a read may come before they land). */
 async function readUntil(
   from: NatsBacking,
   namespace: string,
@@ -64,7 +70,7 @@ const delivered = {
   attempts: [{ at: 2, status: 202, durationMs: 3 }],
 } as const;
 
-describe.skipIf(!url)("journeys on NATS key-value buckets", () => {
+describe.skipIf(!url)("journeys on NATS journey streams", () => {
   it("one process writes, another reads, and a restarted one still reads", async () => {
     const a = backing();
     const b = backing();
@@ -86,7 +92,7 @@ describe.skipIf(!url)("journeys on NATS key-value buckets", () => {
     ]);
   });
 
-  it("keeps the sources of one id apart, and finds journeys in buckets of other retentions", async () => {
+  it("keeps the sources of one id apart, and finds journeys in streams of other retentions", async () => {
     const a = backing();
     await a.ready();
     const id = randomUUID();
@@ -105,7 +111,7 @@ describe.skipIf(!url)("journeys on NATS key-value buckets", () => {
     expect(bySource["/b"]).toEqual({ source: "/b", accepted, routes: [delivered] });
   });
 
-  it("a bucket's max_age is the retention its journeys were written with", async () => {
+  it("a stream's max_age is the retention its journeys were written with", async () => {
     const a = backing();
     await a.ready();
     const id = randomUUID();
@@ -114,13 +120,54 @@ describe.skipIf(!url)("journeys on NATS key-value buckets", () => {
     const nc = await connect({ servers: url! });
     try {
       const jsm = await nc.jetstreamManager();
-      const info = await jsm.streams.info(`KV_${journeyBucket(RETENTION_MS)}`);
+      const info = await jsm.streams.info(journeyStream(RETENTION_MS));
       expect(info.config.max_age).toBe(nanos(RETENTION_MS));
-      expect(info.config.max_msgs_per_subject).toBe(1);
-      expect(journeyBucket(RETENTION_MS).startsWith(JOURNEY_BUCKET_PREFIX)).toBe(true);
+      expect(info.config.subjects).toEqual([journeySubject(RETENTION_MS)]);
+      expect(journeyStream(RETENTION_MS).startsWith(JOURNEY_STREAM_PREFIX)).toBe(true);
     } finally {
       await nc.close();
     }
+  });
+
+  it("sends the reports of one turn as one message, and another process reads them all", async () => {
+    const a = backing();
+    await a.ready();
+    const ids = Array.from({ length: 50 }, () => randomUUID());
+    for (const id of ids) {
+      a.journeys.writeAccepted("journeys", id, "/batch", accepted, BATCH_RETENTION_MS);
+      a.journeys.writeRoute("journeys", id, "/batch", delivered, BATCH_RETENTION_MS);
+    }
+    const reader = backing();
+    await readUntil(reader, "journeys", ids.at(-1)!, (j) => j[0]?.routes.length === 1);
+    for (const id of ids) {
+      expect(await reader.journeys.read("journeys", id)).toEqual([
+        { source: "/batch", accepted, routes: [delivered] },
+      ]);
+    }
+    const nc = await connect({ servers: url! });
+    try {
+      const jsm = await nc.jetstreamManager();
+      const info = await jsm.streams.info(journeyStream(BATCH_RETENTION_MS));
+      expect(info.state.messages).toBe(1);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it("skips what is not a report in a journey message", () => {
+    const report = ["ns", "id", "/s", 5, "a", accepted];
+    expect(parseJourneyMessage("not json")).toEqual([]);
+    expect(parseJourneyMessage('{"a":1}')).toEqual([]);
+    expect(
+      parseJourneyMessage(
+        JSON.stringify([
+          report,
+          ["ns", "id", "/s", "5", "a", accepted],
+          ["ns", "id", "/s", 5, "r", {}],
+          7,
+        ]),
+      ),
+    ).toEqual([{ namespace: "ns", id: "id", source: "/s", expiresAt: 5, accepted }]);
   });
 
   it("answers nothing for an unknown id", async () => {

@@ -1,0 +1,58 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { parseJourneyMessage } from "../../../src/backing/nats/journey-store.js";
+
+const accepted = fc.record({
+  at: fc.integer(),
+  stream: fc.string(),
+  size: fc.nat(),
+  type: fc.string(),
+});
+const route = fc.record({
+  kind: fc.constantFrom("Trigger", "Subscription"),
+  name: fc.string(),
+  outcome: fc.constantFrom("delivered", "pending", "dead-lettered"),
+});
+const report = fc.oneof(
+  fc.tuple(fc.string(), fc.string(), fc.string(), fc.integer(), fc.constant("a"), accepted),
+  fc.tuple(fc.string(), fc.string(), fc.string(), fc.integer(), fc.constant("r"), route),
+);
+
+describe("fuzz: NATS journey message → reports", () => {
+  it("never throws on any text, and keeps only well-typed reports", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.json()), (text) => {
+        for (const parsed of parseJourneyMessage(text)) {
+          expect(typeof parsed.namespace).toBe("string");
+          expect(typeof parsed.id).toBe("string");
+          expect(typeof parsed.source).toBe("string");
+          expect(typeof parsed.expiresAt).toBe("number");
+          expect((parsed.accepted === undefined) !== (parsed.route === undefined)).toBe(true);
+        }
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it("reads back every report written, among entries that are not reports", () => {
+    fc.assert(
+      fc.property(
+        fc.array(report, { maxLength: 8 }),
+        fc.array(fc.jsonValue(), { maxLength: 4 }),
+        (reports, noise) => {
+          const parsed = parseJourneyMessage(JSON.stringify([...noise, ...reports]));
+          // Noise is skipped (a noise entry shaped like a report would come first).
+          const tail = parsed.slice(parsed.length - reports.length);
+          expect(tail).toEqual(
+            reports.map(([namespace, id, source, expiresAt, kind, record]) =>
+              kind === "a"
+                ? { namespace, id, source, expiresAt, accepted: record }
+                : { namespace, id, source, expiresAt, route: record },
+            ),
+          );
+        },
+      ),
+      { numRuns: 1_000 },
+    );
+  });
+});
