@@ -29,6 +29,7 @@ import {
 import { RedisReplayStore } from "./replay-store.js";
 import { type ScriptedRedis, withScripts } from "./scripts.js";
 import type { RedisSettings } from "./settings.js";
+import { StreamNotifier } from "./stream-notifier.js";
 import { RedisSubscription } from "./subscription.js";
 
 /** Entries per XRANGE when reading the archive. */
@@ -48,6 +49,8 @@ export class RedisBacking implements Backing {
   private readonly retention = new Map<string, number>();
   private readonly maintenance: NodeJS.Timeout;
   private closing: Promise<void> | undefined;
+  /** Made with the first subscription: a process that only publishes needs no second connection. */
+  private notifier: StreamNotifier | undefined;
   /** Journeys live next to the streams, on the same connection (journey-store.ts says how). */
   readonly journeys: RedisJourneyStore;
   /** Dead letters too (dead-letter-store.ts). */
@@ -102,7 +105,7 @@ export class RedisBacking implements Backing {
     const subscription = await RedisSubscription.start(
       {
         commands: this.commands,
-        createFetchConnection: () => createRedisConnection(this.settings, this.logger, "fetch"),
+        notifier: this.streamNotifier(),
         settings: this.settings,
         logger: this.logger,
       },
@@ -168,9 +171,25 @@ export class RedisBacking implements Backing {
     this.closing ??= (async () => {
       clearInterval(this.maintenance);
       await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
+      await this.notifier?.close();
       await closeConnection(this.commands, this.settings.commandTimeoutMs);
     })();
     return this.closing;
+  }
+
+  private streamNotifier(): StreamNotifier {
+    this.notifier ??= new StreamNotifier(
+      createRedisConnection(this.settings, this.logger, "notify"),
+      (clientId) =>
+        withDeadline(
+          this.commands.client("UNBLOCK", clientId),
+          this.settings.commandTimeoutMs,
+          "CLIENT UNBLOCK",
+        ),
+      this.settings.blockMs,
+      this.logger,
+    );
+    return this.notifier;
   }
 
   /** Trims entries every group has acknowledged; see the MAINTAIN script for the rule. */

@@ -1,5 +1,4 @@
 import { setTimeout as delay } from "node:timers/promises";
-import type { Redis } from "ioredis";
 import { type CloudEvent, eventLogFields } from "../../events/event.js";
 import { decodeFromStorage } from "../../events/json-format.js";
 import type { Logger } from "../../observability/logger.js";
@@ -9,11 +8,13 @@ import { DeliveryWindow, type HeldEntry } from "./delivery-window.js";
 import { consumerMemberName, EVENT_FIELD, removedGroupKey } from "./keys.js";
 import type { ScriptedRedis } from "./scripts.js";
 import type { RedisSettings } from "./settings.js";
+import type { StreamNotifier } from "./stream-notifier.js";
 import { TickBatch } from "./tick-batch.js";
 
 export interface SubscriptionDeps {
   readonly commands: ScriptedRedis;
-  readonly createFetchConnection: () => Redis;
+  /** Wakes the subscription when its stream has news; shared by the process. */
+  readonly notifier: StreamNotifier;
   readonly settings: RedisSettings;
   readonly logger: Logger;
 }
@@ -23,14 +24,18 @@ type RawEntry = [id: string, fields: string[]];
 const DEFAULT_GRACE_MS = 10_000;
 
 /**
- * One consumer group member: reads new entries with XREADGROUP on its own blocking connection,
+ * One consumer group member: reads new entries with non-blocking XREADGROUP polls on the shared
+ * command connection, sleeping on the process's StreamNotifier while there are none,
  * reclaims entries that dead members left idle, runs the handler through a DeliveryWindow and
  * acknowledges (XACK) only once the handler resolved.
  */
 export class RedisSubscription implements Subscription {
   private readonly member = consumerMemberName();
   private readonly window: DeliveryWindow;
-  private readonly fetcher: Redis;
+  /** Set by every wake-up: poll (again) before sleeping. */
+  private news = true;
+  private wakeUp: (() => void) | undefined;
+  private unwatch: () => void = () => undefined;
   private readonly acks: TickBatch<string>;
   private readonly touches: TickBatch<string>;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -54,7 +59,6 @@ export class RedisSubscription implements Subscription {
     const readAhead = concurrency + Math.min(concurrency, batchSize);
     const capacity = options.ordered ? Math.max(readAhead, batchSize) : readAhead;
     this.window = new DeliveryWindow(concurrency, capacity, (entry) => this.run(entry));
-    this.fetcher = deps.createFetchConnection();
     this.acks = new TickBatch((ids) => this.sendAcks(ids));
     this.touches = new TickBatch((ids) => this.sendTouches(ids, 0));
     this.log = deps.logger.child({ stream: key, consumer: group, member: this.member });
@@ -81,6 +85,7 @@ export class RedisSubscription implements Subscription {
   }
 
   private begin(): void {
+    this.unwatch = this.deps.notifier.watch(this.key, () => this.wake());
     this.fetching = this.fetchLoop();
     const { reclaimIntervalMs, reclaimIdleMs } = this.deps.settings;
     this.every(reclaimIntervalMs, () => this.reclaim());
@@ -94,7 +99,8 @@ export class RedisSubscription implements Subscription {
     this.stopped.abort();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    this.fetcher.disconnect();
+    this.unwatch();
+    this.wake();
     await this.fetching;
     let graceTimer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -117,31 +123,50 @@ export class RedisSubscription implements Subscription {
     this.onClosed();
   }
 
+  private wake(): void {
+    this.news = true;
+    const wakeUp = this.wakeUp;
+    this.wakeUp = undefined;
+    wakeUp?.();
+  }
+
   private async fetchLoop(): Promise<void> {
     const { batchSize, blockMs } = this.deps.settings;
+    const { commands } = this.deps;
     let failures = 0;
     while (this.closing === undefined) {
       if (this.window.room <= 0) {
         await this.window.whenRoom();
         continue;
       }
-      if (!(await waitUntilReady(this.fetcher, blockMs))) continue;
+      if (!this.news) {
+        await new Promise<void>((resolve) => {
+          this.wakeUp = resolve;
+        });
+        continue;
+      }
+      // Cleared before the poll: a wake-up that arrives while it is on its way means another.
+      this.news = false;
+      if (!(await waitUntilReady(commands, blockMs))) {
+        this.news = true;
+        continue;
+      }
       try {
-        const reply = (await this.fetcher.xreadgroup(
-          "GROUP",
+        const reply = await commands.eventailPoll(
+          this.key,
           this.group,
           this.member,
-          "COUNT",
           Math.min(this.window.room, batchSize),
-          "BLOCK",
-          blockMs,
-          "STREAMS",
-          this.key,
-          ">",
-        )) as Array<[string, RawEntry[]]> | null;
+        );
         failures = 0;
-        for (const [id, fields] of reply?.[0]?.[1] ?? []) this.accept(id, fields, 1);
+        if (reply[0] === 1) {
+          for (const [id, fields] of reply[1]) this.accept(id, fields, 1);
+          this.news = true;
+        } else if (this.closing === undefined) {
+          this.deps.notifier.arm(this.key, reply[1]);
+        }
       } catch (error) {
+        this.news = true;
         if (this.closing !== undefined) break;
         failures++;
         if (isNoGroup(error)) {
@@ -149,23 +174,18 @@ export class RedisSubscription implements Subscription {
           // the stream was published since, so the new group starts from its beginning; after
           // another process removed the group (its trigger was deleted there, this process has
           // yet to see it) the deleted trigger has no use for what is already there.
-          const removed = await this.deps.commands
+          const removed = await commands
             .exists(removedGroupKey(this.key, this.group))
             .catch(() => 0);
           await ensureGroup(
-            this.deps.commands,
+            commands,
             this.key,
             this.group,
             removed ? "$" : "0",
             this.deps.settings.commandTimeoutMs,
           ).catch(() => undefined);
-        } else {
-          if (failures === 1) {
-            this.log.warn({ err: error }, "redis backing: reading the stream failed; retrying");
-          }
-          // A read that timed out may still be queued behind a hung server: drop the socket so
-          // stale blocking reads do not pile up in front of the next one.
-          if (this.fetcher.status === "ready") this.fetcher.disconnect(true);
+        } else if (failures === 1) {
+          this.log.warn({ err: error }, "redis backing: reading the stream failed; retrying");
         }
         await this.sleep(Math.min(100 * 2 ** failures, 2_000));
       }
@@ -262,7 +282,12 @@ export class RedisSubscription implements Subscription {
         if (cursor === "-") break;
       }
     } catch (error) {
-      if (isNoGroup(error)) return;
+      // The group is gone while the fetch loop may sleep on a quiet stream: its next poll meets
+      // NOGROUP too and re-creates the group.
+      if (isNoGroup(error)) {
+        this.wake();
+        return;
+      }
       this.log.debug({ err: error }, "redis backing: reclaim pass failed");
     }
   }
