@@ -1,0 +1,102 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import type { Backing, Subscription } from "../../../src/backing/backing.js";
+import { redisConnectionName } from "../../../src/backing/redis/connection.js";
+import { createBacking } from "../../../src/backing/redis/index.js";
+import { streamKey } from "../../../src/backing/redis/keys.js";
+import { silentLogger } from "../../../src/observability/logger.js";
+import { testEvent, uniqueStream, waitFor } from "../../conformance/conformance-support.js";
+import { serviceUrl } from "../../support/services.js";
+
+const url = serviceUrl("redis");
+const TRIGGERS_PER_BROKER = 1_000;
+/** A process's own connections: its commands and its stream notifier, with room to spare. */
+const CONNECTION_BOUND = 16;
+
+/** The connections this process holds, by the names it gives them (CLIENT LIST). */
+async function ownConnections(redis: Redis): Promise<string[]> {
+  const suffixes = [redisConnectionName("commands"), redisConnectionName("notify")].map((name) =>
+    name.slice(name.indexOf(":")),
+  );
+  const list = (await redis.client("LIST")) as string;
+  return list
+    .split("\n")
+    .map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1] ?? "")
+    .filter((name) => name.startsWith("eventail-") && suffixes.some((s) => name.endsWith(s)));
+}
+
+describe.skipIf(!url)("redis backing: many triggers, few connections", () => {
+  const redis = url ? new Redis(url) : undefined;
+  const cleanups: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  afterAll(() => redis?.disconnect());
+
+  it(`2 brokers × ${TRIGGERS_PER_BROKER} triggers hold at most ${CONNECTION_BOUND} connections and every trigger still gets its broker's events, also after idling`, async () => {
+    const backing: Backing = await createBacking(
+      { kind: "redis", settings: { url: url!, blockMs: "1000" } },
+      { logger: silentLogger() },
+    );
+    cleanups.push(() => backing.close());
+    const streams = [uniqueStream("conn-a"), uniqueStream("conn-b")];
+    for (const stream of streams) cleanups.push(() => redis!.del(streamKey(stream)));
+
+    // seen[broker][trigger] = ids that trigger handled
+    const seen = streams.map(() => Array.from({ length: TRIGGERS_PER_BROKER }, () => new Set()));
+    const subscriptions: Subscription[] = await Promise.all(
+      streams.flatMap((stream, b) =>
+        Array.from({ length: TRIGGERS_PER_BROKER }, (_, t) =>
+          backing.subscribe(
+            stream,
+            `trigger.conn.t${t}`,
+            async (event) => {
+              seen[b]![t]!.add(String(event.attributes["id"]));
+            },
+            { concurrency: 2, ordered: false },
+          ),
+        ),
+      ),
+    );
+    cleanups.push(() => Promise.all(subscriptions.map((s) => s.close(1_000))));
+
+    const everyone = (b: number, id: string) => () => seen[b]!.every((ids) => ids.has(id));
+    const missing = (b: number, id: string) => () =>
+      seen[b]!.filter((ids) => !ids.has(id)).length + " triggers still without it";
+
+    await backing.publish(streams[0]!, [testEvent("a-1")]);
+    await backing.publish(streams[1]!, [testEvent("b-1"), testEvent("b-2")]);
+    await waitFor(
+      everyone(0, "a-1"),
+      30_000,
+      "a-1 at every trigger of broker a",
+      missing(0, "a-1"),
+    );
+    await waitFor(
+      everyone(1, "b-2"),
+      30_000,
+      "b-2 at every trigger of broker b",
+      missing(1, "b-2"),
+    );
+    expect(seen[1]!.every((ids) => ids.has("b-1"))).toBe(true);
+    expect(seen[0]!.every((ids) => ids.size === 1)).toBe(true);
+
+    const held = await ownConnections(redis!);
+    expect(held.length).toBeGreaterThanOrEqual(1);
+    expect(held.length).toBeLessThanOrEqual(CONNECTION_BOUND);
+
+    // Every trigger sleeps on its quiet stream for longer than one notifier round: an event on
+    // one broker then still reaches all of that broker's triggers, and none of the other's.
+    await sleep(1_500);
+    await backing.publish(streams[0]!, [testEvent("a-2")]);
+    await waitFor(
+      everyone(0, "a-2"),
+      30_000,
+      "a-2 at every trigger of broker a",
+      missing(0, "a-2"),
+    );
+    expect(seen[1]!.every((ids) => !ids.has("a-2"))).toBe(true);
+    expect((await ownConnections(redis!)).length).toBeLessThanOrEqual(CONNECTION_BOUND);
+  }, 120_000);
+});
