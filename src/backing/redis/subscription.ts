@@ -152,16 +152,17 @@ export class RedisSubscription implements Subscription {
         continue;
       }
       try {
-        const reply = await commands.eventailPoll(
-          this.key,
-          this.group,
-          this.member,
-          Math.min(this.window.room, batchSize),
-        );
+        const count = Math.min(this.window.room, batchSize);
+        const reply = await commands.eventailPoll(this.key, this.group, this.member, count);
         failures = 0;
         if (reply[0] === 1) {
-          for (const [id, fields] of reply[1]) this.accept(id, fields, 1);
-          this.news = true;
+          const entries = reply[1];
+          for (const [id, fields] of entries) this.accept(id, fields, 1);
+          // Fewer than asked for: the read reached the stream's end, so its last entry is the
+          // tail to watch from, and an empty poll to learn it would be a wasted round trip.
+          if (entries.length < count && this.closing === undefined) {
+            this.deps.notifier.arm(this.key, entries[entries.length - 1]![0]);
+          } else this.news = true;
         } else if (this.closing === undefined) {
           this.deps.notifier.arm(this.key, reply[1]);
         }
