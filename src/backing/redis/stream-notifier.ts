@@ -96,9 +96,20 @@ export class StreamNotifier {
   private interrupt(): void {
     if (this.unblockSent || this.clientId === undefined) return;
     this.unblockSent = true;
-    // Without the permission to unblock, the stream joins when the current round times out.
-    this.unblock(this.clientId).catch((error: unknown) =>
-      this.logger.debug({ err: error }, "redis backing: CLIENT UNBLOCK failed"),
+    const round = this.round;
+    this.unblock(this.clientId).then(
+      (unblocked) => {
+        // 0: the XREAD, sent on another connection, had not reached Redis yet. Try again while
+        // that round is still the one in flight.
+        if (Number(unblocked) !== 0 || this.round !== round || this.closed) return;
+        setTimeout(() => {
+          if (this.round !== round) return;
+          this.unblockSent = false;
+          this.interrupt();
+        }, 5);
+      },
+      // Without the permission to unblock, the stream joins when the current round times out.
+      (error: unknown) => this.logger.debug({ err: error }, "redis backing: CLIENT UNBLOCK failed"),
     );
   }
 

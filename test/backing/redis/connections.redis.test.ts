@@ -99,4 +99,33 @@ describe.skipIf(!url)("redis backing: many triggers, few connections", () => {
     expect(seen[1]!.every((ids) => !ids.has("a-2"))).toBe(true);
     expect((await ownConnections(redis!)).length).toBeLessThanOrEqual(CONNECTION_BOUND);
   }, 120_000);
+
+  it("a stream that gets its first idle trigger while the notifier blocks on another is watched at once, not when that round ends", async () => {
+    // A round that only ends by itself after a minute: only CLIENT UNBLOCK lets the new stream in.
+    const backing: Backing = await createBacking(
+      { kind: "redis", settings: { url: url!, blockMs: "60000" } },
+      { logger: silentLogger() },
+    );
+    cleanups.push(() => backing.close());
+    const [quiet, late] = [uniqueStream("conn-quiet"), uniqueStream("conn-late")];
+    for (const stream of [quiet, late]) cleanups.push(() => redis!.del(streamKey(stream)));
+    const options = { concurrency: 1, ordered: false };
+    const onQuiet = await backing.subscribe(quiet, "trigger.conn.quiet", async () => {}, options);
+    cleanups.push(() => onQuiet.close(1_000));
+    // The quiet stream's trigger polls, finds nothing and the notifier blocks on that stream.
+    await sleep(500);
+    const seen: string[] = [];
+    const onLate = await backing.subscribe(
+      late,
+      "trigger.conn.late",
+      async (event) => {
+        seen.push(String(event.attributes["id"]));
+      },
+      options,
+    );
+    cleanups.push(() => onLate.close(1_000));
+    await sleep(500);
+    await backing.publish(late, [testEvent("late-1")]);
+    await waitFor(() => seen.includes("late-1"), 15_000, "late-1 at the late stream's trigger");
+  }, 60_000);
 });
