@@ -36,6 +36,7 @@ export class RedisSubscription implements Subscription {
   private news = true;
   private wakeUp: (() => void) | undefined;
   private unwatch: () => void = () => undefined;
+  private readonly unoffered: string[] = [];
   private readonly acks: TickBatch<string>;
   private readonly touches: TickBatch<string>;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -115,7 +116,7 @@ export class RedisSubscription implements Subscription {
     // Whatever is still held (never started, waiting for a retry, or a handler past its grace)
     // is handed back now, so other members reclaim it on their next pass instead of after the
     // idle threshold.
-    const held = this.window.entries().map((entry) => entry.id);
+    const held = [...this.window.entries().map((entry) => entry.id), ...this.unoffered];
     if (held.length > 0) await this.sendTouches(held, this.deps.settings.reclaimIdleMs);
     await this.deps.commands
       .eventailRetire(this.key, this.group, this.member)
@@ -155,7 +156,10 @@ export class RedisSubscription implements Subscription {
         const count = Math.min(this.window.room, batchSize);
         const reply = await commands.eventailPoll(this.key, this.group, this.member, count);
         failures = 0;
-        if (reply[0] === 1) {
+        if (reply[0] === 1 && this.closing !== undefined) {
+          // Read while closing: never offered, so handed back with what the window holds.
+          for (const [id] of reply[1]) this.unoffered.push(id);
+        } else if (reply[0] === 1) {
           const entries = reply[1];
           for (const [id, fields] of entries) this.accept(id, fields, 1);
           // Fewer than asked for: the read reached the stream's end, so its last entry is the
