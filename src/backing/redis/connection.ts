@@ -4,6 +4,9 @@ import type { Logger } from "../../observability/logger.js";
 import { BackingUnavailableError } from "../backing.js";
 import type { RedisSettings } from "./settings.js";
 
+/** commands: everything but blocking reads; fetch: a dedicated reader; notify: the notifier. */
+export type RedisConnectionRole = "commands" | "fetch" | "notify";
+
 /**
  * Connections that fail fast: while Redis is unreachable, commands reject at once instead of
  * queueing (no offline queue, nothing resent after a reconnect, in-flight commands failed when
@@ -13,7 +16,7 @@ import type { RedisSettings } from "./settings.js";
 export function createRedisConnection(
   settings: RedisSettings,
   logger: Logger,
-  role: "commands" | "notify",
+  role: RedisConnectionRole,
 ): Redis {
   const options: RedisOptions = {
     // Host and pid make CLIENT LIST show which process holds which connections.
@@ -22,9 +25,11 @@ export function createRedisConnection(
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 0,
     connectTimeout: settings.commandTimeoutMs,
-    // The notify connection blocks in XREAD for blockMs before Redis answers.
+    // Fetch and notify connections block in XREADGROUP / XREAD for blockMs before Redis answers.
     commandTimeout:
-      role === "notify" ? settings.blockMs + settings.commandTimeoutMs : settings.commandTimeoutMs,
+      role !== "commands"
+        ? settings.blockMs + settings.commandTimeoutMs
+        : settings.commandTimeoutMs,
     // Commands issued in the same tick (XADDs of concurrent publishes, XACKs) share one round trip.
     enableAutoPipelining: role === "commands",
     retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
@@ -60,7 +65,7 @@ export function createRedisConnection(
 }
 
 /** CLIENT SETNAME of this process's connections in `role`: `eventail-<role>:<host>:<pid>`. */
-export function redisConnectionName(role: "commands" | "notify"): string {
+export function redisConnectionName(role: RedisConnectionRole): string {
   return `eventail-${role}:${hostname()}:${process.pid}`;
 }
 

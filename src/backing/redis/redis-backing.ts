@@ -30,7 +30,7 @@ import { RedisReplayStore } from "./replay-store.js";
 import { type ScriptedRedis, withScripts } from "./scripts.js";
 import type { RedisSettings } from "./settings.js";
 import { StreamNotifier } from "./stream-notifier.js";
-import { RedisSubscription } from "./subscription.js";
+import { RedisSubscription, type SubscriptionDeps } from "./subscription.js";
 
 /** Entries per XRANGE when reading the archive. */
 const ARCHIVE_PAGE = 500;
@@ -51,6 +51,8 @@ export class RedisBacking implements Backing {
   private closing: Promise<void> | undefined;
   /** Made with the first subscription: a process that only publishes needs no second connection. */
   private notifier: StreamNotifier | undefined;
+  /** Subscriptions holding a blocking connection of their own (settings.dedicatedReaders). */
+  private dedicatedReaders = 0;
   /** Journeys live next to the streams, on the same connection (journey-store.ts says how). */
   readonly journeys: RedisJourneyStore;
   /** Dead letters too (dead-letter-store.ts). */
@@ -102,19 +104,39 @@ export class RedisBacking implements Backing {
     if (this.closing !== undefined) throw unavailable(`subscribing ${name}`, "backing closed");
     const key = streamKey(stream);
     this.streams.add(key);
-    const subscription = await RedisSubscription.start(
-      {
-        commands: this.commands,
-        notifier: this.streamNotifier(),
-        settings: this.settings,
-        logger: this.logger,
-      },
-      key,
-      groupName(name),
-      handler,
-      options,
-      () => this.subscriptions.delete(subscription),
-    );
+    const dedicated = this.dedicatedReaders < this.settings.dedicatedReaders;
+    if (dedicated) this.dedicatedReaders++;
+    const reader: SubscriptionDeps["reader"] = dedicated
+      ? { dedicated: createRedisConnection(this.settings, this.logger, "fetch") }
+      : { notifier: this.streamNotifier() };
+    const release = () => {
+      if ("dedicated" in reader) {
+        reader.dedicated.disconnect();
+        this.dedicatedReaders--;
+      }
+    };
+    let subscription: RedisSubscription;
+    try {
+      subscription = await RedisSubscription.start(
+        {
+          commands: this.commands,
+          reader,
+          settings: this.settings,
+          logger: this.logger,
+        },
+        key,
+        groupName(name),
+        handler,
+        options,
+        () => {
+          this.subscriptions.delete(subscription);
+          release();
+        },
+      );
+    } catch (error) {
+      release();
+      throw error;
+    }
     this.subscriptions.add(subscription);
     return subscription;
   }

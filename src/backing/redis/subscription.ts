@@ -1,4 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
+import type { Redis } from "ioredis";
 import { type CloudEvent, eventLogFields } from "../../events/event.js";
 import { decodeFromStorage } from "../../events/json-format.js";
 import type { Logger } from "../../observability/logger.js";
@@ -13,8 +14,11 @@ import { TickBatch } from "./tick-batch.js";
 
 export interface SubscriptionDeps {
   readonly commands: ScriptedRedis;
-  /** Wakes the subscription when its stream has news; shared by the process. */
-  readonly notifier: StreamNotifier;
+  /**
+   * How the subscription learns of new entries: a connection of its own to block in XREADGROUP
+   * on (one of the process's few dedicated readers), or the process's shared notifier.
+   */
+  readonly reader: { readonly dedicated: Redis } | { readonly notifier: StreamNotifier };
   readonly settings: RedisSettings;
   readonly logger: Logger;
 }
@@ -86,8 +90,12 @@ export class RedisSubscription implements Subscription {
   }
 
   private begin(): void {
-    this.unwatch = this.deps.notifier.watch(this.key, () => this.wake());
-    this.fetching = this.fetchLoop();
+    const { reader } = this.deps;
+    if ("dedicated" in reader) this.fetching = this.blockingFetchLoop(reader.dedicated);
+    else {
+      this.unwatch = reader.notifier.watch(this.key, () => this.wake());
+      this.fetching = this.fetchLoop(reader.notifier);
+    }
     const { reclaimIntervalMs, reclaimIdleMs } = this.deps.settings;
     this.every(reclaimIntervalMs, () => this.reclaim());
     // Entries this process holds without a running handler are alive by definition.
@@ -102,6 +110,7 @@ export class RedisSubscription implements Subscription {
     this.timers.clear();
     this.unwatch();
     this.wake();
+    if ("dedicated" in this.deps.reader) this.deps.reader.dedicated.disconnect();
     await this.fetching;
     let graceTimer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -131,7 +140,7 @@ export class RedisSubscription implements Subscription {
     wakeUp?.();
   }
 
-  private async fetchLoop(): Promise<void> {
+  private async fetchLoop(notifier: StreamNotifier): Promise<void> {
     const { batchSize, blockMs } = this.deps.settings;
     const { commands } = this.deps;
     let failures = 0;
@@ -165,36 +174,82 @@ export class RedisSubscription implements Subscription {
           // Fewer than asked for: the read reached the stream's end, so its last entry is the
           // tail to watch from, and an empty poll to learn it would be a wasted round trip.
           if (entries.length < count && this.closing === undefined) {
-            this.deps.notifier.arm(this.key, entries[entries.length - 1]![0]);
+            notifier.arm(this.key, entries[entries.length - 1]![0]);
           } else this.news = true;
         } else if (this.closing === undefined) {
-          this.deps.notifier.arm(this.key, reply[1]);
+          notifier.arm(this.key, reply[1]);
         }
       } catch (error) {
         this.news = true;
         if (this.closing !== undefined) break;
         failures++;
-        if (isNoGroup(error)) {
-          // The stream or group is gone. After a Redis restart without persistence everything in
-          // the stream was published since, so the new group starts from its beginning; after
-          // another process removed the group (its trigger was deleted there, this process has
-          // yet to see it) the deleted trigger has no use for what is already there.
-          const removed = await commands
-            .exists(removedGroupKey(this.key, this.group))
-            .catch(() => 0);
-          await ensureGroup(
-            commands,
-            this.key,
-            this.group,
-            removed ? "$" : "0",
-            this.deps.settings.commandTimeoutMs,
-          ).catch(() => undefined);
-        } else if (failures === 1) {
+        if (isNoGroup(error)) await this.recreateGroup();
+        else if (failures === 1) {
           this.log.warn({ err: error }, "redis backing: reading the stream failed; retrying");
         }
         await this.sleep(Math.min(100 * 2 ** failures, 2_000));
       }
     }
+  }
+
+  /** A dedicated reader: blocks in XREADGROUP on its own connection, as it always did. */
+  private async blockingFetchLoop(reader: Redis): Promise<void> {
+    const { batchSize, blockMs } = this.deps.settings;
+    let failures = 0;
+    while (this.closing === undefined) {
+      if (this.window.room <= 0) {
+        await this.window.whenRoom();
+        continue;
+      }
+      if (!(await waitUntilReady(reader, blockMs))) continue;
+      try {
+        const reply = (await reader.xreadgroup(
+          "GROUP",
+          this.group,
+          this.member,
+          "COUNT",
+          Math.min(this.window.room, batchSize),
+          "BLOCK",
+          blockMs,
+          "STREAMS",
+          this.key,
+          ">",
+        )) as Array<[string, RawEntry[]]> | null;
+        failures = 0;
+        for (const [id, fields] of reply?.[0]?.[1] ?? []) this.accept(id, fields, 1);
+      } catch (error) {
+        if (this.closing !== undefined) break;
+        failures++;
+        if (isNoGroup(error)) await this.recreateGroup();
+        else {
+          if (failures === 1) {
+            this.log.warn({ err: error }, "redis backing: reading the stream failed; retrying");
+          }
+          // A read that timed out may still be queued behind a hung server: drop the socket so
+          // stale blocking reads do not pile up in front of the next one.
+          if (reader.status === "ready") reader.disconnect(true);
+        }
+        await this.sleep(Math.min(100 * 2 ** failures, 2_000));
+      }
+    }
+  }
+
+  /**
+   * The stream or group is gone. After a Redis restart without persistence everything in the
+   * stream was published since, so the new group starts from its beginning; after another
+   * process removed the group (its trigger was deleted there, this process has yet to see it)
+   * the deleted trigger has no use for what is already there.
+   */
+  private async recreateGroup(): Promise<void> {
+    const { commands } = this.deps;
+    const removed = await commands.exists(removedGroupKey(this.key, this.group)).catch(() => 0);
+    await ensureGroup(
+      commands,
+      this.key,
+      this.group,
+      removed ? "$" : "0",
+      this.deps.settings.commandTimeoutMs,
+    ).catch(() => undefined);
   }
 
   private accept(id: string, fields: string[] | null, deliveryCount: number): void {

@@ -11,7 +11,7 @@ import { serviceUrl } from "../../support/services.js";
 
 const url = serviceUrl("redis");
 const TRIGGERS_PER_BROKER = 1_000;
-/** A process's own connections: its commands and its stream notifier, with room to spare. */
+/** A process's own: commands, the stream notifier and 4 dedicated readers, with room to spare. */
 const CONNECTION_BOUND = 16;
 
 /** The connections this process holds, by the names it gives them (CLIENT LIST). */
@@ -103,7 +103,7 @@ describe.skipIf(!url)("redis backing: many triggers, few connections", () => {
   it("a stream that gets its first idle trigger while the notifier blocks on another is watched at once, not when that round ends", async () => {
     // A round that only ends by itself after a minute: only CLIENT UNBLOCK lets the new stream in.
     const backing: Backing = await createBacking(
-      { kind: "redis", settings: { url: url!, blockMs: "60000" } },
+      { kind: "redis", settings: { url: url!, blockMs: "60000", dedicatedReaders: "0" } },
       { logger: silentLogger() },
     );
     cleanups.push(() => backing.close());
