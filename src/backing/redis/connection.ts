@@ -1,7 +1,11 @@
+import { hostname } from "node:os";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../../observability/logger.js";
 import { BackingUnavailableError } from "../backing.js";
 import type { RedisSettings } from "./settings.js";
+
+/** commands: everything but blocking reads; fetch: a dedicated reader; notify: the notifier. */
+export type RedisConnectionRole = "commands" | "fetch" | "notify";
 
 /**
  * Connections that fail fast: while Redis is unreachable, commands reject at once instead of
@@ -12,17 +16,20 @@ import type { RedisSettings } from "./settings.js";
 export function createRedisConnection(
   settings: RedisSettings,
   logger: Logger,
-  role: "commands" | "fetch",
+  role: RedisConnectionRole,
 ): Redis {
   const options: RedisOptions = {
-    connectionName: `eventail-${role}`,
+    // Host and pid make CLIENT LIST show which process holds which connections.
+    connectionName: redisConnectionName(role),
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 0,
     connectTimeout: settings.commandTimeoutMs,
-    // The fetch connection blocks in XREADGROUP for blockMs before Redis answers.
+    // Fetch and notify connections block in XREADGROUP / XREAD for blockMs before Redis answers.
     commandTimeout:
-      role === "fetch" ? settings.blockMs + settings.commandTimeoutMs : settings.commandTimeoutMs,
+      role !== "commands"
+        ? settings.blockMs + settings.commandTimeoutMs
+        : settings.commandTimeoutMs,
     // Commands issued in the same tick (XADDs of concurrent publishes, XACKs) share one round trip.
     enableAutoPipelining: role === "commands",
     retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
@@ -55,6 +62,11 @@ export function createRedisConnection(
     logger.info({ role }, "redis backing: connection restored");
   });
   return redis;
+}
+
+/** CLIENT SETNAME of this process's connections in `role`: `eventail-<role>:<host>:<pid>`. */
+export function redisConnectionName(role: RedisConnectionRole): string {
+  return `eventail-${role}:${hostname()}:${process.pid}`;
 }
 
 /**

@@ -29,7 +29,8 @@ import {
 import { RedisReplayStore } from "./replay-store.js";
 import { type ScriptedRedis, withScripts } from "./scripts.js";
 import type { RedisSettings } from "./settings.js";
-import { RedisSubscription } from "./subscription.js";
+import { StreamNotifier } from "./stream-notifier.js";
+import { RedisSubscription, type SubscriptionDeps } from "./subscription.js";
 
 /** Entries per XRANGE when reading the archive. */
 const ARCHIVE_PAGE = 500;
@@ -48,6 +49,10 @@ export class RedisBacking implements Backing {
   private readonly retention = new Map<string, number>();
   private readonly maintenance: NodeJS.Timeout;
   private closing: Promise<void> | undefined;
+  /** Made with the first subscription: a process that only publishes needs no second connection. */
+  private notifier: StreamNotifier | undefined;
+  /** Subscriptions holding a blocking connection of their own (settings.dedicatedReaders). */
+  private dedicatedReaders = 0;
   /** Journeys live next to the streams, on the same connection (journey-store.ts says how). */
   readonly journeys: RedisJourneyStore;
   /** Dead letters too (dead-letter-store.ts). */
@@ -99,19 +104,39 @@ export class RedisBacking implements Backing {
     if (this.closing !== undefined) throw unavailable(`subscribing ${name}`, "backing closed");
     const key = streamKey(stream);
     this.streams.add(key);
-    const subscription = await RedisSubscription.start(
-      {
-        commands: this.commands,
-        createFetchConnection: () => createRedisConnection(this.settings, this.logger, "fetch"),
-        settings: this.settings,
-        logger: this.logger,
-      },
-      key,
-      groupName(name),
-      handler,
-      options,
-      () => this.subscriptions.delete(subscription),
-    );
+    const dedicated = this.dedicatedReaders < this.settings.dedicatedReaders;
+    if (dedicated) this.dedicatedReaders++;
+    const reader: SubscriptionDeps["reader"] = dedicated
+      ? { dedicated: createRedisConnection(this.settings, this.logger, "fetch") }
+      : { notifier: this.streamNotifier() };
+    const release = () => {
+      if ("dedicated" in reader) {
+        reader.dedicated.disconnect();
+        this.dedicatedReaders--;
+      }
+    };
+    let subscription: RedisSubscription;
+    try {
+      subscription = await RedisSubscription.start(
+        {
+          commands: this.commands,
+          reader,
+          settings: this.settings,
+          logger: this.logger,
+        },
+        key,
+        groupName(name),
+        handler,
+        options,
+        () => {
+          this.subscriptions.delete(subscription);
+          release();
+        },
+      );
+    } catch (error) {
+      release();
+      throw error;
+    }
     this.subscriptions.add(subscription);
     return subscription;
   }
@@ -168,9 +193,25 @@ export class RedisBacking implements Backing {
     this.closing ??= (async () => {
       clearInterval(this.maintenance);
       await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
+      await this.notifier?.close();
       await closeConnection(this.commands, this.settings.commandTimeoutMs);
     })();
     return this.closing;
+  }
+
+  private streamNotifier(): StreamNotifier {
+    this.notifier ??= new StreamNotifier(
+      createRedisConnection(this.settings, this.logger, "notify"),
+      (clientId) =>
+        withDeadline(
+          this.commands.client("UNBLOCK", clientId),
+          this.settings.commandTimeoutMs,
+          "CLIENT UNBLOCK",
+        ),
+      this.settings.blockMs,
+      this.logger,
+    );
+    return this.notifier;
   }
 
   /** Trims entries every group has acknowledged; see the MAINTAIN script for the rule. */

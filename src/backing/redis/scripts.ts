@@ -133,6 +133,26 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 return redis.call('XGROUP', 'DESTROY', KEYS[1], ARGV[1])
 `;
 
+/**
+ * Input: KEYS[1] stream; ARGV[1] group, ARGV[2] member, ARGV[3] count.
+ * Output: { 1, { { id, { field, value, ... } }, ... } } with new entries for the member, or
+ *         { 0, tail } when there are none, tail being the stream's last id ("0-0" when empty).
+ * A non-blocking XREADGROUP; the tail read in the same atomic step is where the stream notifier
+ * watches from, so no entry can slip in between "nothing new" and the watch.
+ */
+const POLL = `
+local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
+if r and r[1] and #r[1][2] > 0 then return { 1, r[1][2] } end
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+if last then return { 0, last[1] } end
+return { 0, '0-0' }
+`;
+
+/** What one POLL returns. */
+export type PollResult =
+  | [found: 1, entries: Array<[id: string, fields: string[]]>]
+  | [found: 0, tail: string];
+
 /** What one RECLAIM pass returns. */
 export type ReclaimPass = [
   cursor: string,
@@ -159,6 +179,7 @@ export interface ScriptedRedis extends Redis {
   ): Promise<ReclaimPass>;
   eventailMaintain(stream: string, memberExpiryMs: number, keepFrom?: string): Promise<number>;
   eventailRetire(stream: string, group: string, member: string): Promise<number>;
+  eventailPoll(stream: string, group: string, member: string, count: number): Promise<PollResult>;
   eventailRemoveGroup(stream: string, mark: string, group: string, markMs: number): Promise<number>;
 }
 
@@ -170,6 +191,7 @@ export function withScripts(redis: Redis): ScriptedRedis {
     eventailReclaim: RECLAIM,
     eventailMaintain: MAINTAIN,
     eventailRetire: RETIRE,
+    eventailPoll: POLL,
   };
   for (const [name, lua] of Object.entries(scripts)) {
     redis.defineCommand(name, { numberOfKeys: 1, lua });

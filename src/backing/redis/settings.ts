@@ -22,6 +22,11 @@ export interface RedisSettings {
   readonly trimIntervalMs: number;
   /** Group members with nothing pending and silent this long are removed from their group. */
   readonly consumerExpiryMs: number;
+  /**
+   * How many subscriptions of a process get a blocking connection of their own (the fewest
+   * round trips per event); the rest share one notifier connection. 0: all share it.
+   */
+  readonly dedicatedReaders: number;
 }
 
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
@@ -35,7 +40,11 @@ const DEFAULTS: Omit<RedisSettings, "url"> = {
   retryDelayMs: 1_000,
   trimIntervalMs: 30_000,
   consumerExpiryMs: 3_600_000,
+  dedicatedReaders: 4,
 };
+
+/** Keys for which 0 is a meaningful value. */
+const ZERO_ALLOWED: ReadonlySet<NumericKey> = new Set(["dedicatedReaders"]);
 
 type NumericKey = keyof typeof DEFAULTS;
 
@@ -56,8 +65,9 @@ export function parseRedisSettings(
     const raw = settings[key];
     if (raw === undefined || raw === "") continue;
     const value = Number(raw);
-    if (!Number.isInteger(value) || value <= 0) {
-      throw new Error(`settings.${key}: ${JSON.stringify(raw)} is not a positive integer`);
+    if (!Number.isInteger(value) || value < 0 || (value === 0 && !ZERO_ALLOWED.has(key))) {
+      const what = ZERO_ALLOWED.has(key) ? "a non-negative integer" : "a positive integer";
+      throw new Error(`settings.${key}: ${JSON.stringify(raw)} is not ${what}`);
     }
     numbers[key] = value;
   }

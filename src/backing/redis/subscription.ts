@@ -9,11 +9,16 @@ import { DeliveryWindow, type HeldEntry } from "./delivery-window.js";
 import { consumerMemberName, EVENT_FIELD, removedGroupKey } from "./keys.js";
 import type { ScriptedRedis } from "./scripts.js";
 import type { RedisSettings } from "./settings.js";
+import type { StreamNotifier } from "./stream-notifier.js";
 import { TickBatch } from "./tick-batch.js";
 
 export interface SubscriptionDeps {
   readonly commands: ScriptedRedis;
-  readonly createFetchConnection: () => Redis;
+  /**
+   * How the subscription learns of new entries: a connection of its own to block in XREADGROUP
+   * on (one of the process's few dedicated readers), or the process's shared notifier.
+   */
+  readonly reader: { readonly dedicated: Redis } | { readonly notifier: StreamNotifier };
   readonly settings: RedisSettings;
   readonly logger: Logger;
 }
@@ -23,14 +28,19 @@ type RawEntry = [id: string, fields: string[]];
 const DEFAULT_GRACE_MS = 10_000;
 
 /**
- * One consumer group member: reads new entries with XREADGROUP on its own blocking connection,
+ * One consumer group member: reads new entries with non-blocking XREADGROUP polls on the shared
+ * command connection, sleeping on the process's StreamNotifier while there are none,
  * reclaims entries that dead members left idle, runs the handler through a DeliveryWindow and
  * acknowledges (XACK) only once the handler resolved.
  */
 export class RedisSubscription implements Subscription {
   private readonly member = consumerMemberName();
   private readonly window: DeliveryWindow;
-  private readonly fetcher: Redis;
+  /** Set by every wake-up: poll (again) before sleeping. */
+  private news = true;
+  private wakeUp: (() => void) | undefined;
+  private unwatch: () => void = () => undefined;
+  private readonly unoffered: string[] = [];
   private readonly acks: TickBatch<string>;
   private readonly touches: TickBatch<string>;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -54,7 +64,6 @@ export class RedisSubscription implements Subscription {
     const readAhead = concurrency + Math.min(concurrency, batchSize);
     const capacity = options.ordered ? Math.max(readAhead, batchSize) : readAhead;
     this.window = new DeliveryWindow(concurrency, capacity, (entry) => this.run(entry));
-    this.fetcher = deps.createFetchConnection();
     this.acks = new TickBatch((ids) => this.sendAcks(ids));
     this.touches = new TickBatch((ids) => this.sendTouches(ids, 0));
     this.log = deps.logger.child({ stream: key, consumer: group, member: this.member });
@@ -81,7 +90,12 @@ export class RedisSubscription implements Subscription {
   }
 
   private begin(): void {
-    this.fetching = this.fetchLoop();
+    const { reader } = this.deps;
+    if ("dedicated" in reader) this.fetching = this.blockingFetchLoop(reader.dedicated);
+    else {
+      this.unwatch = reader.notifier.watch(this.key, () => this.wake());
+      this.fetching = this.fetchLoop(reader.notifier);
+    }
     const { reclaimIntervalMs, reclaimIdleMs } = this.deps.settings;
     this.every(reclaimIntervalMs, () => this.reclaim());
     // Entries this process holds without a running handler are alive by definition.
@@ -94,7 +108,9 @@ export class RedisSubscription implements Subscription {
     this.stopped.abort();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    this.fetcher.disconnect();
+    this.unwatch();
+    this.wake();
+    if ("dedicated" in this.deps.reader) this.deps.reader.dedicated.disconnect();
     await this.fetching;
     let graceTimer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -109,7 +125,7 @@ export class RedisSubscription implements Subscription {
     // Whatever is still held (never started, waiting for a retry, or a handler past its grace)
     // is handed back now, so other members reclaim it on their next pass instead of after the
     // idle threshold.
-    const held = this.window.entries().map((entry) => entry.id);
+    const held = [...this.window.entries().map((entry) => entry.id), ...this.unoffered];
     if (held.length > 0) await this.sendTouches(held, this.deps.settings.reclaimIdleMs);
     await this.deps.commands
       .eventailRetire(this.key, this.group, this.member)
@@ -117,7 +133,67 @@ export class RedisSubscription implements Subscription {
     this.onClosed();
   }
 
-  private async fetchLoop(): Promise<void> {
+  private wake(): void {
+    this.news = true;
+    const wakeUp = this.wakeUp;
+    this.wakeUp = undefined;
+    wakeUp?.();
+  }
+
+  private async fetchLoop(notifier: StreamNotifier): Promise<void> {
+    const { batchSize, blockMs } = this.deps.settings;
+    const { commands } = this.deps;
+    let failures = 0;
+    while (this.closing === undefined) {
+      if (this.window.room <= 0) {
+        await this.window.whenRoom();
+        continue;
+      }
+      if (!this.news) {
+        await new Promise<void>((resolve) => {
+          this.wakeUp = resolve;
+        });
+        continue;
+      }
+      // Cleared before the poll: a wake-up that arrives while it is on its way means another.
+      this.news = false;
+      if (!(await waitUntilReady(commands, blockMs))) {
+        this.news = true;
+        continue;
+      }
+      try {
+        const count = Math.min(this.window.room, batchSize);
+        const reply = await commands.eventailPoll(this.key, this.group, this.member, count);
+        failures = 0;
+        if (reply[0] === 1 && this.closing !== undefined) {
+          // Read while closing: never offered, so handed back with what the window holds.
+          for (const [id] of reply[1]) this.unoffered.push(id);
+        } else if (reply[0] === 1) {
+          const entries = reply[1];
+          for (const [id, fields] of entries) this.accept(id, fields, 1);
+          // Fewer than asked for: the read reached the stream's end, so its last entry is the
+          // tail to watch from, and an empty poll to learn it would be a wasted round trip.
+          if (entries.length < count && this.closing === undefined) {
+            notifier.arm(this.key, entries[entries.length - 1]![0]);
+          } else this.news = true;
+        } else if (this.closing === undefined) {
+          notifier.arm(this.key, reply[1]);
+        }
+      } catch (error) {
+        this.news = true;
+        if (this.closing !== undefined) break;
+        failures++;
+        if (isNoGroup(error)) await this.recreateGroup();
+        else if (failures === 1) {
+          this.log.warn({ err: error }, "redis backing: reading the stream failed; retrying");
+        }
+        await this.sleep(Math.min(100 * 2 ** failures, 2_000));
+      }
+    }
+  }
+
+  /** A dedicated reader: blocks in XREADGROUP on its own connection, as it always did. */
+  private async blockingFetchLoop(reader: Redis): Promise<void> {
     const { batchSize, blockMs } = this.deps.settings;
     let failures = 0;
     while (this.closing === undefined) {
@@ -125,9 +201,9 @@ export class RedisSubscription implements Subscription {
         await this.window.whenRoom();
         continue;
       }
-      if (!(await waitUntilReady(this.fetcher, blockMs))) continue;
+      if (!(await waitUntilReady(reader, blockMs))) continue;
       try {
-        const reply = (await this.fetcher.xreadgroup(
+        const reply = (await reader.xreadgroup(
           "GROUP",
           this.group,
           this.member,
@@ -144,32 +220,36 @@ export class RedisSubscription implements Subscription {
       } catch (error) {
         if (this.closing !== undefined) break;
         failures++;
-        if (isNoGroup(error)) {
-          // The stream or group is gone. After a Redis restart without persistence everything in
-          // the stream was published since, so the new group starts from its beginning; after
-          // another process removed the group (its trigger was deleted there, this process has
-          // yet to see it) the deleted trigger has no use for what is already there.
-          const removed = await this.deps.commands
-            .exists(removedGroupKey(this.key, this.group))
-            .catch(() => 0);
-          await ensureGroup(
-            this.deps.commands,
-            this.key,
-            this.group,
-            removed ? "$" : "0",
-            this.deps.settings.commandTimeoutMs,
-          ).catch(() => undefined);
-        } else {
+        if (isNoGroup(error)) await this.recreateGroup();
+        else {
           if (failures === 1) {
             this.log.warn({ err: error }, "redis backing: reading the stream failed; retrying");
           }
           // A read that timed out may still be queued behind a hung server: drop the socket so
           // stale blocking reads do not pile up in front of the next one.
-          if (this.fetcher.status === "ready") this.fetcher.disconnect(true);
+          if (reader.status === "ready") reader.disconnect(true);
         }
         await this.sleep(Math.min(100 * 2 ** failures, 2_000));
       }
     }
+  }
+
+  /**
+   * The stream or group is gone. After a Redis restart without persistence everything in the
+   * stream was published since, so the new group starts from its beginning; after another
+   * process removed the group (its trigger was deleted there, this process has yet to see it)
+   * the deleted trigger has no use for what is already there.
+   */
+  private async recreateGroup(): Promise<void> {
+    const { commands } = this.deps;
+    const removed = await commands.exists(removedGroupKey(this.key, this.group)).catch(() => 0);
+    await ensureGroup(
+      commands,
+      this.key,
+      this.group,
+      removed ? "$" : "0",
+      this.deps.settings.commandTimeoutMs,
+    ).catch(() => undefined);
   }
 
   private accept(id: string, fields: string[] | null, deliveryCount: number): void {
@@ -262,7 +342,12 @@ export class RedisSubscription implements Subscription {
         if (cursor === "-") break;
       }
     } catch (error) {
-      if (isNoGroup(error)) return;
+      // The group is gone while the fetch loop may sleep on a quiet stream: its next poll meets
+      // NOGROUP too and re-creates the group.
+      if (isNoGroup(error)) {
+        this.wake();
+        return;
+      }
       this.log.debug({ err: error }, "redis backing: reclaim pass failed");
     }
   }

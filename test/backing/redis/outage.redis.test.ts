@@ -72,15 +72,25 @@ describe.skipIf(!canStartRedisEngine() && process.env["CI"] !== "true")(
       backing = undefined;
     });
 
-    it.each(OUTAGES)(
+    // Each outage with the subscription on a dedicated reader and on the shared notifier.
+    const cases = OUTAGES.flatMap((outage) => [
+      { ...outage, readers: "4" },
+      { ...outage, name: `${outage.name}, shared notifier`, readers: "0" },
+    ]);
+    it.each(cases)(
       "$name: publish rejects with BackingUnavailableError within 5 s, ready() is false, and publishing and consuming recover with nothing lost",
-      async ({ fail, repair, writesLost }) => {
+      async ({ fail, repair, writesLost, readers }) => {
         engine = await startRedisEngine();
         // Default command timeout: the 5 s bound is the contract's, not a test setting.
         backing = await createBacking(
           {
             kind: "redis",
-            settings: { url: engine.url, reclaimIdleMs: "1000", reclaimIntervalMs: "200" },
+            settings: {
+              url: engine.url,
+              reclaimIdleMs: "1000",
+              reclaimIntervalMs: "200",
+              dedicatedReaders: readers,
+            },
           },
           { logger: silentLogger() },
         );

@@ -32,8 +32,16 @@ describe("redis backing settings", () => {
     expect(parsed.commandTimeoutMs).toBeLessThan(5_000);
   });
 
+  it("takes dedicatedReaders 0 (every subscription on the shared notifier), and 4 by default", () => {
+    const none = parseRedisSettings({ kind: "redis", settings: { dedicatedReaders: "0" } }, {});
+    expect(none.dedicatedReaders).toBe(0);
+    expect(parseRedisSettings({ kind: "redis", settings: {} }, {}).dedicatedReaders).toBe(4);
+  });
+
   it.each([
     ["a url that is not redis://", { url: "http://x" }, "settings.url"],
+    ["zero where zero means nothing", { reclaimIdleMs: "0" }, "settings.reclaimIdleMs"],
+    ["a negative reader count", { dedicatedReaders: "-1" }, "settings.dedicatedReaders"],
     ["a negative number", { reclaimIdleMs: "-1" }, "settings.reclaimIdleMs"],
     ["a fraction", { blockMs: "1.5" }, "settings.blockMs"],
     ["a word", { batchSize: "many" }, "settings.batchSize"],
