@@ -156,7 +156,15 @@ export class KafkaEventTypeStore implements EventTypeStore {
     clearTimeout(this.retryTimer);
     clearTimeout(this.repairTimer);
     // What was added just before close still reaches Kafka (a restart reads it back).
-    await Promise.race([this.flush(), sleep(this.settings.requestTimeoutMs)]);
+    // The bound's timer is cancelled once the flush is done, so it cannot hold the process open.
+    const bound = new AbortController();
+    await Promise.race([
+      this.flush(),
+      sleep(this.settings.requestTimeoutMs, undefined, { signal: bound.signal }).catch(
+        () => undefined,
+      ),
+    ]);
+    bound.abort();
     this.closed = true;
     await this.follower.close();
   }

@@ -139,6 +139,10 @@ export class NatsJourneyStore implements JourneyStore {
   /** Stream name → its reader, while reading (between a lookup and READ_IDLE_MS after the last). */
   private readonly readers = new Map<string, Reader>();
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Streams whose reader is being started. */
+  private readonly starting = new Set<string>();
+  /** Bumped when the readers are stopped: a reader started before then is stopped on arrival. */
+  private generation = 0;
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
   private warned = false;
@@ -175,8 +179,12 @@ export class NatsJourneyStore implements JourneyStore {
     this.keepReading();
     const ends = await this.follow(link);
     const deadline = Date.now() + READ_WAIT_MS;
+    // A stream whose reader another lookup is starting counts as behind until it runs.
     const behind = () =>
-      [...ends].some(([name, last]) => (this.readers.get(name)?.position ?? last) < last);
+      [...ends].some(([name, last]) => {
+        const reader = this.readers.get(name);
+        return reader === undefined ? this.starting.has(name) : reader.position < last;
+      });
     while (behind() && Date.now() < deadline && !this.closed) await sleep(20);
     return this.index.read(namespace, id);
   }
@@ -223,7 +231,13 @@ export class NatsJourneyStore implements JourneyStore {
       const subject = `${SUBJECT_ROOT}.${seconds}s`;
       for (const payload of messages(reports)) {
         if (this.known.has(seconds)) {
-          link.nc.publish(subject, ENCODER.encode(payload));
+          // publish throws at once on a closed or draining connection or an oversized payload;
+          // this runs from setImmediate, where a throw would end the process.
+          try {
+            link.nc.publish(subject, ENCODER.encode(payload));
+          } catch (error) {
+            this.warnLost(error, seconds);
+          }
           continue;
         }
         this.waiting += reports.length;
@@ -232,19 +246,21 @@ export class NatsJourneyStore implements JourneyStore {
           .then(() => {
             if (this.streamsLink === link) this.known.add(seconds);
           })
-          .catch((error: unknown) => {
-            if (this.warned) return;
-            this.warned = true;
-            this.logger.warn(
-              { err: error, stream: `${JOURNEY_STREAM_PREFIX}${seconds}s` },
-              "nats backing: journey reports were not stored",
-            );
-          })
+          .catch((error: unknown) => this.warnLost(error, seconds))
           .finally(() => {
             this.waiting -= reports.length;
           });
       }
     }
+  }
+
+  private warnLost(error: unknown, seconds: number): void {
+    if (this.warned) return;
+    this.warned = true;
+    this.logger.warn(
+      { err: error, stream: `${JOURNEY_STREAM_PREFIX}${seconds}s` },
+      "nats backing: journey reports were not stored",
+    );
   }
 
   /** Finds the stream of `seconds`, or creates it with that max_age; once per link. */
@@ -296,12 +312,20 @@ export class NatsJourneyStore implements JourneyStore {
     for (const info of infos) {
       const name = info.config.name;
       if (info.state.messages > 0) ends.set(name, info.state.last_seq);
-      if (this.readers.has(name) || this.closed) continue;
+      if (this.readers.has(name) || this.starting.has(name) || this.closed) continue;
       const from = Math.max(1, info.state.first_seq, info.state.last_seq - MAX_INDEXED_EVENTS + 1);
+      // Two lookups at once must not start two readers of one stream, and a reader that comes up
+      // after the readers were stopped (idle or close) must not run on unseen.
+      const generation = this.generation;
+      this.starting.add(name);
       try {
-        this.readers.set(name, await this.startReader(link, name, from));
+        const reader = await this.startReader(link, name, from);
+        if (this.closed || generation !== this.generation) reader.stop();
+        else this.readers.set(name, reader);
       } catch (error) {
         this.logger.debug({ err: error, stream: name }, "NATS journey reader did not start");
+      } finally {
+        this.starting.delete(name);
       }
     }
     return ends;
@@ -342,6 +366,7 @@ export class NatsJourneyStore implements JourneyStore {
   }
 
   private stopReading(): void {
+    this.generation++;
     clearTimeout(this.idleTimer);
     clearInterval(this.sweeper);
     this.idleTimer = undefined;

@@ -84,8 +84,18 @@ export class RabbitDeadLetterStore implements DeadLetterStore {
     logger: Logger,
     queue = DEAD_LETTER_STREAM,
   ) {
-    this.#log = new RabbitStreamLog(connector, settings, logger, queue, {}, (message) =>
-      this.#apply(message),
+    this.#log = new RabbitStreamLog(
+      connector,
+      settings,
+      logger,
+      queue,
+      {},
+      (message) => this.#apply(message),
+      () => {
+        this.#index.clear();
+        this.#ids.clear();
+        this.#idOf.clear();
+      },
     );
   }
 

@@ -308,11 +308,18 @@ export class RabbitEventTypeStore implements EventTypeStore {
     const current = this.#reader;
     if (current) {
       return current.then(
-        (reader) => (reader.closed ? this.#startReader() : reader),
-        () => this.#startReader(),
+        (reader) => (reader.closed ? this.#replace(current) : reader),
+        () => this.#replace(current),
       );
     }
     return this.#startReader();
+  }
+
+  /** One new reader for a closed or failed one, however many callers found it so at once. */
+  #replace(stale: Promise<Reader>): Promise<Reader> {
+    return this.#reader === stale || this.#reader === undefined
+      ? this.#startReader()
+      : this.#ensureReader();
   }
 
   #startReader(): Promise<Reader> {
@@ -340,7 +347,9 @@ export class RabbitEventTypeStore implements EventTypeStore {
         this.#queue,
         (msg) => {
           if (msg === null) {
+            // Cancelled by RabbitMQ (the queue went): the next call starts a new reader.
             reader.closed = true;
+            void channel.close().catch(() => undefined);
             return;
           }
           channel.ack(msg);

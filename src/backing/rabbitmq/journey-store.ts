@@ -116,6 +116,7 @@ export class RabbitJourneyStore implements JourneyStore {
       queue,
       { "x-max-age": STREAM_MAX_AGE, "x-stream-max-segment-size-bytes": SEGMENT_BYTES },
       (message) => this.#apply(message),
+      () => this.#index.clear(),
     );
   }
 

@@ -63,6 +63,8 @@ export class RabbitStreamLog<R> {
     readonly queue: string,
     private readonly queueArguments: Record<string, unknown>,
     private readonly apply: (message: LogMessage) => R,
+    /** Forgets what was applied: the stream was deleted, so its offsets start again. */
+    private readonly reset: () => void = () => {},
   ) {}
 
   /** Starts reading (once; later calls do nothing). */
@@ -185,10 +187,12 @@ export class RabbitStreamLog<R> {
   #writerOn(model: ChannelModel): Promise<Writer> {
     const current = this.#writer;
     if (current) {
-      return current.then(
-        (writer) => (writer.model === model ? writer : this.#openWriter(model)),
-        () => this.#openWriter(model),
-      );
+      // However many appends find the writer stale or failed at once, one opens the next.
+      const replace = () =>
+        this.#writer === current || this.#writer === undefined
+          ? this.#openWriter(model)
+          : this.#writerOn(model);
+      return current.then((writer) => (writer.model === model ? writer : replace()), replace);
     }
     return this.#openWriter(model);
   }
@@ -262,7 +266,10 @@ export class RabbitStreamLog<R> {
       this.queue,
       (msg) => {
         if (msg === null) {
-          // The stream was deleted: attach again (which declares it anew).
+          // The stream was deleted: what was read from it is gone, and so is the declaration
+          // this connection made; the writer declares it anew and the reader attaches again
+          // from its first offset.
+          this.#forgetStream();
           void channel.close().catch(() => undefined);
           return;
         }
@@ -275,6 +282,16 @@ export class RabbitStreamLog<R> {
       },
     );
     if (this.#stop.signal.aborted) await channel.close().catch(() => undefined);
+  }
+
+  #forgetStream(): void {
+    this.#declared = undefined;
+    this.#declaredOn = undefined;
+    this.#next = 0;
+    const writer = this.#writer;
+    this.#writer = undefined;
+    void writer?.then((w) => w.channel.close()).catch(() => undefined);
+    this.reset();
   }
 
   #receive(channel: Channel, msg: ConsumeMessage): void {

@@ -1,0 +1,20 @@
+import { writeFileSync } from "node:fs";
+import { WebSocket } from "undici";
+const [pid, seconds, out] = process.argv.slice(2);
+
+await new Promise((r) => setTimeout(r, 1000));
+const list = await (await fetch("http://127.0.0.1:9229/json")).json();
+const ws = new WebSocket(list[0].webSocketDebuggerUrl);
+await new Promise((r) => ws.addEventListener("open", r));
+let id = 0; const pending = new Map();
+ws.addEventListener("message", (m) => { const d = JSON.parse(m.data); if (d.id && pending.has(d.id)) { pending.get(d.id)(d.result); pending.delete(d.id); } });
+const call = (method, params = {}) => new Promise((r) => { const i = ++id; pending.set(i, r); ws.send(JSON.stringify({ id: i, method, params })); });
+await call("Profiler.enable");
+await call("Profiler.setSamplingInterval", { interval: 1000 });
+await call("Profiler.start");
+await new Promise((r) => setTimeout(r, Number(seconds) * 1000));
+const { profile } = await call("Profiler.stop");
+writeFileSync(out, JSON.stringify(profile));
+await call("Runtime.evaluate", { expression: "require('node:inspector').close()" }).catch(() => {});
+ws.close();
+console.log("saved", out);
