@@ -199,4 +199,29 @@ describe.skipIf(!url)("the dead-letter store on a RabbitMQ stream", () => {
     expect(await liveDeadLetters(url!, queue, "race")).toBe(0);
     expect(await a.remove("race", "not-an-offset")).toBe(false);
   });
+
+  it("starts again on a stream deleted under it: the old entries go, new ones are kept", async () => {
+    const queue = stream("deadletters");
+    const store = deadLetters(queue);
+    expect(await store.add("one", record("before"), 10)).toBe(0);
+    expect(ids(await store.list("one", undefined, 10))).toEqual(["before"]);
+
+    const model = await connect(url!);
+    const channel = await model.createChannel();
+    await channel.deleteQueue(queue);
+    await model.close();
+
+    // The reader's consumer is cancelled; the next add declares the stream anew.
+    const deadline = Date.now() + 20_000;
+    let listed: string[] = [];
+    while (Date.now() < deadline) {
+      await store.add("one", record(`after-${Date.now()}`), 10).catch(() => undefined);
+      listed = ids(await store.list("one", undefined, 10).catch(() => []));
+      if (listed.some((id) => id.startsWith("after-"))) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(listed).not.toContain("before");
+    expect(listed.some((id) => id.startsWith("after-"))).toBe(true);
+    expect(await messagesIn(queue, "entry")).toBeGreaterThan(0);
+  }, 40_000);
 });
