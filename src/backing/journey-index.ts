@@ -1,9 +1,9 @@
 /**
- * The in-memory index of journey reports that the Kafka and NATS journey stores build by reading
- * their engine's log of reports (a topic, a stream) from the start of its retention. Each report
- * carries its own expiry, since neither log expires single reports exactly; the index skips and
- * sweeps what has expired and holds at most `maxEvents` (namespace, id) pairs, dropping the
- * earliest indexed first.
+ * The in-memory index of journey reports that the Kafka, NATS and RabbitMQ journey stores build
+ * by reading their engine's log of reports (a topic, a stream) from the start of its retention.
+ * Each report carries its own expiry, since no log expires single reports exactly; the index
+ * skips and sweeps what has expired and holds at most `maxEvents` (namespace, id) pairs,
+ * dropping the earliest indexed first.
  */
 import type { AcceptedRecord, RouteRecord, StoredJourney } from "./journey.js";
 

@@ -21,6 +21,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../../observability/logger.js";
 import type { AcceptedRecord, JourneyStore, RouteRecord, StoredJourney } from "../journey.js";
+import { JourneyIndex, type JourneyReport } from "../journey-index.js";
 import type { RabbitConnector } from "./connection.js";
 import type { RabbitSettings } from "./settings.js";
 import { type LogMessage, RabbitStreamLog } from "./stream-log.js";
@@ -33,21 +34,11 @@ const READ_WAIT_MS = 10_000;
 const MAX_PENDING = 10_000;
 /** Reports per message at most (a frame of the body stays far below RabbitMQ's message limit). */
 const MAX_BATCH = 2_000;
-export const MAX_INDEXED_EVENTS = 200_000;
 const SWEEP_MS = 60_000;
 const KIND = "eventail-kind";
 const EMPTY = Buffer.alloc(0);
 
-interface StoredValue {
-  readonly namespace: string;
-  readonly id: string;
-  readonly source: string;
-  readonly expiresAt: number;
-  readonly accepted?: AcceptedRecord;
-  readonly route?: RouteRecord;
-}
-
-type Report = [key: string, value: StoredValue];
+type Report = [key: string, value: JourneyReport];
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
@@ -94,8 +85,7 @@ export function decodeJourneyReports(content: Buffer): Report[] {
 
 export class RabbitJourneyStore implements JourneyStore {
   readonly #log: RabbitStreamLog<void>;
-  /** (namespace, id) → report key → the latest report under that key. */
-  readonly #index = new Map<string, Map<string, StoredValue>>();
+  readonly #index = new JourneyIndex();
   #pending: Report[] = [];
   #sending = 0;
   #flushScheduled = false;
@@ -161,19 +151,7 @@ export class RabbitJourneyStore implements JourneyStore {
     this.#start();
     // Not read back in time (RabbitMQ is away or slow): answer from what is indexed.
     await this.#log.appendAndApply(EMPTY, { [KIND]: "sync" }, READ_WAIT_MS).catch(() => undefined);
-    const now = Date.now();
-    const bySource = new Map<string, { accepted?: AcceptedRecord; routes: RouteRecord[] }>();
-    for (const value of this.#index.get(indexKey(namespace, id))?.values() ?? []) {
-      if (value.expiresAt <= now) continue;
-      let entry = bySource.get(value.source);
-      if (entry === undefined) {
-        entry = { routes: [] };
-        bySource.set(value.source, entry);
-      }
-      if (value.accepted !== undefined) entry.accepted = value.accepted;
-      if (value.route !== undefined) entry.routes.push(value.route);
-    }
-    return [...bySource].map(([source, entry]) => ({ source, ...entry }));
+    return this.#index.read(namespace, id);
   }
 
   async close(): Promise<void> {
@@ -188,11 +166,11 @@ export class RabbitJourneyStore implements JourneyStore {
   }
 
   #start(): void {
-    this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_MS).unref();
+    this.#sweeper ??= setInterval(() => this.#index.sweep(), SWEEP_MS).unref();
     this.#log.start();
   }
 
-  #write(key: string, value: StoredValue): void {
+  #write(key: string, value: JourneyReport): void {
     if (this.#closed || this.#pending.length + this.#sending >= MAX_PENDING) return;
     this.#start();
     this.#pending.push([key, value]);
@@ -222,32 +200,7 @@ export class RabbitJourneyStore implements JourneyStore {
 
   #apply({ content, headers }: LogMessage): void {
     if (headers[KIND] !== "journeys") return;
-    for (const [reportKey, value] of decodeJourneyReports(content)) {
-      const key = indexKey(value.namespace, value.id);
-      let entry = this.#index.get(key);
-      if (entry === undefined) {
-        entry = new Map();
-        this.#index.set(key, entry);
-        if (this.#index.size > MAX_INDEXED_EVENTS) {
-          const oldest = this.#index.keys().next().value;
-          if (oldest !== undefined) this.#index.delete(oldest);
-        }
-      }
-      entry.set(reportKey, value);
-    }
+    for (const [reportKey, value] of decodeJourneyReports(content))
+      this.#index.add(value, reportKey);
   }
-
-  #sweep(): void {
-    const now = Date.now();
-    for (const [key, reports] of this.#index) {
-      for (const [reportKey, value] of reports) {
-        if (value.expiresAt <= now) reports.delete(reportKey);
-      }
-      if (reports.size === 0) this.#index.delete(key);
-    }
-  }
-}
-
-function indexKey(namespace: string, id: string): string {
-  return `${namespace}\u0000${id}`;
 }
