@@ -116,12 +116,15 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
       attempts === undefined
         ? undefined
         : (at: number, status: number | undefined, error: string | undefined, ms: number) => {
-            attempts.push({
-              at,
-              durationMs: ms,
-              ...(status === undefined ? {} : { status }),
-              ...(error === undefined ? {} : { error }),
-            });
+            attempts.push(
+              status !== undefined
+                ? error === undefined
+                  ? { at, durationMs: ms, status }
+                  : { at, durationMs: ms, status, error }
+                : error === undefined
+                  ? { at, durationMs: ms }
+                  : { at, durationMs: ms, error },
+            );
             // A failed attempt will be retried (or given up): the route is pending until then.
             if (status === undefined || status < 200 || status > 299) {
               this.report(journeyOf!, { ...this.route("pending"), attempts: [...attempts] });
@@ -221,33 +224,46 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
   }
 
   protected route(outcome: RouteRecord["outcome"]): RouteRecord {
-    return {
-      kind: this.consumerPrefix === "trigger" ? "Trigger" : "Subscription",
-      name: this.config.name,
-      outcome,
-    };
+    return { kind: this.routeKind(), name: this.config.name, outcome };
   }
 
+  private routeKind(): RouteRecord["kind"] {
+    return this.consumerPrefix === "trigger" ? "Trigger" : "Subscription";
+  }
+
+  /** Object literals rather than spreads of route(): this runs once per delivery. */
   private outcomeRoute(
     outcome: DeliveryOutcome,
     attempts: AttemptRecord[],
     stored: boolean,
   ): RouteRecord {
+    const kind = this.routeKind();
+    const name = this.config.name;
     switch (outcome.kind) {
       case "delivered":
-        return { ...this.route("delivered"), attempts };
+        return { kind, name, outcome: "delivered", attempts };
       case "replied":
         return {
-          ...this.route("replied"),
+          kind,
+          name,
+          outcome: "replied",
           attempts,
           replyId: String(outcome.reply.attributes["id"]),
         };
       case "dead-lettered": {
         const sink = stored ? DEAD_LETTER_STORE_SINK : this.config.delivery.deadLetterSink;
-        return { ...this.route("dead-lettered"), attempts, ...(sink ? { sink } : {}) };
+        return sink
+          ? { kind, name, outcome: "dead-lettered", attempts, sink }
+          : { kind, name, outcome: "dead-lettered", attempts };
       }
       case "dropped":
-        return { ...this.route("dropped"), attempts, reason: outcome.error ?? outcome.reason };
+        return {
+          kind,
+          name,
+          outcome: "dropped",
+          attempts,
+          reason: outcome.error ?? outcome.reason,
+        };
     }
   }
 }
