@@ -4,6 +4,12 @@
  * Each report carries its own expiry, since no log expires single reports exactly; the index
  * skips and sweeps what has expired and holds at most `maxEvents` (namespace, id) pairs,
  * dropping the earliest indexed first.
+ *
+ * The NATS and RabbitMQ stores read a log twice at once: a tail near its end (`add`), which a
+ * lookup waits for, and a backfill of the older part (`addOlder`), which it does not. A backfill
+ * report is older than any tail report, so it never replaces one, and its events are dropped
+ * first when the index is full; a backfill reads in log order, so its later reports replace its
+ * own earlier ones (a route's `pending` by its `delivered`).
  */
 import type { AcceptedRecord, RouteRecord, StoredJourney } from "./journey.js";
 
@@ -30,33 +36,82 @@ export function reportSlot(report: JourneyReport): string {
 }
 
 export class JourneyIndex {
-  /** (namespace, id) → report slot → the latest report in that slot. */
+  /** (namespace, id) → report slot → the latest report in that slot, for events `add` indexed. */
   private readonly index = new Map<string, Map<string, JourneyReport>>();
+  /** The same for events only `addOlder` indexed, dropped before any of `index`. */
+  private readonly older = new Map<string, Map<string, JourneyReport>>();
+  /** Reports `addOlder` put in a slot: the only ones another `addOlder` may replace. */
+  private fromOlder = new WeakSet<JourneyReport>();
 
   constructor(private readonly maxEvents = MAX_INDEXED_EVENTS) {}
 
   get size(): number {
-    return this.index.size;
+    return this.index.size + this.older.size;
   }
 
+  /** Indexes a report newer than any indexed before (in log order). */
   add(report: JourneyReport, slot: string = reportSlot(report)): void {
     const key = indexKey(report.namespace, report.id);
     let reports = this.index.get(key);
     if (reports === undefined) {
-      reports = new Map();
+      // An older-indexed event reported again is as new as this report now.
+      const moved = this.older.get(key);
+      if (moved !== undefined) this.older.delete(key);
+      reports = moved ?? new Map<string, JourneyReport>();
       this.index.set(key, reports);
-      if (this.index.size > this.maxEvents) {
-        const oldest = this.index.keys().next().value;
-        if (oldest !== undefined) this.index.delete(oldest);
+      if (moved === undefined && this.size > this.maxEvents) {
+        const from = this.older.size > 0 ? this.older : this.index;
+        const oldest = from.keys().next().value;
+        if (oldest !== undefined) from.delete(oldest);
       }
     }
     reports.set(slot, report);
   }
 
+  /**
+   * Indexes a report older than every `add`ed one (a backfill reading, in log order, the part of
+   * the log before where `add`'s reader started): it fills only a slot that is empty or holds an
+   * earlier `addOlder` report, and a new event comes in only in place of an older-indexed one
+   * once the index is full.
+   */
+  addOlder(report: JourneyReport, slot: string = reportSlot(report)): void {
+    const key = indexKey(report.namespace, report.id);
+    let reports = this.index.get(key) ?? this.older.get(key);
+    if (reports === undefined) {
+      if (this.size >= this.maxEvents) {
+        const oldest = this.older.keys().next().value;
+        if (oldest === undefined) return;
+        this.older.delete(oldest);
+      }
+      reports = new Map();
+      this.older.set(key, reports);
+    }
+    const present = reports.get(slot);
+    if (present !== undefined && !this.fromOlder.has(present)) return;
+    this.fromOlder.add(report);
+    reports.set(slot, report);
+  }
+
+  /**
+   * Lets `addOlder` replace everything indexed so far: a reader starts again (a new connection)
+   * with a backfill that reads past where the earlier reader had got to.
+   */
+  demote(): void {
+    for (const [key, reports] of this.index) {
+      for (const report of reports.values()) this.fromOlder.add(report);
+      this.older.set(key, reports);
+    }
+    for (const reports of this.older.values()) {
+      for (const report of reports.values()) this.fromOlder.add(report);
+    }
+    this.index.clear();
+  }
+
   /** Every source indexed under (namespace, id), without expired reports. */
   read(namespace: string, id: string, now = Date.now()): StoredJourney[] {
     const bySource = new Map<string, { accepted?: AcceptedRecord; routes: RouteRecord[] }>();
-    for (const value of this.index.get(indexKey(namespace, id))?.values() ?? []) {
+    const key = indexKey(namespace, id);
+    for (const value of (this.index.get(key) ?? this.older.get(key))?.values() ?? []) {
       if (value.expiresAt <= now) continue;
       let entry = bySource.get(value.source);
       if (entry === undefined) {
@@ -71,16 +126,20 @@ export class JourneyIndex {
 
   /** Drops expired reports, and events left without any. */
   sweep(now = Date.now()): void {
-    for (const [key, reports] of this.index) {
-      for (const [slot, value] of reports) {
-        if (value.expiresAt <= now) reports.delete(slot);
+    for (const map of [this.index, this.older]) {
+      for (const [key, reports] of map) {
+        for (const [slot, value] of reports) {
+          if (value.expiresAt <= now) reports.delete(slot);
+        }
+        if (reports.size === 0) map.delete(key);
       }
-      if (reports.size === 0) this.index.delete(key);
     }
   }
 
   clear(): void {
     this.index.clear();
+    this.older.clear();
+    this.fromOlder = new WeakSet();
   }
 }
 

@@ -45,4 +45,56 @@ describe("journey index", () => {
     expect(index.read("ns", "1", 0)).toEqual([]);
     expect(index.read("ns", "3", 0)).toEqual([{ source: "/s", accepted, routes: [] }]);
   });
+
+  it("a backfill fills only what the tail did not report, and its later reports replace its earlier", () => {
+    const index = new JourneyIndex();
+    // The tail read the newest reports first.
+    index.add(report("e", { route: route("a", "delivered") }));
+    // The backfill then reads the older part of the log, in log order.
+    index.addOlder(report("e", { accepted }));
+    index.addOlder(report("e", { route: route("a", "pending") }));
+    index.addOlder(report("e", { route: route("b", "pending") }));
+    index.addOlder(report("e", { route: route("b", "delivered") }));
+    expect(index.read("ns", "e", 0)).toEqual([
+      { source: "/s", accepted, routes: [route("a", "delivered"), route("b", "delivered")] },
+    ]);
+    // A tail report replaces a backfilled one, and no backfill report replaces it again.
+    index.add(report("e", { route: route("b", "pending") }));
+    index.addOlder(report("e", { route: route("b", "delivered") }));
+    expect(index.read("ns", "e", 0)[0]?.routes).toEqual([
+      route("a", "delivered"),
+      route("b", "pending"),
+    ]);
+  });
+
+  it("a backfill never drops a tail event, and its events are dropped first", () => {
+    const index = new JourneyIndex(3);
+    index.add(report("new1", { accepted }));
+    index.add(report("new2", { accepted }));
+    index.addOlder(report("old1", { accepted }));
+    index.addOlder(report("old2", { accepted }));
+    // Full: old2 came in in place of old1, the older of the backfill's events.
+    expect(index.size).toBe(3);
+    expect(index.read("ns", "old1", 0)).toEqual([]);
+    expect(index.read("ns", "old2", 0)).toHaveLength(1);
+    index.add(report("new3", { accepted }));
+    expect(index.read("ns", "old2", 0)).toEqual([]);
+    // Only tail events left: a backfilled event does not come in at all.
+    index.addOlder(report("old3", { accepted }));
+    expect(index.read("ns", "old3", 0)).toEqual([]);
+    for (const id of ["new1", "new2", "new3"]) expect(index.read("ns", id, 0)).toHaveLength(1);
+    // A tail report of an indexed event adds no event.
+    index.add(report("new1", { route: route("a", "pending") }));
+    expect(index.size).toBe(3);
+  });
+
+  it("after demote, a backfill that reads further replaces what was indexed", () => {
+    const index = new JourneyIndex();
+    index.add(report("e", { route: route("a", "pending") }));
+    index.demote();
+    index.addOlder(report("e", { route: route("a", "delivered") }));
+    expect(index.read("ns", "e", 0)[0]?.routes).toEqual([route("a", "delivered")]);
+    index.sweep(1_000);
+    expect(index.size).toBe(0);
+  });
 });

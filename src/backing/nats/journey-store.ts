@@ -12,14 +12,20 @@
  *
  * A lookup is answered from an in-memory index (shared with Kafka's store: journey-index.ts) that
  * the process fills by reading every journey stream (one STREAM.LIST request finds them, so a
- * restarted process or another one of a scale-out reads streams it never wrote to) with an ordered
- * consumer from the start of retention, and then follows. Before answering, a lookup waits (at most
- * READ_WAIT_MS) until the index holds each stream up to its last message as it stood when the
- * lookup began, so a report another process wrote moments ago is found. Reading costs every
- * reading process CPU per report, so a process reads only once asked: the first lookup starts the
- * readers, and READ_IDLE_MS without a lookup stops them and drops the index. A reader starts at
- * most MAX_INDEXED_EVENTS messages before a stream's end (each holds at least one report), since
- * the index holds no more events than that.
+ * restarted process or another one of a scale-out reads streams it never wrote to) with two
+ * ordered consumers per stream. The tail reader starts about TAIL_BYTES before the stream's end
+ * (estimated from the stream's bytes per message) and then follows; before answering, a lookup
+ * waits (at most READ_WAIT_MS) until it holds each stream up to its last message as it stood when
+ * the lookup began, so a report another process wrote moments ago is found. That wait is bounded
+ * by TAIL_BYTES however full the stream is: a stream holding a long bench's reports (46,184
+ * messages, 142 MB) once took a single reader from the start of retention longer than
+ * READ_WAIT_MS, and lookups of an event accepted a moment ago answered nothing. The backfill
+ * reader reads the older part, from at most MAX_INDEXED_EVENTS messages before the end (each holds
+ * at least one report, and the index holds no more events than that) up to where the tail began,
+ * into the index as older reports (JourneyIndex.addOlder); a lookup waits for it only when it did
+ * not find the event or its acceptance. Reading costs every reading process CPU per report, so a
+ * process reads only once asked: the first lookup starts the readers, and READ_IDLE_MS without a
+ * lookup stops them and drops the index.
  */
 import {
   DeliverPolicy,
@@ -43,6 +49,8 @@ const MAX_PENDING = 10_000;
 /** Characters per message, well under NATS's default max_payload of 1 MiB. */
 const MAX_MESSAGE_CHARS = 256 * 1024;
 const READ_WAIT_MS = 10_000;
+/** About how much of a stream's end the tail reader reads before it is caught up. */
+const TAIL_BYTES = 4 * 1024 * 1024;
 const READ_IDLE_MS = 10 * 60_000;
 const SWEEP_MS = 60_000;
 const DUPLICATE_WINDOW_MS = 120_000;
@@ -121,7 +129,22 @@ interface Reader {
   readonly link: NatsLink;
   /** Stream sequence of the last message indexed. */
   position: number;
+  /** A backfill that read all it was to. */
+  done: boolean;
   stop(): void;
+}
+
+/**
+ * Where a stream's tail reader starts: about TAIL_BYTES before its end, by the stream's mean
+ * message size (one message per turn, so sizes vary with load; the estimate only bounds the
+ * wait).
+ */
+export function tailStart(state: StreamInfo["state"], tailBytes = TAIL_BYTES): number {
+  const first = Math.max(1, state.first_seq);
+  if (state.messages <= 0) return Math.max(first, state.last_seq + 1);
+  const meanBytes = Math.max(1, state.bytes / state.messages);
+  const count = Math.max(1, Math.ceil(tailBytes / meanBytes));
+  return Math.max(first, state.last_seq - count + 1);
 }
 
 export class NatsJourneyStore implements JourneyStore {
@@ -136,8 +159,12 @@ export class NatsJourneyStore implements JourneyStore {
   private readonly known = new Set<number>();
   private readonly making = new Map<number, Promise<void>>();
   private streamsLink: NatsLink | undefined;
-  /** Stream name → its reader, while reading (between a lookup and READ_IDLE_MS after the last). */
+  /** Stream name → its tail reader, while reading (a lookup until READ_IDLE_MS after the last). */
   private readonly readers = new Map<string, Reader>();
+  /** Stream name → its backfill reader, until it is done. */
+  private readonly backfills = new Map<string, Reader>();
+  /** Streams read since the readers were last stopped (a reader started again backfills past them). */
+  private readonly everRead = new Set<string>();
   private idleTimer: NodeJS.Timeout | undefined;
   /** Streams whose reader is being started. */
   private readonly starting = new Set<string>();
@@ -186,7 +213,15 @@ export class NatsJourneyStore implements JourneyStore {
         return reader === undefined ? this.starting.has(name) : reader.position < last;
       });
     while (behind() && Date.now() < deadline && !this.closed) await sleep(20);
-    return this.index.read(namespace, id);
+    // An event not found, or found without its acceptance, may be in what backfills still read.
+    const backfilling = () =>
+      [...ends.keys()].some((name) => this.starting.has(name) || this.backfills.has(name));
+    for (;;) {
+      const found = this.index.read(namespace, id);
+      const whole = found.length > 0 && found.every((journey) => journey.accepted !== undefined);
+      if (whole || !backfilling() || Date.now() >= deadline || this.closed) return found;
+      await sleep(20);
+    }
   }
 
   /** Sends what this turn reported and stops reading; nothing is written after. */
@@ -303,10 +338,12 @@ export class NatsJourneyStore implements JourneyStore {
     const infos: StreamInfo[] = [];
     for await (const info of link.jsm.streams.list(`${SUBJECT_ROOT}.>`)) infos.push(info);
     const present = new Set(infos.map((info) => info.config.name));
-    for (const [name, reader] of this.readers) {
-      if (!present.has(name) || reader.link !== link) {
-        reader.stop();
-        this.readers.delete(name);
+    for (const readers of [this.readers, this.backfills]) {
+      for (const [name, reader] of readers) {
+        if (!present.has(name) || reader.link !== link) {
+          reader.stop();
+          readers.delete(name);
+        }
       }
     }
     for (const info of infos) {
@@ -314,14 +351,29 @@ export class NatsJourneyStore implements JourneyStore {
       if (info.state.messages > 0) ends.set(name, info.state.last_seq);
       if (this.readers.has(name) || this.starting.has(name) || this.closed) continue;
       const from = Math.max(1, info.state.first_seq, info.state.last_seq - MAX_INDEXED_EVENTS + 1);
+      const tail = tailStart(info.state);
+      // Read before (another connection, or a reader that ended): the backfill reads past where
+      // that reader got to, and may so replace what it indexed.
+      if (this.everRead.has(name)) this.index.demote();
       // Two lookups at once must not start two readers of one stream, and a reader that comes up
       // after the readers were stopped (idle or close) must not run on unseen.
       const generation = this.generation;
       this.starting.add(name);
       try {
-        const reader = await this.startReader(link, name, from);
-        if (this.closed || generation !== this.generation) reader.stop();
-        else this.readers.set(name, reader);
+        const reader = await this.startReader(link, name, tail, (report) => this.index.add(report));
+        if (this.closed || generation !== this.generation) {
+          reader.stop();
+          continue;
+        }
+        this.everRead.add(name);
+        this.readers.set(name, reader);
+        this.backfills.get(name)?.stop();
+        this.backfills.delete(name);
+        if (from < tail) {
+          const backfill = await this.startBackfill(link, name, from, tail);
+          if (this.closed || generation !== this.generation) backfill.stop();
+          else if (!backfill.done) this.backfills.set(name, backfill);
+        }
       } catch (error) {
         this.logger.debug({ err: error, stream: name }, "NATS journey reader did not start");
       } finally {
@@ -331,28 +383,62 @@ export class NatsJourneyStore implements JourneyStore {
     return ends;
   }
 
-  private async startReader(link: NatsLink, name: string, from: number): Promise<Reader> {
+  private async startReader(
+    link: NatsLink,
+    name: string,
+    from: number,
+    index: (report: JourneyReport) => void,
+    after: (message: JsMsg, reader: Reader) => void = () => {},
+  ): Promise<Reader> {
     const consumer = await link.js.consumers.get(name, {
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: from,
     });
     const messages = await consumer.consume({ max_messages: 256 });
-    const reader: Reader = { link, position: from - 1, stop: () => void messages.close() };
+    const reader: Reader = {
+      link,
+      position: from - 1,
+      done: false,
+      stop: () => void messages.close(),
+    };
     void (async () => {
       try {
-        for await (const message of messages) this.take(reader, message);
+        for await (const message of messages) {
+          for (const report of parseJourneyMessage(DECODER.decode(message.data))) index(report);
+          reader.position = message.seq;
+          after(message, reader);
+        }
       } catch (error) {
         this.logger.debug({ err: error, stream: name }, "NATS journey reader stopped");
       }
-      // A reader that ended by itself is started again by the next lookup.
+      // A reader that ended by itself is started again by the next lookup (a backfill is not).
       if (this.readers.get(name) === reader) this.readers.delete(name);
+      if (this.backfills.get(name) === reader) this.backfills.delete(name);
     })();
     return reader;
   }
 
-  private take(reader: Reader, message: JsMsg): void {
-    for (const report of parseJourneyMessage(DECODER.decode(message.data))) this.index.add(report);
-    reader.position = message.seq;
+  /** Reads [from, until) of a stream into the index as older reports, then stops. */
+  private async startBackfill(
+    link: NatsLink,
+    name: string,
+    from: number,
+    until: number,
+  ): Promise<Reader> {
+    const reader = await this.startReader(
+      link,
+      name,
+      from,
+      (report) => this.index.addOlder(report),
+      (message, self) => {
+        // Done at the tail's start, or at the stream's end (what lay before it expired).
+        if (message.seq < until - 1 && message.info.pending > 0) return;
+        self.done = true;
+        self.stop();
+        if (this.backfills.get(name) === self) this.backfills.delete(name);
+      },
+    );
+    return reader;
   }
 
   /** Keeps the readers for READ_IDLE_MS from now. */
@@ -371,8 +457,10 @@ export class NatsJourneyStore implements JourneyStore {
     clearInterval(this.sweeper);
     this.idleTimer = undefined;
     this.sweeper = undefined;
-    for (const reader of this.readers.values()) reader.stop();
+    for (const reader of [...this.readers.values(), ...this.backfills.values()]) reader.stop();
     this.readers.clear();
+    this.backfills.clear();
+    this.everRead.clear();
     this.index.clear();
   }
 }

@@ -11,9 +11,17 @@
  * report key is (namespace, id, source, acceptance | route kind and name): a route's later outcome
  * replaces its earlier one in the index. Each value carries its expiry (the Broker's retention
  * from the report's time) and readers skip what has expired; a retention longer than the stream's
- * age limit is capped by it. A lookup first appends a sync message and waits (at most
- * READ_WAIT_MS) until it is read back, so a report any process wrote before is found. The index
- * drops expired reports and holds at most MAX_INDEXED_EVENTS events.
+ * age limit is capped by it. The index drops expired reports and holds at most MAX_INDEXED_EVENTS
+ * events.
+ *
+ * The stream is read by two consumers. The tail starts at the messages of the last TAIL_MS (an
+ * `x-stream-offset` timestamp) and then follows; a lookup first appends a sync message and waits
+ * (at most READ_WAIT_MS) until the tail reads it back, so a report any process wrote before is
+ * found however long the stream is (a single reader from the first offset took longer than
+ * READ_WAIT_MS on a stream a long bench had filled, and lookups answered nothing). The backfill
+ * reads from the first offset up to the tail's first message into the index as older reports
+ * (JourneyIndex.addOlder) and then stops; a lookup waits for it only when it did not find the event
+ * or its acceptance. Both start with the first lookup or write.
  *
  * Writes are sent without waiting and bounded in number: a failed or dropped write loses a
  * report, never an event, and never slows the data path.
@@ -31,6 +39,11 @@ const STREAM_MAX_AGE = "7D";
 /** Smaller segments than the 500 MB default, so the age limit frees disk in finer steps. */
 const SEGMENT_BYTES = 50_000_000;
 const READ_WAIT_MS = 10_000;
+/**
+ * How far back the tail starts: the reports of an event accepted a moment ago, at a cost bounded
+ * by what was written in that time (RabbitMQ tells no stream's size in bytes over AMQP 0-9-1).
+ */
+export const TAIL_MS = 10_000;
 const MAX_PENDING = 10_000;
 /** Reports per message at most (a frame of the body stays far below RabbitMQ's message limit). */
 const MAX_BATCH = 2_000;
@@ -85,6 +98,11 @@ export function decodeJourneyReports(content: Buffer): Report[] {
 
 export class RabbitJourneyStore implements JourneyStore {
   readonly #log: RabbitStreamLog<void>;
+  #backfill: RabbitStreamLog<void>;
+  /** Offset of the first message the tail read: the backfill reads up to it. */
+  #tailFrom: number | undefined;
+  #backfilled = false;
+  readonly #newBackfill: () => RabbitStreamLog<void>;
   readonly #index = new JourneyIndex();
   #pending: Report[] = [];
   #sending = 0;
@@ -99,15 +117,57 @@ export class RabbitJourneyStore implements JourneyStore {
     private readonly logger: Logger,
     queue = JOURNEY_STREAM,
   ) {
+    const queueArguments = {
+      "x-max-age": STREAM_MAX_AGE,
+      "x-stream-max-segment-size-bytes": SEGMENT_BYTES,
+    };
     this.#log = new RabbitStreamLog(
       connector,
       settings,
       logger,
       queue,
-      { "x-max-age": STREAM_MAX_AGE, "x-stream-max-segment-size-bytes": SEGMENT_BYTES },
-      (message) => this.#apply(message),
-      () => this.#index.clear(),
+      queueArguments,
+      (message) => {
+        if (this.#tailFrom === undefined) {
+          // Started once the tail has read a message: the backfill reads up to that one, and
+          // the stream exists by then (two declaring a new stream at once may break a
+          // connection on RabbitMQ 3.10).
+          this.#tailFrom = message.offset;
+          if (!this.#closed) this.#backfill.start();
+        }
+        this.#apply(message, (report, key) => this.#index.add(report, key));
+      },
+      () => {
+        // The stream was deleted: both readers start again on the new one.
+        this.#index.clear();
+        this.#tailFrom = undefined;
+        void this.#backfill.close();
+        this.#backfill = this.#newBackfill();
+      },
+      // AMQP timestamps are in seconds; a stream starts at the chunk holding that time.
+      () => ({ "!": "timestamp", value: Math.floor((Date.now() - TAIL_MS) / 1000) }),
     );
+    this.#newBackfill = () => {
+      this.#backfilled = false;
+      const backfill: RabbitStreamLog<void> = new RabbitStreamLog(
+        connector,
+        settings,
+        logger,
+        queue,
+        queueArguments,
+        (message) => {
+          if (this.#backfill !== backfill || this.#backfilled) return;
+          if (this.#tailFrom !== undefined && message.offset >= this.#tailFrom) {
+            this.#backfilled = true;
+            void backfill.close();
+            return;
+          }
+          this.#apply(message, (report, key) => this.#index.addOlder(report, key));
+        },
+      );
+      return backfill;
+    };
+    this.#backfill = this.#newBackfill();
   }
 
   get queue(): string {
@@ -149,9 +209,16 @@ export class RabbitJourneyStore implements JourneyStore {
   async read(namespace: string, id: string): Promise<StoredJourney[]> {
     if (this.#closed) return [];
     this.#start();
+    const deadline = Date.now() + READ_WAIT_MS;
     // Not read back in time (RabbitMQ is away or slow): answer from what is indexed.
     await this.#log.appendAndApply(EMPTY, { [KIND]: "sync" }, READ_WAIT_MS).catch(() => undefined);
-    return this.#index.read(namespace, id);
+    // An event not found, or found without its acceptance, may be in what the backfill still reads.
+    for (;;) {
+      const found = this.#index.read(namespace, id);
+      const whole = found.length > 0 && found.every((journey) => journey.accepted !== undefined);
+      if (whole || this.#backfilled || Date.now() >= deadline || this.#closed) return found;
+      await sleep(20);
+    }
   }
 
   async close(): Promise<void> {
@@ -162,7 +229,7 @@ export class RabbitJourneyStore implements JourneyStore {
     this.#flush();
     const deadline = Date.now() + this.settings.publishTimeoutMs;
     while (this.#sending > 0 && Date.now() < deadline) await sleep(10);
-    await this.#log.close();
+    await Promise.all([this.#log.close(), this.#backfill.close()]);
   }
 
   #start(): void {
@@ -198,9 +265,11 @@ export class RabbitJourneyStore implements JourneyStore {
     }
   }
 
-  #apply({ content, headers }: LogMessage): void {
+  #apply(
+    { content, headers }: LogMessage,
+    index: (report: JourneyReport, key: string) => void,
+  ): void {
     if (headers[KIND] !== "journeys") return;
-    for (const [reportKey, value] of decodeJourneyReports(content))
-      this.#index.add(value, reportKey);
+    for (const [reportKey, value] of decodeJourneyReports(content)) index(value, reportKey);
   }
 }

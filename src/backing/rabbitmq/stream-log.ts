@@ -65,6 +65,8 @@ export class RabbitStreamLog<R> {
     private readonly apply: (message: LogMessage) => R,
     /** Forgets what was applied: the stream was deleted, so its offsets start again. */
     private readonly reset: () => void = () => {},
+    /** Where a reader that applied nothing yet starts (an `x-stream-offset` value). */
+    private readonly startAt: () => unknown = () => "first",
   ) {}
 
   /** Starts reading (once; later calls do nothing). */
@@ -277,8 +279,9 @@ export class RabbitStreamLog<R> {
       },
       {
         noAck: false,
-        // Resumes after what was applied; the first attach reads from the oldest message kept.
-        arguments: { "x-stream-offset": this.#next === 0 ? "first" : this.#next },
+        // Resumes after what was applied; the first attach reads from `startAt` (by default the
+        // oldest message kept).
+        arguments: { "x-stream-offset": this.#next === 0 ? this.startAt() : this.#next },
       },
     );
     if (this.#stop.signal.aborted) await channel.close().catch(() => undefined);
