@@ -12,14 +12,24 @@ import {
   type Tracer,
   trace,
 } from "@opentelemetry/api";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OTLPExporterBase } from "@opentelemetry/otlp-exporter-base";
+import {
+  convertLegacyHttpOptions,
+  createOtlpHttpExportDelegate,
+} from "@opentelemetry/otlp-exporter-base/node-http";
+import { TraceExporterMetricsHelper } from "@opentelemetry/otlp-transformer";
 import {
   defaultResource,
   detectResources,
   envDetector,
   resourceFromAttributes,
 } from "@opentelemetry/resources";
-import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  type ReadableSpan,
+} from "@opentelemetry/sdk-trace-base";
+import { otlpJsonRequest } from "./otlp-json.js";
 import { formatTraceParent, parseTraceParent } from "./trace-context.js";
 import {
   type AttemptSpanFields,
@@ -42,7 +52,7 @@ export function createSdkTracing(): Tracing {
     .merge(detectResources({ detectors: [envDetector] }));
   const provider = new BasicTracerProvider({
     resource,
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
+    spanProcessors: [new BatchSpanProcessor(jsonSpanExporter())],
   });
   const tracer = provider.getTracer("eventail");
   return {
@@ -50,6 +60,37 @@ export function createSdkTracing(): Tracing {
     attempt: (parent, tracestate, fields) => attemptSpan(tracer, parent, tracestate, fields),
     shutdown: () => provider.shutdown(),
   };
+}
+
+/**
+ * What OTLPTraceExporter is (the same OTEL_EXPORTER_OTLP_* configuration, HTTP transport, retries
+ * and timeouts), with a serializer that writes the OTLP JSON text directly instead of building
+ * the SDK's object tree first.
+ */
+function jsonSpanExporter(): OTLPExporterBase<ReadableSpan[]> {
+  const options = convertLegacyHttpOptions({}, "TRACES", "v1/traces", {
+    "Content-Type": "application/json",
+  });
+  const serializer = {
+    serializeRequest: (spans: ReadableSpan[]) => Buffer.from(otlpJsonRequest(spans), "utf8"),
+    deserializeResponse: (data: Uint8Array) => {
+      if (data.length === 0) return {};
+      try {
+        return JSON.parse(Buffer.from(data).toString("utf8")) as object;
+      } catch {
+        return {};
+      }
+    },
+  };
+  return new OTLPExporterBase(
+    createOtlpHttpExportDelegate(
+      options,
+      serializer,
+      "otlp_http_span_exporter",
+      TraceExporterMetricsHelper,
+      undefined,
+    ),
+  );
 }
 
 /** The context a span starts under: the valid incoming `traceparent`, or a new trace. */
