@@ -66,7 +66,7 @@ function flatten(attributes: KeyValue[] | undefined): Record<string, string | nu
 
 /**
  * A real OTLP/HTTP trace receiver on 127.0.0.1: it accepts `POST /v1/traces` in the JSON
- * encoding (what @opentelemetry/exporter-trace-otlp-http sends), decodes every span and keeps it.
+ * encoding (what the OTLP/HTTP exporters send), decodes every span and keeps it.
  */
 export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];
