@@ -1,5 +1,8 @@
-// Writes dist/crds.json (see src/resources/crd-cache.ts) after tsc has built the reader.
-import { writeCrdCache } from "../dist/src/resources/crd-cache.js";
-import { crdsDirectory, readCrds } from "../dist/src/resources/schema.js";
+// Writes dist/crds.json and dist/crd-validators (see src/resources/crd-cache.ts) after tsc has
+// built the reader.
+import { readCrdCache, writeCrdCache, writeValidators } from "../dist/src/resources/crd-cache.js";
+import { compileValidators, crdsDirectory, readCrds } from "../dist/src/resources/schema.js";
 
-writeCrdCache(crdsDirectory(), readCrds);
+const crds = crdsDirectory();
+writeCrdCache(crds, readCrds);
+writeValidators(crds, compileValidators(readCrdCache(crds)?.values() ?? []));

@@ -1,7 +1,9 @@
 import { startTracing, stopTracing } from "../observability/tracing.js";
 import { formatIssue } from "../resources/issue.js";
 import { parseServiceFlags } from "../resources/services.js";
-import { type EventailOptions, InvalidManifestsError, startEventail } from "../runtime/eventail.js";
+import { readConfiguration } from "../runtime/configuration-reader.js";
+import type { EventailOptions, RunningEventail } from "../runtime/eventail.js";
+import { InvalidManifestsError } from "../runtime/invalid-manifests.js";
 import { type RunTlsAndLimits, tlsAndLimits } from "./run-options.js";
 
 /** `eventail run`: serves until SIGTERM/SIGINT, reloading on file change or SIGHUP. */
@@ -20,15 +22,21 @@ export async function runCommand(
     process.stderr.write(`eventail run: ${served.error}\n`);
     return 2;
   }
-  let running: Awaited<ReturnType<typeof startEventail>>;
+  let running: RunningEventail;
   try {
     const services = parseServiceFlags(serviceFlags);
+    // The worker reads the manifests while the server's modules load (start-up, issue 22).
+    const initial = readConfiguration(paths, [], services);
+    // startEventail awaits it; until then a failure must not count as unhandled.
+    initial.catch(() => {});
     const publicUrl = flags.publicUrl === undefined ? {} : { publicUrl: flags.publicUrl };
     const journeys = flags.journeySize === undefined ? {} : { journeySize: flags.journeySize };
     const deadLetters =
       flags.deadLetterSize === undefined ? {} : { deadLetterSize: flags.deadLetterSize };
     await startTracing();
+    const { startEventail } = await import("../runtime/eventail.js");
     running = await startEventail({
+      initial,
       paths,
       host,
       port,

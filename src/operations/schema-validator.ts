@@ -4,10 +4,15 @@
  * compiled once per text. Declared schemas are the user's: unknown keywords and formats are
  * ignored rather than refused.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { createRequire } from "node:module";
+import type { Ajv, ErrorObject, ValidateFunction } from "ajv";
 import { FORMATS, SAMPLE_KEYWORD } from "./schema-infer.js";
 
+/** ajv (CommonJS) is required with the first schema: most configurations declare none (issue 22). */
+const require = createRequire(import.meta.url);
+
 export function createAjv(): Ajv {
+  const { Ajv } = require("ajv") as typeof import("ajv");
   const ajv = new Ajv({ strict: false, logger: false, allErrors: false, validateSchema: false });
   for (const [name, check] of Object.entries(FORMATS)) ajv.addFormat(name, check);
   ajv.addKeyword({ keyword: SAMPLE_KEYWORD });
@@ -52,7 +57,7 @@ export function firstFailure(
  * text changes.
  */
 export class SchemaCache {
-  private readonly ajv = createAjv();
+  private ajvInstance: Ajv | undefined;
   private compiled = new Map<string, ValidateFunction>();
   /** How many compilations ran (tests check the cache holds). */
   compilations = 0;
@@ -61,7 +66,9 @@ export class SchemaCache {
   get(text: string): ValidateFunction {
     let validate = this.compiled.get(text);
     if (validate === undefined) {
-      validate = this.ajv.compile(JSON.parse(text) as object);
+      const schema = JSON.parse(text) as object;
+      this.ajvInstance ??= createAjv();
+      validate = this.ajvInstance.compile(schema);
       this.compilations++;
       // Ajv caches by schema object too; dropping ours must let its go.
       this.compiled.set(text, validate);
@@ -72,7 +79,7 @@ export class SchemaCache {
   retain(texts: ReadonlySet<string>): void {
     for (const [text, validate] of this.compiled) {
       if (texts.has(text)) continue;
-      this.ajv.removeSchema(validate.schema as object);
+      this.ajvInstance?.removeSchema(validate.schema as object);
       this.compiled.delete(text);
     }
   }

@@ -4,7 +4,7 @@
  * holds each file's SHA-256, so an edited crds/ file is read as YAML again until the next build.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 interface CacheFile {
@@ -55,4 +55,48 @@ export function writeCrdCache(crds: string, parse: (file: string) => unknown[]):
   const target = cachePath(crds);
   writeFileSync(target, JSON.stringify({ files }));
   return target;
+}
+
+/**
+ * Each CRD schema's Ajv validator, compiled at build time into dist/crd-validators (standalone
+ * code): compiling at start-up cost the configuration worker most of its validation time
+ * (issue 22). index.json, written last, maps `apiVersion/kind` to the files.
+ */
+function validatorsPath(crds: string): string {
+  return path.join(path.dirname(crds), "dist", "crd-validators");
+}
+
+/** Absolute paths of the compiled validators by `apiVersion/kind`; undefined when none were built. */
+export function readValidatorIndex(crds: string): Map<string, string> | undefined {
+  const dir = validatorsPath(crds);
+  let index: Record<string, string>;
+  try {
+    index = JSON.parse(readFileSync(path.join(dir, "index.json"), "utf8")) as Record<
+      string,
+      string
+    >;
+  } catch {
+    return undefined;
+  }
+  return new Map(Object.entries(index).map(([key, file]) => [key, path.join(dir, file)]));
+}
+
+/**
+ * Writes dist/crd-validators from `code` (standalone Ajv modules that read a `formats` variable),
+ * each wrapped as `module.exports = (formats, require) => validate`: the caller's require finds
+ * ajv's runtime helpers wherever dist/ is. Call after writeCrdCache.
+ */
+export function writeValidators(crds: string, code: ReadonlyMap<string, string>): string {
+  const dir = validatorsPath(crds);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const index: Record<string, string> = {};
+  for (const [key, source] of code) {
+    const file = `${key.replace(/[^A-Za-z0-9]+/g, "_")}.cjs`;
+    const body = `"use strict";\nmodule.exports = function (formats, require) {\nconst module = { exports: {} };\n${source}\nreturn module.exports;\n};\n`;
+    writeFileSync(path.join(dir, file), body);
+    index[key] = file;
+  }
+  writeFileSync(path.join(dir, "index.json"), JSON.stringify(index));
+  return dir;
 }

@@ -3,12 +3,12 @@
  * core kinds. Compiled once, on first use.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import { parseAllDocuments } from "yaml";
+import type { Ajv, ErrorObject, ValidateFunction } from "ajv";
 import { BASE64, CORE_API_VERSION, CORE_KINDS, DATA_KEY } from "./core-kinds.js";
-import { crdFiles, readCrdCache } from "./crd-cache.js";
+import { crdFiles, readCrdCache, readValidatorIndex } from "./crd-cache.js";
 import { childPath } from "./issue.js";
 import { manifestSchema } from "./openapi.js";
 
@@ -27,15 +27,30 @@ export interface KindInfo {
   readonly apiVersions: readonly string[];
 }
 
+interface SchemaEntry {
+  readonly schema: object;
+  readonly source: string;
+  /** The validator the build compiled from this schema (a file in dist/crd-validators). */
+  readonly compiled?: string;
+}
+
 interface Catalog {
-  readonly ajv: Ajv;
+  /** Created with the first validator. */
+  ajv?: Ajv;
   readonly kinds: ReadonlyMap<string, KindInfo>;
-  readonly schemas: ReadonlyMap<string, { schema: object; source: string }>;
+  readonly schemas: ReadonlyMap<string, SchemaEntry>;
   /** Compiled on first use: compiling every schema up front costs a CLI start noticeably. */
   readonly validators: Map<string, ValidateFunction>;
 }
 
 let catalog: Catalog | undefined;
+
+/**
+ * ajv and yaml are CommonJS, required on first use: the server asks only for kinds (the API's
+ * kind names), and loading both before it listens cost its start-up (issue 22). A synchronous
+ * require keeps schemaErrors synchronous.
+ */
+const require = createRequire(import.meta.url);
 
 /** Every kind Eventail knows, by kind name. */
 export function knownKinds(): ReadonlyMap<string, KindInfo> {
@@ -79,32 +94,63 @@ export function crdsDirectory(): string {
   }
 }
 
-function loadCatalog(): Catalog {
-  if (catalog) return catalog;
-  // verbose: errors carry the offending value, so messages can say what was given.
-  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false });
-  for (const bits of [16, 32, 64]) {
-    const limit = 2 ** (bits - 1);
-    ajv.addFormat(`int${bits}`, {
-      type: "number",
-      validate: (n: number) => Number.isInteger(n) && n >= -limit && n < limit,
-    });
-  }
+/** The formats CRD schemas use, as Kubernetes checks them; the build's compiled validators get these too. */
+export const CRD_FORMATS: Readonly<
+  Record<string, { type: "number" | "string"; validate: (value: never) => boolean }>
+> = {
+  ...Object.fromEntries(
+    [16, 32, 64].map((bits) => {
+      const limit = 2 ** (bits - 1);
+      return [
+        `int${bits}`,
+        {
+          type: "number",
+          validate: (n: number) => Number.isInteger(n) && n >= -limit && n < limit,
+        },
+      ];
+    }),
+  ),
   // metav1.Time, as Kubernetes writes it: RFC 3339.
-  ajv.addFormat("date-time", {
+  "date-time": {
     type: "string",
     validate: (text: string) =>
       /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.test(text) &&
       !Number.isNaN(Date.parse(text)),
+  },
+};
+
+/**
+ * The Ajv of manifest validation. `standalone`: for the build, which writes each schema's
+ * validator as code (its formats come from a `formats` variable the loader passes in).
+ */
+export function createCrdAjv(standalone = false): Ajv {
+  const { Ajv, _ } = require("ajv") as typeof import("ajv");
+  // verbose: errors carry the offending value, so messages can say what was given.
+  const ajv = new Ajv({
+    allErrors: true,
+    verbose: true,
+    strict: true,
+    strictRequired: false,
+    ...(standalone ? { code: { source: true, formats: _`formats` } } : {}),
   });
+  for (const [name, format] of Object.entries(CRD_FORMATS)) {
+    ajv.addFormat(name, format as { type: "number"; validate: (n: number) => boolean });
+  }
+  return ajv;
+}
+
+function loadCatalog(): Catalog {
+  if (catalog) return catalog;
   const kinds = new Map<string, KindInfo>();
-  const schemas = new Map<string, { schema: object; source: string }>();
+  const schemas = new Map<string, SchemaEntry>();
   for (const [kind, core] of Object.entries(CORE_KINDS)) {
     kinds.set(kind, { kind, group: "", plural: `${kind.toLowerCase()}s`, apiVersions: ["v1"] });
     schemas.set(`${CORE_API_VERSION}/${kind}`, { schema: core.schema, source: `core ${kind}` });
   }
   const dir = crdsDirectory();
   const cached = readCrdCache(dir);
+  // Compiled from the cached documents in the same build, so only trusted when the cache is.
+  const compiled = cached === undefined ? undefined : readValidatorIndex(dir);
   for (const file of crdFiles(dir)) {
     const crds = (cached?.get(file) as CrdDocument[] | undefined) ?? readCrds(path.join(dir, file));
     for (const crd of crds) {
@@ -113,9 +159,12 @@ function loadCatalog(): Catalog {
         if (!version.served) continue;
         const apiVersion = `${crd.spec.group}/${version.name}`;
         apiVersions.push(apiVersion);
-        schemas.set(`${apiVersion}/${crd.spec.names.kind}`, {
+        const key = `${apiVersion}/${crd.spec.names.kind}`;
+        const validator = compiled?.get(key);
+        schemas.set(key, {
           schema: manifestSchema(version.schema.openAPIV3Schema),
           source: `crds/${file} ${version.name}`,
+          ...(validator === undefined ? {} : { compiled: validator }),
         });
       }
       const { kind, plural } = crd.spec.names;
@@ -133,18 +182,63 @@ function loadCatalog(): Catalog {
       }
     }
   }
-  catalog = { ajv, kinds, schemas, validators: new Map() };
+  catalog = { kinds, schemas, validators: new Map() };
   return catalog;
 }
 
+/**
+ * Standalone code of every served CRD version's validator, by `apiVersion/kind`, for the build
+ * (writeValidators). `documents`: the CRD files' parsed documents.
+ */
+export function compileValidators(documents: Iterable<readonly unknown[]>): Map<string, string> {
+  const { default: standaloneCode } =
+    require("ajv/dist/standalone/index.js") as typeof import("ajv/dist/standalone/index.js");
+  const ajv = createCrdAjv(true);
+  const code = new Map<string, string>();
+  for (const crds of documents) {
+    for (const crd of crds as CrdDocument[]) {
+      if (crd.kind !== "CustomResourceDefinition") continue;
+      for (const version of crd.spec.versions) {
+        if (!version.served) continue;
+        const validate = ajv.compile(manifestSchema(version.schema.openAPIV3Schema));
+        code.set(
+          `${crd.spec.group}/${version.name}/${crd.spec.names.kind}`,
+          standaloneCode(ajv, validate),
+        );
+      }
+    }
+  }
+  return code;
+}
+
+/** A build-compiled validator; undefined (compile at run time instead) when it does not load. */
+function precompiled(file: string): ValidateFunction | undefined {
+  try {
+    const make = require(file) as (
+      formats: typeof CRD_FORMATS,
+      load: NodeJS.Require,
+    ) => ValidateFunction;
+    return make(CRD_FORMATS, require);
+  } catch {
+    return undefined;
+  }
+}
+
 function validatorFor(key: string): ValidateFunction | undefined {
-  const { ajv, schemas, validators } = loadCatalog();
+  const loaded = loadCatalog();
+  const { schemas, validators } = loaded;
   const known = validators.get(key);
   if (known) return known;
   const entry = schemas.get(key);
   if (!entry) return undefined;
+  const compiled = entry.compiled === undefined ? undefined : precompiled(entry.compiled);
+  if (compiled) {
+    validators.set(key, compiled);
+    return compiled;
+  }
+  loaded.ajv ??= createCrdAjv();
   try {
-    const validate = ajv.compile(entry.schema);
+    const validate = loaded.ajv.compile(entry.schema);
     validators.set(key, validate);
     return validate;
   } catch (error) {
@@ -166,6 +260,7 @@ interface CrdDocument {
 }
 
 export function readCrds(file: string): CrdDocument[] {
+  const { parseAllDocuments } = require("yaml") as typeof import("yaml");
   const docs = parseAllDocuments(readFileSync(file, "utf8"), { merge: true });
   const out: CrdDocument[] = [];
   for (const doc of Array.isArray(docs) ? docs : []) {

@@ -25,7 +25,9 @@ import { buildServer } from "../server/app.js";
 import { defaultConsoleDir } from "../server/console-routes.js";
 import { type ConnectionLimits, replaceCertificate } from "../server/listener.js";
 import { addressables, addressStatusOf, subjectsOf } from "./addressables.js";
+import type { Configuration } from "./configuration.js";
 import { readConfiguration } from "./configuration-reader.js";
+import { InvalidManifestsError } from "./invalid-manifests.js";
 import { Reconciler } from "./reconciler.js";
 import { StatusBook } from "./status-book.js";
 
@@ -60,6 +62,11 @@ export interface EventailOptions {
   deadLetterSize?: number;
   /** The built web console served at /ui/ (default: dist/console next to the server). */
   consoleDir?: string;
+  /**
+   * The first read of `paths`, already under way: `eventail run` starts it before it loads this
+   * module, so the configuration worker parses and validates while the server's modules load.
+   */
+  initial?: Promise<Configuration>;
 }
 
 export interface RunningEventail {
@@ -91,19 +98,15 @@ export interface RunningEventail {
   close(): Promise<void>;
 }
 
-export class InvalidManifestsError extends Error {
-  constructor(readonly issues: ValidationIssue[]) {
-    super(`${issues.length} problem(s) in the manifests:\n${issues.map(formatIssue).join("\n")}`);
-    this.name = "InvalidManifestsError";
-  }
-}
+export { InvalidManifestsError };
 
 /** Starts a whole Eventail: store, reconciler, dispatcher, HTTP surface, file watching. */
 export async function startEventail(options: EventailOptions): Promise<RunningEventail> {
   const logger = options.logger ?? createLogger();
   const paths = options.paths ?? [];
   const { services } = options;
-  const initial = await readConfiguration(paths, options.resources ?? [], services);
+  const initial = await (options.initial ??
+    readConfiguration(paths, options.resources ?? [], services));
   if (initial.issues.length > 0) throw new InvalidManifestsError(initial.issues);
   logWarnings(logger, initial.warnings);
   const refusal = strictWithoutTls(initial.resources, options.tls !== undefined);

@@ -3,10 +3,14 @@
  * (its transformer fails at start-up), so an expression that does not parse is a warning: the
  * manifests Knative accepts stay accepted, and the user still learns where it breaks.
  */
-import jsonata from "jsonata";
+import { createRequire } from "node:module";
+import type jsonata from "jsonata";
 import { childPath } from "../issue.js";
 import { asFields, asString, type Check, type Fields } from "./check.js";
 import { checkDestination } from "./destination.js";
+
+/** jsonata (CommonJS) is required with the first EventTransform: most configurations have none (issue 22). */
+const require = createRequire(import.meta.url);
 
 export function checkEventTransform(check: Check, spec: Fields): void {
   checkExpression(check, spec["jsonata"], "spec.jsonata");
@@ -45,8 +49,9 @@ function checkExpression(check: Check, value: unknown, at: string): void {
 
 /** Why `expression` does not parse as JSONata, in one line; undefined when it parses. */
 export function jsonataProblem(expression: string): string | undefined {
+  const parse = require("jsonata") as typeof jsonata;
   try {
-    jsonata(expression);
+    parse(expression);
     return undefined;
   } catch (error) {
     const { message, code, position } = error as {

@@ -1,4 +1,5 @@
-import { Ajv } from "ajv";
+import { createRequire } from "node:module";
+import type { Ajv } from "ajv";
 import { asArray, asFields, asString, type Check, type Fields } from "./check.js";
 
 /** The attributes a v1beta3 EventType must describe, as Knative requires. */
@@ -8,6 +9,8 @@ const REQUIRED_ATTRIBUTES = ["type", "source", "specversion", "id"];
 const SCHEMA_ANNOTATION = "eventail.io/schema-data";
 
 let ajv: Ajv | undefined;
+/** ajv (CommonJS) is required with the first declared schema: most configurations have none (issue 22). */
+const require = createRequire(import.meta.url);
 
 /** Why `text` is not a JSON Schema the registry can check events with, or undefined. */
 function schemaProblem(text: string): string | undefined {
@@ -20,9 +23,12 @@ function schemaProblem(text: string): string | undefined {
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     return "must be a JSON object (a JSON Schema)";
   }
-  try {
+  if (ajv === undefined) {
+    const { Ajv } = require("ajv") as typeof import("ajv");
     // Formats and keywords Ajv does not know are ignored at ingress too, so not refused here.
-    ajv ??= new Ajv({ strict: false, logger: false, validateFormats: false });
+    ajv = new Ajv({ strict: false, logger: false, validateFormats: false });
+  }
+  try {
     ajv.compile(parsed);
   } catch (error) {
     return `is not a valid JSON Schema: ${(error as Error).message}`;
