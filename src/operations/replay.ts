@@ -5,7 +5,7 @@
  * dispatcher) rather than back into the broker, so naming one trigger disturbs no other.
  */
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
+import { setTimeout as sleep, setImmediate as yieldToLoop } from "node:timers/promises";
 import type { Archive, ReplayRecord, ReplayStore } from "../backing/backing.js";
 import { type CloudEvent, withAttributes } from "../events/event.js";
 import type { Logger } from "../observability/logger.js";
@@ -23,6 +23,12 @@ export const DEFAULT_REPLAY_CONCURRENCY = 8;
  * cores); a paced one leaves them room and still replays 100,000 events in under a minute.
  */
 export const DEFAULT_REPLAY_RATE = 2_000;
+
+/**
+ * Archive entries read between two turns of the event loop. An archive iterated in one go (a
+ * memory ring is all microtasks) held the loop for tens of ms, and live events waited that long.
+ */
+const READ_SLICE = 64;
 
 /** Finished replays remembered for GET, oldest forgotten first. */
 const KEPT_REPLAYS = 1_000;
@@ -265,19 +271,30 @@ export class ReplayService {
     matches: ((event: CloudEvent) => boolean) | undefined,
   ): Promise<void> {
     // A first pass counts, so progress has a total from the start.
+    let read = 0;
     for await (const { event } of archive.read(stream, fromMs, toMs)) {
       if (matches === undefined || matches(event)) state.total++;
+      if (++read % READ_SLICE === 0) await yieldToLoop();
     }
     const inFlight = new Set<Promise<void>>();
     let failure: unknown;
     const startedAt = performance.now();
     let released = 0;
+    let selected = 0;
     for await (const { event } of archive.read(stream, fromMs, toMs)) {
       if (failure !== undefined) break;
-      if (matches !== undefined && !matches(event)) continue;
+      if (matches !== undefined && !matches(event)) {
+        if (++read % READ_SLICE === 0) await yieldToLoop();
+        continue;
+      }
+      selected++;
       // Paced: an event starts no sooner than its place at `rate` from the start.
       const early = startedAt + (released++ * 1000) / this.rate - performance.now();
       if (early > 1) await sleep(early);
+      // One replayed event per turn of the loop: I/O that is ready (a live event arriving or
+      // being answered) goes first, instead of waiting for a burst of replayed events released
+      // together after a sleep or by several deliveries ending in one poll.
+      else await yieldToLoop();
       const marked = withAttributes(event, { [REPLAY_EXTENSION]: state.id });
       const delivery = Promise.all(triggers.map((trigger) => trigger.replay(marked))).then(
         () => {
@@ -294,6 +311,9 @@ export class ReplayService {
     }
     await Promise.all(inFlight);
     if (failure !== undefined) throw failure;
+    // The second pass is what was replayed: entries the archive let go of after the count (a
+    // full memory ring taking live events, retention) were not there to replay.
+    state.total = selected;
     state.state = "completed";
     this.deps.logger.info({ replay: state.id, sent: state.sent }, "replay completed");
   }

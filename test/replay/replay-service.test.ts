@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { MemoryBacking } from "../../src/backing/memory/memory-backing.js";
 import type { CloudEvent } from "../../src/events/event.js";
@@ -79,6 +80,38 @@ describe("replay service", () => {
       total: 5,
       error: "delivery interrupted by shutdown",
     });
+    await backing.close();
+  });
+
+  it("reads a large archive in slices, letting the event loop turn between them", async () => {
+    // A memory archive is read in microtasks only: in one go, nothing else (live deliveries)
+    // ran until all of it was read, here twice over 5,000 events that the filter leaves out.
+    const backing = await archived(5_000);
+    const replays = service(backing, [{ name: "t", replay: () => Promise.resolve() }]);
+    const id = replays.start({ ...WINDOW, filter: "type = 'none'" });
+    await nextTurn();
+    expect(await replays.status(id)).toMatchObject({ state: "running", sent: 0 });
+    await replays.idle();
+    expect(await replays.status(id)).toEqual({ id, state: "completed", sent: 0, total: 0 });
+    await backing.close();
+  });
+
+  it("a total counted before the archive let go of some entries ends as what was replayed", async () => {
+    // A full ring overwrites its oldest entries as live events come in between the two passes.
+    const backing = new MemoryBacking({ archiveSize: 1_000 });
+    await backing.retainStream("s", 60_000);
+    await backing.publish("s", testEvents("old", 1_000));
+    const seen: string[] = [];
+    const replays = service(backing, [
+      { name: "t", replay: async (event) => void seen.push(event.attributes.id as string) },
+    ]);
+    const id = replays.start(WINDOW);
+    await nextTurn();
+    await backing.publish("s", testEvents("new", 10));
+    await replays.idle();
+    const status = await replays.status(id);
+    expect(status).toMatchObject({ state: "completed", sent: seen.length, total: seen.length });
+    expect(seen.length).toBeGreaterThan(0);
     await backing.close();
   });
 });
