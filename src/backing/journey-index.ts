@@ -5,7 +5,7 @@
  * skips and sweeps what has expired and holds at most `maxEvents` (namespace, id) pairs,
  * dropping the earliest indexed first.
  *
- * The NATS and RabbitMQ stores read a log twice at once: a tail near its end (`add`), which a
+ * The stores read a log twice at once: a tail near its end (`add`), which a
  * lookup waits for, and a backfill of the older part (`addOlder`), which it does not. A backfill
  * report is older than any tail report, so it never replaces one, and its events are dropped
  * first when the index is full; a backfill reads in log order, so its later reports replace its

@@ -8,10 +8,23 @@
  * The topic is asked for once with its wanted configuration (compacted, for these stores); a
  * cluster that refuses CreateTopics (librdkafka's mock, or a locked-down one) auto-creates it on
  * first use with its defaults instead.
+ *
+ * A follower may instead read a range (journeys: a tail near the end, and a backfill before it):
+ * `from` places its start per partition, `until` ends it. Such a follower seeks on every group
+ * join (kafkajs forgets seeks when it restarts a crashed consumer, and the group never commits),
+ * and a restarted one resumes where it stopped rather than reading its range again.
  */
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Batch, Consumer, Kafka, Message, Producer, RetryOptions } from "kafkajs";
+import type {
+  Batch,
+  Consumer,
+  Kafka,
+  KafkaMessage,
+  Message,
+  Producer,
+  RetryOptions,
+} from "kafkajs";
 import type { Logger } from "../../observability/logger.js";
 import type { KafkaAdmin } from "./admin.js";
 import type { KafkaSettings } from "./settings.js";
@@ -25,8 +38,28 @@ export interface TopicFollowerOptions {
   readonly numPartitions: number;
   readonly configEntries: ReadonlyArray<{ name: string; value: string }>;
   readonly producer: { readonly idempotent?: boolean; readonly retry: RetryOptions };
-  /** Called with every batch read, in offset order per partition. */
-  readonly take: (batch: Batch) => void;
+  /**
+   * Called with every batch read, in offset order per partition, and the batch's messages before
+   * `until` (all of them when there is none).
+   */
+  readonly take: (batch: Batch, messages: readonly KafkaMessage[]) => void;
+  /**
+   * Where to start, per partition, given the topic's offsets at the first start (none when the
+   * topic does not exist yet); a partition left out is read from its earliest offset.
+   */
+  readonly from?: (ends: readonly TopicEnd[]) => ReadonlyMap<number, number>;
+  /**
+   * Per partition, the offset where reading ends; partitions left out are not read. Once every
+   * one is reached the reader stops for good (`finished`).
+   */
+  readonly until?: ReadonlyMap<number, number>;
+}
+
+/** A partition's earliest offset and the offset after its last record. */
+export interface TopicEnd {
+  readonly partition: number;
+  readonly low: number;
+  readonly high: number;
 }
 
 /** Where the reader stands against the topic's end as it was when asked. */
@@ -44,6 +77,7 @@ export class TopicFollower {
   private topicMade: Promise<void> | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private done = false;
 
   constructor(
     private readonly kafka: Kafka,
@@ -68,6 +102,16 @@ export class TopicFollower {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** A follower with `until` that has read up to it (or has nothing to read). */
+  get finished(): boolean {
+    return this.done;
+  }
+
+  /** Reads a range rather than the whole topic again at every start. */
+  private get ranged(): boolean {
+    return this.options.from !== undefined || this.options.until !== undefined;
   }
 
   /** Sends records to the topic (creating it first if it can). */
@@ -118,7 +162,7 @@ export class TopicFollower {
 
   /** Starts reading the topic, once (and again after a failed start). */
   start(): void {
-    if (this.closed || this.starting !== undefined) return;
+    if (this.closed || this.done || this.starting !== undefined) return;
     this.starting = this.launch().catch((error: unknown) => {
       this.logger.debug(
         { err: error, topic: this.topic },
@@ -170,7 +214,7 @@ export class TopicFollower {
   }
 
   private restartLater(): void {
-    if (this.closed) return;
+    if (this.closed || this.done) return;
     const consumer = this.consumer;
     this.consumer = undefined;
     void consumer?.disconnect().catch(() => undefined);
@@ -184,6 +228,15 @@ export class TopicFollower {
 
   private async launch(): Promise<void> {
     await this.makeTopic();
+    if (this.options.from !== undefined && this.positions.size === 0) {
+      for (const [partition, offset] of this.options.from(await this.ends())) {
+        this.positions.set(partition, offset);
+      }
+    }
+    if (this.reachedAll()) {
+      this.done = true;
+      return;
+    }
     const consumer = this.kafka.consumer({
       groupId: this.groupId,
       sessionTimeout: this.settings.sessionTimeoutMs,
@@ -202,19 +255,92 @@ export class TopicFollower {
       );
       this.restartLater();
     });
+    if (this.ranged) {
+      // Emitted within the join, before the first fetch: seeks made here are never raced.
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        // kafkajs throws when the consumer was stopped meanwhile (closed): nothing to place.
+        try {
+          this.place(consumer, payload.memberAssignment[this.topic] ?? []);
+        } catch (error) {
+          this.logger.debug(
+            { err: error, topic: this.topic },
+            `Kafka ${this.options.what} reader not placed`,
+          );
+        }
+      });
+    }
     await consumer.connect();
-    // The group is this process's alone and never commits: every start reads from the beginning.
+    // The group is this process's alone and never commits: every start reads from the beginning
+    // (or, for a range, from where `place` seeks).
     await consumer.subscribe({ topics: [this.topic], fromBeginning: true });
+    const until = this.options.until;
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
-        this.options.take(batch);
+        const stop = until?.get(batch.partition);
+        let messages = batch.messages;
+        if (stop !== undefined && messages.length > 0 && Number(batch.lastOffset()) >= stop) {
+          messages = messages.filter((message) => Number(message.offset) < stop);
+        }
+        this.options.take(batch, messages);
         if (batch.messages.length > 0) {
           this.positions.set(batch.partition, Number(batch.lastOffset()) + 1);
+        }
+        if (stop !== undefined && this.reached(batch.partition)) {
+          consumer.pause([{ topic: this.topic, partitions: [batch.partition] }]);
+          if (this.reachedAll()) this.finish(consumer);
         }
       },
     });
     if (this.closed) await consumer.disconnect().catch(() => undefined);
+  }
+
+  /** The topic's offsets now; none when it does not exist yet. */
+  private async ends(): Promise<TopicEnd[]> {
+    try {
+      const ends = await this.admin.use((admin) => admin.fetchTopicOffsets(this.topic));
+      return ends.map(({ partition, low, high }) => ({
+        partition,
+        low: Number(low),
+        high: Number(high),
+      }));
+    } catch (error) {
+      if (isUnknownTopic(error)) return [];
+      throw error;
+    }
+  }
+
+  /** Seeks a ranged reader's partitions to where it stands, and pauses those it must not read. */
+  private place(consumer: Consumer, partitions: readonly number[]): void {
+    const until = this.options.until;
+    const paused: number[] = [];
+    for (const partition of partitions) {
+      if (until !== undefined && (!until.has(partition) || this.reached(partition))) {
+        paused.push(partition);
+        continue;
+      }
+      const offset = this.positions.get(partition);
+      if (offset !== undefined)
+        consumer.seek({ topic: this.topic, partition, offset: String(offset) });
+    }
+    if (paused.length > 0) consumer.pause([{ topic: this.topic, partitions: paused }]);
+  }
+
+  private reached(partition: number): boolean {
+    const stop = this.options.until?.get(partition);
+    return stop !== undefined && (this.positions.get(partition) ?? -1) >= stop;
+  }
+
+  private reachedAll(): boolean {
+    const until = this.options.until;
+    return until !== undefined && [...until.keys()].every((partition) => this.reached(partition));
+  }
+
+  /** Stops a reader that read its whole range (from outside the batch it is handling). */
+  private finish(consumer: Consumer): void {
+    this.done = true;
+    if (this.consumer === consumer) this.consumer = undefined;
+    setImmediate(() => void consumer.disconnect().catch(() => undefined));
   }
 }
 
