@@ -78,6 +78,8 @@ export const JOURNEY_GOALS: readonly (readonly [BackingKind, number])[] = [
   ["memory", 0.9],
   ["redis", 0.85],
   ["nats", 0.85],
+  ["kafka", 0.85],
+  ["rabbitmq", 0.85],
 ];
 
 export function journeysOffId(backing: BackingKind): string {
@@ -161,6 +163,8 @@ export function scenarios(): Scenario[] {
     single("nats"),
     withoutJourneys("nats"),
     single("kafka"),
+    withoutJourneys("kafka"),
     single("rabbitmq"),
+    withoutJourneys("rabbitmq"),
   ];
 }

@@ -11,8 +11,9 @@
  *
  * Every process reads the topic into an in-memory index (journey-index.ts), so any process of a
  * scale-out answers and a restarted one reads it again, with two readers (each its own consumer
- * group, never committed), started by the first lookup or write. The tail reader starts
- * TAIL_MESSAGES before each partition's end and follows; a lookup first waits, for at most
+ * group, never committed), started by the first lookup: a process that only writes reads
+ * nothing, since reading every report of every process costs each process CPU per event. The
+ * tail reader starts TAIL_MESSAGES before each partition's end and follows; a lookup first waits, for at most
  * READ_WAIT_MS (a fresh process joins its group first), until it has read the topic's end as it
  * stood when the lookup began, so a report another process wrote moments ago is found. That wait
  * is bounded by the tail however full the topic is: a single reader from the earliest offset
@@ -145,7 +146,6 @@ export class KafkaJourneyStore implements JourneyStore {
 
   private write(key: string, value: JourneyReport): void {
     if (this.closed || this.pending.length + this.sending >= MAX_PENDING) return;
-    this.start();
     this.pending.push({ key, value: JSON.stringify(value) });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
