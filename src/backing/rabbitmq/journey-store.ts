@@ -21,7 +21,8 @@
  * READ_WAIT_MS on a stream a long bench had filled, and lookups answered nothing). The backfill
  * reads from the first offset up to the tail's first message into the index as older reports
  * (JourneyIndex.addOlder) and then stops; a lookup waits for it only when it did not find the event
- * or its acceptance. Both start with the first lookup or write.
+ * or its acceptance. Both start with the first lookup: a process that only writes reads nothing,
+ * since reading every report of every process costs each process CPU per event.
  *
  * Writes are sent without waiting and bounded in number: a failed or dropped write loses a
  * report, never an event, and never slows the data path.
@@ -239,7 +240,6 @@ export class RabbitJourneyStore implements JourneyStore {
 
   #write(key: string, value: JourneyReport): void {
     if (this.#closed || this.#pending.length + this.#sending >= MAX_PENDING) return;
-    this.#start();
     this.#pending.push([key, value]);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
