@@ -48,6 +48,8 @@ export class RedisBacking implements Backing {
   /** Stream keys with `eventail.io/retention`: trimmed by time rather than by acknowledgements. */
   private readonly retention = new Map<string, number>();
   private readonly maintenance: NodeJS.Timeout;
+  /** Per stream key: entries appended since its last trim, and when an early trim may run. */
+  private readonly appended = new Map<string, { count: number; notBefore: number }>();
   private closing: Promise<void> | undefined;
   /** Made with the first subscription: a process that only publishes needs no second connection. */
   private notifier: StreamNotifier | undefined;
@@ -93,6 +95,35 @@ export class RedisBacking implements Backing {
     } catch (error) {
       throw unavailable(what, error);
     }
+    this.countAppended(key, events.length);
+  }
+
+  /**
+   * Trims a busy stream once trimAfterEntries accumulated, not only every trimIntervalMs: XTRIM
+   * holds up every client of the server while it frees entries, so small steps stall it less
+   * than one trim of a burst's backlog. MAINTAIN also walks every group and member, so an early
+   * trim waits at least a second and 100 times what the last one took.
+   */
+  private countAppended(key: string, count: number): void {
+    let state = this.appended.get(key);
+    if (state === undefined) {
+      state = { count: 0, notBefore: 0 };
+      this.appended.set(key, state);
+    }
+    state.count += count;
+    const now = Date.now();
+    if (state.count < this.settings.trimAfterEntries || now < state.notBefore) return;
+    state.count = 0;
+    state.notBefore = Number.POSITIVE_INFINITY;
+    const trimmed = state;
+    void withDeadline(this.maintainOne(key), this.settings.commandTimeoutMs, `trimming ${key}`)
+      .catch((error: unknown) => {
+        this.logger.debug({ err: error, stream: key }, "redis backing: trimming failed");
+      })
+      .finally(() => {
+        const took = Date.now() - now;
+        trimmed.notBefore = Date.now() + Math.max(1_000, 100 * took);
+      });
   }
 
   async subscribe(
@@ -172,6 +203,7 @@ export class RedisBacking implements Backing {
     const key = streamKey(stream);
     this.streams.delete(key);
     this.retention.delete(key);
+    this.appended.delete(key);
     try {
       await withDeadline(this.commands.del(key), this.settings.commandTimeoutMs, `deleting ${key}`);
     } catch (error) {
@@ -218,6 +250,8 @@ export class RedisBacking implements Backing {
   async maintain(): Promise<void> {
     if (this.commands.status !== "ready") return;
     for (const key of this.streams) {
+      const state = this.appended.get(key);
+      if (state !== undefined) state.count = 0;
       try {
         await this.maintainOne(key);
       } catch (error) {

@@ -20,6 +20,12 @@ export interface RedisSettings {
   readonly retryDelayMs: number;
   /** How often acknowledged entries are trimmed from streams this process uses. */
   readonly trimIntervalMs: number;
+  /**
+   * A stream this process appended this many entries to since its last trim is trimmed then,
+   * without waiting for trimIntervalMs: XTRIM holds up every client of the server for as long
+   * as it frees entries, so many small trims beat one large one.
+   */
+  readonly trimAfterEntries: number;
   /** Group members with nothing pending and silent this long are removed from their group. */
   readonly consumerExpiryMs: number;
   /**
@@ -39,6 +45,7 @@ const DEFAULTS: Omit<RedisSettings, "url"> = {
   batchSize: 128,
   retryDelayMs: 1_000,
   trimIntervalMs: 30_000,
+  trimAfterEntries: 5_000,
   consumerExpiryMs: 3_600_000,
   dedicatedReaders: 4,
 };

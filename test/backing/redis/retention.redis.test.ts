@@ -106,6 +106,43 @@ describe.skipIf(!url)("redis backing retention (trimming acknowledged entries)",
     expect(left.map((fields) => fields[1])).toEqual(members);
   });
 
+  it("a stream that received trimAfterEntries entries is trimmed without waiting for the interval", async () => {
+    const trimming = new RedisBacking(
+      parseRedisSettings({
+        kind: "redis",
+        settings: { url: url!, trimIntervalMs: "3600000", trimAfterEntries: "20" },
+      }),
+      silentLogger(),
+    );
+    try {
+      await trimming.connect();
+      const stream = uniqueStream("early-trim");
+      const recorder = new Recorder();
+      await trimming.subscribe(stream, "trigger.default.early", recorder.handler, {
+        concurrency: 4,
+        ordered: false,
+      });
+      await trimming.publish(stream, testEvents("a", 15));
+      await waitFor(() => recorder.completed === 15, 5_000, "the first events handled");
+      const key = `eventail:${stream}`;
+      // Under the threshold: nothing trims yet (the interval is an hour).
+      await sleep(200);
+      expect(await redis.xlen(key)).toBe(15);
+      // The publish that crosses it trims what every group acknowledged.
+      await trimming.publish(stream, testEvents("b", 5));
+      const deadline = Date.now() + 3_000;
+      let length = await redis.xlen(key);
+      while (length > 5 && Date.now() < deadline) {
+        await sleep(50);
+        length = await redis.xlen(key);
+      }
+      expect(length).toBeLessThanOrEqual(5);
+      await waitFor(() => recorder.completed === 20, 5_000, "every event handled");
+    } finally {
+      await trimming.close();
+    }
+  });
+
   it("a backing trims the streams it uses by itself, every trimIntervalMs", async () => {
     const trimming = new RedisBacking(
       parseRedisSettings({ kind: "redis", settings: { url: url!, trimIntervalMs: "200" } }),
