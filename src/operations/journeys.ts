@@ -111,15 +111,20 @@ export class Journeys implements JourneyRecorder {
       const traceparent = a["traceparent"];
       const size = event.data?.length ?? 0;
       const type = this.types.of(String(a["type"]));
-      // Two literals rather than a spread: this runs once per accepted event.
-      const record: AcceptedRecord =
-        traceparent === undefined
-          ? { at, stream, size, type }
-          : { at, stream, size, type, traceparent: String(traceparent) };
       const id = String(a["id"]);
       const source = String(a["source"]);
-      if (store === undefined) this.ring.add(namespace, id, source, record);
-      else store.writeAccepted(namespace, id, source, record, this.retentionOf(stream));
+      const trace = traceparent === undefined ? undefined : String(traceparent);
+      if (store === undefined) {
+        // The ring takes the fields: no record per event.
+        this.ring.accept(namespace, id, source, at, stream, size, type, trace);
+        continue;
+      }
+      // Two literals rather than a spread: this runs once per accepted event.
+      const record: AcceptedRecord =
+        trace === undefined
+          ? { at, stream, size, type }
+          : { at, stream, size, type, traceparent: trace };
+      store.writeAccepted(namespace, id, source, record, this.retentionOf(stream));
     }
   }
 
