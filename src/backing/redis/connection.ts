@@ -30,8 +30,9 @@ export function createRedisConnection(
       role !== "commands"
         ? settings.blockMs + settings.commandTimeoutMs
         : settings.commandTimeoutMs,
-    // Commands issued in the same tick (XADDs of concurrent publishes, XACKs) share one round trip.
-    enableAutoPipelining: role === "commands",
+    // Off: it kept ~4 KB per command alive into the old heap (long scavenges); the per-event
+    // commands batch themselves per tick instead (APPEND, XACK, journey writes).
+    enableAutoPipelining: false,
     retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
   };
   const redis = new Redis(settings.url, options);

@@ -5,9 +5,8 @@
  * process and the consuming processes each write their own fields, so nobody reads before writing
  * and concurrent reports cannot overwrite one another; one HGETALL answers a lookup, every source
  * included (the 409 case). Each write renews PEXPIRE to the broker's retention, so a journey
- * lives that long after its last report. Writes are sent without waiting, on the auto-pipelined
- * commands connection (one round trip for everything issued in a tick); a failed write loses a
- * report, never an event.
+ * lives that long after its last report. Writes are sent without waiting, batched per tick into
+ * one script call on the commands connection; a failed write loses a report, never an event.
  */
 import type { Redis } from "ioredis";
 import type { Logger } from "../../observability/logger.js";

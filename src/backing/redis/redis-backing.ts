@@ -31,9 +31,18 @@ import { type ScriptedRedis, withScripts } from "./scripts.js";
 import type { RedisSettings } from "./settings.js";
 import { StreamNotifier } from "./stream-notifier.js";
 import { RedisSubscription, type SubscriptionDeps } from "./subscription.js";
+import { TickBatch } from "./tick-batch.js";
 
 /** Entries per XRANGE when reading the archive. */
 const ARCHIVE_PAGE = 500;
+
+/** One publish waiting for its tick's APPEND call. */
+interface PendingAppend {
+  readonly key: string;
+  readonly payloads: string[];
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
 
 /**
  * Redis Streams backing: one stream per broker or channel (`eventail:<stream>`), one consumer
@@ -51,6 +60,8 @@ export class RedisBacking implements Backing {
   /** Per stream key: entries appended since its last trim, and when an early trim may run. */
   private readonly appended = new Map<string, { count: number; notBefore: number }>();
   private closing: Promise<void> | undefined;
+  /** The publishes of one tick, stored by one APPEND script call. */
+  private readonly appends = new TickBatch<PendingAppend>((batch) => this.sendAppends(batch), 500);
   /** Made with the first subscription: a process that only publishes needs no second connection. */
   private notifier: StreamNotifier | undefined;
   /** Subscriptions holding a blocking connection of their own (settings.dedicatedReaders). */
@@ -224,6 +235,7 @@ export class RedisBacking implements Backing {
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.maintenance);
+      await this.appends.flush();
       await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
       await this.notifier?.close();
       await closeConnection(this.commands, this.settings.commandTimeoutMs);
@@ -314,18 +326,33 @@ export class RedisBacking implements Backing {
     return this.commands.eventailMaintain(key, this.settings.consumerExpiryMs, keepFrom);
   }
 
-  /** One XADD, or MULTI/EXEC for a batch so it is stored whole or not at all. */
-  private async append(key: string, events: readonly CloudEvent[]): Promise<void> {
-    if (events.length === 1) {
-      await this.commands.xadd(key, "*", EVENT_FIELD, encodeForStorage(events[0]!));
+  /** Queues the events for this tick's APPEND call; they are stored whole or not at all. */
+  private append(key: string, events: readonly CloudEvent[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.appends.add({ key, payloads: events.map(encodeForStorage), resolve, reject });
+    });
+  }
+
+  /** Settles every publish of the batch: with its own XADD error, or all with the call's. */
+  private async sendAppends(batch: PendingAppend[]): Promise<void> {
+    const keys: string[] = [];
+    const args: string[] = [EVENT_FIELD];
+    for (const pending of batch) {
+      keys.push(pending.key);
+      args.push(String(pending.payloads.length));
+      for (const payload of pending.payloads) args.push(payload);
+    }
+    let replies: Array<string[] | string>;
+    try {
+      replies = await this.commands.eventailAppend(keys.length, ...keys, ...args);
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
       return;
     }
-    const transaction = this.commands.multi();
-    for (const event of events) transaction.xadd(key, "*", EVENT_FIELD, encodeForStorage(event));
-    const results = await transaction.exec();
-    const failed = results?.find(([error]) => error !== null);
-    if (results === null || failed !== undefined) {
-      throw failed?.[0] ?? new Error("transaction discarded");
-    }
+    batch.forEach((pending, index) => {
+      const reply = replies[index];
+      if (Array.isArray(reply) && reply.length === pending.payloads.length) pending.resolve();
+      else pending.reject(new Error(typeof reply === "string" ? reply : "unexpected APPEND reply"));
+    });
   }
 }

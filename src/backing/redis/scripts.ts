@@ -148,6 +148,39 @@ if last then return { 0, last[1] } end
 return { 0, '0-0' }
 `;
 
+/**
+ * Input: KEYS[1..n] the stream of each publish (a stream may repeat); ARGV[1] the entry field,
+ * then per publish its event count followed by that many encoded events.
+ * Output: per publish, its entry ids, or the error message of the XADD that failed.
+ * One call stores every publish of a tick (no auto-pipelining needed). Each publish stays whole
+ * or absent on its own: when one of its XADDs fails, the ones it already added are deleted, and
+ * the other publishes go on.
+ */
+const APPEND = `
+local out = {}
+local at = 2
+for k = 1, #KEYS do
+  local n = tonumber(ARGV[at])
+  local ids, failed = {}, nil
+  for i = at + 1, at + n do
+    local id = redis.pcall('XADD', KEYS[k], '*', ARGV[1], ARGV[i])
+    if type(id) == 'table' and id.err then
+      failed = id.err
+      break
+    end
+    ids[#ids + 1] = id
+  end
+  at = at + n + 1
+  if failed then
+    if #ids > 0 then redis.call('XDEL', KEYS[k], unpack(ids)) end
+    out[k] = failed
+  else
+    out[k] = ids
+  end
+end
+return out
+`;
+
 /** What one POLL returns. */
 export type PollResult =
   | [found: 1, entries: Array<[id: string, fields: string[]]>]
@@ -181,6 +214,8 @@ export interface ScriptedRedis extends Redis {
   eventailRetire(stream: string, group: string, member: string): Promise<number>;
   eventailPoll(stream: string, group: string, member: string, count: number): Promise<PollResult>;
   eventailRemoveGroup(stream: string, mark: string, group: string, markMs: number): Promise<number>;
+  /** numberOfKeys first (one key per publish), then the keys, then APPEND's ARGV. */
+  eventailAppend(numberOfKeys: number, ...keysAndArgs: string[]): Promise<Array<string[] | string>>;
 }
 
 /** Registers the scripts (EVALSHA, falling back to EVAL after a server restart lost them). */
@@ -197,5 +232,6 @@ export function withScripts(redis: Redis): ScriptedRedis {
     redis.defineCommand(name, { numberOfKeys: 1, lua });
   }
   redis.defineCommand("eventailRemoveGroup", { numberOfKeys: 2, lua: REMOVE_GROUP });
+  redis.defineCommand("eventailAppend", { lua: APPEND });
   return redis as ScriptedRedis;
 }

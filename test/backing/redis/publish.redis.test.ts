@@ -71,6 +71,32 @@ describe.skipIf(!url)("redis backing streams and groups in Redis", () => {
     expect(ids.sort()).toEqual(events.map(idOf).sort());
   });
 
+  it("fails only the publish whose stream cannot take it when publishes of one tick share a call", async () => {
+    const backing = await process();
+    const [good, bad] = [uniqueStream("ok"), uniqueStream("wrongtype")];
+    await rawClient().set(`eventail:${bad}`, "not a stream");
+    const results = await Promise.allSettled([
+      backing.publish(good, testEvents("first", 2)),
+      backing.publish(bad, testEvents("lost", 2)),
+      backing.publish(good, [testEvent("last")]),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/WRONGTYPE/);
+    const entries = await rawClient().xrange(`eventail:${good}`, "-", "+");
+    expect(entries).toHaveLength(3);
+  });
+
+  it("keeps publishing after the server lost its scripts (SCRIPT FLUSH)", async () => {
+    const backing = await process();
+    const stream = uniqueStream("noscript");
+    await backing.publish(stream, [testEvent("before")]);
+    await rawClient().script("FLUSH");
+    await backing.publish(stream, [testEvent("after")]);
+    await Promise.all(testEvents("more", 3).map((event) => backing.publish(stream, [event])));
+    const entries = await rawClient().xrange(`eventail:${stream}`, "-", "+");
+    expect(entries).toHaveLength(5);
+  });
+
   it("lets processes on one Redis share a trigger: one group named after it, each event to one process", async () => {
     const [publisher, first, second] = [await process(), await process(), await process()];
     const stream = uniqueStream("shared");
