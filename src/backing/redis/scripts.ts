@@ -172,7 +172,10 @@ for k = 1, #KEYS do
   end
   at = at + n + 1
   if failed then
-    if #ids > 0 then redis.call('XDEL', KEYS[k], unpack(ids)) end
+    -- In slices: unpack of a very large publish would pass Lua's stack limit.
+    for from = 1, #ids, 1000 do
+      redis.call('XDEL', KEYS[k], unpack(ids, from, math.min(from + 999, #ids)))
+    end
     out[k] = failed
   else
     out[k] = ids
