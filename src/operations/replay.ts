@@ -291,10 +291,6 @@ export class ReplayService {
       // Paced: an event starts no sooner than its place at `rate` from the start.
       const early = startedAt + (released++ * 1000) / this.rate - performance.now();
       if (early > 1) await sleep(early);
-      // One replayed event per turn of the loop: I/O that is ready (a live event arriving or
-      // being answered) goes first, instead of waiting for a burst of replayed events released
-      // together after a sleep or by several deliveries ending in one poll.
-      else await yieldToLoop();
       const marked = withAttributes(event, { [REPLAY_EXTENSION]: state.id });
       const delivery = Promise.all(triggers.map((trigger) => trigger.replay(marked))).then(
         () => {
