@@ -7,7 +7,8 @@ export type EngineKind = "redis" | "nats" | "kafka" | "rabbitmq";
 export type Located = { readonly url: string } | { readonly skip: string };
 
 export class Engines {
-  private kafkaMock: KafkaEngine | undefined;
+  /** A promise, so scenarios prepared side by side share one mock (a second would be orphaned). */
+  private kafkaMock: Promise<KafkaEngine> | undefined;
 
   /** REDIS_URL / NATS_URL / KAFKA_BROKERS, then the default local port; Kafka: a mock cluster. */
   async locate(kind: EngineKind): Promise<Located> {
@@ -32,10 +33,11 @@ export class Engines {
     const brokers = process.env["KAFKA_BROKERS"];
     if (brokers) return { url: brokers };
     if (!hasBinary("kcat")) return { skip: "no Kafka (KAFKA_BROKERS unset, no kcat for a mock)" };
+    this.kafkaMock ??= startKafkaEngine();
     try {
-      this.kafkaMock ??= await startKafkaEngine();
-      return { url: this.kafkaMock.brokers };
+      return { url: (await this.kafkaMock).brokers };
     } catch (error) {
+      this.kafkaMock = undefined;
       return { skip: (error as Error).message };
     }
   }
@@ -96,6 +98,6 @@ export class Engines {
   async stop(): Promise<void> {
     const mock = this.kafkaMock;
     this.kafkaMock = undefined;
-    await mock?.stop();
+    await (await mock?.catch(() => undefined))?.stop();
   }
 }
