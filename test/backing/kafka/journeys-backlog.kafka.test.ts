@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { StoredJourney } from "../../../src/backing/journey.js";
 import type { KafkaBacking } from "../../../src/backing/kafka/index.js";
 import { journeyTopic } from "../../../src/backing/kafka/journey-store.js";
+import { accepted, delivered } from "../../support/journey-records.js";
 import { serviceUrl } from "../../support/services.js";
 import { kafkaBacking } from "./kafka-fixtures.js";
 
@@ -22,14 +23,6 @@ const CONCURRENT_WRITES = 16;
 const BURST_WRITES = 3;
 const BURST_PER_PARTITION = 1_000;
 const HOUR = 3_600_000;
-
-const accepted = { at: 1, stream: "broker.journeys.default", size: 2, type: "order.created" };
-const delivered = {
-  kind: "Trigger",
-  name: "takes-all",
-  outcome: "delivered",
-  attempts: [{ at: 2, status: 202, durationMs: 3 }],
-} as const;
 
 const backings: KafkaBacking[] = [];
 async function backing(prefix: string): Promise<KafkaBacking> {

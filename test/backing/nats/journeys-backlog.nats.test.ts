@@ -7,6 +7,7 @@ import { journeyStream, journeySubject } from "../../../src/backing/nats/journey
 import { NatsBacking } from "../../../src/backing/nats/nats-backing.js";
 import { parseNatsSettings } from "../../../src/backing/nats/settings.js";
 import { silentLogger } from "../../../src/observability/logger.js";
+import { accepted, delivered } from "../../support/journey-records.js";
 import { serviceUrl } from "../../support/services.js";
 
 const url = serviceUrl("nats");
@@ -16,14 +17,6 @@ const RETENTION_MS = 7_201_000 + Math.floor(Math.random() * 1000) * 1000;
 /** About as much as a long bench left in a 24 h stream (142 MB), written straight to the stream. */
 const BACKLOG_MESSAGES = 480;
 const REPORTS_PER_MESSAGE = 1_000;
-
-const accepted = { at: 1, stream: "broker.journeys.default", size: 2, type: "order.created" };
-const delivered = {
-  kind: "Trigger",
-  name: "takes-all",
-  outcome: "delivered",
-  attempts: [{ at: 2, status: 202, durationMs: 3 }],
-} as const;
 
 const backings: NatsBacking[] = [];
 function backing(): NatsBacking {

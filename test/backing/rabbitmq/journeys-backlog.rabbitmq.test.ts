@@ -7,6 +7,7 @@ import { RabbitConnector } from "../../../src/backing/rabbitmq/connection.js";
 import { RabbitJourneyStore, TAIL_MS } from "../../../src/backing/rabbitmq/journey-store.js";
 import { parseRabbitSettings } from "../../../src/backing/rabbitmq/settings.js";
 import { silentLogger } from "../../../src/observability/logger.js";
+import { accepted, delivered } from "../../support/journey-records.js";
 import { serviceUrl } from "../../support/services.js";
 
 const url = serviceUrl("rabbitmq");
@@ -16,14 +17,6 @@ const QUEUE = `eventail.test.journeys-backlog.${randomUUID().slice(0, 8)}`;
 /** Tens of MB of report messages, written straight to the stream as the store writes them. */
 const BACKLOG_MESSAGES = 300;
 const REPORTS_PER_MESSAGE = 1_000;
-
-const accepted = { at: 1, stream: "broker.journeys.default", size: 2, type: "order.created" };
-const delivered = {
-  kind: "Trigger",
-  name: "takes-all",
-  outcome: "delivered",
-  attempts: [{ at: 2, status: 202, durationMs: 3 }],
-} as const;
 
 const opened: Array<{ close(): Promise<void> }> = [];
 function store(): RabbitJourneyStore {
