@@ -1,37 +1,52 @@
 /**
- * Journeys on Kafka (CONTRACT §11): one topic, `<prefix>.journeys`, one record per report, keyed
- * by (namespace, id, source, acceptance | route kind and name). A key per report rather than per
- * event: on a compacted topic a key per event would keep only its last report. On a real cluster
- * the topic is created compacted with a time limit (`cleanup.policy=compact,delete`, retention.ms
- * of TOPIC_RETENTION_MS), so a route's later outcome replaces its earlier one and old journeys go;
- * a cluster that refuses CreateTopics (librdkafka's mock, or a locked-down one) auto-creates it
- * with its defaults instead. Kafka has no per-record TTL, so each value carries its expiry (the
- * Broker's retention from the report's time) and readers skip what has expired: a retention longer
- * than the topic's is capped by it.
+ * Journeys on Kafka (CONTRACT §11): one topic, `<prefix>.journeys`. All reports of one turn of the
+ * event loop go out as ONE record (journey-wire.ts, shared with NATS: a JSON array of reports,
+ * each carrying its expiry; split at MAX_RECORD_CHARS), so the cost per event is a share of one
+ * record rather than a record, a key and a JSON object per report. On a real cluster the topic
+ * is created with time retention only (`cleanup.policy=delete`, retention.ms of
+ * TOPIC_RETENTION_MS): the index replaces a route's earlier outcome by its slot, so compaction by
+ * key is not needed; a cluster that refuses CreateTopics (librdkafka's mock, or a locked-down
+ * one) auto-creates it with its defaults instead. Kafka has no per-record TTL, so each report
+ * carries its expiry (the Broker's retention from the report's time) and readers skip what has
+ * expired: a retention longer than the topic's is capped by it.
+ *
+ * A process writes all its records to one partition (a partitioner of its own), so its reports
+ * are read back in the order written, and a route's `delivered` is never replaced by its earlier
+ * `pending` read later from another partition. Each record has a key of its own: a topic made
+ * compacted by an earlier version (`compact,delete`) refuses records without a key, and would
+ * compact away all but the last record of a shared key. Records of that version (one report
+ * each, a JSON object) are still read: a rolling upgrade loses no journeys.
  *
  * Every process reads the topic into an in-memory index (journey-index.ts), so any process of a
  * scale-out answers and a restarted one reads it again, with two readers (each its own consumer
  * group, never committed), started by the first lookup: a process that only writes reads
  * nothing, since reading every report of every process costs each process CPU per event. The
- * tail reader starts TAIL_MESSAGES before each partition's end and follows; a lookup first waits, for at most
- * READ_WAIT_MS (a fresh process joins its group first), until it has read the topic's end as it
- * stood when the lookup began, so a report another process wrote moments ago is found. That wait
- * is bounded by the tail however full the topic is: a single reader from the earliest offset
- * took longer than READ_WAIT_MS on a large topic, and lookups answered nothing. The backfill
- * reader reads each partition from its earliest offset up to where the tail began, into the index
- * as older reports (JourneyIndex.addOlder), and stops; a lookup waits for it (within the same
- * READ_WAIT_MS) only when it did not find the event or its acceptance. A reader restarted after a
- * failure resumes where it stopped (topic-follower.ts), so nothing is read twice out of order.
- * The index drops expired reports and holds at most MAX_INDEXED_EVENTS events.
+ * tail reader starts TAIL_MESSAGES records before each partition's end and follows; a lookup
+ * first waits, for at most READ_WAIT_MS (a fresh process joins its group first), until it has
+ * read the topic's end as it stood when the lookup began, so a report another process wrote
+ * moments ago is found. That wait is bounded by the tail however full the topic is: a single
+ * reader from the earliest offset took longer than READ_WAIT_MS on a large topic, and lookups
+ * answered nothing. The backfill reader reads each partition from its earliest offset up to where
+ * the tail began, into the index as older reports (JourneyIndex.addOlder), and stops; a lookup
+ * waits for it (within the same READ_WAIT_MS) only when it did not find the event or its
+ * acceptance. A reader restarted after a failure resumes where it stopped (topic-follower.ts), so
+ * nothing is read twice out of order. The index drops expired reports and holds at most
+ * MAX_INDEXED_EVENTS events.
  *
- * Writes are batched per turn of the event loop and sent without waiting; a failed or dropped
- * write loses a report, never an event.
+ * Writes are sent without waiting; a failed or dropped write loses reports, never an event.
  */
+import { randomInt, randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Kafka, KafkaMessage, Message } from "kafkajs";
+import type { Kafka, KafkaMessage, Message, PartitionerArgs } from "kafkajs";
 import type { Logger } from "../../observability/logger.js";
 import type { AcceptedRecord, JourneyStore, RouteRecord, StoredJourney } from "../journey.js";
 import { JourneyIndex, type JourneyReport } from "../journey-index.js";
+import {
+  journeyMessages,
+  parseJourneyMessage,
+  parseWireReport,
+  type WireReport,
+} from "../journey-wire.js";
 import type { KafkaAdmin } from "./admin.js";
 import { topicName } from "./naming.js";
 import type { KafkaSettings } from "./settings.js";
@@ -39,9 +54,17 @@ import { type TopicEnd, TopicFollower } from "./topic-follower.js";
 
 const TOPIC_RETENTION_MS = 7 * 24 * 3600 * 1000;
 const READ_WAIT_MS = 10_000;
-/** Records per partition the tail reader reads before it is caught up (one report each). */
-const TAIL_MESSAGES = 2_000;
+/**
+ * Records per partition the tail reader reads before it is caught up. Each is one turn of one
+ * process (one report when quiet, tens under load), and a process writes to one partition: 250
+ * turns cover about the same time as the 2,000 single-report records read before, and the
+ * lookup's wait grows with records on librdkafka's mock (one record batch per fetch).
+ */
+const TAIL_MESSAGES = 250;
+/** Reports waiting for their turn's record or in flight, beyond which reports are dropped. */
 const MAX_PENDING = 10_000;
+/** Characters per record, well under Kafka's default max.message.bytes of 1 MB. */
+const MAX_RECORD_CHARS = 256 * 1024;
 const SWEEP_MS = 60_000;
 
 export function journeyTopic(prefix: string): string {
@@ -54,12 +77,16 @@ export class KafkaJourneyStore implements JourneyStore {
   private readonly follower: TopicFollower;
   /** Reads what lies before the tail, once the tail has placed itself; undefined when nothing does. */
   private backfill: TopicFollower | undefined;
-  private pending: Message[] = [];
+  /** Reports (JSON each) of this turn. */
+  private pending: string[] = [];
   private sending = 0;
   private flushScheduled = false;
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
   private warned = false;
+  /** This writer's records are keyed `<writer>.<n>`: a key of their own each. */
+  private readonly writer = randomUUID().slice(0, 8);
+  private records = 0;
 
   constructor(
     kafka: Kafka,
@@ -73,12 +100,13 @@ export class KafkaJourneyStore implements JourneyStore {
       what: "journeys",
       numPartitions: settings.numPartitions,
       configEntries: [
-        { name: "cleanup.policy", value: "compact,delete" },
+        { name: "cleanup.policy", value: "delete" },
         { name: "retention.ms", value: String(TOPIC_RETENTION_MS) },
       ],
       producer: {
         idempotent: false,
         retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+        createPartitioner: onePartition,
       },
       take: (_batch, messages) => this.take(messages, false),
       from: (ends) => this.tailFrom(kafka, admin, ends),
@@ -92,13 +120,7 @@ export class KafkaJourneyStore implements JourneyStore {
     record: AcceptedRecord,
     retentionMs: number,
   ): void {
-    this.write(JSON.stringify([namespace, id, source, "a"]), {
-      namespace,
-      id,
-      source,
-      expiresAt: Date.now() + retentionMs,
-      accepted: record,
-    });
+    this.write([namespace, id, source, Date.now() + retentionMs, "a", record]);
   }
 
   writeRoute(
@@ -108,13 +130,7 @@ export class KafkaJourneyStore implements JourneyStore {
     route: RouteRecord,
     retentionMs: number,
   ): void {
-    this.write(JSON.stringify([namespace, id, source, "r", route.kind, route.name]), {
-      namespace,
-      id,
-      source,
-      expiresAt: Date.now() + retentionMs,
-      route,
-    });
+    this.write([namespace, id, source, Date.now() + retentionMs, "r", route]);
   }
 
   async read(namespace: string, id: string): Promise<StoredJourney[]> {
@@ -144,9 +160,9 @@ export class KafkaJourneyStore implements JourneyStore {
     await Promise.all([this.follower.close(), this.backfill?.close()]);
   }
 
-  private write(key: string, value: JourneyReport): void {
+  private write(report: WireReport): void {
     if (this.closed || this.pending.length + this.sending >= MAX_PENDING) return;
-    this.pending.push({ key, value: JSON.stringify(value) });
+    this.pending.push(JSON.stringify(report));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
@@ -155,10 +171,14 @@ export class KafkaJourneyStore implements JourneyStore {
 
   private flush(): void {
     this.flushScheduled = false;
-    const messages = this.pending;
-    if (messages.length === 0) return;
+    const reports = this.pending;
+    if (reports.length === 0) return;
     this.pending = [];
-    this.sending += messages.length;
+    this.sending += reports.length;
+    const messages: Message[] = [];
+    for (const value of journeyMessages(reports, MAX_RECORD_CHARS)) {
+      messages.push({ key: `${this.writer}.${this.records++}`, value });
+    }
     this.send(messages)
       .catch((error: unknown) => {
         if (this.warned) return;
@@ -166,7 +186,7 @@ export class KafkaJourneyStore implements JourneyStore {
         this.logger.warn({ err: error }, "kafka backing: journey reports were not stored");
       })
       .finally(() => {
-        this.sending -= messages.length;
+        this.sending -= reports.length;
       });
   }
 
@@ -215,13 +235,9 @@ export class KafkaJourneyStore implements JourneyStore {
   private take(messages: readonly KafkaMessage[], older: boolean): void {
     for (const message of messages) {
       if (message.value === null) continue;
-      try {
-        const value = JSON.parse(message.value.toString()) as JourneyReport;
-        const slot = message.key?.toString() ?? "";
-        if (older) this.index.addOlder(value, slot);
-        else this.index.add(value, slot);
-      } catch {
-        // A record that is not a report of ours is skipped.
+      for (const report of decodeJourneyRecord(message.value)) {
+        if (older) this.index.addOlder(report);
+        else this.index.add(report);
       }
     }
   }
@@ -229,4 +245,41 @@ export class KafkaJourneyStore implements JourneyStore {
   private sweep(): void {
     this.index.sweep();
   }
+}
+
+/**
+ * The reports of one record of the topic: a JSON array of wire reports, or one report as an
+ * earlier version wrote it (a JSON object, during and after a rolling upgrade); anything else is
+ * skipped, never thrown.
+ */
+export function decodeJourneyRecord(value: Buffer): JourneyReport[] {
+  // An array (this version) starts with `[`; parseJourneyMessage skips all else.
+  if (value[0] !== 0x7b) return parseJourneyMessage(value.toString("utf8"));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value.toString("utf8"));
+  } catch {
+    return [];
+  }
+  if (typeof parsed !== "object" || parsed === null) return [];
+  const { namespace, id, source, expiresAt, accepted, route } = parsed as Partial<JourneyReport>;
+  // An earlier version's report carries exactly one of the two.
+  if ((accepted === undefined) === (route === undefined)) return [];
+  const report = parseWireReport(
+    accepted === undefined
+      ? [namespace, id, source, expiresAt, "r", route]
+      : [namespace, id, source, expiresAt, "a", accepted],
+  );
+  return report === undefined ? [] : [report];
+}
+
+/**
+ * A partitioner sending every record of one producer to the same partition, picked at random
+ * per producer (so processes spread over the partitions): reports are read back in the order
+ * one process wrote them.
+ */
+function onePartition(): (args: PartitionerArgs) => number {
+  const pick = randomInt(0, 2 ** 31);
+  // A topic's partitions are numbered 0 to n - 1.
+  return ({ partitionMetadata }) => pick % Math.max(1, partitionMetadata.length);
 }

@@ -19,6 +19,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type {
   Batch,
   Consumer,
+  ICustomPartitioner,
   Kafka,
   KafkaMessage,
   Message,
@@ -37,7 +38,12 @@ export interface TopicFollowerOptions {
   readonly what: string;
   readonly numPartitions: number;
   readonly configEntries: ReadonlyArray<{ name: string; value: string }>;
-  readonly producer: { readonly idempotent?: boolean; readonly retry: RetryOptions };
+  readonly producer: {
+    readonly idempotent?: boolean;
+    readonly retry: RetryOptions;
+    /** Where records go; kafkajs's default (by key) when none. */
+    readonly createPartitioner?: ICustomPartitioner;
+  };
   /**
    * Called with every batch read, in offset order per partition, and the batch's messages before
    * `until` (all of them when there is none).
@@ -94,6 +100,9 @@ export class TopicFollower {
         ? {}
         : { idempotent: options.producer.idempotent }),
       retry: options.producer.retry,
+      ...(options.producer.createPartitioner === undefined
+        ? {}
+        : { createPartitioner: options.producer.createPartitioner }),
     });
     this.producer.on(this.producer.events.DISCONNECT, () => {
       this.producing = undefined;

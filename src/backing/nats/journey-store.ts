@@ -5,9 +5,9 @@
  * is the age limit of a whole stream; brokers that name different retentions write to different
  * streams.
  *
- * All reports of one turn of the event loop go out as ONE message per retention (a JSON array of
- * reports, each carrying its expiry), published without waiting for the acknowledgement once the
- * stream is known: the engine stores one message per turn rather than one per report, and a
+ * All reports of one turn of the event loop go out as ONE message per retention (journey-wire.ts:
+ * a JSON array of reports, each carrying its expiry), published without waiting for the
+ * acknowledgement once the stream is known: the engine stores one message per turn rather than one per report, and a
  * failed or dropped message loses reports, never an event, and never slows the data path.
  *
  * A lookup is answered from an in-memory index (shared with Kafka's store: journey-index.ts) that
@@ -39,6 +39,7 @@ import {
 import type { Logger } from "../../observability/logger.js";
 import type { AcceptedRecord, JourneyStore, RouteRecord, StoredJourney } from "../journey.js";
 import { JourneyIndex, type JourneyReport, MAX_INDEXED_EVENTS } from "../journey-index.js";
+import { journeyMessages, parseJourneyMessage, type WireReport } from "../journey-wire.js";
 import type { NatsConnector, NatsLink } from "./connection.js";
 import type { NatsSettings } from "./settings.js";
 
@@ -70,59 +71,6 @@ export function journeyStream(retentionMs: number): string {
 /** The subject of that stream. */
 export function journeySubject(retentionMs: number): string {
   return `${SUBJECT_ROOT}.${retentionSeconds(retentionMs)}s`;
-}
-
-/** One report on the wire: [namespace, id, source, expiresAt, "a" | "r", record]. */
-type WireReport = [string, string, string, number, "a" | "r", AcceptedRecord | RouteRecord];
-
-/** The reports of one message; entries that are not reports of ours are skipped. */
-export function parseJourneyMessage(text: string): JourneyReport[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return [];
-  }
-  if (!Array.isArray(parsed)) return [];
-  const reports: JourneyReport[] = [];
-  for (const entry of parsed as unknown[]) {
-    if (!Array.isArray(entry) || entry.length !== 6) continue;
-    const [namespace, id, source, expiresAt, kind, record] = entry as unknown[];
-    if (
-      typeof namespace !== "string" ||
-      typeof id !== "string" ||
-      typeof source !== "string" ||
-      typeof expiresAt !== "number" ||
-      typeof record !== "object" ||
-      record === null ||
-      Array.isArray(record)
-    ) {
-      continue;
-    }
-    if (kind === "a") {
-      const accepted = record as AcceptedRecord;
-      if (
-        typeof accepted.at !== "number" ||
-        typeof accepted.stream !== "string" ||
-        typeof accepted.size !== "number" ||
-        typeof accepted.type !== "string"
-      ) {
-        continue;
-      }
-      reports.push({ namespace, id, source, expiresAt, accepted });
-    } else if (kind === "r") {
-      const route = record as RouteRecord;
-      if (
-        (route.kind !== "Trigger" && route.kind !== "Subscription") ||
-        typeof route.name !== "string" ||
-        typeof route.outcome !== "string"
-      ) {
-        continue;
-      }
-      reports.push({ namespace, id, source, expiresAt, route });
-    }
-  }
-  return reports;
 }
 
 interface Reader {
@@ -264,7 +212,7 @@ export class NatsJourneyStore implements JourneyStore {
     }
     for (const [seconds, reports] of pending) {
       const subject = `${SUBJECT_ROOT}.${seconds}s`;
-      for (const payload of messages(reports)) {
+      for (const payload of journeyMessages(reports, MAX_MESSAGE_CHARS)) {
         if (this.known.has(seconds)) {
           // publish throws at once on a closed or draining connection or an oversized payload;
           // this runs from setImmediate, where a throw would end the process.
@@ -463,22 +411,6 @@ export class NatsJourneyStore implements JourneyStore {
     this.everRead.clear();
     this.index.clear();
   }
-}
-
-/** `reports` (JSON each) joined into JSON arrays of at most MAX_MESSAGE_CHARS (or one report). */
-function* messages(reports: readonly string[]): Generator<string> {
-  let start = 0;
-  let chars = 2;
-  for (let i = 0; i < reports.length; i++) {
-    const length = reports[i]!.length + 1;
-    if (i > start && chars + length > MAX_MESSAGE_CHARS) {
-      yield `[${reports.slice(start, i).join(",")}]`;
-      start = i;
-      chars = 2;
-    }
-    chars += length;
-  }
-  if (start < reports.length) yield `[${reports.slice(start).join(",")}]`;
 }
 
 function sleep(ms: number): Promise<void> {

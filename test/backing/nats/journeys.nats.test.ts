@@ -3,11 +3,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { connect, nanos } from "nats";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { StoredJourney } from "../../../src/backing/journey.js";
+import { parseJourneyMessage } from "../../../src/backing/journey-wire.js";
 import {
   JOURNEY_STREAM_PREFIX,
   journeyStream,
   journeySubject,
-  parseJourneyMessage,
 } from "../../../src/backing/nats/journey-store.js";
 import { NatsBacking } from "../../../src/backing/nats/nats-backing.js";
 import { parseNatsSettings } from "../../../src/backing/nats/settings.js";

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseJourneyMessage } from "../../../src/backing/nats/journey-store.js";
+import { parseJourneyMessage } from "../../src/backing/journey-wire.js";
 
 const accepted = fc.record({
   at: fc.integer(),
@@ -18,7 +18,7 @@ const report = fc.oneof(
   fc.tuple(fc.string(), fc.string(), fc.string(), fc.integer(), fc.constant("r"), route),
 );
 
-describe("fuzz: NATS journey message → reports", () => {
+describe("fuzz: journey message (NATS, Kafka) → reports", () => {
   it("never throws on any text, and keeps only well-typed reports", () => {
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.json()), (text) => {
