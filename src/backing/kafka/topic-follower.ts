@@ -5,9 +5,9 @@
  * after a failed start or a crash; and a check that what was read reached the topic's end as it
  * stood when a caller asked, so an answer includes what another process wrote moments before.
  *
- * The topic is asked for once with its wanted configuration (compacted, for these stores); a
- * cluster that refuses CreateTopics (librdkafka's mock, or a locked-down one) auto-creates it on
- * first use with its defaults instead.
+ * The topic is asked for once with its wanted configuration (compacted for dead letters and
+ * EventTypes, time-limited for journeys); a cluster that refuses CreateTopics (librdkafka's
+ * mock, or a locked-down one) auto-creates it on first use with its defaults instead.
  *
  * A follower may instead read a range (journeys: a tail near the end, and a backfill before it):
  * `from` places its start per partition, `until` ends it. Such a follower seeks on every group
