@@ -17,6 +17,11 @@ const UNIT = [
   "test/sources/validators.test.ts",
 ];
 
+// Each writes a large journey backlog to its engine (NATS ~94 MB), and every journey reader of
+// that engine reads each journey stream's tail: beside them, journey tests of other files timed
+// out on a busy machine. They run after every other file.
+const BACKLOG = ["test/backing/*/journeys-backlog.*.test.ts"];
+
 export default defineConfig({
   test: {
     testTimeout: 30_000,
@@ -28,14 +33,24 @@ export default defineConfig({
     // on CPU: three files at once on two cores keeps CI well under its time budget.
     maxWorkers: 3,
     projects: [
-      { extends: true, test: { name: "unit", include: UNIT } },
+      { extends: true, test: { name: "unit", include: UNIT, sequence: { groupOrder: 0 } } },
       {
         extends: true,
         test: {
           name: "integration",
           include: ["test/**/*.test.ts"],
-          exclude: UNIT,
+          exclude: [...UNIT, ...BACKLOG],
           globalSetup: ["test/support/global-setup.ts"],
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "backlog",
+          include: BACKLOG,
+          globalSetup: ["test/support/global-setup.ts"],
+          sequence: { groupOrder: 1 },
         },
       },
     ],
