@@ -1,6 +1,6 @@
 import { deadLetterEvent } from "../delivery/dead-letter.js";
 import type { Dispatcher } from "../delivery/dispatcher.js";
-import type { DeliveryOptions, DeliveryOutcome } from "../delivery/options.js";
+import type { DeliveryLabels, DeliveryOptions, DeliveryOutcome } from "../delivery/options.js";
 import type { CloudEvent } from "../events/event.js";
 import type { Backing, ConsumeMeta, SubscribeOptions, Subscription } from "./backing.js";
 import { DEAD_LETTER_STORE_SINK, type DeadLetterKeeper } from "./dead-letter.js";
@@ -135,13 +135,13 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
       event,
       url,
       config.delivery,
-      { namespace: config.namespace, kind: this.consumerPrefix, name: config.name },
+      this.labelsOf(config),
       {
         signal: this.shutdown.signal,
         keepAlive: meta.keepAlive,
         // The store logs and counts what it keeps; the dispatcher would call it dropped.
-        ...(keeper === undefined ? {} : { failureHandled: true }),
-        ...(onAttempt === undefined ? {} : { onAttempt }),
+        failureHandled: keeper !== undefined,
+        onAttempt,
       },
     );
     // Leave it unacknowledged so a durable backing delivers it again after the restart.
@@ -216,6 +216,21 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
       at: Date.now(),
       ...(error === undefined ? {} : { error }),
     };
+  }
+
+  private labels: { readonly config: C; readonly labels: DeliveryLabels } | undefined;
+
+  /** Who a delivery is for, built once per config rather than once per delivery. */
+  private labelsOf(config: C): DeliveryLabels {
+    const held = this.labels;
+    if (held !== undefined && held.config === config) return held.labels;
+    const labels: DeliveryLabels = Object.freeze({
+      namespace: config.namespace,
+      kind: this.consumerPrefix,
+      name: config.name,
+    });
+    this.labels = { config, labels };
+    return labels;
   }
 
   /** Reports what became of `event` for this consumer (journeys on only). */

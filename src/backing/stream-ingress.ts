@@ -32,32 +32,54 @@ export class StreamIngress implements IngressTarget {
    */
   hold: string | undefined = "starting";
 
-  async ingest(events: readonly CloudEvent[]): Promise<void> {
-    if (this.hold !== undefined) throw new BackingUnavailableError(this.hold, this.backing.kind);
-    const stored = this.prepare(events);
-    if (this.journeys === undefined) await this.backing.publish(this.stream, stored);
-    else await this.publishJourneys(this.journeys, stored);
-    const tail = this.tail;
-    if (tail?.active) {
-      tail.accepted({ namespace: this.namespace, kind: this.tailKind, name: this.name }, stored);
+  /**
+   * Not async, and no await per layer: an ingest is one or two promises on the hot path, not a
+   * frame and a microtask hop for each of ingest, the journeys step and the publish. Never throws;
+   * every failure is a rejection.
+   */
+  ingest(events: readonly CloudEvent[]): Promise<void> {
+    if (this.hold !== undefined) {
+      return Promise.reject(new BackingUnavailableError(this.hold, this.backing.kind));
     }
+    let stored: readonly CloudEvent[];
+    let published: Promise<void>;
+    try {
+      stored = this.prepare(events);
+      published =
+        this.journeys === undefined
+          ? this.backing.publish(this.stream, stored)
+          : this.publishJourneys(this.journeys, stored);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // A tail that opens while this publish is in flight starts with the next event.
+    const tail = this.tail;
+    if (tail === undefined || !tail.active) return published;
+    return published.then(() => {
+      if (tail.active) {
+        tail.accepted({ namespace: this.namespace, kind: this.tailKind, name: this.name }, stored);
+      }
+    });
   }
 
-  private async publishJourneys(
-    journeys: JourneyRecorder,
-    stored: readonly CloudEvent[],
-  ): Promise<void> {
+  private publishJourneys(journeys: JourneyRecorder, stored: readonly CloudEvent[]): Promise<void> {
     // A memory backing may hand the events to its triggers before publish returns, and their
     // reports need the acceptance first; a durable one is told only once the engine has them.
-    const early = this.backing.journeys === undefined;
-    if (early) journeys.accepted(this.backing, this.stream, stored);
-    try {
-      await this.backing.publish(this.stream, stored);
-    } catch (error) {
-      if (early) journeys.withdrawn(this.backing, this.stream, stored);
-      throw error;
+    if (this.backing.journeys !== undefined) {
+      return this.backing
+        .publish(this.stream, stored)
+        .then(() => journeys.accepted(this.backing, this.stream, stored));
     }
-    if (!early) journeys.accepted(this.backing, this.stream, stored);
+    journeys.accepted(this.backing, this.stream, stored);
+    const withdraw = (error: unknown): never => {
+      journeys.withdrawn(this.backing, this.stream, stored);
+      throw error;
+    };
+    try {
+      return this.backing.publish(this.stream, stored).then(undefined, withdraw);
+    } catch (error) {
+      return withdraw(error);
+    }
   }
 
   /** The events as stored; unchanged here. */

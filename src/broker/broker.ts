@@ -50,9 +50,17 @@ export class Broker extends StreamIngress {
     eventTypes?.attach(backing);
   }
 
-  override async ingest(events: readonly CloudEvent[]): Promise<void> {
+  override ingest(events: readonly CloudEvent[]): Promise<void> {
+    // Without an EventType registry, no async frame of its own: one promise less per request.
     const eventTypes = this.eventTypes;
     if (eventTypes === undefined) return super.ingest(events);
+    return this.ingestChecked(eventTypes, events);
+  }
+
+  private async ingestChecked(
+    eventTypes: EventTypeGate,
+    events: readonly CloudEvent[],
+  ): Promise<void> {
     eventTypes.check(this.namespace, this.name, events);
     await super.ingest(events);
     eventTypes.seen(this.backing, this.namespace, this.name, events);

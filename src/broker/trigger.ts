@@ -98,7 +98,8 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
     if (tail?.active) {
       tail.outcome(this.tailOrigin(), event, tailOutcome(event, "Trigger", config.name, outcome));
     }
-    await this.forwardReply(outcome, event);
+    // Only a reply has anything to forward: no async call and await for every other delivery.
+    if (outcome.kind === "replied") await this.forwardReply(outcome, event);
   }
 
   /**

@@ -1,4 +1,10 @@
-import { type CloudEvent, EventValidationError, withAttributes } from "../events/event.js";
+import {
+  type AttributeValue,
+  type CloudEvent,
+  EventValidationError,
+  ownEvent,
+  withAttributes,
+} from "../events/event.js";
 
 export const TTL_ATTRIBUTE = "knativebrokerttl";
 const ARRIVAL_ATTRIBUTE = "knativearrivaltime";
@@ -35,7 +41,11 @@ export function stampBrokerIngress(event: CloudEvent, arrival: string): CloudEve
     }
     ttl = parsed - 1;
   }
-  return withAttributes(event, { [TTL_ATTRIBUTE]: ttl, [ARRIVAL_ATTRIBUTE]: arrival });
+  // A copy with the two set, without a patch object to walk per event.
+  const attributes: Record<string, AttributeValue> = Object.assign({}, event.attributes);
+  attributes[TTL_ATTRIBUTE] = ttl;
+  attributes[ARRIVAL_ATTRIBUTE] = arrival;
+  return ownEvent(attributes, event.data);
 }
 
 /** The reply re-enters the broker with the TTL of the event it answers. */

@@ -100,6 +100,8 @@ export class Dispatcher {
   private readonly logger: Logger;
   private readonly maxReplyBytes: number;
   private readonly targets = new Map<string, AttemptTarget | undefined>();
+  private readonly replyLimits = new Map<number, AttemptLimits>();
+  private readonly bodyLimits = new Map<number, AttemptLimits>();
   /** Cancels in-flight attempts and waits: on close() all of them, on a signal its own. */
   private readonly cancels = new CancelGroups();
   private readonly alive = new Set<DeliveryControl>();
@@ -284,11 +286,7 @@ export class Dispatcher {
         ? this.agent
         : this.tlsAgents.agentFor(this.agent, target, url, sender.namespace);
     const watch = this.watcher(control.signal);
-    const limits = {
-      timeoutMs: options.timeoutMs,
-      drainBytes: DRAIN_BYTES,
-      keepBytes: control.keepBody === true ? this.keepBody : this.keepBytes,
-    };
+    const limits = this.limitsFor(options.timeoutMs, control.keepBody === true);
     const total = options.retry + 1;
     /** The last attempt span's, which a reply joins (tracing on only). */
     let traceparent: string | undefined;
@@ -514,6 +512,23 @@ export class Dispatcher {
       body: Buffer.alloc(0),
       truncated: false,
     };
+  }
+
+  /** The attempt limits of a timeout, made once: deliveries share a few timeouts. */
+  private limitsFor(timeoutMs: number, keepBody: boolean): AttemptLimits {
+    const held = keepBody ? this.bodyLimits : this.replyLimits;
+    let limits = held.get(timeoutMs);
+    if (limits === undefined) {
+      limits = Object.freeze({
+        timeoutMs,
+        drainBytes: DRAIN_BYTES,
+        keepBytes: keepBody ? this.keepBody : this.keepBytes,
+      });
+      // Timeouts come from manifests: bounded only against unbounded churn.
+      if (held.size >= 1_024) held.clear();
+      held.set(timeoutMs, limits);
+    }
+    return limits;
   }
 
   /** Cancels on the caller's signal and on close(), with one listener per signal. */

@@ -12,9 +12,9 @@
 import {
   type AttributeValue,
   type CloudEvent,
-  createEvent,
   EventValidationError,
   isValidAttributeName,
+  ownEvent,
   validateEvent,
 } from "./event.js";
 import { decodeBatch, decodeStructured, encodeStructured } from "./json-format.js";
@@ -103,7 +103,7 @@ function decodeBinary(headers: HttpHeaders, body: Buffer | undefined): CloudEven
   const contentType = headerValue(headers, "content-type");
   if (contentType !== undefined) attributes["datacontenttype"] = contentType;
   const hasData = body !== undefined && (body.length > 0 || contentType !== undefined);
-  const event = createEvent(attributes, hasData ? body : undefined);
+  const event = ownEvent(attributes, hasData ? body : undefined);
   try {
     validateEvent(event);
   } catch (error) {

@@ -89,6 +89,35 @@ export interface ReconcilerDeps {
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
 
+const ingressKeys = new Map<string, Map<string, string>>();
+let ingressKeyCount = 0;
+
+/**
+ * `key` for the ingress lookups made per request: the same few (namespace, name) pairs, whose
+ * concatenation would be a new string to flatten and hash on every request. Bounded against
+ * clients that post to names without end.
+ */
+function ingressKey(namespace: string, name: string): string {
+  let names = ingressKeys.get(namespace);
+  if (names === undefined) {
+    names = new Map();
+    ingressKeys.set(namespace, names);
+  }
+  let found = names.get(name);
+  if (found === undefined) {
+    if (ingressKeyCount >= 10_000) {
+      ingressKeys.clear();
+      ingressKeyCount = 0;
+      names = new Map();
+      ingressKeys.set(namespace, names);
+    }
+    found = key(namespace, name);
+    names.set(name, found);
+    ingressKeyCount++;
+  }
+  return found;
+}
+
 function byKey(resources: readonly Resource[]): Map<string, Resource> {
   return new Map(resources.map((r) => [key(r.metadata.namespace, r.metadata.name), r]));
 }
@@ -314,7 +343,7 @@ export class Reconciler implements DataPlane {
   }
 
   broker(namespace: string, name: string): IngressTarget | undefined {
-    return this.brokers.get(key(namespace, name))?.target;
+    return this.brokers.get(ingressKey(namespace, name))?.target;
   }
 
   /** A running broker as replay (CONTRACT §11) sees it: its archive and its triggers. */
@@ -345,7 +374,7 @@ export class Reconciler implements DataPlane {
   }
 
   channel(namespace: string, name: string): IngressTarget | undefined {
-    return this.channels.get(key(namespace, name))?.target;
+    return this.channels.get(ingressKey(namespace, name))?.target;
   }
 
   flow(namespace: string, kind: FlowKind, name: string): IngressTarget | undefined {

@@ -53,6 +53,9 @@ export type RouteMatch =
   /** An ingress address whose parameter is not valid percent-encoding. */
   | { readonly kind: "malformed"; readonly segment: string };
 
+const MAX_MATCHED = 1_024;
+const MAX_MATCHED_LENGTH = 512;
+
 /** Segment kinds in find-my-way's order of precedence. */
 const WILDCARD = 0;
 const PARAM = 1;
@@ -128,6 +131,12 @@ function outranks(a: readonly number[], b: readonly number[]): boolean {
 export class IngressRouteTable {
   private readonly ingress: readonly { route: IngressRoute; pattern: Segment[] }[];
   private readonly foreign: Segment[][] = [];
+  /**
+   * Request lines already matched: a producer posts to the same few addresses, and matching
+   * splits, decodes and ranks against every other surface's route per request. Bounded (emptied
+   * when full) against clients that invent addresses; results are frozen, so sharing is safe.
+   */
+  private readonly matched = new Map<string, RouteMatch | null>();
 
   constructor(routes: readonly IngressRoute[]) {
     this.ingress = routes.map((route) => ({ route, pattern: compile(route.url) }));
@@ -136,10 +145,22 @@ export class IngressRouteTable {
   /** Another surface's route (fastify's onRoute hook): paths it claims are left to fastify. */
   addForeign(url: string): void {
     this.foreign.push(compile(url));
+    this.matched.clear();
   }
 
   /** The ingress route a request line addresses, or undefined when it is not ingress. */
   match(url: string): RouteMatch | undefined {
+    const known = this.matched.get(url);
+    if (known !== undefined) return known ?? undefined;
+    const found = this.resolve(url);
+    if (url.length <= MAX_MATCHED_LENGTH) {
+      if (this.matched.size >= MAX_MATCHED) this.matched.clear();
+      this.matched.set(url, found ?? null);
+    }
+    return found;
+  }
+
+  private resolve(url: string): RouteMatch | undefined {
     let end = url.length;
     for (let i = 0; i < url.length; i++) {
       const code = url.charCodeAt(i);
@@ -164,7 +185,8 @@ export class IngressRouteTable {
       const rank = ranks(pattern, parts);
       if (rank === undefined) {
         const malformed = this.malformedParam(pattern, raw, parts);
-        if (malformed !== undefined) return { kind: "malformed", segment: malformed };
+        if (malformed !== undefined)
+          return Object.freeze({ kind: "malformed", segment: malformed });
         continue;
       }
       for (const other of this.foreign) {
@@ -175,7 +197,7 @@ export class IngressRouteTable {
       for (let i = 0; i < pattern.length; i++) {
         if (pattern[i]!.kind === PARAM) params[pattern[i]!.text] = parts[i]!;
       }
-      return { kind: "route", route, params };
+      return Object.freeze({ kind: "route", route, params: Object.freeze(params) });
     }
     return undefined;
   }

@@ -158,16 +158,24 @@ export function ingressDoor(options: IngressOptions): IngressDoor {
           rejected = event;
         },
         authorize,
-      )
-        .then(
-          () => {
+      ).then(
+        // Each side catches its own bug: a .catch would be one more promise per request.
+        () => {
+          try {
             response.writeHead(202, ACCEPTED_HEADERS).end();
             count(labels, 202);
-          },
-          (error: unknown) =>
-            reject(request, response, labels, error, rejected ? eventLogFields(rejected) : {}),
-        )
-        .catch((error: unknown) => crashed(request, response, error));
+          } catch (error) {
+            crashed(request, response, error);
+          }
+        },
+        (error: unknown) => {
+          try {
+            reject(request, response, labels, error, rejected ? eventLogFields(rejected) : {});
+          } catch (bug) {
+            crashed(request, response, bug);
+          }
+        },
+      );
     };
     request.on("data", onData);
     request.on("end", onEnd);

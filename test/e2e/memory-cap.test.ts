@@ -83,6 +83,15 @@ describe("memory broker cap (eventail.io/memory.max-events)", () => {
       error: "broker.default.capped holds 3 undelivered events, its limit is 3; retry later",
     });
 
+    // The refused event's acceptance is withdrawn from the journey ring; an accepted one stays.
+    const journey = async (id: string) => {
+      const response = await request(`${running.url}/api/v1/events/default/${id}`);
+      await response.body.dump();
+      return response.statusCode;
+    };
+    expect(await journey("e4")).toBe(404);
+    expect(await journey("e3")).toBe(200);
+
     subscriber.release();
     await eventually(() => subscriber.received.length === 4, 10_000, "e1..e3 delivered");
     expect((await send(ingress, "e4")).status).toBe(202);
