@@ -5,12 +5,17 @@
  *
  *   node dist/bench/ab.js --a OTHER/dist/src/cli/main.js [--b dist/src/cli/main.js]
  *                         --only memory-1,memory-1-auth [--rounds 6] [--seconds 4]
+ *                         [--engine-pid PID]
+ *
+ * `--engine-pid` adds that process's CPU per event (e.g. redis-server, given its own instance
+ * through REDIS_URL so other users of the engine do not count), and events/s are printed too.
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { type BenchSettings, Harness, ScenarioLoad, startTarget } from "./run-scenario.js";
 import { scenarios } from "./scenarios.js";
 import { Engines } from "./support/engines.js";
+import { readCpuSeconds } from "./support/proc.js";
 
 const { values: options } = parseArgs({
   options: {
@@ -21,6 +26,7 @@ const { values: options } = parseArgs({
     seconds: { type: "string", default: "4" },
     /** A folder: both sides run under `node --cpu-prof`, profiles named ID-A and ID-B. */
     profile: { type: "string" },
+    "engine-pid": { type: "string" },
   },
 });
 
@@ -34,6 +40,7 @@ if (chosen.length === 0 || options.a === undefined) {
 }
 const rounds = Number(options.rounds);
 const seconds = Number(options.seconds);
+const enginePid = options["engine-pid"] === undefined ? undefined : Number(options["engine-pid"]);
 
 function settingsFor(cli: string | undefined, id: string, side: string): BenchSettings {
   return {
@@ -81,13 +88,20 @@ try {
       loads.push(load);
     }
     const cpu: number[][] = [[], []];
+    const engineCpu: number[][] = [[], []];
+    const rates: number[][] = [[], []];
     try {
       for (let n = 0; n < rounds; n++) {
         // Alternate which side goes first, so a drift in load does not favour one.
         const order = n % 2 === 0 ? [0, 1] : [1, 0];
         for (const i of order) {
+          const engineBefore = enginePid === undefined ? undefined : readCpuSeconds(enginePid);
           const round = await loads[i]!.round(`r${n}`);
           cpu[i]!.push(round.cpuUsPerEvent ?? Number.NaN);
+          rates[i]!.push(round.eventsPerSecond);
+          const engineAfter = enginePid === undefined ? undefined : readCpuSeconds(enginePid);
+          if (engineBefore !== undefined && engineAfter !== undefined && round.events)
+            engineCpu[i]!.push(((engineAfter - engineBefore) * 1e6) / round.events);
         }
       }
     } finally {
@@ -98,6 +112,18 @@ try {
       `${scenario.id}: CPU µs/event A ${cpu[0]!.map((x) => x.toFixed(0)).join(" ")} (median ${a.toFixed(1)}), ` +
         `B ${cpu[1]!.map((x) => x.toFixed(0)).join(" ")} (median ${b.toFixed(1)}), B−A ${(b - a).toFixed(1)}\n`,
     );
+    const [ra, rb] = [median(rates[0]!), median(rates[1]!)];
+    process.stdout.write(
+      `${scenario.id}: events/s A ${rates[0]!.map((x) => x.toFixed(0)).join(" ")} (median ${ra.toFixed(0)}), ` +
+        `B ${rates[1]!.map((x) => x.toFixed(0)).join(" ")} (median ${rb.toFixed(0)}), B/A ${(rb / ra).toFixed(2)}\n`,
+    );
+    if (engineCpu[0]!.length > 0 && engineCpu[1]!.length > 0) {
+      const [ea, eb] = [median(engineCpu[0]!), median(engineCpu[1]!)];
+      process.stdout.write(
+        `${scenario.id}: engine CPU µs/event A ${engineCpu[0]!.map((x) => x.toFixed(1)).join(" ")} (median ${ea.toFixed(1)}), ` +
+          `B ${engineCpu[1]!.map((x) => x.toFixed(1)).join(" ")} (median ${eb.toFixed(1)}), B−A ${(eb - ea).toFixed(1)}\n`,
+      );
+    }
     for (const load of loads) for (const p of load.problems) process.stdout.write(`  ${p}\n`);
   }
 } finally {

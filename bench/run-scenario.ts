@@ -310,6 +310,8 @@ export function quarterOf(sustainedEventsPerSecond: number, wanted: number): num
 export interface ThroughputRound {
   readonly eventsPerSecond: number;
   readonly deliveriesPerSecond: number;
+  /** Events counted by the round (lets a caller divide other processes' CPU by them). */
+  readonly events?: number;
   /** CPU time of the measured process per event, µs. */
   readonly cpuUsPerEvent?: number;
 }
@@ -414,6 +416,7 @@ export class ScenarioLoad {
     return {
       eventsPerSecond: events / seconds,
       deliveriesPerSecond: throughput.count / seconds,
+      events,
       ...(cpuUsPerEvent !== undefined ? { cpuUsPerEvent } : {}),
     };
   }

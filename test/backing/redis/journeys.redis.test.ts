@@ -1,0 +1,155 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RouteRecord } from "../../../src/backing/journey.js";
+import {
+  bucketMs,
+  bucketOf,
+  journeyField,
+  journeyKey,
+  RETENTIONS_KEY,
+  RedisJourneyStore,
+} from "../../../src/backing/redis/journey-store.js";
+import { silentLogger } from "../../../src/observability/logger.js";
+import { serviceUrl } from "../../support/services.js";
+
+const url = serviceUrl("redis");
+
+/** A retention no other test names, so its buckets hold this test's reports only. */
+const uniqueRetention = () => 3_600_000 * 64 + Math.floor(Math.random() * 1e6) * 64;
+
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return;
+    await sleep(25);
+  }
+  throw new Error(`never: ${what}`);
+}
+
+const accepted = { at: Date.now(), stream: "broker.default.b", size: 3, type: "t" };
+const route = (outcome: RouteRecord["outcome"], name = "t1"): RouteRecord => ({
+  kind: "Trigger",
+  name,
+  outcome,
+});
+
+describe.skipIf(!url)("Redis journey store (a hash per time bucket)", () => {
+  let redis: Redis;
+  let store: RedisJourneyStore;
+  const retentions: number[] = [];
+
+  beforeAll(async () => {
+    redis = new Redis(url!);
+    store = new RedisJourneyStore(redis, silentLogger());
+    await until(async () => redis.status === "ready", "redis ready");
+  });
+
+  afterAll(async () => {
+    for (const ttl of retentions) {
+      const keys = await redis.keys(`eventail:journeys:${ttl}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.hdel(RETENTIONS_KEY, String(ttl));
+    }
+    redis.disconnect();
+  });
+
+  it("appends a turn's reports to the event's field of one bucket that expires after the retention", async () => {
+    const ttl = uniqueRetention();
+    retentions.push(ttl);
+    const id = randomUUID();
+    store.writeAccepted("default", id, "/s", accepted, ttl);
+    store.writeRoute("default", id, "/s", route("pending"), ttl);
+    store.writeRoute("default", id, "/s", route("delivered"), ttl);
+    store.writeRoute("default", id, "/s", route("filtered-out", "t2"), ttl);
+    const { key } = bucketOf(ttl, Date.now());
+    const field = journeyField("default", id);
+    await until(
+      async () => ((await redis.hget(key, field)) ?? "").split("\n").length === 5,
+      "four lines",
+    );
+    expect(await redis.keys(`eventail:journeys:${ttl}:*`)).toEqual([key]);
+    expect(await redis.hlen(key)).toBe(1);
+    const pttl = await redis.pttl(key);
+    expect(pttl).toBeGreaterThan(ttl);
+    expect(pttl).toBeLessThanOrEqual(ttl + 2 * bucketMs(ttl));
+    expect(Number(await redis.hget(RETENTIONS_KEY, String(ttl)))).toBeGreaterThan(Date.now());
+
+    const [journey, ...others] = await store.read("default", id);
+    expect(others).toEqual([]);
+    expect(journey).toMatchObject({ source: "/s", accepted });
+    // The later outcome of t1 replaced its earlier one.
+    expect(journey!.routes).toHaveLength(2);
+    expect(journey!.routes).toEqual(
+      expect.arrayContaining([route("delivered"), route("filtered-out", "t2")]),
+    );
+  });
+
+  it("keeps sources, namespaces and ids that begin alike apart", async () => {
+    const ttl = uniqueRetention();
+    retentions.push(ttl);
+    const id = randomUUID();
+    store.writeAccepted("default", id, "/a", accepted, ttl);
+    store.writeAccepted("default", id, "/b", accepted, ttl);
+    store.writeAccepted("default", `${id}\u0000x`, "/c", accepted, ttl);
+    store.writeAccepted("default", `${id}x`, "/d", accepted, ttl);
+    store.writeAccepted("other", id, "/e", accepted, ttl);
+    const { key } = bucketOf(ttl, Date.now());
+    await until(async () => (await redis.hlen(key)) === 4, "four fields");
+    const found = await store.read("default", id);
+    expect(found.map((j) => j.source).sort()).toEqual(["/a", "/b"]);
+    expect((await store.read("default", `${id}\u0000x`)).map((j) => j.source)).toEqual(["/c"]);
+    expect((await store.read("other", id)).map((j) => j.source)).toEqual(["/e"]);
+  });
+
+  it("opening a bucket unlinks the one whose retention passed; lookups skip older reports", async () => {
+    const ttl = uniqueRetention();
+    retentions.push(ttl);
+    const size = bucketMs(ttl);
+    const index = Math.floor(Date.now() / size);
+    const behind = `eventail:journeys:${ttl}:${index - 1 - Math.ceil(ttl / size)}`;
+    const kept = `eventail:journeys:${ttl}:${index - 1}`;
+    await redis.hset(behind, "left", "behind");
+    const id = randomUUID();
+    // A report stamped before the retention, in a bucket a lookup still asks.
+    const old = (Date.now() - ttl - 1_000).toString(36).padStart(9, "0");
+    const line = `${old}${JSON.stringify({ s: "/old", a: accepted })}\n`;
+    await redis.hset(kept, journeyField("default", id), line);
+    store.writeAccepted("default", id, "/new", accepted, ttl);
+    await until(async () => (await redis.exists(behind)) === 0, "the old bucket unlinked");
+    expect(await redis.exists(kept)).toBe(1);
+    expect((await store.read("default", id)).map((j) => j.source)).toEqual(["/new"]);
+    await redis.del(kept);
+  });
+
+  it("lists a retention again with the next report after its entry was deleted", async () => {
+    const ttl = uniqueRetention();
+    retentions.push(ttl);
+    const id = randomUUID();
+    store.writeAccepted("default", id, "/s", accepted, ttl);
+    await until(async () => (await redis.hexists(RETENTIONS_KEY, String(ttl))) === 1, "listed");
+    await redis.hdel(RETENTIONS_KEY, String(ttl));
+    store.writeRoute("default", id, "/s", route("delivered"), ttl);
+    await until(async () => (await redis.hexists(RETENTIONS_KEY, String(ttl))) === 1, "again");
+    const [journey] = await store.read("default", id);
+    expect(journey).toMatchObject({ source: "/s", accepted, routes: [route("delivered")] });
+  });
+
+  it("drops retentions whose buckets all expired from the list, and reads the old layout", async () => {
+    const gone = uniqueRetention();
+    await redis.hset(RETENTIONS_KEY, String(gone), String(Date.now() - 1));
+    const id = randomUUID();
+    await redis.hset(
+      journeyKey("default", id),
+      "a\u0000/legacy",
+      JSON.stringify(accepted),
+      "r\u0000/legacy\u0000Trigger\u0000t1",
+      JSON.stringify(route("delivered")),
+    );
+    await redis.pexpire(journeyKey("default", id), 60_000);
+    const [journey, ...others] = await store.read("default", id);
+    expect(others).toEqual([]);
+    expect(journey).toMatchObject({ source: "/legacy", accepted, routes: [route("delivered")] });
+    expect(await redis.hexists(RETENTIONS_KEY, String(gone))).toBe(0);
+  });
+});
