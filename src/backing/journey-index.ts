@@ -35,6 +35,29 @@ export function reportSlot(report: JourneyReport): string {
     : `${report.source}\u0000r\u0000${report.route.kind}\u0000${report.route.name}`;
 }
 
+/** Epoch milliseconds of a route's latest attempt, when it made one. */
+function lastAttempt(route: RouteRecord): number | undefined {
+  const attempts = route.attempts;
+  if (attempts === undefined || attempts.length === 0) return undefined;
+  let last = attempts[0]!.at;
+  for (let i = 1; i < attempts.length; i++) last = Math.max(last, attempts[i]!.at);
+  return last;
+}
+
+/**
+ * Whether `next` says more about a route than `current`, in whichever order the two were read.
+ * Two processes can report one route (a redelivery after a restart or a rebalance) through
+ * different partitions, buckets or layouts, so read order alone could put a stale `pending`
+ * after the `delivered` that ended it. The report whose latest attempt is later wins; with no
+ * attempts to tell them apart, an outcome beats `pending`, and otherwise the later read wins.
+ */
+export function routeSupersedes(next: RouteRecord, current: RouteRecord): boolean {
+  const a = lastAttempt(next);
+  const b = lastAttempt(current);
+  if (a !== undefined && b !== undefined && a !== b) return a > b;
+  return !(next.outcome === "pending" && current.outcome !== "pending");
+}
+
 export class JourneyIndex {
   /** (namespace, id) → report slot → the latest report in that slot, for events `add` indexed. */
   private readonly index = new Map<string, Map<string, JourneyReport>>();
@@ -65,6 +88,8 @@ export class JourneyIndex {
         if (oldest !== undefined) from.delete(oldest);
       }
     }
+    const present = reports.get(slot);
+    if (present?.route && report.route && !routeSupersedes(report.route, present.route)) return;
     reports.set(slot, report);
   }
 
@@ -87,7 +112,15 @@ export class JourneyIndex {
       this.older.set(key, reports);
     }
     const present = reports.get(slot);
-    if (present !== undefined && !this.fromOlder.has(present)) return;
+    if (present !== undefined) {
+      // A route's reports are compared (another partition's may be newer than the tail's);
+      // an acceptance the tail read stands.
+      const stale =
+        present.route && report.route
+          ? !routeSupersedes(report.route, present.route)
+          : !this.fromOlder.has(present);
+      if (stale) return;
+    }
     this.fromOlder.add(report);
     reports.set(slot, report);
   }

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { JourneyIndex, type JourneyReport } from "../../src/backing/journey-index.js";
+import type { RouteRecord } from "../../src/backing/journey.js";
+import {
+  JourneyIndex,
+  type JourneyReport,
+  routeSupersedes,
+} from "../../src/backing/journey-index.js";
 
 const accepted = { at: 1, stream: "broker.default.default", size: 2, type: "t" };
 const route = (name: string, outcome: "pending" | "delivered") =>
@@ -58,12 +63,22 @@ describe("journey index", () => {
     expect(index.read("ns", "e", 0)).toEqual([
       { source: "/s", accepted, routes: [route("a", "delivered"), route("b", "delivered")] },
     ]);
-    // A tail report replaces a backfilled one, and no backfill report replaces it again.
-    index.add(report("e", { route: route("b", "pending") }));
-    index.addOlder(report("e", { route: route("b", "delivered") }));
+    // A newer tail report replaces a backfilled one, and no older backfill report replaces it.
+    const first = {
+      ...route("c", "delivered"),
+      attempts: [{ at: 20, durationMs: 1, status: 200 }],
+    };
+    const retried = {
+      ...route("c", "pending"),
+      attempts: [{ at: 30, durationMs: 1, status: 503 }],
+    };
+    index.addOlder(report("e", { route: first }));
+    index.add(report("e", { route: retried }));
+    index.addOlder(report("e", { route: first }));
     expect(index.read("ns", "e", 0)[0]?.routes).toEqual([
       route("a", "delivered"),
-      route("b", "pending"),
+      route("b", "delivered"),
+      retried,
     ]);
   });
 
@@ -96,5 +111,43 @@ describe("journey index", () => {
     expect(index.read("ns", "e", 0)[0]?.routes).toEqual([route("a", "delivered")]);
     index.sweep(1_000);
     expect(index.size).toBe(0);
+  });
+
+  it("a stale report of a route never replaces the one that ended it, in any read order", () => {
+    const at = (...times: number[]) => times.map((t) => ({ at: t, status: 500, durationMs: 1 }));
+    const t1 = (outcome: RouteRecord["outcome"], attempts?: number[]): RouteRecord => ({
+      kind: "Trigger",
+      name: "t1",
+      outcome,
+      ...(attempts ? { attempts: at(...attempts) } : {}),
+    });
+    // Another process's redelivery (later attempt) against this one's earlier failure.
+    const pending = t1("pending", [10]);
+    const delivered = t1("delivered", [20]);
+    // Retries ran out: the outcome carries the same attempts as the last pending.
+    const lastPending = t1("pending", [10, 20]);
+    const deadLettered = t1("dead-lettered", [10, 20]);
+    for (const [older, newer] of [
+      [pending, delivered],
+      [lastPending, deadLettered],
+      [t1("pending"), t1("dropped")],
+    ] as const) {
+      expect(routeSupersedes(newer, older)).toBe(true);
+      expect(routeSupersedes(older, newer)).toBe(false);
+      for (const order of [
+        [older, newer],
+        [newer, older],
+      ]) {
+        const index = new JourneyIndex();
+        for (const route of order) index.add(report("e", { route }));
+        expect(index.read("ns", "e", 0)).toEqual([{ source: "/s", routes: [newer] }]);
+        const backfilled = new JourneyIndex();
+        backfilled.add(report("e", { route: order[0]! }));
+        backfilled.addOlder(report("e", { route: order[1]! }));
+        expect(backfilled.read("ns", "e", 0)).toEqual([{ source: "/s", routes: [newer] }]);
+      }
+    }
+    // A later report in log order still replaces an equal one (a pending after a pending).
+    expect(routeSupersedes(t1("pending", [10, 30]), t1("pending", [10, 30]))).toBe(true);
   });
 });

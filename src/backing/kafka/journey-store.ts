@@ -10,9 +10,11 @@
  * carries its expiry (the Broker's retention from the report's time) and readers skip what has
  * expired: a retention longer than the topic's is capped by it.
  *
- * A process writes all its records to one partition (a partitioner of its own), so its reports
- * are read back in the order written, and a route's `delivered` is never replaced by its earlier
- * `pending` read later from another partition. Each record has a key of its own: a topic made
+ * A process writes all its records to one partition (a partitioner of its own), one send at a
+ * time, so its reports are read back in the order written. Two processes can still report one
+ * route (a redelivery after a restart or a rebalance) on two partitions, read in either order:
+ * the index keeps the report that says more (routeSupersedes), so a stale `pending` never
+ * replaces the `delivered` that ended it. Each record has a key of its own: a topic made
  * compacted by an earlier version (`compact,delete`) refuses records without a key, and would
  * compact away all but the last record of a shared key. Records of that version (one report
  * each, a JSON object) are still read: a rolling upgrade loses no journeys.
@@ -80,6 +82,8 @@ export class KafkaJourneyStore implements JourneyStore {
   /** Reports (JSON each) of this turn. */
   private pending: string[] = [];
   private sending = 0;
+  /** A flush's records are being sent (one at a time). */
+  private flushing = false;
   private flushScheduled = false;
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
@@ -169,25 +173,38 @@ export class KafkaJourneyStore implements JourneyStore {
     }
   }
 
+  /**
+   * One send at a time, one record each: a retried send cannot land after a later one (the
+   * partition then holds reports in the order written), and a large turn is never one record
+   * batch over the broker's max.message.bytes. Reports of turns written meanwhile wait and go
+   * together when the send in flight ends.
+   */
   private flush(): void {
     this.flushScheduled = false;
     const reports = this.pending;
-    if (reports.length === 0) return;
+    if (reports.length === 0 || this.flushing) return;
     this.pending = [];
     this.sending += reports.length;
-    const messages: Message[] = [];
-    for (const value of journeyMessages(reports, MAX_RECORD_CHARS)) {
-      messages.push({ key: `${this.writer}.${this.records++}`, value });
+    this.flushing = true;
+    this.sendInOrder(journeyMessages(reports, MAX_RECORD_CHARS)).finally(() => {
+      this.sending -= reports.length;
+      this.flushing = false;
+      // Written while this was in flight (or before close, which flushes what is left).
+      if (this.pending.length > 0) this.flush();
+    });
+  }
+
+  private async sendInOrder(values: Iterable<string>): Promise<void> {
+    for (const value of values) {
+      try {
+        await this.send([{ key: `${this.writer}.${this.records++}`, value }]);
+      } catch (error) {
+        if (!this.warned) {
+          this.warned = true;
+          this.logger.warn({ err: error }, "kafka backing: journey reports were not stored");
+        }
+      }
     }
-    this.send(messages)
-      .catch((error: unknown) => {
-        if (this.warned) return;
-        this.warned = true;
-        this.logger.warn({ err: error }, "kafka backing: journey reports were not stored");
-      })
-      .finally(() => {
-        this.sending -= reports.length;
-      });
   }
 
   private send(messages: Message[]): Promise<void> {

@@ -1,38 +1,42 @@
 /**
  * Journeys on Redis (CONTRACT §11), kept in time buckets: one hash per (retention, bucket),
  * `eventail:journeys:<retention ms>:<bucket>`, a bucket being 1/64 of the retention (at least a
- * second), with one field per event, `<namespace>\0<id>`, whose value is the event's reports in
- * the order they came, one line each (`<stamp><json>\n`). Reporting appends, so the accepting and
- * the consuming processes never overwrite one another, and a lookup HGETs the event's field in
- * each live bucket: at most 67 per retention, whatever the buckets hold. A route's later outcome
- * replaces its earlier one on reading.
+ * second), with one field per event, `<namespace>\0<id>`, whose value is the event's reports,
+ * one line each (`\n<slot>\t<stamp><json>`, the slot naming the source and, for a route, its
+ * kind and name, as JSON). Reporting appends a line, or replaces the line of the same slot, so
+ * the accepting and the consuming processes never overwrite one another, and a route retried
+ * many times keeps one line per bucket, not one per attempt (each carries every attempt so far).
+ * A lookup HGETs the event's field in each live bucket: at most 67 per retention, whatever the
+ * buckets hold; of a route's lines in several buckets (or the previous layout), the one saying
+ * more wins (routeSupersedes), whatever order they are read in.
  *
  * A turn's reports go out as one script call per bucket that appends each (HGET, HSET) and sets
  * the bucket's expiry once (PEXPIREAT, on every call, so a bucket recreated after a flush still
  * expires). A hash per event took an HSET and a PEXPIRE per report: 5.8-6.8 µs of Redis CPU per
  * event (two reports, 300k events stored) against 5.0 here, and 241 MB against 150 MB. A sorted
  * set per bucket (ZRANGEBYLEX lookups, no read before write) took 21-25 µs: random ids insert at
- * random places of a large skiplist. A report lives at least its retention (a bucket expires two
- * buckets after its end) and a lookup skips reports older than the retention, so the API honours
- * it exactly. The process that opens a bucket UNLINKs the one whose retention just passed, before
+ * random places of a large skiplist. A report lives at least its retention (a bucket expires its
+ * retention plus one bucket after its end) and a lookup skips reports older than the retention,
+ * so the API honours it exactly. The process that opens a bucket UNLINKs the one whose retention just passed, before
  * expiry would free that large key in Redis's main thread.
  *
  * Retentions in use are listed in `eventail:journeys:retentions` (retention → when its newest
  * bucket expires), so a process asks the buckets of retentions only another process writes; a
- * lookup drops entries past that time. A lookup also reads the hash per event of the previous
+ * lookup drops entries past that time (only if no writer renewed them meanwhile). A lookup also reads the hash per event of the previous
  * layout (`eventail:journey:<namespace>:<id>`), so journeys written by processes of an older
  * version during a rolling upgrade are still found until they expire.
  */
 import type { Redis } from "ioredis";
 import type { Logger } from "../../observability/logger.js";
 import type { AcceptedRecord, JourneyStore, RouteRecord, StoredJourney } from "../journey.js";
+import { routeSupersedes } from "../journey-index.js";
 
 const SEP = "\u0000";
 const PREFIX = "eventail:journeys:";
 export const RETENTIONS_KEY = "eventail:journeys:retentions";
 /** Buckets per retention: a lookup asks this many (plus three), each holds 1/64 of the reports. */
 const BUCKETS = 64;
-/** Milliseconds in base 36, 9 digits until 2059: when the report was written. */
+/** Milliseconds in base 36, padded to 9 digits (8 suffice until 2059): when it was written. */
 const STAMP_WIDTH = 9;
 
 /** The previous layout's hash per event: read on lookup only. */
@@ -56,16 +60,25 @@ export function journeyField(namespace: string, id: string): string {
   return `${namespace}${SEP}${id}`;
 }
 
-/** One report as stored after the stamp: the source and either the acceptance or a route. */
-interface StoredReport {
-  readonly s: string;
-  readonly a?: AcceptedRecord;
-  readonly r?: RouteRecord;
+/**
+ * A report as its bucket stores it: `\n<slot>\t<stamp><json>`. The slot (JSON, so it holds no
+ * newline or tab) is `[source]` for the acceptance and `[source, kind, name]` for a route; the
+ * script replaces the line of the same slot.
+ */
+export function journeyLine(
+  source: string,
+  report: AcceptedRecord | RouteRecord,
+  route: boolean,
+  at: number,
+): { slot: string; line: string } {
+  const slot = `\n${JSON.stringify(route ? [source, (report as RouteRecord).kind, (report as RouteRecord).name] : [source])}\t`;
+  const stamp = at.toString(36).padStart(STAMP_WIDTH, "0");
+  return { slot, line: `${slot}${stamp}${JSON.stringify(report)}` };
 }
 
 export class RedisJourneyStore implements JourneyStore {
   private warned = false;
-  /** Retention (ms) → this turn's reports, two arguments each (field, line). */
+  /** Retention (ms) → this turn's reports, three arguments each (field, slot, line). */
   private pending = new Map<number, string[]>();
   private pendingReports = 0;
   private scheduled = false;
@@ -78,6 +91,7 @@ export class RedisJourneyStore implements JourneyStore {
     private readonly logger: Logger,
   ) {
     commands.defineCommand("eventailJourneyAppend", { numberOfKeys: 2, lua: JOURNEY_APPEND });
+    commands.defineCommand("eventailJourneyForget", { numberOfKeys: 1, lua: JOURNEY_FORGET });
     this.scripted = commands as unknown as JourneyScripted;
   }
 
@@ -88,7 +102,7 @@ export class RedisJourneyStore implements JourneyStore {
     record: AcceptedRecord,
     retentionMs: number,
   ): void {
-    this.write(namespace, id, JSON.stringify({ s: source, a: record }), retentionMs);
+    this.write(namespace, id, journeyLine(source, record, false, Date.now()), retentionMs);
   }
 
   writeRoute(
@@ -98,7 +112,7 @@ export class RedisJourneyStore implements JourneyStore {
     route: RouteRecord,
     retentionMs: number,
   ): void {
-    this.write(namespace, id, JSON.stringify({ s: source, r: route }), retentionMs);
+    this.write(namespace, id, journeyLine(source, route, true, Date.now()), retentionMs);
   }
 
   async read(namespace: string, id: string): Promise<StoredJourney[]> {
@@ -121,9 +135,12 @@ export class RedisJourneyStore implements JourneyStore {
         asked.push(ttl);
       }
     }
-    // After the buckets, so their answers follow the legacy hash's in order.
-    if (gone.length > 0) pipeline.hdel(RETENTIONS_KEY, ...gone);
+    const forgotten =
+      gone.length > 0
+        ? this.scripted.eventailJourneyForget(RETENTIONS_KEY, String(now), ...gone)
+        : undefined;
     const answers = (await pipeline.exec()) ?? [];
+    await forgotten?.catch(this.warnLost);
     const bySource = new Map<
       string,
       { accepted?: AcceptedRecord; routes: Map<string, RouteRecord> }
@@ -142,20 +159,24 @@ export class RedisJourneyStore implements JourneyStore {
     for (const [error, value] of answers.slice(1, 1 + asked.length)) {
       const ttl = asked[next++]!;
       if (error || typeof value !== "string") continue;
-      // Buckets ascend in time and lines in arrival: a later report replaces an earlier one.
       for (const line of value.split("\n")) {
-        if (Number.parseInt(line.slice(0, STAMP_WIDTH), 36) < now - ttl) continue;
-        let report: StoredReport;
+        const tab = line.indexOf("\t");
+        if (tab < 0) continue; // the empty text before the first line, or not ours
+        const at = tab + 1;
+        if (Number.parseInt(line.slice(at, at + STAMP_WIDTH), 36) < now - ttl) continue;
+        let slot: unknown;
+        let report: unknown;
         try {
-          report = JSON.parse(line.slice(STAMP_WIDTH));
+          slot = JSON.parse(line.slice(0, tab));
+          report = JSON.parse(line.slice(at + STAMP_WIDTH));
         } catch {
-          continue; // not ours (or the empty last line): skipped, not fatal to the lookup
+          continue; // not ours: skipped, not fatal to the lookup
         }
-        if (typeof report?.s !== "string") continue;
-        if (report.a !== undefined) of(report.s).accepted = report.a;
-        else if (report.r !== undefined) {
-          of(report.s).routes.set(`${report.r.kind}${SEP}${report.r.name}`, report.r);
+        if (!Array.isArray(slot) || typeof slot[0] !== "string" || typeof report !== "object") {
+          continue;
         }
+        if (slot.length === 1) of(slot[0]).accepted = report as AcceptedRecord;
+        else if (slot.length === 3) keepRoute(of(slot[0]).routes, report as RouteRecord);
       }
     }
     return [...bySource].map(([source, entry]) => ({
@@ -165,7 +186,12 @@ export class RedisJourneyStore implements JourneyStore {
     }));
   }
 
-  private write(namespace: string, id: string, report: string, retentionMs: number): void {
+  private write(
+    namespace: string,
+    id: string,
+    report: { slot: string; line: string },
+    retentionMs: number,
+  ): void {
     if (this.commands.status !== "ready") return;
     const ttl = Math.max(1, Math.round(retentionMs));
     let args = this.pending.get(ttl);
@@ -173,9 +199,7 @@ export class RedisJourneyStore implements JourneyStore {
       args = [];
       this.pending.set(ttl, args);
     }
-    // JSON escapes newlines within strings: a newline ends a report.
-    const stamp = Date.now().toString(36).padStart(STAMP_WIDTH, "0");
-    args.push(journeyField(namespace, id), `${stamp}${report}\n`);
+    args.push(journeyField(namespace, id), report.slot, report.line);
     if (++this.pendingReports >= MAX_BATCH) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
@@ -226,25 +250,50 @@ export class RedisJourneyStore implements JourneyStore {
 const MAX_BATCH = 1_000;
 
 // KEYS: the bucket, the list of retentions. ARGV: when the bucket expires (ms), the retention,
-// then (field, line) per report. The retention is listed on every call, not once per bucket: a
-// list deleted by hand (or a flush) comes back with the next report rather than the next bucket.
+// then (field, slot, line) per report; a line of the same slot in the field is replaced. The
+// retention is listed on every call, not once per bucket: a list deleted by hand (or a flush)
+// comes back with the next report rather than the next bucket.
 const JOURNEY_APPEND = `
 local key = KEYS[1]
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
-for i = 3, #ARGV, 2 do
+for i = 3, #ARGV, 3 do
   local old = redis.call('HGET', key, ARGV[i])
   if old then
-    redis.call('HSET', key, ARGV[i], old .. ARGV[i + 1])
+    local at = string.find(old, ARGV[i + 1], 1, true)
+    if at then
+      local after = string.find(old, '\\n', at + 1, true)
+      old = string.sub(old, 1, at - 1) .. (after and string.sub(old, after) or '')
+    end
+    redis.call('HSET', key, ARGV[i], old .. ARGV[i + 2])
   else
-    redis.call('HSET', key, ARGV[i], ARGV[i + 1])
+    redis.call('HSET', key, ARGV[i], ARGV[i + 2])
   end
 end
 redis.call('PEXPIREAT', key, ARGV[1])
 return 0
 `;
 
+// KEYS: the list of retentions. ARGV: now (ms), then retentions a lookup found past their last
+// bucket: each is removed only if still past it (a writer may have listed it again meanwhile).
+const JOURNEY_FORGET = `
+local now = tonumber(ARGV[1])
+for i = 2, #ARGV do
+  local until_ = tonumber(redis.call('HGET', KEYS[1], ARGV[i]))
+  if until_ and until_ < now then redis.call('HDEL', KEYS[1], ARGV[i]) end
+end
+return 0
+`;
+
 interface JourneyScripted {
   eventailJourneyAppend(...args: string[]): Promise<number>;
+  eventailJourneyForget(...args: string[]): Promise<number>;
+}
+
+/** Keeps `route` for its slot unless the one there says more (journey-index.ts). */
+function keepRoute(routes: Map<string, RouteRecord>, route: RouteRecord): void {
+  const slot = `${route.kind}${SEP}${route.name}`;
+  const present = routes.get(slot);
+  if (present === undefined || routeSupersedes(route, present)) routes.set(slot, route);
 }
 
 /** Fields of the previous layout's hash: `a\0<source>` and `r\0<source>\0<kind>\0<name>`. */
@@ -257,7 +306,7 @@ function readLegacy(
     try {
       if (parts[0] === "a" && parts.length === 2) of(parts[1]!).accepted = JSON.parse(value);
       else if (parts[0] === "r" && parts.length === 4)
-        of(parts[1]!).routes.set(`${parts[2]}${SEP}${parts[3]}`, JSON.parse(value));
+        keepRoute(of(parts[1]!).routes, JSON.parse(value));
     } catch {
       // A field that is not ours (or not JSON) is skipped, not fatal to the lookup.
     }

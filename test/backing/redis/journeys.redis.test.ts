@@ -8,6 +8,7 @@ import {
   bucketOf,
   journeyField,
   journeyKey,
+  journeyLine,
   RETENTIONS_KEY,
   RedisJourneyStore,
 } from "../../../src/backing/redis/journey-store.js";
@@ -54,7 +55,7 @@ describe.skipIf(!url)("Redis journey store (a hash per time bucket)", () => {
     redis.disconnect();
   });
 
-  it("appends a turn's reports to the event's field of one bucket that expires after the retention", async () => {
+  it("keeps a turn's reports in the event's field of one bucket that expires after the retention", async () => {
     const ttl = uniqueRetention();
     retentions.push(ttl);
     const id = randomUUID();
@@ -64,10 +65,12 @@ describe.skipIf(!url)("Redis journey store (a hash per time bucket)", () => {
     store.writeRoute("default", id, "/s", route("filtered-out", "t2"), ttl);
     const { key } = bucketOf(ttl, Date.now());
     const field = journeyField("default", id);
+    // One line per slot: t1's delivered replaced its pending in the store.
     await until(
-      async () => ((await redis.hget(key, field)) ?? "").split("\n").length === 5,
-      "four lines",
+      async () => ((await redis.hget(key, field)) ?? "").split("\n").length === 4,
+      "three lines",
     );
+    expect(await redis.hget(key, field)).not.toContain('"pending"');
     expect(await redis.keys(`eventail:journeys:${ttl}:*`)).toEqual([key]);
     expect(await redis.hlen(key)).toBe(1);
     const pttl = await redis.pttl(key);
@@ -112,8 +115,7 @@ describe.skipIf(!url)("Redis journey store (a hash per time bucket)", () => {
     await redis.hset(behind, "left", "behind");
     const id = randomUUID();
     // A report stamped before the retention, in a bucket a lookup still asks.
-    const old = (Date.now() - ttl - 1_000).toString(36).padStart(9, "0");
-    const line = `${old}${JSON.stringify({ s: "/old", a: accepted })}\n`;
+    const { line } = journeyLine("/old", accepted, false, Date.now() - ttl - 1_000);
     await redis.hset(kept, journeyField("default", id), line);
     store.writeAccepted("default", id, "/new", accepted, ttl);
     await until(async () => (await redis.exists(behind)) === 0, "the old bucket unlinked");
@@ -151,5 +153,75 @@ describe.skipIf(!url)("Redis journey store (a hash per time bucket)", () => {
     expect(others).toEqual([]);
     expect(journey).toMatchObject({ source: "/legacy", accepted, routes: [route("delivered")] });
     expect(await redis.hexists(RETENTIONS_KEY, String(gone))).toBe(0);
+  });
+
+  it("a route retried many times keeps one line per bucket, not one per report", async () => {
+    const ttl = uniqueRetention();
+    retentions.push(ttl);
+    const id = randomUUID();
+    store.writeAccepted("default", id, "/s", accepted, ttl);
+    const attempts: { at: number; status: number; durationMs: number }[] = [];
+    for (let n = 0; n < 30; n++) {
+      attempts.push({ at: 1_000 + n, status: 500, durationMs: 1 });
+      store.writeRoute("default", id, "/s", { ...route("pending"), attempts: [...attempts] }, ttl);
+      // Each report in a turn of its own, as a retry's would be.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    store.writeRoute("default", id, "/s", { ...route("dead-lettered"), attempts }, ttl);
+    const { key } = bucketOf(ttl, Date.now());
+    const field = journeyField("default", id);
+    await until(
+      async () => ((await redis.hget(key, field)) ?? "").includes("dead-lettered"),
+      "the last outcome stored",
+    );
+    const lines = ((await redis.hget(key, field)) ?? "").split("\n").filter(Boolean);
+    expect(lines).toHaveLength(2);
+    const [journey] = await store.read("default", id);
+    expect(journey!.routes).toEqual([{ ...route("dead-lettered"), attempts }]);
+  });
+
+  it("a stale pending read after the outcome that ended it does not replace it", async () => {
+    const ttl = uniqueRetention();
+    retentions.push(ttl);
+    const id = randomUUID();
+    const field = journeyField("default", id);
+    const size = bucketMs(ttl);
+    const now = Date.now();
+    // Another process's delivery (later attempt) in an earlier bucket, this one's earlier
+    // failure in the current bucket, and the previous layout's pending: delivered wins.
+    const delivered = {
+      ...route("delivered"),
+      attempts: [{ at: now - 10, status: 200, durationMs: 1 }],
+    };
+    const pending = {
+      ...route("pending"),
+      attempts: [{ at: now - 500, status: 503, durationMs: 1 }],
+    };
+    const earlier = `eventail:journeys:${ttl}:${Math.floor(now / size) - 1}`;
+    const current = bucketOf(ttl, now).key;
+    await redis.hset(earlier, field, journeyLine("/s", delivered, true, now - 10).line);
+    await redis.hset(current, field, journeyLine("/s", pending, true, now).line);
+    await redis.hset(
+      journeyKey("default", id),
+      "r\u0000/s\u0000Trigger\u0000t1",
+      JSON.stringify(pending),
+    );
+    await redis.pexpire(journeyKey("default", id), 60_000);
+    await redis.hset(RETENTIONS_KEY, String(ttl), String(now + 2 * ttl));
+    const [journey] = await store.read("default", id);
+    expect(journey!.routes).toEqual([delivered]);
+    await redis.del(earlier, current, journeyKey("default", id));
+  });
+
+  it("a lookup keeps a retention a writer listed again since it was found expired", async () => {
+    const ttl = uniqueRetention();
+    retentions.push(ttl);
+    // Expired in the list, but renewed by a writer before the lookup's removal runs: the
+    // removal compares again in Redis, so only a still-expired entry goes.
+    await redis.hset(RETENTIONS_KEY, String(ttl), String(Date.now() - 1));
+    const reading = store.read("default", randomUUID());
+    await redis.hset(RETENTIONS_KEY, String(ttl), String(Date.now() + 60_000));
+    await reading;
+    expect(await redis.hexists(RETENTIONS_KEY, String(ttl))).toBe(1);
   });
 });
