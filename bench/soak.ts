@@ -84,6 +84,8 @@ interface HeapReading {
   readonly totalMb: number;
   readonly externalMb: number;
   readonly arrayBuffersMb: number;
+  /** Mark-compacts since the process started. */
+  readonly majorGcs: number;
 }
 
 async function readHeap(url: string): Promise<HeapReading | undefined> {
@@ -96,6 +98,7 @@ async function readHeap(url: string): Promise<HeapReading | undefined> {
       totalMb: mb("nodejs_heap_size_total_bytes"),
       externalMb: mb("nodejs_external_memory_bytes"),
       arrayBuffersMb: mb("eventail_process_array_buffers_bytes"),
+      majorGcs: sumSeries(text, "nodejs_gc_duration_seconds_count", { kind: "major" }),
     };
   } catch {
     return undefined;
@@ -281,16 +284,17 @@ try {
       `${intervals} intervals of ${intervalMs / 1000} s`,
   );
   const header =
-    `| minute | RSS MB | heap used MB | heap total MB | external MB | array buffers MB | ${written.brokers.map((b) => `${b.name} p99 ms`).join(" | ")} | ` +
+    `| minute | RSS MB | heap used MB | heap total MB | external MB | array buffers MB | major GCs | ${written.brokers.map((b) => `${b.name} p99 ms`).join(" | ")} | ` +
     "slow deliveries | failing attempts | dead letters | flaky attempts | tail events | " +
     "behind: slow / failing | " +
     "journey ring | dead-letter ring | archive ring |\n" +
-    `|---:|---:|---:|---:|---:|---:|${written.brokers.map(() => "---:").join("|")}|---:|---:|---:|---:|---:|---:|---|---|---|`;
+    `|---:|---:|---:|---:|---:|---:|---:|${written.brokers.map(() => "---:").join("|")}|---:|---:|---:|---:|---:|---:|---|---|---|`;
   console.log(header);
   const samples: SoakSample[] = [];
   const heapUsed: Array<readonly [number, number]> = [];
   // Accepted by every broker since the probes (the marker is the first).
   let acceptedTotal = 1;
+  let majorGcsBefore = 0;
   const rows: string[] = [];
   for (let i = 1; i <= intervals; i++) {
     const loads = await Promise.all(
@@ -351,12 +355,15 @@ try {
     // that grows (held events), the load outrunning the process rather than a leak.
     const behind = (route: string) =>
       acceptedTotal - (side.counts.get(route) ?? 0) + (countedBefore.get(route) ?? 0);
+    // Heap used between mark-compacts is live data plus garbage not yet collected: read it
+    // beside how many mark-compacts the interval had.
     const heapCells =
       heap === undefined
-        ? "? | ? | ? | ?"
-        : [heap.usedMb, heap.totalMb, heap.externalMb, heap.arrayBuffersMb]
+        ? "? | ? | ? | ? | ?"
+        : `${[heap.usedMb, heap.totalMb, heap.externalMb, heap.arrayBuffersMb]
             .map((mb) => mb.toFixed(1))
-            .join(" | ");
+            .join(" | ")} | ${heap.majorGcs - majorGcsBefore}`;
+    if (heap !== undefined) majorGcsBefore = heap.majorGcs;
     const row =
       `| ${minute.toFixed(1)} | ${rssMb.toFixed(1)} | ${heapCells} | ` +
       `${p99s.map((p) => p.toFixed(2)).join(" | ")} | ${side.counts.get("slow") ?? 0} | ` +
