@@ -21,11 +21,12 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { EventailProcess } from "../test/support/eventail-process.js";
+import { EventailProcess, sumSeries } from "../test/support/eventail-process.js";
 import type { LoadResult, OpenLoad, PhaseReport } from "./processes/protocol.js";
 import { Harness } from "./run-scenario.js";
-import { judgeSoak, type SoakSample } from "./soak-judge.js";
+import { judgeSoak, leastSquaresSlope, type SoakSample } from "./soak-judge.js";
 import { Engines } from "./support/engines.js";
 import { readMemory } from "./support/proc.js";
 import {
@@ -47,6 +48,8 @@ const { values: options } = parseArgs({
     "journey-size": { type: "string", default: "20000" },
     "dead-letter-size": { type: "string", default: "2000" },
     retention: { type: "string", default: "PT2M" },
+    "heap-snapshots-at": { type: "string" },
+    "heap-snapshot-dir": { type: "string" },
   },
 });
 
@@ -68,6 +71,39 @@ const journeySize = positive("journey-size", options["journey-size"]);
 const deadLetterSize = positive("dead-letter-size", options["dead-letter-size"]);
 const retention = options.retention;
 const intervals = Math.max(1, Math.round((minutes * 60_000) / intervalMs));
+/** Minutes after which the Eventail process writes a heap snapshot (SIGUSR2), e.g. "8,20". */
+const snapshotMinutes = (options["heap-snapshots-at"] ?? "")
+  .split(",")
+  .filter((m) => m.trim() !== "")
+  .map((m) => positive("heap-snapshots-at", m));
+const snapshotDir = path.resolve(options["heap-snapshot-dir"] ?? ".");
+
+/** The V8 heap of the Eventail process, MB, from its /metrics (prom-client's default series). */
+interface HeapReading {
+  readonly usedMb: number;
+  readonly totalMb: number;
+  readonly externalMb: number;
+  readonly arrayBuffersMb: number;
+  /** Mark-compacts since the process started. */
+  readonly majorGcs: number;
+}
+
+async function readHeap(url: string): Promise<HeapReading | undefined> {
+  try {
+    const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) });
+    const text = await response.text();
+    const mb = (name: string) => sumSeries(text, name) / 1048576;
+    return {
+      usedMb: mb("nodejs_heap_size_used_bytes"),
+      totalMb: mb("nodejs_heap_size_total_bytes"),
+      externalMb: mb("nodejs_external_memory_bytes"),
+      arrayBuffersMb: mb("eventail_process_array_buffers_bytes"),
+      majorGcs: sumSeries(text, "nodejs_gc_duration_seconds_count", { kind: "major" }),
+    };
+  } catch {
+    return undefined;
+  }
+}
 
 /** The slow, failing and dead-letter subscribers, in this process: they only count. */
 function startSideSubscribers(): Promise<{
@@ -188,6 +224,10 @@ try {
     noWatch: true,
     readyTimeoutMs: 120_000,
     args: ["--journey-size", String(journeySize), "--dead-letter-size", String(deadLetterSize)],
+    // Snapshots on SIGUSR2, written where asked (Node names them Heap.<date>.<pid>...).
+    ...(snapshotMinutes.length > 0
+      ? { nodeFlags: ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${snapshotDir}`] }
+      : {}),
   });
   const target = eventail;
   const spec = (broker: SoakBroker, phase: string) => ({
@@ -217,6 +257,9 @@ try {
   // The marker is the oldest event of the memory broker's journey and archive rings.
   const marker: Marker = { id: `soak-marker-${randomBytes(4).toString("hex")}`, source: "/soak" };
   const loadStartMs = Date.now() - 1_000;
+  // What the side subscribers had counted before the marker: the backlog columns start here
+  // (off by the few probe events whose slow or dead-letter delivery lands after it).
+  const countedBefore = new Map(side.counts);
   await sendMarker(`${target.url}/${namespace}/memory`, marker);
   const full: Record<Ring, number | undefined> = {
     journeys: undefined,
@@ -241,7 +284,18 @@ try {
     `eventail soak: ${written.brokers.map((b) => b.name).join(" + ")} brokers, ${rate} events/s each, ` +
       `${intervals} intervals of ${intervalMs / 1000} s`,
   );
+  const header =
+    `| minute | RSS MB | heap used MB | heap total MB | external MB | array buffers MB | major GCs | ${written.brokers.map((b) => `${b.name} p99 ms`).join(" | ")} | ` +
+    "slow deliveries | failing attempts | dead letters | flaky attempts | tail events | " +
+    "behind: slow / failing | " +
+    "journey ring | dead-letter ring | archive ring |\n" +
+    `|---:|---:|---:|---:|---:|---:|---:|${written.brokers.map(() => "---:").join("|")}|---:|---:|---:|---:|---:|---:|---|---|---|`;
+  console.log(header);
   const samples: SoakSample[] = [];
+  const heapUsed: Array<readonly [number, number]> = [];
+  // Accepted by every broker since the probes (the marker is the first).
+  let acceptedTotal = 1;
+  let majorGcsBefore = 0;
   const rows: string[] = [];
   for (let i = 1; i <= intervals; i++) {
     const loads = await Promise.all(
@@ -262,8 +316,10 @@ try {
         }),
       ),
     );
+    for (const load of loads) acceptedTotal += load.accepted;
     const memory = readMemory(target.pid);
     const rssMb = (memory?.rss ?? 0) / 1048576;
+    const heap = await readHeap(target.url);
     const p99s = reports.map((r) => r.p99Us / 1000);
     const p99Ms = Math.max(...p99s);
     samples.push({ minute: (i * intervalMs) / 60_000, rssMb, p99Ms });
@@ -285,6 +341,7 @@ try {
       await harness.sink.call("forget", { phase: `soak:${broker.name}:${i}` });
     }
     const minute = samples.at(-1)!.minute;
+    if (heap !== undefined) heapUsed.push([minute, heap.usedMb]);
     const rings = [
       await observe("journeys", minute, () => journeyGone(target.url, namespace, marker)),
       await observe("dead letters", minute, async () => {
@@ -295,24 +352,46 @@ try {
       ),
     ];
     if (!tail.connected) failures.push(`interval ${i}: the tail client was disconnected`);
+    // Events the slow and failing triggers have yet to finish: a backlog that grows is memory
+    // that grows (held events), the load outrunning the process rather than a leak.
+    const behind = (route: string) =>
+      acceptedTotal - (side.counts.get(route) ?? 0) + (countedBefore.get(route) ?? 0);
+    // Heap used between mark-compacts is live data plus garbage not yet collected: read it
+    // beside how many mark-compacts the interval had.
+    const heapCells =
+      heap === undefined
+        ? "? | ? | ? | ? | ?"
+        : `${[heap.usedMb, heap.totalMb, heap.externalMb, heap.arrayBuffersMb]
+            .map((mb) => mb.toFixed(1))
+            .join(" | ")} | ${heap.majorGcs - majorGcsBefore}`;
+    if (heap !== undefined) majorGcsBefore = heap.majorGcs;
     const row =
-      `| ${minute.toFixed(1)} | ${rssMb.toFixed(1)} | ` +
+      `| ${minute.toFixed(1)} | ${rssMb.toFixed(1)} | ${heapCells} | ` +
       `${p99s.map((p) => p.toFixed(2)).join(" | ")} | ${side.counts.get("slow") ?? 0} | ` +
       `${side.counts.get("fail") ?? 0} | ${side.counts.get("dead-letter") ?? 0} | ` +
       `${side.counts.get("flaky") ?? 0} | ${tail.events} (${tail.dropped} dropped) | ` +
+      `${behind("slow")} / ${behind("dead-letter")} | ` +
       `${rings.join(" | ")} |`;
     rows.push(row);
     console.log(row);
+    if (snapshotMinutes.some((m) => Math.abs(m - minute) < 1e-6)) {
+      // The process stops to write it (seconds per 100 MB of heap); the next interval starts after.
+      process.kill(target.pid, "SIGUSR2");
+      const asked = Date.now();
+      // The snapshot is written on the main thread: /healthz answers again once it is done.
+      await sleep(1_000);
+      await fetch(`${target.url}/healthz`, { signal: AbortSignal.timeout(600_000) });
+      console.log(
+        `eventail soak: heap snapshot at minute ${minute} in ${snapshotDir} (${((Date.now() - asked) / 1000).toFixed(0)} s)`,
+      );
+    }
   }
   const verdict = judgeSoak(samples);
   failures.push(...verdict.failures);
-  const header =
-    `| minute | RSS MB | ${written.brokers.map((b) => `${b.name} p99 ms`).join(" | ")} | ` +
-    "slow deliveries | failing attempts | dead letters | flaky attempts | tail events | " +
-    "journey ring | dead-letter ring | archive ring |\n" +
-    `|---:|---:|${written.brokers.map(() => "---:").join("|")}|---:|---:|---:|---:|---:|---|---|---|`;
+  const heapSlope = leastSquaresSlope(heapUsed.slice(Math.floor(heapUsed.length / 2)));
   const summary =
-    `RSS slope over the last half: ${verdict.slopeMbPerMinute?.toFixed(2) ?? "n/a (too short to judge)"} MB/min; ` +
+    `RSS slope over the last half: ${verdict.slopeMbPerMinute?.toFixed(2) ?? "n/a (too short to judge)"} MB/min ` +
+    `(heap used ${heapSlope?.toFixed(2) ?? "n/a"} MB/min); ` +
     `p99 median first half ${verdict.earlyP99Ms?.toFixed(2) ?? "n/a"} ms, last half ${verdict.lateP99Ms?.toFixed(2) ?? "n/a"} ms`;
   const fullSince = (Object.entries(full) as Array<[Ring, number | undefined]>)
     .map(([ring, at]) =>

@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { CounterTally, TwoLabelHistogram } from "./tally.js";
 
 /**
@@ -49,7 +49,19 @@ export class Metrics {
       ["namespace", "trigger", "code"],
     );
     this.registry.registerMetric(this.deliveryLatency as never);
-    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics) {
+      collectDefaultMetrics({ register: this.registry });
+      // prom-client has heap used/total and external, not the buffers inside external: the
+      // part that network reads and writes hold.
+      new Gauge({
+        name: "eventail_process_array_buffers_bytes",
+        help: "ArrayBuffers and Buffers of this process (process.memoryUsage().arrayBuffers)",
+        registers: [this.registry],
+        collect() {
+          this.set(process.memoryUsage().arrayBuffers);
+        },
+      });
+    }
   }
 
   /** A counter and the tally it takes the hot path's counts from whenever it is read. */

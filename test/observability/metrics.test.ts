@@ -62,4 +62,18 @@ describe("Metrics exposition", () => {
     expect(text).toContain(`${line("t2", "0.01")} 0`);
     expect(text).toContain(`${line("t2", "0.025")} 1`);
   });
+
+  it("with process metrics, exposes the heap and the array buffers the soak reads", async () => {
+    const metrics = new Metrics({ processMetrics: true });
+    const text = await metrics.registry.metrics();
+    for (const name of [
+      "nodejs_heap_size_used_bytes",
+      "nodejs_heap_size_total_bytes",
+      "nodejs_external_memory_bytes",
+      "eventail_process_array_buffers_bytes",
+    ]) {
+      const value = Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+      expect(value, name).toBeGreaterThan(0);
+    }
+  });
 });

@@ -101,4 +101,26 @@ describe("the journey ring", () => {
     for (let i = 0; i < 6; i++) ring.add("default", `x${i}`, "/s", accepted(i));
     expect(ring.length).toBe(4);
   });
+
+  it("holds index entries only for the events it holds, after many evictions and withdrawals", () => {
+    const size = 50;
+    const ring = new JourneyRing(size);
+    // Short-lived namespaces, ids repeated with other sources and with the same one, withdrawals.
+    for (let i = 0; i < 10_000; i++) {
+      const namespace = `ns-${Math.floor(i / 100)}`;
+      const id = `e${i % 70}`;
+      ring.add(namespace, id, `/s${i % 3}`, accepted(i));
+      ring.route(namespace, id, `/s${i % 3}`, { kind: "Trigger", name: "t", outcome: "delivered" });
+      if (i % 7 === 0) ring.remove(namespace, id, `/s${i % 3}`);
+    }
+    const { namespaces, ids } = ring.indexed;
+    expect(ids).toBeLessThanOrEqual(size);
+    // The last 50 events span the last one or two namespaces of the 100 seen.
+    expect(namespaces).toBeLessThanOrEqual(2);
+    let held = 0;
+    for (let i = 9_950; i < 10_000; i++) {
+      held += ring.get(`ns-${Math.floor(i / 100)}`, `e${i % 70}`).length;
+    }
+    expect(held).toBeGreaterThan(0);
+  });
 });
