@@ -41,6 +41,10 @@ if (chosen.length === 0 || options.a === undefined) {
 const rounds = Number(options.rounds);
 const seconds = Number(options.seconds);
 const enginePid = options["engine-pid"] === undefined ? undefined : Number(options["engine-pid"]);
+if (enginePid !== undefined && !(Number.isInteger(enginePid) && enginePid > 0)) {
+  process.stderr.write(`ab.js: --engine-pid must be a process id, got ${options["engine-pid"]}\n`);
+  process.exit(2);
+}
 
 function settingsFor(cli: string | undefined, id: string, side: string): BenchSettings {
   return {

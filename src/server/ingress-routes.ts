@@ -150,12 +150,15 @@ export class IngressRouteTable {
 
   /** The ingress route a request line addresses, or undefined when it is not ingress. */
   match(url: string): RouteMatch | undefined {
-    const known = this.matched.get(url);
+    // Keyed without the query, which matching ignores: a producer adding `?t=<now>` still hits.
+    const query = url.indexOf("?");
+    const key = query === -1 ? url : url.slice(0, query);
+    const known = this.matched.get(key);
     if (known !== undefined) return known ?? undefined;
-    const found = this.resolve(url);
-    if (url.length <= MAX_MATCHED_LENGTH) {
+    const found = this.resolve(key);
+    if (key.length <= MAX_MATCHED_LENGTH) {
       if (this.matched.size >= MAX_MATCHED) this.matched.clear();
-      this.matched.set(url, found ?? null);
+      this.matched.set(key, found ?? null);
     }
     return found;
   }
