@@ -45,14 +45,19 @@ afterAll(async () => {
   await nc.close();
 });
 
-/** Reads until `check` holds (writes are fire-and-forget, so a read may come before they land). */
+/**
+ * Reads until `check` holds (writes are fire-and-forget, so a read may come before they land).
+ * A lookup of an event not yet found waits up to 10 s for backfills (of every journey stream on
+ * the server, whatever else wrote to them), and a stream made after the readers listed streams
+ * is read from the next lookup on: so it is asked again past one lookup's wait.
+ */
 async function readUntil(
   from: NatsBacking,
   namespace: string,
   id: string,
   check: (journeys: StoredJourney[]) => boolean,
 ): Promise<StoredJourney[]> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 25_000;
   let seen: StoredJourney[] = [];
   while (Date.now() < deadline) {
     seen = await from.journeys.read(namespace, id);
@@ -70,7 +75,8 @@ const delivered = {
   attempts: [{ at: 2, status: 202, durationMs: 3 }],
 } as const;
 
-describe.skipIf(!url)("journeys on NATS journey streams", () => {
+// A readUntil may take 25 s, and a fresh process's lookup up to 10 s more.
+describe.skipIf(!url)("journeys on NATS journey streams", { timeout: 60_000 }, () => {
   it("one process writes, another reads, and a restarted one still reads", async () => {
     const a = backing();
     const b = backing();
@@ -92,7 +98,7 @@ describe.skipIf(!url)("journeys on NATS journey streams", () => {
     expect(await readUntil(c, "journeys", id, (j) => j[0]?.routes.length === 1)).toEqual([
       { source, accepted, routes: [delivered] },
     ]);
-  }, 60_000);
+  });
 
   it("keeps the sources of one id apart, and finds journeys in streams of other retentions", async () => {
     const a = backing();
