@@ -1,22 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseJourneyMessage } from "../../src/backing/journey-wire.js";
+import { wireReport } from "../support/journey-wire-arbitrary.js";
 
-const accepted = fc.record({
-  at: fc.integer(),
-  stream: fc.string(),
-  size: fc.nat(),
-  type: fc.string(),
-});
-const route = fc.record({
-  kind: fc.constantFrom("Trigger", "Subscription"),
-  name: fc.string(),
-  outcome: fc.constantFrom("delivered", "pending", "dead-lettered"),
-});
-const report = fc.oneof(
-  fc.tuple(fc.string(), fc.string(), fc.string(), fc.integer(), fc.constant("a"), accepted),
-  fc.tuple(fc.string(), fc.string(), fc.string(), fc.integer(), fc.constant("r"), route),
-);
+const report = wireReport;
 
 describe("fuzz: journey message (NATS, Kafka) → reports", () => {
   it("never throws on any text, and keeps only well-typed reports", () => {

@@ -3,22 +3,9 @@ import { describe, expect, it } from "vitest";
 import type { JourneyReport } from "../../../src/backing/journey-index.js";
 import { journeyMessages } from "../../../src/backing/journey-wire.js";
 import { decodeJourneyRecord } from "../../../src/backing/kafka/journey-store.js";
+import { wireRoute as route, wireReport } from "../../support/journey-wire-arbitrary.js";
 
-const accepted = fc.record({
-  at: fc.integer(),
-  stream: fc.string(),
-  size: fc.nat(),
-  type: fc.string(),
-});
-const route = fc.record({
-  kind: fc.constantFrom("Trigger", "Subscription"),
-  name: fc.string(),
-  outcome: fc.constantFrom("delivered", "pending", "dead-lettered"),
-});
-const wire = fc.oneof(
-  fc.tuple(fc.string(), fc.string(), fc.string(), fc.integer(), fc.constant("a"), accepted),
-  fc.tuple(fc.string(), fc.string(), fc.string(), fc.integer(), fc.constant("r"), route),
-);
+const wire = wireReport;
 type Wire = [string, string, string, number, string, object];
 
 function expected([namespace, id, source, expiresAt, kind, record]: Wire): JourneyReport {
