@@ -94,6 +94,36 @@ describe.skipIf(!brokers)("kafka backing consumer groups", () => {
     return position;
   }
 
+  /**
+   * Waits (at most 20 s) until the group's commits record as started, and not finished, at least
+   * as many records as `pending()` names: the metadata a successor reads to count redeliveries.
+   */
+  async function startedCommitted(
+    stream: string,
+    consumer: string,
+    pending: () => readonly string[],
+  ): Promise<void> {
+    const topic = topicName("eventail", stream);
+    const deadline = Date.now() + 20_000;
+    let recorded = 0;
+    for (;;) {
+      const [entry] = await admin.fetchOffsets({
+        groupId: groupId("eventail", stream, consumer),
+        topics: [topic],
+      });
+      recorded = 0;
+      for (const p of entry!.partitions) {
+        const started = /^eventail:started=(\d+)$/.exec(p.metadata ?? "");
+        if (started) recorded += Math.max(0, Number(started[1]) - Number(p.offset));
+      }
+      if (recorded >= pending().length) return;
+      if (Date.now() > deadline) {
+        throw new Error(`commits record ${recorded} started records, ${pending().length} held`);
+      }
+      await sleep(100);
+    }
+  }
+
   async function ends(stream: string): Promise<Map<number, number>> {
     const offsets = await admin.fetchTopicOffsets(topicName("eventail", stream));
     return new Map(offsets.map((p) => [p.partition, Number(p.high)]));
@@ -214,7 +244,10 @@ describe.skipIf(!brokers)("kafka backing consumer groups", () => {
 
     // The member records how far its handlers got in its next commit, a round trip later; a
     // process killed within that round trip leaves first deliveries looking like first ones.
-    await sleep(1_000);
+    // On a busy machine that round trip can take seconds, so wait for the commit itself.
+    await startedCommitted(stream, consumer, () =>
+      orphans.filter((id) => !deliveries.some((d) => d.id === id)),
+    );
     const killedAt = Date.now();
     await child.kill();
     await eventually(
