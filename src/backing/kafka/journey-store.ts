@@ -1,6 +1,6 @@
 /**
  * Journeys on Kafka (CONTRACT §11): one topic, `<prefix>.journeys`. All reports of one turn of the
- * event loop go out as ONE record (journey-wire.ts, shared with NATS: a JSON array of reports,
+ * event loop (under load, of the turns within SEND_GAP_MS) go out as ONE record (journey-wire.ts, shared with NATS: a JSON array of reports,
  * each carrying its expiry; split at MAX_RECORD_CHARS), so the cost per event is a share of one
  * record rather than a record, a key and a JSON object per report. On a real cluster the topic
  * is created with time retention only (`cleanup.policy=delete`, retention.ms of
@@ -68,6 +68,13 @@ const MAX_PENDING = 10_000;
 /** Characters per record, well under Kafka's default max.message.bytes of 1 MB. */
 const MAX_RECORD_CHARS = 256 * 1024;
 const SWEEP_MS = 60_000;
+/**
+ * Least time from one send's start to the next: under load the reports of the turns between go
+ * as one record, so a busy process makes tens of journey produce requests a second, not one per
+ * round trip (each costs the producer and the broker a request). A quiet process's first report
+ * still goes at once.
+ */
+const SEND_GAP_MS = 25;
 
 export function journeyTopic(prefix: string): string {
   return topicName(prefix, "journeys");
@@ -85,6 +92,7 @@ export class KafkaJourneyStore implements JourneyStore {
   /** A flush's records are being sent (one at a time). */
   private flushing = false;
   private flushScheduled = false;
+  private lastSendAt = Number.NEGATIVE_INFINITY;
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
   private warned = false;
@@ -167,17 +175,22 @@ export class KafkaJourneyStore implements JourneyStore {
   private write(report: WireReport): void {
     if (this.closed || this.pending.length + this.sending >= MAX_PENDING) return;
     this.pending.push(JSON.stringify(report));
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    const wait = this.lastSendAt + SEND_GAP_MS - Date.now();
+    if (wait <= 0) setImmediate(() => this.flush());
+    else setTimeout(() => this.flush(), wait);
   }
 
   /**
    * One send at a time, one record each: a retried send cannot land after a later one (the
    * partition then holds reports in the order written), and a large turn is never one record
    * batch over the broker's max.message.bytes. Reports of turns written meanwhile wait and go
-   * together when the send in flight ends.
+   * together when the send in flight ends, or SEND_GAP_MS after it began if that is later.
    */
   private flush(): void {
     this.flushScheduled = false;
@@ -186,11 +199,12 @@ export class KafkaJourneyStore implements JourneyStore {
     this.pending = [];
     this.sending += reports.length;
     this.flushing = true;
+    this.lastSendAt = Date.now();
     this.sendInOrder(journeyMessages(reports, MAX_RECORD_CHARS)).finally(() => {
       this.sending -= reports.length;
       this.flushing = false;
       // Written while this was in flight (or before close, which flushes what is left).
-      if (this.pending.length > 0) this.flush();
+      if (this.pending.length > 0) this.scheduleFlush();
     });
   }
 

@@ -1,6 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Kafka, logLevel } from "kafkajs";
 import { afterEach, describe, expect, it } from "vitest";
 import type { KafkaBacking } from "../../../src/backing/kafka/index.js";
+import { journeyTopic } from "../../../src/backing/kafka/journey-store.js";
 import { serviceUrl } from "../../support/services.js";
 import { kafkaBacking } from "./kafka-fixtures.js";
 
@@ -70,6 +73,34 @@ describe.skipIf(!brokers)("journeys on a Kafka topic", () => {
     expect(Object.keys(bySource).sort()).toEqual(["/a", "/b"]);
     expect(bySource["/a"]).toEqual({ source: "/a", accepted, routes: [] });
     expect(bySource["/b"]).toEqual({ source: "/b", accepted, routes: [delivered] });
+  });
+
+  it("reports of a busy stretch go as one record per send gap, not one per turn", async () => {
+    const prefix = `journeystest-${randomUUID().slice(0, 8)}`;
+    const a = await backing(prefix);
+    const id = randomUUID();
+    const startedAt = Date.now();
+    // 100 turns a millisecond or more apart: one send per turn would be ~100 records.
+    for (let turn = 0; turn < 100; turn++) {
+      a.journeys.writeRoute("journeys", id, "/orders", { ...pending, name: `t${turn}` }, HOUR);
+      await sleep(1);
+    }
+    const elapsed = Date.now() - startedAt;
+    await a.journeys.close();
+    const admin = new Kafka({ brokers: brokers!.split(","), logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(journeyTopic(prefix));
+      const records = offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+      // The first report goes at once, then at most one send per 25 ms gap, plus close's flush.
+      expect(records).toBeGreaterThan(0);
+      expect(records).toBeLessThanOrEqual(2 + Math.ceil(elapsed / 25));
+    } finally {
+      await admin.disconnect();
+    }
+    const reader = await backing(prefix);
+    const [journey] = await reader.journeys.read("journeys", id);
+    expect(journey?.routes).toHaveLength(100);
   });
 
   it("answers nothing for an unknown id", async () => {
