@@ -52,10 +52,20 @@ function lastAttempt(route: RouteRecord): number | undefined {
  * attempts to tell them apart, an outcome beats `pending`, and otherwise the later read wins.
  */
 export function routeSupersedes(next: RouteRecord, current: RouteRecord): boolean {
+  return routePrecedence(next, current) >= 0;
+}
+
+/**
+ * > 0 when `next` says more than `current`, < 0 when less, 0 when nothing tells them apart (then
+ * read order decides: the later read, or for a backfill the report already indexed).
+ */
+function routePrecedence(next: RouteRecord, current: RouteRecord): number {
   const a = lastAttempt(next);
   const b = lastAttempt(current);
-  if (a !== undefined && b !== undefined && a !== b) return a > b;
-  return !(next.outcome === "pending" && current.outcome !== "pending");
+  if (a !== undefined && b !== undefined && a !== b) return a > b ? 1 : -1;
+  const nextPending = next.outcome === "pending";
+  const currentPending = current.outcome === "pending";
+  return nextPending === currentPending ? 0 : nextPending ? -1 : 1;
 }
 
 export class JourneyIndex {
@@ -113,13 +123,11 @@ export class JourneyIndex {
     }
     const present = reports.get(slot);
     if (present !== undefined) {
-      // A route's reports are compared (another partition's may be newer than the tail's);
-      // an acceptance the tail read stands.
-      const stale =
-        present.route && report.route
-          ? !routeSupersedes(report.route, present.route)
-          : !this.fromOlder.has(present);
-      if (stale) return;
+      // A route's reports are compared (another partition's may be newer than the tail's); on
+      // a tie, and for an acceptance, what the tail read stands: a backfill report is older.
+      const precedence =
+        present.route && report.route ? routePrecedence(report.route, present.route) : 0;
+      if (precedence < 0 || (precedence === 0 && !this.fromOlder.has(present))) return;
     }
     this.fromOlder.add(report);
     reports.set(slot, report);

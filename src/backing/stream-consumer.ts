@@ -175,15 +175,29 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
   protected async redeliver(event: CloudEvent, url: string): Promise<DeliveryOutcome> {
     const config = this.config;
     const { deadLetterSink: _sink, ...delivery } = config.delivery;
+    // The redrive's attempts go into its report: they are later than the dead letter's, which
+    // is how a reader that meets both (two partitions, a backfill) knows which came last.
+    const attempts: AttemptRecord[] = [];
     const outcome = await this.dispatcher.deliver(
       event,
       url,
       delivery,
       { namespace: config.namespace, kind: this.consumerPrefix, name: config.name },
-      { signal: this.shutdown.signal, failureHandled: true },
+      {
+        signal: this.shutdown.signal,
+        failureHandled: true,
+        onAttempt: (at, status, error, ms) => {
+          attempts.push({
+            at,
+            durationMs: ms,
+            ...(status === undefined ? {} : { status }),
+            ...(error === undefined ? {} : { error }),
+          });
+        },
+      },
     );
     if (outcome.kind === "delivered" || outcome.kind === "replied") {
-      this.report(event, this.outcomeRoute(outcome, [], false));
+      this.report(event, this.outcomeRoute(outcome, attempts, false));
     }
     return outcome;
   }

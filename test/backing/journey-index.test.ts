@@ -150,4 +150,24 @@ describe("journey index", () => {
     // A later report in log order still replaces an equal one (a pending after a pending).
     expect(routeSupersedes(t1("pending", [10, 30]), t1("pending", [10, 30]))).toBe(true);
   });
+
+  it("on a tie the backfill's report never replaces the tail's (a redrive after its dead letter)", () => {
+    // Nothing tells these two apart: the one with no attempts has no time to compare.
+    const redriven: RouteRecord = { kind: "Trigger", name: "t1", outcome: "delivered" };
+    const deadLettered: RouteRecord = {
+      kind: "Trigger",
+      name: "t1",
+      outcome: "dead-lettered",
+      attempts: [{ at: 10, status: 500, durationMs: 1 }],
+    };
+    const index = new JourneyIndex();
+    index.add(report("e", { route: redriven }));
+    index.addOlder(report("e", { route: deadLettered }));
+    expect(index.read("ns", "e", 0)).toEqual([{ source: "/s", routes: [redriven] }]);
+    // Among backfill reports the later read still wins on a tie.
+    const older = new JourneyIndex();
+    older.addOlder(report("e", { route: deadLettered }));
+    older.addOlder(report("e", { route: redriven }));
+    expect(older.read("ns", "e", 0)).toEqual([{ source: "/s", routes: [redriven] }]);
+  });
 });

@@ -160,8 +160,11 @@ describe("the dead-letter store on a memory broker", () => {
     ).toEqual({ status: 200, body: { redriven: 1, failed: 0 } });
     expect(await list(running.url)).toEqual([]);
     const journey = await request(`${running.url}/api/v1/events/default/b-1`);
+    // The redrive's own attempt is reported: it is what tells a reader meeting both reports
+    // (two partitions, a backfill) that the delivery came after the dead letter.
     expect(((await journey.body.json()) as JourneyJson).routes[0]).toMatchObject({
       outcome: "delivered",
+      attempts: [{ status: 202 }],
     });
   });
 
