@@ -168,7 +168,10 @@ export class KafkaJourneyStore implements JourneyStore {
     // Reports written just before close still reach Kafka (a restart reads them back).
     this.flush();
     const deadline = Date.now() + this.settings.requestTimeoutMs;
-    while (this.sending > 0 && Date.now() < deadline) await sleep(10);
+    // Reports written while a send was in flight go after it (at once now: no gap once closed).
+    while ((this.sending > 0 || this.pending.length > 0) && Date.now() < deadline) {
+      await sleep(10);
+    }
     await Promise.all([this.follower.close(), this.backfill?.close()]);
   }
 
@@ -182,7 +185,7 @@ export class KafkaJourneyStore implements JourneyStore {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     const wait = this.lastSendAt + SEND_GAP_MS - Date.now();
-    if (wait <= 0) setImmediate(() => this.flush());
+    if (wait <= 0 || this.closed) setImmediate(() => this.flush());
     else setTimeout(() => this.flush(), wait);
   }
 

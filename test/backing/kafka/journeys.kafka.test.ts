@@ -103,6 +103,21 @@ describe.skipIf(!brokers)("journeys on a Kafka topic", () => {
     expect(journey?.routes).toHaveLength(100);
   });
 
+  it("close sends the reports written while a send was in flight", async () => {
+    const prefix = `journeystest-${randomUUID().slice(0, 8)}`;
+    const a = await backing(prefix);
+    const id = randomUUID();
+    a.journeys.writeAccepted("journeys", id, "/orders", accepted, HOUR);
+    // The acceptance's send is on its way; this one waits for it, then for the gap.
+    await new Promise((resolve) => setImmediate(resolve));
+    a.journeys.writeRoute("journeys", id, "/orders", delivered, HOUR);
+    await a.journeys.close();
+    const reader = await backing(prefix);
+    expect(await reader.journeys.read("journeys", id)).toEqual([
+      { source: "/orders", accepted, routes: [delivered] },
+    ]);
+  });
+
   it("answers nothing for an unknown id", async () => {
     const a = await backing(`journeystest-${randomUUID().slice(0, 8)}`);
     expect(await a.journeys.read("journeys", randomUUID())).toEqual([]);
