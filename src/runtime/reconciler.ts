@@ -98,6 +98,8 @@ let ingressKeyCount = 0;
  * clients that post to names without end.
  */
 function ingressKey(namespace: string, name: string): string {
+  // Longer than Kubernetes allows: no resource has it, and a client's 8 KB names must not be kept.
+  if (namespace.length > 63 || name.length > 253) return key(namespace, name);
   let names = ingressKeys.get(namespace);
   if (names === undefined) {
     names = new Map();
