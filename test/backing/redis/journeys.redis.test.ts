@@ -1,8 +1,11 @@
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import fc from "fast-check";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RouteRecord } from "../../../src/backing/journey.js";
+import { routeSupersedes } from "../../../src/backing/journey-index.js";
 import {
   bucketMs,
   bucketOf,
@@ -13,7 +16,7 @@ import {
   RedisJourneyStore,
 } from "../../../src/backing/redis/journey-store.js";
 import { silentLogger } from "../../../src/observability/logger.js";
-import { serviceUrl } from "../../support/services.js";
+import { freePort, hasBinary, portOpen, serviceUrl } from "../../support/services.js";
 
 const url = serviceUrl("redis");
 
@@ -26,6 +29,53 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
     await sleep(25);
   }
   throw new Error(`never: ${what}`);
+}
+
+/**
+ * Lets the reports made so far go: the store sends them at the end of the turn they were made
+ * in, and a lookup sent after them on the one connection finds them stored.
+ */
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * A Redis of the test's own, so its command counts (INFO commandstats) are this test's alone:
+ * other test files use the shared one at the same time.
+ */
+async function ownRedis(): Promise<{ redis: Redis; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--save", "", "--appendonly", "no"],
+    {
+      stdio: "ignore",
+    },
+  );
+  for (let i = 0; !(await portOpen("127.0.0.1", port)); i++) {
+    if (i > 150 || child.exitCode !== null) throw new Error("redis-server did not start");
+    await sleep(100);
+  }
+  const redis = new Redis(port, "127.0.0.1");
+  return {
+    redis,
+    stop: async () => {
+      redis.disconnect();
+      if (child.exitCode === null) {
+        child.kill("SIGTERM");
+        await new Promise((resolve) => child.once("exit", resolve));
+      }
+    },
+  };
+}
+
+/** Calls of each command since the last CONFIG RESETSTAT, those a script made included. */
+async function commandCalls(redis: Redis): Promise<Record<string, number>> {
+  const calls: Record<string, number> = {};
+  for (const [, name, count] of (await redis.info("commandstats")).matchAll(
+    /cmdstat_(\w+):calls=(\d+)/g,
+  )) {
+    calls[name!] = Number(count);
+  }
+  return calls;
 }
 
 const accepted = { at: Date.now(), stream: "broker.default.b", size: 3, type: "t" };
@@ -212,6 +262,122 @@ describe.skipIf(!url)("Redis journey store (a hash per time bucket)", () => {
     expect(journey!.routes).toEqual([delivered]);
     await redis.del(earlier, current, journeyKey("default", id));
   });
+
+  it("in one bucket, a route's line is replaced only by a report that supersedes it", async () => {
+    const ttl = uniqueRetention();
+    retentions.push(ttl);
+    const attempt = (at: number, status: number) => ({ at, status, durationMs: 1 });
+    const cases = [
+      // A redelivery's stale pending (an earlier attempt) written after the delivery.
+      {
+        first: { ...route("delivered", "stale"), attempts: [attempt(2_000, 200)] },
+        later: { ...route("pending", "stale"), attempts: [attempt(1_000, 503)] },
+        kept: "first",
+      },
+      // No attempts to compare: an outcome beats a later pending.
+      { first: route("filtered-out", "bare"), later: route("pending", "bare"), kept: "first" },
+      // A retry after the redelivery: its later attempt wins, though pending.
+      {
+        first: { ...route("delivered", "retried"), attempts: [attempt(1_000, 200)] },
+        later: {
+          ...route("pending", "retried"),
+          attempts: [attempt(1_000, 200), attempt(3_000, 503)],
+        },
+        kept: "later",
+      },
+    ] as const;
+    const expected = cases.map((c) => (c.kept === "first" ? c.first : c.later));
+    // Each pair in two script calls (turns), and in one.
+    const apart = randomUUID();
+    const together = randomUUID();
+    for (const c of cases) store.writeRoute("default", apart, "/s", c.first, ttl);
+    await nextTurn();
+    for (const c of cases) store.writeRoute("default", apart, "/s", c.later, ttl);
+    for (const c of cases) {
+      store.writeRoute("default", together, "/s", c.first, ttl);
+      store.writeRoute("default", together, "/s", c.later, ttl);
+    }
+    await nextTurn();
+    for (const id of [apart, together]) {
+      const [journey] = await store.read("default", id);
+      expect(journey!.routes).toHaveLength(3);
+      expect(journey!.routes).toEqual(expect.arrayContaining(expected));
+      const field = await redis.hget(bucketOf(ttl, Date.now()).key, journeyField("default", id));
+      expect((field ?? "").split("\n").filter(Boolean)).toHaveLength(3);
+    }
+  });
+
+  it("keeps in one bucket what routeSupersedes keeps, whatever the reports and turns", async () => {
+    const ttl = uniqueRetention();
+    retentions.push(ttl);
+    const report = fc.record({
+      name: fc.constantFrom("a", "b", "c"),
+      outcome: fc.constantFrom<RouteRecord["outcome"]>("pending", "delivered", "dead-lettered"),
+      attempts: fc.array(fc.integer({ min: 0, max: 4_000_000_000_000 }), { maxLength: 3 }),
+      turnEnds: fc.boolean(),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(report, { minLength: 1, maxLength: 12 }), async (reports) => {
+        const id = randomUUID();
+        const kept = new Map<string, RouteRecord>();
+        for (const r of reports) {
+          const written: RouteRecord = {
+            ...route(r.outcome, r.name),
+            ...(r.attempts.length > 0
+              ? { attempts: r.attempts.map((at) => ({ at, status: 503, durationMs: 1 })) }
+              : {}),
+          };
+          store.writeRoute("default", id, "/s", written, ttl);
+          const present = kept.get(r.name);
+          if (present === undefined || routeSupersedes(written, present)) kept.set(r.name, written);
+          if (r.turnEnds) await nextTurn();
+        }
+        await nextTurn();
+        const [journey] = await store.read("default", id);
+        expect(journey!.routes).toHaveLength(kept.size);
+        expect(journey!.routes).toEqual(expect.arrayContaining([...kept.values()]));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it.skipIf(!hasBinary("redis-server"))(
+    "a turn's reports of one event read and write its field once, however many",
+    async () => {
+      const own = await ownRedis();
+      try {
+        const ownStore = new RedisJourneyStore(own.redis, silentLogger());
+        await until(async () => own.redis.status === "ready", "own redis ready");
+        const ttl = uniqueRetention();
+        const id = randomUUID();
+        const triggers = Array.from({ length: 200 }, (_, n) => `trigger-${n}`);
+        await own.redis.config("RESETSTAT");
+        // Every trigger of a broker reports the event, twice: pending, then its outcome.
+        for (const name of triggers)
+          ownStore.writeRoute("default", id, "/s", route("pending", name), ttl);
+        await nextTurn();
+        for (const [n, name] of triggers.entries()) {
+          const outcome = n % 2 === 0 ? "delivered" : "filtered-out";
+          ownStore.writeRoute("default", id, "/s", route(outcome, name), ttl);
+        }
+        await nextTurn();
+        await own.redis.ping();
+        const calls = await commandCalls(own.redis);
+        // Per turn: one read of the field, and one write of it beside the retention's listing.
+        expect((calls["hget"] ?? 0) + (calls["hmget"] ?? 0)).toBe(2);
+        expect(calls["hset"]).toBe(4);
+        const [journey] = await ownStore.read("default", id);
+        expect(journey!.routes).toHaveLength(200);
+        expect(journey!.routes).toEqual(
+          expect.arrayContaining(
+            triggers.map((name, n) => route(n % 2 === 0 ? "delivered" : "filtered-out", name)),
+          ),
+        );
+      } finally {
+        await own.stop();
+      }
+    },
+  );
 
   it("a lookup keeps a retention a writer listed again since it was found expired", async () => {
     const ttl = uniqueRetention();
