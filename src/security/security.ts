@@ -17,8 +17,9 @@ import {
 import { groupOf } from "../resources/status.js";
 import type { Resource } from "../resources/types.js";
 import { type Addressable, AddressBook, type GuardedAddress } from "./address-book.js";
+import { API_AUDIENCE } from "./api-guard.js";
 import { parseBearer } from "./bearer.js";
-import { explicitAudiences } from "./destination-audiences.js";
+import { audienceKey, explicitAudiences } from "./destination-audiences.js";
 import { AuthenticationError, AuthorizationError } from "./errors.js";
 import {
   type AuthorizationMode,
@@ -260,20 +261,26 @@ export class Security {
    */
   authorization(sender: SenderLabels, url: string): string | undefined {
     if (!this.enabled() || this.keyRing.size === 0) return undefined;
-    return this.outbound.header(this.senderSubject(sender), this.audienceOf(url));
+    return this.outbound.header(this.senderSubject(sender), this.audienceOf(sender.namespace, url));
   }
 
-  /** The audience of a destination URL, worked out once per URL and configuration. */
-  private audienceOf(url: string): string {
-    let audience = this.urlAudiences.get(url);
+  /**
+   * The audience of a destination URL as the sender's namespace names it, worked out once per
+   * (namespace, URL) and configuration. Never the operations API's: a delivery token must not
+   * open the API (the URL stands in for it).
+   */
+  private audienceOf(namespace: string, url: string): string {
+    const key = audienceKey(namespace, url);
+    let audience = this.urlAudiences.get(key);
     if (audience === undefined) {
       audience =
-        this.audiences.get(url) ??
+        this.audiences.get(key) ??
         this.book.audienceOfUrl(url, [this.serverUrl, this.options.publicUrl ?? ""]) ??
         url;
+      if (audience === API_AUDIENCE) audience = url;
       // Destinations come from manifests; the bound only stops churn from growing it.
       if (this.urlAudiences.size >= MAX_CACHED_URLS) this.urlAudiences.clear();
-      this.urlAudiences.set(url, audience);
+      this.urlAudiences.set(key, audience);
     }
     return audience;
   }

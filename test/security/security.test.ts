@@ -103,6 +103,36 @@ describe("delivery credentials", () => {
   });
 });
 
+describe("delivery audiences a manifest names", () => {
+  const trigger = (namespace: string, name: string, audience: string) =>
+    resource("eventing.knative.dev/v1", "Trigger", name, {
+      namespace,
+      spec: { broker: "orders", subscriber: { uri: "https://sink.example/in", audience } },
+    });
+  const audienceOf = (security: Security, namespace: string, name: string) =>
+    decodeJwt(
+      security
+        .authorization({ namespace, kind: "trigger", name }, "https://sink.example/in")!
+        .replace(/^Bearer /, ""),
+    ).aud;
+
+  it("are each namespace's own: another namespace naming the same URL changes nothing", () => {
+    // The other namespace's Trigger comes first: the first one seen used to win for every sender.
+    const security = configured([
+      enabled,
+      trigger("evil", "e", "junk"),
+      trigger("default", "t", "sink-audience"),
+    ]);
+    expect(audienceOf(security, "default", "t")).toBe("sink-audience");
+    expect(audienceOf(security, "evil", "e")).toBe("junk");
+  });
+
+  it("never make a token for the operations API: the destination's URL stands in", () => {
+    const security = configured([enabled, trigger("default", "t", "eventail:api")]);
+    expect(audienceOf(security, "default", "t")).toBe("https://sink.example/in");
+  });
+});
+
 describe("delivery credentials across configurations", () => {
   it("follow a destination's audience when a new configuration changes it", () => {
     const state = tempDir();
