@@ -62,10 +62,14 @@ export type WebhookOutcome =
   | { readonly outcome: "ignored"; readonly reason: string }
   | { readonly outcome: "refused"; readonly refusal: WebhookRefusal; readonly reason: string };
 
+/** The largest request a webhook source may take: its route reads no more than this. */
+export const MAX_WEBHOOK_BODY_LIMIT = 25 * 1024 * 1024;
+
 /** A webhook source (GitHubSource and the like): gets the raw request, says what it made of it. */
 export interface WebhookTarget {
   readonly namespace: string;
   readonly name: string;
+  /** At most MAX_WEBHOOK_BODY_LIMIT. */
   readonly bodyLimit: number;
   handle(request: {
     headers: Record<string, string | string[] | undefined>;
@@ -107,3 +111,8 @@ export interface DataPlane {
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/**
+ * What a sink's route reads at most: sinks take what brokers deliver, and an annotation may raise
+ * a broker's ingress limit above the default.
+ */
+export const SINK_BODY_LIMIT = 64 * 1024 * 1024;

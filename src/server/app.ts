@@ -1,6 +1,16 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
 import { decodeHttpRequest } from "../events/http-binding.js";
-import type { DataPlane } from "../events/ingress-target.js";
+import {
+  type DataPlane,
+  DEFAULT_BODY_LIMIT,
+  MAX_WEBHOOK_BODY_LIMIT,
+  SINK_BODY_LIMIT,
+} from "../events/ingress-target.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { InFlightLimit } from "./accept-events.js";
@@ -72,8 +82,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     // Nothing logs through request.log; a pino child per request (bindings serialized) would be
     // made for nothing.
     childLoggerFactory: (logger) => logger,
-    // The 1 MiB limit is per target and enforced by the ingress itself (413 with our JSON body).
-    bodyLimit: Number.MAX_SAFE_INTEGER,
+    // Broker and channel ingress is served before fastify and enforces each target's own limit
+    // (413 with our JSON body); every fastify route reads at most this, or its own bodyLimit.
+    bodyLimit: DEFAULT_BODY_LIMIT,
     return503OnClosing: true,
     // No route declares a schema: fastify's compilers would load ajv and fast-json-stringify
     // (~100 modules, a few MB of idle memory) for nothing.
@@ -121,10 +132,27 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     registerWellKnown(app, guard);
   }
 
-  app.post("/sinks/:namespace/:name", async (request, reply) => {
+  // An unknown sink or source is answered before any of the body is read.
+  const sinkOf = (request: FastifyRequest) => {
     const { namespace, name } = request.params as { namespace: string; name: string };
     const sink = dataPlane.sink(namespace, name);
     if (!sink) throw new HttpError("NOT_FOUND", `sink ${namespace}/${name} does not exist`);
+    return sink;
+  };
+  const sourceOf = (request: FastifyRequest) => {
+    const { namespace, name } = request.params as { namespace: string; name: string };
+    const source = dataPlane.webhook(namespace, name);
+    if (!source) throw new HttpError("NOT_FOUND", `source ${namespace}/${name} does not exist`);
+    return source;
+  };
+
+  const sinkRoute = {
+    // Sinks take what brokers deliver, whose ingress limit an annotation may raise.
+    bodyLimit: SINK_BODY_LIMIT,
+    onRequest: async (request: FastifyRequest) => void sinkOf(request),
+  };
+  app.post("/sinks/:namespace/:name", sinkRoute, async (request, reply) => {
+    const sink = sinkOf(request);
     const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
     const headers: Record<string, string> = {};
     // A batch hands its events on one by one; the answer carries the last one's headers.
@@ -152,10 +180,18 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   app.register(exchangeRoutes({ dataPlane, logger }));
 
-  app.post("/sources/:namespace/:name", async (request, reply) => {
-    const { namespace, name } = request.params as { namespace: string; name: string };
-    const source = dataPlane.webhook(namespace, name);
-    if (!source) throw new HttpError("NOT_FOUND", `source ${namespace}/${name} does not exist`);
+  const sourceRoute = {
+    bodyLimit: MAX_WEBHOOK_BODY_LIMIT,
+    onRequest: async (request: FastifyRequest) => {
+      const source = sourceOf(request);
+      const declared = Number(request.headers["content-length"]);
+      if (declared > source.bodyLimit) {
+        throw new HttpError("PAYLOAD_TOO_LARGE", `request body exceeds ${source.bodyLimit} bytes`);
+      }
+    },
+  };
+  app.post("/sources/:namespace/:name", sourceRoute, async (request, reply) => {
+    const source = sourceOf(request);
     const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
     if (body.length > source.bodyLimit) {
       throw new HttpError("PAYLOAD_TOO_LARGE", `request body exceeds ${source.bodyLimit} bytes`);

@@ -93,11 +93,13 @@ export function authenticateRequest(
 
 /**
  * Guards POSTs to fastify routes whose path is an address (an IntegrationSink's `/sinks/...`):
- * the token before the handler runs, and the events the body carries. A body that does not
- * decode is left to the handler, which answers 400.
+ * the token as the request arrives, before any of its body is read (a client without one must
+ * not make the server buffer what it sends), then the events the body carries. A body that does
+ * not decode is left to the handler, which answers 400.
  */
 export function guardFastifyRoutes(app: FastifyInstance, guard: IngressGuard): void {
-  app.addHook("preHandler", async (request) => {
+  const admittedOf = new WeakMap<object, Admitted>();
+  app.addHook("onRequest", async (request) => {
     if (request.method !== "POST" || !guard.enabled()) return;
     const pattern = request.routeOptions.url;
     if (pattern === undefined) return;
@@ -106,6 +108,11 @@ export function guardFastifyRoutes(app: FastifyInstance, guard: IngressGuard): v
     const admitted = await authenticateRequest(guard, path, request.headers);
     if (admitted === undefined) return;
     if (!("token" in admitted)) throw admitted;
+    admittedOf.set(request, admitted);
+  });
+  app.addHook("preHandler", async (request) => {
+    const admitted = admittedOf.get(request);
+    if (admitted === undefined) return;
     let events: CloudEvent[];
     try {
       const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);

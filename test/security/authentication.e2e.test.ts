@@ -10,6 +10,7 @@ import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/observability/logger.js";
 import { oidcSubject } from "../../src/security/oidc-identity.js";
+import { statusBeforeBodyEnds } from "../support/early-answer.js";
 import { eventually, type RecordingSink, startSink, startWithManifests } from "../support/sink.js";
 import { tempDir } from "./support.js";
 
@@ -290,6 +291,12 @@ describe("ingress with authentication-oidc enabled", () => {
   it("refuses an allowed sender's event that fails the policy's filters (403)", async () => {
     const answer = await post("/default/orders", "com.bank.wire", "filtered-1", token(PRODUCER));
     expect(answer.status).toBe(403);
+  });
+
+  it("answers a sink request without a token, or to no sink, before reading its body", async () => {
+    // The body never ends: only an answer given before reading it all can arrive.
+    expect(await statusBeforeBodyEnds(`${eventail.url}/sinks/default/log`)).toBe(401);
+    expect(await statusBeforeBodyEnds(`${eventail.url}/sinks/default/nosuch`)).toBe(404);
   });
 
   it("guards an IntegrationSink like any address", async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { signatureOf } from "../../src/sources/github/signature.js";
+import { statusBeforeBodyEnds } from "../support/early-answer.js";
 import {
   brokerYaml,
   eventually,
@@ -148,5 +149,40 @@ spec:
 ${triggerYaml("all", subscriber.url)}`);
     await eventually(() => subscriber.events.length >= 1, 15_000, "the emitted event");
     expect(subscriber.events[0]?.attributes["type"]).toBe("dev.example.emitted");
+  });
+
+  it("answers before reading a body: no such source 404, a declared length over the source's limit or the server's 413", async () => {
+    const running = await eventail(`${brokerYaml()}---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: github-secret
+stringData:
+  secretToken: hook-secret
+---
+apiVersion: sources.knative.dev/v1alpha1
+kind: GitHubSource
+metadata:
+  name: widgets
+spec:
+  ownerAndRepository: acme/widgets
+  eventTypes: [push]
+  secretToken:
+    secretKeyRef: { name: github-secret, key: secretToken }
+  sink:
+    ref: { apiVersion: eventing.knative.dev/v1, kind: Broker, name: default }
+`);
+    // Each body never ends: only an answer given before reading it all can arrive.
+    expect(await statusBeforeBodyEnds(`${running.url}/sources/default/nosuch`)).toBe(404);
+    const overSource = String(26 * 1024 * 1024);
+    expect(
+      await statusBeforeBodyEnds(`${running.url}/sources/default/widgets`, {
+        "content-length": overSource,
+      }),
+    ).toBe(413);
+    // A path nothing serves: the server's own limit (1 MiB) holds before the 404.
+    expect(
+      await statusBeforeBodyEnds(`${running.url}/x/y/z`, { "content-length": String(2 << 20) }),
+    ).toBe(413);
   });
 });

@@ -1,3 +1,4 @@
+import { MAX_WEBHOOK_BODY_LIMIT } from "../../events/ingress-target.js";
 import type { Logger } from "../../observability/logger.js";
 import { ignored, refused } from "../webhook/answer.js";
 import { headerOf, mediaTypeOf, type WebhookHeaders } from "../webhook/request.js";
@@ -14,7 +15,7 @@ export interface GitHubSourceSpec {
 }
 
 /** GitHub caps webhook payloads at 25 MB. */
-export const GITHUB_BODY_LIMIT = 25 * 1024 * 1024;
+export const GITHUB_BODY_LIMIT = MAX_WEBHOOK_BODY_LIMIT;
 
 /**
  * GitHubSource, standalone: GitHub (configured by hand to call POST /sources/{ns}/{name}) posts

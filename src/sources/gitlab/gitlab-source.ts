@@ -1,3 +1,4 @@
+import { MAX_WEBHOOK_BODY_LIMIT } from "../../events/ingress-target.js";
 import type { Logger } from "../../observability/logger.js";
 import { ignored, refused } from "../webhook/answer.js";
 import { headerOf, secretsEqual, type WebhookHeaders } from "../webhook/request.js";
@@ -14,7 +15,7 @@ export interface GitLabSourceSpec {
 }
 
 /** GitLab's default webhook payload limit is 25 MB as well. */
-const GITLAB_BODY_LIMIT = 25 * 1024 * 1024;
+const GITLAB_BODY_LIMIT = MAX_WEBHOOK_BODY_LIMIT;
 
 /**
  * GitLabSource, standalone: GitLab posts to POST /sources/{ns}/{name} with the secret token in
