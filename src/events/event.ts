@@ -109,7 +109,22 @@ export function validateEvent(event: CloudEvent): void {
   if (time !== undefined && (typeof time !== "string" || Number.isNaN(Date.parse(time)))) {
     throw new EventValidationError("attribute time must be an RFC 3339 timestamp", "time");
   }
+  // Delivered in binary mode it is the Content-Type header, which cannot carry a line break:
+  // refused here rather than accepted and then undeliverable (or a header injected).
+  const contentType = event.attributes["datacontenttype"];
+  if (
+    contentType !== undefined &&
+    (typeof contentType !== "string" || INVALID_HEADER_CHARACTER.test(contentType))
+  ) {
+    throw new EventValidationError(
+      "attribute datacontenttype must be a string without control characters",
+      "datacontenttype",
+    );
+  }
 }
+
+/** What Node's HTTP stack refuses in a header value. */
+const INVALID_HEADER_CHARACTER = /[^\t\x20-\x7e\x80-\xff]/;
 
 /** A short description for logs. */
 export function eventLogFields(event: CloudEvent): { id: string; source: string; type: string } {

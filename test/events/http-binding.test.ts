@@ -159,6 +159,26 @@ describe("percent-encoding of ce- header values", () => {
   });
 });
 
+describe("a structured datacontenttype a Content-Type header could not carry", () => {
+  it.each([
+    ["a line break (a header injected)", "text/plain\r\nx-injected: yes"],
+    ["a NUL", "text/plain\u0000"],
+    ["a character past Latin-1", "text/plain; name=\u20ac"],
+  ])("is refused at decoding, naming datacontenttype: %s", (_name, contentType) => {
+    const body = Buffer.from(JSON.stringify({ ...base, datacontenttype: contentType, data: "x" }));
+    expect(() =>
+      decodeHttpRequest({ "content-type": "application/cloudevents+json" }, body),
+    ).toThrow(/datacontenttype/);
+  });
+
+  it("is accepted with parameters, quotes and tabs", () => {
+    const contentType = 'text/plain;\tcharset="utf-8"';
+    const body = Buffer.from(JSON.stringify({ ...base, datacontenttype: contentType, data: "x" }));
+    const { events } = decodeHttpRequest({ "content-type": "application/cloudevents+json" }, body);
+    expect(encodeHttpRequest(events[0]!, "binary").headers["content-type"]).toBe(contentType);
+  });
+});
+
 function prefixed(attributes: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(attributes).map(([k, v]) => [`ce-${k}`, v]));
 }
