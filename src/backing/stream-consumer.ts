@@ -43,6 +43,11 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
   /** Handles one event; resolving acknowledges it. */
   protected abstract handle(event: CloudEvent, meta: ConsumeMeta): Promise<void>;
 
+  /** Where it delivers now: the configuration of the last reconcile. */
+  get currentConfig(): C {
+    return this.config;
+  }
+
   get consumerName(): string {
     return `${this.consumerPrefix}.${this.config.namespace}.${this.config.name}`;
   }

@@ -9,6 +9,11 @@
  * rather than holding the request through minutes of retries. The archive is not a queue: a
  * redriven event stays in it (until the broker's retention lets it go), so a second redrive
  * sends it again; narrow with `filter` (e.g. on `knativeerrordest`) to send only some.
+ *
+ * An event is sent only to a URL a running Trigger or Subscription of the broker's namespace
+ * delivers (or replies) to: `knativeerrordest` is whatever the event says, and anyone who may
+ * send to the dead-letter broker could otherwise have an admin's redrive post to any address
+ * (an internal service, a cloud metadata endpoint). Others count as failed, each URL logged once.
  */
 import type { Archive } from "../backing/backing.js";
 import { type CloudEvent, withAttributes } from "../events/event.js";
@@ -31,6 +36,8 @@ export interface FromBrokerDeps {
   broker(namespace: string, name: string): ArchivedBroker | undefined;
   /** Delivers once to `url`; true when the destination took it. */
   send(namespace: string, event: CloudEvent, url: string): Promise<boolean>;
+  /** Whether a running Trigger or Subscription of `namespace` delivers (or replies) to `url`. */
+  deliversTo(namespace: string, url: string): boolean;
   readonly logger: Logger;
 }
 
@@ -78,6 +85,7 @@ export async function redriveFromBroker(
   }
   const matches = request.filter === undefined ? undefined : compileCesqlPredicate(request.filter);
   const result = { redriven: 0, failed: 0 };
+  const refused = new Set<string>();
   const inFlight = new Set<Promise<void>>();
   const one = async (event: CloudEvent, url: string) => {
     let delivered = false;
@@ -94,6 +102,17 @@ export async function redriveFromBroker(
     // Not a dead letter (something else was published to the broker): nowhere to send it.
     if (typeof url !== "string" || url === "") continue;
     if (matches !== undefined && !matches(event.attributes)) continue;
+    if (!deps.deliversTo(namespace, url)) {
+      result.failed++;
+      if (!refused.has(url)) {
+        refused.add(url);
+        deps.logger.warn(
+          { broker: request.fromBroker, url },
+          `redrive: no Trigger or Subscription of ${namespace} delivers to ${url}; not sent`,
+        );
+      }
+      continue;
+    }
     const running = one(event, url).finally(() => inFlight.delete(running));
     inFlight.add(running);
     if (inFlight.size >= CONCURRENCY) await Promise.race(inFlight);

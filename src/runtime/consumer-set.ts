@@ -191,6 +191,11 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
   }
 
   /** The state of `namespace/name` after the last reconcile; undefined when not desired then. */
+  /** Every running consumer. */
+  *all(): IterableIterator<StreamConsumer<C>> {
+    for (const { consumer } of this.running.values()) yield consumer;
+  }
+
   /** The consumers running under the parent with this identity. */
   consumersOf(parentIdentity: unknown): StreamConsumer<C>[] {
     const found: StreamConsumer<C>[] = [];

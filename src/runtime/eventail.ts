@@ -187,6 +187,7 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   deadLetters.setFromBroker({
     broker: (namespace, name) => reconciler.replayTarget(namespace, name),
     send: (namespace, event, url) => reconciler.sendOnce(namespace, event, url, "redrive"),
+    deliversTo: (namespace, url) => reconciler.deliversTo(namespace, url),
     logger,
   });
   const replay = new ReplayService({

@@ -344,6 +344,20 @@ export class Reconciler implements DataPlane {
     return outcome.kind === "delivered" || outcome.kind === "replied";
   }
 
+  /** Whether a running Trigger or Subscription of `namespace` delivers (or replies) to `url`. */
+  deliversTo(namespace: string, url: string): boolean {
+    for (const consumer of this.triggers.all()) {
+      const config = consumer.currentConfig;
+      if (config.namespace === namespace && config.subscriberUrl === url) return true;
+    }
+    for (const consumer of this.subscriptions.all()) {
+      const config = consumer.currentConfig;
+      if (config.namespace !== namespace) continue;
+      if (config.subscriberUrl === url || config.replyUrl === url) return true;
+    }
+    return false;
+  }
+
   broker(namespace: string, name: string): IngressTarget | undefined {
     return this.brokers.get(ingressKey(namespace, name))?.target;
   }

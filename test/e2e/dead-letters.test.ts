@@ -313,5 +313,28 @@ describe("redrive from a dead-letter broker with retention (fromBroker)", () => 
     expect(all.body).toEqual({ redriven: 2, failed: 1 });
     expect(other.events.slice(2).map((e) => e.attributes["id"])).toEqual(["x-1"]);
     expect(await list(running.url)).toEqual([]);
+
+    // Anyone who may send to the dls broker can name any knativeerrordest: a URL no Trigger of
+    // the namespace delivers to is never posted to, and counts as failed.
+    const elsewhere = await sink(() => ({ status: 202 }));
+    const planted = await request(`${running.url}/default/dls`, {
+      method: "POST",
+      headers: {
+        "ce-specversion": "1.0",
+        "ce-id": "planted",
+        "ce-source": "/test",
+        "ce-type": "order",
+        "ce-knativeerrordest": `${elsewhere.url}/internal`,
+      },
+    });
+    await planted.body.dump();
+    expect(planted.statusCode).toBe(202);
+    const refused = await redrive(running.url, {
+      namespace: "default",
+      fromBroker: "default/dls",
+      filter: "id = 'planted'",
+    });
+    expect(refused.body).toEqual({ redriven: 0, failed: 1 });
+    expect(elsewhere.requests).toHaveLength(0);
   });
 });
