@@ -96,9 +96,11 @@ export async function tailCommand(
   }
   const parser = new SseParser();
   const decoder = new TextDecoder();
+  let expired = false;
   try {
     for await (const chunk of response.body) {
       for (const message of parser.push(decoder.decode(chunk, { stream: true }))) {
+        if (message.event === "expired") expired = true;
         const line = tailLine(message);
         if (line !== undefined) out.write(`${line}\n`);
       }
@@ -106,6 +108,10 @@ export async function tailCommand(
   } catch (error) {
     if (signal?.aborted) return 0;
     err.write(`eventail tail: the stream broke: ${(error as Error).message}\n`);
+    return 1;
+  }
+  if (expired) {
+    err.write("eventail tail: the token expired; run it again with a fresh one\n");
     return 1;
   }
   return 0;

@@ -4,7 +4,7 @@
  * costs a fixed amount of memory and is later told how many messages it lost.
  */
 import type { ServerResponse } from "node:http";
-import type { FastifyInstance, FastifyPluginCallback } from "fastify";
+import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from "fastify";
 import { encodeStructured } from "../events/json-format.js";
 import {
   DEFAULT_TAIL_CAPACITY,
@@ -13,6 +13,7 @@ import {
   type TailReader,
   type TailSelection,
 } from "../operations/tail-bus.js";
+import type { VerifiedToken } from "../security/token-verifier.js";
 import { compileCesqlPredicate } from "../triggers/cesql-filter.js";
 import { HttpError } from "./errors.js";
 
@@ -22,7 +23,12 @@ export interface TailRouteOptions {
   readonly heartbeatMs?: number;
   /** Messages one reader may have waiting; default DEFAULT_TAIL_CAPACITY. */
   readonly capacity?: number;
+  /** The verified token a request came with (authentication on). */
+  readonly tokenOf?: (request: FastifyRequest) => VerifiedToken | undefined;
 }
+
+/** setTimeout's largest delay (about 24.8 days); a token lasting longer is cut then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** One Server-Sent Events message; `data` spread over `data:` lines, as the format needs. */
 export function formatSse(event: string, data: string): string {
@@ -133,7 +139,24 @@ export function tailRoutes(options: TailRouteOptions): FastifyPluginCallback {
       const reader = options.bus.open(selection, capacity);
       const stop = pump(reader, response, heartbeatMs);
       open.add(response);
+      // A stream outlives no token: it ends when the one that opened it expires, and the client
+      // opens it again with a fresh one.
+      const token = options.tokenOf?.(request);
+      const expiry =
+        token === undefined
+          ? undefined
+          : setTimeout(
+              () => {
+                response.write(
+                  formatSse("expired", JSON.stringify({ reason: "the token expired" })),
+                );
+                response.end();
+              },
+              Math.min(MAX_TIMER_MS, Math.max(0, token.exp * 1000 - Date.now())),
+            );
+      expiry?.unref();
       response.once("close", () => {
+        clearTimeout(expiry);
         open.delete(response);
         stop();
       });

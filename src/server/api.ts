@@ -6,6 +6,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ResourceStatusReader } from "../resources/status.js";
 import { type ApiGuardDeps, guardApiRequest } from "../security/api-guard.js";
+import type { VerifiedToken } from "../security/token-verifier.js";
 import { type DeadLetterSource, deadLetterRoutes } from "./api-deadletters.js";
 import { type EventTypeSource, eventTypeRoutes } from "./api-event-types.js";
 import { eventRoutes, type JourneySource } from "./api-events.js";
@@ -14,6 +15,9 @@ import { resourceRoutes } from "./api-resources.js";
 import { type TailRouteOptions, tailRoutes } from "./api-tail.js";
 
 export const API_PREFIX = "/api/v1";
+
+/** The verified token of each API request (authentication on): a tail ends when it expires. */
+const apiTokens = new WeakMap<object, VerifiedToken>();
 
 export interface ApiDeps {
   readonly guard: ApiGuardDeps;
@@ -40,7 +44,9 @@ const SURFACES: readonly ApiRoutes[] = [
   eventRoutes,
   deadLetterRoutes,
   (api, deps) => {
-    if (deps.tail) api.register(tailRoutes(deps.tail));
+    if (deps.tail) {
+      api.register(tailRoutes({ ...deps.tail, tokenOf: (request) => apiTokens.get(request) }));
+    }
   },
   eventTypeRoutes,
   replayRoutes,
@@ -51,11 +57,12 @@ export function registerApi(app: FastifyInstance, deps: ApiDeps): void {
     async (api) => {
       api.addHook("onRequest", async (request) => {
         const reading = request.method === "GET" || request.method === "HEAD";
-        await guardApiRequest(
+        const token = await guardApiRequest(
           deps.guard,
           request.headers.authorization,
           reading ? "read" : "admin",
         );
+        if (token !== undefined) apiTokens.set(request, token);
       });
       for (const routes of SURFACES) routes(api, deps);
     },

@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tailCommand } from "../../src/cli/tail.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { oidcSubject } from "../../src/security/oidc-identity.js";
 import { statusBeforeBodyEnds } from "../support/early-answer.js";
@@ -291,6 +292,24 @@ describe("ingress with authentication-oidc enabled", () => {
   it("refuses an allowed sender's event that fails the policy's filters (403)", async () => {
     const answer = await post("/default/orders", "com.bank.wire", "filtered-1", token(PRODUCER));
     expect(answer.status).toBe(403);
+  });
+
+  it("ends a tail when the token that opened it expires, and eventail tail says so", async () => {
+    const chunks: string[] = [];
+    const capture = new Writable({
+      write(chunk, _encoding, done) {
+        chunks.push(String(chunk));
+        done();
+      },
+    });
+    // Expires within 2 s: the stream must end by itself (it never does while a token is valid).
+    const code = await tailCommand(
+      { server: eventail.url, token: token(PRODUCER, "eventail:api", 2) },
+      new Writable({ write: (_chunk, _encoding, done) => done() }),
+      capture,
+    );
+    expect(code).toBe(1);
+    expect(chunks.join("")).toContain("the token expired");
   });
 
   it("answers a sink request without a token, or to no sink, before reading its body", async () => {
