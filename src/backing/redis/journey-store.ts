@@ -266,8 +266,9 @@ export class RedisJourneyStore implements JourneyStore {
     const index = Math.floor(now / size);
     if (this.opened.get(ttl) === index) return;
     this.opened.set(ttl, index);
-    // Past its retention since this bucket began: (index - behind + 1) * size + ttl <= index * size.
-    const behind = 1 + Math.ceil(ttl / size);
+    // Past its retention since this bucket began: (index - behind + 1) * size + ttl <= index * size,
+    // and one bucket more: another process's clock may stand behind ours (as lookups allow for).
+    const behind = 2 + Math.ceil(ttl / size);
     this.commands.unlink(`${PREFIX}${ttl}:${index - behind}`).catch(this.warnLost);
   }
 
