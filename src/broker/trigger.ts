@@ -8,6 +8,7 @@ import type { DeliveryOutcome } from "../delivery/options.js";
 import { type CloudEvent, EventValidationError, eventLogFields } from "../events/event.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
+import { AuthorizationError } from "../security/errors.js";
 import { compileCesqlPredicate } from "../triggers/cesql-filter.js";
 import { compileFilter, type Filter, type TriggerFilterSpec } from "../triggers/filter.js";
 import type { Broker } from "./broker.js";
@@ -29,6 +30,16 @@ export interface TriggerDeps {
   readonly tail?: TailFeed;
   /** The dead-letter store (CONTRACT §11) for events whose attempts ran out. */
   readonly deadLetters?: DeadLetterKeeper;
+  /**
+   * With authentication on: throws AuthorizationError unless the Broker's EventPolicies let this
+   * Trigger's identity send the reply (Knative's filter posts replies to the ingress as the Trigger).
+   */
+  readonly authorizeReply?: (
+    namespace: string,
+    trigger: string,
+    broker: string,
+    events: readonly CloudEvent[],
+  ) => void;
 }
 
 /**
@@ -117,16 +128,18 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
     const config = this.config;
     if (outcome.kind !== "replied") return;
     try {
+      this.deps.authorizeReply?.(config.namespace, config.name, this.broker.name, [outcome.reply]);
       await this.broker.ingestReply(outcome.reply, event);
     } catch (error) {
       const exhausted = error instanceof TtlExhaustedError;
+      const forbidden = error instanceof AuthorizationError;
       // Anything else (the backing full or unavailable) may pass: the delivery fails, as in Knative,
       // and the backing redelivers the event, so the subscriber is asked again.
-      if (!exhausted && !(error instanceof EventValidationError)) throw error;
-      // A reply that ingress refuses (TTL used up, invalid) can never succeed: drop it.
+      if (!exhausted && !forbidden && !(error instanceof EventValidationError)) throw error;
+      // A reply that ingress refuses (TTL used up, invalid, not allowed) can never succeed: drop it.
       this.deps.metrics.droppedEvents.inc({
         namespace: config.namespace,
-        reason: exhausted ? "ttl-exhausted" : "invalid-reply",
+        reason: exhausted ? "ttl-exhausted" : forbidden ? "reply-forbidden" : "invalid-reply",
       });
       this.deps.logger.warn(
         { ...eventLogFields(outcome.reply), trigger: config.name, reason: error.message },

@@ -180,6 +180,8 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}),
     ...(journeys.enabled ? { journeys } : {}),
     eventTypes,
+    authorizeReply: (namespace, trigger, broker, events) =>
+      security.authorizeReply(namespace, trigger, broker, events),
   });
   deadLetters.setRedeliver((namespace, entry, to) =>
     reconciler.redriveDeadLetter(namespace, entry, to),

@@ -4,7 +4,12 @@ import type { JourneyRecorder } from "../backing/journey.js";
 import type { TailFeed } from "../backing/tail-feed.js";
 import { Broker } from "../broker/broker.js";
 import type { EventTypeGate } from "../broker/event-type-gate.js";
-import { compileTriggerFilter, type TriggerConfig, TriggerRuntime } from "../broker/trigger.js";
+import {
+  compileTriggerFilter,
+  type TriggerConfig,
+  type TriggerDeps,
+  TriggerRuntime,
+} from "../broker/trigger.js";
 import { CHANNEL_KINDS, ChannelRuntime } from "../channels/channel.js";
 import {
   expandParallel,
@@ -85,6 +90,8 @@ export interface ReconcilerDeps {
   readonly deadLetters?: DeadLetterKeeper;
   /** The EventType registry (CONTRACT §11): brokers check schemas with it and report to it. */
   readonly eventTypes?: EventTypeGate;
+  /** Whether a Broker's EventPolicies let a Trigger's replies in (TriggerDeps.authorizeReply). */
+  readonly authorizeReply?: TriggerDeps["authorizeReply"];
 }
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;

@@ -7,6 +7,7 @@
 import type { JWTVerifyGetKey } from "jose";
 import { type CloudEvent, eventLogFields } from "../events/event.js";
 import type { Logger } from "../observability/logger.js";
+import { addressOf } from "../resources/addresses.js";
 import {
   DEFAULT_FEATURES,
   FEATURES_NAME,
@@ -252,6 +253,42 @@ export class Security {
     if (!decision.allowed) {
       const event = events[decision.eventIndex ?? 0];
       throw new AuthorizationError(decision.reason, token.sub, event ? eventLogFields(event) : {});
+    }
+  }
+
+  /**
+   * Throws AuthorizationError unless the Broker's EventPolicies let the Trigger send `events`
+   * (its replies) into it; nothing with authentication off. Knative's broker filter posts a
+   * reply to the broker's ingress signed as the Trigger, where the policies apply as to any
+   * sender; Eventail hands replies over in process, so it asks the same question here.
+   */
+  authorizeReply(
+    namespace: string,
+    trigger: string,
+    broker: string,
+    events: readonly CloudEvent[],
+  ): void {
+    if (!this.enabled()) return;
+    const sub = this.senderSubject({ namespace, kind: "trigger", name: trigger });
+    const path = addressOf({ kind: "Broker", namespace, name: broker }, "");
+    const address = path === undefined ? undefined : this.book.at(path);
+    if (address === undefined) {
+      throw new AuthorizationError(
+        `broker ${namespace}/${broker} has no address to check`,
+        sub,
+        {},
+      );
+    }
+    const decision = authorize(
+      sub,
+      address.addressable.namespace,
+      address.policies,
+      this.authorizationMode,
+      events,
+    );
+    if (!decision.allowed) {
+      const event = events[decision.eventIndex ?? 0];
+      throw new AuthorizationError(decision.reason, sub, event ? eventLogFields(event) : {});
     }
   }
 
