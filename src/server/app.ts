@@ -19,7 +19,7 @@ import { registerConsole } from "./console-routes.js";
 import { errorBody, HttpError, logRejection, toHttpError } from "./errors.js";
 import { exchangeRoutes } from "./exchange-routes.js";
 import { ingressDoor } from "./ingress.js";
-import { guardFastifyRoutes, type IngressGuard } from "./ingress-guard.js";
+import { authenticateRequest, guardFastifyRoutes, type IngressGuard } from "./ingress-guard.js";
 import { IngressRouteTable, ingressRoutes } from "./ingress-routes.js";
 import {
   type ConnectionLimits,
@@ -164,19 +164,39 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   // Knative's JobSink answers a POST with this path in `Location`; a GET says how the job went:
   // 202 running, 200 `Reason: Complete`, 400 `Reason: Failed`.
-  app.get("/namespaces/:namespace/name/:name/sources/:source/ids/:id", async (request, reply) => {
-    const { namespace, name, source, id } = request.params as Record<string, string>;
-    const status = dataPlane.sink(namespace!, name!)?.job?.(source!, id!);
-    if (!status) {
-      throw new HttpError("NOT_FOUND", `no job of JobSink ${namespace}/${name} for that event`);
-    }
-    if (status.state === "failed") {
-      throw new HttpError("JOB_FAILED", `job ${status.job} failed`, { reason: "Failed" });
-    }
-    const body = { job: status.job, state: status.state };
-    if (status.state === "succeeded") reply.code(200).header("reason", "Complete").send(body);
-    else reply.code(202).header("location", status.location).send(body);
-  });
+  const jobRoute = {
+    // As Knative's JobSink (since eventing 1.16): with authentication on, asking how a job went
+    // needs a token for the JobSink's audience whose sender its EventPolicies allow.
+    onRequest: async (request: FastifyRequest) => {
+      if (guard === undefined || !guard.enabled()) return;
+      const { namespace, name } = request.params as { namespace: string; name: string };
+      const admitted = await authenticateRequest(
+        guard,
+        `/sinks/${namespace}/${name}`,
+        request.headers,
+      );
+      if (admitted === undefined) return;
+      if (!("token" in admitted)) throw admitted;
+      guard.authorize(admitted.address, admitted.token, []);
+    },
+  };
+  app.get(
+    "/namespaces/:namespace/name/:name/sources/:source/ids/:id",
+    jobRoute,
+    async (request, reply) => {
+      const { namespace, name, source, id } = request.params as Record<string, string>;
+      const status = dataPlane.sink(namespace!, name!)?.job?.(source!, id!);
+      if (!status) {
+        throw new HttpError("NOT_FOUND", `no job of JobSink ${namespace}/${name} for that event`);
+      }
+      if (status.state === "failed") {
+        throw new HttpError("JOB_FAILED", `job ${status.job} failed`, { reason: "Failed" });
+      }
+      const body = { job: status.job, state: status.state };
+      if (status.state === "succeeded") reply.code(200).header("reason", "Complete").send(body);
+      else reply.code(202).header("location", status.location).send(body);
+    },
+  );
 
   app.register(exchangeRoutes({ dataPlane, logger }));
 

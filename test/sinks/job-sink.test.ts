@@ -231,4 +231,56 @@ describe("JobSink end to end", () => {
     }
     expect(sinkRuntime().job("/orders", "cannot-run")).toBeUndefined();
   });
+
+  it("with authentication on, asking how a job went needs a token for the JobSink, as posting does", async () => {
+    await start(
+      `apiVersion: v1
+kind: ConfigMap
+metadata: {name: config-features, namespace: knative-eventing}
+data:
+  authentication-oidc: enabled
+---
+${recordingJob()}`,
+    );
+    const iat = Math.floor(Date.now() / 1000);
+    const token = running.security.keyRing.sign({
+      iss: running.security.issuer,
+      sub: "system:serviceaccount:default:producer",
+      aud: "sinks.knative.dev/jobsink/default/jobs",
+      iat,
+      exp: iat + 300,
+    });
+    const authorization = { authorization: `Bearer ${token}` };
+    const response = await fetch(`${running.url}/sinks/default/jobs`, {
+      method: "POST",
+      headers: {
+        "ce-specversion": "1.0",
+        "ce-id": "guarded-1",
+        "ce-source": "/orders",
+        "ce-type": "dev.example.order",
+        "content-type": "application/json",
+        ...authorization,
+      },
+      body: "{}",
+    });
+    expect(response.status).toBe(202);
+    const location = new URL(response.headers.get("location")!, running.url);
+    expect((await fetch(location)).status).toBe(401);
+    const other = running.security.keyRing.sign({
+      iss: running.security.issuer,
+      sub: "system:serviceaccount:elsewhere:someone",
+      aud: "sinks.knative.dev/jobsink/default/jobs",
+      iat,
+      exp: iat + 300,
+    });
+    // allow-same-namespace, the default: a sender of another namespace may not ask either.
+    expect((await fetch(location, { headers: { authorization: `Bearer ${other}` } })).status).toBe(
+      403,
+    );
+    await eventually(
+      async () => (await fetch(location, { headers: authorization })).status === 200,
+      15_000,
+      "job done, asked with the token",
+    );
+  });
 });
