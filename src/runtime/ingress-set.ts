@@ -18,6 +18,8 @@ export interface Running<T> {
   readonly target: T;
   readonly backing: Backing;
   readonly backingKey: string;
+  /** The configuration it runs on (backingKey's source). */
+  readonly config: BackingConfig;
   /** `spec.delivery`, the default of the consumers below it. */
   readonly delivery?: DeliverySpec;
 }
@@ -42,6 +44,8 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
   private readonly retained = new Map<string, number>();
   /** Resources waiting for their configuration, each logged once. */
   private readonly notices = new NoticeOnce();
+  /** Resources kept on their backing against a new configuration, each logged once. */
+  private readonly kept = new NoticeOnce();
   /** Why each resource that could not start did not (status, CONTRACT §11). */
   readonly failures = new Map<string, string>();
 
@@ -58,6 +62,7 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
     this.failures.clear();
     const configs = new Map<string, BackingConfig>();
     this.notices.keepOnly(desired);
+    this.kept.keepOnly(desired);
     for (const [key, resource] of desired) {
       try {
         configs.set(key, options.backingOf(resource));
@@ -76,6 +81,17 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
     }
     for (const [key, running] of this.running) {
       const config = configs.get(key);
+      if (config !== undefined && backingKey(config) !== running.backingKey) {
+        const moving = movingRefused(running.backingKey, config);
+        if (moving !== undefined) {
+          // It keeps running where it is (and Ready); the log says why, once.
+          if (this.kept.first(key, moving)) {
+            options.logger.warn({ [options.what]: key }, moving);
+          }
+          configs.set(key, running.config);
+          continue;
+        }
+      }
       if (!config || backingKey(config) !== running.backingKey) {
         this.running.delete(key);
         this.retained.delete(key);
@@ -103,6 +119,7 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
           target: existing.target,
           backing: existing.backing,
           backingKey: existing.backingKey,
+          config: existing.config,
           ...delivery,
         });
         continue;
@@ -113,7 +130,7 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
         const target = options.create(resource, ready, bodyLimit);
         ready.limitStream?.(target.stream, maxEvents);
         await this.retain(key, ready, target.stream, retentionMs);
-        this.running.set(key, { target, backing: ready, backingKey: id, ...delivery });
+        this.running.set(key, { target, backing: ready, backingKey: id, config, ...delivery });
         options.logger.info({ [options.what]: key, backing: config.kind }, `${options.what} ready`);
       } catch (error) {
         options.logger.error(
@@ -162,4 +179,18 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
     this.running.clear();
     this.retained.clear();
   }
+}
+
+/**
+ * Why a running broker or channel keeps its backing against a new configuration, or undefined
+ * when it may move: a memory backing's events would be lost with it, and another engine kind's
+ * would be left behind where nothing reads them. Knative makes a Broker's `spec.config`
+ * immutable for the same reason. A durable backing of the same kind moves (new settings, the
+ * same streams).
+ */
+function movingRefused(runningKey: string, config: BackingConfig): string | undefined {
+  const from = runningKey.split("|", 1)[0];
+  if (from !== "memory" && from === config.kind) return undefined;
+  const lost = from === "memory" ? "lose the events it holds" : `leave its events on ${from}`;
+  return `keeps running on its ${from} backing: the new configuration (${config.kind}) would ${lost}; delete it and create it again to change it`;
 }

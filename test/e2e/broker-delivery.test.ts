@@ -285,6 +285,45 @@ describe("broker to trigger delivery", () => {
     expect(before.requests.length).toBe(1);
   });
 
+  it("keeps a memory broker on memory when an edit names another backing: its held events still arrive", async () => {
+    let healthy = false;
+    const subscriber = await sink(() => ({ status: healthy ? 202 : 503 }));
+    const retries =
+      "  delivery:\n    retry: 100\n    backoffPolicy: linear\n    backoffDelay: PT0.2S";
+    const running = await eventail(brokerYaml() + triggerYaml("t", subscriber.url, "", retries));
+    for (const id of ["held-1", "held-2"]) {
+      expect(await post(`${running.url}/default/default`, binaryHeaders(id))).toBe(202);
+    }
+    await subscriber.waitFor(2);
+    // Edited onto Redis: moving would leave the two events behind in the memory backing.
+    writeFileSync(
+      running.file,
+      `apiVersion: v1
+kind: ConfigMap
+metadata: {name: on-redis, namespace: default}
+data: {backing: redis, url: "redis://127.0.0.1:1"}
+---
+${brokerYaml("default", "spec:\n  config: {apiVersion: v1, kind: ConfigMap, name: on-redis}")}${triggerYaml("t", subscriber.url, "", retries)}`,
+    );
+    expect(await running.reload()).toEqual([]);
+    const healedAt = subscriber.requests.length;
+    healthy = true;
+    await eventually(
+      () => {
+        const delivered = subscriber.requests.slice(healedAt).map((r) => r.event?.attributes["id"]);
+        return delivered.includes("held-1") && delivered.includes("held-2");
+      },
+      10_000,
+      "the held events delivered",
+    );
+    expect(await post(`${running.url}/default/default`, binaryHeaders("after"))).toBe(202);
+    await eventually(
+      () => subscriber.events.some((e) => e.attributes["id"] === "after"),
+      10_000,
+      "a new event on the broker that kept its backing",
+    );
+  });
+
   it("notices an edited file by itself (file watching) and applies it", async () => {
     const before = await sink();
     const after = await sink();
