@@ -52,6 +52,8 @@ export class RedisBacking implements Backing {
   readonly kind = "redis";
   private readonly commands: ScriptedRedis;
   private readonly subscriptions = new Set<RedisSubscription>();
+  /** Stream key → how many of this process's subscriptions read it. */
+  private readonly readers = new Map<string, number>();
   /** Stream keys this process uses; it trims them now and then. */
   private readonly streams = new Set<string>();
   /** Stream keys with `eventail.io/retention`: trimmed by time rather than by acknowledgements. */
@@ -172,6 +174,9 @@ export class RedisBacking implements Backing {
         options,
         () => {
           this.subscriptions.delete(subscription);
+          const left = (this.readers.get(key) ?? 1) - 1;
+          if (left > 0) this.readers.set(key, left);
+          else this.readers.delete(key);
           release();
         },
       );
@@ -180,6 +185,7 @@ export class RedisBacking implements Backing {
       throw error;
     }
     this.subscriptions.add(subscription);
+    this.readers.set(key, (this.readers.get(key) ?? 0) + 1);
     return subscription;
   }
 
@@ -319,11 +325,11 @@ export class RedisBacking implements Backing {
 
   private maintainOne(key: string): Promise<number> {
     const retentionMs = this.retention.get(key);
-    if (retentionMs === undefined) {
-      return this.commands.eventailMaintain(key, this.settings.consumerExpiryMs);
-    }
-    const keepFrom = `${Math.max(0, Date.now() - retentionMs)}-0`;
-    return this.commands.eventailMaintain(key, this.settings.consumerExpiryMs, keepFrom);
+    const keepFrom = retentionMs === undefined ? "" : `${Math.max(0, Date.now() - retentionMs)}-0`;
+    // A stream this process reads but that has no group lost it (Redis restarted without its
+    // data): what was appended since waits for the subscription to re-create its group at 0.
+    const read = this.readers.has(key) ? "1" : "";
+    return this.commands.eventailMaintain(key, this.settings.consumerExpiryMs, keepFrom, read);
   }
 
   /** Queues the events for this tick's APPEND call; they are stored whole or not at all. */

@@ -65,14 +65,17 @@ return { cursor, claimed, own }
 `;
 
 /**
- * Input: KEYS[1] stream; ARGV[1] member expiry ms; ARGV[2] (retention only) the oldest id to keep
- * regardless of acknowledgements, i.e. `(now - retention)-0`.
+ * Input: KEYS[1] stream; ARGV[1] member expiry ms; ARGV[2] (retention only, else "") the oldest
+ * id to keep regardless of acknowledgements, i.e. `(now - retention)-0`; ARGV[3] "1" when the
+ * calling process has subscriptions on the stream (else "").
  * Output: the number of entries trimmed.
  * With ARGV[2] (CONTRACT §5 `eventail.io/retention`) the stream is trimmed by time: an entry stays
  * until it is both older than the retention and acknowledged by every group.
  * Retention: an entry may go once every group has acknowledged it, i.e. below the smallest of
  * each group's oldest pending id (or its last-delivered id when nothing is pending). A stream
- * with no group is emptied: groups start at "$", so no future consumer could read those entries.
+ * with no group is emptied: groups start at "$", so no future consumer could read those entries;
+ * unless the caller reads it (ARGV[3]): then its groups were lost (Redis restarted without its
+ * data), and the subscriptions re-create them at 0 on their next read, so nothing goes.
  * Members with nothing pending that have been silent longer than the expiry are removed.
  */
 const MAINTAIN = `
@@ -104,10 +107,13 @@ for _, raw in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
     end
   end
 end
-if ARGV[2] then
+if ARGV[2] and ARGV[2] ~= '' then
   if floor == nil or before(ARGV[2], floor) then floor = ARGV[2] end
 end
-if floor == nil then return redis.call('XTRIM', KEYS[1], 'MAXLEN', 0) end
+if floor == nil then
+  if ARGV[3] == '1' then return 0 end
+  return redis.call('XTRIM', KEYS[1], 'MAXLEN', 0)
+end
 return redis.call('XTRIM', KEYS[1], 'MINID', floor)
 `;
 
@@ -213,7 +219,12 @@ export interface ScriptedRedis extends Redis {
     cursor: string,
     count: number,
   ): Promise<ReclaimPass>;
-  eventailMaintain(stream: string, memberExpiryMs: number, keepFrom?: string): Promise<number>;
+  eventailMaintain(
+    stream: string,
+    memberExpiryMs: number,
+    keepFrom: string,
+    subscribed: string,
+  ): Promise<number>;
   eventailRetire(stream: string, group: string, member: string): Promise<number>;
   eventailPoll(stream: string, group: string, member: string, count: number): Promise<PollResult>;
   eventailRemoveGroup(stream: string, mark: string, group: string, markMs: number): Promise<number>;

@@ -316,6 +316,13 @@ export class RedisSubscription implements Subscription {
         if (count > 0) this.window.resume(id, count);
         else this.window.settle(id);
       } catch (error) {
+        if (isNoGroup(error)) {
+          // The group is gone (Redis lost its data): the entry is no longer pending anywhere.
+          // Re-created at 0 by the next read, the group hands it out again with the rest.
+          this.window.settle(id);
+          this.wake();
+          return;
+        }
         this.log.debug({ err: error, entry: id }, "redis backing: redelivery postponed");
         if (this.closing === undefined) this.scheduleRedelivery(id);
       }

@@ -106,6 +106,42 @@ describe.skipIf(!url)("redis backing retention (trimming acknowledged entries)",
     expect(left.map((fields) => fields[1])).toEqual(members);
   });
 
+  it("a stream this process reads that lost its groups keeps what arrives until they are back", async () => {
+    const stream = uniqueStream("lost-groups");
+    const key = `eventail:${stream}`;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const recorder = new Recorder(async (event) => {
+      if (String(event.attributes["id"]).startsWith("held")) await gate;
+    });
+    const subscription = await backing.subscribe(stream, "trigger.default.lost", recorder.handler, {
+      concurrency: 1,
+      ordered: false,
+    });
+    try {
+      // One running, one waiting: the window (concurrency 1 + read-ahead 1) is full, so the
+      // subscription reads nothing until the held event finishes.
+      await backing.publish(stream, testEvents("held", 2));
+      await waitFor(() => recorder.inFlight === 1, 5_000, "the first held event running");
+      // Redis loses its data (a restart without persistence); producers go on.
+      await redis.del(key);
+      await backing.publish(stream, testEvents("after", 3));
+      await backing.maintain();
+      expect(await redis.xlen(key)).toBe(3);
+      release();
+      await waitFor(
+        () => ["after-0", "after-1", "after-2"].every((id) => recorder.distinctIds().has(id)),
+        10_000,
+        "the events that arrived after the loss",
+      );
+    } finally {
+      release();
+      await subscription.close();
+    }
+  });
+
   it("a stream that received trimAfterEntries entries is trimmed without waiting for the interval", async () => {
     const trimming = new RedisBacking(
       parseRedisSettings({
