@@ -32,10 +32,8 @@ async function eventail(yaml: string) {
   return running;
 }
 
-describe("webhook sources started from manifests (eventail run)", () => {
-  it("GitHubSource → Broker → Trigger: a signed push reaches the subscriber, an unsigned one does not", async () => {
-    const subscriber = await sink();
-    const running = await eventail(`${brokerYaml()}---
+/** A GitHubSource `widgets` (secret `hook-secret`) into the default Broker, with its Secret. */
+const GITHUB_WIDGETS = `---
 apiVersion: v1
 kind: Secret
 metadata:
@@ -54,7 +52,14 @@ spec:
     secretKeyRef: { name: github-secret, key: secretToken }
   sink:
     ref: { apiVersion: eventing.knative.dev/v1, kind: Broker, name: default }
-${triggerYaml("pushes", subscriber.url, "  filter:\n    attributes:\n      type: dev.knative.source.github.push")}`);
+`;
+
+describe("webhook sources started from manifests (eventail run)", () => {
+  it("GitHubSource → Broker → Trigger: a signed push reaches the subscriber, an unsigned one does not", async () => {
+    const subscriber = await sink();
+    const running = await eventail(
+      `${brokerYaml()}${GITHUB_WIDGETS}${triggerYaml("pushes", subscriber.url, "  filter:\n    attributes:\n      type: dev.knative.source.github.push")}`,
+    );
     const url = `${running.url}/sources/default/widgets`;
     const body = JSON.stringify({
       ref: "refs/heads/main",
@@ -152,26 +157,7 @@ ${triggerYaml("all", subscriber.url)}`);
   });
 
   it("answers before reading a body: no such source 404, a declared length over the source's limit or the server's 413", async () => {
-    const running = await eventail(`${brokerYaml()}---
-apiVersion: v1
-kind: Secret
-metadata:
-  name: github-secret
-stringData:
-  secretToken: hook-secret
----
-apiVersion: sources.knative.dev/v1alpha1
-kind: GitHubSource
-metadata:
-  name: widgets
-spec:
-  ownerAndRepository: acme/widgets
-  eventTypes: [push]
-  secretToken:
-    secretKeyRef: { name: github-secret, key: secretToken }
-  sink:
-    ref: { apiVersion: eventing.knative.dev/v1, kind: Broker, name: default }
-`);
+    const running = await eventail(`${brokerYaml()}${GITHUB_WIDGETS}`);
     // Each body never ends: only an answer given before reading it all can arrive.
     expect(await statusBeforeBodyEnds(`${running.url}/sources/default/nosuch`)).toBe(404);
     const overSource = String(26 * 1024 * 1024);
