@@ -13,6 +13,7 @@ import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "../observability/logger.js";
 import { createLogger } from "../observability/logger.js";
 import { BROKER_CLASS_ANNOTATION, triggerBroker } from "../resources/broker-config.js";
+import { FEATURES_NAMESPACE } from "../resources/features.js";
 import type { ValidationIssue } from "../resources/issue.js";
 import { resourceFromObject } from "../resources/loader.js";
 import type { Resource } from "../resources/types.js";
@@ -108,6 +109,15 @@ export async function startController(options: ControllerOptions): Promise<Runni
       `metadata.name=${SIGNING_SECRET_NAME}`,
     );
   }
+  // Knative's own settings (config-features: authentication on; config-br-defaults: the
+  // backing) live in knative-eventing, watched or not: without them a --namespace controller
+  // would serve every address without authentication.
+  if (namespaces[0] !== undefined && !namespaces.includes(FEATURES_NAMESPACE)) {
+    watch(
+      { apiVersion: "v1", kind: "ConfigMap", plural: "configmaps", role: "input" },
+      FEATURES_NAMESPACE,
+    );
+  }
 
   // Nothing is served before every cache is filled: a replica that answered /readyz with an
   // empty store would get events for Brokers it does not know yet.
@@ -133,6 +143,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     resources: initial.accepted,
     watch: false,
     services: knativeServices,
+    signingKeyNamespace: controllerNamespace,
     publicUrl:
       options.runtime?.publicUrl ??
       `http://${INGRESS_SERVICE}.${controllerNamespace}.svc.cluster.local`,

@@ -56,6 +56,8 @@ export interface EventailOptions {
   stateDir?: string;
   /** External OIDC issuers' least time between two key fetches (default 30 s). */
   issuerRefetchIntervalMs?: number;
+  /** The only namespace whose `eventail-signing-key` Secret counts (the controller's own). */
+  signingKeyNamespace?: string;
   /** `--journey-size`: events whose journey this process keeps in memory; 0 turns journeys off. */
   journeySize?: number;
   /** `--dead-letter-size`: dead letters kept per namespace in memory (default 10,000). */
@@ -126,6 +128,9 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     ...(options.publicUrl !== undefined ? { publicUrl: options.publicUrl } : {}),
     ...(options.issuerRefetchIntervalMs !== undefined
       ? { refetchIntervalMs: options.issuerRefetchIntervalMs }
+      : {}),
+    ...(options.signingKeyNamespace !== undefined
+      ? { signingKeyNamespace: options.signingKeyNamespace }
       : {}),
   });
   /** Security follows the store ahead of the reconciler, so no address is served unguarded. */

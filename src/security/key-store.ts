@@ -39,10 +39,22 @@ export function defaultStateDir(): string {
   return fromEnvironment ? path.resolve(fromEnvironment) : path.resolve(".eventail");
 }
 
-/** The signing-key Secret among `resources`; with several namespaces declaring one, the first. */
-export function signingSecret(resources: readonly Resource[]): SecretResource | undefined {
+/**
+ * The signing-key Secret among `resources`: the one in `namespace` when given (the controller's
+ * own: in a cluster, anyone who may create a Secret elsewhere must not choose the key every
+ * token is signed and checked with); else, with several namespaces declaring one, the first.
+ */
+export function signingSecret(
+  resources: readonly Resource[],
+  namespace?: string,
+): SecretResource | undefined {
   const found = resources
-    .filter((r) => r.kind === "Secret" && r.metadata.name === SIGNING_SECRET_NAME)
+    .filter(
+      (r) =>
+        r.kind === "Secret" &&
+        r.metadata.name === SIGNING_SECRET_NAME &&
+        (namespace === undefined || r.metadata.namespace === namespace),
+    )
     .sort((a, b) => (a.metadata.namespace < b.metadata.namespace ? -1 : 1));
   return found[0] as SecretResource | undefined;
 }

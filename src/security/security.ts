@@ -51,6 +51,8 @@ export interface SecurityOptions {
   readonly publicUrl?: string;
   /** External issuers' least time between two fetches (default 30 s). */
   readonly refetchIntervalMs?: number;
+  /** Where the signing-key Secret must be (Kubernetes mode: the controller's namespace). */
+  readonly signingKeyNamespace?: string;
   readonly now?: () => number;
 }
 
@@ -348,7 +350,7 @@ export class Security {
   }
 
   private loadKeys(resources: readonly Resource[], enabled: boolean): void {
-    const secret = signingSecret(resources);
+    const secret = signingSecret(resources, this.options.signingKeyNamespace);
     let keys: SigningKey[];
     let publishAhead = DEFAULT_PUBLISH_AHEAD_MS;
     if (secret) {

@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { type RunningController, startController } from "../../src/kubernetes/controller.js";
 import { createLogger, silentLogger } from "../../src/observability/logger.js";
+import { generateSigningKeyPem, loadSigningKey } from "../../src/security/signing-keys.js";
 import {
   APISERVER_URL_ANNOTATION,
   loadKubeConfig,
@@ -70,9 +71,14 @@ async function setup(options: { historyLimit?: number } = {}) {
   sink = await startSink();
 }
 
-async function controller(identity: string, serveKnativeKinds = false): Promise<RunningController> {
+async function controller(
+  identity: string,
+  serveKnativeKinds = false,
+  namespaces?: string[],
+): Promise<RunningController> {
   const running = await startController({
     serveKnativeKinds,
+    ...(namespaces ? { namespaces } : {}),
     kubeConfig: loadKubeConfig({ [APISERVER_URL_ANNOTATION]: api.url }),
     controllerNamespace: CONTROLLER_NS,
     identity,
@@ -178,6 +184,45 @@ describe("eventail controller against the API stand-in", () => {
       10_000,
       "signing key in the store",
     );
+  });
+
+  it("with --namespace, still reads knative-eventing's config-features, and signs only with its own namespace's key", async () => {
+    await setup();
+    api.create({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "config-features", namespace: "knative-eventing" },
+      data: { "authentication-oidc": "enabled" },
+    });
+    // A tenant's Secret of the signing key's name, in a namespace the controller watches.
+    const tenantPem = generateSigningKeyPem();
+    api.create({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "eventail-signing-key", namespace: "default" },
+      stringData: { "tenant.pem": tenantPem },
+      data: { "tenant.pem": Buffer.from(tenantPem).toString("base64") },
+    });
+    api.create(broker("b1"));
+    const running = await controller("a", false, ["default"]);
+    await eventually(() => running.isLeader, 10_000, "leadership");
+    await eventually(
+      () => running.runtime.store.get("Broker", "default", "b1") !== undefined,
+      10_000,
+      "the broker",
+    );
+    // Authentication is on: a request without a token is refused.
+    await eventually(
+      async () => (await send(running.runtime.url, "b1", "no-token")) === 401,
+      10_000,
+      "401 without a token",
+    );
+    const published = (await (
+      await fetch(`${running.runtime.url}/.well-known/jwks.json`)
+    ).json()) as { keys: Array<{ kid: string }> };
+    expect(published.keys.length).toBeGreaterThan(0);
+    const tenantKid = loadSigningKey("tenant.pem", tenantPem).kid;
+    expect(published.keys.map((key) => key.kid)).not.toContain(tenantKid);
   });
 
   it("leaves Brokers of other classes and their Triggers alone", async () => {
