@@ -41,7 +41,8 @@ interface Held {
 export class NatsBacking implements Backing {
   readonly kind = "nats";
   readonly #connector: NatsConnector;
-  readonly #outbox = new Outbox();
+  readonly #outbox: Outbox;
+  #sendFailed = false;
   readonly #provisioning: JetStreamProvisioning;
   readonly #publisher: JetStreamPublisher;
   readonly #subscriptions = new Set<JetStreamSubscription>();
@@ -61,6 +62,12 @@ export class NatsBacking implements Backing {
     private readonly logger: Logger,
   ) {
     this.#connector = new NatsConnector(settings, logger);
+    this.#outbox = new Outbox((error) => {
+      // A closing or closed connection; what was not sent is asked for or redelivered again.
+      const log = this.#sendFailed ? logger.debug : logger.warn;
+      this.#sendFailed = true;
+      log.call(logger, { err: error }, "a message could not be handed to NATS");
+    });
     this.#provisioning = new JetStreamProvisioning(settings, logger);
     this.journeys = new NatsJourneyStore(this.#connector, settings, logger);
     this.deadLetters = new NatsDeadLetterStore(this.#connector, settings);

@@ -124,7 +124,7 @@ export class JetStreamSubscription implements Subscription {
     }
     const touchEvery = Math.max(Math.floor(settings.ackWaitMs / 3), 250);
     this.#touchTimer = setInterval(() => {
-      for (const delivery of this.#lanes.waiting()) delivery.msg.working();
+      for (const delivery of this.#lanes.waiting()) touch(delivery.msg);
     }, touchEvery);
     this.#unlisten = connector.onChange((up) => {
       // After a reconnect the server may have forgotten our requests (it may have restarted).
@@ -208,16 +208,28 @@ export class JetStreamSubscription implements Subscription {
     });
   }
 
-  /** Asks for as many events as there is room for; true when a request went out. */
+  /**
+   * Asks for as many events as there is room for; true when a request went out. Never throws:
+   * it runs from timers, listeners and promises nobody awaits.
+   */
   #refill(): boolean {
     if (this.#stop.signal.aborted || this.#recovering || this.#superseded) return false;
     const link = this.#p.connector.current();
     if (!link) return false; // the reconnect listener refills
-    if (this.#pulls?.link !== link) {
-      void this.#pulls?.requests.stop();
-      this.#pulls = { link, requests: this.#pullRequests(link) };
+    try {
+      if (this.#pulls?.link !== link) {
+        void this.#pulls?.requests.stop();
+        this.#pulls = { link, requests: this.#pullRequests(link) };
+      }
+      return this.#pulls.requests.request(this.#window - this.#lanes.held, this.#minimumRequest);
+    } catch (error) {
+      // The connection is closing or closed; the connector's next link brings a refill.
+      this.#p.logger.debug(
+        { err: error, stream: this.#p.stream, consumer: this.#p.consumer },
+        "could not ask NATS for events",
+      );
+      return false;
     }
-    return this.#pulls.requests.request(this.#window - this.#lanes.held, this.#minimumRequest);
   }
 
   #pullRequests(link: NatsLink): PullRequests {
@@ -317,7 +329,7 @@ export class JetStreamSubscription implements Subscription {
     const { msg, event } = delivery;
     const { handler, options, settings, logger } = this.#p;
     const keepAlive = () => {
-      if (!delivery.abandoned) msg.working();
+      if (!delivery.abandoned) touch(msg);
     };
     this.#running.add(delivery);
     try {
@@ -361,9 +373,18 @@ export class JetStreamSubscription implements Subscription {
         signal: this.#stop.signal,
       }).catch(() => false);
       if (!done) return false;
-      msg.working();
+      touch(msg);
     }
     return true;
+  }
+}
+
+/** Keeps an event's ack timer fresh; on a closed connection it is redelivered after it anyway. */
+function touch(msg: JsMsg): void {
+  try {
+    msg.working();
+  } catch {
+    // ConnectionClosed: nothing to keep alive any more.
   }
 }
 
