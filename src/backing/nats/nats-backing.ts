@@ -98,7 +98,15 @@ export class NatsBacking implements Backing {
     const held: Held = { stream, name, handler, options, parts: [], closed: false };
     await this.#startPart(held);
     this.#held.add(held);
-    if (this.#draining.has(stream)) await this.#ensureParts(held);
+    try {
+      if (this.#draining.has(stream)) await this.#ensureParts(held);
+    } catch (error) {
+      // The caller drops a subscription it never got: what started must not pull on for it.
+      held.closed = true;
+      this.#held.delete(held);
+      await Promise.all([...held.parts].map((part) => this.#closePart(held, part, 0)));
+      throw error;
+    }
     return {
       close: async (graceMs?: number) => {
         held.closed = true;
