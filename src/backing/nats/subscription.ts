@@ -76,8 +76,8 @@ export class JetStreamSubscription implements Subscription {
   #jsName: string;
   /** Where the consumer stood when last read; recovery recreates a lost one from there. */
   #resumeAt: number | undefined;
-  /** The highest stream sequence received. */
-  #highestSeen = 0;
+  /** The last event received; its sequence is read only on recovery (parsing costs per event). */
+  #lastReceived: JsMsg | undefined;
   /**
    * Set once recovery found the durable consumer with another filter: a newer version of the
    * trigger owns it, so this one stops pulling and only finishes what it holds.
@@ -187,7 +187,8 @@ export class JetStreamSubscription implements Subscription {
    * other processes held unacked are beyond what this one can know).
    */
   #lostAt(): number | undefined {
-    let at = this.#highestSeen > 0 ? this.#highestSeen + 1 : this.#resumeAt;
+    // A redelivery received last only moves this back: duplicates, never a skipped event.
+    let at = this.#lastReceived === undefined ? this.#resumeAt : this.#lastReceived.seq + 1;
     if (at === undefined) return undefined;
     for (const delivery of [...this.#running, ...this.#lanes.waiting()]) {
       at = Math.min(at, delivery.msg.seq);
@@ -321,7 +322,7 @@ export class JetStreamSubscription implements Subscription {
       : key === undefined
         ? NO_PARTITION_KEY
         : String(key);
-    this.#highestSeen = Math.max(this.#highestSeen, msg.seq);
+    this.#lastReceived = msg;
     this.#lanes.push(lane, { msg, event, deliveryCount, abandoned: false });
   }
 
