@@ -41,7 +41,8 @@ interface Held {
 export class NatsBacking implements Backing {
   readonly kind = "nats";
   readonly #connector: NatsConnector;
-  readonly #outbox = new Outbox();
+  readonly #outbox: Outbox;
+  #sendFailed = false;
   readonly #provisioning: JetStreamProvisioning;
   readonly #publisher: JetStreamPublisher;
   readonly #subscriptions = new Set<JetStreamSubscription>();
@@ -61,6 +62,12 @@ export class NatsBacking implements Backing {
     private readonly logger: Logger,
   ) {
     this.#connector = new NatsConnector(settings, logger);
+    this.#outbox = new Outbox((error) => {
+      // A closing or closed connection; what was not sent is asked for or redelivered again.
+      const log = this.#sendFailed ? logger.debug : logger.warn;
+      this.#sendFailed = true;
+      log.call(logger, { err: error }, "a message could not be handed to NATS");
+    });
     this.#provisioning = new JetStreamProvisioning(settings, logger);
     this.journeys = new NatsJourneyStore(this.#connector, settings, logger);
     this.deadLetters = new NatsDeadLetterStore(this.#connector, settings);
@@ -91,7 +98,15 @@ export class NatsBacking implements Backing {
     const held: Held = { stream, name, handler, options, parts: [], closed: false };
     await this.#startPart(held);
     this.#held.add(held);
-    if (this.#draining.has(stream)) await this.#ensureParts(held);
+    try {
+      if (this.#draining.has(stream)) await this.#ensureParts(held);
+    } catch (error) {
+      // The caller drops a subscription it never got: what started must not pull on for it.
+      held.closed = true;
+      this.#held.delete(held);
+      await Promise.all([...held.parts].map((part) => this.#closePart(held, part, 0)));
+      throw error;
+    }
     return {
       close: async (graceMs?: number) => {
         held.closed = true;

@@ -18,6 +18,12 @@ const ACK_BATCH = 256;
  * before sending them gets those events redelivered, which at-least-once allows.
  */
 export class Outbox {
+  /**
+   * `onSendError` hears of a send that threw (the connection closed under it): flush runs from
+   * setImmediate, where a throw would end the process.
+   */
+  constructor(private readonly onSendError: (error: unknown) => void = () => {}) {}
+
   /** Each returns true when it handed something to the client. */
   #sends: Array<() => boolean> = [];
   #acks: JsMsg[] = [];
@@ -43,7 +49,10 @@ export class Outbox {
     }
   }
 
-  /** Runs every queued send, and sends the queued acks along when anything else went out. */
+  /**
+   * Runs every queued send, and sends the queued acks along when anything else went out. A
+   * send that throws goes to onSendError (the first of the batch); the others still run.
+   */
   flush(): void {
     const batch = this.#sends;
     if (batch.length === 0) return;
@@ -58,7 +67,7 @@ export class Outbox {
       }
     }
     if (sent) this.#flushAcks();
-    if (failure) throw failure.error;
+    if (failure) this.onSendError(failure.error);
   }
 
   /** Sends everything queued now (closing). */

@@ -56,6 +56,22 @@ interface EnsuredStream {
   name?: string;
 }
 
+/** A filter change (another version of the trigger) is between deleting and adding it. */
+export class ConsumerBeingReplacedError extends Error {
+  constructor(durable: string) {
+    super(`JetStream consumer ${durable} is being replaced for a new filter`);
+    this.name = "ConsumerBeingReplacedError";
+  }
+}
+
+/**
+ * What ensureConsumer() found: the consumer is this subscription's, positioned at `resumeAt` at
+ * the latest, or it belongs to a newer version of the trigger now.
+ */
+export type EnsuredConsumer =
+  | { readonly superseded: false; readonly resumeAt: number }
+  | { readonly superseded: true };
+
 /** What retain() left behind: a stream taken over, whose consumers still drain it. */
 export interface RetainOutcome {
   readonly draining?: string;
@@ -315,6 +331,14 @@ export class JetStreamProvisioning {
   /**
    * Makes sure the durable consumer exists. A new one starts at the next event published
    * (DeliverPolicy new), so once this resolves the consumer is positioned.
+   *
+   * `recovering` is set by a running subscription whose consumer stopped answering. It never
+   * undoes a newer subscriber's work: a consumer found with another filter belongs to a newer
+   * version of the trigger (this process's or another's), so it is left alone and the answer is
+   * `superseded`; a missing one whose filter-change stand-in exists is being replaced, so this
+   * throws (the caller retries). A consumer that is really gone comes back at `resumeAt`, where
+   * the subscription stands, not at the next event published, which would skip those accepted
+   * since it vanished.
    */
   async ensureConsumer(
     link: NatsLink,
@@ -322,7 +346,8 @@ export class JetStreamProvisioning {
     consumer: string,
     window: number,
     typeHint: string | undefined,
-  ): Promise<void> {
+    recovering?: { readonly resumeAt: number | undefined },
+  ): Promise<EnsuredConsumer> {
     await this.ensureStream(link, stream);
     const name = this.activeName(link, stream);
     const durable = durableName(consumer);
@@ -352,6 +377,9 @@ export class JetStreamProvisioning {
       inactive_threshold: inactiveThreshold,
     };
     if (!existing) {
+      if (recovering && (await consumerExists(link, name, standInName(durable)))) {
+        throw new ConsumerBeingReplacedError(durable);
+      }
       if (
         name === takeoverJetStreamName(stream) &&
         (await this.#drainingHas(link, stream, durable))
@@ -359,16 +387,30 @@ export class JetStreamProvisioning {
         // The trigger existed before retention was added: like the twin takeOver makes, it
         // starts at the new stream's first event, or it would miss those since the swap.
         config.deliver_policy = DeliverPolicy.All;
+      } else if (recovering?.resumeAt !== undefined) {
+        const last = (await link.jsm.streams.info(name)).state.last_seq;
+        // A stream younger than our position was made again (the engine lost it): all of it.
+        if (recovering.resumeAt > last + 1) config.deliver_policy = DeliverPolicy.All;
+        else {
+          config.deliver_policy = DeliverPolicy.StartSequence;
+          config.opt_start_seq = recovering.resumeAt;
+        }
       }
-      await link.jsm.consumers.add(name, config);
-      this.logger.info({ stream: name, durable }, "created JetStream consumer");
-      return;
+      const created = await link.jsm.consumers.add(name, config);
+      this.logger.info(
+        { stream: name, durable, deliverPolicy: config.deliver_policy },
+        "created JetStream consumer",
+      );
+      return { superseded: false, resumeAt: positionOf(created) };
     }
     const current = existing.config;
     const currentFilter = current.filter_subject || undefined;
     if (currentFilter !== filter) {
-      await this.#replaceConsumer(link, name, durable, config, existing, filter);
-      return;
+      if (recovering) return { superseded: true };
+      return {
+        superseded: false,
+        resumeAt: await this.#replaceConsumer(link, name, durable, config, existing, filter),
+      };
     }
     // Only ever raise max_ack_pending: processes with different windows must not flap it.
     if (
@@ -391,6 +433,7 @@ export class JetStreamProvisioning {
         );
       }
     }
+    return { superseded: false, resumeAt: positionOf(existing) };
   }
 
   /**
@@ -408,14 +451,13 @@ export class JetStreamProvisioning {
     config: Partial<ConsumerConfig>,
     existing: ConsumerInfo,
     filter: string | undefined,
-  ): Promise<void> {
+  ): Promise<number> {
     const position: Partial<ConsumerConfig> = {
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: resumeSequence(existing, filter),
       ...(filter === undefined ? {} : { filter_subject: filter }),
     };
-    // Upper case: no durable of ours has any, so the stand-in is nobody's consumer.
-    const standIn = `${durable}_REFILTER`;
+    const standIn = standInName(durable);
     const standInConfig: Partial<ConsumerConfig> = {
       durable_name: standIn,
       ack_policy: AckPolicy.Explicit,
@@ -444,6 +486,7 @@ export class JetStreamProvisioning {
       { stream: name, durable, filter, startSeq: position.opt_start_seq },
       "replaced JetStream consumer to change its filter",
     );
+    return position.opt_start_seq ?? 1;
   }
 
   /**
@@ -455,7 +498,7 @@ export class JetStreamProvisioning {
     const durable = durableName(consumer);
     // A takeover leaves the consumer on both streams until the old one is drained.
     for (const name of [jetStreamName(stream), takeoverJetStreamName(stream)]) {
-      for (const target of [durable, `${durable}_REFILTER`]) {
+      for (const target of [durable, standInName(durable)]) {
         try {
           await deleteConsumer(link, name, target);
         } catch (error) {
@@ -550,6 +593,29 @@ async function findStream(link: NatsLink, subjects: string): Promise<string | un
     if (/no stream matches subject/i.test((error as Error).message)) return undefined;
     throw error;
   }
+}
+
+async function consumerExists(link: NatsLink, name: string, durable: string): Promise<boolean> {
+  try {
+    await link.jsm.consumers.info(name, durable);
+    return true;
+  } catch (error) {
+    if (apiErrorCode(error) === CONSUMER_NOT_FOUND) return false;
+    throw error;
+  }
+}
+
+/** Upper case: no durable of ours has any, so the stand-in is nobody's consumer. */
+function standInName(durable: string): string {
+  return `${durable}_REFILTER`;
+}
+
+/**
+ * The first stream sequence a consumer may still owe someone: after its ack floor while events
+ * are pending, else after its last delivery (the ack floor reads 0 until the first ack).
+ */
+function positionOf(info: ConsumerInfo): number {
+  return (info.num_ack_pending > 0 ? info.ack_floor.stream_seq : info.delivered.stream_seq) + 1;
 }
 
 async function deleteConsumer(link: NatsLink, name: string, durable: string): Promise<void> {

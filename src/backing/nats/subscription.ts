@@ -13,7 +13,7 @@ import type { NatsConnector, NatsLink } from "./connection.js";
 import { DeliveryLanes } from "./delivery-lanes.js";
 import { durableName, jetStreamName } from "./naming.js";
 import type { Outbox } from "./outbox.js";
-import type { JetStreamProvisioning } from "./provisioning.js";
+import { ConsumerBeingReplacedError, type JetStreamProvisioning } from "./provisioning.js";
 import { giveBack, PullRequests } from "./pull-requests.js";
 import { type NatsSettings, redeliveryDelay } from "./settings.js";
 
@@ -74,6 +74,15 @@ export class JetStreamSubscription implements Subscription {
   #nextLane = 0;
   /** The JetStream stream pulled from; kept across reconnects, found again on recovery. */
   #jsName: string;
+  /** Where the consumer stood when last read; recovery recreates a lost one from there. */
+  #resumeAt: number | undefined;
+  /** The last event received; its sequence is read only on recovery (parsing costs per event). */
+  #lastReceived: JsMsg | undefined;
+  /**
+   * Set once recovery found the durable consumer with another filter: a newer version of the
+   * trigger owns it, so this one stops pulling and only finishes what it holds.
+   */
+  #superseded = false;
 
   constructor(params: JetStreamSubscriptionParams) {
     this.#p = params;
@@ -101,7 +110,7 @@ export class JetStreamSubscription implements Subscription {
     const deadline = Date.now() + settings.subscribeTimeoutMs;
     try {
       const link = await connector.connected({ timeoutMs: settings.subscribeTimeoutMs });
-      await withDeadline(this.#ensureConsumer(link), deadline - Date.now());
+      await withDeadline(this.#ensureConsumer(link, false), deadline - Date.now());
       if (this.#p.drains === undefined) {
         this.#jsName = this.#p.provisioning.activeName(link, this.#p.stream);
       }
@@ -115,7 +124,7 @@ export class JetStreamSubscription implements Subscription {
     }
     const touchEvery = Math.max(Math.floor(settings.ackWaitMs / 3), 250);
     this.#touchTimer = setInterval(() => {
-      for (const delivery of this.#lanes.waiting()) delivery.msg.working();
+      for (const delivery of this.#lanes.waiting()) touch(delivery.msg);
     }, touchEvery);
     this.#unlisten = connector.onChange((up) => {
       // After a reconnect the server may have forgotten our requests (it may have restarted).
@@ -151,20 +160,40 @@ export class JetStreamSubscription implements Subscription {
     for (const delivery of unfinished) giveBack(delivery.msg);
   }
 
-  async #ensureConsumer(link: NatsLink): Promise<void> {
+  /** Positions the consumer; false when a newer version of the trigger owns it now. */
+  async #ensureConsumer(link: NatsLink, recovering: boolean): Promise<boolean> {
     const { provisioning, stream, consumer, drains } = this.#p;
     if (drains !== undefined) {
       // Throws when the drained stream or the consumer is gone.
       await link.jsm.consumers.info(drains, durableName(consumer));
-      return;
+      return true;
     }
-    return provisioning.ensureConsumer(
+    const ensured = await provisioning.ensureConsumer(
       link,
       stream,
       consumer,
       this.#window,
       this.#p.options.typeHint,
+      recovering ? { resumeAt: this.#lostAt() } : undefined,
     );
+    if (ensured.superseded) return false;
+    this.#resumeAt = ensured.resumeAt;
+    return true;
+  }
+
+  /**
+   * Where a consumer that vanished under us must start again to skip nothing this process
+   * knows of: its first event still held here, else the one after the last received (events
+   * other processes held unacked are beyond what this one can know).
+   */
+  #lostAt(): number | undefined {
+    // A redelivery received last only moves this back: duplicates, never a skipped event.
+    let at = this.#lastReceived === undefined ? this.#resumeAt : this.#lastReceived.seq + 1;
+    if (at === undefined) return undefined;
+    for (const delivery of [...this.#running, ...this.#lanes.waiting()]) {
+      at = Math.min(at, delivery.msg.seq);
+    }
+    return at;
   }
 
   /**
@@ -180,16 +209,28 @@ export class JetStreamSubscription implements Subscription {
     });
   }
 
-  /** Asks for as many events as there is room for; true when a request went out. */
+  /**
+   * Asks for as many events as there is room for; true when a request went out. Never throws:
+   * it runs from timers, listeners and promises nobody awaits.
+   */
   #refill(): boolean {
-    if (this.#stop.signal.aborted || this.#recovering) return false;
+    if (this.#stop.signal.aborted || this.#recovering || this.#superseded) return false;
     const link = this.#p.connector.current();
     if (!link) return false; // the reconnect listener refills
-    if (this.#pulls?.link !== link) {
-      void this.#pulls?.requests.stop();
-      this.#pulls = { link, requests: this.#pullRequests(link) };
+    try {
+      if (this.#pulls?.link !== link) {
+        void this.#pulls?.requests.stop();
+        this.#pulls = { link, requests: this.#pullRequests(link) };
+      }
+      return this.#pulls.requests.request(this.#window - this.#lanes.held, this.#minimumRequest);
+    } catch (error) {
+      // The connection is closing or closed; the connector's next link brings a refill.
+      this.#p.logger.debug(
+        { err: error, stream: this.#p.stream, consumer: this.#p.consumer },
+        "could not ask NATS for events",
+      );
+      return false;
     }
-    return this.#pulls.requests.request(this.#window - this.#lanes.held, this.#minimumRequest);
   }
 
   #pullRequests(link: NatsLink): PullRequests {
@@ -207,13 +248,22 @@ export class JetStreamSubscription implements Subscription {
 
   /** The consumer went quiet: it may have been deleted, or the engine may have lost it. */
   async #recover(): Promise<void> {
-    if (this.#recovering || this.#stop.signal.aborted) return;
+    if (this.#recovering || this.#superseded || this.#stop.signal.aborted) return;
     this.#recovering = true;
     const signal = this.#stop.signal;
     for (let failures = 0; !signal.aborted; failures++) {
       try {
         const link = await this.#p.connector.connected({ signal });
-        await this.#ensureConsumer(link);
+        if (!(await this.#ensureConsumer(link, true))) {
+          this.#superseded = true;
+          void this.#pulls?.requests.stop();
+          this.#pulls = undefined;
+          this.#p.logger.info(
+            { stream: this.#p.stream, consumer: this.#p.consumer },
+            "NATS consumer now has another filter (a newer version of this trigger): no longer pulling",
+          );
+          break;
+        }
         const active = this.#p.provisioning.activeName(link, this.#p.stream);
         if (this.#p.drains === undefined && active !== this.#jsName) {
           // A retention takeover deleted the stream this pulled from once it was drained.
@@ -234,7 +284,9 @@ export class JetStreamSubscription implements Subscription {
           break;
         }
         const wait = Math.min(250 * 2 ** failures, MAX_RECOVERY_BACKOFF_MS);
-        (failures === 0 ? this.#p.logger.warn : this.#p.logger.debug).call(
+        // A filter change under way is what made the consumer go quiet; it ends in a moment.
+        const expected = error instanceof ConsumerBeingReplacedError;
+        (failures === 0 && !expected ? this.#p.logger.warn : this.#p.logger.debug).call(
           this.#p.logger,
           { err: error, stream: this.#p.stream, consumer: this.#p.consumer, retryInMs: wait },
           "NATS consumer unavailable; provisioning it again",
@@ -270,6 +322,7 @@ export class JetStreamSubscription implements Subscription {
       : key === undefined
         ? NO_PARTITION_KEY
         : String(key);
+    this.#lastReceived = msg;
     this.#lanes.push(lane, { msg, event, deliveryCount, abandoned: false });
   }
 
@@ -277,7 +330,7 @@ export class JetStreamSubscription implements Subscription {
     const { msg, event } = delivery;
     const { handler, options, settings, logger } = this.#p;
     const keepAlive = () => {
-      if (!delivery.abandoned) msg.working();
+      if (!delivery.abandoned) touch(msg);
     };
     this.#running.add(delivery);
     try {
@@ -321,9 +374,18 @@ export class JetStreamSubscription implements Subscription {
         signal: this.#stop.signal,
       }).catch(() => false);
       if (!done) return false;
-      msg.working();
+      touch(msg);
     }
     return true;
+  }
+}
+
+/** Keeps an event's ack timer fresh; on a closed connection it is redelivered after it anyway. */
+function touch(msg: JsMsg): void {
+  try {
+    msg.working();
+  } catch {
+    // ConnectionClosed: nothing to keep alive any more.
   }
 }
 
