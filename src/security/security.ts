@@ -244,9 +244,17 @@ export class Security {
 
   /** Throws AuthorizationError unless the token's subject may send these events here. */
   authorize(address: GuardedAddress, token: VerifiedToken, events: readonly CloudEvent[]): void {
+    this.authorizeSubject(address, token.sub, events);
+  }
+
+  private authorizeSubject(
+    address: GuardedAddress,
+    sub: string,
+    events: readonly CloudEvent[],
+  ): void {
     const { addressable, policies } = address;
     const decision = authorize(
-      token.sub,
+      sub,
       addressable.namespace,
       policies,
       this.authorizationMode,
@@ -254,7 +262,7 @@ export class Security {
     );
     if (!decision.allowed) {
       const event = events[decision.eventIndex ?? 0];
-      throw new AuthorizationError(decision.reason, token.sub, event ? eventLogFields(event) : {});
+      throw new AuthorizationError(decision.reason, sub, event ? eventLogFields(event) : {});
     }
   }
 
@@ -281,17 +289,7 @@ export class Security {
         {},
       );
     }
-    const decision = authorize(
-      sub,
-      address.addressable.namespace,
-      address.policies,
-      this.authorizationMode,
-      events,
-    );
-    if (!decision.allowed) {
-      const event = events[decision.eventIndex ?? 0];
-      throw new AuthorizationError(decision.reason, sub, event ? eventLogFields(event) : {});
-    }
+    this.authorizeSubject(address, sub, events);
   }
 
   /**

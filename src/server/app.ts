@@ -19,7 +19,7 @@ import { registerConsole } from "./console-routes.js";
 import { errorBody, HttpError, logRejection, toHttpError } from "./errors.js";
 import { exchangeRoutes } from "./exchange-routes.js";
 import { ingressDoor } from "./ingress.js";
-import { authenticateRequest, guardFastifyRoutes, type IngressGuard } from "./ingress-guard.js";
+import { admit, guardFastifyRoutes, type IngressGuard } from "./ingress-guard.js";
 import { IngressRouteTable, ingressRoutes } from "./ingress-routes.js";
 import {
   type ConnectionLimits,
@@ -168,16 +168,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     // As Knative's JobSink (since eventing 1.16): with authentication on, asking how a job went
     // needs a token for the JobSink's audience whose sender its EventPolicies allow.
     onRequest: async (request: FastifyRequest) => {
-      if (guard === undefined || !guard.enabled()) return;
       const { namespace, name } = request.params as { namespace: string; name: string };
-      const admitted = await authenticateRequest(
-        guard,
-        `/sinks/${namespace}/${name}`,
-        request.headers,
-      );
-      if (admitted === undefined) return;
-      if (!("token" in admitted)) throw admitted;
-      guard.authorize(admitted.address, admitted.token, []);
+      const admitted = await admit(guard, `/sinks/${namespace}/${name}`, request.headers);
+      if (admitted !== undefined) guard!.authorize(admitted.address, admitted.token, []);
     },
   };
   app.get(

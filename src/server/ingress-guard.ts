@@ -105,10 +105,8 @@ export function guardFastifyRoutes(app: FastifyInstance, guard: IngressGuard): v
     if (pattern === undefined) return;
     const path = routePath(pattern, request.params as Record<string, string>);
     if (guard.addressAt(path) === undefined) return;
-    const admitted = await authenticateRequest(guard, path, request.headers);
-    if (admitted === undefined) return;
-    if (!("token" in admitted)) throw admitted;
-    admittedOf.set(request, admitted);
+    const admitted = await admit(guard, path, request.headers);
+    if (admitted !== undefined) admittedOf.set(request, admitted);
   });
   app.addHook("preHandler", async (request) => {
     const admitted = admittedOf.get(request);
@@ -122,4 +120,18 @@ export function guardFastifyRoutes(app: FastifyInstance, guard: IngressGuard): v
     }
     guard.authorize(admitted.address, admitted.token, events);
   });
+}
+
+/**
+ * The token of a request to the address at `path` (undefined with authentication off); throws
+ * the error to answer with (401) when it has none that verifies.
+ */
+export async function admit(
+  guard: IngressGuard | undefined,
+  path: string,
+  headers: IncomingHttpHeaders,
+): Promise<Admitted | undefined> {
+  const admitted = await authenticateRequest(guard, path, headers);
+  if (admitted !== undefined && !("token" in admitted)) throw admitted;
+  return admitted;
 }

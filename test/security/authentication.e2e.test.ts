@@ -12,7 +12,13 @@ import { tailCommand } from "../../src/cli/tail.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { oidcSubject } from "../../src/security/oidc-identity.js";
 import { statusBeforeBodyEnds } from "../support/early-answer.js";
-import { eventually, type RecordingSink, startSink, startWithManifests } from "../support/sink.js";
+import {
+  eventually,
+  ownToken,
+  type RecordingSink,
+  startSink,
+  startWithManifests,
+} from "../support/sink.js";
 import { tempDir } from "./support.js";
 
 type Running = Awaited<ReturnType<typeof startWithManifests>>;
@@ -147,14 +153,7 @@ afterAll(async () => {
 });
 
 function token(sub: string, aud = ORDERS_AUDIENCE, ttlSec = 300): string {
-  const iat = Math.floor(Date.now() / 1000);
-  return eventail.security.keyRing.sign({
-    iss: eventail.security.issuer,
-    sub,
-    aud,
-    iat,
-    exp: iat + ttlSec,
-  });
+  return ownToken(eventail, sub, aud, ttlSec);
 }
 
 async function post(path: string, type: string, id: string, bearer?: string) {

@@ -7,7 +7,13 @@ import path from "node:path";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
-import { eventually, type RecordingSink, startSink, startWithManifests } from "../support/sink.js";
+import {
+  eventually,
+  ownToken,
+  type RecordingSink,
+  startSink,
+  startWithManifests,
+} from "../support/sink.js";
 import { p256Pem, tempDir } from "./support.js";
 
 type Running = Awaited<ReturnType<typeof startWithManifests>>;
@@ -54,14 +60,7 @@ async function sinkReplying(): Promise<RecordingSink> {
 }
 
 function token(running: Running, sub: string, aud: string): string {
-  const iat = Math.floor(Date.now() / 1000);
-  return running.security.keyRing.sign({
-    iss: running.security.issuer,
-    sub,
-    aud,
-    iat,
-    exp: iat + 300,
-  });
+  return ownToken(running, sub, aud);
 }
 
 async function post(running: Running, path: string, type: string, id: string, bearer?: string) {

@@ -6,7 +6,13 @@
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sumSeries } from "../support/eventail-process.js";
-import { eventually, type RecordingSink, startSink, startWithManifests } from "../support/sink.js";
+import {
+  eventually,
+  ownToken,
+  type RecordingSink,
+  startSink,
+  startWithManifests,
+} from "../support/sink.js";
 
 const PRODUCER = "system:serviceaccount:default:producer";
 const ANSWERS = "system:serviceaccount:default:answers-oidc-eventing.knative.dev-trigger";
@@ -88,14 +94,7 @@ afterAll(async () => {
 });
 
 function token(): string {
-  const iat = Math.floor(Date.now() / 1000);
-  return eventail.security.keyRing.sign({
-    iss: eventail.security.issuer,
-    sub: PRODUCER,
-    aud: "eventing.knative.dev/broker/default/shop",
-    iat,
-    exp: iat + 300,
-  });
+  return ownToken(eventail, PRODUCER, "eventing.knative.dev/broker/default/shop");
 }
 
 async function send(id: string, type: string): Promise<number> {

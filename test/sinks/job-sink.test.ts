@@ -4,7 +4,7 @@ import path from "node:path";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { JobSink } from "../../src/sinks/job/job-sink.js";
-import { eventually, startWithManifests } from "../support/sink.js";
+import { eventually, ownToken, startWithManifests } from "../support/sink.js";
 
 const SCRIPT = path.resolve(import.meta.dirname, "../fixtures/jobsink/record-job.mjs");
 
@@ -242,14 +242,8 @@ data:
 ---
 ${recordingJob()}`,
     );
-    const iat = Math.floor(Date.now() / 1000);
-    const token = running.security.keyRing.sign({
-      iss: running.security.issuer,
-      sub: "system:serviceaccount:default:producer",
-      aud: "sinks.knative.dev/jobsink/default/jobs",
-      iat,
-      exp: iat + 300,
-    });
+    const audience = "sinks.knative.dev/jobsink/default/jobs";
+    const token = ownToken(running, "system:serviceaccount:default:producer", audience);
     const authorization = { authorization: `Bearer ${token}` };
     const response = await fetch(`${running.url}/sinks/default/jobs`, {
       method: "POST",
@@ -266,13 +260,7 @@ ${recordingJob()}`,
     expect(response.status).toBe(202);
     const location = new URL(response.headers.get("location")!, running.url);
     expect((await fetch(location)).status).toBe(401);
-    const other = running.security.keyRing.sign({
-      iss: running.security.issuer,
-      sub: "system:serviceaccount:elsewhere:someone",
-      aud: "sinks.knative.dev/jobsink/default/jobs",
-      iat,
-      exp: iat + 300,
-    });
+    const other = ownToken(running, "system:serviceaccount:elsewhere:someone", audience);
     // allow-same-namespace, the default: a sender of another namespace may not ask either.
     expect((await fetch(location, { headers: { authorization: `Bearer ${other}` } })).status).toBe(
       403,

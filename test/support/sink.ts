@@ -175,3 +175,20 @@ ${filterYaml}
 ${extra}
 `;
 }
+
+/** A token of a running Eventail's own issuer for `sub` towards `aud`, valid `ttlSec` seconds. */
+export function ownToken(
+  running: Pick<RunningEventail, "security">,
+  sub: string,
+  aud: string,
+  ttlSec = 300,
+): string {
+  const iat = Math.floor(Date.now() / 1000);
+  return running.security.keyRing.sign({
+    iss: running.security.issuer,
+    sub,
+    aud,
+    iat,
+    exp: iat + ttlSec,
+  });
+}
