@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import fc from "fast-check";
@@ -16,7 +15,8 @@ import {
   RedisJourneyStore,
 } from "../../../src/backing/redis/journey-store.js";
 import { silentLogger } from "../../../src/observability/logger.js";
-import { freePort, hasBinary, portOpen, serviceUrl } from "../../support/services.js";
+import { canStartRedisEngine, startRedisEngine } from "../../support/redis-engine.js";
+import { serviceUrl } from "../../support/services.js";
 
 const url = serviceUrl("redis");
 
@@ -36,36 +36,6 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
  * in, and a lookup sent after them on the one connection finds them stored.
  */
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
-
-/**
- * A Redis of the test's own, so its command counts (INFO commandstats) are this test's alone:
- * other test files use the shared one at the same time.
- */
-async function ownRedis(): Promise<{ redis: Redis; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const child = spawn(
-    "redis-server",
-    ["--port", String(port), "--save", "", "--appendonly", "no"],
-    {
-      stdio: "ignore",
-    },
-  );
-  for (let i = 0; !(await portOpen("127.0.0.1", port)); i++) {
-    if (i > 150 || child.exitCode !== null) throw new Error("redis-server did not start");
-    await sleep(100);
-  }
-  const redis = new Redis(port, "127.0.0.1");
-  return {
-    redis,
-    stop: async () => {
-      redis.disconnect();
-      if (child.exitCode === null) {
-        child.kill("SIGTERM");
-        await new Promise((resolve) => child.once("exit", resolve));
-      }
-    },
-  };
-}
 
 /** Calls of each command since the last CONFIG RESETSTAT, those a script made included. */
 async function commandCalls(redis: Redis): Promise<Record<string, number>> {
@@ -345,10 +315,13 @@ describe.skipIf(!url)("Redis journey store (a hash per time bucket)", () => {
     );
   });
 
-  it.skipIf(!hasBinary("redis-server"))(
+  it.skipIf(!canStartRedisEngine())(
     "a turn's reports of one event read and write its field once, however many",
     async () => {
-      const own = await ownRedis();
+      // A Redis of the test's own, so its command counts (INFO commandstats) are this test's
+      // alone: other test files use the shared one at the same time.
+      const engine = await startRedisEngine();
+      const own = { redis: new Redis(engine.url) };
       try {
         const ownStore = new RedisJourneyStore(own.redis, silentLogger());
         await until(async () => own.redis.status === "ready", "own redis ready");
@@ -378,7 +351,8 @@ describe.skipIf(!url)("Redis journey store (a hash per time bucket)", () => {
           ),
         );
       } finally {
-        await own.stop();
+        own.redis.disconnect();
+        await engine.stop();
       }
     },
   );
