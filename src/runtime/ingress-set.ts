@@ -82,7 +82,7 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
     for (const [key, running] of this.running) {
       const config = configs.get(key);
       if (config !== undefined && backingKey(config) !== running.backingKey) {
-        const moving = movingRefused(running.backingKey, config);
+        const moving = movingRefused(running.config.kind, config.kind);
         if (moving !== undefined) {
           // It keeps running where it is (and Ready); the log says why, once.
           if (this.kept.first(key, moving)) {
@@ -188,9 +188,8 @@ export class IngressSet<T extends IngressTarget & { bodyLimit: number; readonly 
  * immutable for the same reason. A durable backing of the same kind moves (new settings, the
  * same streams).
  */
-function movingRefused(runningKey: string, config: BackingConfig): string | undefined {
-  const from = runningKey.split("|", 1)[0];
-  if (from !== "memory" && from === config.kind) return undefined;
+function movingRefused(from: string, to: string): string | undefined {
+  if (from !== "memory" && from === to) return undefined;
   const lost = from === "memory" ? "lose the events it holds" : `leave its events on ${from}`;
-  return `keeps running on its ${from} backing: the new configuration (${config.kind}) would ${lost}; delete it and create it again to change it`;
+  return `keeps running on its ${from} backing: the new configuration (${to}) would ${lost}; delete it and create it again to change it`;
 }
