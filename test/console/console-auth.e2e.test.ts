@@ -9,7 +9,7 @@ import path from "node:path";
 import type { Browser } from "playwright-core";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RecordingSink, startSink, startWithManifests } from "../support/sink.js";
+import { ownToken, type RecordingSink, startSink, startWithManifests } from "../support/sink.js";
 import { buildConsole, chromiumMissing, launchBrowser, openPage, SKIP_REASON } from "./browser.js";
 
 type Running = Awaited<ReturnType<typeof startWithManifests>>;
@@ -65,14 +65,7 @@ describe.skipIf(chromiumMissing)(
     });
 
     function token(aud: string, sub = "system:serviceaccount:default:console-test"): string {
-      const iat = Math.floor(Date.now() / 1000);
-      return eventail.security.keyRing.sign({
-        iss: eventail.security.issuer,
-        sub,
-        aud,
-        iat,
-        exp: iat + 300,
-      });
+      return ownToken(eventail, sub, aud);
     }
 
     it("asks for a token once, then streams the tail with it in the Authorization header", async () => {
