@@ -1,10 +1,14 @@
 import { type ChannelModel, connect } from "amqplib";
-import { describe } from "vitest";
+import { describe, it } from "vitest";
 import { serviceUrl } from "../../support/services.js";
+import { eventually } from "../../support/sink.js";
+import { SourceHarness } from "../harness.js";
 import {
+  freshTopics,
   messageQueueTriggerSuite,
   type QueueBackend,
   type ReadMessage,
+  startTrigger,
 } from "./mq-trigger-suite.js";
 
 const url = serviceUrl("rabbitmq");
@@ -61,4 +65,37 @@ function rabbitQueues(): QueueBackend {
 
 describe.skipIf(!url)("RabbitMQ queues", () => {
   messageQueueTriggerSuite(rabbitQueues);
+});
+
+describe.skipIf(!url)("MessageQueueTrigger on RabbitMQ, channel-level ends", () => {
+  it("goes on consuming after its queue is deleted and declared again (the server cancels the consumer)", async () => {
+    const harness = new SourceHarness();
+    const queue = rabbitQueues();
+    const topics = freshTopics();
+    try {
+      const subscriber = await harness.recordingSink();
+      await queue.prepare(topics);
+      await startTrigger(harness, queue, topics, { subscriberUrl: subscriber.url });
+      await queue.produce(topics.topic, "before");
+      await subscriber.waitFor(1, 15_000);
+      const admin = await connect(url!);
+      try {
+        const channel = await admin.createChannel();
+        await channel.deleteQueue(topics.topic);
+        await channel.assertQueue(topics.topic, { durable: true });
+        await channel.close();
+      } finally {
+        await admin.close();
+      }
+      await queue.produce(topics.topic, "after");
+      await eventually(
+        () => subscriber.events.some((event) => event.data?.toString() === "after"),
+        15_000,
+        "the message sent after the queue came back",
+      );
+    } finally {
+      await harness.close();
+      await queue.close();
+    }
+  });
 });
