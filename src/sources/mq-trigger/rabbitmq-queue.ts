@@ -1,5 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Channel, type ChannelModel, type ConsumeMessage, connect } from "amqplib";
+import {
+  type Channel,
+  type ChannelModel,
+  type ConfirmChannel,
+  type ConsumeMessage,
+  connect,
+} from "amqplib";
 import type { Logger } from "../../observability/logger.js";
 import type { MessageHandler, MessageQueue, OutgoingMessage } from "./queue.js";
 
@@ -20,7 +26,7 @@ export class RabbitQueue implements MessageQueue {
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
   private model: ChannelModel | undefined;
-  private publisher: Promise<Channel & { waitForConfirms(): Promise<void> }> | undefined;
+  private publisher: Promise<ConfirmChannel> | undefined;
   private readonly declared = new Set<string>();
 
   constructor(
@@ -35,11 +41,7 @@ export class RabbitQueue implements MessageQueue {
   async publish(topic: string, message: OutgoingMessage): Promise<void> {
     const model = this.model;
     if (!model) throw new Error("RabbitMQ is not connected");
-    this.publisher ??= model.createConfirmChannel().then((channel) => {
-      channel.on("error", () => undefined);
-      return channel;
-    });
-    const channel = await this.publisher;
+    const channel = await this.publishingChannel(model);
     if (!this.declared.has(topic)) {
       await channel.assertQueue(topic, { durable: true });
       this.declared.add(topic);
@@ -50,6 +52,25 @@ export class RabbitQueue implements MessageQueue {
       ...(message.headers["content-type"] ? { contentType: message.headers["content-type"] } : {}),
     });
     await channel.waitForConfirms();
+  }
+
+  /**
+   * The confirm channel replies go out on. A refused publish (a queue name RabbitMQ does not
+   * allow, say) closes it, so it is forgotten on close and the next publish opens another.
+   */
+  private publishingChannel(model: ChannelModel): Promise<ConfirmChannel> {
+    if (this.publisher) return this.publisher;
+    const forget = () => {
+      if (this.publisher === publisher) this.publisher = undefined;
+    };
+    const publisher = model.createConfirmChannel().then((channel) => {
+      channel.on("error", () => undefined);
+      channel.on("close", forget);
+      return channel;
+    });
+    publisher.catch(forget);
+    this.publisher = publisher;
+    return publisher;
   }
 
   async stop(): Promise<void> {

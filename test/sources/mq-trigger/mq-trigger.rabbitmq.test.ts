@@ -1,5 +1,5 @@
 import { type ChannelModel, connect } from "amqplib";
-import { describe, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { serviceUrl } from "../../support/services.js";
 import { eventually } from "../../support/sink.js";
 import { SourceHarness } from "../harness.js";
@@ -93,6 +93,37 @@ describe.skipIf(!url)("MessageQueueTrigger on RabbitMQ, channel-level ends", () 
         15_000,
         "the message sent after the queue came back",
       );
+    } finally {
+      await harness.close();
+      await queue.close();
+    }
+  });
+
+  it("a refused publish does not break later ones: the next reply or error still goes out", async () => {
+    const harness = new SourceHarness();
+    const queue = rabbitQueues();
+    const topics = freshTopics();
+    try {
+      // The first message is answered, its reply refused; the second fails, its error must arrive.
+      const subscriber = await harness.recordingSink((_request, index) =>
+        index === 0 ? { status: 200, body: "answer" } : { status: 400, body: "nope" },
+      );
+      await queue.prepare(topics);
+      await startTrigger(harness, queue, topics, {
+        subscriberUrl: subscriber.url,
+        // RabbitMQ refuses to declare a queue named amq.* (403) and closes the channel.
+        spec: { respTopic: `amq.eventail-${topics.respTopic}` },
+      });
+      await queue.produce(topics.topic, "first");
+      await subscriber.waitFor(1, 15_000);
+      await queue.produce(topics.topic, "second");
+      await eventually(
+        async () => (await queue.read(topics.errorTopic)).length === 1,
+        15_000,
+        "the second message at errorTopic",
+      );
+      const [failed] = await queue.read(topics.errorTopic);
+      expect(failed?.body).toBe("second");
     } finally {
       await harness.close();
       await queue.close();
