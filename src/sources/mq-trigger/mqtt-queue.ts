@@ -1,6 +1,7 @@
-import { connect, type IClientOptions, type MqttClient } from "mqtt";
+import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
 import type { Logger } from "../../observability/logger.js";
-import type { MessageHandler, MessageQueue, OutgoingMessage } from "./queue.js";
+import { AtMostOnce } from "../mqtt/at-most-once.js";
+import type { MessageHandler, MessageQueue, OutgoingMessage, QueueMessage } from "./queue.js";
 
 export interface MqttQueueSettings {
   readonly url: string;
@@ -14,8 +15,10 @@ const SESSION_EXPIRY_SECONDS = 24 * 3600;
 
 /**
  * An MQTT topic as a MessageQueue: subscribed at QoS 1 in a persistent MQTT 5 session, each
- * message PUBACKed only once handled (customHandleAcks), one at a time. Replies and errors are
- * published at QoS 1 to the respTopic and errorTopic, headers as MQTT 5 user properties.
+ * message PUBACKed only once handled (customHandleAcks), one at a time. A message published at
+ * QoS 0 arrives at QoS 0 (min of publish and subscribe QoS): nothing to acknowledge, so it is
+ * handled at most once, beside the others, up to AtMostOnce's bound (as MqttSource does). Replies
+ * and errors are published at QoS 1 to the respTopic and errorTopic, headers as user properties.
  */
 export class MqttQueue implements MessageQueue {
   private client: MqttClient | undefined;
@@ -25,11 +28,14 @@ export class MqttQueue implements MessageQueue {
    */
   private publisher: MqttClient | undefined;
   private sequence = 0;
+  private readonly qos0: AtMostOnce;
 
   constructor(
     private readonly settings: MqttQueueSettings,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.qos0 = new AtMostOnce(logger, "MQTT queue");
+  }
 
   start(handler: MessageHandler): void {
     if (this.client) return;
@@ -39,18 +45,9 @@ export class MqttQueue implements MessageQueue {
       clean: false,
       reconnectPeriod: 1_000,
       properties: { sessionExpiryInterval: SESSION_EXPIRY_SECONDS },
+      // mqtt.js calls it for QoS 1 and 2 only; QoS 0 messages come as 'message' events (below).
       customHandleAcks: (topic, message, packet, done) => {
-        const headers: Record<string, string> = {};
-        for (const [name, value] of Object.entries(packet.properties?.userProperties ?? {})) {
-          headers[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : String(value);
-        }
-        if (packet.properties?.contentType) headers["content-type"] = packet.properties.contentType;
-        void handler({
-          id: `${topic}#${++this.sequence}`,
-          topic,
-          body: Buffer.isBuffer(message) ? message : Buffer.from(message),
-          headers,
-        }).then(
+        void handler(this.message(topic, message, packet)).then(
           (handled) => {
             // Not handled (shutdown): no PUBACK, the session keeps it for the next start.
             if (handled) done(0);
@@ -68,6 +65,9 @@ export class MqttQueue implements MessageQueue {
     });
     this.publisher.on("error", (error) => this.logger.warn({ err: error }, "MQTT reply error"));
     client.on("error", (error) => this.logger.warn({ err: error }, "MQTT queue error"));
+    client.on("message", (topic, message, packet) => {
+      if (packet.qos === 0) this.qos0.run(() => handler(this.message(topic, message, packet)));
+    });
     client.on("connect", () => {
       client.subscribe(this.settings.topic, { qos: 1 }, (error) => {
         if (error) this.logger.warn({ err: error }, "MQTT queue: subscribe failed");
@@ -87,6 +87,20 @@ export class MqttQueue implements MessageQueue {
         ...(contentType ? { contentType } : {}),
       },
     });
+  }
+
+  private message(topic: string, payload: Buffer | string, packet: IPublishPacket): QueueMessage {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(packet.properties?.userProperties ?? {})) {
+      headers[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : String(value);
+    }
+    if (packet.properties?.contentType) headers["content-type"] = packet.properties.contentType;
+    return {
+      id: `${topic}#${++this.sequence}`,
+      topic,
+      body: Buffer.isBuffer(payload) ? payload : Buffer.from(payload),
+      headers,
+    };
   }
 
   async stop(): Promise<void> {

@@ -15,7 +15,8 @@ export interface RedisQueueSettings {
 export const BODY_FIELD = "data";
 const BLOCK_MS = 1000;
 
-type Entry = [id: string, fields: string[]];
+/** Fields are null for a pending entry deleted (XDEL, trimming) before it was acknowledged. */
+type Entry = [id: string, fields: string[] | null];
 
 /**
  * A Redis stream as a MessageQueue: a consumer group read one entry at a time, XACKed once
@@ -85,8 +86,13 @@ export class RedisQueue implements MessageQueue {
           // "0" replays our own unacknowledged entries; once none are left, read new ones.
           if (cursor === "0" && entries.length === 0) cursor = ">";
           for (const [id, fields] of entries) {
-            if (await this.handle(id, fields, handler)) await reader.xack(topic, consumerGroup, id);
-            else if (this.stopping.signal.aborted) break;
+            if (fields === null) {
+              // Nothing left to handle: acknowledged, or replaying from "0" meets it forever.
+              this.logger.warn({ id, topic }, "Redis stream: a pending entry was deleted; skipped");
+              await reader.xack(topic, consumerGroup, id);
+            } else if (await this.handle(id, fields, handler)) {
+              await reader.xack(topic, consumerGroup, id);
+            } else if (this.stopping.signal.aborted) break;
           }
         }
       } catch (error) {

@@ -4,6 +4,7 @@ import { mqttMessageToEvent } from "../../events/mqtt-binding.js";
 import type { Logger } from "../../observability/logger.js";
 import type { RunnableSource } from "../registry.js";
 import type { EventSink } from "../source.js";
+import { AtMostOnce } from "./at-most-once.js";
 
 /** Eventail's MqttSource (eventail.io/v1alpha1). */
 export interface MqttSourceSpec {
@@ -32,11 +33,13 @@ const UNSPECIFIED_ERROR = 0x80;
  * (customHandleAcks): the PUBACK leaves only once the delivery ended, so a message whose delivery
  * shutdown or a crash cut short is sent again by the broker when the source comes back. mqtt.js
  * reads the next packet only after that, so QoS 1 messages go to the sink one at a time, in order.
+ * QoS 0 messages are delivered side by side, at most QOS0_IN_FLIGHT_LIMIT at once (AtMostOnce).
  */
 export class MqttSource implements RunnableSource {
   #client: MqttClient | undefined;
   #subscribed = false;
   readonly #stop = new AbortController();
+  readonly #qos0: AtMostOnce;
 
   constructor(
     readonly namespace: string,
@@ -44,7 +47,14 @@ export class MqttSource implements RunnableSource {
     private readonly spec: MqttSourceSpec,
     private readonly password: string | undefined,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.#qos0 = new AtMostOnce(logger, "MqttSource");
+  }
+
+  /** QoS 0 messages dropped because QOS0_IN_FLIGHT_LIMIT deliveries were in flight. */
+  get qos0Dropped(): number {
+    return this.#qos0.dropped;
+  }
 
   ready(): boolean {
     return this.#subscribed && this.#client?.connected === true;
@@ -78,7 +88,7 @@ export class MqttSource implements RunnableSource {
       this.#subscribed = false;
     });
     client.on("message", (_topic, _payload, packet) => {
-      if (packet.qos === 0) void this.#deliver(packet, sink);
+      if (packet.qos === 0) this.#qos0.run(() => this.#deliver(packet, sink));
     });
     client.on("connect", (connack) => {
       // A resumed session keeps its subscriptions; subscribing again is harmless and covers a

@@ -3,6 +3,7 @@ import { createServer } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_DELIVERY } from "../../../src/delivery/options.js";
 import { silentLogger } from "../../../src/observability/logger.js";
+import type { ConsumerTuning } from "../../../src/sources/kafka/record-consumer.js";
 import {
   MessageQueueTrigger,
   type MessageQueueTriggerSpec,
@@ -22,7 +23,7 @@ export interface QueueBackend {
   /** spec.metadata pointing at the test's engine. */
   readonly metadata: Record<string, string>;
   /** Prepares topics before the trigger starts (NATS: a stream for the input subject). */
-  prepare(topics: { topic: string; respTopic: string; errorTopic: string }): Promise<void>;
+  prepare(topics: Topics): Promise<void>;
   produce(topic: string, body: string): Promise<void>;
   /** Everything published to `topic` so far (since prepare). */
   read(topic: string): Promise<ReadMessage[]>;
@@ -33,19 +34,21 @@ export interface QueueBackend {
  * One MessageQueueTrigger suite, run against Kafka, NATS JetStream and Redis Streams by the
  * *.kafka / *.nats / *.redis test files (BullMQ's pattern).
  */
-export function messageQueueTriggerSuite(backend: () => QueueBackend, tuning = {}): void {
+export function messageQueueTriggerSuite(
+  backend: () => QueueBackend,
+  tuning: ConsumerTuning = {},
+): void {
   let harness: SourceHarness;
   let subscriber: RecordingSink;
   let queue: QueueBackend;
-  let topics: { topic: string; respTopic: string; errorTopic: string };
+  let topics: Topics;
   const name = `mqt-${randomUUID().slice(0, 8)}`;
 
   beforeEach(async () => {
     harness = new SourceHarness();
     subscriber = await harness.recordingSink();
     queue = backend();
-    const id = randomUUID().slice(0, 8);
-    topics = { topic: `requests-${id}`, respTopic: `responses-${id}`, errorTopic: `errors-${id}` };
+    topics = freshTopics();
     await queue.prepare(topics);
   });
   afterEach(async () => {
@@ -53,48 +56,12 @@ export function messageQueueTriggerSuite(backend: () => QueueBackend, tuning = {
     await queue.close();
   });
 
-  async function start(
+  function start(
     spec: Partial<MessageQueueTriggerSpec> = {},
     triggerName = name,
     subscriberUrl = subscriber.url,
   ) {
-    const full: MessageQueueTriggerSpec = {
-      messageQueueType: queue.type,
-      ...topics,
-      contentType: "text/plain",
-      metadata: queue.metadata,
-      ...spec,
-    };
-    const trigger = new MessageQueueTrigger({
-      namespace: "default",
-      name: triggerName,
-      spec: full,
-      queue: createMessageQueue(
-        {
-          namespace: "default",
-          name: triggerName,
-          type: full.messageQueueType,
-          topic: full.topic,
-          metadata: full.metadata!,
-        },
-        silentLogger(),
-        {},
-        tuning,
-      ),
-      dispatcher: harness.dispatcher,
-      subscriberUrl,
-      delivery: { ...DEFAULT_DELIVERY, backoffDelayMs: 50, timeoutMs: 5_000 },
-      logger: silentLogger(),
-    });
-    await trigger.start();
-    let stopped = false;
-    const stop = async () => {
-      if (stopped) return;
-      stopped = true;
-      await trigger.stop();
-    };
-    harness.defer(stop);
-    return { stop };
+    return startTrigger(harness, queue, topics, { spec, name: triggerName, subscriberUrl, tuning });
   }
 
   describe(`MessageQueueTrigger on ${backend.name}`, () => {
@@ -231,6 +198,73 @@ export function messageQueueTriggerSuite(backend: () => QueueBackend, tuning = {
       ]);
     });
   });
+}
+
+export interface Topics {
+  readonly topic: string;
+  readonly respTopic: string;
+  readonly errorTopic: string;
+}
+
+/** Fresh topic names for one test. */
+export function freshTopics(): Topics {
+  const id = randomUUID().slice(0, 8);
+  return { topic: `requests-${id}`, respTopic: `responses-${id}`, errorTopic: `errors-${id}` };
+}
+
+/**
+ * Starts a MessageQueueTrigger on `queue`'s engine towards `subscriberUrl`, as the reconciler
+ * would; the harness stops it at close(). The backends' own tests use it too.
+ */
+export async function startTrigger(
+  harness: SourceHarness,
+  queue: QueueBackend,
+  topics: Topics,
+  options: {
+    subscriberUrl: string;
+    spec?: Partial<MessageQueueTriggerSpec>;
+    name?: string;
+    tuning?: ConsumerTuning;
+  },
+): Promise<{ stop: () => Promise<void> }> {
+  const triggerName = options.name ?? `mqt-${randomUUID().slice(0, 8)}`;
+  const full: MessageQueueTriggerSpec = {
+    messageQueueType: queue.type,
+    ...topics,
+    contentType: "text/plain",
+    metadata: queue.metadata,
+    ...options.spec,
+  };
+  const trigger = new MessageQueueTrigger({
+    namespace: "default",
+    name: triggerName,
+    spec: full,
+    queue: createMessageQueue(
+      {
+        namespace: "default",
+        name: triggerName,
+        type: full.messageQueueType,
+        topic: full.topic,
+        metadata: full.metadata!,
+      },
+      silentLogger(),
+      {},
+      options.tuning ?? {},
+    ),
+    dispatcher: harness.dispatcher,
+    subscriberUrl: options.subscriberUrl,
+    delivery: { ...DEFAULT_DELIVERY, backoffDelayMs: 50, timeoutMs: 5_000 },
+    logger: silentLogger(),
+  });
+  await trigger.start();
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await trigger.stop();
+  };
+  harness.defer(stop);
+  return { stop };
 }
 
 /** A URL nothing listens on: a port bound, read and closed again. */

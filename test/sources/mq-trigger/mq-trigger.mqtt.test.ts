@@ -1,11 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { connectAsync, type MqttClient } from "mqtt";
-import { describe } from "vitest";
+import { describe, it } from "vitest";
 import { serviceUrl } from "../../support/services.js";
+import { eventually } from "../../support/sink.js";
+import { SourceHarness } from "../harness.js";
 import {
+  freshTopics,
   messageQueueTriggerSuite,
   type QueueBackend,
   type ReadMessage,
+  startTrigger,
 } from "./mq-trigger-suite.js";
 
 const url = serviceUrl("mqtt");
@@ -56,4 +60,33 @@ function mqttTopics(): QueueBackend {
 
 describe.skipIf(!url)("MQTT topics", () => {
   messageQueueTriggerSuite(mqttTopics);
+});
+
+describe.skipIf(!url)("MessageQueueTrigger on MQTT, QoS 0", () => {
+  it("a message published at QoS 0 (mqtt.js's and mosquitto_pub's default) reaches the subscriber", async () => {
+    const harness = new SourceHarness();
+    const queue = mqttTopics();
+    const topics = freshTopics();
+    try {
+      const subscriber = await harness.recordingSink();
+      await queue.prepare(topics);
+      await startTrigger(harness, queue, topics, { subscriberUrl: subscriber.url });
+      // A QoS 1 message first: once it is in, the trigger is connected and subscribed, and a
+      // QoS 0 message (never kept for an absent session) has someone to go to.
+      await queue.produce(topics.topic, "one");
+      await subscriber.waitFor(1, 15_000);
+      const producer = await connectAsync(url!, { protocolVersion: 5 });
+      // Subscribed at QoS 1, published at QoS 0: it arrives at QoS 0.
+      await producer.publishAsync(topics.topic, "zero", { qos: 0 });
+      await producer.endAsync();
+      await eventually(
+        () => subscriber.events.some((event) => event.data?.toString() === "zero"),
+        15_000,
+        "the QoS 0 message at the subscriber",
+      );
+    } finally {
+      await harness.close();
+      await queue.close();
+    }
+  });
 });

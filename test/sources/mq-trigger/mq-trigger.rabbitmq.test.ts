@@ -1,10 +1,14 @@
 import { type ChannelModel, connect } from "amqplib";
-import { describe } from "vitest";
+import { describe, expect, it } from "vitest";
 import { serviceUrl } from "../../support/services.js";
+import { eventually } from "../../support/sink.js";
+import { SourceHarness } from "../harness.js";
 import {
+  freshTopics,
   messageQueueTriggerSuite,
   type QueueBackend,
   type ReadMessage,
+  startTrigger,
 } from "./mq-trigger-suite.js";
 
 const url = serviceUrl("rabbitmq");
@@ -61,4 +65,68 @@ function rabbitQueues(): QueueBackend {
 
 describe.skipIf(!url)("RabbitMQ queues", () => {
   messageQueueTriggerSuite(rabbitQueues);
+});
+
+describe.skipIf(!url)("MessageQueueTrigger on RabbitMQ, channel-level ends", () => {
+  it("goes on consuming after its queue is deleted and declared again (the server cancels the consumer)", async () => {
+    const harness = new SourceHarness();
+    const queue = rabbitQueues();
+    const topics = freshTopics();
+    try {
+      const subscriber = await harness.recordingSink();
+      await queue.prepare(topics);
+      await startTrigger(harness, queue, topics, { subscriberUrl: subscriber.url });
+      await queue.produce(topics.topic, "before");
+      await subscriber.waitFor(1, 15_000);
+      const admin = await connect(url!);
+      try {
+        const channel = await admin.createChannel();
+        await channel.deleteQueue(topics.topic);
+        await channel.assertQueue(topics.topic, { durable: true });
+        await channel.close();
+      } finally {
+        await admin.close();
+      }
+      await queue.produce(topics.topic, "after");
+      await eventually(
+        () => subscriber.events.some((event) => event.data?.toString() === "after"),
+        15_000,
+        "the message sent after the queue came back",
+      );
+    } finally {
+      await harness.close();
+      await queue.close();
+    }
+  });
+
+  it("a refused publish does not break later ones: the next reply or error still goes out", async () => {
+    const harness = new SourceHarness();
+    const queue = rabbitQueues();
+    const topics = freshTopics();
+    try {
+      // The first message is answered, its reply refused; the second fails, its error must arrive.
+      const subscriber = await harness.recordingSink((_request, index) =>
+        index === 0 ? { status: 200, body: "answer" } : { status: 400, body: "nope" },
+      );
+      await queue.prepare(topics);
+      await startTrigger(harness, queue, topics, {
+        subscriberUrl: subscriber.url,
+        // RabbitMQ refuses to declare a queue named amq.* (403) and closes the channel.
+        spec: { respTopic: `amq.eventail-${topics.respTopic}` },
+      });
+      await queue.produce(topics.topic, "first");
+      await subscriber.waitFor(1, 15_000);
+      await queue.produce(topics.topic, "second");
+      await eventually(
+        async () => (await queue.read(topics.errorTopic)).length === 1,
+        15_000,
+        "the second message at errorTopic",
+      );
+      const [failed] = await queue.read(topics.errorTopic);
+      expect(failed?.body).toBe("second");
+    } finally {
+      await harness.close();
+      await queue.close();
+    }
+  });
 });

@@ -1,7 +1,14 @@
 import { Redis } from "ioredis";
-import { describe } from "vitest";
+import { describe, expect, it } from "vitest";
 import { serviceUrl } from "../../support/services.js";
-import { messageQueueTriggerSuite, type QueueBackend } from "./mq-trigger-suite.js";
+import { eventually } from "../../support/sink.js";
+import { SourceHarness } from "../harness.js";
+import {
+  freshTopics,
+  messageQueueTriggerSuite,
+  type QueueBackend,
+  startTrigger,
+} from "./mq-trigger-suite.js";
 
 const url = serviceUrl("redis");
 
@@ -31,4 +38,42 @@ function redisStreams(): QueueBackend {
 
 describe.skipIf(!url)("Redis Streams", () => {
   messageQueueTriggerSuite(redisStreams);
+});
+
+describe.skipIf(!url)("MessageQueueTrigger on Redis Streams, deleted entries", () => {
+  it("a pending entry deleted before its ack is skipped: the next entry is still consumed", async () => {
+    const harness = new SourceHarness();
+    const queue = redisStreams();
+    const redis = new Redis(url!);
+    const topics = freshTopics();
+    const name = `mqt-deleted-${topics.topic}`;
+    try {
+      // The first request is never answered: stopping the trigger leaves that entry pending.
+      const subscriber = await harness.recordingSink((_request, index) =>
+        index === 0 ? { hang: true } : { status: 202 },
+      );
+      await queue.produce(topics.topic, "pending");
+      const first = await startTrigger(harness, queue, topics, {
+        subscriberUrl: subscriber.url,
+        name,
+      });
+      await subscriber.waitFor(1, 15_000);
+      await first.stop();
+      const [[pendingId]] = (await redis.xrange(topics.topic, "-", "+")) as [[string, string[]]];
+      expect(await redis.xdel(topics.topic, pendingId)).toBe(1);
+
+      await queue.produce(topics.topic, "next");
+      await startTrigger(harness, queue, topics, { subscriberUrl: subscriber.url, name });
+      await eventually(
+        () => subscriber.events.some((event) => event.data?.toString() === "next"),
+        15_000,
+        "the entry after the deleted one",
+      );
+    } finally {
+      await harness.close();
+      await queue.close();
+      await redis.del(topics.topic, topics.respTopic, topics.errorTopic);
+      redis.disconnect();
+    }
+  });
 });

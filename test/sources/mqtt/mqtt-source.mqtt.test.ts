@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { connectAsync, type MqttClient } from "mqtt";
 import { afterEach, describe, expect, it } from "vitest";
 import { MQTT_EVENT_TYPE } from "../../../src/events/mqtt-binding.js";
+import { QOS0_IN_FLIGHT_LIMIT } from "../../../src/sources/mqtt/at-most-once.js";
 import { MqttSource, type MqttSourceSpec } from "../../../src/sources/mqtt/mqtt-source.js";
 import { waitFor } from "../../conformance/conformance-support.js";
 import { serviceUrl } from "../../support/services.js";
@@ -46,7 +47,7 @@ describe.skipIf(!url)("MqttSource against Mosquitto", () => {
       await source.stop();
     };
     await waitFor(() => source.ready(), WAIT_MS, "the source subscribed");
-    return { sink, stop: stopSource };
+    return { sink, stop: stopSource, source };
   }
 
   it("wildcard filters, QoS 0 and 1: type, source, subject, content type and user properties", async () => {
@@ -91,6 +92,37 @@ describe.skipIf(!url)("MqttSource against Mosquitto", () => {
       (r) => r.event?.attributes["subject"] === `${root}/alerts/fire/now`,
     )!.event!;
     expect(alert.data?.toString()).toBe('{"level":3}');
+  });
+
+  it(`QoS 0: at most ${QOS0_IN_FLIGHT_LIMIT} deliveries in flight, messages past that dropped and counted`, async () => {
+    const root = `eventail-test/${randomBytes(4).toString("hex")}`;
+    const harness = new SourceHarness();
+    cleanups.push(() => harness.close());
+    const { sink, stop, source } = await started(
+      { topics: [`${root}/#`], qos: 0, clientId: `t-${randomBytes(4).toString("hex")}` },
+      harness,
+      () => "hang", // a sink that never answers: every delivery stays in flight
+    );
+    cleanups.push(stop);
+    const client = await publisher();
+    const extra = 5;
+    for (let i = 0; i < QOS0_IN_FLIGHT_LIMIT + extra; i++) {
+      await client.publishAsync(`${root}/reading`, String(i), { qos: 0 });
+    }
+    // One connection, in order: the first LIMIT start deliveries, the last `extra` find it full.
+    await waitFor(
+      () => source.qos0Dropped === extra,
+      WAIT_MS,
+      "the QoS 0 messages past the limit dropped",
+      () => source.qos0Dropped,
+    );
+    await waitFor(
+      () => sink.requests.length >= QOS0_IN_FLIGHT_LIMIT,
+      WAIT_MS,
+      "the deliveries in flight",
+      () => sink.requests.length,
+    );
+    expect(sink.requests).toHaveLength(QOS0_IN_FLIGHT_LIMIT);
   });
 
   it("QoS 1: a message whose delivery was cut short is sent again to the next session of the source", async () => {
