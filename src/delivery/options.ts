@@ -27,7 +27,8 @@ export interface DeliveryOptions {
 }
 
 /**
- * What applies when `spec.delivery` is absent. The retry policy is the one Knative ships in
+ * The Broker default: what a Trigger gets when neither it nor its Broker sets `spec.delivery`
+ * (sources without one get it too). The retry policy is the one Knative ships in
  * config-br-defaults (10 retries, exponential from PT0.2S): about 3.4 minutes before giving up.
  */
 export const DEFAULT_DELIVERY: DeliveryOptions = Object.freeze({

@@ -1,5 +1,6 @@
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
+import type { DeadLetterJson } from "../../src/operations/dead-letters.js";
 import {
   eventually,
   type RecordingSink,
@@ -82,6 +83,44 @@ spec:
     expect(letter.attributes["id"]).toBe("p1");
     expect(letter.attributes["knativeerrordest"]).toBe(`${filter.url}/filter`);
     expect(letter.attributes["knativeerrorcode"]).toBe("500");
+    expect(branchSubscriber.requests).toHaveLength(0);
+  });
+
+  it("with no channel delivery a failing filter is called once and its event kept in the dead-letter store", async () => {
+    const filter = await sink(() => ({ status: 500 }));
+    const branchSubscriber = await sink();
+    const branchDls = await sink();
+    const running = await startWithManifests(`apiVersion: flows.knative.dev/v1
+kind: Parallel
+metadata: {name: par, namespace: default}
+spec:
+  branches:
+    - filter: {uri: "${filter.url}/filter"}
+      subscriber: {uri: "${branchSubscriber.url}"}
+      delivery:
+        retry: 2
+        backoffPolicy: linear
+        backoffDelay: PT0.01S
+        deadLetterSink: {uri: "${branchDls.url}"}
+`);
+    cleanups.push(() => running.close());
+
+    expect(await post(`${running.url}/flows/default/parallels/par`, "p2")).toBe(202);
+    let kept: DeadLetterJson[] = [];
+    await eventually(
+      async () => {
+        const response = await request(`${running.url}/api/v1/deadletters?namespace=default`);
+        kept = ((await response.body.json()) as { items: DeadLetterJson[] }).items;
+        return kept.length > 0 || branchDls.requests.length > 0;
+      },
+      10_000,
+      "the filter's failure to be kept",
+    );
+    expect(branchDls.requests).toHaveLength(0);
+    expect(
+      kept.map((entry) => [entry.kind, entry.name, entry.event["id"], entry.attempts]),
+    ).toEqual([["Subscription", "par-kn-parallel-filter-0", "p2", 1]]);
+    expect(filter.requests).toHaveLength(1);
     expect(branchSubscriber.requests).toHaveLength(0);
   });
 });
