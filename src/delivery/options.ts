@@ -110,6 +110,13 @@ export interface DeliveryControl {
   /** Keep a 2xx body (up to the reply limit) even when it carries no event. */
   keepBody?: boolean;
   /**
+   * The delivery is what a request to Eventail is held open for (an EventTransform's sink). The
+   * attempts holding those requests may take every connection and slot to Eventail's own
+   * origin, so this one must not queue behind them: it takes no slot and has connections of its
+   * own, unbounded (the requests held open bound them, each waiting for one such delivery).
+   */
+  heldOpen?: boolean;
+  /**
    * The caller has its own place for an event that fails (a MessageQueueTrigger's errorTopic)
    * and logs and counts it there: the dispatcher still returns dropped, but neither logs it nor
    * counts it in eventail_dropped_events_total.
