@@ -95,6 +95,10 @@ export function expandSequence(sequence: SequenceResource): Resource[] {
  * Every event entering a Parallel goes to each branch's filter; a filter's reply (or the event
  * itself, for a branch without filter) enters that branch's channel, whose subscription calls the
  * branch subscriber and sends its reply to the branch's `reply` or else `spec.reply`.
+ *
+ * A branch's `delivery` is its subscriber's alone: Knative's NewFilterSubscription gives the
+ * filter Subscription none, so a failing filter is not retried or dead-lettered under the
+ * branch's rules (it falls back to the channel's delivery, like any Subscription without one).
  */
 export function expandParallel(parallel: ParallelResource): Resource[] {
   const { branches, channelTemplate, reply } = parallel.spec;
@@ -109,7 +113,6 @@ export function expandParallel(parallel: ParallelResource): Resource[] {
         channel: channelRef(parallel, ingress, channelTemplate),
         ...(branch.filter ? { subscriber: branch.filter } : {}),
         reply: { ref: channelRef(parallel, branchChannel, channelTemplate) },
-        ...(branch.delivery ? { delivery: branch.delivery } : {}),
       }),
     );
     const branchReply = branch.reply ?? reply;

@@ -83,6 +83,12 @@ function isRetryable(result: AttemptResult): boolean {
   return result.error === undefined && isRetryableStatus(result.status!);
 }
 
+/** The connection pools a delivery goes through: the plain one, and one per CA bundle. */
+interface Pools {
+  readonly agent: Agent;
+  readonly tls: TlsAgents;
+}
+
 /**
  * The one way Eventail delivers an event over HTTP (triggers, subscriptions, flows, sources, dead
  * letters): CONTRACT §4's encoding, retries, backoff, Retry-After, timeouts and dead letters,
@@ -94,8 +100,10 @@ function isRetryable(result: AttemptResult): boolean {
  * event as given).
  */
 export class Dispatcher {
-  private readonly agent: Agent;
-  private readonly tlsAgents: TlsAgents;
+  private readonly pools: Pools;
+  /** For DeliveryControl.heldOpen deliveries: made on first use, unbounded, never gated. */
+  private heldOpenPools: Pools | undefined;
+  private readonly transport: TransportPolicy | undefined;
   private readonly metrics: Metrics;
   private readonly logger: Logger;
   private readonly maxReplyBytes: number;
@@ -133,8 +141,11 @@ export class Dispatcher {
     this.startRetryTimer = options.startRetryTimer ?? setTimeout;
     this.credentials = options.credentials;
     const connections = options.connectionsPerOrigin ?? 128;
-    this.agent = new Agent({ connections, pipelining: 1 });
-    this.tlsAgents = new TlsAgents(options.transport, connections);
+    this.transport = options.transport;
+    this.pools = {
+      agent: new Agent({ connections, pipelining: 1 }),
+      tls: new TlsAgents(options.transport, connections),
+    };
     this.gates = new OriginGates(connections);
     this.ticker = setInterval(() => {
       for (const control of this.alive) {
@@ -236,7 +247,10 @@ export class Dispatcher {
     if (this.closed === undefined) {
       clearInterval(this.ticker);
       this.cancels.root.fire();
-      this.closed = Promise.all([this.agent.close(), this.tlsAgents.close()]).then(() => {});
+      const pools = this.heldOpenPools ? [this.pools, this.heldOpenPools] : [this.pools];
+      this.closed = Promise.all(
+        pools.flatMap((pool) => [pool.agent.close(), pool.tls.close()]),
+      ).then(() => {});
     }
     return this.closed;
   }
@@ -281,10 +295,12 @@ export class Dispatcher {
     sender: DeliveryLabels,
   ): Promise<{ last: AttemptResult; attempts: number; traceparent?: string }> {
     const target = this.target(url);
+    const gated = control.heldOpen !== true;
+    const pools = gated ? this.pools : this.heldOpen();
     const agent =
       target === undefined
-        ? this.agent
-        : this.tlsAgents.agentFor(this.agent, target, url, sender.namespace);
+        ? pools.agent
+        : pools.tls.agentFor(pools.agent, target, url, sender.namespace);
     const watch = this.watcher(control.signal);
     const limits = this.limitsFor(options.timeoutMs, control.keepBody === true);
     const total = options.retry + 1;
@@ -302,7 +318,7 @@ export class Dispatcher {
       else if (agent === undefined) last = this.refuseCleartext(url, sender.namespace);
       else {
         // Inline rather than through attemptTo: one async frame less per delivery.
-        const entry = this.gates.enter(target.origin, watch);
+        const entry = gated ? this.gates.enter(target.origin, watch) : true;
         if (entry === true || (await entry)) {
           const authorization = this.credentials?.(sender, url);
           const sent =
@@ -313,7 +329,7 @@ export class Dispatcher {
           last = await attempt(agent, target, traced?.request ?? sent, limits, watch);
           endAttemptSpan(traced, last);
           traceparent = traced?.span.traceparent;
-          this.gates.leave(target.origin);
+          if (gated) this.gates.leave(target.origin);
         } else last = ABORTED;
       }
       if (report !== undefined && last.error !== "shutdown") {
@@ -442,9 +458,20 @@ export class Dispatcher {
   ): Promise<AttemptResult> {
     const entry = this.gates.enter(target.origin, watch);
     if (entry !== true && !(await entry)) return ABORTED;
-    const result = await attempt(this.agent, target, request, limits, watch);
+    const result = await attempt(this.pools.agent, target, request, limits, watch);
     this.gates.leave(target.origin);
     return result;
+  }
+
+  /** The pools of DeliveryControl.heldOpen deliveries: no limit of connections per origin. */
+  private heldOpen(): Pools {
+    // Closed: the shared pools refuse the attempt; new ones would never be closed.
+    if (this.closed !== undefined) return this.pools;
+    this.heldOpenPools ??= {
+      agent: new Agent({ connections: null, pipelining: 1 }),
+      tls: new TlsAgents(this.transport, null),
+    };
+    return this.heldOpenPools;
   }
 
   /**

@@ -27,7 +27,8 @@ export interface DeliveryOptions {
 }
 
 /**
- * What applies when `spec.delivery` is absent. The retry policy is the one Knative ships in
+ * The Broker default: what a Trigger gets when neither it nor its Broker sets `spec.delivery`
+ * (sources without one get it too). The retry policy is the one Knative ships in
  * config-br-defaults (10 retries, exponential from PT0.2S): about 3.4 minutes before giving up.
  */
 export const DEFAULT_DELIVERY: DeliveryOptions = Object.freeze({
@@ -108,6 +109,13 @@ export interface DeliveryControl {
   keepBrokerTtl?: boolean;
   /** Keep a 2xx body (up to the reply limit) even when it carries no event. */
   keepBody?: boolean;
+  /**
+   * The delivery is what a request to Eventail is held open for (an EventTransform's sink). The
+   * attempts holding those requests may take every connection and slot to Eventail's own
+   * origin, so this one must not queue behind them: it takes no slot and has connections of its
+   * own, unbounded (the requests held open bound them, each waiting for one such delivery).
+   */
+  heldOpen?: boolean;
   /**
    * The caller has its own place for an event that fails (a MessageQueueTrigger's errorTopic)
    * and logs and counts it there: the dispatcher still returns dropped, but neither logs it nor

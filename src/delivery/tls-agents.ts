@@ -29,7 +29,8 @@ export class TlsAgents {
 
   constructor(
     private readonly policy: TransportPolicy | undefined,
-    private readonly connections: number,
+    /** Per origin; null: unbounded. */
+    private readonly connections: number | null,
   ) {}
 
   /** The pool for this delivery, or undefined when the policy refuses it. */

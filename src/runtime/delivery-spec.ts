@@ -24,17 +24,29 @@ function duration(text: string | undefined, fallback: number): number {
   return parseIsoDuration(text) ?? fallback;
 }
 
-/** Fills the defaults of CONTRACT §4 and resolves the dead-letter sink to a URL. */
+/**
+ * One attempt: a Subscription's delivery when neither it nor its Channel sets one (Knative
+ * defaults only a Broker's delivery, from config-br-defaults).
+ */
+export const SINGLE_ATTEMPT: DeliveryOptions = Object.freeze({ ...DEFAULT_DELIVERY, retry: 0 });
+
+/**
+ * Fills the defaults of CONTRACT §4 and resolves the dead-letter sink to a URL. `absent` is what
+ * applies without a spec. A spec that leaves `retry` unset makes no retries, as in Knative
+ * (kncloudevents' RetryConfigFromDeliverySpec keeps RetryMax 0): only a missing spec as a whole
+ * gets the Broker default's 10.
+ */
 export function resolveDelivery(
   spec: DeliverySpec | undefined,
   namespace: string,
   baseUrl: string,
   services?: ServiceLookup,
   exists?: TargetExists,
+  absent: DeliveryOptions = DEFAULT_DELIVERY,
 ): DeliveryOptions {
-  if (!spec) return DEFAULT_DELIVERY;
+  if (!spec) return absent;
   return {
-    retry: spec.retry ?? DEFAULT_DELIVERY.retry,
+    retry: spec.retry ?? 0,
     backoffPolicy: spec.backoffPolicy ?? DEFAULT_DELIVERY.backoffPolicy,
     backoffDelayMs: duration(spec.backoffDelay, DEFAULT_DELIVERY.backoffDelayMs),
     timeoutMs: duration(spec.timeout, DEFAULT_DELIVERY.timeoutMs),

@@ -19,7 +19,7 @@ import {
 } from "../channels/flows.js";
 import { type SubscriptionConfig, SubscriptionRuntime } from "../channels/subscription.js";
 import type { Dispatcher } from "../delivery/dispatcher.js";
-import { DEFAULT_DELIVERY } from "../delivery/options.js";
+import { DEFAULT_DELIVERY, type DeliveryOptions } from "../delivery/options.js";
 import { type CloudEvent, eventLogFields } from "../events/event.js";
 import type {
   DataPlane,
@@ -62,7 +62,12 @@ import { RequestReplySet } from "../sinks/request-reply-set.js";
 import type { TriggerFilterSpec } from "../triggers/filter.js";
 import { BackingPool } from "./backing-pool.js";
 import { ConsumerSet, consumerMode } from "./consumer-set.js";
-import { type DeliverySpec, resolveDelivery, withFlowControl } from "./delivery-spec.js";
+import {
+  type DeliverySpec,
+  resolveDelivery,
+  SINGLE_ATTEMPT,
+  withFlowControl,
+} from "./delivery-spec.js";
 import { IngressSet, RETENTION_ANNOTATION, type Running } from "./ingress-set.js";
 import type { StatusFacts } from "./resource-status.js";
 import { type RuntimeParts, runStateOf } from "./run-state.js";
@@ -635,11 +640,14 @@ export class Reconciler implements DataPlane {
   private readonly resolve = (destination: Destination, namespace: string) =>
     resolveDestination(destination, namespace, this.baseUrl, this.services, this.exists);
 
-  /** A Trigger's or Subscription's delivery, with its flow-control annotations. */
-  private delivery(spec: DeliverySpec | undefined, resource: Resource) {
+  /**
+   * A Trigger's or Subscription's delivery, with its flow-control annotations; `absent` applies
+   * when there is no spec.
+   */
+  private delivery(spec: DeliverySpec | undefined, resource: Resource, absent: DeliveryOptions) {
     const { namespace } = resource.metadata;
     return withFlowControl(
-      resolveDelivery(spec, namespace, this.baseUrl, this.services, this.exists),
+      resolveDelivery(spec, namespace, this.baseUrl, this.services, this.exists, absent),
       resource,
     );
   }
@@ -652,8 +660,9 @@ export class Reconciler implements DataPlane {
       name: resource.metadata.name,
       filter: compileTriggerFilter(spec as TriggerFilterSpec),
       subscriberUrl: this.resolve(spec.subscriber, namespace),
-      // A Trigger's delivery replaces its Broker's as a whole.
-      delivery: this.delivery(spec.delivery ?? broker.delivery, resource),
+      // A Trigger's delivery replaces its Broker's as a whole; with neither, the Broker default
+      // (Knative's config-br-defaults) applies.
+      delivery: this.delivery(spec.delivery ?? broker.delivery, resource, DEFAULT_DELIVERY),
       ...consumerMode(resource),
     };
   }
@@ -669,8 +678,9 @@ export class Reconciler implements DataPlane {
       name: resource.metadata.name,
       ...(spec.subscriber ? { subscriberUrl: this.resolve(spec.subscriber, namespace) } : {}),
       ...(spec.reply ? { replyUrl: this.resolve(spec.reply, namespace) } : {}),
-      // A Subscription's delivery defaults from its channel's as a whole.
-      delivery: this.delivery(spec.delivery ?? channel.delivery, resource),
+      // A Subscription's delivery defaults from its channel's as a whole; with neither, Knative's
+      // channel dispatcher makes one attempt.
+      delivery: this.delivery(spec.delivery ?? channel.delivery, resource, SINGLE_ATTEMPT),
       ...consumerMode(resource),
     };
   }

@@ -58,7 +58,9 @@ export class EventTransformRuntime implements ExchangeTarget {
       SINK_DELIVERY,
       { namespace: this.namespace, kind: "transform", name: this.name },
       // The answer to the sender says what went wrong: no dead-letter log or drop count here.
-      { signal, failureHandled: true },
+      // The sender's attempt waits for this one: when it came through Eventail's own pool, this
+      // must not queue behind it (a sink at Eventail's own address would deadlock).
+      { signal, failureHandled: true, heldOpen: true },
     );
     switch (outcome.kind) {
       case "delivered":

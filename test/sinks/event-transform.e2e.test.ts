@@ -357,3 +357,63 @@ describe("EventTransform with a sink", () => {
     );
   });
 });
+
+describe("EventTransform whose sink is Eventail's own Broker", () => {
+  it("delivers all of 200 concurrent events: the transform's sink deliveries do not wait behind the attempts waiting for them", async () => {
+    const recorder = await sink();
+    // Trigger t1 holds up to 200 attempts to the transform at once, more than the 128 Eventail
+    // keeps per origin; each waits for the transform's delivery to b2, at the same origin.
+    const yaml =
+      brokerYaml("b1") +
+      "---\n" +
+      brokerYaml("b2") +
+      transformYaml(
+        "forward",
+        `  jsonata:
+    expression: '$merge([$, {"type": "forwarded"}])'
+  sink:
+    ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: b2}
+`,
+      ) +
+      `---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: t1
+  namespace: default
+  annotations: {eventail.io/delivery.concurrency: "200"}
+spec:
+  broker: b1
+  subscriber:
+    ref: {apiVersion: eventing.knative.dev/v1alpha1, kind: EventTransform, name: forward}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: t2, namespace: default}
+spec:
+  broker: b2
+  subscriber: {uri: "${recorder.url}"}
+`;
+    const running = await eventail(yaml);
+    const batch = Array.from({ length: 200 }, (_, i) => ({
+      specversion: "1.0",
+      id: `e${i}`,
+      source: "/shop",
+      type: "ordered",
+      datacontenttype: "application/json",
+      data: { n: i },
+    }));
+    const response = await request(`${running.url}/default/b1`, {
+      method: "POST",
+      headers: { "content-type": "application/cloudevents-batch+json" },
+      body: JSON.stringify(batch),
+    });
+    await response.body.dump();
+    expect(response.statusCode).toBe(202);
+    // Far below the 30 s attempt timeout that alone would free stuck attempts.
+    await recorder.waitFor(200, 10_000);
+    const ids = new Set(recorder.events.map((e) => e.attributes["id"]));
+    expect(ids.size).toBe(200);
+    expect(recorder.events.every((e) => e.attributes["type"] === "forwarded")).toBe(true);
+  });
+});
