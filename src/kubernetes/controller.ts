@@ -3,8 +3,10 @@
  * instead of files. Informers keep each watched kind in a cache; after any change the served
  * objects are read like manifests and handed to the runtime whole (`apply`), so the store and the
  * reconciler work exactly as in file mode. The leader (a Lease) writes each served resource's
- * status through the status subresource and creates the signing-key Secret when it is missing;
- * every replica serves the data plane.
+ * status through the status subresource, creates the signing-key Secret when it is missing and
+ * alone runs the sources that emit by themselves (as Knative's mt-ping and ApiServerSource
+ * adapters are leader-elected: on every replica a PingSource would fire once per replica);
+ * every replica serves the data plane and the sources fed from outside.
  */
 
 import { randomUUID } from "node:crypto";
@@ -47,7 +49,10 @@ export interface ControllerOptions {
   readonly statusIntervalMs?: number;
   readonly logger?: Logger;
   /** Passed to the runtime: host, port, backing, state dir, drain time. */
-  readonly runtime?: Omit<EventailOptions, "paths" | "resources" | "watch" | "services" | "logger">;
+  readonly runtime?: Omit<
+    EventailOptions,
+    "paths" | "resources" | "watch" | "services" | "logger" | "selfEmittingSources"
+  >;
 }
 
 export interface RunningController {
@@ -143,6 +148,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
     resources: initial.accepted,
     watch: false,
     services: knativeServices,
+    // Until this replica holds the Lease (election.onChange).
+    selfEmittingSources: false,
     signingKeyNamespace: controllerNamespace,
     publicUrl:
       options.runtime?.publicUrl ??
@@ -160,9 +167,16 @@ export async function startController(options: ControllerOptions): Promise<Runni
     ...(options.renewMs !== undefined ? { renewMs: options.renewMs } : {}),
     logger,
     onChange: (leader) => {
+      // Stopping happens at once (before the Lease could pass to another replica); starting
+      // reconciles, and the status written after it says the sources run.
+      const sources = runtime.reconciler
+        .setSelfEmittingSources(leader)
+        .catch((error: unknown) =>
+          logger.error({ reason: (error as Error).message }, "switching sources failed"),
+        );
       if (leader) {
         void ensureSigningKey(rest, controllerNamespace, logger);
-        schedule();
+        void sources.then(schedule);
       }
     },
   });

@@ -3,7 +3,9 @@
  * the leader renews the Lease every `renewMs`; another replica takes it over once it has seen the
  * same holder and renewTime unchanged for `leaseDurationSeconds` (measured on its own clock, so
  * clock skew between nodes does not matter). Every write carries the resourceVersion read, so of
- * two replicas racing for an expired Lease one gets 409 and stays a follower.
+ * two replicas racing for an expired Lease one gets 409 and stays a follower. A leader that has
+ * not renewed for two thirds of the lease (client-go's RenewDeadline to LeaseDuration, 10 s to
+ * 15 s) steps down, so what only the leader runs has stopped before another replica may take over.
  */
 import type { Logger } from "../observability/logger.js";
 import { LEASE } from "./kinds.js";
@@ -15,7 +17,7 @@ export interface LeaderElectionOptions {
   readonly name: string;
   readonly identity: string;
   readonly leaseDurationSeconds: number;
-  /** How often the leader renews and a follower checks (default a third of the lease). */
+  /** How often the leader renews and a follower checks (default a third of the lease; keep it below two thirds). */
   readonly renewMs?: number;
   readonly logger: Logger;
   readonly onChange: (leader: boolean) => void;
@@ -37,10 +39,11 @@ function microTime(date: Date): string {
 export class LeaderElection {
   private leader = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Fires when the leader has gone the renew deadline without renewing. */
+  private deadline: NodeJS.Timeout | undefined;
   private stopped = false;
   /** The holder and renewTime last seen, and when (local clock) they were first seen. */
   private observed: { key: string; at: number } | undefined;
-  private lastRenewed = 0;
   private readonly path: string;
 
   constructor(private readonly options: LeaderElectionOptions) {
@@ -59,7 +62,11 @@ export class LeaderElection {
   async stop(release = true): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    if (this.leader && release) {
+    clearTimeout(this.deadline);
+    const wasLeader = this.leader;
+    // Step down before handing the Lease back: the next leader must not overlap this one.
+    this.setLeader(false);
+    if (wasLeader && release) {
       try {
         const lease = await this.options.rest.get(this.path);
         const spec = (lease["spec"] ?? {}) as LeaseSpec;
@@ -73,7 +80,10 @@ export class LeaderElection {
         this.options.logger.warn({ reason: (error as Error).message }, "lease release failed");
       }
     }
-    this.setLeader(false);
+  }
+
+  private get renewDeadlineMs(): number {
+    return (this.options.leaseDurationSeconds * 1000 * 2) / 3;
   }
 
   private get renewMs(): number {
@@ -82,14 +92,24 @@ export class LeaderElection {
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
+    // The renewal is written after this instant, and another replica counts the lease from
+    // when it sees that write: counting the deadline from here leaves a third of the lease spare.
+    const asked = Date.now();
     try {
-      this.setLeader(await this.tryAcquireOrRenew());
+      let leader = await this.tryAcquireOrRenew();
+      if (this.stopped) return;
+      clearTimeout(this.deadline);
+      // A timer rather than a check per tick: a request that hangs must not keep this replica
+      // leading past the moment another one may take over.
+      const left = this.renewDeadlineMs - (Date.now() - asked);
+      if (leader && left > 0) {
+        this.deadline = setTimeout(() => this.setLeader(false), left);
+        this.deadline.unref();
+      } else leader = false;
+      this.setLeader(leader);
     } catch (error) {
+      // The deadline armed at the last renewal steps a leader that cannot renew down.
       this.options.logger.warn({ reason: (error as Error).message }, "lease check failed");
-      // A leader that cannot renew steps down before another replica may take over.
-      if (Date.now() - this.lastRenewed > this.options.leaseDurationSeconds * 1000) {
-        this.setLeader(false);
-      }
     }
     if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.renewMs);
   }
@@ -116,7 +136,6 @@ export class LeaderElection {
           metadata: { name, namespace },
           spec: mine,
         });
-        this.lastRenewed = Date.now();
         return true;
       } catch (raced) {
         if (isStatus(raced, 409)) return false;
@@ -140,7 +159,6 @@ export class LeaderElection {
       if (isStatus(error, 409)) return false;
       throw error;
     }
-    this.lastRenewed = Date.now();
     return true;
   }
 

@@ -65,6 +65,11 @@ export interface EventailOptions {
   /** The built web console served at /ui/ (default: dist/console next to the server). */
   consoleDir?: string;
   /**
+   * Whether sources that emit by themselves run from the start (default true); the Kubernetes
+   * controller starts with false and switches it with leadership (reconciler.setSelfEmittingSources).
+   */
+  selfEmittingSources?: boolean;
+  /**
    * The first read of `paths`, already under way: `eventail run` starts it before it loads this
    * module, so the configuration worker parses and validates while the server's modules load.
    */
@@ -183,6 +188,9 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     createBacking: (config) => makeBacking(config, logger),
     ...(services ? { services } : {}),
     ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}),
+    ...(options.selfEmittingSources !== undefined
+      ? { selfEmittingSources: options.selfEmittingSources }
+      : {}),
     ...(journeys.enabled ? { journeys } : {}),
     eventTypes,
     authorizeReply: (namespace, trigger, broker, events) =>

@@ -97,6 +97,8 @@ export interface ReconcilerDeps {
   readonly eventTypes?: EventTypeGate;
   /** Whether a Broker's EventPolicies let a Trigger's replies in (TriggerDeps.authorizeReply). */
   readonly authorizeReply?: TriggerDeps["authorizeReply"];
+  /** Whether sources that emit by themselves run here (default true; see setSelfEmittingSources). */
+  readonly selfEmittingSources?: boolean;
 }
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -266,6 +268,16 @@ export class Reconciler implements DataPlane {
     return this.queue.catch((error) => {
       this.deps.logger.error({ err: error }, "reconcile failed");
     });
+  }
+
+  /**
+   * Whether sources that emit by themselves (PingSource, ApiServerSource, ContainerSource,
+   * IntegrationSource) run in this process: of several replicas only the leader runs them. Off
+   * stops them at once; on starts them with the reconcile it queues.
+   */
+  async setSelfEmittingSources(allowed: boolean): Promise<void> {
+    await this.sources.allowSelfEmitting(allowed);
+    await this.reconcile();
   }
 
   /** Resolves when every reconcile queued so far has run (store changes queue one each). */

@@ -22,7 +22,9 @@ import { SOURCE_KINDS } from "../sources/kinds.js";
 export type RunState =
   | { readonly state: "running"; readonly ready?: boolean }
   /** Not running, for a reason a user understands (`reason` is a Knative-style CamelCase word). */
-  | { readonly state: "failed"; readonly reason: string; readonly message: string };
+  | { readonly state: "failed"; readonly reason: string; readonly message: string }
+  /** Not running here, and not for a fault: it runs elsewhere (another replica). */
+  | { readonly state: "pending"; readonly reason: string; readonly message: string };
 
 export interface StatusFacts {
   /** A resource by kind, namespace and name: the store's, or one a flow stands for. */
@@ -77,6 +79,7 @@ function withReady(conditions: Condition[]): Condition[] {
 function runCondition(type: string, state: RunState | undefined, what: string): Condition {
   if (state === undefined) return unknown(type, "NotReconciled", `${what} has not started yet`);
   if (state.state === "failed") return bad(type, state.reason, state.message);
+  if (state.state === "pending") return unknown(type, state.reason, state.message);
   if (state.ready === false) return bad(type, "NotReady", `${what} runs but is not ready yet`);
   return ok(type);
 }

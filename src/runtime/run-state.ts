@@ -81,6 +81,13 @@ export function runStateOf(parts: RuntimeParts, resource: Resource): RunState | 
   }
   const source = parts.sources.stateOf(kind, namespace, name);
   if (source === undefined) return undefined;
+  if ("held" in source) {
+    return {
+      state: "pending",
+      reason: "NotLeader",
+      message: "it emits by itself, so it runs only on the replica that holds the leadership",
+    };
+  }
   if (!source.running) {
     return { state: "failed", reason: "SourceNotStarted", message: source.error };
   }

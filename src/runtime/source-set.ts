@@ -17,6 +17,7 @@ import { dispatcherSink } from "../sources/source.js";
 import { type DeliverySpec, resolveDelivery } from "./delivery-spec.js";
 
 interface RunningSource {
+  readonly kind: SourceKind;
   readonly source: RunnableSource;
   readonly fingerprint: string;
   readonly abort: AbortController;
@@ -31,6 +32,11 @@ export interface SourceSetDeps {
   readonly services?: ServiceLookup;
   /** Whether a ref's target is among the resources: a source whose sink is not, waits. */
   readonly exists?: TargetExists;
+  /**
+   * Whether sources that emit by themselves (SourceKind.selfEmitting) may run here (default
+   * true). A replica that does not hold the leadership keeps them held back.
+   */
+  readonly selfEmittingSources?: boolean;
 }
 
 /**
@@ -43,8 +49,31 @@ export class SourceSet {
   private readonly notices = new NoticeOnce();
   /** Why each source that could not start did not, by `KIND/NS/NAME`. */
   private readonly failures = new Map<string, string>();
+  /** Self-emitting sources held back (`KIND/NS/NAME`) while they may not run here. */
+  private readonly held = new Set<string>();
+  private selfEmitting: boolean;
 
-  constructor(private readonly deps: SourceSetDeps) {}
+  constructor(private readonly deps: SourceSetDeps) {
+    this.selfEmitting = deps.selfEmittingSources ?? true;
+  }
+
+  /**
+   * Lets self-emitting sources run, or stops them at once rather than at the next reconcile
+   * (which may be queued behind a slow one): another replica may be about to start them. The
+   * caller reconciles afterwards to start them when allowed.
+   */
+  async allowSelfEmitting(allowed: boolean): Promise<void> {
+    this.selfEmitting = allowed;
+    if (allowed) return;
+    const stopping: RunningSource[] = [];
+    for (const [id, running] of this.running) {
+      if (!running.kind.selfEmitting) continue;
+      this.running.delete(id);
+      this.held.add(id);
+      stopping.push(running);
+    }
+    await Promise.all(stopping.map(stop));
+  }
 
   webhook(namespace: string, name: string): WebhookTarget | undefined {
     for (const running of this.running.values()) {
@@ -74,7 +103,11 @@ export class SourceSet {
     }
     for (const [id, running] of this.running) {
       const wanted = desired.get(id);
-      if (!wanted || this.fingerprint(wanted.resource, baseUrl) !== running.fingerprint) {
+      if (
+        !wanted ||
+        !this.mayRun(running.kind) ||
+        this.fingerprint(wanted.resource, baseUrl) !== running.fingerprint
+      ) {
         this.running.delete(id);
         await stop(running);
       }
@@ -82,10 +115,22 @@ export class SourceSet {
     let complete = true;
     this.notices.keepOnly(desired);
     this.failures.clear();
+    this.held.clear();
     for (const [id, { resource, kind }] of desired) {
       if (this.running.has(id)) continue;
+      if (!this.mayRun(kind)) {
+        this.held.add(id);
+        continue;
+      }
       try {
-        this.running.set(id, await this.start(resource, kind, baseUrl));
+        const started = await this.start(resource, kind, baseUrl);
+        // Held back while it started: it must not keep running past allowSelfEmitting(false).
+        if (!this.mayRun(kind)) {
+          this.held.add(id);
+          await stop(started);
+          continue;
+        }
+        this.running.set(id, started);
         this.notices.forget(id);
       } catch (error) {
         this.failures.set(id, (error as Error).message);
@@ -106,13 +151,18 @@ export class SourceSet {
     return complete;
   }
 
-  /** Running (and whether ready, for a source that says), or why it could not start. */
+  /** Running (and whether ready, for a source that says), held back, or why it could not start. */
   stateOf(
     kind: string,
     namespace: string,
     name: string,
-  ): { running: true; ready?: boolean } | { running: false; error: string } | undefined {
+  ):
+    | { running: true; ready?: boolean }
+    | { running: false; error: string }
+    | { running: false; held: true }
+    | undefined {
     const id = `${kind}/${namespace}/${name}`;
+    if (this.held.has(id)) return { running: false, held: true };
     const running = this.running.get(id);
     if (running) {
       return running.source.ready
@@ -172,7 +222,7 @@ export class SourceSet {
         )
       : async () => ({ kind: "dropped" as const, attempts: 0, reason: "no-sink", ...NO_RESPONSE });
     await source.start(sink);
-    return { source, fingerprint: this.fingerprint(resource, baseUrl), abort };
+    return { kind, source, fingerprint: this.fingerprint(resource, baseUrl), abort };
   }
 
   /**
@@ -186,6 +236,10 @@ export class SourceSet {
     const spec = (resource.spec ?? {}) as Record<string, unknown>;
     const { sink, ceOverrides } = binding.spec;
     return { ...resource, spec: { ...spec, sink, ...(ceOverrides ? { ceOverrides } : {}) } };
+  }
+
+  private mayRun(kind: SourceKind): boolean {
+    return this.selfEmitting || kind.selfEmitting !== true;
   }
 
   /** Which of the spec's refs name a resource that is among the resources. */

@@ -21,6 +21,7 @@ import type { RunnableSource, SourceContext, SourceKind } from "./registry.js";
 
 const pingSource: SourceKind = {
   kind: "PingSource",
+  selfEmitting: true,
   create: async (resource, context) => {
     const { PingSource } = await import("./ping/ping-source.js");
     return new PingSource(
@@ -92,6 +93,7 @@ const kafkaSource: SourceKind = {
 
 const apiServerSource: SourceKind = {
   kind: "ApiServerSource",
+  selfEmitting: true,
   create: async (resource, context) => {
     const { ApiServerSource } = await import("./apiserver/apiserver-source.js");
     return new ApiServerSource(
@@ -106,6 +108,7 @@ const apiServerSource: SourceKind = {
 
 const containerSource: SourceKind = {
   kind: "ContainerSource",
+  selfEmitting: true,
   create: async (resource: Resource, context) => {
     const [{ containerProcess }, { ContainerSource }] = await Promise.all([
       import("./container/container-process.js"),
@@ -190,6 +193,7 @@ const redisStreamSource: SourceKind = {
 
 const integrationSource: SourceKind = {
   kind: "IntegrationSource",
+  selfEmitting: true,
   create: async (resource, context) => {
     const { IntegrationSource } = await import("./integration/integration-source.js");
     return new IntegrationSource(

@@ -44,6 +44,12 @@ export interface RunnableSource extends Source {
 
 export interface SourceKind {
   readonly kind: string;
+  /**
+   * It emits by itself (a schedule, a watch, a process of its own) rather than passing on what
+   * is pushed to it or pulled from a shared queue: with several replicas only one may run it, or
+   * every event would be emitted once per replica.
+   */
+  readonly selfEmitting?: true;
   /** Imports the kind's code on first use (see kinds.ts) and builds the source. */
   create(resource: Resource, context: SourceContext): Promise<RunnableSource>;
 }

@@ -11,6 +11,7 @@ import {
 } from "../../src/sources/apiserver/kube-client.js";
 import { type KindInfo, KubeApiStandIn, type KubeObject } from "../support/kube-api-stand-in.js";
 import { eventually, type RecordingSink, startSink } from "../support/sink.js";
+import { startTcpProxy } from "../support/tcp-proxy.js";
 
 const EVENTING = "eventing.knative.dev/v1";
 const KINDS: KindInfo[] = [
@@ -52,6 +53,20 @@ const KINDS: KindInfo[] = [
     namespaced: true,
     statusSubresource: true,
   },
+  {
+    apiVersion: "sources.knative.dev/v1",
+    kind: "PingSource",
+    plural: "pingsources",
+    namespaced: true,
+    statusSubresource: true,
+  },
+  {
+    apiVersion: "sources.knative.dev/v1alpha1",
+    kind: "IntegrationSource",
+    plural: "integrationsources",
+    namespaced: true,
+    statusSubresource: true,
+  },
 ];
 const CONTROLLER_NS = "eventail-system";
 const INGRESS = `http://eventail-ingress.${CONTROLLER_NS}.svc.cluster.local`;
@@ -75,11 +90,12 @@ async function controller(
   identity: string,
   serveKnativeKinds = false,
   namespaces?: string[],
+  apiUrl = api.url,
 ): Promise<RunningController> {
   const running = await startController({
     serveKnativeKinds,
     ...(namespaces ? { namespaces } : {}),
-    kubeConfig: loadKubeConfig({ [APISERVER_URL_ANNOTATION]: api.url }),
+    kubeConfig: loadKubeConfig({ [APISERVER_URL_ANNOTATION]: apiUrl }),
     controllerNamespace: CONTROLLER_NS,
     identity,
     leaseDurationSeconds: 1,
@@ -128,6 +144,43 @@ const statusOf = (kind: string, name: string) =>
   (api.get(EVENTING, kind, "default", name)?.["status"] ?? {}) as Status;
 const ready = (status: Status) =>
   status.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+
+const pingSource = (name: string): KubeObject => ({
+  apiVersion: "sources.knative.dev/v1",
+  kind: "PingSource",
+  metadata: { name, namespace: "default" },
+  spec: { schedule: "* * * * *", sink: { uri: `${sink.url}/ping` } },
+});
+
+/** An IntegrationSource timer firing every second to the sink's /tick, over HTTP. */
+const timerSource = (name: string): KubeObject => ({
+  apiVersion: "sources.knative.dev/v1alpha1",
+  kind: "IntegrationSource",
+  metadata: { name, namespace: "default" },
+  spec: { timer: { period: 1000 }, sink: { uri: `${sink.url}/tick` } },
+});
+
+/** Delivery attempts a replica made for `source` (its /metrics, e.g. `pingsource/tick`). */
+async function attempts(base: string, source: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (
+      line.startsWith(`eventail_delivery_attempts_total{namespace="default",trigger="${source}",`)
+    ) {
+      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+  }
+  return sum;
+}
+
+/** The Deployed condition a replica's own API computes for a resource. */
+async function deployed(base: string, path: string) {
+  const view = (await (await fetch(`${base}/api/v1/resources/${path}`)).json()) as {
+    status?: { conditions?: Array<{ type: string; status: string; reason?: string }> };
+  };
+  return view.status?.conditions?.find((c) => c.type === "Deployed");
+}
 
 async function send(base: string, brokerName: string, id: string, type = "com.example.test") {
   const response = await fetch(`${base}/default/${brokerName}`, {
@@ -309,6 +362,131 @@ describe("eventail controller against the API stand-in", () => {
 
     api.create(broker("b2"));
     await eventually(() => ready(statusOf("Broker", "b2")), 10_000, "status by the second");
+  });
+
+  it("runs self-emitting sources on the leader only; a follower serves ingress; the next leader fires", async () => {
+    await setup();
+    const first = await controller("first", true);
+    await eventually(() => first.isLeader, 10_000, "first leads");
+    const second = await controller("second", true);
+    api.create(broker("b1"));
+    api.create(trigger("t1", "b1", `${sink.url}/trigger`));
+    // PingSource takes Knative's 5-field cron (a tick a minute): its state is checked; the timer
+    // IntegrationSource, self-emitting alike, ticks every second for the events themselves.
+    api.create(pingSource("ping"));
+    api.create(timerSource("tick"));
+    await eventually(
+      () => second.runtime.store.get("IntegrationSource", "default", "tick") !== undefined,
+      10_000,
+      "the sources on the follower",
+    );
+    const ticks = () => sink.requests.filter((r) => r.path === "/tick");
+    await eventually(() => ticks().length >= 4, 20_000, "four ticks");
+    expect(second.isLeader).toBe(false);
+    // Each tick reaches the sink once: the follower sent none, the leader every one received.
+    expect(await attempts(second.runtime.url, "integrationsource/tick")).toBe(0);
+    await eventually(
+      async () => (await attempts(first.runtime.url, "integrationsource/tick")) === ticks().length,
+      10_000,
+      "the leader's attempts equal the ticks received",
+    );
+    expect(await attempts(second.runtime.url, "integrationsource/tick")).toBe(0);
+    // The follower knows both sources and says why it does not run them; the leader runs them.
+    for (const path of ["pingsources/default/ping", "integrationsources/default/tick"]) {
+      expect(await deployed(second.runtime.url, path)).toMatchObject({
+        status: "Unknown",
+        reason: "NotLeader",
+      });
+      expect((await deployed(first.runtime.url, path))?.status).toBe("True");
+    }
+    // The leader wrote the PingSource's status.
+    await eventually(
+      () =>
+        ready(
+          (api.get("sources.knative.dev/v1", "PingSource", "default", "ping")?.["status"] ??
+            {}) as Status,
+        ),
+      10_000,
+      "PingSource status",
+    );
+
+    // The follower still serves its broker's ingress.
+    expect(await send(second.runtime.url, "b1", "via-follower")).toBe(202);
+    await eventually(
+      () =>
+        sink.requests.some(
+          (r) => r.path === "/trigger" && r.event?.attributes.id === "via-follower",
+        ),
+      10_000,
+      "delivery through the follower",
+    );
+
+    // The leader stops: the follower takes over and fires.
+    await first.close({ releaseLease: false });
+    controllers.splice(controllers.indexOf(first), 1);
+    await eventually(() => second.isLeader, 10_000, "second takes over");
+    await eventually(
+      async () => (await attempts(second.runtime.url, "integrationsource/tick")) >= 2,
+      20_000,
+      "ticks from the new leader",
+    );
+    expect((await deployed(second.runtime.url, "pingsources/default/ping"))?.status).toBe("True");
+  });
+
+  it("stops a leader's self-emitting sources as soon as it loses the Lease", async () => {
+    await setup();
+    const running = await controller("a", true);
+    await eventually(() => running.isLeader, 10_000, "leadership");
+    api.create(timerSource("tick"));
+    await eventually(
+      async () => (await attempts(running.runtime.url, "integrationsource/tick")) >= 1,
+      20_000,
+      "a tick",
+    );
+    const path = "integrationsources/default/tick";
+    expect((await deployed(running.runtime.url, path))?.status).toBe("True");
+    // Another replica (not run here) takes the Lease: this one must stop its sources, alive.
+    api.update("coordination.k8s.io/v1", "Lease", CONTROLLER_NS, "eventail-controller", (l) => ({
+      ...l,
+      spec: {
+        ...(l["spec"] as object),
+        holderIdentity: "intruder",
+        leaseDurationSeconds: 3600,
+        renewTime: new Date().toISOString(),
+      },
+    }));
+    await eventually(() => !running.isLeader, 10_000, "stepping down");
+    // Held back means stopped: the source set keeps no running timer any more.
+    await eventually(
+      async () => (await deployed(running.runtime.url, path))?.reason === "NotLeader",
+      10_000,
+      "the timer held back",
+    );
+  });
+
+  it("steps a leader whose renewals hang down before another replica may take over", async () => {
+    await setup();
+    const proxy = await startTcpProxy(api.url);
+    try {
+      const first = await controller("first", true, undefined, proxy.url);
+      await eventually(() => first.isLeader, 10_000, "first leads");
+      const second = await controller("second", true);
+      api.create(timerSource("tick"));
+      const path = "integrationsources/default/tick";
+      await eventually(
+        async () => (await deployed(first.runtime.url, path))?.status === "True",
+        10_000,
+        "the timer on the first",
+      );
+      // Its API calls now take longer than the lease (the request timeout is 10 s).
+      proxy.setDelay(5_000);
+      await eventually(() => second.isLeader, 10_000, "second takes over");
+      // The first stepped down, and held its timer back, before the second could lead.
+      expect(first.isLeader).toBe(false);
+      expect(await deployed(first.runtime.url, path)).toMatchObject({ reason: "NotLeader" });
+    } finally {
+      await proxy.cut();
+    }
   });
 
   it("resolves refs in cluster: v1 Service, Knative Service URL, Eventail's own kinds", async () => {
