@@ -91,6 +91,7 @@ async function controller(
   serveKnativeKinds = false,
   namespaces?: string[],
   apiUrl = api.url,
+  leaseDurationSeconds = 1,
 ): Promise<RunningController> {
   const running = await startController({
     serveKnativeKinds,
@@ -98,7 +99,7 @@ async function controller(
     kubeConfig: loadKubeConfig({ [APISERVER_URL_ANNOTATION]: apiUrl }),
     controllerNamespace: CONTROLLER_NS,
     identity,
-    leaseDurationSeconds: 1,
+    leaseDurationSeconds,
     renewMs: 150,
     statusIntervalMs: 200,
     logger: process.env["EVENTAIL_TEST_LOGS"] ? createLogger() : silentLogger(),
@@ -144,6 +145,9 @@ const statusOf = (kind: string, name: string) =>
   (api.get(EVENTING, kind, "default", name)?.["status"] ?? {}) as Status;
 const ready = (status: Status) =>
   status.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+
+/** Renewals every 2 s, a leader steps down 4 s after one it could not make. */
+const SLOW_LEASE_SECONDS = 6;
 
 const pingSource = (name: string): KubeObject => ({
   apiVersion: "sources.knative.dev/v1",
@@ -354,7 +358,7 @@ describe("eventail controller against the API stand-in", () => {
 
     await first.close({ releaseLease: false });
     controllers.splice(controllers.indexOf(first), 1);
-    await eventually(() => second.isLeader, 10_000, "second takes over");
+    await eventually(() => second.isLeader, 30_000, "second takes over");
     const lease = api.get("coordination.k8s.io/v1", "Lease", CONTROLLER_NS, "eventail-controller");
     expect((lease?.["spec"] as { holderIdentity?: string } | undefined)?.holderIdentity).toBe(
       "second",
@@ -366,9 +370,11 @@ describe("eventail controller against the API stand-in", () => {
 
   it("runs self-emitting sources on the leader only; a follower serves ingress; the next leader fires", async () => {
     await setup();
-    const first = await controller("first", true);
+    // A lease long enough that a busy machine's stalls cannot move the leadership mid-test (a
+    // leader steps down two thirds of a lease after a renewal it could not make).
+    const first = await controller("first", true, undefined, api.url, SLOW_LEASE_SECONDS);
     await eventually(() => first.isLeader, 10_000, "first leads");
-    const second = await controller("second", true);
+    const second = await controller("second", true, undefined, api.url, SLOW_LEASE_SECONDS);
     api.create(broker("b1"));
     api.create(trigger("t1", "b1", `${sink.url}/trigger`));
     // PingSource takes Knative's 5-field cron (a tick a minute): its state is checked; the timer
@@ -397,7 +403,11 @@ describe("eventail controller against the API stand-in", () => {
         status: "Unknown",
         reason: "NotLeader",
       });
-      expect((await deployed(first.runtime.url, path))?.status).toBe("True");
+      await eventually(
+        async () => (await deployed(first.runtime.url, path))?.status === "True",
+        10_000,
+        `the leader runs ${path}`,
+      );
     }
     // The leader wrote the PingSource's status.
     await eventually(
@@ -431,7 +441,7 @@ describe("eventail controller against the API stand-in", () => {
       "ticks from the new leader",
     );
     expect((await deployed(second.runtime.url, "pingsources/default/ping"))?.status).toBe("True");
-  });
+  }, 90_000);
 
   it("stops a leader's self-emitting sources as soon as it loses the Lease", async () => {
     await setup();
@@ -468,9 +478,9 @@ describe("eventail controller against the API stand-in", () => {
     await setup();
     const proxy = await startTcpProxy(api.url);
     try {
-      const first = await controller("first", true, undefined, proxy.url);
+      const first = await controller("first", true, undefined, proxy.url, SLOW_LEASE_SECONDS);
       await eventually(() => first.isLeader, 10_000, "first leads");
-      const second = await controller("second", true);
+      const second = await controller("second", true, undefined, api.url, SLOW_LEASE_SECONDS);
       api.create(timerSource("tick"));
       const path = "integrationsources/default/tick";
       await eventually(
@@ -478,16 +488,16 @@ describe("eventail controller against the API stand-in", () => {
         10_000,
         "the timer on the first",
       );
-      // Its API calls now take longer than the lease (the request timeout is 10 s).
-      proxy.setDelay(5_000);
-      await eventually(() => second.isLeader, 10_000, "second takes over");
+      // Its API calls now take longer than the renew deadline (the request timeout is 10 s).
+      proxy.setDelay(8_000);
+      await eventually(() => second.isLeader, 40_000, "second takes over");
       // The first stepped down, and held its timer back, before the second could lead.
       expect(first.isLeader).toBe(false);
       expect(await deployed(first.runtime.url, path)).toMatchObject({ reason: "NotLeader" });
     } finally {
       await proxy.cut();
     }
-  });
+  }, 90_000);
 
   it("resolves refs in cluster: v1 Service, Knative Service URL, Eventail's own kinds", async () => {
     await setup();
