@@ -1,0 +1,63 @@
+/**
+ * PingSource ticks delivered over real HTTP (a Dispatcher towards a RecordingSink on 127.0.0.1).
+ * Schedules use croner's seconds field so that ticks come every second, not every minute.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../../src/observability/logger.js";
+import { PingSource, type PingSourceSpec } from "../../../src/sources/ping/ping-source.js";
+import { eventually, type Responder } from "../../support/sink.js";
+import { SourceHarness } from "../harness.js";
+
+let harness: SourceHarness;
+beforeEach(() => {
+  harness = new SourceHarness();
+});
+afterEach(async () => {
+  await harness.close();
+});
+
+/** Starts a PingSource towards a fresh sink; stopped (its deliveries aborted) before the sink closes. */
+async function run(
+  spec: PingSourceSpec,
+  responder: Responder,
+  delivery: Parameters<SourceHarness["sinkTo"]>[1] = {},
+  maxTicksInFlight?: number,
+) {
+  const sink = await harness.recordingSink(responder);
+  const aborted = new AbortController();
+  const ping = new PingSource("default", "ticker", spec, silentLogger(), maxTicksInFlight);
+  await ping.start(harness.sinkTo(sink.url, delivery, aborted.signal));
+  harness.defer(async () => {
+    await ping.stop();
+    aborted.abort();
+  });
+  return { sink, ping };
+}
+
+const idOf = (request: { event?: { attributes: Record<string, unknown> } }) =>
+  String(request.event?.attributes["id"]);
+
+describe("PingSource ticks over HTTP", () => {
+  it("delivers each tick on its own while an earlier tick's delivery is still retrying", async () => {
+    let first: string | undefined;
+    const { sink } = await run(
+      { schedule: "* * * * * *" },
+      (request) => {
+        first ??= idOf(request);
+        return { status: idOf(request) === first ? 500 : 202 };
+      },
+      // The first tick keeps failing for far longer than the test waits.
+      { retry: 30, backoffPolicy: "linear", backoffDelayMs: 1_000 },
+    );
+    const later = () => new Set(sink.requests.map(idOf).filter((id) => id !== first));
+    await eventually(() => later().size >= 2, 10_000, "two later ticks delivered");
+    expect(sink.requests.filter((r) => idOf(r) === first).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("skips a tick when maxTicksInFlight earlier ticks are still in delivery (a dead sink)", async () => {
+    const { sink, ping } = await run({ schedule: "* * * * * *" }, () => ({ hang: true }), {}, 2);
+    await eventually(() => sink.requests.length === 2, 10_000, "two ticks in delivery");
+    await eventually(() => ping.ticksSkipped >= 1, 10_000, "a tick skipped");
+    expect(sink.requests).toHaveLength(2);
+  });
+});
