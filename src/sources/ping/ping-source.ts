@@ -15,12 +15,15 @@ export interface PingSourceSpec {
 
 export const PING_EVENT_TYPE = "dev.knative.sources.ping";
 
-/** Splits Knative's `CRON_TZ=Zone schedule` form; `spec.timezone` wins when both are given. */
+/**
+ * Splits Knative's `CRON_TZ=Zone schedule` form (or `TZ=Zone`, which robfig/cron and validation
+ * accept as well); `spec.timezone` wins when both are given.
+ */
 export function parseSchedule(
   schedule: string,
   timezone?: string,
 ): { pattern: string; timezone?: string } {
-  const match = /^\s*CRON_TZ=(\S+)\s+(.*)$/.exec(schedule);
+  const match = /^\s*(?:CRON_TZ|TZ)=(\S+)\s+(.*)$/s.exec(schedule);
   const pattern = (match ? match[2]! : schedule).trim();
   const zone = timezone ?? match?.[1];
   return zone ? { pattern, timezone: zone } : { pattern };

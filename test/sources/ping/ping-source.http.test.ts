@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../../src/observability/logger.js";
 import { PingSource, type PingSourceSpec } from "../../../src/sources/ping/ping-source.js";
-import { eventually, type Responder } from "../../support/sink.js";
+import { eventually, type Responder, startWithManifests } from "../../support/sink.js";
 import { SourceHarness } from "../harness.js";
 
 let harness: SourceHarness;
@@ -59,5 +59,28 @@ describe("PingSource ticks over HTTP", () => {
     await eventually(() => sink.requests.length === 2, 10_000, "two ticks in delivery");
     await eventually(() => ping.ticksSkipped >= 1, 10_000, "a tick skipped");
     expect(sink.requests).toHaveLength(2);
+  });
+
+  it("runs a schedule prefixed TZ= (as robfig/cron and validation accept), like CRON_TZ=", async () => {
+    const { sink } = await run({ schedule: "TZ=Europe/Paris * * * * * *" }, () => ({
+      status: 202,
+    }));
+    await sink.waitFor(1);
+    expect(sink.events[0]?.attributes["type"]).toBe("dev.knative.sources.ping");
+    const running = await startWithManifests(`apiVersion: sources.knative.dev/v1
+kind: PingSource
+metadata:
+  name: morning
+spec:
+  schedule: "TZ=Europe/Paris 0 9 * * *"
+  sink:
+    uri: ${sink.url}
+`);
+    harness.defer(() => running.close());
+    const answer = await fetch(`${running.url}/api/v1/resources/pingsources/default/morning`);
+    const { status } = (await answer.json()) as { status: { conditions: unknown[] } };
+    expect(status.conditions).toContainEqual(
+      expect.objectContaining({ type: "Ready", status: "True" }),
+    );
   });
 });
