@@ -17,25 +17,22 @@ export const PING_EVENT_TYPE = "dev.knative.sources.ping";
 
 /**
  * Splits Knative's `CRON_TZ=Zone schedule` form (or `TZ=Zone`, which robfig/cron and validation
- * accept as well); `spec.timezone` wins when both are given.
+ * accept as well); `spec.timezone` wins when both are given. Without either the zone is UTC, as
+ * the CRD says and as Knative's adapter runs: croner would otherwise read the host's zone.
  */
 export function parseSchedule(
   schedule: string,
   timezone?: string,
-): { pattern: string; timezone?: string } {
+): { pattern: string; timezone: string } {
   const match = /^\s*(?:CRON_TZ|TZ)=(\S+)\s+(.*)$/s.exec(schedule);
   const pattern = (match ? match[2]! : schedule).trim();
-  const zone = timezone ?? match?.[1];
-  return zone ? { pattern, timezone: zone } : { pattern };
+  return { pattern, timezone: timezone || match?.[1] || "UTC" };
 }
 
 /** The Cron object for a schedule, paused; throws on a bad pattern or zone. */
 export function compileSchedule(schedule: string, timezone?: string): Cron {
   const parsed = parseSchedule(schedule, timezone);
-  return new Cron(parsed.pattern, {
-    paused: true,
-    ...(parsed.timezone ? { timezone: parsed.timezone } : {}),
-  });
+  return new Cron(parsed.pattern, { paused: true, timezone: parsed.timezone });
 }
 
 /**
@@ -97,7 +94,7 @@ export class PingSource implements Source {
   async start(sink: EventSink): Promise<void> {
     const { pattern, timezone } = parseSchedule(this.spec.schedule, this.spec.timezone);
     // No `protect`: it would drop every tick while an earlier one is still retrying.
-    this.job = new Cron(pattern, timezone ? { timezone } : {}, () => this.tick(sink));
+    this.job = new Cron(pattern, { timezone }, () => this.tick(sink));
   }
 
   /** Sends one tick's event on its own, without waiting for the ticks before it. */

@@ -83,4 +83,23 @@ spec:
       expect.objectContaining({ type: "Ready", status: "True" }),
     );
   });
+
+  it("reads a schedule without a zone in UTC, not in the host's zone (process TZ America/New_York)", async () => {
+    const hostZone = process.env["TZ"];
+    // Node reads TZ again when it is assigned; New York is 4 or 5 hours off UTC all year.
+    process.env["TZ"] = "America/New_York";
+    harness.defer(async () => {
+      if (hostZone === undefined) delete process.env["TZ"];
+      else process.env["TZ"] = hostZone;
+    });
+    expect(new Date(Date.UTC(2026, 0, 1, 12)).getHours()).toBe(7);
+    // Second, minute and hour (UTC) of a moment 3 s away: read in New York it is hours away.
+    const at = new Date(Date.now() + 3_000);
+    const schedule = `${at.getUTCSeconds()} ${at.getUTCMinutes()} ${at.getUTCHours()} * * *`;
+    const { sink, ping } = await run({ schedule }, () => ({ status: 202 }));
+    expect(ping.nextRun(new Date(Date.UTC(2026, 0, 1, 0, 0, 0)))?.getUTCHours()).toBe(
+      at.getUTCHours(),
+    );
+    await eventually(() => sink.events.length >= 1, 10_000, "the tick at the UTC time");
+  });
 });
