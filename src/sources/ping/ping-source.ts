@@ -76,13 +76,13 @@ export class PingSource implements Source {
       type: PING_EVENT_TYPE,
       time: at.toISOString(),
     };
+    // As Knative's adapter (makeEvent): empty data or dataBase64 is no data, and the content
+    // type goes with the data, only as spec.contentType gives it (none is guessed).
     let data: Buffer | undefined;
-    if (this.spec.dataBase64 !== undefined) data = Buffer.from(this.spec.dataBase64, "base64");
-    else if (this.spec.data !== undefined) data = Buffer.from(this.spec.data, "utf8");
-    if (this.spec.contentType !== undefined) attributes["datacontenttype"] = this.spec.contentType;
-    else if (data !== undefined && this.spec.dataBase64 === undefined) {
-      attributes["datacontenttype"] = "application/json";
-    }
+    if (this.spec.dataBase64) data = Buffer.from(this.spec.dataBase64, "base64");
+    else if (this.spec.data) data = Buffer.from(this.spec.data, "utf8");
+    const contentType = this.spec.contentType?.trim();
+    if (data !== undefined && contentType) attributes["datacontenttype"] = contentType;
     return createEvent(overrideExtensions(attributes, this.spec.ceOverrides), data);
   }
 

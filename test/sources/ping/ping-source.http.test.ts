@@ -102,4 +102,37 @@ spec:
     );
     await eventually(() => sink.events.length >= 1, 10_000, "the tick at the UTC time");
   });
+
+  it.each<
+    [string, Omit<PingSourceSpec, "schedule">, string | undefined, string, string | undefined]
+  >([
+    [
+      "data without contentType: no content type",
+      { data: '{"a":1}' },
+      undefined,
+      '{"a":1}',
+      undefined,
+    ],
+    [
+      "data with contentType: that one",
+      { data: "hi", contentType: "text/plain" },
+      "text/plain",
+      "hi",
+      "text/plain",
+    ],
+    [
+      'data "": no data and no content type',
+      { data: "", contentType: "text/plain" },
+      undefined,
+      "",
+      undefined,
+    ],
+  ])("sends what Knative's adapter sends: %s", async (_name, spec, attribute, body, header) => {
+    const { sink } = await run({ schedule: "* * * * * *", ...spec }, () => ({ status: 202 }));
+    const [request] = await sink.waitFor(1);
+    expect(request!.event?.attributes["datacontenttype"]).toBe(attribute);
+    expect(request!.event?.data).toEqual(body === "" ? undefined : Buffer.from(body));
+    expect(request!.body.toString()).toBe(body);
+    expect(request!.headers["content-type"]).toBe(header);
+  });
 });
