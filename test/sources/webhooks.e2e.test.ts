@@ -128,6 +128,55 @@ spec:
     ]);
   });
 
+  it("a Secret holding an empty token refuses everything, as a missing one does (GitHub and GitLab)", async () => {
+    const subscriber = await sink();
+    const running = await eventail(`apiVersion: v1
+kind: Secret
+metadata:
+  name: blank
+stringData:
+  token: ""
+---
+apiVersion: sources.knative.dev/v1alpha1
+kind: GitHubSource
+metadata:
+  name: gh
+spec:
+  ownerAndRepository: acme/widgets
+  secretToken:
+    secretKeyRef: { name: blank, key: token }
+  sink:
+    uri: ${subscriber.url}
+---
+apiVersion: eventail.io/v1alpha1
+kind: GitLabSource
+metadata:
+  name: gl
+spec:
+  secretToken:
+    secretKeyRef: { name: blank, key: token }
+  sink:
+    uri: ${subscriber.url}
+`);
+    const body = '{"object_kind":"push","ref":"refs/heads/main"}';
+    // What a forger can send when the key is "": an HMAC keyed with it, an empty token.
+    const github = await post(`${running.url}/sources/default/gh`, body, {
+      "content-type": "application/json",
+      "x-github-event": "push",
+      "x-github-delivery": randomUUID(),
+      "x-hub-signature-256": signatureOf("sha256", "", Buffer.from(body)),
+    });
+    const gitlab = await post(`${running.url}/sources/default/gl`, body, {
+      "content-type": "application/json",
+      "x-gitlab-event": "Push Hook",
+      "x-gitlab-token": "",
+    });
+    expect([github.status, gitlab.status]).toEqual([401, 401]);
+    expect(String(github.body?.["error"])).toContain("Secret default/blank is empty");
+    expect(String(gitlab.body?.["error"])).toContain("Secret default/blank is empty");
+    expect(subscriber.requests).toHaveLength(0);
+  });
+
   it("ContainerSource: its command, run in workingDir, posts to the Broker it names as sink", async () => {
     const subscriber = await sink();
     const scripts = mkdtempSync(path.join(tmpdir(), "eventail-emitter-"));

@@ -26,6 +26,8 @@ export function verifySignature(
   body: Buffer,
   secret: string,
 ): SignatureCheck {
+  // Anyone can compute an HMAC keyed with "": such a secret proves nothing.
+  if (secret === "") return { ok: false, reason: "the secret token is empty" };
   const sha256 = headerOf(headers, "x-hub-signature-256");
   if (sha256 !== undefined) {
     return matches(sha256, signatureOf("sha256", secret, body))

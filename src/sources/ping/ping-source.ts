@@ -15,25 +15,33 @@ export interface PingSourceSpec {
 
 export const PING_EVENT_TYPE = "dev.knative.sources.ping";
 
-/** Splits Knative's `CRON_TZ=Zone schedule` form; `spec.timezone` wins when both are given. */
+/**
+ * Splits Knative's `CRON_TZ=Zone schedule` form (or `TZ=Zone`, which robfig/cron and validation
+ * accept as well); `spec.timezone` wins when both are given. Without either the zone is UTC, as
+ * the CRD says and as Knative's adapter runs: croner would otherwise read the host's zone.
+ */
 export function parseSchedule(
   schedule: string,
   timezone?: string,
-): { pattern: string; timezone?: string } {
-  const match = /^\s*CRON_TZ=(\S+)\s+(.*)$/.exec(schedule);
+): { pattern: string; timezone: string } {
+  const match = /^\s*(?:CRON_TZ|TZ)=(\S+)\s+(.*)$/s.exec(schedule);
   const pattern = (match ? match[2]! : schedule).trim();
-  const zone = timezone ?? match?.[1];
-  return zone ? { pattern, timezone: zone } : { pattern };
+  return { pattern, timezone: timezone || match?.[1] || "UTC" };
 }
 
 /** The Cron object for a schedule, paused; throws on a bad pattern or zone. */
 export function compileSchedule(schedule: string, timezone?: string): Cron {
   const parsed = parseSchedule(schedule, timezone);
-  return new Cron(parsed.pattern, {
-    paused: true,
-    ...(parsed.timezone ? { timezone: parsed.timezone } : {}),
-  });
+  return new Cron(parsed.pattern, { paused: true, timezone: parsed.timezone });
 }
+
+/**
+ * How many ticks of one PingSource may be in delivery at once. Knative sends each tick on its own
+ * goroutine, unbounded; here a dead sink cannot pile them up without limit. Schedules are per
+ * minute at most (5 fields), so 64 is about an hour of ticks still retrying: with the default
+ * delivery (about 3.4 minutes of retries) a per-minute schedule keeps 4 in flight.
+ */
+export const MAX_TICKS_IN_FLIGHT = 64;
 
 /**
  * PingSource: emits `dev.knative.sources.ping` on a cron schedule, with the attributes Knative's
@@ -41,13 +49,23 @@ export function compileSchedule(schedule: string, timezone?: string): Cron {
  */
 export class PingSource implements Source {
   private job?: Cron;
+  private inFlight = 0;
+  /** Ticks skipped since the last one sent (for the log), and in all (for tests and operators). */
+  private skippedInARow = 0;
+  private skippedTotal = 0;
 
   constructor(
     readonly namespace: string,
     readonly name: string,
     private readonly spec: PingSourceSpec,
     private readonly logger: Logger,
+    private readonly maxTicksInFlight = MAX_TICKS_IN_FLIGHT,
   ) {}
+
+  /** Ticks not sent because maxTicksInFlight earlier ticks were still being delivered. */
+  get ticksSkipped(): number {
+    return this.skippedTotal;
+  }
 
   /** The event this source emits at `at`. */
   eventAt(at: Date): CloudEvent {
@@ -58,13 +76,13 @@ export class PingSource implements Source {
       type: PING_EVENT_TYPE,
       time: at.toISOString(),
     };
+    // As Knative's adapter (makeEvent): empty data or dataBase64 is no data, and the content
+    // type goes with the data, only as spec.contentType gives it (none is guessed).
     let data: Buffer | undefined;
-    if (this.spec.dataBase64 !== undefined) data = Buffer.from(this.spec.dataBase64, "base64");
-    else if (this.spec.data !== undefined) data = Buffer.from(this.spec.data, "utf8");
-    if (this.spec.contentType !== undefined) attributes["datacontenttype"] = this.spec.contentType;
-    else if (data !== undefined && this.spec.dataBase64 === undefined) {
-      attributes["datacontenttype"] = "application/json";
-    }
+    if (this.spec.dataBase64) data = Buffer.from(this.spec.dataBase64, "base64");
+    else if (this.spec.data) data = Buffer.from(this.spec.data, "utf8");
+    const contentType = this.spec.contentType?.trim();
+    if (data !== undefined && contentType) attributes["datacontenttype"] = contentType;
     return createEvent(overrideExtensions(attributes, this.spec.ceOverrides), data);
   }
 
@@ -75,11 +93,36 @@ export class PingSource implements Source {
 
   async start(sink: EventSink): Promise<void> {
     const { pattern, timezone } = parseSchedule(this.spec.schedule, this.spec.timezone);
-    this.job = new Cron(pattern, { protect: true, ...(timezone ? { timezone } : {}) }, async () => {
-      const event = this.eventAt(new Date());
-      const outcome = await sink(event);
-      this.logger.debug({ source: this.name, outcome: outcome.kind }, "ping delivered");
-    });
+    // No `protect`: it would drop every tick while an earlier one is still retrying.
+    this.job = new Cron(pattern, { timezone }, () => this.tick(sink));
+  }
+
+  /** Sends one tick's event on its own, without waiting for the ticks before it. */
+  private tick(sink: EventSink): void {
+    if (this.inFlight >= this.maxTicksInFlight) {
+      this.skippedTotal++;
+      if (this.skippedInARow++ === 0) {
+        this.logger.warn(
+          { source: this.name, inFlight: this.inFlight },
+          "ping tick skipped: earlier ticks are still being delivered (is the sink down?)",
+        );
+      }
+      return;
+    }
+    if (this.skippedInARow > 0) {
+      this.logger.info({ source: this.name, skipped: this.skippedInARow }, "ping ticks resumed");
+      this.skippedInARow = 0;
+    }
+    this.inFlight++;
+    sink(this.eventAt(new Date()))
+      .then(
+        (outcome) =>
+          this.logger.debug({ source: this.name, outcome: outcome.kind }, "ping delivered"),
+        (error: unknown) => this.logger.error({ err: error, source: this.name }, "ping failed"),
+      )
+      .finally(() => {
+        this.inFlight--;
+      });
   }
 
   async stop(): Promise<void> {

@@ -15,9 +15,11 @@ export function headerOf(headers: WebhookHeaders, name: string): string | undefi
 
 /**
  * Compares two secrets in time that depends on neither their content nor their lengths: both
- * sides are hashed first, because timingSafeEqual itself needs equal lengths.
+ * sides are hashed first, because timingSafeEqual itself needs equal lengths. An empty expected
+ * secret matches nothing: an empty token proves nothing.
  */
 export function secretsEqual(given: string, expected: string): boolean {
+  if (expected === "") return false;
   const a = createHash("sha256").update(given, "utf8").digest();
   const b = createHash("sha256").update(expected, "utf8").digest();
   return timingSafeEqual(a, b);

@@ -22,6 +22,13 @@ export type Accepted = { readonly event: CloudEvent; readonly id: string } | Web
 export abstract class WebhookSource implements RunnableSource {
   readonly webhook: WebhookTarget;
   private sink: EventSink | undefined;
+  /**
+   * An empty token verifies nothing (an empty X-Gitlab-Token matches it, anyone can key an HMAC
+   * with ""), so it counts as missing: every delivery is refused, as without the Secret.
+   */
+  private readonly secret: string | undefined;
+  /** Why there is no usable secret, for the log and the 401: "not found", "is empty". */
+  private readonly secretProblem: string;
 
   constructor(
     readonly namespace: string,
@@ -34,10 +41,12 @@ export abstract class WebhookSource implements RunnableSource {
       readonly secretUse: string;
       readonly bodyLimit: number;
     },
-    /** The secret token, or undefined when its Secret or key is missing. */
-    private readonly secret: string | undefined,
+    /** The secret token, or undefined when its Secret or key is missing (or empty: see below). */
+    secret: string | undefined,
     protected readonly logger: Logger,
   ) {
+    this.secret = secret === undefined || secret === "" ? undefined : secret;
+    this.secretProblem = secret === undefined ? "not found" : "is empty";
     this.webhook = {
       namespace,
       name,
@@ -54,7 +63,7 @@ export abstract class WebhookSource implements RunnableSource {
       const ref = this.settings.secretRef;
       this.logger.error(
         { secret: `${this.namespace}/${ref.name}`, key: ref.key },
-        `${this.settings.kind} secret token not found: every delivery will be refused`,
+        `${this.settings.kind} secret token ${this.secretProblem}: every delivery will be refused`,
       );
     }
     this.sink = sink;
@@ -71,7 +80,7 @@ export abstract class WebhookSource implements RunnableSource {
       const { secretRef: ref, secretUse } = this.settings;
       return refused(
         "bad-signature",
-        `cannot verify ${secretUse}: key ${ref.key} of Secret ${this.namespace}/${ref.name} not found`,
+        `cannot verify ${secretUse}: key ${ref.key} of Secret ${this.namespace}/${ref.name} ${this.secretProblem}`,
       );
     }
     const accepted = this.accept(headers, body, this.secret);
