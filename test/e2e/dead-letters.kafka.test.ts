@@ -47,7 +47,7 @@ describe.skipIf(!KAFKA)("the dead-letter store on Kafka", () => {
     for (const id of ids) await send(a.url, id);
     // Whichever process consumed each event, both list all three from the topic.
     for (const process of [a, b]) {
-      await eventually(async () => (await list(process.url)).length === 3, 30_000, "entries");
+      await eventually(async () => (await list(process.url)).length === 3, 60_000, "entries");
     }
     const entries = await list(b.url);
     expect(entries.map((e) => String(e.event["id"])).sort()).toEqual(ids);
@@ -72,5 +72,5 @@ describe.skipIf(!KAFKA)("the dead-letter store on Kafka", () => {
     const c = await startWithManifests(yaml);
     cleanups.push(() => c.close());
     expect((await list(c.url)).map((e) => String(e.event["id"])).sort()).toEqual(["o-1", "o-3"]);
-  }, 90_000);
+  }, 120_000);
 });
