@@ -40,8 +40,8 @@ export interface SourceSetDeps {
 }
 
 /**
- * The running sources of every kind in SOURCE_KINDS. A source whose spec, annotations, namespace
- * Secrets, SinkBinding or Service mappings changed is restarted; sources never touch backings, only their sink.
+ * The running sources of every kind in SOURCE_KINDS. A source whose spec, annotations, the
+ * Secrets it names, SinkBinding or Service mappings changed is restarted; sources never touch backings, only their sink.
  */
 export class SourceSet {
   private readonly running = new Map<string, RunningSource>();
@@ -259,11 +259,19 @@ export class SourceSet {
     return secret ? secretData(secret)[field] : undefined;
   }
 
-  /** Secrets can change what a source does (tokens), so they are part of its fingerprint. */
+  /**
+   * Secrets can change what a source does (tokens), so the ones it names are part of its
+   * fingerprint. Every kind reads only Secrets of its own namespace named in its spec
+   * (secretKeyRef, connectionSecret): a Secret named nowhere in the spec cannot matter, and
+   * editing it must not restart the source (a skipped tick, an aborted delivery, a 404 webhook).
+   */
   private fingerprint(resource: Resource, baseUrl: string): string {
+    const named = stringsIn(resource.spec);
     const secrets = this.deps.store
       .list("Secret")
-      .filter((s) => s.metadata.namespace === resource.metadata.namespace)
+      .filter(
+        (s) => s.metadata.namespace === resource.metadata.namespace && named.has(s.metadata.name),
+      )
       .map((s) => [s.metadata.name, s.data ?? {}, s.stringData ?? {}]);
     // A Service's mapping can move the sink without the source's own manifest changing.
     const services = this.deps.store
@@ -294,6 +302,14 @@ function refsIn(value: unknown, depth = 0, out: Record<string, unknown>[] = []) 
   const ref = (value as Record<string, unknown>)["ref"];
   if (typeof ref === "object" && ref !== null) out.push(ref as Record<string, unknown>);
   for (const child of Object.values(value)) refsIn(child, depth + 1, out);
+  return out;
+}
+
+/** Every string value in a spec, at any depth: the names a source may read a Secret by. */
+function stringsIn(value: unknown, depth = 0, out = new Set<string>()): Set<string> {
+  if (typeof value === "string") out.add(value);
+  if (depth > MAX_DEPTH || typeof value !== "object" || value === null) return out;
+  for (const child of Object.values(value)) stringsIn(child, depth + 1, out);
   return out;
 }
 

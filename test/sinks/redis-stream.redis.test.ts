@@ -159,6 +159,32 @@ spec:
     await eventually(async () => (await pending(stream)) === 0, 10_000, "the XACK");
   });
 
+  it("after consumers is lowered (2 → 1), the entries pending for the retired consumer are delivered", async () => {
+    const stream = newStream();
+    const withConsumers = (yaml: string, consumers: number) =>
+      yaml.replace(`  stream: ${stream}\n`, `  stream: ${stream}\n  consumers: ${consumers}\n`);
+    const hanging = await sink(() => ({ hang: true }));
+    const first = await eventail(withConsumers(sourceYaml(stream, hanging.url), 2));
+    await groupExists(stream);
+    // Each consumer reads one entry at a time: while one hangs on its entry, the other takes the next.
+    const ids = [
+      await redis.xadd(stream, "*", "fruit", "fig"),
+      await redis.xadd(stream, "*", "fruit", "kiwi"),
+    ];
+    await hanging.waitFor(2);
+    await first.stop();
+    const owners = (await redis.xpending(stream, GROUP, "-", "+", 10)) as Array<[string, string]>;
+    expect(owners.map(([, consumer]) => consumer).sort()).toEqual([`${GROUP}-0`, `${GROUP}-1`]);
+
+    const recording = await sink();
+    await eventail(withConsumers(sourceYaml(stream, recording.url), 1));
+    await eventually(() => recording.events.length >= 2, 10_000, "both pending entries");
+    expect(recording.events.map((e) => e.attributes["id"]).sort()).toEqual([...ids].sort());
+    await eventually(async () => (await pending(stream)) === 0, 10_000, "the XACKs");
+    const consumers = (await redis.xinfo("CONSUMERS", stream, GROUP)) as unknown[][];
+    expect(consumers.map((c) => c[c.indexOf("name") + 1])).toEqual([`${GROUP}-0`]);
+  });
+
   it("what a RedisStreamSink writes, a RedisStreamSource on the same stream reads back", async () => {
     const stream = newStream();
     const recording = await sink();

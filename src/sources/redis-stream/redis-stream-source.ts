@@ -19,6 +19,8 @@ export interface RedisStreamSourceSpec extends RedisConnectionSpec {
 
 /** How long one XREADGROUP waits for new entries before it is issued again. */
 const BLOCK_MS = 2_000;
+/** Pending entries of a retired consumer claimed per XCLAIM. */
+const ADOPT_BATCH = 100;
 
 type Entry = [id: string, fields: string[] | null];
 
@@ -31,7 +33,8 @@ export function defaultGroup(namespace: string, name: string): string {
  * RedisStreamSource: reads `spec.stream` with a consumer group, one entry at a time per consumer
  * (XREADGROUP), hands each entry as eventing-redis's CloudEvent to the sink (the one Dispatcher,
  * with its retries and dead letters), and acknowledges it (XACK) once the delivery ended. An
- * entry whose delivery shutdown cut short stays pending and is read again first on the next start.
+ * entry whose delivery shutdown cut short stays pending and is read again first on the next start
+ * (by a consumer of the same index, or by consumer 0 when `consumers` was lowered: adoptRetired).
  * A missing group is created at `$` (new entries only) with the stream, as eventing-redis does.
  */
 export class RedisStreamSource implements RunnableSource {
@@ -90,6 +93,8 @@ export class RedisStreamSource implements RunnableSource {
         await reader.xgroup("CREATE", stream, this.group, "$", "MKSTREAM").catch((error: Error) => {
           if (!error.message.includes("BUSYGROUP")) throw error;
         });
+        // Before its first read of its own pending entries, which then include the adopted ones.
+        if (index === 0) await this.adoptRetired(reader, consumer);
         this.connected[index] = true;
         delay = 500;
         // "0" reads this consumer's own unacknowledged entries first; then ">" the new ones.
@@ -132,6 +137,47 @@ export class RedisStreamSource implements RunnableSource {
       }
     }
     this.connected[index] = false;
+  }
+
+  /**
+   * After `spec.consumers` was lowered, the entries pending for this group's consumers beyond
+   * the new count (`${group}-${k}`, k >= count) would never be read again: only a consumer's
+   * own pending entries are re-read. They are claimed for `to` (which reads them next, so a
+   * delivery may repeat but none is lost), and each such consumer, once it owns nothing, is
+   * removed from the group.
+   */
+  private async adoptRetired(reader: Redis, to: string): Promise<void> {
+    const { stream } = this.spec;
+    const prefix = `${this.group}-`;
+    const consumers = (await reader.xinfo("CONSUMERS", stream, this.group)) as unknown[][];
+    for (const info of consumers) {
+      const name = String(info[info.indexOf("name") + 1]);
+      const suffix = name.slice(prefix.length);
+      if (!name.startsWith(prefix) || !/^\d+$/.test(suffix)) continue;
+      if (Number(suffix) < this.connected.length) continue;
+      for (;;) {
+        const pending = (await reader.xpending(
+          stream,
+          this.group,
+          "-",
+          "+",
+          ADOPT_BATCH,
+          name,
+        )) as Array<[id: string, ...unknown[]]>;
+        if (pending.length === 0) break;
+        const ids = pending.map(([id]) => id);
+        // JUSTID moves ownership without counting a delivery; an entry deleted from the stream
+        // leaves the pending list (Redis 7) or comes back without fields and is acknowledged.
+        await reader.xclaim(stream, this.group, to, 0, ...ids, "JUSTID");
+        const left = (await reader.xpending(stream, this.group, "-", "+", 1, name)) as unknown[];
+        // Nothing moved (should not happen): leave the consumer rather than loop.
+        if (left.length > 0 && (left[0] as [string])[0] === ids[0]) break;
+      }
+      const owned = (await reader.xpending(stream, this.group, "-", "+", 1, name)) as unknown[];
+      if (owned.length > 0) continue;
+      await reader.xgroup("DELCONSUMER", stream, this.group, name);
+      this.logger.info({ consumer: name, to }, "retired Redis stream consumer's entries adopted");
+    }
   }
 
   /** False when shutdown cut the delivery short: the entry stays pending, unacknowledged. */
