@@ -1,14 +1,7 @@
 import { request } from "undici";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { DeadLetterJson } from "../../src/operations/dead-letters.js";
-import {
-  brokerYaml,
-  eventually,
-  type RecordingSink,
-  type Responder,
-  startSink,
-  startWithManifests,
-} from "../support/sink.js";
+import { brokerYaml, closedAfterEach, eventually } from "../support/sink.js";
 
 /**
  * Which delivery applies when a manifest leaves it out, as in Knative: a Trigger takes its
@@ -16,22 +9,7 @@ import {
  * PT0.2S); a Subscription takes its Channel's, and with neither makes one attempt; a delivery
  * that leaves `retry` unset makes no retries (kncloudevents keeps RetryMax 0).
  */
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function sink(responder?: Responder): Promise<RecordingSink> {
-  const started = await startSink(responder);
-  cleanups.push(() => started.close());
-  return started;
-}
-
-async function eventail(yaml: string) {
-  const running = await startWithManifests(yaml);
-  cleanups.push(() => running.close());
-  return running;
-}
+const { sink, eventail } = closedAfterEach();
 
 async function post(url: string, id: string): Promise<void> {
   const response = await request(url, {

@@ -1,29 +1,14 @@
 import { request } from "undici";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { DeadLetterJson } from "../../src/operations/dead-letters.js";
-import {
-  eventually,
-  type RecordingSink,
-  type Responder,
-  startSink,
-  startWithManifests,
-} from "../support/sink.js";
+import { closedAfterEach, eventually } from "../support/sink.js";
 
 /**
  * A Parallel branch's `delivery` governs its subscriber only: Knative's NewFilterSubscription
  * builds the filter Subscription without one, so a failing filter falls back to the channel's
  * delivery (CONTRACT §4: a filter that fails skips the branch).
  */
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function sink(responder?: Responder): Promise<RecordingSink> {
-  const started = await startSink(responder);
-  cleanups.push(() => started.close());
-  return started;
-}
+const { sink, eventail } = closedAfterEach();
 
 async function post(url: string, id: string): Promise<number> {
   const response = await request(url, {
@@ -48,7 +33,7 @@ describe("Parallel branch delivery", () => {
     const branchDls = await sink();
     const channelDls = await sink();
     const other = await sink();
-    const running = await startWithManifests(`apiVersion: flows.knative.dev/v1
+    const running = await eventail(`apiVersion: flows.knative.dev/v1
 kind: Parallel
 metadata: {name: par, namespace: default}
 spec:
@@ -67,7 +52,6 @@ spec:
         deadLetterSink: {uri: "${branchDls.url}"}
     - subscriber: {uri: "${other.url}"}
 `);
-    cleanups.push(() => running.close());
 
     expect(await post(`${running.url}/flows/default/parallels/par`, "p1")).toBe(202);
     await other.waitFor(1);
@@ -90,7 +74,7 @@ spec:
     const filter = await sink(() => ({ status: 500 }));
     const branchSubscriber = await sink();
     const branchDls = await sink();
-    const running = await startWithManifests(`apiVersion: flows.knative.dev/v1
+    const running = await eventail(`apiVersion: flows.knative.dev/v1
 kind: Parallel
 metadata: {name: par, namespace: default}
 spec:
@@ -103,7 +87,6 @@ spec:
         backoffDelay: PT0.01S
         deadLetterSink: {uri: "${branchDls.url}"}
 `);
-    cleanups.push(() => running.close());
 
     expect(await post(`${running.url}/flows/default/parallels/par`, "p2")).toBe(202);
     let kept: DeadLetterJson[] = [];

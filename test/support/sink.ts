@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { afterEach } from "vitest";
 import type { CloudEvent } from "../../src/events/event.js";
 import { decodeHttpRequest } from "../../src/events/http-binding.js";
 import { silentLogger } from "../../src/observability/logger.js";
@@ -124,6 +125,29 @@ export async function startWithManifests(
     ...options,
   });
   return Object.assign(running, { dir, file });
+}
+
+/**
+ * Sinks and Eventail processes a test file starts, closed after each test, the latest first.
+ * Call once at the top of the file.
+ */
+export function closedAfterEach() {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return {
+    async sink(responder?: Responder): Promise<RecordingSink> {
+      const started = await startSink(responder);
+      cleanups.push(() => started.close());
+      return started;
+    },
+    async eventail(yamlText: string, options: Partial<EventailOptions> = {}) {
+      const running = await startWithManifests(yamlText, options);
+      cleanups.push(() => running.close());
+      return running;
+    },
+  };
 }
 
 /** Polls until `condition` holds (fails after timeoutMs). */
