@@ -24,8 +24,9 @@ export interface DeadLetterRecord {
   /** Why no usable answer came back (connection error, timeout), or the dead-letter sink's failure. */
   readonly error?: string;
   /**
-   * "reply" when what failed was a Subscription's reply going on to its `spec.reply` (a redrive
-   * delivers it there again, not to the subscriber); absent for a delivery to the subscriber.
+   * "reply" only in entries kept by earlier versions, which kept a Subscription's failed reply
+   * itself (a redrive delivers it to `spec.reply` again). A reply that fails now is kept as the
+   * event its subscriber got, with `knativeerrordest` the reply URL and no `step`.
    */
   readonly step?: "reply";
 }

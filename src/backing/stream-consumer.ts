@@ -111,8 +111,11 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
     url: string,
     meta: ConsumeMeta,
     journeyOf: CloudEvent | undefined = event,
-    /** "reply": `url` is where a subscription's replies go (kept in a dead letter's record). */
-    step?: "reply",
+    /**
+     * When `event` is a subscription's reply going on to `url`: the event its subscriber got,
+     * which is what a dead letter carries (sink and store alike), as in Knative.
+     */
+    deadLetterOf?: CloudEvent,
   ): Promise<DeliveryOutcome> {
     const config = this.config;
     const journeys = journeyOf === undefined ? undefined : this.journeys;
@@ -147,6 +150,7 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
         // The store logs and counts what it keeps; the dispatcher would call it dropped.
         failureHandled: keeper !== undefined,
         onAttempt,
+        deadLetterOf,
       },
     );
     // Leave it unacknowledged so a durable backing delivers it again after the restart.
@@ -157,12 +161,10 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
     if (keeper !== undefined && outcome.kind === "dropped") {
       // Awaited before the handler resolves: an event the store could not take stays
       // unacknowledged, so a durable backing delivers it again rather than losing it.
-      const record = this.deadLetterRecord(event, url, outcome);
-      await keeper.keep(
-        this.backing,
-        config.namespace,
-        step === undefined ? record : { ...record, step },
-      );
+      // A failed reply is kept as the event its subscriber got, with no `step`: a redrive
+      // sends that to the subscriber again, whose new reply goes on as any other.
+      const record = this.deadLetterRecord(deadLetterOf ?? event, url, outcome);
+      await keeper.keep(this.backing, config.namespace, record);
       const { reason: _reason, ...rest } = outcome;
       outcome = { ...rest, kind: "dead-lettered" };
       stored = true;

@@ -64,14 +64,21 @@ export class SubscriptionRuntime extends StreamConsumer<SubscriptionConfig> {
     }
     if (reply === undefined) return;
     // The journey is the channel event's: its route was reported when its subscriber answered.
-    await this.forwardReply(reply, meta, config.subscriberUrl === undefined ? event : undefined);
+    await this.forwardReply(
+      reply,
+      meta,
+      config.subscriberUrl === undefined ? event : undefined,
+      event,
+    );
   }
 
   /**
-   * A redrive of a dead letter (CONTRACT §11) under the current delivery rules: a failed reply
-   * (`step` "reply") goes to the current `spec.reply` again; anything else to the current
-   * subscriber, its reply going on to `spec.reply` as usual. `url` (a redrive's `to`) replaces
-   * the destination. True once delivered.
+   * A redrive of a dead letter (CONTRACT §11) under the current delivery rules: to the current
+   * subscriber, its reply going on to `spec.reply` as usual (a reply that failed was kept as the
+   * event the subscriber got, so it is asked again). Only entries kept by earlier versions hold
+   * the failed reply itself (`step` "reply"): those go to the current `spec.reply`, as does
+   * everything of a subscription without subscriber. `url` (a redrive's `to`) replaces the
+   * destination. True once delivered.
    */
   async redrive(event: CloudEvent, step: "reply" | undefined, url?: string): Promise<boolean> {
     const config = this.config;
@@ -82,15 +89,26 @@ export class SubscriptionRuntime extends StreamConsumer<SubscriptionConfig> {
     if (outcome.kind !== "delivered" && outcome.kind !== "replied") return false;
     if (outcome.kind === "replied" && !replyLeg) {
       // Not the engine's event: nothing to keep alive. A reply that fails is kept in its turn.
-      await this.forwardReply(outcome.reply, { deliveryCount: 1, keepAlive: () => {} }, undefined);
+      await this.forwardReply(
+        outcome.reply,
+        { deliveryCount: 1, keepAlive: () => {} },
+        undefined,
+        event,
+      );
     }
     return true;
   }
 
+  /**
+   * Sends `reply` on to `spec.reply`. When that fails, what is dead-lettered (sink or store) is
+   * `original`, the event the subscriber got, with `knativeerrordest` the reply URL: Knative's
+   * channel dispatcher does the same, and a redrive can then ask the subscriber again.
+   */
   private async forwardReply(
     reply: CloudEvent,
     meta: ConsumeMeta,
     journeyOf: CloudEvent | undefined,
+    original: CloudEvent,
   ): Promise<void> {
     const config = this.config;
     if (config.replyUrl === undefined) {
@@ -104,6 +122,6 @@ export class SubscriptionRuntime extends StreamConsumer<SubscriptionConfig> {
       );
       return;
     }
-    await this.deliver(reply, config.replyUrl, meta, journeyOf, "reply");
+    await this.deliver(reply, config.replyUrl, meta, journeyOf, original);
   }
 }

@@ -370,10 +370,12 @@ export class Dispatcher {
     const status = last.status;
     const error = last.message ?? `HTTP ${status}`;
     const sink = options.deadLetterSink;
+    // The event given up on: the one delivered, or the one whose reply it was.
+    const lost = control.deadLetterOf ?? event;
     if (sink === undefined) {
-      return this.drop(event, labels, control, last, "delivery-failed", { url, attempts, error });
+      return this.drop(lost, labels, control, last, "delivery-failed", { url, attempts, error });
     }
-    const letter = deadLetterEvent(event, { url, status, body: last.body });
+    const letter = deadLetterEvent(lost, { url, status, body: last.body });
     const request = this.prepare(letter, options.format, NO_CONTROL);
     const dead = await this.attempts(
       sink,
@@ -385,7 +387,7 @@ export class Dispatcher {
     );
     if (dead.last.error === "shutdown") return shutdown(last, attempts);
     if (!isSuccess(dead.last)) {
-      return this.drop(event, labels, control, last, "dead-letter-failed", {
+      return this.drop(lost, labels, control, last, "dead-letter-failed", {
         url,
         attempts,
         error,
@@ -397,7 +399,7 @@ export class Dispatcher {
     this.metrics.deadLetters.inc({ namespace: labels.namespace, trigger: labels.name });
     this.logger.warn(
       {
-        ...eventLogFields(event),
+        ...eventLogFields(lost),
         ...labelFields(labels),
         url,
         status,

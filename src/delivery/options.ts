@@ -123,6 +123,12 @@ export interface DeliveryControl {
    */
   failureHandled?: boolean;
   /**
+   * What a dead letter carries when it is not the delivered event: a Subscription's reply that
+   * `spec.reply` does not take dead-letters the event its subscriber got, as Knative's channel
+   * dispatcher does (with `knativeerrordest` the reply URL).
+   */
+  deadLetterOf?: CloudEvent;
+  /**
    * Told of every attempt at the subscriber (not at the dead-letter sink) once it ends: when it
    * started (epoch ms), the status or the error, and how long it took. Journeys use it.
    */

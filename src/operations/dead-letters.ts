@@ -44,7 +44,7 @@ export interface DeadLetterJson {
   knativeerrorcode?: string;
   knativeerrordata?: string;
   error?: string;
-  /** "reply": a Subscription's reply to its `spec.reply` failed (a redrive sends it there). */
+  /** "reply": an entry of an earlier version holding a failed reply (a redrive sends it there). */
   step?: "reply";
   /** The event in the JSON format (`data_base64` for binary data). */
   event: Record<string, unknown>;

@@ -11,9 +11,12 @@
  * sends it again; narrow with `filter` (e.g. on `knativeerrordest`) to send only some.
  *
  * An event is sent only to a URL a running Trigger or Subscription of the broker's namespace
- * delivers (or replies) to: `knativeerrordest` is whatever the event says, and anyone who may
+ * delivers its events to: `knativeerrordest` is whatever the event says, and anyone who may
  * send to the dead-letter broker could otherwise have an admin's redrive post to any address
  * (an internal service, a cloud metadata endpoint). Others count as failed, each URL logged once.
+ * Nor is the `spec.reply` of a Subscription with a subscriber such a URL: a dead letter naming
+ * it is the event that subscriber got (its reply failed), which the reply destination must not
+ * get, and the archive cannot say which of the subscriptions replying there it came from.
  */
 import type { Archive } from "../backing/backing.js";
 import { type CloudEvent, withAttributes } from "../events/event.js";
@@ -36,7 +39,7 @@ export interface FromBrokerDeps {
   broker(namespace: string, name: string): ArchivedBroker | undefined;
   /** Delivers once to `url`; true when the destination took it. */
   send(namespace: string, event: CloudEvent, url: string): Promise<boolean>;
-  /** Whether a running Trigger or Subscription of `namespace` delivers (or replies) to `url`. */
+  /** Whether a running Trigger or Subscription of `namespace` delivers its events to `url`. */
   deliversTo(namespace: string, url: string): boolean;
   readonly logger: Logger;
 }
@@ -108,7 +111,7 @@ export async function redriveFromBroker(
         refused.add(url);
         deps.logger.warn(
           { broker: request.fromBroker, url },
-          `redrive: no Trigger or Subscription of ${namespace} delivers to ${url}; not sent`,
+          `redrive: no Trigger or Subscription of ${namespace} delivers its events to ${url} (a reply URL is not one); not sent`,
         );
       }
       continue;

@@ -368,7 +368,13 @@ export class Reconciler implements DataPlane {
     return outcome.kind === "delivered" || outcome.kind === "replied";
   }
 
-  /** Whether a running Trigger or Subscription of `namespace` delivers (or replies) to `url`. */
+  /**
+   * Whether a running Trigger or Subscription of `namespace` delivers to `url`: its subscriber,
+   * or the `spec.reply` of a subscription without one (its events themselves go there). The
+   * `spec.reply` of a subscription with a subscriber does not count: a dead letter naming it is
+   * the event that subscriber got, whose reply failed (Knative dead-letters the original), and
+   * the reply destination must not be handed it.
+   */
   deliversTo(namespace: string, url: string): boolean {
     for (const consumer of this.triggers.all()) {
       const config = consumer.currentConfig;
@@ -377,7 +383,8 @@ export class Reconciler implements DataPlane {
     for (const consumer of this.subscriptions.all()) {
       const config = consumer.currentConfig;
       if (config.namespace !== namespace) continue;
-      if (config.subscriberUrl === url || config.replyUrl === url) return true;
+      if (config.subscriberUrl === url) return true;
+      if (config.subscriberUrl === undefined && config.replyUrl === url) return true;
     }
     return false;
   }
