@@ -72,7 +72,7 @@ export interface InformerOptions {
   readonly onChange?: () => void;
   /** Each change, with the object. */
   readonly onEvent?: (change: InformerChange, object: KubernetesObject) => void;
-  /** A list answered (the API is reachable). */
+  /** A list answered (the API is reachable); called once its adds have been reported. */
   readonly onListed?: () => void;
   /** A watch was accepted (the API is reachable). */
   readonly onWatching?: () => void;
@@ -132,7 +132,9 @@ export class Informer {
       }
       this.listedOnce = true;
       this.delayMs = 500;
-      options.onListed?.();
+      // After the list's adds (see above): a user that treats adds seen before onListed as
+      // "what was already there" would otherwise take the listed objects for new ones.
+      if (options.onListed) setImmediate(options.onListed);
       if (options.onChange) setImmediate(options.onChange);
       return answer;
     };

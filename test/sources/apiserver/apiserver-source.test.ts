@@ -211,6 +211,20 @@ describe("ApiServerSource against the API server test double", () => {
     ).toBe("/apis/v1/namespaces/team-b/pods/web-in-b-2");
   });
 
+  it("with spec.namespaceSelector, does not report objects already in the namespaces matching at start", async () => {
+    api.create({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: "team-a", labels: { team: "a" } },
+    });
+    api.create(pod("web-old", { app: "web" }, "team-a"));
+    await start({ namespaceSelector: { matchLabels: { team: "a" } } }, undefined, 2);
+    api.create(pod("web-new", { app: "web" }, "team-a"));
+    // Events reach the sink in the order seen: an add for web-old would come first.
+    await sink.waitFor(1);
+    expect(summary(sink.events)[0]).toBe("ref.add web-new");
+  });
+
   it("talks to the cluster a kubeconfig names (eventail.io/kubeconfig), with its bearer token", async () => {
     await api.close();
     api = await new KubeApiStandIn({ token: "t0ken" }).start();
