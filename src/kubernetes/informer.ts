@@ -33,6 +33,9 @@ class BookmarkWatch extends Watch {
     callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
+    // Watch.watch resolves even when the request failed (refused, or not answered 200): it
+    // reports that through done first. Only an accepted watch says the API is reachable.
+    let failed = false;
     const started = await super.watch(
       path,
       {
@@ -42,9 +45,12 @@ class BookmarkWatch extends Watch {
         timeoutSeconds: 300 + Math.floor(Math.random() * 300),
       },
       callback,
-      done,
+      (err) => {
+        if (err) failed = true;
+        done(err);
+      },
     );
-    this.onOpen();
+    if (!failed) this.onOpen();
     return started;
   }
 }

@@ -58,6 +58,7 @@ async function start(
     await source.stop();
   });
   await eventually(() => api.openWatches >= watches, 10_000, "the source's watches");
+  return source;
 }
 
 const summary = (events: CloudEvent[]) =>
@@ -315,6 +316,21 @@ describe("ApiServerSource when the Kubernetes API cannot be reached", () => {
     ]);
     late.create(pod("late", { app: "web" }));
     await sink.waitFor(1);
+  });
+
+  it("is not ready while its watch cannot be re-established, and ready again once it is", async () => {
+    const source = await start();
+    await eventually(() => source.ready(), 10_000, "the source to be ready");
+    const port = Number(new URL(api.url).port);
+    await api.close();
+    await eventually(() => !source.ready(), 10_000, "the source to say it is not ready");
+    // The same address answers again (beforeEach's cleanup closes this one).
+    api = await new KubeApiStandIn({ bookmarkMs: 100 }).start(port);
+    await eventually(() => source.ready(), 15_000, "the source to be ready again");
+    await eventually(() => api.openWatches >= 1, 10_000, "the source's new watch");
+    api.create(pod("web-back", { app: "web" }));
+    await sink.waitFor(1);
+    expect(summary(sink.events)).toEqual(["ref.add web-back"]);
   });
 
   it("makes /readyz answer 503 naming the source until the API answers, then 200", async () => {
