@@ -18,11 +18,22 @@ import {
 import type { Logger } from "../observability/logger.js";
 import { collectionPath, isStatus, type KubeRest } from "./kube-rest.js";
 
+/** What a BookmarkWatch asks of its Informer. */
+interface WatchHooks {
+  /** Informer.pause() is in effect: no watch is to stay open. */
+  paused(): boolean;
+  /** A watch was accepted. */
+  opened(): void;
+}
+
 /** client-node's Watch, asking for bookmarks and a server-side timeout like client-go's reflector. */
 class BookmarkWatch extends Watch {
+  /** The latest watch opened, for Informer.pause() to close. */
+  current: AbortController | undefined;
+
   constructor(
     config: KubeConfig,
-    private readonly onOpen: () => void,
+    private readonly hooks: WatchHooks,
   ) {
     super(config);
   }
@@ -33,6 +44,15 @@ class BookmarkWatch extends Watch {
     callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
+    if (this.hooks.paused()) {
+      // ListWatch watches again as soon as a watch ends; told this one failed, it stops and
+      // waits for the Informer to start it (resume()).
+      done(new Error("watching is paused"));
+      return new AbortController();
+    }
+    // Watch.watch resolves even when the request failed (refused, or not answered 200): it
+    // reports that through done first. Only an accepted watch says the API is reachable.
+    let failed = false;
     const started = await super.watch(
       path,
       {
@@ -42,9 +62,15 @@ class BookmarkWatch extends Watch {
         timeoutSeconds: 300 + Math.floor(Math.random() * 300),
       },
       callback,
-      done,
+      (err) => {
+        if (err) failed = true;
+        done(err);
+      },
     );
-    this.onOpen();
+    this.current = started;
+    // Paused while the request was under way: what it brought so far is reported, no more.
+    if (this.hooks.paused()) started.abort();
+    else if (!failed) this.hooks.opened();
     return started;
   }
 }
@@ -72,7 +98,7 @@ export interface InformerOptions {
   readonly onChange?: () => void;
   /** Each change, with the object. */
   readonly onEvent?: (change: InformerChange, object: KubernetesObject) => void;
-  /** A list answered (the API is reachable). */
+  /** A list answered (the API is reachable); called once its adds have been reported. */
   readonly onListed?: () => void;
   /** A watch was accepted (the API is reachable). */
   readonly onWatching?: () => void;
@@ -82,7 +108,11 @@ export interface InformerOptions {
 
 export class Informer {
   private readonly listWatch: ListWatch<KubernetesObject>;
+  private readonly watcher: BookmarkWatch;
   private listedOnce = false;
+  private paused = false;
+  /** While paused: ListWatch gave up (reported an error) and waits for start(). */
+  private idle = false;
   private priming = false;
   private stopped = false;
   private delayMs = 500;
@@ -132,13 +162,19 @@ export class Informer {
       }
       this.listedOnce = true;
       this.delayMs = 500;
-      options.onListed?.();
+      // After the list's adds (see above): a user that treats adds seen before onListed as
+      // "what was already there" would otherwise take the listed objects for new ones.
+      if (options.onListed) setImmediate(options.onListed);
       if (options.onChange) setImmediate(options.onChange);
       return answer;
     };
+    this.watcher = new BookmarkWatch(config, {
+      paused: () => this.paused,
+      opened: () => options.onWatching?.(),
+    });
     this.listWatch = new ListWatch(
       this.path,
-      new BookmarkWatch(config, () => options.onWatching?.()),
+      this.watcher,
       list,
       false,
       options.labelSelector,
@@ -193,8 +229,43 @@ export class Informer {
     return this.listWatch.list();
   }
 
+  /**
+   * Stops reading changes until resume(), for a consumer that cannot keep up: the watch is
+   * closed and none is opened, the cache and its resourceVersion stay. The changes wait in
+   * the API server meanwhile, not in this process.
+   */
+  pause(): void {
+    if (this.paused || this.stopped) return;
+    this.paused = true;
+    if (this.retry) {
+      clearTimeout(this.retry);
+      this.retry = undefined;
+      this.idle = true;
+    }
+    this.watcher.current?.abort();
+  }
+
+  /**
+   * Watches again from where pause() left off: the API server sends what changed meanwhile,
+   * or answers 410 Gone and the relist reports the difference.
+   */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    // Not idle: a list or a watch request is under way, and now goes on to watch.
+    if (this.idle && !this.stopped) {
+      this.idle = false;
+      this.start();
+    }
+  }
+
   private restartLater(error: unknown): void {
     if (this.stopped) return;
+    if (this.paused) {
+      // Closed by pause() or not opened because of it (or failed meanwhile): resume() starts.
+      this.idle = true;
+      return;
+    }
     const status = (error as { statusCode?: number; code?: number }).statusCode;
     if (this.options.onError) this.options.onError(error);
     else if (status !== 404) {

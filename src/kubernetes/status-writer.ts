@@ -23,9 +23,15 @@ export class StatusWriter {
   /** Status writes that ended in a conflict and were retried (for tests and logs). */
   conflicts = 0;
   writes = 0;
+  /** Keyed by keyOf: per object (uid), so one deleted and created again starts afresh. */
   private readonly since = new Map<string, string>();
   private readonly written = new Map<string, { basedOn: string | undefined; status: string }>();
   private queue: Promise<void> = Promise.resolve();
+
+  /** Objects the writer keeps anything about (for tests). */
+  get tracked(): number {
+    return new Set([...this.since.keys(), ...this.written.keys()]).size;
+  }
 
   constructor(
     private readonly rest: KubeRest,
@@ -43,18 +49,23 @@ export class StatusWriter {
     served: readonly Served[],
     rejected: ReadonlyMap<string, string>,
   ): Promise<void> {
+    // `served` is every object served now: what the maps hold of any other is gone (deleted,
+    // or no longer Eventail's), and would stay forever.
+    const current = new Set(served.map(keyOf));
+    for (const key of this.since.keys()) if (!current.has(key)) this.since.delete(key);
+    for (const key of this.written.keys()) if (!current.has(key)) this.written.delete(key);
     for (const entry of served) {
       const desired = this.desired(entry, rejected);
       if (desired === undefined) continue;
       if (sameStatus((entry.object as { status?: unknown }).status, desired)) continue;
       // Written already against this very version: the watch has not brought the result yet.
-      const id = idOf(entry);
-      const last = this.written.get(id);
+      const key = keyOf(entry);
+      const last = this.written.get(key);
       const version = entry.object.metadata?.resourceVersion;
       if (last && last.basedOn === version && last.status === canonical(desired)) continue;
       try {
         await this.put(entry, desired);
-        this.written.set(id, { basedOn: version, status: canonical(desired) });
+        this.written.set(key, { basedOn: version, status: canonical(desired) });
       } catch (error) {
         this.logger.warn(
           { resource: idOf(entry), reason: (error as Error).message },
@@ -71,9 +82,9 @@ export class StatusWriter {
     const generation = object.metadata?.generation ?? 1;
     const why = rejected.get(`${kind.kind}/${namespace}/${name}`);
     if (why !== undefined) {
-      const id = idOf(entry);
-      const at = this.since.get(id) ?? new Date().toISOString();
-      this.since.set(id, at);
+      const key = keyOf(entry);
+      const at = this.since.get(key) ?? new Date().toISOString();
+      this.since.set(key, at);
       return {
         observedGeneration: generation,
         conditions: [
@@ -87,7 +98,7 @@ export class StatusWriter {
         ],
       };
     }
-    this.since.delete(idOf(entry));
+    this.since.delete(keyOf(entry));
     const known = this.runtime.statuses.get(kind.kind, namespace, name);
     return known ? this.inCluster(knativeStatus(known.status)) : undefined;
   }
@@ -129,6 +140,11 @@ export class StatusWriter {
 
 function idOf(entry: Served): string {
   return `${entry.kind.kind}/${entry.object.metadata?.namespace}/${entry.object.metadata?.name}`;
+}
+
+/** idOf and the uid: a namesake created after a deletion is another object. */
+function keyOf(entry: Served): string {
+  return `${idOf(entry)}#${entry.object.metadata?.uid ?? ""}`;
 }
 
 /** The runtime's status as the API object carries it (undefined fields left out). */

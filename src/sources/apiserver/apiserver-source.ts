@@ -33,6 +33,16 @@ export interface ApiServerSourceSpec {
   readonly ceOverrides?: { readonly extensions?: Readonly<Record<string, string>> };
 }
 
+export interface ApiServerSourceLimits {
+  /**
+   * Changes waiting for the sink at which the watches pause (default 1000); they resume once
+   * half of them are delivered.
+   */
+  readonly maxQueued?: number;
+}
+
+const DEFAULT_MAX_QUEUED = 1000;
+
 interface Change {
   readonly change: ChangeKind;
   readonly object: KubeObject;
@@ -44,6 +54,12 @@ interface Change {
  * selected namespaces; every add, update and delete becomes one event, delivered to the sink in
  * the order the API server reported them. Objects that exist when the source starts are not
  * reported, as in Knative; changes missed while a watch was down are (see ListWatch).
+ *
+ * While the sink is slow or retrying, changes wait here up to `maxQueued`; then the watches
+ * pause (closed, nothing read) until half of them are delivered, and resume from the
+ * resourceVersion they had reached. Knative's adapter sends from the informer's handler,
+ * holding up the watch the same way; nothing is dropped, and when the API server no longer
+ * has the history (410) the relist reports the difference.
  */
 export class ApiServerSource implements RunnableSource {
   private readonly abort = new AbortController();
@@ -55,6 +71,10 @@ export class ApiServerSource implements RunnableSource {
   private readonly rest: KubeRest;
   private readonly reachability: ApiReachability;
   private readonly mode: Mode;
+  private readonly maxQueued: number;
+  /** The resource watches (not the namespaces'), which pause while the queue is full. */
+  private readonly watches = new Set<Informer>();
+  private paused = false;
 
   constructor(
     readonly namespace: string,
@@ -62,7 +82,9 @@ export class ApiServerSource implements RunnableSource {
     private readonly spec: ApiServerSourceSpec,
     annotations: Readonly<Record<string, string>>,
     private readonly logger: Logger,
+    limits: ApiServerSourceLimits = {},
   ) {
+    this.maxQueued = Math.max(1, limits.maxQueued ?? DEFAULT_MAX_QUEUED);
     this.kubeConfig = loadKubeConfig(annotations);
     this.rest = new KubeRest(this.kubeConfig);
     this.reachability = new ApiReachability(this.rest.server, logger);
@@ -184,7 +206,9 @@ export class ApiServerSource implements RunnableSource {
         },
         (change, object) => this.enqueue({ change, object: object as KubeObject, info }),
       );
-      this.running.push(watch.run(signal));
+      this.watches.add(watch);
+      this.running.push(watch.run(signal).finally(() => this.watches.delete(watch)));
+      if (this.paused) watch.pause();
     });
   }
 
@@ -215,6 +239,24 @@ export class ApiServerSource implements RunnableSource {
     if (!this.ownedAsAsked(change.object)) return;
     this.queue.push(change);
     this.wake?.();
+    if (!this.paused && this.queue.length >= this.maxQueued) {
+      this.paused = true;
+      this.logger.warn(
+        { source: `${this.namespace}/${this.name}`, waiting: this.queue.length },
+        "the sink is behind; watches paused until it catches up",
+      );
+      for (const watch of this.watches) watch.pause();
+    }
+  }
+
+  private resumeIfCaughtUp(): void {
+    if (!this.paused || this.queue.length > this.maxQueued / 2) return;
+    this.paused = false;
+    this.logger.info(
+      { source: `${this.namespace}/${this.name}` },
+      "the sink caught up; watching again",
+    );
+    for (const watch of this.watches) watch.resume();
   }
 
   private ownedAsAsked(object: KubeObject): boolean {
@@ -246,6 +288,7 @@ export class ApiServerSource implements RunnableSource {
         this.spec.ceOverrides?.extensions,
       );
       await sink(event);
+      this.resumeIfCaughtUp();
     }
   }
 }

@@ -58,6 +58,7 @@ async function start(
     await source.stop();
   });
   await eventually(() => api.openWatches >= watches, 10_000, "the source's watches");
+  return source;
 }
 
 const summary = (events: CloudEvent[]) =>
@@ -211,6 +212,69 @@ describe("ApiServerSource against the API server test double", () => {
     ).toBe("/apis/v1/namespaces/team-b/pods/web-in-b-2");
   });
 
+  it("with spec.namespaceSelector, does not report objects already in the namespaces matching at start", async () => {
+    api.create({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: "team-a", labels: { team: "a" } },
+    });
+    api.create(pod("web-old", { app: "web" }, "team-a"));
+    await start({ namespaceSelector: { matchLabels: { team: "a" } } }, undefined, 2);
+    api.create(pod("web-new", { app: "web" }, "team-a"));
+    // Events reach the sink in the order seen: an add for web-old would come first.
+    await sink.waitFor(1);
+    expect(summary(sink.events)[0]).toBe("ref.add web-new");
+  });
+
+  it.each([
+    ["kept", false],
+    ["compacted meanwhile (410, relist)", true],
+  ])(
+    "pauses its watch while the sink is behind, then reports every change in order (history %s)",
+    async (_history, compacted) => {
+      let open: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      const abort = new AbortController();
+      const toSink = harness.sinkTo(sink.url, { retry: 0 }, abort.signal);
+      const source = new ApiServerSource(
+        "default",
+        "pods",
+        WEB_PODS,
+        { "eventail.io/apiserver-url": api.url },
+        silentLogger(),
+        { maxQueued: 10 },
+      );
+      await source.start(async (event) => {
+        await gate;
+        return toSink(event);
+      });
+      harness.defer(async () => {
+        abort.abort();
+        open();
+        await source.stop();
+      });
+      await eventually(() => api.openWatches === 1, 10_000, "the source's watch");
+      const names = Array.from({ length: 30 }, (_, i) => `web-${String(i).padStart(2, "0")}`);
+      for (const name of names.slice(0, 20)) api.create(pod(name, { app: "web" }));
+      // The sink takes nothing yet: with 10 changes waiting the source closes its watch.
+      await eventually(() => api.openWatches === 0, 10_000, "the source to close its watch");
+      // Compacted: watching from where the source stopped answers 410, only a relist helps.
+      if (compacted) api.expire();
+      // No watch sees these: the API server holds them until the source reads again.
+      for (const name of names.slice(20)) api.create(pod(name, { app: "web" }));
+      open();
+      await sink.waitFor(30);
+      await eventually(() => api.openWatches === 1, 10_000, "the source to watch again");
+      expect(summary(sink.events)).toEqual(names.map((name) => `ref.add ${name}`));
+      const lists = api.requests.filter(
+        (r) => r.path === "/api/v1/namespaces/default/pods" && !r.query["watch"],
+      );
+      expect(lists).toHaveLength(compacted ? 2 : 1);
+    },
+  );
+
   it("talks to the cluster a kubeconfig names (eventail.io/kubeconfig), with its bearer token", async () => {
     await api.close();
     api = await new KubeApiStandIn({ token: "t0ken" }).start();
@@ -301,6 +365,21 @@ describe("ApiServerSource when the Kubernetes API cannot be reached", () => {
     ]);
     late.create(pod("late", { app: "web" }));
     await sink.waitFor(1);
+  });
+
+  it("is not ready while its watch cannot be re-established, and ready again once it is", async () => {
+    const source = await start();
+    await eventually(() => source.ready(), 10_000, "the source to be ready");
+    const port = Number(new URL(api.url).port);
+    await api.close();
+    await eventually(() => !source.ready(), 10_000, "the source to say it is not ready");
+    // The same address answers again (beforeEach's cleanup closes this one).
+    api = await new KubeApiStandIn({ bookmarkMs: 100 }).start(port);
+    await eventually(() => source.ready(), 15_000, "the source to be ready again");
+    await eventually(() => api.openWatches >= 1, 10_000, "the source's new watch");
+    api.create(pod("web-back", { app: "web" }));
+    await sink.waitFor(1);
+    expect(summary(sink.events)).toEqual(["ref.add web-back"]);
   });
 
   it("makes /readyz answer 503 naming the source until the API answers, then 200", async () => {
