@@ -1,6 +1,7 @@
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
 import type { Logger } from "../../observability/logger.js";
-import { AtMostOnce } from "../mqtt/at-most-once.js";
+import { BoundedWork } from "../bounded-work.js";
+import { QOS0_IN_FLIGHT_LIMIT } from "../mqtt/mqtt-source.js";
 import type { MessageHandler, MessageQueue, OutgoingMessage, QueueMessage } from "./queue.js";
 
 export interface MqttQueueSettings {
@@ -17,7 +18,7 @@ const SESSION_EXPIRY_SECONDS = 24 * 3600;
  * An MQTT topic as a MessageQueue: subscribed at QoS 1 in a persistent MQTT 5 session, each
  * message PUBACKed only once handled (customHandleAcks), one at a time. A message published at
  * QoS 0 arrives at QoS 0 (min of publish and subscribe QoS): nothing to acknowledge, so it is
- * handled at most once, beside the others, up to AtMostOnce's bound (as MqttSource does). Replies
+ * handled at most once, beside the others, up to MqttSource's QOS0_IN_FLIGHT_LIMIT, as MqttSource does. Replies
  * and errors are published at QoS 1 to the respTopic and errorTopic, headers as user properties.
  */
 export class MqttQueue implements MessageQueue {
@@ -28,13 +29,13 @@ export class MqttQueue implements MessageQueue {
    */
   private publisher: MqttClient | undefined;
   private sequence = 0;
-  private readonly qos0: AtMostOnce;
+  private readonly qos0: BoundedWork;
 
   constructor(
     private readonly settings: MqttQueueSettings,
     private readonly logger: Logger,
   ) {
-    this.qos0 = new AtMostOnce(logger, "MQTT queue");
+    this.qos0 = new BoundedWork(logger, "MQTT queue: QoS 0 messages", QOS0_IN_FLIGHT_LIMIT);
   }
 
   start(handler: MessageHandler): void {

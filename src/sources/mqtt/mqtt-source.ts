@@ -2,9 +2,9 @@ import { connect, type IClientOptions, type IPublishPacket, type MqttClient } fr
 import { type CloudEvent, withAttributes } from "../../events/event.js";
 import { mqttMessageToEvent } from "../../events/mqtt-binding.js";
 import type { Logger } from "../../observability/logger.js";
+import { BoundedWork } from "../bounded-work.js";
 import type { RunnableSource } from "../registry.js";
 import type { EventSink } from "../source.js";
-import { AtMostOnce } from "./at-most-once.js";
 
 /** Eventail's MqttSource (eventail.io/v1alpha1). */
 export interface MqttSourceSpec {
@@ -27,19 +27,23 @@ const SESSION_EXPIRY_SECONDS = 24 * 3600;
 /** MQTT 5 PUBACK reason: the receiver accepted the packet but could not process it. */
 const UNSPECIFIED_ERROR = 0x80;
 
+/** QoS 0 messages one MQTT connection works on at once; beyond it new ones are dropped. */
+export const QOS0_IN_FLIGHT_LIMIT = 100;
+
 /**
  * MqttSource: subscribes to `topics` and hands each message to the sink as a CloudEvent
  * (mqtt-binding.ts). QoS 1 uses a persistent session under a stable client id and manual acks
  * (customHandleAcks): the PUBACK leaves only once the delivery ended, so a message whose delivery
  * shutdown or a crash cut short is sent again by the broker when the source comes back. mqtt.js
  * reads the next packet only after that, so QoS 1 messages go to the sink one at a time, in order.
- * QoS 0 messages are delivered side by side, at most QOS0_IN_FLIGHT_LIMIT at once (AtMostOnce).
+ * QoS 0 messages are delivered side by side, at most QOS0_IN_FLIGHT_LIMIT at once
+ * (QoS 0 is at-most-once: past that they are dropped and counted).
  */
 export class MqttSource implements RunnableSource {
   #client: MqttClient | undefined;
   #subscribed = false;
   readonly #stop = new AbortController();
-  readonly #qos0: AtMostOnce;
+  readonly #qos0: BoundedWork;
 
   constructor(
     readonly namespace: string,
@@ -48,12 +52,12 @@ export class MqttSource implements RunnableSource {
     private readonly password: string | undefined,
     private readonly logger: Logger,
   ) {
-    this.#qos0 = new AtMostOnce(logger, "MqttSource");
+    this.#qos0 = new BoundedWork(logger, "MqttSource: QoS 0 messages", QOS0_IN_FLIGHT_LIMIT);
   }
 
   /** QoS 0 messages dropped because QOS0_IN_FLIGHT_LIMIT deliveries were in flight. */
   get qos0Dropped(): number {
-    return this.#qos0.dropped;
+    return this.#qos0.skipped;
   }
 
   ready(): boolean {

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Cron } from "croner";
 import { type CloudEvent, createEvent } from "../../events/event.js";
 import type { Logger } from "../../observability/logger.js";
+import { BoundedWork } from "../bounded-work.js";
 import { type EventSink, overrideExtensions, type Source } from "../source.js";
 
 export interface PingSourceSpec {
@@ -49,22 +50,25 @@ export const MAX_TICKS_IN_FLIGHT = 64;
  */
 export class PingSource implements Source {
   private job?: Cron;
-  private inFlight = 0;
-  /** Ticks skipped since the last one sent (for the log), and in all (for tests and operators). */
-  private skippedInARow = 0;
-  private skippedTotal = 0;
+  private readonly ticks: BoundedWork;
 
   constructor(
     readonly namespace: string,
     readonly name: string,
     private readonly spec: PingSourceSpec,
     private readonly logger: Logger,
-    private readonly maxTicksInFlight = MAX_TICKS_IN_FLIGHT,
-  ) {}
+    maxTicksInFlight = MAX_TICKS_IN_FLIGHT,
+  ) {
+    this.ticks = new BoundedWork(
+      logger,
+      `PingSource ${namespace}/${name}: ticks`,
+      maxTicksInFlight,
+    );
+  }
 
   /** Ticks not sent because maxTicksInFlight earlier ticks were still being delivered. */
   get ticksSkipped(): number {
-    return this.skippedTotal;
+    return this.ticks.skipped;
   }
 
   /** The event this source emits at `at`. */
@@ -99,30 +103,10 @@ export class PingSource implements Source {
 
   /** Sends one tick's event on its own, without waiting for the ticks before it. */
   private tick(sink: EventSink): void {
-    if (this.inFlight >= this.maxTicksInFlight) {
-      this.skippedTotal++;
-      if (this.skippedInARow++ === 0) {
-        this.logger.warn(
-          { source: this.name, inFlight: this.inFlight },
-          "ping tick skipped: earlier ticks are still being delivered (is the sink down?)",
-        );
-      }
-      return;
-    }
-    if (this.skippedInARow > 0) {
-      this.logger.info({ source: this.name, skipped: this.skippedInARow }, "ping ticks resumed");
-      this.skippedInARow = 0;
-    }
-    this.inFlight++;
-    sink(this.eventAt(new Date()))
-      .then(
-        (outcome) =>
-          this.logger.debug({ source: this.name, outcome: outcome.kind }, "ping delivered"),
-        (error: unknown) => this.logger.error({ err: error, source: this.name }, "ping failed"),
-      )
-      .finally(() => {
-        this.inFlight--;
-      });
+    this.ticks.run(async () => {
+      const outcome = await sink(this.eventAt(new Date()));
+      this.logger.debug({ source: this.name, outcome: outcome.kind }, "ping delivered");
+    });
   }
 
   async stop(): Promise<void> {

@@ -3,8 +3,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { connectAsync, type MqttClient } from "mqtt";
 import { afterEach, describe, expect, it } from "vitest";
 import { MQTT_EVENT_TYPE } from "../../../src/events/mqtt-binding.js";
-import { QOS0_IN_FLIGHT_LIMIT } from "../../../src/sources/mqtt/at-most-once.js";
-import { MqttSource, type MqttSourceSpec } from "../../../src/sources/mqtt/mqtt-source.js";
+import {
+  MqttSource,
+  type MqttSourceSpec,
+  QOS0_IN_FLIGHT_LIMIT,
+} from "../../../src/sources/mqtt/mqtt-source.js";
 import { waitFor } from "../../conformance/conformance-support.js";
 import { serviceUrl } from "../../support/services.js";
 import { SourceHarness } from "../harness.js";
