@@ -5,6 +5,7 @@ import { decodeFromStorage } from "../../events/json-format.js";
 import type { Logger } from "../../observability/logger.js";
 import type { ConsumeHandler, SubscribeOptions, Subscription } from "../backing.js";
 import { DeliveryLanes } from "../nats/delivery-lanes.js";
+import { ChannelAcks, type TrackedMessage } from "./channel-acks.js";
 import { type RabbitConnector, unavailable, withTimeout } from "./connection.js";
 import { type RabbitSettings, redeliveryDelay } from "./settings.js";
 import { declareConsumerQueue } from "./topology.js";
@@ -17,13 +18,14 @@ const NO_PARTITION_KEY = "\u0000";
 
 interface Attachment {
   readonly channel: Channel;
+  readonly acks: ChannelAcks;
   consumerTag: string | undefined;
   /** False once the channel closed: its unacked messages went back to the queue. */
   open: boolean;
 }
 
 interface Delivery {
-  readonly msg: ConsumeMessage;
+  readonly tracked: TrackedMessage;
   readonly attachment: Attachment;
   readonly event: CloudEvent;
   readonly deliveryCount: number;
@@ -115,7 +117,7 @@ export class RabbitSubscription implements Subscription {
     }
     for (const delivery of this.#lanes.takeWaiting()) {
       delivery.abandoned = true;
-      if (delivery.attachment.open) delivery.attachment.channel.nack(delivery.msg, false, true);
+      delivery.attachment.acks.nack(delivery.tracked, true);
     }
     const grace = new AbortController();
     const timer = setTimeout(() => grace.abort(), graceMs);
@@ -136,7 +138,12 @@ export class RabbitSubscription implements Subscription {
       logger,
     );
     const channel = await model.createChannel();
-    const attachment: Attachment = { channel, consumerTag: undefined, open: true };
+    const attachment: Attachment = {
+      channel,
+      acks: new ChannelAcks(channel, () => attachment.open),
+      consumerTag: undefined,
+      open: true,
+    };
     this.#attachment = attachment;
     channel.on("error", (error: Error) => {
       logger.warn({ err: error, queue }, "RabbitMQ consumer channel error");
@@ -218,7 +225,7 @@ export class RabbitSubscription implements Subscription {
         ? NO_PARTITION_KEY
         : String(key);
     this.#lanes.push(lane, {
-      msg,
+      tracked: attachment.acks.track(msg),
       attachment,
       event,
       deliveryCount: deliveryCountOf(msg),
@@ -227,7 +234,7 @@ export class RabbitSubscription implements Subscription {
   }
 
   async #deliver(delivery: Delivery): Promise<void> {
-    const { msg, event, attachment } = delivery;
+    const { event, attachment } = delivery;
     const { handler, options, settings, logger } = this.#p;
     const live = () => !delivery.abandoned && attachment.open;
     // RabbitMQ has no ack timer to refresh (its consumer timeout is 30 min by default).
@@ -238,7 +245,7 @@ export class RabbitSubscription implements Subscription {
         const deliveryCount = delivery.deliveryCount + localRetries;
         try {
           await handler(event, { deliveryCount, keepAlive });
-          if (live()) attachment.channel.ack(msg);
+          if (live()) attachment.acks.ack(delivery.tracked);
           return;
         } catch (error) {
           if (!live()) return;
@@ -252,7 +259,7 @@ export class RabbitSubscription implements Subscription {
           // Unordered: back to the queue, where any process of this consumer may take it.
           // Ordered: the next event of this key must not overtake, so retry here, holding it.
           if (!options.ordered || !waited) {
-            attachment.channel.nack(msg, false, true);
+            attachment.acks.nack(delivery.tracked, true);
             return;
           }
         }
@@ -265,6 +272,8 @@ export class RabbitSubscription implements Subscription {
 
 async function closeChannel(attachment: Attachment): Promise<void> {
   if (!attachment.open) return;
+  // Finished messages must not go back to the queue with the channel.
+  attachment.acks.flush();
   attachment.open = false;
   await withTimeout(attachment.channel.close(), CHANNEL_CLOSE_MS).catch(() => undefined);
 }
