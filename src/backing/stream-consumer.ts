@@ -16,6 +16,23 @@ export interface ConsumerConfig {
 }
 
 /**
+ * The route of an event whose subscriber may reply, as its legs go: the subscriber, then (for a
+ * subscription with `spec.reply`) the reply going on there. The same object goes to both
+ * deliveries; when the reply goes on, the second leg, not the first, reports how the route
+ * ended, so an event dead-lettered because `spec.reply` refused its reply is not left `replied`.
+ */
+export interface ReplyRoute {
+  /** The event the subscriber got: the route's, and what a dead letter of either leg carries. */
+  readonly event: CloudEvent;
+  /** A second leg delivers the reply (a `spec.reply`): else the first leg's outcome is final. */
+  readonly replyGoesOn: boolean;
+  /** The route's attempts (journeys on): the subscriber's, then the reply's. */
+  readonly attempts: AttemptRecord[];
+  /** Set by the first leg when the subscriber replied. */
+  replyId?: string;
+}
+
+/**
  * One named consumer of a backing stream that delivers through the Dispatcher: the part triggers
  * and subscriptions have in common. A manifest edit swaps the config in place (`update`), so the
  * consumer keeps its position and nothing already accepted is skipped; only a change of ordering
@@ -103,23 +120,21 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
 
   /**
    * Delivers through the Dispatcher; an outcome cut short by shutdown is left unacknowledged.
-   * With journeys on, the outcome and each attempt are reported for `event` (`journeyOf`, when
-   * the delivered event is another one, e.g. a subscription's reply going on).
+   * With journeys on, the outcome and each attempt are reported for `event`, or for `route.event`
+   * when the delivery is a leg of its route (see ReplyRoute).
    */
   protected async deliver(
     event: CloudEvent,
     url: string,
     meta: ConsumeMeta,
-    journeyOf: CloudEvent | undefined = event,
-    /**
-     * When `event` is a subscription's reply going on to `url`: the event its subscriber got,
-     * which is what a dead letter carries (sink and store alike), as in Knative.
-     */
-    deadLetterOf?: CloudEvent,
+    route?: ReplyRoute,
   ): Promise<DeliveryOutcome> {
     const config = this.config;
-    const journeys = journeyOf === undefined ? undefined : this.journeys;
-    const attempts: AttemptRecord[] | undefined = journeys === undefined ? undefined : [];
+    const journeyOf = route?.event ?? event;
+    const replyLeg = route !== undefined && route.replyId !== undefined;
+    const journeys = this.journeys;
+    const attempts: AttemptRecord[] | undefined =
+      journeys === undefined ? undefined : (route?.attempts ?? []);
     const onAttempt =
       attempts === undefined
         ? undefined
@@ -135,7 +150,7 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
             );
             // A failed attempt will be retried (or given up): the route is pending until then.
             if (status === undefined || status < 200 || status > 299) {
-              this.report(journeyOf!, { ...this.route("pending"), attempts: [...attempts] });
+              this.report(journeyOf, { ...this.route("pending"), attempts: [...attempts] });
             }
           };
     const keeper = this.deadLetters;
@@ -150,7 +165,8 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
         // The store logs and counts what it keeps; the dispatcher would call it dropped.
         failureHandled: keeper !== undefined,
         onAttempt,
-        deadLetterOf,
+        // A failed reply dead-letters the event its subscriber got, as Knative's channels do.
+        deadLetterOf: replyLeg ? journeyOf : undefined,
       },
     );
     // Leave it unacknowledged so a durable backing delivers it again after the restart.
@@ -163,14 +179,24 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
       // unacknowledged, so a durable backing delivers it again rather than losing it.
       // A failed reply is kept as the event its subscriber got, with no `step`: a redrive
       // sends that to the subscriber again, whose new reply goes on as any other.
-      const record = this.deadLetterRecord(deadLetterOf ?? event, url, outcome);
+      const record = this.deadLetterRecord(journeyOf, url, outcome);
       await keeper.keep(this.backing, config.namespace, record);
       const { reason: _reason, ...rest } = outcome;
       outcome = { ...rest, kind: "dead-lettered" };
       stored = true;
     }
+    if (route !== undefined && !replyLeg && outcome.kind === "replied") {
+      route.replyId = String(outcome.reply.attributes["id"]);
+      // The reply leg reports how the route ended.
+      if (route.replyGoesOn) return outcome;
+    }
     if (attempts !== undefined) {
-      this.report(journeyOf!, this.outcomeRoute(outcome, attempts, stored));
+      this.report(
+        journeyOf,
+        replyLeg
+          ? this.replyLegRoute(outcome, attempts, stored, route.replyId!, url)
+          : this.outcomeRoute(outcome, attempts, stored),
+      );
     }
     return outcome;
   }
@@ -178,13 +204,18 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
   /**
    * Delivers a dead letter again (a redrive): to `url` under this consumer's current delivery
    * rules but with no dead-letter sink, since a failed redrive leaves the entry in the store.
+   * With `route`, this is the subscriber's leg of a subscription's route (see ReplyRoute).
    */
-  protected async redeliver(event: CloudEvent, url: string): Promise<DeliveryOutcome> {
+  protected async redeliver(
+    event: CloudEvent,
+    url: string,
+    route?: ReplyRoute,
+  ): Promise<DeliveryOutcome> {
     const config = this.config;
     const { deadLetterSink: _sink, ...delivery } = config.delivery;
     // The redrive's attempts go into its report: they are later than the dead letter's, which
     // is how a reader that meets both (two partitions, a backfill) knows which came last.
-    const attempts: AttemptRecord[] = [];
+    const attempts: AttemptRecord[] = route?.attempts ?? [];
     const outcome = await this.dispatcher.deliver(
       event,
       url,
@@ -203,6 +234,10 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
         },
       },
     );
+    if (route !== undefined && outcome.kind === "replied") {
+      route.replyId = String(outcome.reply.attributes["id"]);
+      if (route.replyGoesOn) return outcome;
+    }
     if (outcome.kind === "delivered" || outcome.kind === "replied") {
       this.report(event, this.outcomeRoute(outcome, attempts, false));
     }
@@ -265,6 +300,35 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
 
   private routeKind(): RouteRecord["kind"] {
     return this.consumerPrefix === "trigger" ? "Trigger" : "Subscription";
+  }
+
+  /**
+   * How a route ended whose subscriber replied, by the outcome of its reply at `spec.reply`: still
+   * `replied` once that took it, else as the reply's failure left the event (dead-lettered or
+   * dropped), saying why.
+   */
+  private replyLegRoute(
+    outcome: DeliveryOutcome,
+    attempts: AttemptRecord[],
+    stored: boolean,
+    replyId: string,
+    url: string,
+  ): RouteRecord {
+    const kind = this.routeKind();
+    const name = this.config.name;
+    if (outcome.kind === "delivered" || outcome.kind === "replied") {
+      return { kind, name, outcome: "replied", attempts, replyId };
+    }
+    const failure =
+      outcome.error ?? (outcome.status === undefined ? undefined : `HTTP ${outcome.status}`);
+    const reason = `the reply could not be delivered to ${url}${failure === undefined ? "" : ` (${failure})`}`;
+    if (outcome.kind === "dropped") {
+      return { kind, name, outcome: "dropped", attempts, replyId, reason };
+    }
+    const sink = stored ? DEAD_LETTER_STORE_SINK : this.config.delivery.deadLetterSink;
+    return sink
+      ? { kind, name, outcome: "dead-lettered", attempts, replyId, sink, reason }
+      : { kind, name, outcome: "dead-lettered", attempts, replyId, reason };
   }
 
   /** Object literals rather than spreads of route(): this runs once per delivery. */

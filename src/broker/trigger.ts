@@ -1,7 +1,11 @@
 import type { ConsumeMeta, SubscribeOptions } from "../backing/backing.js";
 import type { DeadLetterKeeper } from "../backing/dead-letter.js";
 import type { JourneyRecorder } from "../backing/journey.js";
-import { type ConsumerConfig, StreamConsumer } from "../backing/stream-consumer.js";
+import {
+  type ConsumerConfig,
+  type ReplyRoute,
+  StreamConsumer,
+} from "../backing/stream-consumer.js";
 import { type TailFeed, tailOutcome } from "../backing/tail-feed.js";
 import type { Dispatcher } from "../delivery/dispatcher.js";
 import type { DeliveryOutcome } from "../delivery/options.js";
@@ -104,13 +108,14 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
       this.journeys?.routed(this.backing, this.stream, event, this.route("filtered-out"));
       return;
     }
-    const outcome = await this.deliver(event, config.subscriberUrl, meta);
+    const route: ReplyRoute = { event, replyGoesOn: false, attempts: [] };
+    const outcome = await this.deliver(event, config.subscriberUrl, meta, route);
     const tail = this.deps.tail;
     if (tail?.active) {
       tail.outcome(this.tailOrigin(), event, tailOutcome(event, "Trigger", config.name, outcome));
     }
     // Only a reply has anything to forward: no async call and await for every other delivery.
-    if (outcome.kind === "replied") await this.forwardReply(outcome, event);
+    if (outcome.kind === "replied") await this.forwardReply(outcome, route);
   }
 
   /**
@@ -118,15 +123,21 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
    * current delivery rules, a reply going on into the broker as usual. True once delivered.
    */
   async redrive(event: CloudEvent, url: string = this.config.subscriberUrl): Promise<boolean> {
-    const outcome = await this.redeliver(event, url);
+    const route: ReplyRoute = { event, replyGoesOn: false, attempts: [] };
+    const outcome = await this.redeliver(event, url, route);
     if (outcome.kind !== "delivered" && outcome.kind !== "replied") return false;
-    await this.forwardReply(outcome, event);
+    await this.forwardReply(outcome, route);
     return true;
   }
 
-  private async forwardReply(outcome: DeliveryOutcome, event: CloudEvent): Promise<void> {
+  /**
+   * The reply into the broker. One that ingress refuses for good is dropped, and `route` (already
+   * reported `replied`) is reported again saying so: its `replyId` names an event never accepted.
+   */
+  private async forwardReply(outcome: DeliveryOutcome, route: ReplyRoute): Promise<void> {
     const config = this.config;
     if (outcome.kind !== "replied") return;
+    const event = route.event;
     try {
       this.deps.authorizeReply?.(config.namespace, config.name, this.broker.name, [outcome.reply]);
       await this.broker.ingestReply(outcome.reply, event);
@@ -145,6 +156,15 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
         { ...eventLogFields(outcome.reply), trigger: config.name, reason: error.message },
         "reply dropped",
       );
+      if (this.journeys !== undefined) {
+        // Same attempts as the `replied` report it replaces: the later report wins a tie.
+        this.report(event, {
+          ...this.route("replied"),
+          attempts: [...route.attempts],
+          replyId: String(outcome.reply.attributes["id"]),
+          reason: `the reply was dropped: ${error.message}`,
+        });
+      }
     }
   }
 }

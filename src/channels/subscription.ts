@@ -1,9 +1,14 @@
 import type { ConsumeMeta } from "../backing/backing.js";
 import type { DeadLetterKeeper } from "../backing/dead-letter.js";
 import type { JourneyRecorder } from "../backing/journey.js";
-import { type ConsumerConfig, StreamConsumer } from "../backing/stream-consumer.js";
+import {
+  type ConsumerConfig,
+  type ReplyRoute,
+  StreamConsumer,
+} from "../backing/stream-consumer.js";
 import { type TailFeed, tailOutcome } from "../backing/tail-feed.js";
 import type { Dispatcher } from "../delivery/dispatcher.js";
+import type { DeliveryOutcome } from "../delivery/options.js";
 import { type CloudEvent, eventLogFields } from "../events/event.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
@@ -48,28 +53,33 @@ export class SubscriptionRuntime extends StreamConsumer<SubscriptionConfig> {
 
   protected async handle(event: CloudEvent, meta: ConsumeMeta): Promise<void> {
     const config = this.config;
-    let reply: CloudEvent | undefined = event;
-    if (config.subscriberUrl !== undefined) {
-      const outcome = await this.deliver(event, config.subscriberUrl, meta);
-      const tail = this.deps.tail;
-      if (tail?.active) {
-        const { namespace, name } = this.channel;
-        tail.outcome(
-          { namespace, kind: "channel", name },
-          event,
-          tailOutcome(event, "Subscription", config.name, outcome),
-        );
-      }
-      reply = outcome.kind === "replied" ? outcome.reply : undefined;
+    if (config.subscriberUrl === undefined) {
+      // A Parallel branch without filter: the event itself goes on, and that delivery is its route.
+      await this.forwardReply(event, meta);
+      return;
     }
-    if (reply === undefined) return;
-    // The journey is the channel event's: its route was reported when its subscriber answered.
-    await this.forwardReply(
-      reply,
-      meta,
-      config.subscriberUrl === undefined ? event : undefined,
-      event,
-    );
+    const route: ReplyRoute = { event, replyGoesOn: config.replyUrl !== undefined, attempts: [] };
+    const outcome = await this.deliver(event, config.subscriberUrl, meta, route);
+    const replied =
+      outcome.kind === "replied" ? await this.forwardReply(outcome.reply, meta, route) : undefined;
+    const tail = this.deps.tail;
+    if (tail?.active) {
+      const { namespace, name } = this.channel;
+      // A reply spec.reply refused ends the route as its failure left the event, not `replied`.
+      const ended =
+        replied === undefined || replied.kind === "delivered" || replied.kind === "replied"
+          ? outcome
+          : {
+              kind: replied.kind,
+              status: replied.status,
+              attempts: outcome.attempts + replied.attempts,
+            };
+      tail.outcome(
+        { namespace, kind: "channel", name },
+        event,
+        tailOutcome(event, "Subscription", config.name, ended),
+      );
+    }
   }
 
   /**
@@ -85,31 +95,30 @@ export class SubscriptionRuntime extends StreamConsumer<SubscriptionConfig> {
     const replyLeg = step === "reply" || config.subscriberUrl === undefined;
     const target = url ?? (replyLeg ? config.replyUrl : config.subscriberUrl);
     if (target === undefined) return false;
-    const outcome = await this.redeliver(event, target);
+    const route: ReplyRoute | undefined = replyLeg
+      ? undefined
+      : { event, replyGoesOn: config.replyUrl !== undefined, attempts: [] };
+    const outcome = await this.redeliver(event, target, route);
     if (outcome.kind !== "delivered" && outcome.kind !== "replied") return false;
-    if (outcome.kind === "replied" && !replyLeg) {
+    if (outcome.kind === "replied" && route !== undefined) {
       // Not the engine's event: nothing to keep alive. A reply that fails is kept in its turn.
-      await this.forwardReply(
-        outcome.reply,
-        { deliveryCount: 1, keepAlive: () => {} },
-        undefined,
-        event,
-      );
+      await this.forwardReply(outcome.reply, { deliveryCount: 1, keepAlive: () => {} }, route);
     }
     return true;
   }
 
   /**
-   * Sends `reply` on to `spec.reply`. When that fails, what is dead-lettered (sink or store) is
-   * `original`, the event the subscriber got, with `knativeerrordest` the reply URL: Knative's
-   * channel dispatcher does the same, and a redrive can then ask the subscriber again.
+   * Sends `reply` on to `spec.reply`: the second leg of `route` when the subscriber replied, else
+   * (a Parallel branch without filter) the event itself, its own route. When that fails, what is
+   * dead-lettered (sink or store) is the event the subscriber got, with `knativeerrordest` the
+   * reply URL: Knative's channel dispatcher does the same, and a redrive can then ask the
+   * subscriber again. Undefined when there is no `spec.reply`.
    */
   private async forwardReply(
     reply: CloudEvent,
     meta: ConsumeMeta,
-    journeyOf: CloudEvent | undefined,
-    original: CloudEvent,
-  ): Promise<void> {
+    route?: ReplyRoute,
+  ): Promise<DeliveryOutcome | undefined> {
     const config = this.config;
     if (config.replyUrl === undefined) {
       this.deps.metrics.droppedEvents.inc({
@@ -120,8 +129,8 @@ export class SubscriptionRuntime extends StreamConsumer<SubscriptionConfig> {
         { ...eventLogFields(reply), subscription: config.name },
         "reply dropped: the subscription has no spec.reply",
       );
-      return;
+      return undefined;
     }
-    await this.deliver(reply, config.replyUrl, meta, journeyOf, original);
+    return this.deliver(reply, config.replyUrl, meta, route);
   }
 }

@@ -98,4 +98,86 @@ spec:
     },
     40_000,
   );
+
+  it.skipIf(!available)(
+    "show a subscription whose reply spec.reply refuses as dead-lettered, with the reply's attempts",
+    async () => {
+      const replyId = randomUUID();
+      const subscriber = await startSink(() => ({
+        status: 200,
+        headers: {
+          "ce-specversion": "1.0",
+          "ce-id": replyId,
+          "ce-source": "/subscriber",
+          "ce-type": "order.confirmed",
+          "content-type": "application/json",
+        },
+        body: '{"ok":true}',
+      }));
+      const reply = await startSink(() => ({ status: 500 }));
+      const dls = await startSink();
+      cleanups.push(
+        () => subscriber.close(),
+        () => reply.close(),
+        () => dls.close(),
+      );
+      const channel = `journeys-${randomUUID().slice(0, 8)}`;
+      const running = await startWithManifests(`apiVersion: ${apiVersion}
+kind: ${kind}
+metadata: {name: ${channel}}
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: refused}
+spec:
+  channel: {apiVersion: ${apiVersion}, kind: ${kind}, name: ${channel}}
+  subscriber: {uri: ${subscriber.url}}
+  reply: {uri: ${reply.url}}
+  delivery:
+    retry: 1
+    backoffDelay: PT0.05S
+    deadLetterSink: {uri: ${dls.url}}
+`);
+      cleanups.push(() => running.close());
+      const id = randomUUID();
+      const response = await request(`${running.url}/channels/default/${channel}`, {
+        method: "POST",
+        headers: {
+          "ce-specversion": "1.0",
+          "ce-id": id,
+          "ce-source": "/orders",
+          "ce-type": "order.created",
+          "content-type": "application/json",
+        },
+        body: "{}",
+      });
+      await response.body.dump();
+      expect(response.statusCode).toBe(202);
+      // The dead letter is the original event (Knative's channel dispatcher): once the sink has
+      // it, the route has ended, and the journey must say how.
+      await eventually(() => dls.requests.length > 0, 20_000, "the dead letter");
+      expect(dls.requests[0]!.headers["ce-id"]).toBe(id);
+      await eventually(
+        async () => {
+          const answer = await journey(running.url, id);
+          return answer.status === 200 && answer.body.routes[0]?.outcome === "dead-lettered";
+        },
+        20_000,
+        "the route dead-lettered",
+      );
+      const { body } = await journey(running.url, id);
+      expect(body.routes).toHaveLength(1);
+      expect(body.routes[0]).toMatchObject({
+        kind: "Subscription",
+        name: "refused",
+        outcome: "dead-lettered",
+        sink: dls.url,
+        replyId,
+        // The subscriber's answer, then the reply's two attempts at spec.reply.
+        attempts: [{ status: 200 }, { status: 500 }, { status: 500 }],
+      });
+      expect(body.routes[0]!.reason).toContain(reply.url);
+    },
+    40_000,
+  );
 });

@@ -186,6 +186,56 @@ describe("journeys on a memory broker", () => {
     expect(out).toMatch(/Trigger takes-all: delivered\n +\+\S+ +attempt 1: HTTP 202/);
   });
 
+  it("a trigger whose reply the broker refuses (TTL used up) says the reply was dropped", async () => {
+    const subscriber = await sink(() => ({
+      status: 200,
+      headers: {
+        "ce-specversion": "1.0",
+        "ce-id": "answer-1",
+        "ce-source": "/subscriber",
+        "ce-type": "order.answered",
+      },
+    }));
+    const running = await startWithManifests(
+      `${brokerYaml("default")}${triggerYaml("answers", subscriber.url)}`,
+    );
+    cleanups.push(() => running.close());
+    // TTL 1: stored with 0, so the reply, which carries its event's TTL, has no hop left.
+    const response = await request(`${running.url}/default/default`, {
+      method: "POST",
+      headers: {
+        "ce-specversion": "1.0",
+        "ce-id": "last-hop",
+        "ce-source": "/orders",
+        "ce-type": "order.created",
+        "ce-knativebrokerttl": "1",
+      },
+    });
+    await response.body.dump();
+    expect(response.statusCode).toBe(202);
+    await eventually(
+      async () => {
+        const answer = await journey(running.url, "default/last-hop");
+        return answer.status === 200 && answer.body.routes[0]?.reason !== undefined;
+      },
+      20_000,
+      "the dropped reply reported",
+    );
+    const { body } = await journey(running.url, "default/last-hop");
+    expect(body.routes).toEqual([
+      {
+        kind: "Trigger",
+        name: "answers",
+        outcome: "replied",
+        attempts: [expect.objectContaining({ status: 200 })],
+        replyId: "answer-1",
+        reason: expect.stringContaining("the reply was dropped"),
+      },
+    ]);
+    // The reply was never accepted: it has no journey of its own.
+    expect((await journey(running.url, "default/answer-1")).status).toBe(404);
+  });
+
   it("eventail trace lists each source to ask again with when an id has two", async () => {
     const { running } = await threeTriggers();
     expect(await send(`${running.url}/default/orders`, "twice", "order.created", "/a")).toBe(202);

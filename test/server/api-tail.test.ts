@@ -223,6 +223,52 @@ describe("GET /api/v1/tail: what a reader sees", () => {
   });
 });
 
+describe("GET /api/v1/tail: a subscription's outcome", () => {
+  it("is dead-lettered, not replied, when spec.reply refuses the subscriber's reply", async () => {
+    const subscriber = await sink(() => ({
+      status: 200,
+      headers: {
+        "ce-specversion": "1.0",
+        "ce-id": "answer-1",
+        "ce-source": "/subscriber",
+        "ce-type": "dev.answer",
+      },
+    }));
+    const reply = await sink(() => ({ status: 500 }));
+    const deadLetters = await sink();
+    const running = await eventail(`apiVersion: messaging.knative.dev/v1
+kind: InMemoryChannel
+metadata: {name: orders}
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: refused}
+spec:
+  channel: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: orders}
+  subscriber: {uri: ${subscriber.url}}
+  reply: {uri: ${reply.url}}
+  delivery: {retry: 1, backoffDelay: PT0.01S, deadLetterSink: {uri: ${deadLetters.url}}}
+`);
+    const tail = await TailClient.open(running.url);
+    await eventually(() => running.tail.connected().length === 1, 10_000, "the reader to connect");
+    expect(await post(`${running.url}/channels/default/orders`, "q1", "dev.question")).toBe(202);
+    await eventually(() => tail.of("outcome").length > 0, 20_000, "the subscription's outcome");
+    await eventually(() => deadLetters.requests.length > 0, 20_000, "the dead letter");
+    // The subscriber's answer, then spec.reply's two 500s.
+    expect(tail.of("outcome")).toEqual([
+      {
+        id: "q1",
+        source: "/tail-test",
+        kind: "Subscription",
+        name: "refused",
+        outcome: "dead-lettered",
+        status: 500,
+        attempt: 3,
+      },
+    ]);
+  });
+});
+
 describe("GET /api/v1/tail: a reader that does not read", () => {
   it("never slows ingress: 50,000 events are all accepted while its queue stays bounded, then it learns how many it lost", async () => {
     const running = await eventail(brokerYaml("default"));
