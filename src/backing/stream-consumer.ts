@@ -64,6 +64,14 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
     );
   }
 
+  /**
+   * Whether a request held open in Eventail waits for this delivery of `event`: then it must not
+   * queue behind the attempts holding such requests (DeliveryControl.heldOpen).
+   */
+  protected heldOpen(_event: CloudEvent): boolean {
+    return false;
+  }
+
   protected subscribeOptions(config: C): SubscribeOptions {
     return { concurrency: config.concurrency, ordered: config.ordered };
   }
@@ -151,6 +159,7 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
         failureHandled: keeper !== undefined,
         onAttempt,
         deadLetterOf,
+        heldOpen: this.heldOpen(event),
       },
     );
     // Leave it unacknowledged so a durable backing delivers it again after the restart.

@@ -58,7 +58,7 @@ import type {
   TriggerSpec,
 } from "../resources/types.js";
 import { EventTransformSet } from "../sinks/event-transform-set.js";
-import { RequestReplySet } from "../sinks/request-reply-set.js";
+import { RequestReplySet, requestsByBroker } from "../sinks/request-reply-set.js";
 import type { TriggerFilterSpec } from "../triggers/filter.js";
 import { BackingPool } from "./backing-pool.js";
 import { ConsumerSet, consumerMode } from "./consumer-set.js";
@@ -166,6 +166,8 @@ export class Reconciler implements DataPlane {
   private synthetic: Resource[] = [];
   /** `kind/namespace/name` of each synthetic resource. */
   private syntheticKeys = new Set<string>();
+  /** Per broker `namespace/name`: which of its events are RequestReply requests (held open). */
+  private requests: ReturnType<typeof requestsByBroker> = new Map();
   private queue: Promise<void> = Promise.resolve();
   private retryTimer?: NodeJS.Timeout;
   private retryDelayMs = 500;
@@ -498,6 +500,7 @@ export class Reconciler implements DataPlane {
     this.syntheticKeys = new Set(
       this.synthetic.map((r) => `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`),
     );
+    this.requests = requestsByBroker(this.list("RequestReply") as RequestReplyResource[]);
     const sinksComplete = await this.sinks.reconcile();
     const channelKinds = ["Channel", ...Object.keys(CHANNEL_KINDS)];
     const brokers = byKey(this.list("Broker"));
@@ -674,11 +677,13 @@ export class Reconciler implements DataPlane {
   private triggerConfig(resource: Resource, broker: Running<Broker>): TriggerConfig {
     const spec = resource.spec as TriggerSpec;
     const namespace = resource.metadata.namespace;
+    const awaited = this.requests.get(key(broker.target.namespace, broker.target.name));
     return {
       namespace,
       name: resource.metadata.name,
       filter: compileTriggerFilter(spec as TriggerFilterSpec),
       subscriberUrl: this.resolve(spec.subscriber, namespace),
+      ...(awaited === undefined ? {} : { awaited }),
       // A Trigger's delivery replaces its Broker's as a whole; with neither, the Broker default
       // (Knative's config-br-defaults) applies.
       delivery: this.delivery(spec.delivery ?? broker.delivery, resource, DEFAULT_DELIVERY),
