@@ -121,7 +121,8 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
     journeyOf: CloudEvent | undefined = event,
     /**
      * When `event` is a subscription's reply going on to `url`: the event its subscriber got,
-     * which is what a dead letter carries (sink and store alike), as in Knative.
+     * which is what a dead letter carries (sink and store alike), as in Knative. Such a delivery
+     * is not paced by the subscriber's rate (replyDelivery).
      */
     deadLetterOf?: CloudEvent,
   ): Promise<DeliveryOutcome> {
@@ -150,7 +151,7 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
     let outcome = await this.dispatcher.deliver(
       event,
       url,
-      config.delivery,
+      deadLetterOf === undefined ? config.delivery : this.replyDelivery(config),
       this.labelsOf(config),
       {
         signal: this.shutdown.signal,
@@ -188,9 +189,16 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
    * Delivers a dead letter again (a redrive): to `url` under this consumer's current delivery
    * rules but with no dead-letter sink, since a failed redrive leaves the entry in the store.
    */
-  protected async redeliver(event: CloudEvent, url: string): Promise<DeliveryOutcome> {
+  protected async redeliver(
+    event: CloudEvent,
+    url: string,
+    /** `event` is a subscription's reply going on to `url`, not a delivery to the subscriber. */
+    reply = false,
+  ): Promise<DeliveryOutcome> {
     const config = this.config;
-    const { deadLetterSink: _sink, ...delivery } = config.delivery;
+    const { deadLetterSink: _sink, ...delivery } = reply
+      ? this.replyDelivery(config)
+      : config.delivery;
     // The redrive's attempts go into its report: they are later than the dead letter's, which
     // is how a reader that meets both (two partitions, a backfill) knows which came last.
     const attempts: AttemptRecord[] = [];
@@ -246,6 +254,20 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
       at: Date.now(),
       ...(error === undefined ? {} : { error }),
     };
+  }
+
+  private reply: { readonly config: C; readonly delivery: DeliveryOptions } | undefined;
+
+  /**
+   * How a subscription's reply goes on to `spec.reply`: as the subscriber's delivery, but without
+   * its `eventail.io/delivery.rate`, which is the subscriber's alone (CONTRACT §4).
+   */
+  private replyDelivery(config: C): DeliveryOptions {
+    const held = this.reply;
+    if (held !== undefined && held.config === config) return held.delivery;
+    const { pace: _pace, ...delivery } = config.delivery;
+    this.reply = { config, delivery };
+    return delivery;
   }
 
   private labels: { readonly config: C; readonly labels: DeliveryLabels } | undefined;

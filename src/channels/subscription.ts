@@ -85,7 +85,7 @@ export class SubscriptionRuntime extends StreamConsumer<SubscriptionConfig> {
     const replyLeg = step === "reply" || config.subscriberUrl === undefined;
     const target = url ?? (replyLeg ? config.replyUrl : config.subscriberUrl);
     if (target === undefined) return false;
-    const outcome = await this.redeliver(event, target);
+    const outcome = await this.redeliver(event, target, replyLeg);
     if (outcome.kind !== "delivered" && outcome.kind !== "replied") return false;
     if (outcome.kind === "replied" && !replyLeg) {
       // Not the engine's event: nothing to keep alive. A reply that fails is kept in its turn.

@@ -20,6 +20,7 @@ import {
 import { type SubscriptionConfig, SubscriptionRuntime } from "../channels/subscription.js";
 import type { Dispatcher } from "../delivery/dispatcher.js";
 import { DEFAULT_DELIVERY, type DeliveryOptions } from "../delivery/options.js";
+import { DeliveryPaces } from "../delivery/pace.js";
 import { type CloudEvent, eventLogFields } from "../events/event.js";
 import type {
   DataPlane,
@@ -64,6 +65,7 @@ import { BackingPool } from "./backing-pool.js";
 import { ConsumerSet, consumerMode } from "./consumer-set.js";
 import {
   type DeliverySpec,
+  paceKey,
   resolveDelivery,
   SINGLE_ATTEMPT,
   withFlowControl,
@@ -168,6 +170,8 @@ export class Reconciler implements DataPlane {
   private syntheticKeys = new Set<string>();
   /** Per broker `namespace/name`: which of its events are RequestReply requests (held open). */
   private requests: ReturnType<typeof requestsByBroker> = new Map();
+  /** `eventail.io/delivery.rate` paces, kept across reconciles (see DeliveryPaces). */
+  private readonly paces = new DeliveryPaces();
   private queue: Promise<void> = Promise.resolve();
   private retryTimer?: NodeJS.Timeout;
   private retryDelayMs = 500;
@@ -507,14 +511,13 @@ export class Reconciler implements DataPlane {
     const channels = byKey(channelKinds.flatMap((kind) => this.list(kind)));
     const deletedBrokers = deleted(this.brokers, brokers);
     const deletedChannels = deleted(this.channels, channels);
+    const triggers = this.list("Trigger");
+    const subscriptions = this.list("Subscription");
     const results = [
       await this.brokers.reconcile(brokers),
       await this.channels.reconcile(channels),
-      await this.triggers.reconcile(byKey(this.list("Trigger")), new Set(deletedBrokers)),
-      await this.subscriptions.reconcile(
-        byKey(this.list("Subscription")),
-        new Set(deletedChannels),
-      ),
+      await this.triggers.reconcile(byKey(triggers), new Set(deletedBrokers)),
+      await this.subscriptions.reconcile(byKey(subscriptions), new Set(deletedChannels)),
       await this.sources.reconcile(this.baseUrl),
       sinksComplete,
       await this.transforms.reconcile(
@@ -529,6 +532,7 @@ export class Reconciler implements DataPlane {
         baseUrl: this.baseUrl,
       }),
     ];
+    this.paces.keepOnly(new Set([...triggers, ...subscriptions].map(paceKey)));
     // Before closeUnused: a deleted broker may have been the last user of its backing.
     for (const target of [...deletedBrokers, ...deletedChannels]) await this.removeStream(target);
     await this.pool.closeUnused(
@@ -671,6 +675,7 @@ export class Reconciler implements DataPlane {
     return withFlowControl(
       resolveDelivery(spec, namespace, this.baseUrl, this.services, this.exists, absent),
       resource,
+      this.paces,
     );
   }
 
