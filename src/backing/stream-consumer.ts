@@ -81,6 +81,14 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
     );
   }
 
+  /**
+   * Whether a request held open in Eventail waits for this delivery of `event`: then it must not
+   * queue behind the attempts holding such requests (DeliveryControl.heldOpen).
+   */
+  protected heldOpen(_event: CloudEvent): boolean {
+    return false;
+  }
+
   protected subscribeOptions(config: C): SubscribeOptions {
     return { concurrency: config.concurrency, ordered: config.ordered };
   }
@@ -157,7 +165,7 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
     let outcome = await this.dispatcher.deliver(
       event,
       url,
-      config.delivery,
+      replyLeg ? this.replyDelivery(config) : config.delivery,
       this.labelsOf(config),
       {
         signal: this.shutdown.signal,
@@ -167,6 +175,7 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
         onAttempt,
         // A failed reply dead-letters the event its subscriber got, as Knative's channels do.
         deadLetterOf: replyLeg ? journeyOf : undefined,
+        heldOpen: this.heldOpen(event),
       },
     );
     // Leave it unacknowledged so a durable backing delivers it again after the restart.
@@ -210,9 +219,13 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
     event: CloudEvent,
     url: string,
     route?: ReplyRoute,
+    /** `event` is a subscription's reply going on to `url`, not a delivery to the subscriber. */
+    reply = false,
   ): Promise<DeliveryOutcome> {
     const config = this.config;
-    const { deadLetterSink: _sink, ...delivery } = config.delivery;
+    const { deadLetterSink: _sink, ...delivery } = reply
+      ? this.replyDelivery(config)
+      : config.delivery;
     // The redrive's attempts go into its report: they are later than the dead letter's, which
     // is how a reader that meets both (two partitions, a backfill) knows which came last.
     const attempts: AttemptRecord[] = route?.attempts ?? [];
@@ -272,6 +285,20 @@ export abstract class StreamConsumer<C extends ConsumerConfig> {
       at: Date.now(),
       ...(error === undefined ? {} : { error }),
     };
+  }
+
+  private reply: { readonly config: C; readonly delivery: DeliveryOptions } | undefined;
+
+  /**
+   * How a subscription's reply goes on to `spec.reply`: as the subscriber's delivery, but without
+   * its `eventail.io/delivery.rate`, which is the subscriber's alone (CONTRACT §4).
+   */
+  private replyDelivery(config: C): DeliveryOptions {
+    const held = this.reply;
+    if (held !== undefined && held.config === config) return held.delivery;
+    const { pace: _pace, ...delivery } = config.delivery;
+    this.reply = { config, delivery };
+    return delivery;
   }
 
   private labels: { readonly config: C; readonly labels: DeliveryLabels } | undefined;

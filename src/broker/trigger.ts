@@ -22,6 +22,11 @@ import { TTL_ATTRIBUTE, TtlExhaustedError } from "./ttl.js";
 export interface TriggerConfig extends ConsumerConfig {
   readonly filter: Filter;
   readonly subscriberUrl: string;
+  /**
+   * True for an event a request held open in Eventail waits on (a RequestReply's request, which
+   * this trigger may carry to the responder): its delivery is DeliveryControl.heldOpen.
+   */
+  readonly awaited?: (event: CloudEvent) => boolean;
 }
 
 export interface TriggerDeps {
@@ -96,6 +101,10 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
    */
   replay(event: CloudEvent): Promise<void> {
     return this.handle(event, REPLAY_META);
+  }
+
+  protected override heldOpen(event: CloudEvent): boolean {
+    return this.config.awaited?.(event) === true;
   }
 
   private tailOrigin() {

@@ -98,7 +98,7 @@ export class SubscriptionRuntime extends StreamConsumer<SubscriptionConfig> {
     const route: ReplyRoute | undefined = replyLeg
       ? undefined
       : { event, replyGoesOn: config.replyUrl !== undefined, attempts: [] };
-    const outcome = await this.redeliver(event, target, route);
+    const outcome = await this.redeliver(event, target, route, replyLeg);
     if (outcome.kind !== "delivered" && outcome.kind !== "replied") return false;
     if (outcome.kind === "replied" && route !== undefined) {
       // Not the engine's event: nothing to keep alive. A reply that fails is kept in its turn.

@@ -110,10 +110,11 @@ export interface DeliveryControl {
   /** Keep a 2xx body (up to the reply limit) even when it carries no event. */
   keepBody?: boolean;
   /**
-   * The delivery is what a request to Eventail is held open for (an EventTransform's sink). The
-   * attempts holding those requests may take every connection and slot to Eventail's own
-   * origin, so this one must not queue behind them: it takes no slot and has connections of its
-   * own, unbounded (the requests held open bound them, each waiting for one such delivery).
+   * The delivery is what a request to Eventail is held open for (an EventTransform's sink, a
+   * trigger carrying a RequestReply's request to its responder). The attempts holding those
+   * requests may take every connection and slot to Eventail's own origin, so this one must not
+   * queue behind them: it takes no slot and has connections of its own, unbounded (the requests
+   * held open bound them, each waiting for one such delivery).
    */
   heldOpen?: boolean;
   /**

@@ -1,5 +1,5 @@
 import { DEFAULT_DELIVERY, type DeliveryOptions } from "../delivery/options.js";
-import { DeliveryPace } from "../delivery/pace.js";
+import type { DeliveryPaces } from "../delivery/pace.js";
 import { resolveDestination, type TargetExists } from "../resources/addresses.js";
 import { parseIsoDuration } from "../resources/duration.js";
 import type { ServiceLookup } from "../resources/services.js";
@@ -66,12 +66,21 @@ export function resolveDelivery(
   };
 }
 
+/** How `paces` names a Trigger's or Subscription's pace. */
+export function paceKey(resource: Resource): string {
+  return `${resource.kind}/${resource.metadata.namespace}/${resource.metadata.name}`;
+}
+
 /**
  * A Trigger's or Subscription's flow-control annotations on top of its resolved delivery: the
- * pace of `eventail.io/delivery.rate` and the cap of `eventail.io/delivery.max-backoff`. A new
- * version of the resource gets a new pace, starting from its first slot.
+ * pace of `eventail.io/delivery.rate` (the one it had, unless the rate changed) and the cap of
+ * `eventail.io/delivery.max-backoff`.
  */
-export function withFlowControl(delivery: DeliveryOptions, resource: Resource): DeliveryOptions {
+export function withFlowControl(
+  delivery: DeliveryOptions,
+  resource: Resource,
+  paces: DeliveryPaces,
+): DeliveryOptions {
   const annotations = resource.metadata.annotations ?? {};
   const rate = Number(annotations[RATE_ANNOTATION]);
   const maxBackoff = annotations[MAX_BACKOFF_ANNOTATION];
@@ -79,7 +88,7 @@ export function withFlowControl(delivery: DeliveryOptions, resource: Resource): 
   if (!(rate > 0) && maxBackoffMs === undefined) return delivery;
   return {
     ...delivery,
-    ...(rate > 0 ? { pace: new DeliveryPace(rate) } : {}),
+    ...(rate > 0 ? { pace: paces.of(paceKey(resource), rate) } : {}),
     ...(maxBackoffMs === undefined ? {} : { maxBackoffMs }),
   };
 }

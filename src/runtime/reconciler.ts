@@ -20,6 +20,7 @@ import {
 import { type SubscriptionConfig, SubscriptionRuntime } from "../channels/subscription.js";
 import type { Dispatcher } from "../delivery/dispatcher.js";
 import { DEFAULT_DELIVERY, type DeliveryOptions } from "../delivery/options.js";
+import { DeliveryPaces } from "../delivery/pace.js";
 import { type CloudEvent, eventLogFields } from "../events/event.js";
 import type {
   DataPlane,
@@ -58,12 +59,13 @@ import type {
   TriggerSpec,
 } from "../resources/types.js";
 import { EventTransformSet } from "../sinks/event-transform-set.js";
-import { RequestReplySet } from "../sinks/request-reply-set.js";
+import { RequestReplySet, requestsByBroker } from "../sinks/request-reply-set.js";
 import type { TriggerFilterSpec } from "../triggers/filter.js";
 import { BackingPool } from "./backing-pool.js";
 import { ConsumerSet, consumerMode } from "./consumer-set.js";
 import {
   type DeliverySpec,
+  paceKey,
   resolveDelivery,
   SINGLE_ATTEMPT,
   withFlowControl,
@@ -166,6 +168,10 @@ export class Reconciler implements DataPlane {
   private synthetic: Resource[] = [];
   /** `kind/namespace/name` of each synthetic resource. */
   private syntheticKeys = new Set<string>();
+  /** Per broker `namespace/name`: which of its events are RequestReply requests (held open). */
+  private requests: ReturnType<typeof requestsByBroker> = new Map();
+  /** `eventail.io/delivery.rate` paces, kept across reconciles (see DeliveryPaces). */
+  private readonly paces = new DeliveryPaces();
   private queue: Promise<void> = Promise.resolve();
   private retryTimer?: NodeJS.Timeout;
   private retryDelayMs = 500;
@@ -498,20 +504,20 @@ export class Reconciler implements DataPlane {
     this.syntheticKeys = new Set(
       this.synthetic.map((r) => `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`),
     );
+    this.requests = requestsByBroker(this.list("RequestReply") as RequestReplyResource[]);
     const sinksComplete = await this.sinks.reconcile();
     const channelKinds = ["Channel", ...Object.keys(CHANNEL_KINDS)];
     const brokers = byKey(this.list("Broker"));
     const channels = byKey(channelKinds.flatMap((kind) => this.list(kind)));
     const deletedBrokers = deleted(this.brokers, brokers);
     const deletedChannels = deleted(this.channels, channels);
+    const triggers = this.list("Trigger");
+    const subscriptions = this.list("Subscription");
     const results = [
       await this.brokers.reconcile(brokers),
       await this.channels.reconcile(channels),
-      await this.triggers.reconcile(byKey(this.list("Trigger")), new Set(deletedBrokers)),
-      await this.subscriptions.reconcile(
-        byKey(this.list("Subscription")),
-        new Set(deletedChannels),
-      ),
+      await this.triggers.reconcile(byKey(triggers), new Set(deletedBrokers)),
+      await this.subscriptions.reconcile(byKey(subscriptions), new Set(deletedChannels)),
       await this.sources.reconcile(this.baseUrl),
       sinksComplete,
       await this.transforms.reconcile(
@@ -526,6 +532,7 @@ export class Reconciler implements DataPlane {
         baseUrl: this.baseUrl,
       }),
     ];
+    this.paces.keepOnly(new Set([...triggers, ...subscriptions].map(paceKey)));
     // Before closeUnused: a deleted broker may have been the last user of its backing.
     for (const target of [...deletedBrokers, ...deletedChannels]) await this.removeStream(target);
     await this.pool.closeUnused(
@@ -668,17 +675,20 @@ export class Reconciler implements DataPlane {
     return withFlowControl(
       resolveDelivery(spec, namespace, this.baseUrl, this.services, this.exists, absent),
       resource,
+      this.paces,
     );
   }
 
   private triggerConfig(resource: Resource, broker: Running<Broker>): TriggerConfig {
     const spec = resource.spec as TriggerSpec;
     const namespace = resource.metadata.namespace;
+    const awaited = this.requests.get(key(broker.target.namespace, broker.target.name));
     return {
       namespace,
       name: resource.metadata.name,
       filter: compileTriggerFilter(spec as TriggerFilterSpec),
       subscriberUrl: this.resolve(spec.subscriber, namespace),
+      ...(awaited === undefined ? {} : { awaited }),
       // A Trigger's delivery replaces its Broker's as a whole; with neither, the Broker default
       // (Knative's config-br-defaults) applies.
       delivery: this.delivery(spec.delivery ?? broker.delivery, resource, DEFAULT_DELIVERY),

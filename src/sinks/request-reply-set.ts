@@ -1,13 +1,14 @@
 import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Broker } from "../broker/broker.js";
+import type { CloudEvent } from "../events/event.js";
 import type { Logger } from "../observability/logger.js";
 import { REQUEST_REPLY_DEFAULTS } from "../resources/defaults.js";
 import { parseIsoDuration } from "../resources/duration.js";
 import { secretBytes } from "../resources/secrets.js";
 import type { RequestReplyResource, SecretResource } from "../resources/types.js";
 import { type RequestReplyConfig, RequestReplyRuntime } from "./request-reply.js";
-import type { CorrelationKeys } from "./request-reply-correlation.js";
+import { type CorrelationKeys, parseCorrelationId } from "./request-reply-correlation.js";
 
 export interface RequestReplyLookups {
   /** The running broker, if it runs. */
@@ -123,6 +124,38 @@ export class RequestReplySet {
     if (keys.length === 0) throw new Error("spec.secrets hold no key to sign correlation ids with");
     return { signing: keys[0]!, verifying: keys };
   }
+}
+
+/**
+ * For each broker some RequestReply publishes into (by `namespace/name`): whether an event is one
+ * of their requests, i.e. carries a correlation id in a RequestReply's correlation attribute. A
+ * request to the RequestReply is held open until a trigger delivers that event to its responder
+ * and the reply comes back, so the trigger's delivery must not queue behind the attempts held
+ * open (DeliveryControl.heldOpen). Only the id's shape is checked, not its MAC: the keys may be
+ * another process's, and an event that merely looks like a request costs no more than a
+ * connection of its own.
+ */
+export function requestsByBroker(
+  resources: readonly RequestReplyResource[],
+): ReadonlyMap<string, (event: CloudEvent) => boolean> {
+  const attributes = new Map<string, Set<string>>();
+  for (const { metadata, spec } of resources) {
+    const broker = `${metadata.namespace}/${spec.brokerRef.name}`;
+    const names = attributes.get(broker) ?? new Set<string>();
+    attributes.set(broker, names);
+    names.add(spec.correlationAttribute || REQUEST_REPLY_DEFAULTS.correlationAttribute);
+  }
+  const predicates = new Map<string, (event: CloudEvent) => boolean>();
+  for (const [broker, names] of attributes) {
+    const list = [...names];
+    predicates.set(broker, (event) =>
+      list.some((name) => {
+        const value = event.attributes[name];
+        return value !== undefined && parseCorrelationId(String(value)) !== undefined;
+      }),
+    );
+  }
+  return predicates;
 }
 
 /** A short lower-case name for one RequestReply in one process. */

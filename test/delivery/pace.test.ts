@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DeliveryPace } from "../../src/delivery/pace.js";
+import { DeliveryPace, DeliveryPaces } from "../../src/delivery/pace.js";
 
 /** A clock the test moves by hand. */
 function clock(start = 1_000) {
@@ -32,5 +32,26 @@ describe("DeliveryPace (eventail.io/delivery.rate)", () => {
     expect(pace.reserve()).toBe(0);
     time.advance(500);
     expect(pace.reserve()).toBe(1_500);
+  });
+});
+
+describe("DeliveryPaces (a consumer's pace across reconciles)", () => {
+  it("keeps a consumer's pace while its rate stays, and starts a new one when it changes", () => {
+    const paces = new DeliveryPaces();
+    const first = paces.of("Trigger/default/t", 5);
+    expect(paces.of("Trigger/default/t", 5)).toBe(first);
+    expect(paces.of("Subscription/default/t", 5)).not.toBe(first);
+    const faster = paces.of("Trigger/default/t", 10);
+    expect(faster).not.toBe(first);
+    expect(faster.perSecond).toBe(10);
+  });
+
+  it("forgets the paces of consumers no longer there", () => {
+    const paces = new DeliveryPaces();
+    const kept = paces.of("Trigger/default/kept", 5);
+    const gone = paces.of("Trigger/default/gone", 5);
+    paces.keepOnly(new Set(["Trigger/default/kept"]));
+    expect(paces.of("Trigger/default/kept", 5)).toBe(kept);
+    expect(paces.of("Trigger/default/gone", 5)).not.toBe(gone);
   });
 });

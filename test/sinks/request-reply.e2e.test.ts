@@ -347,3 +347,79 @@ async function postReply(brokerUrl: string, id: string, replyid: string): Promis
   await posted.body.dump();
   expect(posted.statusCode).toBe(202);
 }
+
+describe("RequestReply whose responder is Eventail's own address", () => {
+  it("answers all of 200 concurrent requests: the responder's deliveries do not wait behind the attempts waiting for them", async () => {
+    const recorder = await sink(() => ({ status: 202 }));
+    // Trigger asker holds up to 200 attempts to the RequestReply at once, more than the 128
+    // Eventail keeps per origin; each waits for trigger respond's delivery of its request to an
+    // EventTransform at the same origin, which answers with the reply.
+    const yaml =
+      brokerYaml("front") +
+      "---\n" +
+      brokerYaml("back") +
+      requestReplyYaml("rr", "  timeout: PT60S\n", "back") +
+      `---
+apiVersion: eventing.knative.dev/v1alpha1
+kind: EventTransform
+metadata: {name: answer, namespace: default}
+spec:
+  jsonata:
+    expression: |
+      { "specversion": "1.0", "id": "reply-" & id, "source": "/responder", "type": "response",
+        "replyid": correlationid, "datacontenttype": "application/json", "data": data }
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: asker
+  namespace: default
+  annotations: {eventail.io/delivery.concurrency: "200"}
+spec:
+  broker: front
+${REQUESTS_ONLY}
+  subscriber:
+    ref: {apiVersion: eventing.knative.dev/v1alpha1, kind: RequestReply, name: rr}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: respond, namespace: default}
+spec:
+  broker: back
+${REQUESTS_ONLY}
+  subscriber:
+    ref: {apiVersion: eventing.knative.dev/v1alpha1, kind: EventTransform, name: answer}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: replies, namespace: default}
+spec:
+  broker: front
+  filter:
+    attributes:
+      type: response
+  subscriber: {uri: "${recorder.url}"}
+`;
+    const running = await eventail(yaml);
+    const batch = Array.from({ length: 200 }, (_, n) => ({
+      specversion: "1.0",
+      id: `q${n}`,
+      source: "/client",
+      type: "request",
+      datacontenttype: "application/json",
+      data: { n },
+    }));
+    const response = await request(`${running.url}/default/front`, {
+      method: "POST",
+      headers: { "content-type": "application/cloudevents-batch+json" },
+      body: JSON.stringify(batch),
+    });
+    await response.body.dump();
+    expect(response.statusCode).toBe(202);
+    // Far below the 30 s attempt timeout and the 60 s reply timeout that alone would free them.
+    await recorder.waitFor(200, 10_000);
+    const ids = new Set(recorder.events.map((e) => e.attributes["id"]));
+    expect(ids.size).toBe(200);
+    expect(recorder.events.every((e) => e.attributes["type"] === "response")).toBe(true);
+  });
+});
