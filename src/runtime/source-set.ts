@@ -101,6 +101,7 @@ export class SourceSet {
         desired.set(id, { resource: this.bound(resource), kind });
       }
     }
+    const stopping: RunningSource[] = [];
     for (const [id, running] of this.running) {
       const wanted = desired.get(id);
       if (
@@ -109,9 +110,14 @@ export class SourceSet {
         this.fingerprint(wanted.resource, baseUrl) !== running.fingerprint
       ) {
         this.running.delete(id);
-        await stop(running);
+        stopping.push(running);
       }
     }
+    // All at once: a source that drains (a delivery in flight, a process's grace period) must
+    // not hold up the others' stops, nor every restart behind them.
+    const stopped = await Promise.allSettled(stopping.map(stop));
+    const failed = stopped.find((result) => result.status === "rejected");
+    if (failed) throw failed.reason;
     let complete = true;
     this.notices.keepOnly(desired);
     this.failures.clear();

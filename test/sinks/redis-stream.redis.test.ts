@@ -1,6 +1,10 @@
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { EventailProcess, eventailBuilt } from "../support/eventail-process.js";
 import { serviceUrl } from "../support/services.js";
 import { eventually, type RecordingSink, startSink, startWithManifests } from "../support/sink.js";
 
@@ -159,6 +163,11 @@ spec:
     await eventually(async () => (await pending(stream)) === 0, 10_000, "the XACK");
   });
 
+  const consumerNames = async (stream: string) =>
+    ((await redis.xinfo("CONSUMERS", stream, GROUP)) as unknown[][]).map((c) =>
+      String(c[c.indexOf("name") + 1]),
+    );
+
   it("after consumers is lowered (2 → 1), the entries pending for the retired consumer are delivered", async () => {
     const stream = newStream();
     const withConsumers = (yaml: string, consumers: number) =>
@@ -174,16 +183,76 @@ spec:
     await hanging.waitFor(2);
     await first.stop();
     const owners = (await redis.xpending(stream, GROUP, "-", "+", 10)) as Array<[string, string]>;
-    expect(owners.map(([, consumer]) => consumer).sort()).toEqual([`${GROUP}-0`, `${GROUP}-1`]);
+    const retired = owners.map(([, consumer]) => consumer).sort();
+    expect(retired).toHaveLength(2);
+    expect(retired[0]).toMatch(/-0$/);
+    expect(retired[1]).toMatch(/-1$/);
 
     const recording = await sink();
     await eventail(withConsumers(sourceYaml(stream, recording.url), 1));
-    await eventually(() => recording.events.length >= 2, 10_000, "both pending entries");
+    await eventually(() => recording.events.length >= 2, 30_000, "both pending entries");
     expect(recording.events.map((e) => e.attributes["id"]).sort()).toEqual([...ids].sort());
     await eventually(async () => (await pending(stream)) === 0, 10_000, "the XACKs");
-    const consumers = (await redis.xinfo("CONSUMERS", stream, GROUP)) as unknown[][];
-    expect(consumers.map((c) => c[c.indexOf("name") + 1])).toEqual([`${GROUP}-0`]);
   });
+
+  it("a source stopped with nothing pending leaves no consumer behind in the group", async () => {
+    const stream = newStream();
+    const recording = await sink();
+    const running = await eventail(sourceYaml(stream, recording.url));
+    await groupExists(stream);
+    await redis.xadd(stream, "*", "fruit", "plum");
+    await recording.waitFor(1);
+    await eventually(async () => (await pending(stream)) === 0, 10_000, "the XACK");
+    expect(await consumerNames(stream)).toHaveLength(1);
+    await running.stop();
+    expect(await consumerNames(stream)).toEqual([]);
+  });
+
+  // The manifest of a replica: its deliveries may hang for as long as the test needs.
+  const replicaYaml = (stream: string, sinkUrl: string) =>
+    sourceYaml(stream, sinkUrl).replace("    retry: 0\n", "    retry: 0\n    timeout: PT5M\n");
+
+  it.skipIf(!eventailBuilt())(
+    "two replicas of one source deliver each entry once while both run, and what a killed replica was delivering reaches the sink through the other",
+    async () => {
+      const stream = newStream();
+      let first: string | undefined;
+      // The first entry hangs at whichever replica reads it first; everything else is answered.
+      const recording = await sink((request) => {
+        first ??= request.event?.attributes["id"] as string;
+        return request.event?.attributes["id"] === first &&
+          recording.requests.filter((r) => r.event?.attributes["id"] === first).length === 1
+          ? { hang: true }
+          : { status: 202 };
+      });
+      const dir = mkdtempSync(path.join(tmpdir(), "eventail-rsrc-"));
+      cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+      writeFileSync(path.join(dir, "source.yaml"), replicaYaml(stream, recording.url));
+      const killed = await EventailProcess.start("replica-a", { manifests: [dir] });
+      cleanups.push(() => killed.stop());
+      await groupExists(stream);
+      const stuck = (await redis.xadd(stream, "*", "fruit", "apple"))!;
+      await recording.waitFor(1);
+      expect(first).toBe(stuck);
+
+      // The second replica starts while the first is still delivering `stuck`; with consumers: 1
+      // each, every later entry must go through the second one.
+      await eventail(replicaYaml(stream, recording.url));
+      const later: string[] = [];
+      for (let n = 0; n < 5; n++) later.push((await redis.xadd(stream, "*", "n", String(n)))!);
+      const received = (id: string) =>
+        recording.requests.filter((r) => r.event?.attributes["id"] === id).length;
+      await eventually(() => later.every((id) => received(id) >= 1), 30_000, "the later entries");
+      expect(received(stuck)).toBe(1);
+      expect(later.map(received)).toEqual([1, 1, 1, 1, 1]);
+
+      await killed.kill("SIGKILL");
+      await eventually(() => received(stuck) === 2, 60_000, "the killed replica's entry");
+      await eventually(async () => (await pending(stream)) === 0, 10_000, "the XACKs");
+      expect(later.map(received)).toEqual([1, 1, 1, 1, 1]);
+    },
+    120_000,
+  );
 
   it("what a RedisStreamSink writes, a RedisStreamSource on the same stream reads back", async () => {
     const stream = newStream();

@@ -6,6 +6,15 @@ import type { Logger } from "../../observability/logger.js";
 import type { RunnableSource } from "../registry.js";
 import type { EventSink } from "../source.js";
 import { type RedisConnectionSpec, redisOptions } from "./connection.js";
+import {
+  CLAIM_IDLE_MS,
+  CLAIM_INTERVAL_MS,
+  consumerNames,
+  expireConsumers,
+  retireConsumer,
+  TOUCH_INTERVAL_MS,
+  touchEntry,
+} from "./group-members.js";
 
 /** eventing-redis's RedisStreamSource (sources.knative.dev/v1alpha1). */
 export interface RedisStreamSourceSpec extends RedisConnectionSpec {
@@ -19,8 +28,6 @@ export interface RedisStreamSourceSpec extends RedisConnectionSpec {
 
 /** How long one XREADGROUP waits for new entries before it is issued again. */
 const BLOCK_MS = 2_000;
-/** Pending entries of a retired consumer claimed per XCLAIM. */
-const ADOPT_BATCH = 100;
 
 type Entry = [id: string, fields: string[] | null];
 
@@ -32,10 +39,14 @@ export function defaultGroup(namespace: string, name: string): string {
 /**
  * RedisStreamSource: reads `spec.stream` with a consumer group, one entry at a time per consumer
  * (XREADGROUP), hands each entry as eventing-redis's CloudEvent to the sink (the one Dispatcher,
- * with its retries and dead letters), and acknowledges it (XACK) once the delivery ended. An
- * entry whose delivery shutdown cut short stays pending and is read again first on the next start
- * (by a consumer of the same index, or by consumer 0 when `consumers` was lowered: adoptRetired).
- * A missing group is created at `$` (new entries only) with the stream, as eventing-redis does.
+ * with its retries and dead letters), and acknowledges it (XACK) once the delivery ended. A
+ * missing group is created at `$` (new entries only) with the stream, as eventing-redis does.
+ *
+ * Replicas running the same source share the group, so each instance reads under consumer names
+ * of its own (group-members.ts): none re-reads entries another is delivering. What an instance
+ * leaves pending when it goes away (a crash, or a delivery shutdown cut short, which it hands
+ * back at once) is claimed by a live consumer once idle (XAUTOCLAIM), so it is delivered again,
+ * at least once, whichever replica is left.
  */
 export class RedisStreamSource implements RunnableSource {
   private readonly stopping = new AbortController();
@@ -43,6 +54,7 @@ export class RedisStreamSource implements RunnableSource {
   private readonly blocked = new Set<Redis>();
   private loops: Promise<void>[] = [];
   private readonly connected: boolean[];
+  private readonly consumers: string[];
   private readonly source: string;
   private readonly group: string;
 
@@ -55,15 +67,14 @@ export class RedisStreamSource implements RunnableSource {
   ) {
     this.source = redisStreamSource(spec.address, spec.stream);
     this.group = spec.group || defaultGroup(namespace, name);
-    this.connected = new Array(Math.max(1, spec.consumers ?? 1)).fill(false);
+    this.consumers = consumerNames(this.group, Math.max(1, spec.consumers ?? 1));
+    this.connected = this.consumers.map(() => false);
   }
 
   async start(sink: EventSink): Promise<void> {
     // Fails here, before any loop runs, when a Secret the connection needs is missing.
     redisOptions(this.spec, this.secretValue);
-    this.loops = this.connected.map((_, index) =>
-      this.consume(sink, `${this.group}-${index}`, index),
-    );
+    this.loops = this.consumers.map((consumer, index) => this.consume(sink, consumer, index));
   }
 
   /** True while every consumer reads the stream. */
@@ -76,6 +87,7 @@ export class RedisStreamSource implements RunnableSource {
     // A consumer blocked in XREADGROUP returns at once when its connection goes.
     for (const reader of this.blocked) reader.disconnect();
     await Promise.all(this.loops);
+    if (this.loops.length > 0) await this.retire();
   }
 
   private async consume(sink: EventSink, consumer: string, index: number): Promise<void> {
@@ -93,13 +105,19 @@ export class RedisStreamSource implements RunnableSource {
         await reader.xgroup("CREATE", stream, this.group, "$", "MKSTREAM").catch((error: Error) => {
           if (!error.message.includes("BUSYGROUP")) throw error;
         });
-        // Before its first read of its own pending entries, which then include the adopted ones.
-        if (index === 0) await this.adoptRetired(reader, consumer);
         this.connected[index] = true;
         delay = 500;
-        // "0" reads this consumer's own unacknowledged entries first; then ">" the new ones.
+        // "0" reads this consumer's own unacknowledged entries first (after a reconnect); then
+        // ">" the new ones.
         let cursor = "0";
+        let claimAt = 0;
         while (!signal.aborted) {
+          if (Date.now() >= claimAt) {
+            if (!(await this.claimIdle(reader, sink, consumer))) return;
+            if (index === 0) await expireConsumers(reader, stream, this.group);
+            claimAt = Date.now() + CLAIM_INTERVAL_MS;
+            continue;
+          }
           this.blocked.add(reader);
           const reply = (await reader.xreadgroup(
             "GROUP",
@@ -117,9 +135,7 @@ export class RedisStreamSource implements RunnableSource {
           const entries = reply?.[0]?.[1] ?? [];
           if (cursor === "0" && entries.length === 0) cursor = ">";
           for (const [id, fields] of entries) {
-            // A pending entry deleted from the stream (XDEL, trimming) comes back without fields.
-            if (fields !== null && !(await this.deliver(sink, id, fields))) return;
-            await reader.xack(stream, this.group, id);
+            if (!(await this.handle(reader, sink, consumer, id, fields))) return;
           }
         }
       } catch (error) {
@@ -140,43 +156,83 @@ export class RedisStreamSource implements RunnableSource {
   }
 
   /**
-   * After `spec.consumers` was lowered, the entries pending for this group's consumers beyond
-   * the new count (`${group}-${k}`, k >= count) would never be read again: only a consumer's
-   * own pending entries are re-read. They are claimed for `to` (which reads them next, so a
-   * delivery may repeat but none is lost), and each such consumer, once it owns nothing, is
-   * removed from the group.
+   * Claims, one at a time, the entries of this group idle past CLAIM_IDLE_MS (left by a consumer
+   * that went away: a stopped or crashed replica, or a consumer beyond a lowered `consumers`)
+   * and delivers them. False when shutdown cut a delivery short.
    */
-  private async adoptRetired(reader: Redis, to: string): Promise<void> {
+  private async claimIdle(reader: Redis, sink: EventSink, consumer: string): Promise<boolean> {
     const { stream } = this.spec;
-    const prefix = `${this.group}-`;
-    const consumers = (await reader.xinfo("CONSUMERS", stream, this.group)) as unknown[][];
-    for (const info of consumers) {
-      const name = String(info[info.indexOf("name") + 1]);
-      const suffix = name.slice(prefix.length);
-      if (!name.startsWith(prefix) || !/^\d+$/.test(suffix)) continue;
-      if (Number(suffix) < this.connected.length) continue;
-      for (;;) {
-        const pending = (await reader.xpending(
-          stream,
-          this.group,
-          "-",
-          "+",
-          ADOPT_BATCH,
-          name,
-        )) as Array<[id: string, ...unknown[]]>;
-        if (pending.length === 0) break;
-        const ids = pending.map(([id]) => id);
-        // JUSTID moves ownership without counting a delivery; an entry deleted from the stream
-        // leaves the pending list (Redis 7) or comes back without fields and is acknowledged.
-        await reader.xclaim(stream, this.group, to, 0, ...ids, "JUSTID");
-        const left = (await reader.xpending(stream, this.group, "-", "+", 1, name)) as unknown[];
-        // Nothing moved (should not happen): leave the consumer rather than loop.
-        if (left.length > 0 && (left[0] as [string])[0] === ids[0]) break;
+    let start = "0-0";
+    do {
+      const [next, entries] = (await reader.xautoclaim(
+        stream,
+        this.group,
+        consumer,
+        CLAIM_IDLE_MS,
+        start,
+        "COUNT",
+        1,
+      )) as [string, Array<Entry | null>];
+      for (const entry of entries) {
+        // Redis 6.2 answers an entry deleted from the stream with nil (7 drops it from the list).
+        if (!entry) continue;
+        const [id, fields] = entry;
+        this.logger.info({ consumer, id }, "claimed a Redis stream entry left pending");
+        if (!(await this.handle(reader, sink, consumer, id, fields))) return false;
       }
-      const owned = (await reader.xpending(stream, this.group, "-", "+", 1, name)) as unknown[];
-      if (owned.length > 0) continue;
-      await reader.xgroup("DELCONSUMER", stream, this.group, name);
-      this.logger.info({ consumer: name, to }, "retired Redis stream consumer's entries adopted");
+      start = next;
+    } while (start !== "0-0" && !this.stopping.signal.aborted);
+    return true;
+  }
+
+  /**
+   * Delivers one entry and acknowledges it. While it is delivered (retries and backoff may take
+   * long) it is touched so that no other replica claims it. False when shutdown cut the delivery
+   * short: the entry stays pending, handed back for another consumer to claim at once.
+   */
+  private async handle(
+    reader: Redis,
+    sink: EventSink,
+    consumer: string,
+    id: string,
+    fields: string[] | null,
+  ): Promise<boolean> {
+    const { stream } = this.spec;
+    // A pending entry deleted from the stream (XDEL, trimming) comes back without fields.
+    if (fields !== null) {
+      const touch = (idleMs: number) =>
+        touchEntry(reader, stream, this.group, consumer, id, idleMs).catch(() => false);
+      const touching = setInterval(() => void touch(0), TOUCH_INTERVAL_MS);
+      let delivered: boolean;
+      try {
+        delivered = await this.deliver(sink, id, fields);
+      } finally {
+        clearInterval(touching);
+      }
+      if (!delivered) {
+        await touch(CLAIM_IDLE_MS);
+        return false;
+      }
+    }
+    await reader.xack(stream, this.group, id);
+    return true;
+  }
+
+  /**
+   * Removes this instance's consumers from the group, each only when it owns nothing; one that
+   * still owns entries stays until they are claimed and it expires (CONSUMER_EXPIRY_MS).
+   */
+  private async retire(): Promise<void> {
+    const redis = new Redis(this.spec.address, redisOptions(this.spec, this.secretValue));
+    redis.on("error", () => undefined);
+    try {
+      for (const consumer of this.consumers) {
+        await retireConsumer(redis, this.spec.stream, this.group, consumer);
+      }
+    } catch (error) {
+      this.logger.debug({ err: error }, "Redis stream consumers not removed on stop");
+    } finally {
+      redis.disconnect();
     }
   }
 
