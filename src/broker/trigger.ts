@@ -117,14 +117,16 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
       this.journeys?.routed(this.backing, this.stream, event, this.route("filtered-out"));
       return;
     }
-    const route: ReplyRoute = { event, replyGoesOn: false, attempts: [] };
+    // The route's attempts matter only to a journey (a dropped reply is reported again).
+    const route: ReplyRoute | undefined =
+      this.journeys === undefined ? undefined : { event, replyGoesOn: false, attempts: [] };
     const outcome = await this.deliver(event, config.subscriberUrl, meta, route);
     const tail = this.deps.tail;
     if (tail?.active) {
       tail.outcome(this.tailOrigin(), event, tailOutcome(event, "Trigger", config.name, outcome));
     }
     // Only a reply has anything to forward: no async call and await for every other delivery.
-    if (outcome.kind === "replied") await this.forwardReply(outcome, route);
+    if (outcome.kind === "replied") await this.forwardReply(outcome, event, route);
   }
 
   /**
@@ -135,7 +137,7 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
     const route: ReplyRoute = { event, replyGoesOn: false, attempts: [] };
     const outcome = await this.redeliver(event, url, route);
     if (outcome.kind !== "delivered" && outcome.kind !== "replied") return false;
-    await this.forwardReply(outcome, route);
+    await this.forwardReply(outcome, event, route);
     return true;
   }
 
@@ -143,10 +145,13 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
    * The reply into the broker. One that ingress refuses for good is dropped, and `route` (already
    * reported `replied`) is reported again saying so: its `replyId` names an event never accepted.
    */
-  private async forwardReply(outcome: DeliveryOutcome, route: ReplyRoute): Promise<void> {
+  private async forwardReply(
+    outcome: DeliveryOutcome,
+    event: CloudEvent,
+    route: ReplyRoute | undefined,
+  ): Promise<void> {
     const config = this.config;
     if (outcome.kind !== "replied") return;
-    const event = route.event;
     try {
       this.deps.authorizeReply?.(config.namespace, config.name, this.broker.name, [outcome.reply]);
       await this.broker.ingestReply(outcome.reply, event);
@@ -165,7 +170,7 @@ export class TriggerRuntime extends StreamConsumer<TriggerConfig> {
         { ...eventLogFields(outcome.reply), trigger: config.name, reason: error.message },
         "reply dropped",
       );
-      if (this.journeys !== undefined) {
+      if (route !== undefined) {
         // Same attempts as the `replied` report it replaces: the later report wins a tie.
         this.report(event, {
           ...this.route("replied"),
