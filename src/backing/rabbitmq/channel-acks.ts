@@ -19,9 +19,17 @@ export interface TrackedMessage {
  * engine's CPU per event down.
  */
 export class ChannelAcks {
-  /** Tracked messages in delivery-tag order; those before #head are settled. */
+  /**
+   * Tracked messages in delivery-tag order; those before #head are settled. Settled ones behind
+   * a message still running are dropped now and then (#compact), so one stuck message does not
+   * make the list grow with every message delivered after it.
+   */
   #order: TrackedMessage[] = [];
   #head = 0;
+  /** Entries of #order not settled yet. */
+  #unsettled = 0;
+  /** Finished since the last flush. */
+  #due: TrackedMessage[] = [];
   #scheduled = false;
 
   constructor(
@@ -34,6 +42,7 @@ export class ChannelAcks {
   track(msg: Message): TrackedMessage {
     const tracked: TrackedMessage = { msg, state: OPEN };
     this.#order.push(tracked);
+    this.#unsettled++;
     return tracked;
   }
 
@@ -41,6 +50,7 @@ export class ChannelAcks {
   ack(tracked: TrackedMessage): void {
     if (tracked.state !== OPEN) return;
     tracked.state = WANTS_ACK;
+    this.#due.push(tracked);
     if (this.#scheduled) return;
     this.#scheduled = true;
     setImmediate(() => this.flush());
@@ -50,6 +60,7 @@ export class ChannelAcks {
   nack(tracked: TrackedMessage, requeue: boolean): void {
     if (tracked.state !== OPEN) return;
     tracked.state = SETTLED;
+    this.#unsettled--;
     if (!this.isOpen()) return;
     try {
       this.channel.nack(tracked.msg, false, requeue);
@@ -61,36 +72,55 @@ export class ChannelAcks {
   /** Sends the acks that are due now (nothing once the channel closed). */
   flush(): void {
     this.#scheduled = false;
+    const due = this.#due;
+    this.#due = [];
     if (!this.isOpen()) {
       this.#order = [];
       this.#head = 0;
+      this.#unsettled = 0;
       return;
     }
     const order = this.#order;
     let head = this.#head;
     let last: TrackedMessage | undefined;
     while (head < order.length && order[head]!.state !== OPEN) {
-      if (order[head]!.state === WANTS_ACK) last = order[head];
-      order[head]!.state = SETTLED;
+      const tracked = order[head]!;
+      if (tracked.state === WANTS_ACK) {
+        last = tracked;
+        tracked.state = SETTLED;
+        this.#unsettled--;
+      }
       head++;
     }
+    this.#head = head;
     try {
       if (last !== undefined) this.channel.ack(last.msg, true);
-      for (let i = head; i < order.length; i++) {
-        const tracked = order[i]!;
+      for (const tracked of due) {
+        // Covered by the multiple ack above, or settled since.
         if (tracked.state !== WANTS_ACK) continue;
         tracked.state = SETTLED;
+        this.#unsettled--;
         this.channel.ack(tracked.msg);
       }
     } catch {
       // The channel closed under us (amqplib throws then): RabbitMQ requeues what it held.
     }
-    if (head === order.length) {
+    this.#compact();
+  }
+
+  #compact(): void {
+    const kept = this.#order.length - this.#head;
+    if (kept === 0) {
       this.#order = [];
       this.#head = 0;
-    } else if (head > 256) {
-      this.#order = order.slice(head);
+    } else if (this.#head > 1024 || kept > 2 * this.#unsettled + 64) {
+      this.#order = this.#order.slice(this.#head).filter((tracked) => tracked.state !== SETTLED);
       this.#head = 0;
-    } else this.#head = head;
+    }
+  }
+
+  /** Messages this channel still tracks (for tests: it must stay near the prefetch window). */
+  get tracked(): number {
+    return this.#order.length - this.#head;
   }
 }

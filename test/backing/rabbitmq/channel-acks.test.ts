@@ -61,4 +61,24 @@ describe("ChannelAcks", () => {
     acks.nack(acks.track(message(2)), true);
     expect(sent).toEqual([]);
   });
+
+  it("a message stuck at the head does not make the tracked list grow with every later message", () => {
+    const { channel, sent } = recordingChannel();
+    const acks = new ChannelAcks(channel, () => true);
+    const stuck = acks.track(message(1));
+    let most = 0;
+    for (let tag = 2; tag <= 10_001; tag++) {
+      acks.ack(acks.track(message(tag)));
+      acks.flush();
+      most = Math.max(most, acks.tracked);
+    }
+    expect(sent).toHaveLength(10_000);
+    expect(new Set(sent).size).toBe(10_000);
+    expect(sent.every((frame) => !frame.endsWith("multiple"))).toBe(true);
+    expect(most).toBeLessThan(100);
+    acks.ack(stuck);
+    acks.flush();
+    expect(sent.at(-1)).toBe("ack 1 multiple");
+    expect(acks.tracked).toBe(0);
+  });
 });
