@@ -98,7 +98,9 @@ export class SubscriptionRuntime extends StreamConsumer<SubscriptionConfig> {
     const route: ReplyRoute | undefined = replyLeg
       ? undefined
       : { event, replyGoesOn: config.replyUrl !== undefined, attempts: [] };
-    const outcome = await this.redeliver(event, target, route, replyLeg);
+    // Without a subscriber, spec.reply is the one destination and takes the rate, as live.
+    const unpaced = replyLeg && config.subscriberUrl !== undefined;
+    const outcome = await this.redeliver(event, target, route, unpaced);
     if (outcome.kind !== "delivered" && outcome.kind !== "replied") return false;
     if (outcome.kind === "replied" && route !== undefined) {
       // Not the engine's event: nothing to keep alive. A reply that fails is kept in its turn.
@@ -129,6 +131,15 @@ export class SubscriptionRuntime extends StreamConsumer<SubscriptionConfig> {
         { ...eventLogFields(reply), subscription: config.name },
         "reply dropped: the subscription has no spec.reply",
       );
+      // spec.reply went in a reload while the subscriber answered: the first leg left the
+      // route's report to a reply leg that will not come.
+      if (route?.replyGoesOn === true && route.replyId !== undefined) {
+        this.report(route.event, {
+          ...this.route("replied"),
+          attempts: [...route.attempts],
+          replyId: route.replyId,
+        });
+      }
       return undefined;
     }
     return this.deliver(reply, config.replyUrl, meta, route);

@@ -1,4 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import type { JourneyJson } from "../../src/operations/journey-json.js";
@@ -180,4 +183,80 @@ spec:
     },
     40_000,
   );
+});
+
+describe("a Subscription's route when a reload takes spec.reply away mid-delivery", () => {
+  it("still ends replied (the reply is dropped, the route is reported)", async () => {
+    // A subscriber that holds its answer until the test lets it reply.
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let asked = 0;
+    const subscriber = http.createServer((req, res) => {
+      asked++;
+      req.resume();
+      void released.then(() => {
+        res.writeHead(200, {
+          "ce-specversion": "1.0",
+          "ce-id": "the-reply",
+          "ce-source": "/subscriber",
+          "ce-type": "order.answered",
+        });
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => subscriber.listen(0, "127.0.0.1", resolve));
+    const replyTo = await startSink();
+    cleanups.push(
+      () => new Promise<void>((resolve) => subscriber.close(() => resolve())),
+      () => replyTo.close(),
+    );
+    const subscriberUrl = `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}`;
+    const manifests = (reply: string) => `apiVersion: messaging.knative.dev/v1
+kind: InMemoryChannel
+metadata: {name: orders}
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: answers}
+spec:
+  channel: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: orders}
+  subscriber: {uri: ${subscriberUrl}}
+${reply}`;
+    const running = await startWithManifests(manifests(`  reply: {uri: ${replyTo.url}}\n`));
+    cleanups.push(() => running.close());
+    const id = randomUUID();
+    const response = await request(`${running.url}/channels/default/orders`, {
+      method: "POST",
+      headers: {
+        "ce-specversion": "1.0",
+        "ce-id": id,
+        "ce-source": "/orders",
+        "ce-type": "order.created",
+      },
+    });
+    await response.body.dump();
+    expect(response.statusCode).toBe(202);
+    await eventually(() => asked === 1, 20_000, "the subscriber asked");
+    writeFileSync(running.file, manifests(""));
+    expect(await running.reload()).toEqual([]);
+    release();
+    await eventually(
+      async () => {
+        const answer = await journey(running.url, id);
+        return answer.status === 200 && answer.body.routes[0]?.outcome === "replied";
+      },
+      20_000,
+      "the route replied",
+    );
+    const { body } = await journey(running.url, id);
+    expect(body.routes[0]).toMatchObject({
+      kind: "Subscription",
+      name: "answers",
+      replyId: "the-reply",
+      attempts: [{ status: 200 }],
+    });
+    expect(replyTo.requests).toHaveLength(0);
+  }, 40_000);
 });
