@@ -1,0 +1,260 @@
+import { randomUUID } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import net from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { connect } from "nats";
+import { request } from "undici";
+import { afterEach, describe, expect, it } from "vitest";
+import { durableName, eventSubject, jetStreamName } from "../../../src/backing/nats/naming.js";
+import { serviceUrl } from "../../support/services.js";
+import { closedAfterEach, eventually, type RecordingSink } from "../../support/sink.js";
+
+const NATS_URL = serviceUrl("nats");
+const A = "dev.example.a";
+const B = "dev.example.b";
+/** Generous: the reconciler retries every 5 s at most, and a NATS client reconnects in ~1 s. */
+const RECOVERY_MS = 60_000;
+const TEST_MS = 120_000;
+
+/**
+ * A relay to NATS that, once armed, cuts every connection right after passing on the request
+ * that creates `durable` (the engine acts on it, the answer never comes back), and refuses new
+ * connections until restored: a subscribe that fails half-way through replacing a consumer.
+ */
+interface CuttingProxy {
+  readonly url: string;
+  cutAfterCreating(durable: string): void;
+  readonly cut: boolean;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+async function startCuttingProxy(target: string): Promise<CuttingProxy> {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set<net.Socket>();
+  let armed: string | undefined;
+  let down = false;
+  const server = net.createServer((client) => {
+    if (down) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect({ host: hostname, port: Number(port) });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      socket.on("error", () => socket.destroy());
+    }
+    let seen = "";
+    client.on("data", (chunk: Buffer) => {
+      if (armed === undefined || down) {
+        upstream.write(chunk);
+        return;
+      }
+      seen = (seen + chunk.toString("latin1")).slice(-16_384);
+      if (!(seen.includes(".CREATE.") && seen.includes(`"durable_name":"${armed}"`))) {
+        upstream.write(chunk);
+        return;
+      }
+      armed = undefined;
+      down = true;
+      // The request reaches the engine; nothing of its answer comes back.
+      upstream.end(chunk);
+      for (const socket of sockets) if (socket !== upstream) socket.destroy();
+    });
+    upstream.on("data", (chunk: Buffer) => {
+      if (!down) client.write(chunk);
+    });
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port: listening } = server.address() as net.AddressInfo;
+  return {
+    url: `nats://127.0.0.1:${listening}`,
+    cutAfterCreating: (durable) => {
+      armed = durable;
+    },
+    get cut() {
+      return down;
+    },
+    restore: () => {
+      down = false;
+    },
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
+
+function manifests(ns: string, natsUrl: string, sinkUrl: string, type: string): string {
+  return `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: durable
+  namespace: ${ns}
+data:
+  backing: nats
+  url: ${natsUrl}
+  subscribeTimeoutMs: "3000"
+---
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata:
+  name: orders
+  namespace: ${ns}
+spec:
+  config:
+    apiVersion: v1
+    kind: ConfigMap
+    name: durable
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: swapped
+  namespace: ${ns}
+spec:
+  broker: orders
+  filter:
+    attributes:
+      type: ${type}
+  subscriber:
+    uri: ${sinkUrl}
+`;
+}
+
+/** Posts until the broker accepts it (202), as a producer retrying after 503s would. */
+async function sendUntilAccepted(ingress: string, id: string, type: string): Promise<void> {
+  const deadline = Date.now() + RECOVERY_MS;
+  for (;;) {
+    const response = await request(ingress, {
+      method: "POST",
+      headers: {
+        "ce-specversion": "1.0",
+        "ce-id": id,
+        "ce-source": "/filter-swap-outage",
+        "ce-type": type,
+        "content-type": "application/json",
+      },
+      body: "{}",
+    }).catch(() => undefined);
+    await response?.body.dump();
+    if (response?.statusCode === 202) return;
+    if (Date.now() > deadline) {
+      throw new Error(`${id} was not accepted (last status ${response?.statusCode})`);
+    }
+    await sleep(200);
+  }
+}
+
+function ids(sink: RecordingSink): string[] {
+  return sink.events.map((event) => String(event.attributes["id"]));
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+const started = closedAfterEach();
+
+/** Inspects the engine over a connection of its own. */
+async function inspect<T>(work: (jsm: Awaited<ReturnType<typeof jsmOf>>) => Promise<T>) {
+  const nc = await connect({ servers: NATS_URL! });
+  try {
+    return await work(await jsmOf(nc));
+  } finally {
+    await nc.close();
+  }
+}
+const jsmOf = (nc: Awaited<ReturnType<typeof connect>>) => nc.jetstreamManager();
+
+/**
+ * A trigger whose type filter changes while its engine becomes unreachable, half-way through
+ * the new version's subscribe: the durable consumer already has the new filter, the subscribe
+ * failed, and the old version, whose durable that was, no longer pulls (it is superseded).
+ */
+describe.skipIf(!NATS_URL)("NATS: a trigger's filter change whose subscribe fails", () => {
+  async function setUp() {
+    const ns = `swap-${randomUUID().slice(0, 8)}`;
+    const stream = `broker.${ns}.orders`;
+    const durable = durableName(`trigger.${ns}.swapped`);
+    const proxy = await startCuttingProxy(NATS_URL!);
+    cleanups.push(() => proxy.close());
+    cleanups.push(() => inspect((jsm) => jsm.streams.delete(jetStreamName(stream))).then(() => {}));
+    const sink = await started.sink();
+    const running = await started.eventail(manifests(ns, proxy.url, sink.url, A));
+    const ingress = `${running.url}/${ns}/orders`;
+    await sendUntilAccepted(ingress, "a-0", A);
+    await eventually(() => ids(sink).includes("a-0"), RECOVERY_MS, "the first event");
+
+    // The new version's subscribe rebuilds the durable for type B; the engine does it, then
+    // vanishes before the subscribe hears back.
+    proxy.cutAfterCreating(durable);
+    writeFileSync(running.file, manifests(ns, proxy.url, sink.url, B));
+    expect(await running.reload()).toEqual([]);
+    expect(proxy.cut).toBe(true);
+    await eventually(
+      async () =>
+        (
+          await inspect((jsm) => jsm.consumers.info(jetStreamName(stream), durable)).catch(
+            () => undefined,
+          )
+        )?.config.filter_subject === eventSubject(stream, B),
+      RECOVERY_MS,
+      "the durable consumer with the new filter",
+    );
+    return { ns, proxy, sink, running, ingress };
+  }
+
+  it(
+    "the new version subscribes once the engine is back and gets every event accepted",
+    async () => {
+      const { proxy, sink, ingress } = await setUp();
+      // Sent while the engine is unreachable: refused (503) until it can be kept and read.
+      const during = Array.from({ length: 5 }, (_, k) => `b-during-${k}`);
+      const sending = Promise.all(during.map((id) => sendUntilAccepted(ingress, id, B)));
+      await sleep(500);
+      proxy.restore();
+      await sending;
+      const after = Array.from({ length: 5 }, (_, k) => `b-after-${k}`);
+      for (const id of after) await sendUntilAccepted(ingress, id, B);
+      const wanted = [...during, ...after];
+      await eventually(
+        () => wanted.every((id) => ids(sink).includes(id)),
+        RECOVERY_MS,
+        `every accepted type-B event (got ${ids(sink).join(", ")})`,
+      ).catch(() => undefined);
+      expect(wanted.filter((id) => !ids(sink).includes(id))).toEqual([]);
+    },
+    TEST_MS,
+  );
+
+  it(
+    "the trigger edited back to its old filter meanwhile gets every event accepted",
+    async () => {
+      const { ns, proxy, sink, running, ingress } = await setUp();
+      // Back to type A before the engine returns: the old version is what the trigger asks for
+      // again, but the durable it read was rebuilt for type B, and it stopped pulling.
+      writeFileSync(running.file, manifests(ns, proxy.url, sink.url, A));
+      expect(await running.reload()).toEqual([]);
+      const during = Array.from({ length: 5 }, (_, k) => `a-during-${k}`);
+      const sending = Promise.all(during.map((id) => sendUntilAccepted(ingress, id, A)));
+      await sleep(500);
+      proxy.restore();
+      await sending;
+      const after = Array.from({ length: 5 }, (_, k) => `a-after-${k}`);
+      for (const id of after) await sendUntilAccepted(ingress, id, A);
+      const wanted = [...during, ...after];
+      await eventually(
+        () => wanted.every((id) => ids(sink).includes(id)),
+        RECOVERY_MS,
+        `every accepted type-A event (got ${ids(sink).join(", ")})`,
+      ).catch(() => undefined);
+      expect(wanted.filter((id) => !ids(sink).includes(id))).toEqual([]);
+    },
+    TEST_MS,
+  );
+});
