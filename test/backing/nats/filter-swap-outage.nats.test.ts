@@ -4,10 +4,19 @@ import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "nats";
 import { request } from "undici";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { durableName, eventSubject, jetStreamName } from "../../../src/backing/nats/naming.js";
+import { createEvent } from "../../../src/events/event.js";
+import {
+  Recorder,
+  testEvent,
+  uniqueName,
+  uniqueStream,
+  waitFor,
+} from "../../conformance/conformance-support.js";
 import { serviceUrl } from "../../support/services.js";
 import { closedAfterEach, eventually, type RecordingSink } from "../../support/sink.js";
+import { JetStreamFixture } from "./jetstream-fixture.js";
 
 const NATS_URL = serviceUrl("nats");
 const A = "dev.example.a";
@@ -24,6 +33,7 @@ const TEST_MS = 120_000;
 interface CuttingProxy {
   readonly url: string;
   cutAfterCreating(durable: string): void;
+  cutNow(): void;
   readonly cut: boolean;
   restore(): void;
   close(): Promise<void>;
@@ -34,6 +44,10 @@ async function startCuttingProxy(target: string): Promise<CuttingProxy> {
   const sockets = new Set<net.Socket>();
   let armed: string | undefined;
   let down = false;
+  const cutNow = () => {
+    down = true;
+    for (const socket of sockets) socket.destroy();
+  };
   const server = net.createServer((client) => {
     if (down) {
       client.destroy();
@@ -75,6 +89,7 @@ async function startCuttingProxy(target: string): Promise<CuttingProxy> {
     cutAfterCreating: (durable) => {
       armed = durable;
     },
+    cutNow,
     get cut() {
       return down;
     },
@@ -254,6 +269,80 @@ describe.skipIf(!NATS_URL)("NATS: a trigger's filter change whose subscribe fail
         `every accepted type-A event (got ${ids(sink).join(", ")})`,
       ).catch(() => undefined);
       expect(wanted.filter((id) => !ids(sink).includes(id))).toEqual([]);
+    },
+    TEST_MS,
+  );
+});
+
+/**
+ * Several processes share a trigger's durable. One that is cut off while another replaces the
+ * durable for a new filter never hears the "409 Consumer Deleted" that would tell its old
+ * version to stop; back, it pulls from the durable again, which now sends the new type.
+ */
+describe.skipIf(!NATS_URL)("NATS: an old version that missed its durable's new filter", () => {
+  const fixture = new JetStreamFixture(NATS_URL!);
+  afterAll(() => fixture.cleanup());
+  const UNORDERED = { concurrency: 8, ordered: false } as const;
+  const typed = (id: string, type: string) => createEvent({ ...testEvent(id).attributes, type });
+
+  it(
+    "leaves every event of the new type to the new version once it is back",
+    async () => {
+      const proxy = await startCuttingProxy(NATS_URL!);
+      cleanups.push(() => proxy.close());
+      const away = await fixture.backing({ url: proxy.url });
+      const here = await fixture.backing();
+      const stream = uniqueStream("missed");
+      const name = `trigger.default.${uniqueName("missed")}`;
+      const waiting = () =>
+        fixture.inspect(
+          async (nc) =>
+            (
+              await (
+                await nc.jetstreamManager()
+              ).consumers.info(jetStreamName(stream), durableName(name))
+            ).num_waiting,
+        );
+      // Wants every type, so the stream keeps type-B events whoever reads them.
+      const everything = new Recorder();
+      await here.subscribe(
+        stream,
+        `trigger.default.${uniqueName("all")}`,
+        everything.handler,
+        UNORDERED,
+      );
+      const old = new Recorder();
+      await away.subscribe(stream, name, old.handler, { ...UNORDERED, typeHint: A });
+      await here.publish(stream, [typed("a-1", A)]);
+      await waitFor(() => old.completed === 1, RECOVERY_MS, "the old version's event");
+      await eventually(async () => (await waiting()) > 0, RECOVERY_MS, "its pull requests");
+
+      proxy.cutNow();
+      const fresh = new Recorder();
+      await here.subscribe(stream, name, fresh.handler, { ...UNORDERED, typeHint: B });
+      await eventually(async () => (await waiting()) > 0, RECOVERY_MS, "the new pull requests");
+      const alone = await waiting();
+      proxy.restore();
+      await eventually(
+        async () => (await waiting()) > alone,
+        RECOVERY_MS,
+        "the old version's pull requests, back",
+      );
+
+      const wanted = Array.from({ length: 40 }, (_, k) => `b-${k}`);
+      for (let k = 0; k < wanted.length; k += 4) {
+        await here.publish(
+          stream,
+          wanted.slice(k, k + 4).map((id) => typed(id, B)),
+        );
+      }
+      await waitFor(
+        () => wanted.every((id) => fresh.ids().includes(id)),
+        RECOVERY_MS,
+        "every type-B event at the new version",
+      ).catch(() => undefined);
+      expect(wanted.filter((id) => !fresh.ids().includes(id))).toEqual([]);
+      expect(old.ids().filter((id) => id.startsWith("b-"))).toEqual([]);
     },
     TEST_MS,
   );
