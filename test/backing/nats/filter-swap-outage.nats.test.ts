@@ -27,12 +27,14 @@ const TEST_MS = 120_000;
 
 /**
  * A relay to NATS that, once armed, cuts every connection right after passing on the request
- * that creates `durable` (the engine acts on it, the answer never comes back), and refuses new
- * connections until restored: a subscribe that fails half-way through replacing a consumer.
+ * that creates (or deletes) `durable` (the engine acts on it, the answer never comes back), and
+ * refuses new connections until restored: a subscribe that fails half-way through replacing a
+ * consumer.
  */
 interface CuttingProxy {
   readonly url: string;
   cutAfterCreating(durable: string): void;
+  cutAfterDeleting(jetStream: string, durable: string): void;
   cutNow(): void;
   readonly cut: boolean;
   restore(): void;
@@ -42,7 +44,7 @@ interface CuttingProxy {
 async function startCuttingProxy(target: string): Promise<CuttingProxy> {
   const { hostname, port } = new URL(target);
   const sockets = new Set<net.Socket>();
-  let armed: string | undefined;
+  let armed: ((seen: string) => boolean) | undefined;
   let down = false;
   const cutNow = () => {
     down = true;
@@ -66,7 +68,7 @@ async function startCuttingProxy(target: string): Promise<CuttingProxy> {
         return;
       }
       seen = (seen + chunk.toString("latin1")).slice(-16_384);
-      if (!(seen.includes(".CREATE.") && seen.includes(`"durable_name":"${armed}"`))) {
+      if (!armed(seen)) {
         upstream.write(chunk);
         return;
       }
@@ -87,7 +89,10 @@ async function startCuttingProxy(target: string): Promise<CuttingProxy> {
   return {
     url: `nats://127.0.0.1:${listening}`,
     cutAfterCreating: (durable) => {
-      armed = durable;
+      armed = (seen) => seen.includes(".CREATE.") && seen.includes(`"durable_name":"${durable}"`);
+    },
+    cutAfterDeleting: (jetStream, durable) => {
+      armed = (seen) => seen.includes(`.CONSUMER.DELETE.${jetStream}.${durable} `);
     },
     cutNow,
     get cut() {
@@ -347,3 +352,82 @@ describe.skipIf(!NATS_URL)("NATS: an old version that missed its durable's new f
     TEST_MS,
   );
 });
+
+/**
+ * The subscribe that replaces a durable for a new filter deletes it, then adds it again where
+ * the old one stood (a stand-in holds that place in between). Cut off between the two, it fails
+ * with the durable gone; the caller subscribes again once the engine is back.
+ */
+describe.skipIf(!NATS_URL)(
+  "NATS: a filter change cut off between deleting and adding the durable",
+  () => {
+    const fixture = new JetStreamFixture(NATS_URL!);
+    afterAll(() => fixture.cleanup());
+    const UNORDERED = { concurrency: 8, ordered: false } as const;
+    const typed = (id: string, type: string) => createEvent({ ...testEvent(id).attributes, type });
+
+    it(
+      "the subscribe made again starts where the replaced durable stood",
+      async () => {
+        const proxy = await startCuttingProxy(NATS_URL!);
+        cleanups.push(() => proxy.close());
+        const away = await fixture.backing({ url: proxy.url, subscribeTimeoutMs: "3000" });
+        const here = await fixture.backing();
+        const stream = uniqueStream("halfway");
+        const name = `trigger.default.${uniqueName("halfway")}`;
+        const durable = durableName(name);
+        const old = new Recorder();
+        const oldSubscription = await away.subscribe(stream, name, old.handler, {
+          ...UNORDERED,
+          typeHint: A,
+        });
+        await here.publish(stream, [typed("a-1", A)]);
+        await waitFor(() => old.completed === 1, RECOVERY_MS, "the old version's event");
+        proxy.cutAfterDeleting(jetStreamName(stream), durable);
+        const fresh = new Recorder();
+        const subscribe = () =>
+          away.subscribe(stream, name, fresh.handler, { ...UNORDERED, typeHint: B });
+        await expect(subscribe()).rejects.toThrow();
+        expect(proxy.cut).toBe(true);
+        const missing = await fixture.inspect(async (nc) =>
+          (await nc.jetstreamManager()).consumers
+            .info(jetStreamName(stream), durable)
+            .then(() => false)
+            .catch(() => true),
+        );
+        expect(missing).toBe(true);
+        // Accepted meanwhile by another process, which has the new version: the stand-in keeps
+        // them in the stream for the durable to come.
+        const wanted = Array.from({ length: 5 }, (_, k) => `b-${k}`);
+        await here.publish(
+          stream,
+          wanted.map((id) => typed(id, B)),
+        );
+
+        proxy.restore();
+        // What the reconciler does: subscribe again until it succeeds.
+        const deadline = Date.now() + RECOVERY_MS;
+        let subscription: Awaited<ReturnType<typeof subscribe>> | undefined;
+        while (subscription === undefined) {
+          subscription = await subscribe().catch((error: unknown) => {
+            if (Date.now() > deadline) throw error;
+            return sleep(250).then(() => undefined);
+          });
+        }
+        await oldSubscription.close(500);
+        for (let k = 5; k < 10; k++) {
+          wanted.push(`b-${k}`);
+          await here.publish(stream, [typed(`b-${k}`, B)]);
+        }
+        await waitFor(
+          () => wanted.every((id) => fresh.ids().includes(id)),
+          RECOVERY_MS,
+          "every type-B event at the new version",
+        ).catch(() => undefined);
+        expect(wanted.filter((id) => !fresh.ids().includes(id))).toEqual([]);
+        await subscription.close(100);
+      },
+      TEST_MS,
+    );
+  },
+);
