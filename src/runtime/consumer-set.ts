@@ -58,6 +58,13 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
   /** Consumers left stopped until what they name is added, each logged once. */
   private readonly notices = new NoticeOnce();
   private states = new Map<string, ConsumerState>();
+  /**
+   * Consumers kept running after their new version failed to subscribe. That subscribe may have
+   * got far enough to take the engine's consumer (NATS rebuilds the durable for a new filter, and
+   * the old version then stops pulling), so they are never updated in place again: the next
+   * version, even one they would accept, subscribes afresh and sets the engine's consumer back.
+   */
+  private readonly unsettled = new Set<string>();
 
   constructor(private readonly options: ConsumerSetOptions<C, P>) {}
 
@@ -126,7 +133,7 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
       }
       this.notices.forget(key);
       const running = this.running.get(key);
-      if (running?.consumer.update(config)) {
+      if (!this.unsettled.has(key) && running?.consumer.update(config)) {
         states.set(key, { state: "subscribed" });
         continue;
       }
@@ -142,15 +149,18 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
           `${options.what} could not subscribe`,
         );
         complete = false;
+        if (running) this.unsettled.add(key);
         waiting.add(options.identity(parent));
         states.set(key, { state: "not-subscribed", message: (error as Error).message });
         continue;
       }
       states.set(key, { state: "subscribed" });
       this.running.set(key, { consumer, parent });
+      this.unsettled.delete(key);
       if (running) await running.consumer.stop(options.drainMs);
     }
     for (const [key, { consumer }] of deleted) await this.remove(key, consumer);
+    for (const key of this.unsettled) if (!this.running.has(key)) this.unsettled.delete(key);
     this.waiting = waiting;
     this.states = states;
     return complete;
@@ -212,6 +222,7 @@ export class ConsumerSet<C extends ConsumerConfig, P> {
   async stopAll(graceMs: number): Promise<void> {
     const all = [...this.running.values()];
     this.running.clear();
+    this.unsettled.clear();
     await Promise.all(all.map((r) => r.consumer.stop(graceMs)));
   }
 }

@@ -336,7 +336,8 @@ export class JetStreamProvisioning {
    * undoes a newer subscriber's work: a consumer found with another filter belongs to a newer
    * version of the trigger (this process's or another's), so it is left alone and the answer is
    * `superseded`; a missing one whose filter-change stand-in exists is being replaced, so this
-   * throws (the caller retries). A consumer that is really gone comes back at `resumeAt`, where
+   * throws (the caller retries); a new subscriber finding it so finishes the replacement from the
+   * stand-in's position. A consumer that is really gone comes back at `resumeAt`, where
    * the subscription stands, not at the next event published, which would skip those accepted
    * since it vanished.
    */
@@ -377,10 +378,17 @@ export class JetStreamProvisioning {
       inactive_threshold: inactiveThreshold,
     };
     if (!existing) {
-      if (recovering && (await consumerExists(link, name, standInName(durable)))) {
-        throw new ConsumerBeingReplacedError(durable);
-      }
-      if (
+      const standIn = await consumerInfo(link, name, standInName(durable));
+      if (recovering && standIn) throw new ConsumerBeingReplacedError(durable);
+      if (standIn) {
+        // A filter change stopped between deleting and adding the durable (its subscribe failed,
+        // or its process died): finish it from where the stand-in holds the place, or the events
+        // since then would be skipped.
+        config.deliver_policy = DeliverPolicy.StartSequence;
+        // Its start, not its delivered sequence: nobody pulls from it, yet the engine moves that
+        // past the events waiting for it.
+        config.opt_start_seq = standIn.config.opt_start_seq ?? positionOf(standIn);
+      } else if (
         name === takeoverJetStreamName(stream) &&
         (await this.#drainingHas(link, stream, durable))
       ) {
@@ -401,6 +409,7 @@ export class JetStreamProvisioning {
         { stream: name, durable, deliverPolicy: config.deliver_policy },
         "created JetStream consumer",
       );
+      if (standIn) await deleteConsumer(link, name, standInName(durable)).catch(() => undefined);
       return { superseded: false, resumeAt: positionOf(created) };
     }
     const current = existing.config;
@@ -595,12 +604,15 @@ async function findStream(link: NatsLink, subjects: string): Promise<string | un
   }
 }
 
-async function consumerExists(link: NatsLink, name: string, durable: string): Promise<boolean> {
+async function consumerInfo(
+  link: NatsLink,
+  name: string,
+  durable: string,
+): Promise<ConsumerInfo | undefined> {
   try {
-    await link.jsm.consumers.info(name, durable);
-    return true;
+    return await link.jsm.consumers.info(name, durable);
   } catch (error) {
-    if (apiErrorCode(error) === CONSUMER_NOT_FOUND) return false;
+    if (apiErrorCode(error) === CONSUMER_NOT_FOUND) return undefined;
     throw error;
   }
 }

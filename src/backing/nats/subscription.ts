@@ -11,7 +11,7 @@ import {
 } from "../backing.js";
 import type { NatsConnector, NatsLink } from "./connection.js";
 import { DeliveryLanes } from "./delivery-lanes.js";
-import { durableName, jetStreamName } from "./naming.js";
+import { durableName, eventSubject, jetStreamName } from "./naming.js";
 import type { Outbox } from "./outbox.js";
 import { ConsumerBeingReplacedError, type JetStreamProvisioning } from "./provisioning.js";
 import { giveBack, PullRequests } from "./pull-requests.js";
@@ -83,10 +83,13 @@ export class JetStreamSubscription implements Subscription {
    * trigger owns it, so this one stops pulling and only finishes what it holds.
    */
   #superseded = false;
+  /** The subject of every event a type-filtered consumer sends; undefined without a type hint. */
+  readonly #subject: string | undefined;
 
   constructor(params: JetStreamSubscriptionParams) {
     this.#p = params;
-    const { concurrency, ordered } = params.options;
+    const { concurrency, ordered, typeHint } = params.options;
+    this.#subject = typeHint === undefined ? undefined : eventSubject(params.stream, typeHint);
     // Ordered lanes may queue behind a busy key; hold a few events per slot so other keys flow.
     this.#window = ordered ? Math.max(4 * concurrency, 16) : concurrency;
     this.#minimumRequest = Math.max(1, Math.floor(this.#window / 8));
@@ -302,6 +305,14 @@ export class JetStreamSubscription implements Subscription {
   #receive(msg: JsMsg, deliveryCount: number): void {
     if (this.#stop.signal.aborted) {
       msg.nak();
+      return;
+    }
+    if (this.#subject !== undefined && msg.subject !== this.#subject) {
+      // Another type: a newer version of the trigger rebuilt the durable for its filter while
+      // this one was away (the 409 that tells was lost with the connection), and this one's new
+      // pull requests went to it. The event is the newer version's; recovery sees the filter.
+      msg.nak();
+      void this.#recover();
       return;
     }
     let event: CloudEvent;
