@@ -16,7 +16,7 @@ import { JetStreamFixture } from "./jetstream-fixture.js";
 
 const url = serviceUrl("nats");
 const UNORDERED = { concurrency: 8, ordered: false } as const;
-const DELIVERY_MS = 10_000;
+const DELIVERY_MS = 30_000;
 const ROUNDS = 8;
 const A = "dev.example.a";
 const B = "dev.example.b";
@@ -90,7 +90,7 @@ describe.skipIf(!url)(
         expect(filter).toBe(eventSubject(stream, B));
         await fresh.close(100);
       }
-    });
+    }, 120_000);
 
     // A consumer deleted under a running subscription (by hand, or the engine lost it) comes
     // back where the subscription stood, not at the next event published: the events accepted
