@@ -281,7 +281,8 @@ export class Reconciler implements DataPlane {
 
   /**
    * Whether sources that emit by themselves (PingSource, ApiServerSource, ContainerSource,
-   * IntegrationSource) run in this process: of several replicas only the leader runs them. Off
+   * IntegrationSource) and those holding an MQTT session (MqttSource, MQTT MessageQueueTrigger)
+   * run in this process: of several replicas only the leader runs them. Off
    * stops them at once; on starts them with the reconcile it queues (before start(), with the
    * first one).
    */

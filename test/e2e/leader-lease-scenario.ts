@@ -115,3 +115,86 @@ export async function twoProcessesEmitOnce(backing: string, url: string): Promis
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+async function deployed(base: string, path: string): Promise<string | undefined> {
+  const response = await fetch(`${base}/api/v1/resources/${path}`);
+  const view = (await response.json()) as {
+    status?: { conditions?: Array<{ type: string; status: string; reason?: string }> };
+  };
+  const condition = view.status?.conditions?.find((c) => c.type === "Deployed");
+  return condition && `${condition.status}${condition.reason ? ` ${condition.reason}` : ""}`;
+}
+
+/**
+ * An MqttSource and an MQTT MessageQueueTrigger hold a fixed client id's session: only the leader
+ * runs them (two would take the session from each other endlessly); a Redis MessageQueueTrigger
+ * beside them runs in both.
+ */
+export async function mqttOnLeaderOnly(backing: string, url: string, mqtt: string): Promise<void> {
+  const sink = await startSink();
+  const dir = mkdtempSync(path.join(tmpdir(), "eventail-lease-"));
+  const tag = randomBytes(4).toString("hex");
+  try {
+    const queueTrigger = (name: string, type: string, metadata: string) => `---
+apiVersion: eventail.io/v1alpha1
+kind: MessageQueueTrigger
+metadata:
+  name: ${name}
+  namespace: default
+spec:
+  messageQueueType: ${type}
+  topic: lease-${tag}-${name}
+  contentType: text/plain
+  metadata:
+    ${metadata}
+  subscriber:
+    uri: ${sink.url}/${name}
+`;
+    writeFileSync(
+      path.join(dir, "manifests.yaml"),
+      `${manifests(backing, url, sink.url).split("---\napiVersion: sources.knative.dev/v1")[0]}---
+apiVersion: eventail.io/v1alpha1
+kind: MqttSource
+metadata:
+  name: sensors
+  namespace: default
+spec:
+  brokerUrl: ${mqtt}
+  topics: [lease/${tag}/#]
+  clientId: eventail-lease-${tag}
+  sink:
+    uri: ${sink.url}/sensors
+${queueTrigger("mqtt-orders", "mqtt", `brokerUrl: ${mqtt}\n    clientId: eventail-lease-mqt-${tag}`)}${queueTrigger("redis-orders", "redis", `address: ${new URL(url).host}`)}`,
+    );
+    const env = {
+      EVENTAIL_LEASE_DURATION: "3",
+      EVENTAIL_LEASE_NAME: `test-${tag}`,
+    };
+    const [first, second] = await Promise.all([
+      EventailProcess.start("first", { manifests: [dir], env }),
+      EventailProcess.start("second", { manifests: [dir], env }),
+    ]);
+    const states = async (resource: string) =>
+      Promise.all([first, second].map((p) => deployed(p.url, resource)));
+    for (const resource of [
+      "mqttsources/default/sensors",
+      "messagequeuetriggers/default/mqtt-orders",
+    ]) {
+      await eventually(
+        async () => (await states(resource)).sort().join(", ") === "True, Unknown NotLeader",
+        20_000,
+        `${resource} on the leader only`,
+      );
+    }
+    await eventually(
+      async () =>
+        (await states("messagequeuetriggers/default/redis-orders")).join(", ") === "True, True",
+      20_000,
+      "the Redis MessageQueueTrigger in both",
+    );
+  } finally {
+    await stopEventailProcesses();
+    await sink.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
