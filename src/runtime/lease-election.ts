@@ -8,9 +8,17 @@
 import type { EngineLease } from "../backing/backing.js";
 import type { Logger } from "../observability/logger.js";
 
+/** What an election needs of a lease: an engine's (EngineLease) or the Kubernetes Lease. */
+export type ElectionLease = Pick<
+  EngineLease,
+  "holder" | "tryAcquireOrRenew" | "release" | "onLost"
+>;
+
 export interface LeaseElectionOptions {
-  readonly lease: Pick<EngineLease, "holder" | "tryAcquireOrRenew" | "release" | "onLost">;
+  readonly lease: ElectionLease;
   readonly termMs: number;
+  /** How often the leader renews and a follower checks (default a third of the term; keep it below two thirds). */
+  readonly renewMs?: number;
   readonly logger: Logger;
   readonly onChange: (leader: boolean) => void;
 }
@@ -38,14 +46,14 @@ export class LeaseElection {
     await this.tick();
   }
 
-  /** Stops taking part, stepping down before the lease is handed back. */
-  async stop(): Promise<void> {
+  /** Stops taking part, stepping down before the lease is handed back (unless `release` is false). */
+  async stop(release = true): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     clearTimeout(this.deadline);
     const wasLeader = this.leader;
     this.setLeader(false);
-    if (!wasLeader) return;
+    if (!wasLeader || !release) return;
     try {
       await this.options.lease.release();
     } catch (error) {
@@ -74,7 +82,8 @@ export class LeaseElection {
       this.options.logger.warn({ reason: (error as Error).message }, "lease check failed");
     }
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tick(), Math.max(200, this.options.termMs / 3));
+    const renewMs = this.options.renewMs ?? Math.max(200, this.options.termMs / 3);
+    this.timer = setTimeout(() => void this.tick(), renewMs);
     this.timer.unref();
   }
 
