@@ -82,7 +82,7 @@ export async function twoProcessesEmitOnce(backing: string, url: string): Promis
     writeFileSync(path.join(dir, "beat.mjs"), BEAT);
     writeFileSync(path.join(dir, "manifests.yaml"), manifests(backing, url, sink.url));
     const env = {
-      EVENTAIL_LEASE_DURATION: "3",
+      EVENTAIL_LEASE_DURATION: "6",
       EVENTAIL_LEASE_NAME: `test-${randomBytes(4).toString("hex")}`,
     };
     const [first, second] = await Promise.all([
@@ -167,7 +167,7 @@ spec:
 ${queueTrigger("mqtt-orders", "mqtt", `brokerUrl: ${mqtt}\n    clientId: eventail-lease-mqt-${tag}`)}${queueTrigger("redis-orders", "redis", `address: ${new URL(url).host}`)}`,
     );
     const env = {
-      EVENTAIL_LEASE_DURATION: "3",
+      EVENTAIL_LEASE_DURATION: "6",
       EVENTAIL_LEASE_NAME: `test-${tag}`,
     };
     const [first, second] = await Promise.all([

@@ -9,7 +9,7 @@ import { type ServiceName, serviceUrl } from "../support/services.js";
 import { startTcpProxy } from "../support/tcp-proxy.js";
 
 /** Short enough for a test, long enough that a slow CI machine renews in time. */
-const TERM_MS = 2_000;
+const TERM_MS = 3_000;
 
 const engines = (["redis", "nats", "rabbitmq"] as const).map((kind) => ({
   kind,
