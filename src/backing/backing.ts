@@ -97,6 +97,31 @@ export interface Backing {
   close(): Promise<void>;
 }
 
+/**
+ * A lease kept on a durable engine (file mode's counterpart of the Kubernetes Lease): at most one
+ * holder at a time, for `ttlMs` after its last successful acquire or renew. The engine expires it
+ * by itself, so a holder that dies or loses the engine frees it within one term. Timing (renewing
+ * every third of the term, stepping down after two thirds without a renewal) is the caller's.
+ */
+export interface EngineLease {
+  /** This holder's identity as the engine records it. */
+  readonly holder: string;
+  /**
+   * Takes the lease when nobody holds it, or extends it by a full term when this holder does.
+   * False when another holder has it; rejects when the engine cannot be reached.
+   */
+  tryAcquireOrRenew(): Promise<boolean>;
+  /** Gives the lease back when this holder has it, so another need not wait the term out. */
+  release(): Promise<void>;
+  /**
+   * Called when the engine may have freed the lease before its term is out (RabbitMQ: the
+   * connection that owns it closed), so the holder steps down at once.
+   */
+  onLost?(listener: () => void): void;
+  /** Disconnects; a lease still held expires on the engine. */
+  close(): Promise<void>;
+}
+
 /** Events a stream kept under retention, by the time the backing accepted them. */
 export interface Archive {
   /**

@@ -1,5 +1,5 @@
 import type { Logger } from "../observability/logger.js";
-import type { Backing, BackingConfig } from "./backing.js";
+import type { Backing, BackingConfig, EngineLease } from "./backing.js";
 
 /**
  * Creates the backing a ConfigMap or channel template asks for. Engines are imported on demand,
@@ -22,6 +22,35 @@ export async function createBacking(
       return (await import("./kafka/index.js")).createBacking(config, deps);
     case "rabbitmq":
       return (await import("./rabbitmq/index.js")).createBacking(config, deps);
+  }
+}
+
+/**
+ * A lease named `name` with a term of `ttlMs` on the engine `config` names, on a connection of
+ * its own; undefined when that engine keeps none: memory (one process) and Kafka (see below).
+ */
+export async function createLease(
+  config: BackingConfig,
+  name: string,
+  ttlMs: number,
+  deps: { logger: Logger },
+): Promise<EngineLease | undefined> {
+  switch (config.kind) {
+    case "redis":
+      return new (await import("./redis/lease.js")).RedisLease(config, name, ttlMs, deps.logger);
+    case "nats":
+      return new (await import("./nats/lease.js")).NatsLease(config, name, ttlMs, deps.logger);
+    case "rabbitmq": {
+      const { RabbitLease } = await import("./rabbitmq/lease.js");
+      return new RabbitLease(config, name, ttlMs, deps.logger);
+    }
+    // Kafka has no compare-and-set to build one on. Group membership (whoever is assigned
+    // partition 0 leads, stepping down on rebalance or missed heartbeats) could stand in, but
+    // against the librdkafka mock the tests run on, a second kafkajs member crashed joining
+    // ("request being malformed"), so it could not be shown to work: not built.
+    case "kafka":
+    case "memory":
+      return undefined;
   }
 }
 

@@ -6,6 +6,19 @@ import type { EventailOptions, RunningEventail } from "../runtime/eventail.js";
 import { InvalidManifestsError } from "../runtime/invalid-manifests.js";
 import { type RunTlsAndLimits, tlsAndLimits } from "./run-options.js";
 
+/** client-go's default LeaseDuration, as the Kubernetes controller's Lease. */
+const DEFAULT_LEASE_SECONDS = 15;
+
+/** `$EVENTAIL_LEASE_DURATION` (seconds, ≥ 1) in ms, or why it is not one. */
+function leaseTerm(value: string | undefined): number | string {
+  if (value === undefined || value === "") return DEFAULT_LEASE_SECONDS * 1000;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 1) {
+    return `EVENTAIL_LEASE_DURATION must be a number of seconds ≥ 1 (got ${JSON.stringify(value)})`;
+  }
+  return Math.round(seconds * 1000);
+}
+
 /** `eventail run`: serves until SIGTERM/SIGINT, reloading on file change or SIGHUP. */
 export async function runCommand(
   paths: string[],
@@ -20,6 +33,19 @@ export async function runCommand(
   const served = tlsAndLimits(flags);
   if ("error" in served) {
     process.stderr.write(`eventail run: ${served.error}\n`);
+    return 2;
+  }
+  const leaseTermMs = leaseTerm(process.env["EVENTAIL_LEASE_DURATION"]);
+  if (typeof leaseTermMs === "string") {
+    process.stderr.write(`eventail run: ${leaseTermMs}\n`);
+    return 2;
+  }
+  const leaseName = process.env["EVENTAIL_LEASE_NAME"];
+  // A NATS KV key, a RabbitMQ queue and a Redis key alike.
+  if (leaseName && !/^[A-Za-z0-9._-]{1,200}$/.test(leaseName)) {
+    process.stderr.write(
+      `eventail run: EVENTAIL_LEASE_NAME must be letters, digits, '.', '_' or '-' (got ${JSON.stringify(leaseName)})\n`,
+    );
     return 2;
   }
   let running: RunningEventail;
@@ -46,6 +72,7 @@ export async function runCommand(
       ...publicUrl,
       ...journeys,
       ...deadLetters,
+      lease: { ...(leaseName ? { name: leaseName } : {}), termMs: leaseTermMs },
     });
   } catch (error) {
     if (error instanceof InvalidManifestsError) {

@@ -5,9 +5,11 @@
  * clock skew between nodes does not matter). Every write carries the resourceVersion read, so of
  * two replicas racing for an expired Lease one gets 409 and stays a follower. A leader that has
  * not renewed for two thirds of the lease (client-go's RenewDeadline to LeaseDuration, 10 s to
- * 15 s) steps down, so what only the leader runs has stopped before another replica may take over.
+ * 15 s) steps down, so what only the leader runs has stopped before another replica may take over
+ * (those timing rules are LeaseElection's, shared with `eventail run`'s engine leases).
  */
 import type { Logger } from "../observability/logger.js";
+import { type ElectionLease, LeaseElection } from "../runtime/lease-election.js";
 import { LEASE } from "./kinds.js";
 import { collectionPath, isStatus, type KubeJson, type KubeRest, objectPath } from "./kube-rest.js";
 
@@ -36,12 +38,11 @@ function microTime(date: Date): string {
   return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 }
 
-export class LeaderElection {
-  private leader = false;
-  private timer: NodeJS.Timeout | undefined;
-  /** Fires when the leader has gone the renew deadline without renewing. */
-  private deadline: NodeJS.Timeout | undefined;
-  private stopped = false;
+/**
+ * The Lease as an ElectionLease: acquire or renew with a write on the resourceVersion read, and
+ * expiry judged by this replica's own clock from when it first saw the holder's last renewal.
+ */
+class KubeLease implements ElectionLease {
   /** The holder and renewTime last seen, and when (local clock) they were first seen. */
   private observed: { key: string; at: number } | undefined;
   private readonly path: string;
@@ -50,71 +51,23 @@ export class LeaderElection {
     this.path = objectPath(LEASE.apiVersion, LEASE.plural, options.namespace, options.name);
   }
 
-  get isLeader(): boolean {
-    return this.leader;
+  get holder(): string {
+    return this.options.identity;
   }
 
-  start(): void {
-    void this.tick();
-  }
-
-  /** Stops taking part; `release` empties the Lease so another replica need not wait it out. */
-  async stop(release = true): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    clearTimeout(this.deadline);
-    const wasLeader = this.leader;
-    // Step down before handing the Lease back: the next leader must not overlap this one.
-    this.setLeader(false);
-    if (wasLeader && release) {
-      try {
-        const lease = await this.options.rest.get(this.path);
-        const spec = (lease["spec"] ?? {}) as LeaseSpec;
-        if (spec.holderIdentity === this.options.identity) {
-          await this.options.rest.replace(this.path, {
-            ...lease,
-            spec: { ...spec, holderIdentity: "", leaseDurationSeconds: 1 },
-          });
-        }
-      } catch (error) {
-        this.options.logger.warn({ reason: (error as Error).message }, "lease release failed");
-      }
+  /** Empties the Lease when this replica holds it, so another need not wait it out. */
+  async release(): Promise<void> {
+    const lease = await this.options.rest.get(this.path);
+    const spec = (lease["spec"] ?? {}) as LeaseSpec;
+    if (spec.holderIdentity === this.options.identity) {
+      await this.options.rest.replace(this.path, {
+        ...lease,
+        spec: { ...spec, holderIdentity: "", leaseDurationSeconds: 1 },
+      });
     }
   }
 
-  private get renewDeadlineMs(): number {
-    return (this.options.leaseDurationSeconds * 1000 * 2) / 3;
-  }
-
-  private get renewMs(): number {
-    return this.options.renewMs ?? Math.max(200, (this.options.leaseDurationSeconds * 1000) / 3);
-  }
-
-  private async tick(): Promise<void> {
-    if (this.stopped) return;
-    // The renewal is written after this instant, and another replica counts the lease from
-    // when it sees that write: counting the deadline from here leaves a third of the lease spare.
-    const asked = Date.now();
-    try {
-      let leader = await this.tryAcquireOrRenew();
-      if (this.stopped) return;
-      clearTimeout(this.deadline);
-      // A timer rather than a check per tick: a request that hangs must not keep this replica
-      // leading past the moment another one may take over.
-      const left = this.renewDeadlineMs - (Date.now() - asked);
-      if (leader && left > 0) {
-        this.deadline = setTimeout(() => this.setLeader(false), left);
-        this.deadline.unref();
-      } else leader = false;
-      this.setLeader(leader);
-    } catch (error) {
-      // The deadline armed at the last renewal steps a leader that cannot renew down.
-      this.options.logger.warn({ reason: (error as Error).message }, "lease check failed");
-    }
-    if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.renewMs);
-  }
-
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  async tryAcquireOrRenew(): Promise<boolean> {
     const { rest, identity, namespace, name, leaseDurationSeconds } = this.options;
     const now = new Date();
     const mine: LeaseSpec = {
@@ -161,14 +114,32 @@ export class LeaderElection {
     }
     return true;
   }
+}
 
-  private setLeader(leader: boolean): void {
-    if (leader === this.leader) return;
-    this.leader = leader;
-    this.options.logger.info(
-      { identity: this.options.identity, leader },
-      leader ? "became leader" : "no longer leader",
-    );
-    this.options.onChange(leader);
+/** The controller's election on its Lease, with LeaseElection's timing rules. */
+export class LeaderElection {
+  private readonly election: LeaseElection;
+
+  constructor(options: LeaderElectionOptions) {
+    this.election = new LeaseElection({
+      lease: new KubeLease(options),
+      termMs: options.leaseDurationSeconds * 1000,
+      ...(options.renewMs !== undefined ? { renewMs: options.renewMs } : {}),
+      logger: options.logger,
+      onChange: options.onChange,
+    });
+  }
+
+  get isLeader(): boolean {
+    return this.election.isLeader;
+  }
+
+  start(): void {
+    void this.election.start();
+  }
+
+  /** Stops taking part; `release` empties the Lease so another replica need not wait it out. */
+  stop(release = true): Promise<void> {
+    return this.election.stop(release);
   }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyInstance } from "fastify";
 import type { Backing, BackingConfig } from "../backing/backing.js";
 import { createBacking } from "../backing/registry.js";
@@ -28,6 +29,7 @@ import { addressables, addressStatusOf, subjectsOf } from "./addressables.js";
 import type { Configuration } from "./configuration.js";
 import { readConfiguration } from "./configuration-reader.js";
 import { InvalidManifestsError } from "./invalid-manifests.js";
+import { FileLeadership } from "./leadership.js";
 import { Reconciler } from "./reconciler.js";
 import { StatusBook } from "./status-book.js";
 
@@ -69,6 +71,12 @@ export interface EventailOptions {
    * controller starts with false and switches it with leadership (reconciler.setSelfEmittingSources).
    */
   selfEmittingSources?: boolean;
+  /**
+   * `eventail run`: share the sources that emit by themselves with the other processes on the
+   * configuration's durable engine, through the lease `name` with a term of `termMs` kept there
+   * (leadership.ts). Overrides selfEmittingSources.
+   */
+  lease?: { readonly name?: string; readonly termMs: number };
   /**
    * The first read of `paths`, already under way: `eventail run` starts it before it loads this
    * module, so the configuration worker parses and validates while the server's modules load.
@@ -188,14 +196,37 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
     createBacking: (config) => makeBacking(config, logger),
     ...(services ? { services } : {}),
     ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}),
-    ...(options.selfEmittingSources !== undefined
-      ? { selfEmittingSources: options.selfEmittingSources }
-      : {}),
+    ...(options.lease !== undefined
+      ? { selfEmittingSources: false }
+      : options.selfEmittingSources !== undefined
+        ? { selfEmittingSources: options.selfEmittingSources }
+        : {}),
     ...(journeys.enabled ? { journeys } : {}),
     eventTypes,
     authorizeReply: (namespace, trigger, broker, events) =>
       security.authorizeReply(namespace, trigger, broker, events),
   });
+  const leadership =
+    options.lease === undefined
+      ? undefined
+      : new FileLeadership({
+          store,
+          ...options.lease,
+          logger,
+          // Off stops them at once; on starts them with the next reconcile (the first one, when
+          // the lease is won at start-up).
+          onChange: (leader) => {
+            reconciler
+              .setSelfEmittingSources(leader)
+              .catch((error: unknown) =>
+                logger.error({ reason: (error as Error).message }, "switching sources failed"),
+              );
+          },
+        });
+  // Tried while the server starts; a lone process wins it at once and starts its PingSources
+  // with the first reconcile. An engine that does not answer soon leaves that to the election.
+  const firstLeadership = leadership?.follow();
+  if (leadership) store.on("changes", () => void leadership.follow());
   deadLetters.setRedeliver((namespace, entry, to) =>
     reconciler.redriveDeadLetter(namespace, entry, to),
   );
@@ -243,6 +274,8 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   security.setServerUrl(url);
   journeys.setBaseUrl(security.baseUrl);
   secure();
+  if (firstLeadership)
+    await Promise.race([firstLeadership, sleep(2_000, undefined, { ref: false })]);
   await reconciler.start(url);
 
   /** A new certificate: new connections get it, and deliveries to Eventail itself trust it. */
@@ -325,6 +358,8 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
       watcher?.close();
       tlsWatcher?.close();
       unfollow();
+      // Sources stop and the lease goes back before draining, so another process takes over.
+      await leadership?.close();
       // Ingress answers 503 from now on, but the server stays up while triggers drain: their
       // subscribers may be this process's own sinks, brokers and channels.
       reconciler.stopAccepting();

@@ -176,6 +176,8 @@ export class Reconciler implements DataPlane {
   private retryTimer?: NodeJS.Timeout;
   private retryDelayMs = 500;
   private initialized = false;
+  /** start() was called: changes from now on are reconciled. */
+  private started = false;
   /** False while something could not start; /readyz says so. */
   private complete = false;
   private accepting = true;
@@ -257,6 +259,7 @@ export class Reconciler implements DataPlane {
 
   /** Starts following the store; resolves after the first full reconcile. */
   async start(baseUrl: string): Promise<void> {
+    this.started = true;
     this.baseUrl = baseUrl;
     this.deps.store.on("changes", () => {
       void this.reconcile();
@@ -278,12 +281,14 @@ export class Reconciler implements DataPlane {
 
   /**
    * Whether sources that emit by themselves (PingSource, ApiServerSource, ContainerSource,
-   * IntegrationSource) run in this process: of several replicas only the leader runs them. Off
-   * stops them at once; on starts them with the reconcile it queues.
+   * IntegrationSource) and those holding an MQTT session (MqttSource, MQTT MessageQueueTrigger)
+   * run in this process: of several replicas only the leader runs them. Off
+   * stops them at once; on starts them with the reconcile it queues (before start(), with the
+   * first one).
    */
   async setSelfEmittingSources(allowed: boolean): Promise<void> {
     await this.sources.allowSelfEmitting(allowed);
-    await this.reconcile();
+    if (this.started) await this.reconcile();
   }
 
   /** Resolves when every reconcile queued so far has run (store changes queue one each). */

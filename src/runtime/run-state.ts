@@ -85,7 +85,8 @@ export function runStateOf(parts: RuntimeParts, resource: Resource): RunState | 
     return {
       state: "pending",
       reason: "NotLeader",
-      message: "it emits by itself, so it runs only on the replica that holds the leadership",
+      message:
+        "it emits by itself (or holds an MQTT session only one client may have), so it runs only on the replica that holds the leadership",
     };
   }
   if (!source.running) {

@@ -21,6 +21,8 @@ interface RunningSource {
   readonly source: RunnableSource;
   readonly fingerprint: string;
   readonly abort: AbortController;
+  /** Only the leader may run it (SourceKind.selfEmitting). */
+  readonly leaderOnly: boolean;
 }
 
 export interface SourceSetDeps {
@@ -37,6 +39,11 @@ export interface SourceSetDeps {
    * true). A replica that does not hold the leadership keeps them held back.
    */
   readonly selfEmittingSources?: boolean;
+}
+
+function leaderOnly(kind: SourceKind, resource: Resource): boolean {
+  const { selfEmitting } = kind;
+  return typeof selfEmitting === "function" ? selfEmitting(resource) : selfEmitting === true;
 }
 
 /**
@@ -67,7 +74,7 @@ export class SourceSet {
     if (allowed) return;
     const stopping: RunningSource[] = [];
     for (const [id, running] of this.running) {
-      if (!running.kind.selfEmitting) continue;
+      if (!running.leaderOnly) continue;
       this.running.delete(id);
       this.held.add(id);
       stopping.push(running);
@@ -106,7 +113,7 @@ export class SourceSet {
       const wanted = desired.get(id);
       if (
         !wanted ||
-        !this.mayRun(running.kind) ||
+        !this.mayRun(running.kind, wanted.resource) ||
         this.fingerprint(wanted.resource, baseUrl) !== running.fingerprint
       ) {
         this.running.delete(id);
@@ -124,14 +131,14 @@ export class SourceSet {
     this.held.clear();
     for (const [id, { resource, kind }] of desired) {
       if (this.running.has(id)) continue;
-      if (!this.mayRun(kind)) {
+      if (!this.mayRun(kind, resource)) {
         this.held.add(id);
         continue;
       }
       try {
         const started = await this.start(resource, kind, baseUrl);
         // Held back while it started: it must not keep running past allowSelfEmitting(false).
-        if (!this.mayRun(kind)) {
+        if (!this.mayRun(kind, resource)) {
           this.held.add(id);
           await stop(started);
           continue;
@@ -228,7 +235,13 @@ export class SourceSet {
         )
       : async () => ({ kind: "dropped" as const, attempts: 0, reason: "no-sink", ...NO_RESPONSE });
     await source.start(sink);
-    return { kind, source, fingerprint: this.fingerprint(resource, baseUrl), abort };
+    return {
+      kind,
+      source,
+      fingerprint: this.fingerprint(resource, baseUrl),
+      abort,
+      leaderOnly: leaderOnly(kind, resource),
+    };
   }
 
   /**
@@ -244,8 +257,8 @@ export class SourceSet {
     return { ...resource, spec: { ...spec, sink, ...(ceOverrides ? { ceOverrides } : {}) } };
   }
 
-  private mayRun(kind: SourceKind): boolean {
-    return this.selfEmitting || kind.selfEmitting !== true;
+  private mayRun(kind: SourceKind, resource: Resource): boolean {
+    return this.selfEmitting || !leaderOnly(kind, resource);
   }
 
   /** Which of the spec's refs name a resource that is among the resources. */

@@ -146,6 +146,9 @@ function imageOnly(context: SourceContext, image: string | undefined): RunnableS
 
 const messageQueueTrigger: SourceKind = {
   kind: "MessageQueueTrigger",
+  // An MQTT queue's client id and persistent session are the trigger's: one replica holds them.
+  selfEmitting: (resource) =>
+    (resource.spec as Partial<MessageQueueTriggerSpec> | undefined)?.messageQueueType === "mqtt",
   create: async (resource, context) => {
     const [{ MessageQueueTrigger }, { createMessageQueue }] = await Promise.all([
       import("./mq-trigger/mq-trigger.js"),
@@ -222,6 +225,7 @@ const rabbitmqSource: SourceKind = {
 
 const mqttSource: SourceKind = {
   kind: "MqttSource",
+  selfEmitting: true,
   create: async (resource, context) => {
     const { MqttSource } = await import("./mqtt/mqtt-source.js");
     const spec = resource.spec as MqttSourceSpec;

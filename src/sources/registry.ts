@@ -45,11 +45,13 @@ export interface RunnableSource extends Source {
 export interface SourceKind {
   readonly kind: string;
   /**
-   * It emits by itself (a schedule, a watch, a process of its own) rather than passing on what
-   * is pushed to it or pulled from a shared queue: with several replicas only one may run it, or
-   * every event would be emitted once per replica.
+   * Only one replica may run it (the leader): it emits by itself (a schedule, a watch, a process
+   * of its own) rather than passing on what is pushed to it or pulled from a shared queue, so
+   * every event would be emitted once per replica; or it holds a session only one client may
+   * have (MQTT's fixed client id: two replicas would take it from each other endlessly). A
+   * function decides per resource.
    */
-  readonly selfEmitting?: true;
+  readonly selfEmitting?: true | ((resource: Resource) => boolean);
   /** Imports the kind's code on first use (see kinds.ts) and builds the source. */
   create(resource: Resource, context: SourceContext): Promise<RunnableSource>;
 }

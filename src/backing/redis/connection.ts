@@ -4,8 +4,8 @@ import type { Logger } from "../../observability/logger.js";
 import { BackingUnavailableError } from "../backing.js";
 import type { RedisSettings } from "./settings.js";
 
-/** commands: everything but blocking reads; fetch: a dedicated reader; notify: the notifier. */
-export type RedisConnectionRole = "commands" | "fetch" | "notify";
+/** commands: everything but blocking reads; fetch: a dedicated reader; notify: the notifier; lease: the leader lease. */
+export type RedisConnectionRole = "commands" | "fetch" | "notify" | "lease";
 
 /**
  * Connections that fail fast: while Redis is unreachable, commands reject at once instead of

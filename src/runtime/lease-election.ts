@@ -1,0 +1,99 @@
+/**
+ * Leadership on a lease, with the rules of client-go's leaderelection (and of src/kubernetes's
+ * Lease election): the holder renews every third of the term; a holder that has not renewed for
+ * two thirds of it steps down, so what only the leader runs has stopped before the lease can
+ * expire and pass to another process. The lease itself (who holds it, its expiry) is the
+ * engine's: see EngineLease.
+ */
+import type { EngineLease } from "../backing/backing.js";
+import type { Logger } from "../observability/logger.js";
+
+/** What an election needs of a lease: an engine's (EngineLease) or the Kubernetes Lease. */
+export type ElectionLease = Pick<
+  EngineLease,
+  "holder" | "tryAcquireOrRenew" | "release" | "onLost"
+>;
+
+export interface LeaseElectionOptions {
+  readonly lease: ElectionLease;
+  readonly termMs: number;
+  /** How often the leader renews and a follower checks (default a third of the term; keep it below two thirds). */
+  readonly renewMs?: number;
+  readonly logger: Logger;
+  readonly onChange: (leader: boolean) => void;
+}
+
+export class LeaseElection {
+  private leader = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** Fires when the leader has gone two thirds of the term without renewing. */
+  private deadline: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: LeaseElectionOptions) {
+    options.lease.onLost?.(() => {
+      clearTimeout(this.deadline);
+      this.setLeader(false);
+    });
+  }
+
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
+  /** Starts taking part; resolves after the first attempt, so a lone process leads at once. */
+  async start(): Promise<void> {
+    await this.tick();
+  }
+
+  /** Stops taking part, stepping down before the lease is handed back (unless `release` is false). */
+  async stop(release = true): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.deadline);
+    const wasLeader = this.leader;
+    this.setLeader(false);
+    if (!wasLeader || !release) return;
+    try {
+      await this.options.lease.release();
+    } catch (error) {
+      this.options.logger.warn({ reason: (error as Error).message }, "lease release failed");
+    }
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    // The engine counts the term from when it sees the request, never before this instant.
+    const asked = Date.now();
+    try {
+      let leader = await this.options.lease.tryAcquireOrRenew();
+      if (this.stopped) return;
+      clearTimeout(this.deadline);
+      // A timer rather than a check per tick: a request that hangs must not keep this process
+      // leading past the moment another one may take over.
+      const left = (this.options.termMs * 2) / 3 - (Date.now() - asked);
+      if (leader && left > 0) {
+        this.deadline = setTimeout(() => this.setLeader(false), left);
+        this.deadline.unref();
+      } else leader = false;
+      this.setLeader(leader);
+    } catch (error) {
+      // The deadline armed at the last renewal steps a leader that cannot renew down.
+      this.options.logger.warn({ reason: (error as Error).message }, "lease check failed");
+    }
+    if (this.stopped) return;
+    const renewMs = this.options.renewMs ?? Math.max(200, this.options.termMs / 3);
+    this.timer = setTimeout(() => void this.tick(), renewMs);
+    this.timer.unref();
+  }
+
+  private setLeader(leader: boolean): void {
+    if (leader === this.leader) return;
+    this.leader = leader;
+    this.options.logger.info(
+      { holder: this.options.lease.holder, leader },
+      leader ? "became leader" : "no longer leader",
+    );
+    this.options.onChange(leader);
+  }
+}

@@ -1,0 +1,108 @@
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterEach, describe, expect, it } from "vitest";
+import type { BackingConfig, EngineLease } from "../../src/backing/backing.js";
+import { createLease } from "../../src/backing/registry.js";
+import { silentLogger } from "../../src/observability/logger.js";
+import { LeaseElection } from "../../src/runtime/lease-election.js";
+import { type ServiceName, serviceUrl } from "../support/services.js";
+import { startTcpProxy } from "../support/tcp-proxy.js";
+
+/** Short enough for a test, long enough that a slow CI machine renews in time. */
+const TERM_MS = 3_000;
+
+const engines = (["redis", "nats", "rabbitmq"] as const).map((kind) => ({
+  kind,
+  url: serviceUrl(kind as ServiceName),
+}));
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+});
+
+async function lease(kind: BackingConfig["kind"], url: string, name: string): Promise<EngineLease> {
+  const made = await createLease({ kind, settings: { url } }, name, TERM_MS, {
+    logger: silentLogger(),
+  });
+  if (!made) throw new Error(`${kind} keeps no lease`);
+  cleanups.push(() => made.close());
+  return made;
+}
+
+async function eventually(condition: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (await condition().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+describe.each(engines)("lease on $kind", ({ kind, url }) => {
+  const name = () => `test-${randomBytes(4).toString("hex")}`;
+
+  it.skipIf(!url)(
+    "is held by one holder at a time, renewed by it, and free once released",
+    async () => {
+      const leaseName = name();
+      const a = await lease(kind, url!, leaseName);
+      const b = await lease(kind, url!, leaseName);
+      expect(await a.tryAcquireOrRenew()).toBe(true);
+      expect(await b.tryAcquireOrRenew()).toBe(false);
+      expect(await a.tryAcquireOrRenew()).toBe(true);
+      expect(await b.tryAcquireOrRenew()).toBe(false);
+      await a.release();
+      expect(await b.tryAcquireOrRenew()).toBe(true);
+      expect(await a.tryAcquireOrRenew()).toBe(false);
+    },
+  );
+
+  it.skipIf(!url)(
+    "outlives its term while renewed, and passes to another once its holder is cut off",
+    async () => {
+      const leaseName = name();
+      const proxy = await startTcpProxy(url!);
+      cleanups.push(() => proxy.cut());
+      const a = await lease(kind, proxy.url, leaseName);
+      const b = await lease(kind, url!, leaseName);
+      expect(await a.tryAcquireOrRenew()).toBe(true);
+      // Renewed every third of the term for two terms: nobody else gets it meanwhile.
+      for (let i = 0; i < 6; i++) {
+        await sleep(TERM_MS / 3);
+        expect(await a.tryAcquireOrRenew()).toBe(true);
+        expect(await b.tryAcquireOrRenew()).toBe(false);
+      }
+      await proxy.cut();
+      await eventually(() => b.tryAcquireOrRenew(), "the lease to pass to the other holder");
+    },
+  );
+
+  it.skipIf(!url)(
+    "a leader that cannot renew steps down before another process leads",
+    async () => {
+      const leaseName = name();
+      const proxy = await startTcpProxy(url!);
+      cleanups.push(() => proxy.cut());
+      const changes: string[] = [];
+      const elect = async (who: string, via: string) => {
+        const election = new LeaseElection({
+          lease: await lease(kind, via, leaseName),
+          termMs: TERM_MS,
+          logger: silentLogger(),
+          onChange: (leader) => changes.push(`${who} ${leader ? "leads" : "steps down"}`),
+        });
+        cleanups.push(() => election.stop());
+        await election.start();
+        return election;
+      };
+      const a = await elect("a", proxy.url);
+      expect(a.isLeader).toBe(true);
+      const b = await elect("b", url!);
+      expect(b.isLeader).toBe(false);
+      await proxy.cut();
+      await eventually(async () => b.isLeader, "b to lead");
+      expect(changes).toEqual(["a leads", "a steps down", "b leads"]);
+    },
+  );
+});
