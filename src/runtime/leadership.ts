@@ -83,7 +83,13 @@ export async function sharedBacking(store: ResourceStore): Promise<BackingConfig
  * engine changes (a reload), leadership on the old one ends before the new one is tried.
  */
 export class FileLeadership {
-  private current: { key: string; lease: EngineLease; election: LeaseElection } | undefined;
+  /**
+   * The engine followed, with its election when it keeps a lease. Kept without one too, so a
+   * reload that leaves the engine as it was leaves the leader-only sources running.
+   */
+  private current:
+    | { key: string; held?: { lease: EngineLease; election: LeaseElection } }
+    | undefined;
   private leader = false;
   private queue: Promise<void> = Promise.resolve();
   private warned = new Set<string>();
@@ -145,8 +151,8 @@ export class FileLeadership {
           "this engine keeps no lease: every process on it runs the sources that emit by themselves (PingSource, ApiServerSource, ContainerSource, IntegrationSource, MQTT), each sending its own events",
         );
       }
+      this.current = { key };
       this.set(true);
-      this.current = undefined;
       return;
     }
     const election = new LeaseElection({
@@ -155,7 +161,7 @@ export class FileLeadership {
       logger: this.options.logger,
       onChange: (leader) => this.set(leader),
     });
-    this.current = { key, lease, election };
+    this.current = { key, held: { lease, election } };
     await election.start();
   }
 
@@ -164,9 +170,9 @@ export class FileLeadership {
     const current = this.current;
     this.current = undefined;
     this.set(false);
-    if (!current) return;
-    await current.election.stop();
-    await current.lease.close().catch(() => undefined);
+    if (!current?.held) return;
+    await current.held.election.stop();
+    await current.held.lease.close().catch(() => undefined);
   }
 
   private set(leader: boolean): void {

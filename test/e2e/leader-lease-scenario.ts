@@ -12,7 +12,7 @@ import { EventailProcess, stopEventailProcesses } from "../support/eventail-proc
 import { eventually, type RecordingSink, startSink } from "../support/sink.js";
 
 /** Posts every 200 ms; exits once its Eventail process is gone (it would go with its pod). */
-const BEAT = `const parent = process.ppid;
+export const BEAT = `const parent = process.ppid;
 let n = 0;
 setInterval(() => {
   if (process.ppid !== parent) process.exit(0);
