@@ -5,6 +5,8 @@
  * expire and pass to another process. The lease itself (who holds it, its expiry) is the
  * engine's: see EngineLease.
  */
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { EngineLease } from "../backing/backing.js";
 import type { Logger } from "../observability/logger.js";
 
@@ -23,14 +25,28 @@ export interface LeaseElectionOptions {
   readonly onChange: (leader: boolean) => void;
 }
 
+/**
+ * How long stop() waits for an attempt already sent: one that lands after it still hands the
+ * lease back; against a hung engine stop() goes on without it (the lease then expires).
+ */
+const STOP_WAIT_MS = 1_000;
+
 export class LeaseElection {
   private leader = false;
+  /** The attempt under way: resolves true when it took or renewed the lease. */
+  private inFlight: Promise<boolean> | undefined;
+  private readonly stopping: { promise: Promise<void>; resolve: () => void };
   private timer: NodeJS.Timeout | undefined;
   /** Fires when the leader has gone two thirds of the term without renewing. */
   private deadline: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(private readonly options: LeaseElectionOptions) {
+    let resolve = () => {};
+    const promise = new Promise<void>((done) => {
+      resolve = done;
+    });
+    this.stopping = { promise, resolve };
     options.lease.onLost?.(() => {
       clearTimeout(this.deadline);
       this.setLeader(false);
@@ -41,9 +57,12 @@ export class LeaseElection {
     return this.leader;
   }
 
-  /** Starts taking part; resolves after the first attempt, so a lone process leads at once. */
+  /**
+   * Starts taking part; resolves after the first attempt, so a lone process leads at once (or
+   * when stopped first: stopping need not wait for an attempt on a hung engine).
+   */
   async start(): Promise<void> {
-    await this.tick();
+    await Promise.race([this.tick(), this.stopping.promise]);
   }
 
   /** Stops taking part, stepping down before the lease is handed back (unless `release` is false). */
@@ -51,9 +70,15 @@ export class LeaseElection {
     this.stopped = true;
     clearTimeout(this.timer);
     clearTimeout(this.deadline);
+    this.stopping.resolve();
     const wasLeader = this.leader;
     this.setLeader(false);
-    if (!wasLeader || !release) return;
+    // An attempt sent before stop may still take the lease: hand it back too, rather than leave
+    // it held a whole term by a process that no longer takes part.
+    const landed = this.inFlight
+      ? await Promise.race([this.inFlight, sleep(STOP_WAIT_MS, false, { ref: false })])
+      : false;
+    if ((!wasLeader && !landed) || !release) return;
     try {
       await this.options.lease.release();
     } catch (error) {
@@ -64,14 +89,17 @@ export class LeaseElection {
   private async tick(): Promise<void> {
     if (this.stopped) return;
     // The engine counts the term from when it sees the request, never before this instant.
-    const asked = Date.now();
+    // Monotonic: a wall clock set back would keep a leader leading past its term.
+    const asked = performance.now();
+    const attempt = this.options.lease.tryAcquireOrRenew();
+    this.inFlight = attempt.catch(() => false);
     try {
-      let leader = await this.options.lease.tryAcquireOrRenew();
+      let leader = await attempt;
       if (this.stopped) return;
       clearTimeout(this.deadline);
       // A timer rather than a check per tick: a request that hangs must not keep this process
       // leading past the moment another one may take over.
-      const left = (this.options.termMs * 2) / 3 - (Date.now() - asked);
+      const left = (this.options.termMs * 2) / 3 - (performance.now() - asked);
       if (leader && left > 0) {
         this.deadline = setTimeout(() => this.setLeader(false), left);
         this.deadline.unref();

@@ -105,4 +105,40 @@ describe.each(engines)("lease on $kind", ({ kind, url }) => {
       expect(changes).toEqual(["a leads", "a steps down", "b leads"]);
     },
   );
+
+  it.skipIf(!url)(
+    "an attempt that takes the lease after stop() began is handed back by stop()",
+    async () => {
+      const leaseName = name();
+      const engine = await lease(kind, url!, leaseName);
+      let send = () => {};
+      const held = new Promise<void>((resolve) => {
+        send = resolve;
+      });
+      // The attempt reaches the engine only once stop() has been called.
+      const gated: typeof engine = {
+        holder: engine.holder,
+        tryAcquireOrRenew: async () => {
+          await held;
+          return engine.tryAcquireOrRenew();
+        },
+        release: () => engine.release(),
+        close: () => engine.close(),
+        ...(engine.onLost ? { onLost: (listener: () => void) => engine.onLost?.(listener) } : {}),
+      };
+      const election = new LeaseElection({
+        lease: gated,
+        termMs: TERM_MS,
+        logger: silentLogger(),
+        onChange: () => undefined,
+      });
+      const started = election.start();
+      const stopped = election.stop();
+      send();
+      await Promise.all([started, stopped]);
+      expect(election.isLeader).toBe(false);
+      const other = await lease(kind, url!, leaseName);
+      expect(await other.tryAcquireOrRenew(), "the lease is free once stop() resolved").toBe(true);
+    },
+  );
 });
