@@ -274,8 +274,8 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   security.setServerUrl(url);
   journeys.setBaseUrl(security.baseUrl);
   secure();
-  if (firstLeadership)
-    await Promise.race([firstLeadership, sleep(2_000, undefined, { ref: false })]);
+  // Half a second: an engine down at boot must not hold back the whole data plane.
+  if (firstLeadership) await Promise.race([firstLeadership, sleep(500, undefined, { ref: false })]);
   await reconciler.start(url);
 
   /** A new certificate: new connections get it, and deliveries to Eventail itself trust it. */

@@ -124,13 +124,17 @@ export class FileLeadership {
 
   async close(): Promise<void> {
     this.closed = true;
+    // Stopped at once, not after the attempt under way: on a hung engine that lasts a timeout.
+    const ending = this.end();
     await this.queue;
+    await ending;
     await this.end();
   }
 
   private async followOnce(): Promise<void> {
     if (this.closed) return;
     const backing = await sharedBacking(this.options.store);
+    if (this.closed) return;
     const key = backing === undefined ? "memory" : backingKey(backing);
     if (this.current?.key === key) return;
     await this.end();
@@ -143,6 +147,10 @@ export class FileLeadership {
             this.options.termMs,
             this.options,
           );
+    if (this.closed) {
+      await lease?.close().catch(() => undefined);
+      return;
+    }
     if (lease === undefined) {
       if (backing !== undefined && !this.warned.has(key)) {
         this.warned.add(key);

@@ -142,3 +142,27 @@ describe.each(engines)("lease on $kind", ({ kind, url }) => {
     },
   );
 });
+
+describe.skipIf(!serviceUrl("redis"))("lease on redis", () => {
+  it("a renewal on a hung connection fails within the command timeout, not the blocking reads'", async () => {
+    const proxy = await startTcpProxy(serviceUrl("redis")!);
+    cleanups.push(() => proxy.cut());
+    const made = await createLease(
+      // A blocking read's allowance of ten minutes, which the lease's commands must not get.
+      { kind: "redis", settings: { url: proxy.url, commandTimeoutMs: "1000", blockMs: "600000" } },
+      `test-${randomBytes(4).toString("hex")}`,
+      TERM_MS,
+      { logger: silentLogger() },
+    );
+    cleanups.push(() => made!.close());
+    expect(await made!.tryAcquireOrRenew()).toBe(true);
+    proxy.setDelay(3_600_000);
+    let outcome = "pending";
+    made!.tryAcquireOrRenew().then(
+      () => (outcome = "renewed"),
+      () => (outcome = "failed"),
+    );
+    await eventually(async () => outcome !== "pending", "the renewal to end");
+    expect(outcome).toBe("failed");
+  }, 30_000);
+});

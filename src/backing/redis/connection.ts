@@ -26,8 +26,9 @@ export function createRedisConnection(
     maxRetriesPerRequest: 0,
     connectTimeout: settings.commandTimeoutMs,
     // Fetch and notify connections block in XREADGROUP / XREAD for blockMs before Redis answers.
+    // The lease's commands answer at once: its renewals must fail within a command timeout.
     commandTimeout:
-      role !== "commands"
+      role === "fetch" || role === "notify"
         ? settings.blockMs + settings.commandTimeoutMs
         : settings.commandTimeoutMs,
     // Off: it kept ~4 KB per command alive into the old heap (long scavenges); the per-event
