@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BackingConfig, EngineLease } from "../../src/backing/backing.js";
+import { LEASE_BUCKET } from "../../src/backing/nats/lease.js";
 import { createLease } from "../../src/backing/registry.js";
 import { silentLogger } from "../../src/observability/logger.js";
 import { LeaseElection } from "../../src/runtime/lease-election.js";
@@ -165,4 +166,50 @@ describe.skipIf(!serviceUrl("redis"))("lease on redis", () => {
     await eventually(async () => outcome !== "pending", "the renewal to end");
     expect(outcome).toBe("failed");
   }, 30_000);
+});
+
+describe.skipIf(!serviceUrl("nats"))("lease on nats", () => {
+  const nats = serviceUrl("nats")!;
+
+  it("is one lease for processes with different terms", async () => {
+    const leaseName = `test-${randomBytes(4).toString("hex")}`;
+    const make = async (termMs: number) => {
+      const made = await createLease({ kind: "nats", settings: { url: nats } }, leaseName, termMs, {
+        logger: silentLogger(),
+      });
+      cleanups.push(() => made!.close());
+      return made!;
+    };
+    const a = await make(TERM_MS);
+    const b = await make(TERM_MS * 2);
+    expect(await a.tryAcquireOrRenew()).toBe(true);
+    expect(await b.tryAcquireOrRenew(), "the other term's process").toBe(false);
+  });
+
+  it("keeps leading when a renewal it saw fail had landed", async () => {
+    const leaseName = `test-${randomBytes(4).toString("hex")}`;
+    const proxy = await startTcpProxy(nats);
+    cleanups.push(() => proxy.cut());
+    const a = await createLease(
+      { kind: "nats", settings: { url: proxy.url, publishTimeoutMs: "1000" } },
+      leaseName,
+      TERM_MS,
+      { logger: silentLogger() },
+    );
+    cleanups.push(() => a!.close());
+    const b = await lease("nats", nats, leaseName);
+    expect(await a!.tryAcquireOrRenew()).toBe(true);
+    const { connect } = await import("nats");
+    const watcher = await connect({ servers: new URL(nats).host });
+    cleanups.push(() => watcher.close());
+    const kv = await watcher.jetstream().views.kv(LEASE_BUCKET);
+    const first = (await kv.get(leaseName))!.revision;
+    // The renewal reaches NATS after a has given up on it: it lands, and a never hears so.
+    proxy.setDelay(2_500);
+    await expect(a!.tryAcquireOrRenew()).rejects.toThrow();
+    proxy.setDelay(0);
+    await eventually(async () => (await kv.get(leaseName))!.revision !== first, "the late renewal");
+    expect(await a!.tryAcquireOrRenew(), "a renews its own lease").toBe(true);
+    expect(await b.tryAcquireOrRenew()).toBe(false);
+  });
 });
