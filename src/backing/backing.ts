@@ -118,6 +118,11 @@ export interface EngineLease {
    * connection that owns it closed), so the holder steps down at once.
    */
   onLost?(listener: () => void): void;
+  /**
+   * How long the holder may go without renewing before the engine may free the lease, when
+   * that is less than two thirds of the term (RabbitMQ: a heartbeat the server lowered).
+   */
+  maxSilenceMs?(): number | undefined;
   /** Disconnects; a lease still held expires on the engine. */
   close(): Promise<void>;
 }

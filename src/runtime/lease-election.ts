@@ -13,7 +13,7 @@ import type { Logger } from "../observability/logger.js";
 /** What an election needs of a lease: an engine's (EngineLease) or the Kubernetes Lease. */
 export type ElectionLease = Pick<
   EngineLease,
-  "holder" | "tryAcquireOrRenew" | "release" | "onLost"
+  "holder" | "tryAcquireOrRenew" | "release" | "onLost" | "maxSilenceMs"
 >;
 
 export interface LeaseElectionOptions {
@@ -99,7 +99,7 @@ export class LeaseElection {
       clearTimeout(this.deadline);
       // A timer rather than a check per tick: a request that hangs must not keep this process
       // leading past the moment another one may take over.
-      const left = (this.options.termMs * 2) / 3 - (performance.now() - asked);
+      const left = this.silenceMs() - (performance.now() - asked);
       if (leader && left > 0) {
         this.deadline = setTimeout(() => this.setLeader(false), left);
         this.deadline.unref();
@@ -110,9 +110,18 @@ export class LeaseElection {
       this.options.logger.warn({ reason: (error as Error).message }, "lease check failed");
     }
     if (this.stopped) return;
-    const renewMs = this.options.renewMs ?? Math.max(200, this.options.termMs / 3);
+    const renewMs = Math.min(
+      this.options.renewMs ?? Math.max(200, this.options.termMs / 3),
+      // Renewed well within a lower silence limit, or the leader would step down between.
+      this.silenceMs() / 2,
+    );
     this.timer = setTimeout(() => void this.tick(), renewMs);
     this.timer.unref();
+  }
+
+  /** How long the leader may go without renewing: two thirds of the term, or the engine's less. */
+  private silenceMs(): number {
+    return Math.min((this.options.termMs * 2) / 3, this.options.lease.maxSilenceMs?.() ?? Infinity);
   }
 
   private setLeader(leader: boolean): void {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BackingConfig, EngineLease } from "../../src/backing/backing.js";
@@ -212,4 +213,95 @@ describe.skipIf(!serviceUrl("nats"))("lease on nats", () => {
     expect(await a!.tryAcquireOrRenew(), "a renews its own lease").toBe(true);
     expect(await b.tryAcquireOrRenew()).toBe(false);
   });
+});
+
+/** A relay to `target` whose mute() cuts it off silently, as a network partition does. */
+async function mutingProxy(target: string): Promise<{ url: string; mute: () => void }> {
+  const { hostname, port } = new URL(target);
+  let muted = false;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(port), hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("error", () => undefined);
+    }
+    // Once muted, the client hears of nothing more, RabbitMQ closing the connection included: a
+    // network partition, not a goodbye.
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => {
+      if (!muted) client.destroy();
+    });
+    client.on("data", (chunk) => {
+      if (!muted) upstream.write(chunk);
+    });
+    upstream.on("data", (chunk) => {
+      if (!muted) client.write(chunk);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  cleanups.push(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const url = new URL(target);
+  url.hostname = "127.0.0.1";
+  url.port = String((server.address() as net.AddressInfo).port);
+  return {
+    url: url.toString(),
+    mute: () => {
+      muted = true;
+    },
+  };
+}
+
+describe.skipIf(!serviceUrl("rabbitmq"))("lease on rabbitmq", () => {
+  const rabbit = serviceUrl("rabbitmq")!;
+
+  it("a holder gone silent steps down before RabbitMQ frees the lease, whatever heartbeat its URL sets", async () => {
+    const leaseName = `test-${randomBytes(4).toString("hex")}`;
+    const termMs = 15_000;
+    const proxy = await mutingProxy(rabbit);
+    const changes: string[] = [];
+    let muteAfterRenewal = false;
+    const elect = async (who: string, url: string, renewMs?: number) => {
+      const made = (await createLease({ kind: "rabbitmq", settings: { url } }, leaseName, termMs, {
+        logger: silentLogger(),
+      }))!;
+      cleanups.push(() => made.close());
+      const election = new LeaseElection({
+        lease: {
+          holder: made.holder,
+          tryAcquireOrRenew: async () => {
+            const held = await made.tryAcquireOrRenew();
+            // From just after a renewal, a and RabbitMQ hear nothing more from each other.
+            if (held && muteAfterRenewal) proxy.mute();
+            return held;
+          },
+          release: () => made.release(),
+          onLost: (listener) => made.onLost?.(listener),
+          maxSilenceMs: () => made.maxSilenceMs?.(),
+        },
+        termMs,
+        ...(renewMs !== undefined ? { renewMs } : {}),
+        logger: silentLogger(),
+        onChange: (leader) => changes.push(`${who} ${leader ? "leads" : "steps down"}`),
+      });
+      cleanups.push(() => election.stop(false));
+      await election.start();
+      return election;
+    };
+    // The data path's one-second heartbeat: RabbitMQ would drop the silent holder's queue long
+    // before the holder, unaware, steps down at two thirds of the term.
+    const viaProxy = new URL(proxy.url);
+    viaProxy.searchParams.set("heartbeat", "1");
+    const a = await elect("a", viaProxy.toString());
+    expect(a.isLeader).toBe(true);
+    // b checks often, so it takes the lease as soon as RabbitMQ frees it.
+    const b = await elect("b", rabbit, 100);
+    muteAfterRenewal = true;
+    const deadline = Date.now() + 120_000;
+    while (!b.isLeader && Date.now() < deadline) await sleep(200);
+    expect(changes).toEqual(["a leads", "a steps down", "b leads"]);
+  }, 150_000);
 });

@@ -11,10 +11,12 @@ const RESOURCE_LOCKED = 405;
 
 /**
  * The lease as an exclusive queue: only one connection may declare it, and RabbitMQ deletes it
- * when that connection goes (closed, or silent for a heartbeat timeout, set here to the term so
- * a holder cut off steps down, at two thirds of it, before the queue is gone). Others get
- * RESOURCE_LOCKED and try again at their next check. Renewing is a round trip on the owning
- * connection: while it answers, the queue is there and ours.
+ * when that connection goes (closed, or silent for a heartbeat timeout, asked here to be the
+ * term whatever the URL says, so a holder cut off steps down, at two thirds of it, before the
+ * queue is gone). A server may lower the heartbeat: then the holder steps down after two thirds
+ * of the negotiated one (maxSilenceMs), still before the queue can go, renewing often enough
+ * not to between renewals. Others get RESOURCE_LOCKED and try again at their next check.
+ * Renewing is a round trip on the owning connection: while it answers, the queue is ours.
  */
 export class RabbitLease implements EngineLease {
   readonly holder = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
@@ -24,19 +26,55 @@ export class RabbitLease implements EngineLease {
   /** The channel that declared the queue and its connection, while this holder has it. */
   private held: { model: ChannelModel; channel: Channel } | undefined;
   private readonly lost = new Set<() => void>();
+  private readonly logger: Logger;
+  /** The heartbeat (s) the server agreed to on the current connection; 0: none. */
+  private heartbeatSeconds: number | undefined;
+  private warnedHeartbeat = false;
 
-  constructor(config: BackingConfig, name: string, ttlMs: number, logger: Logger) {
+  constructor(
+    config: BackingConfig,
+    name: string,
+    private readonly ttlMs: number,
+    logger: Logger,
+  ) {
     const settings = parseRabbitSettings(config);
     this.timeoutMs = settings.publishTimeoutMs;
     this.queue = `eventail.lease.${name}`;
+    this.logger = logger.child({ lease: name });
+    // The URL's heartbeat is the data path's: a lower one would let RabbitMQ drop a silent
+    // holder's queue before the holder steps down.
+    const url = new URL(settings.url);
+    url.searchParams.delete("heartbeat");
     this.connector = new RabbitConnector(
-      { ...settings, heartbeatSeconds: Math.max(1, Math.ceil(ttlMs / 1000)) },
-      logger.child({ lease: name }),
+      {
+        ...settings,
+        url: url.toString(),
+        heartbeatSeconds: Math.max(1, Math.ceil(ttlMs / 1000)),
+      },
+      this.logger,
     );
+  }
+
+  maxSilenceMs(): number | undefined {
+    const seconds = this.heartbeatSeconds;
+    // 0: no heartbeat, the queue stays until TCP gives the connection up (later, never sooner).
+    if (!seconds || seconds * 1000 >= this.ttlMs) return undefined;
+    return (seconds * 1000 * 2) / 3;
   }
 
   async tryAcquireOrRenew(): Promise<boolean> {
     const model = await this.connector.connected({ timeoutMs: this.timeoutMs });
+    this.heartbeatSeconds = (
+      model as unknown as { connection: { heartbeat?: number } }
+    ).connection.heartbeat;
+    const silenceMs = this.maxSilenceMs();
+    if (silenceMs !== undefined && !this.warnedHeartbeat) {
+      this.warnedHeartbeat = true;
+      this.logger.warn(
+        { heartbeatSeconds: this.heartbeatSeconds, termMs: this.ttlMs },
+        "RabbitMQ lowered the lease connection's heartbeat below the lease term: the leader renews more often and steps down after two thirds of the heartbeat without renewing",
+      );
+    }
     if (this.held?.model === model) {
       await withTimeout(this.held.channel.checkQueue(this.queue), this.timeoutMs, "lease");
       return true;
