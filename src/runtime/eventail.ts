@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyInstance } from "fastify";
 import type { Backing, BackingConfig } from "../backing/backing.js";
 import { createBacking } from "../backing/registry.js";
@@ -223,9 +222,10 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
               );
           },
         });
-  // Tried while the server starts; a lone process wins it at once and starts its PingSources
-  // with the first reconcile. An engine that does not answer soon leaves that to the election.
-  const firstLeadership = leadership?.follow();
+  // Tried while the server starts; the sources start with the reconcile that winning it queues.
+  // Not awaited: until the first reconcile registers them, the ingress paths would answer 404
+  // (an engine that is away must show as 503 from the first request on).
+  void leadership?.follow();
   if (leadership) store.on("changes", () => void leadership.follow());
   deadLetters.setRedeliver((namespace, entry, to) =>
     reconciler.redriveDeadLetter(namespace, entry, to),
@@ -274,8 +274,6 @@ export async function startEventail(options: EventailOptions): Promise<RunningEv
   security.setServerUrl(url);
   journeys.setBaseUrl(security.baseUrl);
   secure();
-  // Half a second: an engine down at boot must not hold back the whole data plane.
-  if (firstLeadership) await Promise.race([firstLeadership, sleep(500, undefined, { ref: false })]);
   await reconciler.start(url);
 
   /** A new certificate: new connections get it, and deliveries to Eventail itself trust it. */
