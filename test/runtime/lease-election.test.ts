@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BackingConfig, EngineLease } from "../../src/backing/backing.js";
@@ -215,53 +214,15 @@ describe.skipIf(!serviceUrl("nats"))("lease on nats", () => {
   });
 });
 
-/** A relay to `target` whose mute() cuts it off silently, as a network partition does. */
-async function mutingProxy(target: string): Promise<{ url: string; mute: () => void }> {
-  const { hostname, port } = new URL(target);
-  let muted = false;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(port), hostname);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on("error", () => undefined);
-    }
-    // Once muted, the client hears of nothing more, RabbitMQ closing the connection included: a
-    // network partition, not a goodbye.
-    client.on("close", () => upstream.destroy());
-    upstream.on("close", () => {
-      if (!muted) client.destroy();
-    });
-    client.on("data", (chunk) => {
-      if (!muted) upstream.write(chunk);
-    });
-    upstream.on("data", (chunk) => {
-      if (!muted) client.write(chunk);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  cleanups.push(async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  const url = new URL(target);
-  url.hostname = "127.0.0.1";
-  url.port = String((server.address() as net.AddressInfo).port);
-  return {
-    url: url.toString(),
-    mute: () => {
-      muted = true;
-    },
-  };
-}
-
 describe.skipIf(!serviceUrl("rabbitmq"))("lease on rabbitmq", () => {
   const rabbit = serviceUrl("rabbitmq")!;
 
   it("a holder gone silent steps down before RabbitMQ frees the lease, whatever heartbeat its URL sets", async () => {
     const leaseName = `test-${randomBytes(4).toString("hex")}`;
     const termMs = 15_000;
-    const proxy = await mutingProxy(rabbit);
+    // mute(): a network partition, RabbitMQ closing the connection included.
+    const proxy = await startTcpProxy(rabbit);
+    cleanups.push(() => proxy.cut());
     const changes: string[] = [];
     let muteAfterRenewal = false;
     const elect = async (who: string, url: string, renewMs?: number) => {

@@ -1,4 +1,3 @@
-import net from "node:net";
 import { type ChannelModel, connect } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConsumeHandler } from "../../../src/backing/backing.js";
@@ -12,6 +11,7 @@ import {
   waitFor,
 } from "../../conformance/conformance-support.js";
 import { serviceUrl } from "../../support/services.js";
+import { startTcpProxy, type TcpProxy } from "../../support/tcp-proxy.js";
 
 const url = serviceUrl("rabbitmq");
 const WAIT_MS = 20_000;
@@ -20,84 +20,51 @@ const METHOD_FRAME = 1;
 const BASIC_CLASS = 60;
 const BASIC_ACK = 80;
 
-/** A TCP relay to RabbitMQ that counts the basic.ack frames the client sends. */
-class AckCountingProxy {
+/** Counts the basic.ack frames in what a client sends (fed chunk by chunk, as they arrive). */
+class AckCounter {
   acks = 0;
   /** basic.ack frames with the `multiple` bit set. */
   multipleAcks = 0;
-  readonly #server: net.Server;
-  readonly #sockets = new Set<net.Socket>();
+  #pending = Buffer.alloc(0);
+  #headerSeen = false;
 
-  private constructor(server: net.Server) {
-    this.#server = server;
-  }
-
-  static async start(target: URL): Promise<AckCountingProxy> {
-    const server = net.createServer();
-    const proxy = new AckCountingProxy(server);
-    server.on("connection", (client) => proxy.#relay(client, target));
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    return proxy;
-  }
-
-  get port(): number {
-    return (this.#server.address() as net.AddressInfo).port;
-  }
-
-  #relay(client: net.Socket, target: URL): void {
-    const upstream = net.connect(Number(target.port || 5672), target.hostname);
-    this.#sockets.add(client).add(upstream);
-    let pending = Buffer.alloc(0);
-    let headerSeen = false;
-    client.on("data", (chunk: Buffer) => {
-      upstream.write(chunk);
-      pending = Buffer.concat([pending, chunk]);
-      if (!headerSeen) {
-        if (pending.length < 8) return;
-        pending = pending.subarray(8); // "AMQP" 0 0 9 1
-        headerSeen = true;
+  readonly feed = (chunk: Buffer): void => {
+    this.#pending = Buffer.concat([this.#pending, chunk]);
+    if (!this.#headerSeen) {
+      if (this.#pending.length < 8) return;
+      this.#pending = this.#pending.subarray(8); // "AMQP" 0 0 9 1
+      this.#headerSeen = true;
+    }
+    while (this.#pending.length >= 7) {
+      const size = this.#pending.readUInt32BE(3);
+      if (this.#pending.length < 7 + size + 1) break;
+      const payload = this.#pending.subarray(7, 7 + size);
+      if (
+        this.#pending[0] === METHOD_FRAME &&
+        payload.readUInt16BE(0) === BASIC_CLASS &&
+        payload.readUInt16BE(2) === BASIC_ACK
+      ) {
+        this.acks++;
+        if ((payload[12]! & 1) === 1) this.multipleAcks++;
       }
-      while (pending.length >= 7) {
-        const size = pending.readUInt32BE(3);
-        if (pending.length < 7 + size + 1) break;
-        const payload = pending.subarray(7, 7 + size);
-        if (
-          pending[0] === METHOD_FRAME &&
-          payload.readUInt16BE(0) === BASIC_CLASS &&
-          payload.readUInt16BE(2) === BASIC_ACK
-        ) {
-          this.acks++;
-          if ((payload[12]! & 1) === 1) this.multipleAcks++;
-        }
-        pending = pending.subarray(7 + size + 1);
-      }
-    });
-    upstream.on("data", (chunk: Buffer) => client.write(chunk));
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on("close", end).on("error", end);
-    upstream.on("close", end).on("error", end);
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.#sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
+      this.#pending = this.#pending.subarray(7 + size + 1);
+    }
+  };
 }
 
 describe.skipIf(!url)("RabbitMQ consumer acknowledgements", () => {
-  let proxy: AckCountingProxy;
+  // One connection goes through the proxy per test run: the backing's, whose acks are counted.
+  const counter = new AckCounter();
+  let proxy: TcpProxy;
   let admin: ChannelModel;
 
   beforeAll(async () => {
-    proxy = await AckCountingProxy.start(new URL(url!));
+    proxy = await startTcpProxy(url!, { onClientChunk: counter.feed });
     admin = await connect(url!);
   });
   afterAll(async () => {
     await admin.close();
-    await proxy.close();
+    await proxy.cut();
   });
 
   async function messagesIn(queue: string): Promise<number> {
@@ -110,11 +77,8 @@ describe.skipIf(!url)("RabbitMQ consumer acknowledgements", () => {
   }
 
   it("handlers that finish in one loop turn are acknowledged with one frame, and nothing finished goes back to the queue on close", async () => {
-    const proxied = new URL(url!);
-    proxied.hostname = "127.0.0.1";
-    proxied.port = String(proxy.port);
     const backing = await createBacking(
-      { kind: "rabbitmq", settings: { url: proxied.toString(), queueExpiresMs: "60000" } },
+      { kind: "rabbitmq", settings: { url: proxy.url, queueExpiresMs: "60000" } },
       { logger: silentLogger() },
     );
     try {
@@ -143,14 +107,14 @@ describe.skipIf(!url)("RabbitMQ consumer acknowledgements", () => {
         "every event",
         () => received.length,
       );
-      const before = proxy.acks;
-      await waitFor(() => proxy.acks > before, WAIT_MS, "the acknowledgement");
+      const before = counter.acks;
+      await waitFor(() => counter.acks > before, WAIT_MS, "the acknowledgement");
       // A graceful close right after: the acks of its last turn are sent before the channel goes.
       await subscription.close();
 
       expect(new Set(received).size).toBe(count);
-      expect(proxy.acks - before).toBe(1);
-      expect(proxy.multipleAcks).toBeGreaterThanOrEqual(1);
+      expect(counter.acks - before).toBe(1);
+      expect(counter.multipleAcks).toBeGreaterThanOrEqual(1);
       expect(await messagesIn(queueName(stream, consumer))).toBe(0);
     } finally {
       await backing.close();
