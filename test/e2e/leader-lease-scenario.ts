@@ -52,7 +52,12 @@ data:
   backing: ${backing}
   url: ${url}
 ---
-apiVersion: sources.knative.dev/v1
+${beatSource(sink)}`;
+}
+
+/** The ContainerSource running beat.mjs (written next to the manifests) into `sink`. */
+export function beatSource(sink: string): string {
+  return `apiVersion: sources.knative.dev/v1
 kind: ContainerSource
 metadata:
   name: beat

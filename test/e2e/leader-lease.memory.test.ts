@@ -13,7 +13,7 @@ import {
   stopEventailProcesses,
 } from "../support/eventail-process.js";
 import { eventually, startSink } from "../support/sink.js";
-import { BEAT } from "./leader-lease-scenario.js";
+import { BEAT, beatSource } from "./leader-lease-scenario.js";
 
 afterEach(() => stopEventailProcesses());
 
@@ -23,25 +23,7 @@ describe.skipIf(!eventailBuilt())("eventail run in memory: leader-only sources",
     const dir = mkdtempSync(path.join(tmpdir(), "eventail-lease-"));
     try {
       writeFileSync(path.join(dir, "beat.mjs"), BEAT);
-      writeFileSync(
-        path.join(dir, "source.yaml"),
-        `apiVersion: sources.knative.dev/v1
-kind: ContainerSource
-metadata:
-  name: beat
-  namespace: default
-spec:
-  template:
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-        - name: beat
-          image: example/beat
-          command: [node, beat.mjs]
-  sink:
-    uri: ${sink.url}
-`,
-      );
+      writeFileSync(path.join(dir, "source.yaml"), beatSource(sink.url));
       const eventail = await EventailProcess.start("memory", { manifests: [dir] });
       // The container's pid is the first part of each beat's id.
       const containers = () =>
