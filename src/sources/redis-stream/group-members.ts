@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
 import type { Redis } from "ioredis";
+import { consumerMemberName } from "../../backing/redis/keys.js";
+import { RETIRE, TOUCH } from "../../backing/redis/scripts.js";
 
 /*
  * How the consumers of one RedisStreamSource group share it across replicas (several `eventail
@@ -8,9 +8,9 @@ import type { Redis } from "ioredis";
  * names of its own, marks the entries it is delivering as worked on, and claims the entries a
  * consumer that went away left pending once they have been idle for CLAIM_IDLE_MS.
  *
- * The Lua scripts run atomically, which is what makes "touch only if still mine" and "remove a
- * consumer only if it owns nothing" free of races with the other replicas. They live here as
- * string constants because tsc does not copy .lua files to dist/.
+ * The Lua scripts (the Redis backing's own touch and retire, and the expiry here) run atomically,
+ * which is what makes "touch only if still mine" and "remove a consumer only if it owns nothing"
+ * free of races with the other replicas.
  */
 
 /** A pending entry idle this long belongs to a consumer that went away: another claims it. */
@@ -28,31 +28,9 @@ export const CONSUMER_EXPIRY_MS = 3_600_000;
  * keeps two instances of one process apart (a restarted source, a test's two runtimes).
  */
 export function consumerNames(group: string, count: number): string[] {
-  const member = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+  const member = consumerMemberName();
   return Array.from({ length: count }, (_, index) => `${group}-${member}-${index}`);
 }
-
-/**
- * Input: KEYS[1] stream; ARGV[1] group, ARGV[2] consumer, ARGV[3] entry id, ARGV[4] idle ms.
- * Output: 1 when the consumer still owned the entry (its idle time is now ARGV[4]), else 0.
- * Idle 0 keeps other replicas' claims away from an entry under delivery; CLAIM_IDLE_MS hands
- * an entry back for them to claim at once.
- */
-const TOUCH = `
-local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
-if not p[1] or p[1][2] ~= ARGV[2] then return 0 end
-redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'IDLE', ARGV[4], 'JUSTID')
-return 1
-`;
-
-/**
- * Input: KEYS[1] stream; ARGV[1] group, ARGV[2] consumer.
- * Output: 1 when the consumer was removed, 0 when it owns entries (left for others to claim).
- */
-const RETIRE = `
-if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
-return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
-`;
 
 /**
  * Input: KEYS[1] stream; ARGV[1] group, ARGV[2] expiry ms.
@@ -80,7 +58,9 @@ export async function touchEntry(
   id: string,
   idleMs: number,
 ): Promise<boolean> {
-  return (await redis.eval(TOUCH, 1, stream, group, consumer, id, idleMs)) === 1;
+  // The backing's script: it answers the ids the consumer no longer owns.
+  const lost = (await redis.eval(TOUCH, 1, stream, group, consumer, idleMs, id)) as string[];
+  return lost.length === 0;
 }
 
 export async function retireConsumer(
