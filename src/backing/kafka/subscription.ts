@@ -129,7 +129,12 @@ export class KafkaSubscription implements Subscription {
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      this.assigned(consumer, payload.memberAssignment[this.topic] ?? []);
+      const partitions = payload.memberAssignment[this.topic] ?? [];
+      this.logger.debug(
+        { group: this.groupId, member: payload.memberId, leader: payload.isLeader, partitions },
+        "Kafka consumer joined its group",
+      );
+      this.assigned(consumer, partitions);
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (payload.restart || this.closing) return;
