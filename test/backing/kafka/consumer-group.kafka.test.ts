@@ -118,7 +118,11 @@ describe.skipIf(!brokers)("kafka backing consumer groups", () => {
       }
       if (recorded >= pending().length) return;
       if (Date.now() > deadline) {
-        throw new Error(`commits record ${recorded} started records, ${pending().length} held`);
+        const commits = entry!.partitions.map((p) => `${p.partition}@${p.offset} ${p.metadata}`);
+        throw new Error(
+          `commits record ${recorded} started records, ${pending().length} held ` +
+            `([${pending()}]; commits ${commits.join(", ")})`,
+        );
       }
       await sleep(100);
     }
@@ -240,7 +244,9 @@ describe.skipIf(!brokers)("kafka backing consumer groups", () => {
       () => ({ held: child.held, delivered: deliveries.map((d) => d.id) }),
     );
     expect(child.held.length).toBeGreaterThan(0);
-    const orphans = [...child.held];
+    // A rebalance that takes a partition away and gives it back has the member take its records
+    // again (its first handlers never return): each id counts once.
+    const orphans = [...new Set(child.held)];
 
     // The member records how far its handlers got in its next commit, a round trip later; a
     // process killed within that round trip leaves first deliveries looking like first ones.
