@@ -58,7 +58,10 @@ describe.skipIf(!KAFKA)("the dead-letter store on Kafka", () => {
     ] as const) {
       let seen: string[] = [];
       await eventually(
-        async () => (seen = idsOf(await list(process.url))).length === ids.length,
+        async () => {
+          seen = idsOf(await list(process.url));
+          return seen.length === ids.length;
+        },
         60_000,
         `process ${name} to list every event`,
       ).catch((error: Error) => {
