@@ -96,7 +96,8 @@ export async function twoProcessesShareTheWork(
     }
     expect(ledger.unexpected(new Set(ids))).toEqual([]);
     const byProcess = deliveries.map((row) => row[t]!);
-    // Every subscriber answers 202, so attempts are deliveries: one per event, whoever made it.
+    // Every subscriber answers 202, so attempts are deliveries: one per event, whoever made it,
+    // plus one per redelivery the subscriber saw.
     expect(byProcess[0]! + byProcess[1]!, `${trigger} attempts by process`).toBe(
       SCALE_OUT_EVENTS + ledger.duplicates,
     );
