@@ -12,7 +12,7 @@ import type { Redis } from "ioredis";
  * Sets the idle time of every id the member still owns: 0 keeps reclaim away from a live
  * handler's entry; the reclaim threshold hands an entry back for others to take at once.
  */
-export const TOUCH = `
+const TOUCH = `
 local lost = {}
 for i = 4, #ARGV do
   local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
@@ -121,7 +121,7 @@ return redis.call('XTRIM', KEYS[1], 'MINID', floor)
  * Input: KEYS[1] stream; ARGV[1] group, ARGV[2] member.
  * Output: 1 when the member was removed, 0 when it still owns entries (left for reclaim).
  */
-export const RETIRE = `
+const RETIRE = `
 if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
 redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 return 1

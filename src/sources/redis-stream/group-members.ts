@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import { consumerMemberName } from "../../backing/redis/keys.js";
-import { RETIRE, TOUCH } from "../../backing/redis/scripts.js";
+import type { ScriptedRedis } from "../../backing/redis/scripts.js";
 
 /*
  * How the consumers of one RedisStreamSource group share it across replicas (several `eventail
@@ -8,7 +8,8 @@ import { RETIRE, TOUCH } from "../../backing/redis/scripts.js";
  * names of its own, marks the entries it is delivering as worked on, and claims the entries a
  * consumer that went away left pending once they have been idle for CLAIM_IDLE_MS.
  *
- * The Lua scripts (the Redis backing's own touch and retire, and the expiry here) run atomically,
+ * The Lua scripts (the Redis backing's own touch and retire, called on a client that
+ * `withScripts` registered them on, and the expiry here) run atomically,
  * which is what makes "touch only if still mine" and "remove a consumer only if it owns nothing"
  * free of races with the other replicas.
  */
@@ -51,25 +52,25 @@ return removed
 `;
 
 export async function touchEntry(
-  redis: Redis,
+  redis: ScriptedRedis,
   stream: string,
   group: string,
   consumer: string,
   id: string,
   idleMs: number,
 ): Promise<boolean> {
-  // The backing's script: it answers the ids the consumer no longer owns.
-  const lost = (await redis.eval(TOUCH, 1, stream, group, consumer, idleMs, id)) as string[];
+  // The backing's script answers the ids the consumer no longer owns.
+  const lost = await redis.eventailTouch(stream, group, consumer, String(idleMs), id);
   return lost.length === 0;
 }
 
 export async function retireConsumer(
-  redis: Redis,
+  redis: ScriptedRedis,
   stream: string,
   group: string,
   consumer: string,
 ): Promise<boolean> {
-  return (await redis.eval(RETIRE, 1, stream, group, consumer)) === 1;
+  return (await redis.eventailRetire(stream, group, consumer)) === 1;
 }
 
 export async function expireConsumers(

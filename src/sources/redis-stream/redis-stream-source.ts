@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
+import { type ScriptedRedis, withScripts } from "../../backing/redis/scripts.js";
 import { withAttributes } from "../../events/event.js";
 import { entryToEvent, redisStreamSource } from "../../events/redis-stream-binding.js";
 import type { Logger } from "../../observability/logger.js";
@@ -96,9 +97,8 @@ export class RedisStreamSource implements RunnableSource {
     let delay = 500;
     while (!signal.aborted) {
       // Blocking reads hold their connection, so each consumer gets one of its own.
-      const reader = new Redis(
-        this.spec.address,
-        redisOptions(this.spec, this.secretValue, BLOCK_MS),
+      const reader = withScripts(
+        new Redis(this.spec.address, redisOptions(this.spec, this.secretValue, BLOCK_MS)),
       );
       reader.on("error", () => undefined);
       try {
@@ -160,7 +160,11 @@ export class RedisStreamSource implements RunnableSource {
    * that went away: a stopped or crashed replica, or a consumer beyond a lowered `consumers`)
    * and delivers them. False when shutdown cut a delivery short.
    */
-  private async claimIdle(reader: Redis, sink: EventSink, consumer: string): Promise<boolean> {
+  private async claimIdle(
+    reader: ScriptedRedis,
+    sink: EventSink,
+    consumer: string,
+  ): Promise<boolean> {
     const { stream } = this.spec;
     let start = "0-0";
     do {
@@ -191,7 +195,7 @@ export class RedisStreamSource implements RunnableSource {
    * short: the entry stays pending, handed back for another consumer to claim at once.
    */
   private async handle(
-    reader: Redis,
+    reader: ScriptedRedis,
     sink: EventSink,
     consumer: string,
     id: string,
@@ -223,7 +227,9 @@ export class RedisStreamSource implements RunnableSource {
    * still owns entries stays until they are claimed and it expires (CONSUMER_EXPIRY_MS).
    */
   private async retire(): Promise<void> {
-    const redis = new Redis(this.spec.address, redisOptions(this.spec, this.secretValue));
+    const redis = withScripts(
+      new Redis(this.spec.address, redisOptions(this.spec, this.secretValue)),
+    );
     redis.on("error", () => undefined);
     try {
       for (const consumer of this.consumers) {
